@@ -135,16 +135,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        assert_eq!("".parse::<DocumentId>().unwrap_err(), InvalidDocumentId::NotBs58Check);
-        assert_eq!("hello world".parse::<DocumentId>().unwrap_err(), InvalidDocumentId::NotBs58Check);
+        assert_eq!(
+            "".parse::<DocumentId>().unwrap_err(),
+            InvalidDocumentId::NotBs58Check
+        );
+        assert_eq!(
+            "hello world".parse::<DocumentId>().unwrap_err(),
+            InvalidDocumentId::NotBs58Check
+        );
         // valid bs58check, wrong length
         let short = bs58::encode([1u8, 2, 3]).with_check().into_string();
-        assert_eq!(short.parse::<DocumentId>().unwrap_err(), InvalidDocumentId::WrongLength(3));
+        assert_eq!(
+            short.parse::<DocumentId>().unwrap_err(),
+            InvalidDocumentId::WrongLength(3)
+        );
         // a flipped character breaks the checksum
         let mut s = DocumentId::random().to_string().into_bytes();
         s[3] = if s[3] == b'2' { b'3' } else { b'2' };
         assert!(String::from_utf8(s).unwrap().parse::<DocumentId>().is_err());
-        assert_eq!(DocumentId::from_url("http://x").unwrap_err(), InvalidDocumentId::NotAnAutomergeUrl);
+        assert_eq!(
+            DocumentId::from_url("http://x").unwrap_err(),
+            InvalidDocumentId::NotAnAutomergeUrl
+        );
     }
 
     #[test]

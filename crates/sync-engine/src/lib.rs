@@ -4,3 +4,13 @@ pub mod storage;
 
 pub use ids::{DocumentId, InvalidDocumentId, PeerId, StorageId};
 pub use storage::{ChunkKey, ChunkKind, StorageOp, StoredDocument};
+pub mod engine;
+pub mod wire;
+
+/// Re-exported so callers use the same automerge version as the engine.
+pub use automerge;
+pub use engine::{
+    AccessPolicy, AllowAll, ConnId, Engine, EngineConfig, EngineError, Event, Identity, Millis,
+    Output, Role,
+};
+pub use wire::{DecodeError, Message, PeerMetadata, PROTOCOL_V1};
