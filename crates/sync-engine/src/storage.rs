@@ -143,3 +143,37 @@ impl std::fmt::Debug for StoredDocument {
             .finish()
     }
 }
+
+/// Applies [`StorageOp`]s to a map in memory, with the same semantics as the durable
+/// stores. For simulations, tests and throwaway tool peers only: it is not persistence.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore(pub BTreeMap<DocumentId, StoredDocument>);
+
+impl MemoryStore {
+    pub fn apply(&mut self, ops: Vec<StorageOp>) {
+        for op in ops {
+            match op {
+                StorageOp::PutChunk { key, data } => {
+                    let e = self.0.entry(key.document).or_default();
+                    if !e.chunks.iter().any(|(k, _)| *k == key) {
+                        e.chunks.push((key, data));
+                    }
+                }
+                StorageOp::Compact { snapshot, data, replaces } => {
+                    let e = self.0.entry(snapshot.document).or_default();
+                    e.chunks.retain(|(k, _)| !replaces.contains(k) || *k == snapshot);
+                    if !e.chunks.iter().any(|(k, _)| *k == snapshot) {
+                        e.chunks.push((snapshot, data));
+                    }
+                }
+                StorageOp::PutSyncState { document, peer_storage_id, data } => {
+                    self.0.entry(document).or_default().sync_states.insert(peer_storage_id, data);
+                }
+            }
+        }
+    }
+
+    pub fn load(&self, doc: &DocumentId) -> Option<StoredDocument> {
+        self.0.get(doc).cloned()
+    }
+}

@@ -8,60 +8,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::{
     AllowAll, ConnId, DocumentId, Engine, EngineConfig, Identity, Output, PeerId, Role, StorageId,
-    StorageOp, StoredDocument,
+    MemoryStore,
 };
 use proptest::prelude::*;
 
-/// An in-memory stand-in for durable storage (this test is about the engine, not the disk).
-#[derive(Default, Clone)]
-struct MemStore(BTreeMap<DocumentId, StoredDocument>);
-
-impl MemStore {
-    fn apply(&mut self, ops: Vec<StorageOp>) {
-        for op in ops {
-            match op {
-                StorageOp::PutChunk { key, data } => {
-                    let e = self.0.entry(key.document).or_default();
-                    if !e.chunks.iter().any(|(k, _)| *k == key) {
-                        e.chunks.push((key, data));
-                    }
-                }
-                StorageOp::Compact {
-                    snapshot,
-                    data,
-                    replaces,
-                } => {
-                    let e = self.0.entry(snapshot.document).or_default();
-                    e.chunks
-                        .retain(|(k, _)| !replaces.contains(k) || *k == snapshot);
-                    if !e.chunks.iter().any(|(k, _)| *k == snapshot) {
-                        e.chunks.push((snapshot, data));
-                    }
-                }
-                StorageOp::PutSyncState {
-                    document,
-                    peer_storage_id,
-                    data,
-                } => {
-                    self.0
-                        .entry(document)
-                        .or_default()
-                        .sync_states
-                        .insert(peer_storage_id, data);
-                }
-            }
-        }
-    }
-}
-
 struct Node {
     engine: Engine,
-    store: MemStore,
+    store: MemoryStore,
     pending_loads: Vec<DocumentId>,
 }
 
 impl Node {
-    fn new(role: Role, name: &str, store: MemStore, sid: StorageId) -> Self {
+    fn new(role: Role, name: &str, store: MemoryStore, sid: StorageId) -> Self {
         let mut cfg = EngineConfig::new(role, PeerId(name.into()), Some(sid));
         cfg.compact_after_chunks = 4; // exercise compaction often
         cfg.evict_idle_after = Some(10);
@@ -145,7 +103,7 @@ impl Sim {
         let mut first = Node::new(
             Role::Client,
             "c0",
-            MemStore::default(),
+            MemoryStore::default(),
             StorageId("c0".into()),
         );
         let mut docs = Vec::new();
@@ -179,7 +137,7 @@ impl Sim {
             server: Node::new(
                 Role::Server,
                 "server",
-                MemStore::default(),
+                MemoryStore::default(),
                 server_sid.clone(),
             ),
             server_sid,
@@ -472,7 +430,7 @@ impl Sim {
             let mut fresh = Node::new(
                 Role::Server,
                 "fresh",
-                MemStore::default(),
+                MemoryStore::default(),
                 StorageId("fresh".into()),
             );
             let out = fresh.engine.loaded(doc, Ok(Some(stored)), 0);
