@@ -1,1 +1,299 @@
+//! A native Fieldbook sync peer: the shared engine driven over a tokio WebSocket.
+//!
+//! Used by integration tests, benchmarks and command-line tools. Its document store is in
+//! memory ([`MemoryStore`]) for the life of the process: it is a test and tool peer, not the
+//! product's persistence (the server and the browser app have durable stores).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldbook_sync::automerge::{transaction::Transaction, Automerge, AutomergeError};
+use fieldbook_sync::{
+    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Output, PeerId, Role,
+    StorageId,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("could not connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: Box<tokio_tungstenite::tungstenite::Error>,
+    },
+    #[error("document {0} is unavailable (absent, or not shared with us)")]
+    Unavailable(DocumentId),
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    #[error("not connected")]
+    NotConnected,
+    #[error(transparent)]
+    Engine(#[from] fieldbook_sync::EngineError),
+    #[error("the server closed the connection: {0}")]
+    Closed(String),
+}
+
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    changed: Notify,
+    started: Instant,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+}
+
+struct State {
+    engine: Engine,
+    store: MemoryStore,
+    conn: Option<(ConnId, mpsc::UnboundedSender<WsMessage>)>,
+    next_conn: u64,
+    joined: bool,
+    unavailable: Vec<DocumentId>,
+    closed_reason: Option<String>,
+}
+
+impl Client {
+    /// A peer with a stable storage id (so the server can remember sync progress).
+    pub fn new(storage_id: Option<StorageId>) -> Client {
+        let cfg = EngineConfig::new(Role::Client, PeerId::random("fieldbook-native"), storage_id);
+        Client {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    engine: Engine::new(cfg, AllowAll),
+                    store: MemoryStore::default(),
+                    conn: None,
+                    next_conn: 1,
+                    joined: false,
+                    unavailable: Vec::new(),
+                    closed_reason: None,
+                }),
+                changed: Notify::new(),
+                started: Instant::now(),
+                bytes_sent: AtomicU64::new(0),
+                bytes_received: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Connect and wait for the handshake. Documents already held are offered to the server.
+    pub async fn connect(&self, url: &str) -> Result<(), ClientError> {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .map_err(|e| ClientError::Connect { url: url.to_owned(), source: Box::new(e) })?;
+        let (mut sink, mut stream) = ws.split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
+        let conn = {
+            let mut st = self.inner.state.lock().unwrap();
+            let conn = ConnId(st.next_conn);
+            st.next_conn += 1;
+            st.conn = Some((conn, tx));
+            st.joined = false;
+            st.closed_reason = None;
+            let out = st.engine.connect(conn, Identity("server".into()), self.inner.now());
+            self.inner.apply(&mut st, out);
+            conn
+        };
+        tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                let close = matches!(m, WsMessage::Close(_));
+                if sink.send(m).await.is_err() || close {
+                    break;
+                }
+            }
+        });
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = stream.next().await {
+                match frame {
+                    Ok(WsMessage::Binary(bytes)) => {
+                        inner.bytes_received.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        let mut st = inner.state.lock().unwrap();
+                        let out = st.engine.receive(conn, &bytes, inner.now());
+                        inner.apply(&mut st, out);
+                        drop(st);
+                        inner.changed.notify_waiters();
+                    }
+                    Ok(WsMessage::Close(frame)) => {
+                        let mut st = inner.state.lock().unwrap();
+                        st.closed_reason = Some(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            let mut st = inner.state.lock().unwrap();
+            if st.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
+                st.conn = None;
+                st.joined = false;
+                let out = st.engine.disconnect(conn, inner.now());
+                inner.apply(&mut st, out);
+            }
+            drop(st);
+            inner.changed.notify_waiters();
+        });
+        self.wait_until("the server's `peer` reply", Duration::from_secs(10), |st| {
+            if st.joined {
+                Some(Ok(()))
+            } else if st.conn.is_none() {
+                Some(Err(ClientError::Closed(st.closed_reason.clone().unwrap_or_default())))
+            } else {
+                None
+            }
+        })
+        .await
+    }
+
+    /// Close the connection (like a phone losing signal). Local documents stay.
+    pub fn disconnect(&self) {
+        let mut st = self.inner.state.lock().unwrap();
+        if let Some((conn, tx)) = st.conn.take() {
+            let _ = tx.send(WsMessage::Close(None));
+            st.joined = false;
+            let out = st.engine.disconnect(conn, self.inner.now());
+            self.inner.apply(&mut st, out);
+        }
+    }
+
+    pub fn create<F>(&self, init: F) -> Result<DocumentId, ClientError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        let mut st = self.inner.state.lock().unwrap();
+        let (doc, out) = st.engine.create(init, self.inner.now())?;
+        self.inner.apply(&mut st, out);
+        Ok(doc)
+    }
+
+    pub fn change<F>(&self, doc: DocumentId, f: F) -> Result<(), ClientError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
+    {
+        let mut st = self.inner.state.lock().unwrap();
+        let out = st.engine.change(doc, f, self.inner.now())?;
+        self.inner.apply(&mut st, out);
+        Ok(())
+    }
+
+    /// A copy of the document as we hold it now.
+    pub fn document(&self, doc: &DocumentId) -> Option<Automerge> {
+        self.inner.state.lock().unwrap().engine.document(doc).cloned()
+    }
+
+    /// Fetch a document from the server (or return ours).
+    pub async fn find(&self, doc: DocumentId, timeout: Duration) -> Result<Automerge, ClientError> {
+        {
+            let mut st = self.inner.state.lock().unwrap();
+            st.unavailable.retain(|d| *d != doc);
+            let out = st.engine.find(doc, self.inner.now());
+            self.inner.apply(&mut st, out);
+        }
+        self.wait_until("the document", timeout, |st| {
+            if let Some(d) = st.engine.document(&doc) {
+                Some(Ok(d.clone()))
+            } else if st.unavailable.contains(&doc) {
+                Some(Err(ClientError::Unavailable(doc)))
+            } else {
+                None
+            }
+        })
+        .await
+    }
+
+    /// Wait until the server has acknowledged every change we hold of `doc` (which, on a
+    /// Fieldbook server, means it is on the server's disk).
+    pub async fn wait_synced(&self, doc: DocumentId, timeout: Duration) -> Result<(), ClientError> {
+        self.wait_until("the server's acknowledgement", timeout, |st| match &st.conn {
+            Some((conn, _)) if st.joined && st.engine.is_synced_with(&doc, *conn) => Some(Ok(())),
+            None => Some(Err(ClientError::NotConnected)),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Wait until `pred` holds for `doc` as we hold it (e.g. another peer's edit arrived).
+    pub async fn wait_for_document<F>(&self, doc: DocumentId, timeout: Duration, pred: F) -> Result<Automerge, ClientError>
+    where
+        F: Fn(&Automerge) -> bool,
+    {
+        self.wait_until("the document to change", timeout, |st| {
+            st.engine.document(&doc).filter(|d| pred(d)).map(|d| Ok(d.clone()))
+        })
+        .await
+    }
+
+    /// Changes of `doc` the server has not acknowledged yet.
+    pub fn unacknowledged_changes(&self, doc: &DocumentId) -> usize {
+        let st = self.inner.state.lock().unwrap();
+        match &st.conn {
+            Some((conn, _)) => st.engine.unacknowledged_changes(doc, *conn),
+            None => st.engine.document(doc).map(|d| d.get_changes(&[]).len()).unwrap_or(0),
+        }
+    }
+
+    /// Bytes (sent, received) on the wire since this client was created.
+    pub fn wire_bytes(&self) -> (u64, u64) {
+        (self.inner.bytes_sent.load(Ordering::Relaxed), self.inner.bytes_received.load(Ordering::Relaxed))
+    }
+
+    async fn wait_until<T, F>(&self, what: &'static str, timeout: Duration, mut check: F) -> Result<T, ClientError>
+    where
+        F: FnMut(&State) -> Option<Result<T, ClientError>>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = check(&self.inner.state.lock().unwrap()) {
+                return r;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(ClientError::Timeout(timeout, what));
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Carry out an engine output: store first, then send. Loads are answered from memory.
+    fn apply(&self, st: &mut State, mut out: Output) {
+        while let Some(doc) = out.loads.pop() {
+            let stored = st.store.load(&doc);
+            let more = st.engine.loaded(doc, Ok(stored), self.now());
+            out.merge(more);
+        }
+        st.store.apply(std::mem::take(&mut out.storage));
+        for ev in &out.events {
+            match ev {
+                Event::PeerJoined { .. } => st.joined = true,
+                Event::DocumentUnavailable { doc, .. } => st.unavailable.push(*doc),
+                _ => {}
+            }
+        }
+        if let Some((conn, tx)) = &st.conn {
+            for (c, msg) in out.send {
+                if c == *conn {
+                    let bytes = msg.encode();
+                    self.bytes_sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    let _ = tx.send(WsMessage::Binary(bytes.into()));
+                }
+            }
+            if out.close.iter().any(|(c, _)| c == conn) {
+                let _ = tx.send(WsMessage::Close(None));
+            }
+        }
+        self.changed.notify_waiters();
+    }
+}

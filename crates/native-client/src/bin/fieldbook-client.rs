@@ -1,0 +1,76 @@
+//! `fieldbook-client`: a small command-line sync peer, used by interop tests and for poking
+//! at a server by hand. It keeps nothing on disk.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fieldbook_native_client::{Client, ClientError};
+use fieldbook_sync::automerge::{transaction::Transactable, AutoSerde, ROOT};
+use fieldbook_sync::{DocumentId, StorageId};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Sync endpoint, e.g. ws://127.0.0.1:8080/sync
+    #[arg(long)]
+    server: String,
+    /// Seconds to wait for the server.
+    #[arg(long, default_value_t = 20)]
+    timeout: u64,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a document `{ "title": TITLE }`; prints its automerge: URL once the server has it.
+    Create {
+        #[arg(long)]
+        title: String,
+    },
+    /// Print a document as JSON. Exits with status 3 if the server does not have it.
+    Get { url: String },
+    /// Set a top-level string field of a document and wait until the server has it.
+    Set { url: String, key: String, value: String },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let timeout = Duration::from_secs(cli.timeout);
+    let client = Client::new(Some(StorageId::random()));
+    client.connect(&cli.server).await?;
+    match cli.cmd {
+        Cmd::Create { title } => {
+            let doc = client.create(|tx| {
+                tx.put(ROOT, "title", title.as_str())?;
+                Ok(())
+            })?;
+            client.wait_synced(doc, timeout).await?;
+            println!("{}", doc.to_url());
+        }
+        Cmd::Get { url } => {
+            let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
+            match client.find(doc, timeout).await {
+                Ok(d) => println!("{}", serde_json::to_string(&AutoSerde::from(&d))?),
+                Err(ClientError::Unavailable(_)) => {
+                    eprintln!("document {url} is unavailable");
+                    std::process::exit(3);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Cmd::Set { url, key, value } => {
+            let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
+            client.find(doc, timeout).await?;
+            client.change(doc, |tx| {
+                tx.put(ROOT, key.as_str(), value.as_str())?;
+                Ok(())
+            })?;
+            client.wait_synced(doc, timeout).await?;
+        }
+    }
+    client.disconnect();
+    Ok(())
+}
