@@ -1,0 +1,240 @@
+//! The one port: `/sync` (WebSocket, automerge-repo protocol), `/healthz`, and the PWA.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use fieldbook_sync::{ConnId, Identity, Message};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+use crate::storage::{SqliteStore, Store};
+use crate::sync_actor::{self, ActorHandle, ActorSettings, Command, Stats, ToConn};
+
+/// WebSocket close codes (RFC 6455).
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_UNSUPPORTED: u16 = 1003;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+#[derive(Clone)]
+struct AppState {
+    actor: ActorHandle,
+    next_conn: Arc<AtomicU64>,
+    max_frame_bytes: usize,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    actor_task: tokio::task::JoinHandle<()>,
+    actor: ActorHandle,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn sync_url(&self) -> String {
+        format!("ws://{}/sync", self.addr)
+    }
+
+    pub async fn stats(&self) -> Option<Stats> {
+        self.actor.stats().await
+    }
+
+    pub fn watch_stats(&self) -> tokio::sync::watch::Receiver<Stats> {
+        self.actor.watch_stats()
+    }
+
+    /// Close every connection, let the actor commit what it has, and wait for both.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        let res = self
+            .task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        drop(self.actor);
+        let _ = self.actor_task.await;
+        res
+    }
+}
+
+/// Open the embedded store and start serving on `config.listen`.
+pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    let store = SqliteStore::open(&config.database_path()).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store at {}: {e}",
+            config.database_path().display()
+        )
+    })?;
+    start_with_store(config, store).await
+}
+
+pub async fn start_with_store<S: Store>(
+    config: &Config,
+    store: S,
+) -> anyhow::Result<RunningServer> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (actor, actor_task) = sync_actor::spawn(
+        store,
+        ActorSettings {
+            compact_after_chunks: config.compact_after_chunks,
+            evict_idle: Duration::from_secs(config.evict_idle_secs),
+        },
+    );
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        actor: actor.clone(),
+        next_conn: Arc::new(AtomicU64::new(1)),
+        max_frame_bytes: config.max_frame_bytes,
+        shutdown: shutdown_rx.clone(),
+    };
+    let mut app = Router::new()
+        .route("/sync", get(sync_upgrade))
+        .route("/healthz", get(health))
+        .with_state(state);
+    if let Some(dir) = &config.static_dir {
+        // Unknown paths get index.html so client-side routes survive a reload.
+        let spa = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+        app = app
+            .fallback_service(spa)
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ));
+    }
+    let mut shutdown = shutdown_rx;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                stopping(&mut shutdown).await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown: shutdown_tx,
+        task,
+        actor_task,
+        actor,
+    })
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.actor.stats().await {
+        Some(_) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "stopping" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn sync_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    // Leave tungstenite a little headroom so an oversized frame reaches our own check and
+    // the peer gets a protocol error, not just a dropped socket.
+    let limit = state.max_frame_bytes;
+    ws.max_message_size(limit.saturating_add(1))
+        .max_frame_size(limit.saturating_add(1))
+        .on_upgrade(move |socket| connection(socket, state))
+}
+
+async fn connection(socket: WebSocket, state: AppState) {
+    let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
+    let (to_conn_tx, mut to_conn) = mpsc::unbounded_channel();
+    // Identity comes from the transport; authentication at the upgrade arrives in a later issue.
+    if !state.actor.send(Command::Open {
+        conn,
+        identity: Identity::anonymous(),
+        to_conn: to_conn_tx,
+    }) {
+        return;
+    }
+    let (mut sink, mut stream) = socket.split();
+    let mut shutdown = state.shutdown.clone();
+    let close = |code: u16, reason: &str| {
+        WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: reason.chars().take(120).collect::<String>().into(),
+        }))
+    };
+    let refuse = |text: &str| {
+        WsMessage::Binary(
+            Message::Error {
+                sender_id: None,
+                target_id: None,
+                message: text.into(),
+            }
+            .encode()
+            .into(),
+        )
+    };
+    loop {
+        tokio::select! {
+            out = to_conn.recv() => match out {
+                Some(ToConn::Frame(bytes)) => {
+                    if sink.send(WsMessage::Binary(bytes.into())).await.is_err() { break; }
+                }
+                Some(ToConn::Close(reason)) => {
+                    let _ = sink.send(close(CLOSE_PROTOCOL_ERROR, &reason)).await;
+                    break;
+                }
+                None => break,
+            },
+            inbound = stream.next() => match inbound {
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    if bytes.len() > state.max_frame_bytes {
+                        tracing::warn!(conn = conn.0, bytes = bytes.len(), "closing connection: frame over the size limit");
+                        let _ = sink.send(refuse("message too large")).await;
+                        let _ = sink.send(close(CLOSE_TOO_BIG, "message too large")).await;
+                        break;
+                    }
+                    state.actor.send(Command::Frame { conn, bytes: bytes.into() });
+                }
+                Some(Ok(WsMessage::Text(_))) => {
+                    tracing::warn!(conn = conn.0, "closing connection: text frame (the protocol is binary CBOR)");
+                    let _ = sink.send(refuse("text frames are not part of the protocol")).await;
+                    let _ = sink.send(close(CLOSE_UNSUPPORTED, "binary frames only")).await;
+                    break;
+                }
+                Some(Ok(WsMessage::Close(_))) | None => break,
+                Some(Ok(_)) => {} // ping/pong are answered by the library
+                Some(Err(e)) => {
+                    tracing::warn!(conn = conn.0, error = %e, "closing connection: transport error");
+                    let _ = sink.send(refuse("message too large or malformed")).await;
+                    let _ = sink.send(close(CLOSE_TOO_BIG, "message too large or malformed")).await;
+                    break;
+                }
+            },
+            _ = stopping(&mut shutdown) => {
+                let _ = sink.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
+                break;
+            }
+        }
+    }
+    state.actor.send(Command::Closed { conn });
+}
+
+async fn stopping(rx: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send: drop it before anything else awaits.
+    let _ = rx.wait_for(|stop| *stop).await.map(|_| ());
+}

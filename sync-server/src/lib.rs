@@ -1,0 +1,5 @@
+//! Fieldbook sync server: durable storage, the sync actor, and the HTTP/WebSocket front.
+pub mod config;
+pub mod http;
+pub mod storage;
+pub mod sync_actor;

@@ -1,0 +1,277 @@
+//! Integration tests against a real server on an ephemeral port with a temporary store.
+
+use std::time::Duration;
+
+use fieldbook_native_client::{Client, ClientError};
+use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
+use fieldbook_sync::{DocumentId, StorageId};
+use fieldbook_sync_server::config::Config;
+use fieldbook_sync_server::http::{start, RunningServer};
+
+const T: Duration = Duration::from_secs(20);
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+async fn client(server: &RunningServer) -> Client {
+    let c = Client::new(Some(StorageId::random()));
+    c.connect(&server.sync_url()).await.expect("connect");
+    c
+}
+
+fn new_case(c: &Client, name: &str) -> DocumentId {
+    c.create(|tx| {
+        tx.put(ROOT, "name", name)?;
+        tx.put_object(ROOT, "notes", ObjType::List)?;
+        Ok(())
+    })
+    .unwrap()
+}
+
+fn add_note(c: &Client, doc: DocumentId, text: &str) {
+    c.change(doc, |tx| {
+        let notes = tx.get(ROOT, "notes")?.expect("notes list").1;
+        let n = tx.length(&notes);
+        tx.insert(&notes, n, text)?;
+        Ok(())
+    })
+    .unwrap()
+}
+
+fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
+    let notes = d.get(ROOT, "notes").unwrap().expect("notes list").1;
+    (0..d.length(&notes))
+        .map(|i| match d.get(&notes, i).unwrap().unwrap().0 {
+            fieldbook_sync::automerge::Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(s) => s.to_string(),
+                other => panic!("unexpected {other:?}"),
+            },
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+/// Invented, non-repetitive note text (repetitive text would compress to nothing).
+fn varied_text(seed: u64, words: usize) -> String {
+    const W: &[&str] = &[
+        "met",
+        "at",
+        "the",
+        "park",
+        "youth",
+        "centre",
+        "school",
+        "bus",
+        "station",
+        "talked",
+        "about",
+        "football",
+        "college",
+        "mum",
+        "worried",
+        "phone",
+        "new",
+        "trainers",
+        "late",
+        "home",
+        "agreed",
+        "meet",
+        "Tuesday",
+        "seemed",
+        "tired",
+        "quiet",
+        "laughed",
+        "asked",
+        "money",
+        "friends",
+        "older",
+        "car",
+        "music",
+        "boxing",
+        "gym",
+        "food",
+        "bank",
+        "appointment",
+        "nurse",
+        "teacher",
+        "plan",
+        "safe",
+        "word",
+        "curfew",
+        "check",
+    ];
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..words)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            W[(x >> 33) as usize % W.len()]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn two_clients_converge_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(dir.path())).await.unwrap();
+    let a = client(&server).await;
+    let b = client(&server).await;
+
+    let doc = new_case(&a, "Test Child One");
+    add_note(&a, doc, "note from A");
+    a.wait_synced(doc, T).await.unwrap();
+
+    b.find(doc, T).await.unwrap();
+    add_note(&b, doc, "note from B");
+    // A receives B's note through the server.
+    let seen = a
+        .wait_for_document(doc, T, |d| notes(d).len() == 2)
+        .await
+        .unwrap();
+    let mut got = notes(&seen);
+    got.sort();
+    assert_eq!(got, vec!["note from A", "note from B"]);
+
+    // Concurrent edits while both are offline merge when they reconnect.
+    a.disconnect();
+    b.disconnect();
+    add_note(&a, doc, "offline A");
+    add_note(&b, doc, "offline B");
+    a.connect(&server.sync_url()).await.unwrap();
+    b.connect(&server.sync_url()).await.unwrap();
+    a.wait_synced(doc, T).await.unwrap();
+    b.wait_synced(doc, T).await.unwrap();
+    let da = a
+        .wait_for_document(doc, T, |d| notes(d).len() == 4)
+        .await
+        .unwrap();
+    let db = b
+        .wait_for_document(doc, T, |d| notes(d).len() == 4)
+        .await
+        .unwrap();
+    assert_eq!(notes(&da), notes(&db));
+    assert_eq!(da.get_heads(), db.get_heads());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn documents_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(dir.path())).await.unwrap();
+    let a = client(&server).await;
+    let mut docs = Vec::new();
+    for i in 0..5 {
+        let doc = new_case(&a, &format!("Restart Child {i}"));
+        // Enough notes to force compaction (default after 32 chunks) on some documents.
+        for n in 0..(i * 15) {
+            add_note(&a, doc, &format!("note {n}"));
+        }
+        a.wait_synced(doc, T).await.unwrap();
+        docs.push((doc, a.document(&doc).unwrap()));
+    }
+    server.shutdown().await.unwrap();
+
+    let server = start(&config(dir.path())).await.unwrap();
+    let fresh = client(&server).await;
+    for (doc, original) in docs {
+        let got = fresh.find(doc, T).await.unwrap();
+        assert_eq!(got.get_heads(), original.get_heads());
+        assert_eq!(notes(&got), notes(&original));
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_documents_are_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(dir.path())).await.unwrap();
+    let a = client(&server).await;
+    let missing = DocumentId::random();
+    match a.find(missing, T).await {
+        Err(ClientError::Unavailable(d)) => assert_eq!(d, missing),
+        other => panic!("expected unavailable, got {:?}", other.map(|_| ())),
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_documents_are_evicted_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        evict_idle_secs: 0,
+        ..config(dir.path())
+    };
+    let server = start(&cfg).await.unwrap();
+    let mut stats = server.watch_stats();
+    let a = client(&server).await;
+    let mut docs = Vec::new();
+    for i in 0..40 {
+        let doc = new_case(&a, &format!("Evict Child {i}"));
+        a.wait_synced(doc, T).await.unwrap();
+        docs.push(doc);
+    }
+    // While the client holds them, they are active and in memory.
+    assert_eq!(server.stats().await.unwrap().loaded_documents, 40);
+    a.disconnect();
+    tokio::time::timeout(
+        T,
+        stats.wait_for(|s| s.loaded_documents == 0 && s.connections == 0),
+    )
+    .await
+    .expect("documents were not evicted")
+    .unwrap();
+    // Evicted documents load again from storage on demand.
+    let b = client(&server).await;
+    let got = b.find(docs[7], T).await.unwrap();
+    assert_eq!(
+        got.get(ROOT, "name").unwrap().unwrap().0.as_str(),
+        Some("Evict Child 7")
+    );
+    assert_eq!(server.stats().await.unwrap().loaded_documents, 1);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reconnect_with_persisted_sync_state_is_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(dir.path())).await.unwrap();
+    let a = client(&server).await;
+    let doc = new_case(&a, "Bytes Child");
+    for n in 0..50 {
+        // A note is typed in several sittings: several changes per note.
+        for part in 0..4 {
+            add_note(&a, doc, &varied_text(n * 10 + part, 50));
+        }
+    }
+    a.wait_synced(doc, T).await.unwrap();
+    let full = a.document(&doc).unwrap().save().len();
+
+    // The server restarts, so its sync state for this client comes from its database.
+    server.shutdown().await.unwrap();
+    let server = start(&config(dir.path())).await.unwrap();
+    a.disconnect();
+    add_note(&a, doc, "one more short note");
+    let (s0, r0) = a.wire_bytes();
+    a.connect(&server.sync_url()).await.unwrap();
+    a.wait_synced(doc, T).await.unwrap();
+    let (s1, r1) = a.wire_bytes();
+    let reconnect = (s1 - s0) + (r1 - r0);
+    assert!(reconnect < 2048, "reconnect cost {reconnect} bytes");
+    eprintln!(
+        "document {full} bytes saved; reconnect after one small edit {reconnect} bytes on the wire"
+    );
+    assert!(
+        reconnect * 4 < full as u64,
+        "reconnect {reconnect} vs document {full}"
+    );
+    server.shutdown().await.unwrap();
+}
