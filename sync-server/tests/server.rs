@@ -275,3 +275,31 @@ async fn reconnect_with_persisted_sync_state_is_small() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_full_disk_closes_the_writer_and_acknowledges_nothing() {
+    use fieldbook_sync_server::http::start_with_store;
+    use fieldbook_sync_server::storage::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with_max_pages(&dir.path().join("small.sqlite3"), 24).unwrap();
+    let server = start_with_store(&config(dir.path()), store).await.unwrap();
+    let a = client(&server).await;
+    let doc = new_case(&a, "Full Disk Child");
+    add_note(&a, doc, "fits");
+    a.wait_synced(doc, T).await.unwrap();
+
+    add_note(&a, doc, &varied_text(99, 40_000)); // far more than the store has room for
+    let err = a.wait_synced(doc, T).await.unwrap_err();
+    assert!(matches!(err, ClientError::NotConnected), "got {err}");
+    assert_eq!(
+        notes(&a.document(&doc).unwrap()).len(),
+        2,
+        "the writer keeps its unsaved note to resend"
+    );
+
+    // Everyone else is still served, from what is durably stored.
+    let b = client(&server).await;
+    let got = b.find(doc, T).await.unwrap();
+    assert_eq!(notes(&got), vec!["fits"]);
+    server.shutdown().await.unwrap();
+}
