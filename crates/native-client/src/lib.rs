@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use fieldbook_sync::automerge::{transaction::Transaction, Automerge, AutomergeError};
 use fieldbook_sync::{
-    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Output, PeerId, Role,
-    StorageId,
+    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Output,
+    PeerId, Role, StorageId,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, Notify};
@@ -84,9 +84,13 @@ impl Client {
 
     /// Connect and wait for the handshake. Documents already held are offered to the server.
     pub async fn connect(&self, url: &str) -> Result<(), ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .map_err(|e| ClientError::Connect { url: url.to_owned(), source: Box::new(e) })?;
+        let (ws, _) =
+            tokio_tungstenite::connect_async(url)
+                .await
+                .map_err(|e| ClientError::Connect {
+                    url: url.to_owned(),
+                    source: Box::new(e),
+                })?;
         let (mut sink, mut stream) = ws.split();
         let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
         let conn = {
@@ -96,7 +100,9 @@ impl Client {
             st.conn = Some((conn, tx));
             st.joined = false;
             st.closed_reason = None;
-            let out = st.engine.connect(conn, Identity("server".into()), self.inner.now());
+            let out = st
+                .engine
+                .connect(conn, Identity("server".into()), self.inner.now());
             self.inner.apply(&mut st, out);
             conn
         };
@@ -113,7 +119,9 @@ impl Client {
             while let Some(frame) = stream.next().await {
                 match frame {
                     Ok(WsMessage::Binary(bytes)) => {
-                        inner.bytes_received.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        inner
+                            .bytes_received
+                            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         let mut st = inner.state.lock().unwrap();
                         let out = st.engine.receive(conn, &bytes, inner.now());
                         inner.apply(&mut st, out);
@@ -122,7 +130,8 @@ impl Client {
                     }
                     Ok(WsMessage::Close(frame)) => {
                         let mut st = inner.state.lock().unwrap();
-                        st.closed_reason = Some(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+                        st.closed_reason =
+                            Some(frame.map(|f| f.reason.to_string()).unwrap_or_default());
                         break;
                     }
                     Ok(_) => {}
@@ -143,7 +152,9 @@ impl Client {
             if st.joined {
                 Some(Ok(()))
             } else if st.conn.is_none() {
-                Some(Err(ClientError::Closed(st.closed_reason.clone().unwrap_or_default())))
+                Some(Err(ClientError::Closed(
+                    st.closed_reason.clone().unwrap_or_default(),
+                )))
             } else {
                 None
             }
@@ -184,7 +195,13 @@ impl Client {
 
     /// A copy of the document as we hold it now.
     pub fn document(&self, doc: &DocumentId) -> Option<Automerge> {
-        self.inner.state.lock().unwrap().engine.document(doc).cloned()
+        self.inner
+            .state
+            .lock()
+            .unwrap()
+            .engine
+            .document(doc)
+            .cloned()
     }
 
     /// Fetch a document from the server (or return ours).
@@ -210,21 +227,33 @@ impl Client {
     /// Wait until the server has acknowledged every change we hold of `doc` (which, on a
     /// Fieldbook server, means it is on the server's disk).
     pub async fn wait_synced(&self, doc: DocumentId, timeout: Duration) -> Result<(), ClientError> {
-        self.wait_until("the server's acknowledgement", timeout, |st| match &st.conn {
-            Some((conn, _)) if st.joined && st.engine.is_synced_with(&doc, *conn) => Some(Ok(())),
-            None => Some(Err(ClientError::NotConnected)),
-            _ => None,
+        self.wait_until("the server's acknowledgement", timeout, |st| {
+            match &st.conn {
+                Some((conn, _)) if st.joined && st.engine.is_synced_with(&doc, *conn) => {
+                    Some(Ok(()))
+                }
+                None => Some(Err(ClientError::NotConnected)),
+                _ => None,
+            }
         })
         .await
     }
 
     /// Wait until `pred` holds for `doc` as we hold it (e.g. another peer's edit arrived).
-    pub async fn wait_for_document<F>(&self, doc: DocumentId, timeout: Duration, pred: F) -> Result<Automerge, ClientError>
+    pub async fn wait_for_document<F>(
+        &self,
+        doc: DocumentId,
+        timeout: Duration,
+        pred: F,
+    ) -> Result<Automerge, ClientError>
     where
         F: Fn(&Automerge) -> bool,
     {
         self.wait_until("the document to change", timeout, |st| {
-            st.engine.document(&doc).filter(|d| pred(d)).map(|d| Ok(d.clone()))
+            st.engine
+                .document(&doc)
+                .filter(|d| pred(d))
+                .map(|d| Ok(d.clone()))
         })
         .await
     }
@@ -234,16 +263,28 @@ impl Client {
         let st = self.inner.state.lock().unwrap();
         match &st.conn {
             Some((conn, _)) => st.engine.unacknowledged_changes(doc, *conn),
-            None => st.engine.document(doc).map(|d| d.get_changes(&[]).len()).unwrap_or(0),
+            None => st
+                .engine
+                .document(doc)
+                .map(|d| d.get_changes(&[]).len())
+                .unwrap_or(0),
         }
     }
 
     /// Bytes (sent, received) on the wire since this client was created.
     pub fn wire_bytes(&self) -> (u64, u64) {
-        (self.inner.bytes_sent.load(Ordering::Relaxed), self.inner.bytes_received.load(Ordering::Relaxed))
+        (
+            self.inner.bytes_sent.load(Ordering::Relaxed),
+            self.inner.bytes_received.load(Ordering::Relaxed),
+        )
     }
 
-    async fn wait_until<T, F>(&self, what: &'static str, timeout: Duration, mut check: F) -> Result<T, ClientError>
+    async fn wait_until<T, F>(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        mut check: F,
+    ) -> Result<T, ClientError>
     where
         F: FnMut(&State) -> Option<Result<T, ClientError>>,
     {
@@ -286,7 +327,8 @@ impl Inner {
             for (c, msg) in out.send {
                 if c == *conn {
                     let bytes = msg.encode();
-                    self.bytes_sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    self.bytes_sent
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     let _ = tx.send(WsMessage::Binary(bytes.into()));
                 }
             }

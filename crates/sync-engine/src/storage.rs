@@ -159,15 +159,28 @@ impl MemoryStore {
                         e.chunks.push((key, data));
                     }
                 }
-                StorageOp::Compact { snapshot, data, replaces } => {
+                StorageOp::Compact {
+                    snapshot,
+                    data,
+                    replaces,
+                } => {
                     let e = self.0.entry(snapshot.document).or_default();
-                    e.chunks.retain(|(k, _)| !replaces.contains(k) || *k == snapshot);
+                    e.chunks
+                        .retain(|(k, _)| !replaces.contains(k) || *k == snapshot);
                     if !e.chunks.iter().any(|(k, _)| *k == snapshot) {
                         e.chunks.push((snapshot, data));
                     }
                 }
-                StorageOp::PutSyncState { document, peer_storage_id, data } => {
-                    self.0.entry(document).or_default().sync_states.insert(peer_storage_id, data);
+                StorageOp::PutSyncState {
+                    document,
+                    peer_storage_id,
+                    data,
+                } => {
+                    self.0
+                        .entry(document)
+                        .or_default()
+                        .sync_states
+                        .insert(peer_storage_id, data);
                 }
             }
         }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::{
-    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Identity, Output, PeerId, Role, StorageId,
-    MemoryStore,
+    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Identity, MemoryStore, Output, PeerId,
+    Role, StorageId,
 };
 use proptest::prelude::*;
 

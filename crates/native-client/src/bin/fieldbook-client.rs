@@ -32,7 +32,11 @@ enum Cmd {
     /// Print a document as JSON. Exits with status 3 if the server does not have it.
     Get { url: String },
     /// Set a top-level string field of a document and wait until the server has it.
-    Set { url: String, key: String, value: String },
+    Set {
+        url: String,
+        key: String,
+        value: String,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
