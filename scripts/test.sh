@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test command: everything CI checks, in order, stopping at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+stage "format"
+cargo fmt --all --check
+
+stage "native tests (engine, server, storage, crash, bad input)"
+cargo test --workspace --locked
+
+stage "shared crates build for wasm32"
+cargo check --locked -p fieldbook-sync --target wasm32-unknown-unknown
+
+stage "PWA release build (Trunk, offline)"
+trunk build --release --offline
+
+stage "interop and end-to-end tests (Node, real server)"
+cargo build --locked -p fieldbook-sync-server -p fieldbook-native-client --bins
+mapfile -t node_tests < <(find tests -name '*.test.mjs' -not -path '*/node_modules/*' | sort)
+if [ "${#node_tests[@]}" -eq 0 ]; then
+  echo "no Node tests found under tests/" >&2
+  exit 1
+fi
+node --test --test-concurrency=1 "${node_tests[@]}"
