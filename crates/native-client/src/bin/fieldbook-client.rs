@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fieldbook_native_client::{Client, ClientError};
-use fieldbook_sync::automerge::{transaction::Transactable, AutoSerde, ROOT};
+use fieldbook_sync::automerge::{
+    transaction::Transactable, AutoSerde, AutomergeError, ObjType, ROOT,
+};
 use fieldbook_sync::{DocumentId, StorageId};
 
 #[derive(Parser)]
@@ -31,7 +33,7 @@ enum Cmd {
     },
     /// Print a document as JSON. Exits with status 3 if the server does not have it.
     Get { url: String },
-    /// Set a top-level string field of a document and wait until the server has it.
+    /// Set a top-level text field of a document and wait until the server has it.
     Set {
         url: String,
         key: String,
@@ -47,10 +49,7 @@ async fn main() -> anyhow::Result<()> {
     client.connect(&cli.server).await?;
     match cli.cmd {
         Cmd::Create { title } => {
-            let doc = client.create(|tx| {
-                tx.put(ROOT, "title", title.as_str())?;
-                Ok(())
-            })?;
+            let doc = client.create(|tx| put_text(tx, "title", &title))?;
             client.wait_synced(doc, timeout).await?;
             println!("{}", doc.to_url());
         }
@@ -68,13 +67,16 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Set { url, key, value } => {
             let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
             client.find(doc, timeout).await?;
-            client.change(doc, |tx| {
-                tx.put(ROOT, key.as_str(), value.as_str())?;
-                Ok(())
-            })?;
+            client.change(doc, |tx| put_text(tx, &key, &value))?;
             client.wait_synced(doc, timeout).await?;
         }
     }
     client.disconnect();
     Ok(())
+}
+
+/// Strings as collaborative text, which is what automerge-repo JS peers write and expect.
+fn put_text(tx: &mut impl Transactable, key: &str, value: &str) -> Result<(), AutomergeError> {
+    let text = tx.put_object(ROOT, key, ObjType::Text)?;
+    tx.splice_text(&text, 0, 0, value)
 }

@@ -1,0 +1,117 @@
+// Shared helpers for tests that drive the real server binary and stock automerge-repo peers.
+import { spawn, execFile } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import { createInterface } from "node:readline"
+import { Repo } from "@automerge/automerge-repo"
+import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+export const SERVER_BIN = process.env.FIELDBOOK_SERVER_BIN ?? path.join(root, "target/debug/fieldbook-sync-server")
+export const CLIENT_BIN = process.env.FIELDBOOK_CLIENT_BIN ?? path.join(root, "target/debug/fieldbook-client")
+export const TIMEOUT = 15_000
+
+export async function tempDir() {
+  return mkdtemp(path.join(tmpdir(), "fieldbook-test-"))
+}
+
+export async function removeDir(dir) {
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** Start the server on a free port; resolves once it has printed its address. */
+export async function startServer(dataDir, extraArgs = []) {
+  const proc = spawn(SERVER_BIN, ["--listen", "127.0.0.1:0", "--data-dir", dataDir, ...extraArgs], {
+    env: { ...process.env, FIELDBOOK_LOG: process.env.FIELDBOOK_LOG ?? "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  let stderr = ""
+  proc.stderr.on("data", d => (stderr += d))
+  const exited = new Promise(resolve => proc.once("exit", (code, signal) => resolve({ code, signal })))
+  const line = await withTimeout(
+    new Promise((resolve, reject) => {
+      const rl = createInterface({ input: proc.stdout })
+      rl.once("line", resolve)
+      proc.once("exit", code => reject(new Error(`server exited (${code}) before starting:\n${stderr}`)))
+    }),
+    TIMEOUT,
+    "server start",
+  )
+  const m = line.match(/running at (http:\/\/\S+) \(sync endpoint (ws:\/\/\S+)\)/)
+  if (!m) throw new Error(`unexpected server banner: ${line}`)
+  return {
+    url: m[1],
+    wsUrl: m[2],
+    logs: () => stderr,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
+      return withTimeout(exited, TIMEOUT, "server stop")
+    },
+  }
+}
+
+/** Run the native CLI peer; resolves with {code, stdout, stderr}. */
+export function runClient(wsUrl, args) {
+  return new Promise(resolve => {
+    execFile(CLIENT_BIN, ["--server", wsUrl, "--timeout", "15", ...args], { timeout: TIMEOUT * 2 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout: stdout.trim(), stderr })
+    })
+  })
+}
+
+/** A stock automerge-repo peer with no storage, connected to our server. */
+export function jsRepo(wsUrl) {
+  const adapter = new WebSocketClientAdapter(wsUrl, 1000)
+  const repo = new Repo({ network: [adapter] })
+  return {
+    repo,
+    async close() {
+      await repo.shutdown()
+    },
+  }
+}
+
+export function withTimeout(promise, ms, what) {
+  let t
+  return Promise.race([
+    promise.finally(() => clearTimeout(t)),
+    new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+    }),
+  ])
+}
+
+/** Resolve when `pred()` holds, re-checking on each of `events` emitted by `emitter`. */
+export function until(emitter, events, pred, what, ms = TIMEOUT) {
+  return withTimeout(
+    new Promise(resolve => {
+      const check = () => {
+        if (pred()) {
+          for (const e of events) emitter.off(e, check)
+          resolve()
+        }
+      }
+      for (const e of events) emitter.on(e, check)
+      check()
+    }),
+    ms,
+    what,
+  )
+}
+
+const sameHeads = (a, b) => a.length === b.length && [...a].sort().every((h, i) => h === [...b].sort()[i])
+
+/**
+ * Resolve once the server has acknowledged everything `handle` holds: the server advertises a
+ * storageId in its `peer` message, and automerge-repo tracks that storage's heads per document.
+ */
+export function serverHas(repo, handle, what = "the server to acknowledge") {
+  const done = () => {
+    const server = Object.values(repo.peerMetadataByPeerId).find(m => m?.storageId)
+    const info = server && handle.getSyncInfo(server.storageId)
+    return Boolean(info && sameHeads(info.lastHeads, handle.heads()))
+  }
+  return until(handle, ["remote-heads", "change"], done, what)
+}
