@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the sync benchmark against our server and the reference automerge-repo Node server,
+# side by side in one run on loopback, and prints a Markdown table (copy it into
+# docs/PERFORMANCE.md with the date and this command). Both servers store to a temp dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null
+cargo build --release --locked -q -p fieldbook-sync-server -p fieldbook-native-client
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+FIELDBOOK_LOG=warn target/release/fieldbook-sync-server --listen 127.0.0.1:0 --data-dir "$work/ours" >"$work/ours.out" &
+pids+=($!)
+node tests/bench/reference-server.mjs "$work/reference" >"$work/ref.out" &
+pids+=($!)
+for f in ours.out ref.out; do
+  for _ in $(seq 100); do [ -s "$work/$f" ] && break; sleep 0.1; done
+done
+ours=$(grep -o 'ws://[^ )]*/sync' "$work/ours.out")
+ref=$(grep -o 'ws://[0-9.:]*' "$work/ref.out")
+echo "ours: $ours  reference: $ref  ($(nproc) cores, $(date -u +%F))"
+target/release/fieldbook-bench --ours "$ours" --reference "$ref" "$@"
