@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use fieldbook_native_client::Client;
-use fieldbook_sync::automerge::{transaction::Transactable, AutomergeError, ObjType, ReadDoc, ROOT};
+use fieldbook_sync::automerge::{
+    transaction::Transactable, AutomergeError, ObjType, ReadDoc, ROOT,
+};
 use fieldbook_sync::{DocumentId, StorageId};
 
 #[derive(Parser)]
@@ -31,10 +33,51 @@ const T: Duration = Duration::from_secs(120);
 /// Invented note text, varied enough not to compress away.
 fn words(seed: u64, n: usize) -> String {
     const W: &[&str] = &[
-        "met", "at", "the", "park", "youth", "centre", "school", "bus", "station", "talked", "about", "football",
-        "college", "mum", "worried", "phone", "new", "trainers", "late", "home", "agreed", "meet", "Tuesday",
-        "seemed", "tired", "quiet", "laughed", "asked", "money", "friends", "older", "car", "music", "boxing",
-        "gym", "food", "bank", "appointment", "nurse", "teacher", "plan", "safe", "word", "curfew", "check",
+        "met",
+        "at",
+        "the",
+        "park",
+        "youth",
+        "centre",
+        "school",
+        "bus",
+        "station",
+        "talked",
+        "about",
+        "football",
+        "college",
+        "mum",
+        "worried",
+        "phone",
+        "new",
+        "trainers",
+        "late",
+        "home",
+        "agreed",
+        "meet",
+        "Tuesday",
+        "seemed",
+        "tired",
+        "quiet",
+        "laughed",
+        "asked",
+        "money",
+        "friends",
+        "older",
+        "car",
+        "music",
+        "boxing",
+        "gym",
+        "food",
+        "bank",
+        "appointment",
+        "nurse",
+        "teacher",
+        "plan",
+        "safe",
+        "word",
+        "curfew",
+        "check",
     ];
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
     (0..n)
@@ -65,7 +108,12 @@ fn case_with_notes(c: &Client, notes: usize) -> anyhow::Result<DocumentId> {
                 let note = tx.get(&list, last)?.expect("note").1;
                 let text = tx.get(&note, "text")?.expect("text").1;
                 let len = tx.length(&text);
-                tx.splice_text(&text, len, 0, &format!(" {}", words(n as u64 * 7 + part, 40)))
+                tx.splice_text(
+                    &text,
+                    len,
+                    0,
+                    &format!(" {}", words(n as u64 * 7 + part, 40)),
+                )
             })?;
         }
     }
@@ -147,7 +195,9 @@ async fn run(url: &str, edits: usize, docs: usize) -> anyhow::Result<Results> {
 
     // Bulk: a device comes online holding `docs` new small cases.
     let bulk_client = Client::new(Some(StorageId::random()));
-    let ids: Vec<DocumentId> = (0..docs).map(|_| case_with_notes(&bulk_client, 2)).collect::<Result<_, _>>()?;
+    let ids: Vec<DocumentId> = (0..docs)
+        .map(|_| case_with_notes(&bulk_client, 2))
+        .collect::<Result<_, _>>()?;
     let start = Instant::now();
     bulk_client.connect(url).await?;
     for id in &ids {
@@ -157,23 +207,62 @@ async fn run(url: &str, edits: usize, docs: usize) -> anyhow::Result<Results> {
     for c in [&a, &b, &e, &bulk_client] {
         c.disconnect();
     }
-    Ok(Results { first_sync_up, first_fetch_down, reconnect_persisted, reconnect_ephemeral, doc_bytes, acked_edit, bulk })
+    Ok(Results {
+        first_sync_up,
+        first_fetch_down,
+        reconnect_persisted,
+        reconnect_ephemeral,
+        doc_bytes,
+        acked_edit,
+        bulk,
+    })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let ours = run(&cli.ours, cli.edits, cli.docs).await.context("workload against our server")?;
-    let refr = run(&cli.reference, cli.edits, cli.docs).await.context("workload against the reference server")?;
-    let ratio = |a: f64, b: f64| if b > 0.0 { format!("{:.2}", a / b) } else { "-".into() };
+    let ours = run(&cli.ours, cli.edits, cli.docs)
+        .await
+        .context("workload against our server")?;
+    let refr = run(&cli.reference, cli.edits, cli.docs)
+        .await
+        .context("workload against the reference server")?;
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}", a / b)
+        } else {
+            "-".into()
+        }
+    };
     println!("| measure | Fieldbook | reference (automerge-repo, Node) | ours / reference |");
     println!("|---|---|---|---|");
-    let bytes = |name: &str, a: u64, b: u64| println!("| {name} | {a} B | {b} B | {} |", ratio(a as f64, b as f64));
-    println!("| saved size of the 50-note case | {} B | {} B | - |", ours.doc_bytes, refr.doc_bytes);
-    bytes("(a) first sync of the 50-note case, device → server", ours.first_sync_up, refr.first_sync_up);
-    bytes("(a) first fetch of it by a second device", ours.first_fetch_down, refr.first_fetch_down);
-    bytes("(b) reconnect after one small edit, sync state persisted", ours.reconnect_persisted, refr.reconnect_persisted);
-    bytes("(b') same, ephemeral peer (no persisted sync state)", ours.reconnect_ephemeral, refr.reconnect_ephemeral);
+    let bytes = |name: &str, a: u64, b: u64| {
+        println!("| {name} | {a} B | {b} B | {} |", ratio(a as f64, b as f64))
+    };
+    println!(
+        "| saved size of the 50-note case | {} B | {} B | - |",
+        ours.doc_bytes, refr.doc_bytes
+    );
+    bytes(
+        "(a) first sync of the 50-note case, device → server",
+        ours.first_sync_up,
+        refr.first_sync_up,
+    );
+    bytes(
+        "(a) first fetch of it by a second device",
+        ours.first_fetch_down,
+        refr.first_fetch_down,
+    );
+    bytes(
+        "(b) reconnect after one small edit, sync state persisted",
+        ours.reconnect_persisted,
+        refr.reconnect_persisted,
+    );
+    bytes(
+        "(b') same, ephemeral peer (no persisted sync state)",
+        ours.reconnect_ephemeral,
+        refr.reconnect_ephemeral,
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "| one edit until acknowledged ({} sequential) | {:.2} ms | {:.2} ms | {} |",
