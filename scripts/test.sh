@@ -11,10 +11,14 @@ stage "format"
 cargo fmt --all --check
 
 stage "native tests (engine, server, storage, crash, bad input)"
-cargo test --workspace --locked
+cargo test --locked
 
 stage "shared crates build for wasm32"
 cargo check --locked -p fieldbook-sync --target wasm32-unknown-unknown
+
+stage "browser store in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER=/usr/bin/chromedriver cargo test --locked -p fieldbook-browser-store \
+  --target wasm32-unknown-unknown --test idb_store
 
 stage "PWA release build (Trunk, offline)"
 trunk build --release --offline

@@ -1,0 +1,228 @@
+//! [`LocalStore`] on IndexedDB through `indexed_db_futures`.
+
+use fieldbook_sync::{DocumentId, StorageId, StorageOp, StoredDocument};
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::typed_array::Uint8Array;
+use indexed_db_futures::KeyRange;
+
+use crate::{keys, LocalStore, LocalStoreError};
+
+const CHUNKS: &str = "chunks";
+const SYNC_STATES: &str = "sync_states";
+const META: &str = "meta";
+
+pub struct IdbStore {
+    db: Database,
+    storage_id: StorageId,
+}
+
+impl std::fmt::Debug for IdbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdbStore")
+            .field("db", &self.db.name())
+            .finish()
+    }
+}
+
+fn idb_err(e: impl std::fmt::Display) -> LocalStoreError {
+    let text = e.to_string();
+    if text.contains("QuotaExceeded") {
+        LocalStoreError::QuotaExceeded
+    } else {
+        LocalStoreError::Idb(text)
+    }
+}
+
+impl IdbStore {
+    /// Open (creating on first use) the database `name`.
+    pub async fn open(name: &str) -> Result<IdbStore, LocalStoreError> {
+        let db = Database::open(name)
+            .with_version(1u8)
+            .with_on_upgrade_needed(|_, db| {
+                db.create_object_store(CHUNKS).build()?;
+                db.create_object_store(SYNC_STATES).build()?;
+                db.create_object_store(META).build()?;
+                Ok(())
+            })
+            .await
+            .map_err(idb_err)?;
+        let tx = db
+            .transaction(META)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(idb_err)?;
+        let meta = tx.object_store(META).map_err(idb_err)?;
+        let existing: Option<String> = meta
+            .get("storage_id")
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?;
+        let storage_id = match existing {
+            Some(id) => StorageId(id),
+            None => {
+                let id = StorageId::random();
+                meta.put(id.0.clone())
+                    .with_key("storage_id")
+                    .await
+                    .map_err(idb_err)?;
+                id
+            }
+        };
+        tx.commit().await.map_err(idb_err)?;
+        Ok(IdbStore { db, storage_id })
+    }
+
+    /// Close the connection (IndexedDB keeps it open until told, even when dropped).
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// Close the connection and delete the whole database ("wipe this device", tests).
+    pub async fn delete(self) -> Result<(), LocalStoreError> {
+        self.db.delete().map_err(idb_err)?.await.map_err(idb_err)
+    }
+}
+
+impl LocalStore for IdbStore {
+    fn storage_id(&self) -> &StorageId {
+        &self.storage_id
+    }
+
+    async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, LocalStoreError> {
+        let (lo, hi) = keys::range(&doc);
+        let tx = self
+            .db
+            .transaction([CHUNKS, SYNC_STATES])
+            .build()
+            .map_err(idb_err)?;
+        let mut stored = StoredDocument::default();
+        let chunks = tx.object_store(CHUNKS).map_err(idb_err)?;
+        let chunk_keys: Vec<String> = chunks
+            .get_all_keys()
+            .with_query::<String, _>(KeyRange::Bound(lo.clone(), false, hi.clone(), false))
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<_, _>>()
+            .map_err(idb_err)?;
+        let chunk_values: Vec<Uint8Array> = chunks
+            .get_all()
+            .with_query::<String, _>(KeyRange::Bound(lo.clone(), false, hi.clone(), false))
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<_, _>>()
+            .map_err(idb_err)?;
+        for (k, v) in chunk_keys.iter().zip(chunk_values) {
+            let key = keys::parse_chunk(k)
+                .ok_or_else(|| LocalStoreError::InvalidRecord(format!("chunk key {k:?}")))?;
+            stored.chunks.push((key, v.as_ref().to_vec()));
+        }
+        let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
+        let state_keys: Vec<String> = states
+            .get_all_keys()
+            .with_query::<String, _>(KeyRange::Bound(lo.clone(), false, hi.clone(), false))
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<_, _>>()
+            .map_err(idb_err)?;
+        let state_values: Vec<Uint8Array> = states
+            .get_all()
+            .with_query::<String, _>(KeyRange::Bound(lo, false, hi, false))
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<_, _>>()
+            .map_err(idb_err)?;
+        for (k, v) in state_keys.iter().zip(state_values) {
+            let (_, peer) = keys::parse_sync_state(k)
+                .ok_or_else(|| LocalStoreError::InvalidRecord(format!("sync state key {k:?}")))?;
+            stored.sync_states.insert(peer, v.as_ref().to_vec());
+        }
+        if stored.chunks.is_empty() && stored.sync_states.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(stored))
+    }
+
+    async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), LocalStoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .db
+            .transaction([CHUNKS, SYNC_STATES])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(idb_err)?;
+        let chunks = tx.object_store(CHUNKS).map_err(idb_err)?;
+        let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
+        for op in ops {
+            match op {
+                StorageOp::PutChunk { key, data } => {
+                    chunks
+                        .put(Uint8Array::from(data))
+                        .with_key(keys::chunk(&key))
+                        .await
+                        .map_err(idb_err)?;
+                }
+                StorageOp::Compact {
+                    snapshot,
+                    data,
+                    replaces,
+                } => {
+                    chunks
+                        .put(Uint8Array::from(data))
+                        .with_key(keys::chunk(&snapshot))
+                        .await
+                        .map_err(idb_err)?;
+                    for k in replaces.iter().filter(|k| **k != snapshot) {
+                        chunks.delete(keys::chunk(k)).await.map_err(idb_err)?;
+                    }
+                }
+                StorageOp::PutSyncState {
+                    document,
+                    peer_storage_id,
+                    data,
+                } => {
+                    states
+                        .put(Uint8Array::from(data))
+                        .with_key(keys::sync_state(&document, &peer_storage_id))
+                        .await
+                        .map_err(idb_err)?;
+                }
+            }
+        }
+        // Dropping an uncommitted transaction rolls it back: commit is the durability point.
+        tx.commit().await.map_err(idb_err)
+    }
+
+    async fn list_documents(&self) -> Result<Vec<DocumentId>, LocalStoreError> {
+        let tx = self.db.transaction(CHUNKS).build().map_err(idb_err)?;
+        let all: Vec<String> = tx
+            .object_store(CHUNKS)
+            .map_err(idb_err)?
+            .get_all_keys()
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<_, _>>()
+            .map_err(idb_err)?;
+        let mut docs: Vec<DocumentId> = all
+            .iter()
+            .filter_map(|k| keys::parse_chunk(k))
+            .map(|k| k.document)
+            .collect();
+        docs.dedup();
+        Ok(docs)
+    }
+}
