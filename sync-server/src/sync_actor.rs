@@ -225,7 +225,7 @@ impl<S: Store> Actor<S> {
                             Message::Error {
                                 sender_id: Some(self.engine.peer_id().clone()),
                                 target_id: None,
-                                message: "storage error on the server; try again later".into(),
+                                message: fieldbook_sync::engine::STORAGE_ERROR.into(),
                             },
                         ));
                         recovery.close.push((conn, "storage error".into()));

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use fieldbook_native_client::synthetic::words;
 use fieldbook_native_client::{Client, ClientError};
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::{DocumentId, StorageId};
@@ -54,69 +55,6 @@ fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
             other => panic!("unexpected {other:?}"),
         })
         .collect()
-}
-
-/// Invented, non-repetitive note text (repetitive text would compress to nothing).
-fn varied_text(seed: u64, words: usize) -> String {
-    const W: &[&str] = &[
-        "met",
-        "at",
-        "the",
-        "park",
-        "youth",
-        "centre",
-        "school",
-        "bus",
-        "station",
-        "talked",
-        "about",
-        "football",
-        "college",
-        "mum",
-        "worried",
-        "phone",
-        "new",
-        "trainers",
-        "late",
-        "home",
-        "agreed",
-        "meet",
-        "Tuesday",
-        "seemed",
-        "tired",
-        "quiet",
-        "laughed",
-        "asked",
-        "money",
-        "friends",
-        "older",
-        "car",
-        "music",
-        "boxing",
-        "gym",
-        "food",
-        "bank",
-        "appointment",
-        "nurse",
-        "teacher",
-        "plan",
-        "safe",
-        "word",
-        "curfew",
-        "check",
-    ];
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..words)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            W[(x >> 33) as usize % W.len()]
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[tokio::test]
@@ -249,7 +187,7 @@ async fn reconnect_with_persisted_sync_state_is_small() {
     for n in 0..50 {
         // A note is typed in several sittings: several changes per note.
         for part in 0..4 {
-            add_note(&a, doc, &varied_text(n * 10 + part, 50));
+            add_note(&a, doc, &words(n * 10 + part, 50));
         }
     }
     a.wait_synced(doc, T).await.unwrap();
@@ -288,7 +226,7 @@ async fn a_full_disk_closes_the_writer_and_acknowledges_nothing() {
     add_note(&a, doc, "fits");
     a.wait_synced(doc, T).await.unwrap();
 
-    add_note(&a, doc, &varied_text(99, 40_000)); // far more than the store has room for
+    add_note(&a, doc, &words(99, 40_000)); // far more than the store has room for
     let err = a.wait_synced(doc, T).await.unwrap_err();
     assert!(matches!(err, ClientError::NotConnected), "got {err}");
     assert_eq!(

@@ -2,6 +2,7 @@
 
 use fieldbook_sync::{DocumentId, StorageId, StorageOp, StoredDocument};
 use indexed_db_futures::database::Database;
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::typed_array::Uint8Array;
@@ -93,6 +94,7 @@ impl LocalStore for IdbStore {
 
     async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, LocalStoreError> {
         let (lo, hi) = keys::range(&doc);
+        // One read transaction: chunks and sync states are seen at the same instant.
         let tx = self
             .db
             .transaction([CHUNKS, SYNC_STATES])
@@ -100,52 +102,16 @@ impl LocalStore for IdbStore {
             .map_err(idb_err)?;
         let mut stored = StoredDocument::default();
         let chunks = tx.object_store(CHUNKS).map_err(idb_err)?;
-        let chunk_keys: Vec<String> = chunks
-            .get_all_keys()
-            .with_query::<String, _>(KeyRange::Bound(lo.clone(), false, hi.clone(), false))
-            .primitive()
-            .map_err(idb_err)?
-            .await
-            .map_err(idb_err)?
-            .collect::<Result<_, _>>()
-            .map_err(idb_err)?;
-        let chunk_values: Vec<Uint8Array> = chunks
-            .get_all()
-            .with_query::<String, _>(KeyRange::Bound(lo.clone(), false, hi.clone(), false))
-            .primitive()
-            .map_err(idb_err)?
-            .await
-            .map_err(idb_err)?
-            .collect::<Result<_, _>>()
-            .map_err(idb_err)?;
-        for (k, v) in chunk_keys.iter().zip(chunk_values) {
-            let key = keys::parse_chunk(k)
+        for (k, v) in read_range(&chunks, &lo, &hi).await? {
+            let key = keys::parse_chunk(&k)
                 .ok_or_else(|| LocalStoreError::InvalidRecord(format!("chunk key {k:?}")))?;
-            stored.chunks.push((key, v.as_ref().to_vec()));
+            stored.chunks.push((key, v));
         }
         let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
-        let state_keys: Vec<String> = states
-            .get_all_keys()
-            .with_query::<String, _>(KeyRange::Bound(lo.clone(), false, hi.clone(), false))
-            .primitive()
-            .map_err(idb_err)?
-            .await
-            .map_err(idb_err)?
-            .collect::<Result<_, _>>()
-            .map_err(idb_err)?;
-        let state_values: Vec<Uint8Array> = states
-            .get_all()
-            .with_query::<String, _>(KeyRange::Bound(lo, false, hi, false))
-            .primitive()
-            .map_err(idb_err)?
-            .await
-            .map_err(idb_err)?
-            .collect::<Result<_, _>>()
-            .map_err(idb_err)?;
-        for (k, v) in state_keys.iter().zip(state_values) {
-            let (_, peer) = keys::parse_sync_state(k)
+        for (k, v) in read_range(&states, &lo, &hi).await? {
+            let (_, peer) = keys::parse_sync_state(&k)
                 .ok_or_else(|| LocalStoreError::InvalidRecord(format!("sync state key {k:?}")))?;
-            stored.sync_states.insert(peer, v.as_ref().to_vec());
+            stored.sync_states.insert(peer, v);
         }
         if stored.chunks.is_empty() && stored.sync_states.is_empty() {
             return Ok(None);
@@ -225,4 +191,42 @@ impl LocalStore for IdbStore {
         docs.dedup();
         Ok(docs)
     }
+}
+
+/// Every (key, bytes) record of `store` with a key in `[lo, hi]`, in key order.
+async fn read_range(
+    store: &ObjectStore<'_>,
+    lo: &str,
+    hi: &str,
+) -> Result<Vec<(String, Vec<u8>)>, LocalStoreError> {
+    let range = || KeyRange::Bound(lo.to_owned(), false, hi.to_owned(), false);
+    let keys: Vec<String> = store
+        .get_all_keys()
+        .with_query::<String, _>(range())
+        .primitive()
+        .map_err(idb_err)?
+        .await
+        .map_err(idb_err)?
+        .collect::<Result<_, _>>()
+        .map_err(idb_err)?;
+    let values: Vec<Uint8Array> = store
+        .get_all()
+        .with_query::<String, _>(range())
+        .primitive()
+        .map_err(idb_err)?
+        .await
+        .map_err(idb_err)?
+        .collect::<Result<_, _>>()
+        .map_err(idb_err)?;
+    if keys.len() != values.len() {
+        return Err(LocalStoreError::Idb(format!(
+            "{} keys but {} values in one range",
+            keys.len(),
+            values.len()
+        )));
+    }
+    Ok(keys
+        .into_iter()
+        .zip(values.into_iter().map(|v| v.as_ref().to_vec()))
+        .collect())
 }

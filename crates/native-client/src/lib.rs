@@ -17,6 +17,72 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+/// Invented content for tests and benchmarks.
+pub mod synthetic {
+    const WORDS: &[&str] = &[
+        "met",
+        "at",
+        "the",
+        "park",
+        "youth",
+        "centre",
+        "school",
+        "bus",
+        "station",
+        "talked",
+        "about",
+        "football",
+        "college",
+        "mum",
+        "worried",
+        "phone",
+        "new",
+        "trainers",
+        "late",
+        "home",
+        "agreed",
+        "meet",
+        "Tuesday",
+        "seemed",
+        "tired",
+        "quiet",
+        "laughed",
+        "asked",
+        "money",
+        "friends",
+        "older",
+        "car",
+        "music",
+        "boxing",
+        "gym",
+        "food",
+        "bank",
+        "appointment",
+        "nurse",
+        "teacher",
+        "plan",
+        "safe",
+        "word",
+        "curfew",
+        "check",
+    ];
+
+    /// `n` words of note-like text, different for each seed (repetitive text would
+    /// compress to nothing and flatter size measurements).
+    pub fn words(seed: u64, n: usize) -> String {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                WORDS[(x % WORDS.len() as u64) as usize]
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("could not connect to {url}: {source}")]

@@ -19,6 +19,9 @@ use crate::storage::{ChunkKey, ChunkKind, StorageOp, StoredDocument};
 use crate::wire::{Message, PeerMetadata, PROTOCOL_V1};
 use crate::{DocumentId, PeerId, StorageId};
 
+/// What a peer is told when its changes could not be stored; it keeps them and retries.
+pub const STORAGE_ERROR: &str = "storage error on the server; try again later";
+
 /// Milliseconds on the driver's clock. The engine never reads a clock itself.
 pub type Millis = u64;
 
@@ -564,11 +567,7 @@ impl<P: AccessPolicy> Engine<P> {
                     })
                     .collect();
                 for conn in conns {
-                    self.fail_conn(
-                        conn,
-                        "storage error on the server; try again later",
-                        &mut out,
-                    );
+                    self.fail_conn(conn, STORAGE_ERROR, &mut out);
                 }
             }
         }
@@ -590,11 +589,7 @@ impl<P: AccessPolicy> Engine<P> {
             }
         }
         for conn in conns {
-            self.fail_conn(
-                conn,
-                "storage error on the server; try again later",
-                &mut out,
-            );
+            self.fail_conn(conn, STORAGE_ERROR, &mut out);
         }
         out
     }
@@ -755,6 +750,17 @@ impl<P: AccessPolicy> Engine<P> {
         self.disconnect(conn, self.now).drop_empty();
     }
 
+    /// Start tracking sync with `conn` for a loaded document, resuming persisted state.
+    fn ensure_peer(&mut self, conn: ConnId, doc_id: DocumentId, identity: &Identity) {
+        let d = self.docs.get(&doc_id).expect("caller loaded it");
+        if !d.peers.contains_key(&conn) {
+            let ps = self.new_peer_sync(d, conn, identity, &doc_id);
+            let d = self.docs.get_mut(&doc_id).expect("present");
+            d.peers.insert(conn, ps);
+            d.idle_since = None;
+        }
+    }
+
     fn new_peer_sync(
         &self,
         doc: &Doc,
@@ -805,12 +811,7 @@ impl<P: AccessPolicy> Engine<P> {
             out.send.push((conn, self.unavailable(remote, doc_id)));
             return;
         }
-        if !d.peers.contains_key(&conn) {
-            let ps = self.new_peer_sync(d, conn, &identity, &doc_id);
-            let d = self.docs.get_mut(&doc_id).expect("present");
-            d.peers.insert(conn, ps);
-            d.idle_since = None;
-        }
+        self.ensure_peer(conn, doc_id, &identity);
         let d = self.docs.get_mut(&doc_id).expect("present");
         d.wants.remove(&conn);
         let ps = d.peers.get_mut(&conn).expect("inserted above");
@@ -890,15 +891,10 @@ impl<P: AccessPolicy> Engine<P> {
         if !self.policy.may_read(&identity, &doc_id) {
             return;
         }
-        let Some(d) = self.docs.get(&doc_id) else {
+        if !self.docs.contains_key(&doc_id) {
             return;
-        };
-        if !d.peers.contains_key(&conn) {
-            let ps = self.new_peer_sync(d, conn, &identity, &doc_id);
-            let d = self.docs.get_mut(&doc_id).expect("present");
-            d.peers.insert(conn, ps);
-            d.idle_since = None;
         }
+        self.ensure_peer(conn, doc_id, &identity);
         let d = self.docs.get_mut(&doc_id).expect("present");
         let exists = d.exists();
         let ps = d.peers.get_mut(&conn).expect("inserted above");

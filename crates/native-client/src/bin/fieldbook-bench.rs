@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use fieldbook_native_client::synthetic::words;
 use fieldbook_native_client::Client;
 use fieldbook_sync::automerge::{
     transaction::Transactable, AutomergeError, ObjType, ReadDoc, ROOT,
@@ -29,67 +30,6 @@ struct Cli {
 }
 
 const T: Duration = Duration::from_secs(120);
-
-/// Invented note text, varied enough not to compress away.
-fn words(seed: u64, n: usize) -> String {
-    const W: &[&str] = &[
-        "met",
-        "at",
-        "the",
-        "park",
-        "youth",
-        "centre",
-        "school",
-        "bus",
-        "station",
-        "talked",
-        "about",
-        "football",
-        "college",
-        "mum",
-        "worried",
-        "phone",
-        "new",
-        "trainers",
-        "late",
-        "home",
-        "agreed",
-        "meet",
-        "Tuesday",
-        "seemed",
-        "tired",
-        "quiet",
-        "laughed",
-        "asked",
-        "money",
-        "friends",
-        "older",
-        "car",
-        "music",
-        "boxing",
-        "gym",
-        "food",
-        "bank",
-        "appointment",
-        "nurse",
-        "teacher",
-        "plan",
-        "safe",
-        "word",
-        "curfew",
-        "check",
-    ];
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            W[(x % W.len() as u64) as usize]
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// A case with `notes` contact notes, each typed in three sittings (as in the field).
 fn case_with_notes(c: &Client, notes: usize) -> anyhow::Result<DocumentId> {
