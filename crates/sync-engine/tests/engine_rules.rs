@@ -1,0 +1,374 @@
+//! Engine rules a server relies on: access policy (denied == absent), read-only peers,
+//! ephemeral relay, and storage failures surfacing as closed connections.
+
+use std::collections::BTreeSet;
+
+use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
+use fieldbook_sync::{
+    AccessPolicy, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Message,
+    Output, PeerId, PeerMetadata, Role, StorageId,
+};
+
+/// Alice may read and write everything; Bob may read only `readable`; Eve nothing.
+struct Caseload {
+    readable: BTreeSet<DocumentId>,
+}
+
+impl AccessPolicy for Caseload {
+    fn may_read(&self, who: &Identity, doc: &DocumentId) -> bool {
+        who.0 == "alice" || (who.0 == "bob" && self.readable.contains(doc))
+    }
+    fn may_write(&self, who: &Identity, _: &DocumentId) -> bool {
+        who.0 == "alice"
+    }
+}
+
+struct Harness {
+    server: Engine<Caseload>,
+    store: MemoryStore,
+}
+
+impl Harness {
+    fn new(readable: BTreeSet<DocumentId>) -> Self {
+        let cfg = EngineConfig::new(
+            Role::Server,
+            PeerId("server".into()),
+            Some(StorageId("srv".into())),
+        );
+        Harness {
+            server: Engine::new(cfg, Caseload { readable }),
+            store: MemoryStore::default(),
+        }
+    }
+
+    /// Carry out an output the way a driver must: store, answer loads, collect messages.
+    fn run(&mut self, mut out: Output) -> Vec<(ConnId, Message)> {
+        let mut sent = Vec::new();
+        loop {
+            self.store.apply(std::mem::take(&mut out.storage));
+            sent.append(&mut out.send);
+            let Some(doc) = out.loads.pop() else { break };
+            let stored = self.store.load(&doc);
+            let more = self.server.loaded(doc, Ok(stored), 0);
+            out.merge(more);
+        }
+        sent
+    }
+
+    fn join(&mut self, conn: u64, who: &str) -> ConnId {
+        let c = ConnId(conn);
+        let out = self.server.connect(c, Identity(who.into()), 0);
+        self.run(out);
+        let join = Message::Join {
+            sender_id: PeerId(who.into()),
+            metadata: PeerMetadata::default(),
+            supported_protocol_versions: vec!["1".into()],
+        };
+        let out = self.server.receive(c, &join.encode(), 0);
+        assert!(matches!(
+            self.run(out).as_slice(),
+            [(_, Message::Peer { .. })]
+        ));
+        c
+    }
+
+    fn send(
+        &mut self,
+        conn: ConnId,
+        msg: Message,
+    ) -> (Vec<(ConnId, Message)>, Vec<Event>, Vec<ConnId>) {
+        let mut out = self.server.receive(conn, &msg.encode(), 0);
+        let events = std::mem::take(&mut out.events);
+        let closed = out.close.iter().map(|(c, _)| *c).collect();
+        (self.run(out), events, closed)
+    }
+}
+
+/// A client engine holding one document with a note, and its first sync message.
+fn client_with_doc(name: &str) -> (Engine, DocumentId, Vec<u8>) {
+    client_with(name, "from a client")
+}
+
+/// A client engine that has completed the handshake on its `ConnId(1)`.
+fn handshaken_client(name: &str) -> Engine {
+    let mut c = Engine::new(
+        EngineConfig::new(Role::Client, PeerId(name.into()), None),
+        fieldbook_sync::AllowAll,
+    );
+    let out = c.connect(ConnId(1), Identity("server".into()), 0);
+    assert!(matches!(out.send.as_slice(), [(_, Message::Join { .. })]));
+    let peer = Message::Peer {
+        sender_id: PeerId("server".into()),
+        target_id: PeerId(name.into()),
+        metadata: PeerMetadata::default(),
+        selected_protocol_version: "1".into(),
+    };
+    let _ = c.receive(ConnId(1), &peer.encode(), 0);
+    c
+}
+
+fn client_with(name: &str, note: &str) -> (Engine, DocumentId, Vec<u8>) {
+    let mut c = Engine::new(
+        EngineConfig::new(Role::Client, PeerId(name.into()), None),
+        fieldbook_sync::AllowAll,
+    );
+    let (doc, _) = c
+        .create(
+            |tx| {
+                tx.put(ROOT, "note", note)?;
+                Ok(())
+            },
+            0,
+        )
+        .unwrap();
+    let out = c.connect(ConnId(1), Identity("server".into()), 0);
+    assert!(matches!(out.send.as_slice(), [(_, Message::Join { .. })]));
+    let peer = Message::Peer {
+        sender_id: PeerId("server".into()),
+        target_id: PeerId(name.into()),
+        metadata: PeerMetadata::default(),
+        selected_protocol_version: "1".into(),
+    };
+    let out = c.receive(ConnId(1), &peer.encode(), 0);
+    let data = out
+        .send
+        .iter()
+        .find_map(|(_, m)| match m {
+            Message::Sync { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .expect("client offers its document");
+    (c, doc, data)
+}
+
+/// Run the sync exchange between `client` (its side of the connection is `ConnId(1)`) and
+/// the server connection `conn` until neither has anything more to say.
+fn converse(h: &mut Harness, conn: ConnId, client: &mut Engine, first: Message) {
+    let mut to_server = vec![first];
+    for _ in 0..50 {
+        let mut to_client = Vec::new();
+        for m in to_server.drain(..) {
+            let (sent, _, _) = h.send(conn, m);
+            to_client.extend(sent.into_iter().filter(|(c, _)| *c == conn).map(|(_, m)| m));
+        }
+        if to_client.is_empty() {
+            return;
+        }
+        for m in to_client {
+            let out = client.receive(ConnId(1), &m.encode(), 0);
+            to_server.extend(out.send.into_iter().map(|(_, m)| m));
+        }
+        if to_server.is_empty() {
+            return;
+        }
+    }
+    panic!("sync did not finish");
+}
+
+fn request(from: &str, doc: DocumentId) -> Message {
+    // What automerge-repo sends for a document it does not have: a sync message from an empty doc.
+    let empty = fieldbook_sync::automerge::Automerge::new();
+    let data = fieldbook_sync::automerge::sync::SyncDoc::generate_sync_message(
+        &empty,
+        &mut fieldbook_sync::automerge::sync::State::new(),
+    )
+    .unwrap()
+    .encode();
+    Message::Request {
+        sender_id: PeerId(from.into()),
+        target_id: PeerId("server".into()),
+        document_id: doc,
+        data,
+    }
+}
+
+fn sync(from: &str, doc: DocumentId, data: Vec<u8>) -> Message {
+    Message::Sync {
+        sender_id: PeerId(from.into()),
+        target_id: PeerId("server".into()),
+        document_id: doc,
+        data,
+    }
+}
+
+#[test]
+fn a_denied_document_is_answered_exactly_like_an_absent_one() {
+    let (mut client, doc, data) = client_with_doc("alice");
+    let mut h = Harness::new(BTreeSet::new());
+    let alice = h.join(1, "alice");
+    converse(&mut h, alice, &mut client, sync("alice", doc, data));
+    assert!(
+        h.server.document(&doc).is_some(),
+        "alice's document reached the server"
+    );
+
+    let eve = h.join(2, "eve");
+    let (denied, _, closed) = h.send(eve, request("eve", doc));
+    let absent_doc = DocumentId::random();
+    let (absent, _, _) = h.send(eve, request("eve", absent_doc));
+    assert!(closed.is_empty());
+    // Same message type, same fields, only the id differs.
+    let strip = |v: &[(ConnId, Message)], id: DocumentId| -> Vec<Vec<u8>> {
+        v.iter()
+            .map(|(_, m)| match m {
+                Message::DocUnavailable {
+                    sender_id,
+                    target_id,
+                    ..
+                } => Message::DocUnavailable {
+                    sender_id: sender_id.clone(),
+                    target_id: target_id.clone(),
+                    document_id: id,
+                }
+                .encode(),
+                other => panic!("expected doc-unavailable, got {other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(strip(&denied, absent_doc), strip(&absent, absent_doc));
+    assert_eq!(denied.len(), 1);
+
+    // A denied peer also cannot push changes into the document.
+    let (_, _, data2) = client_with("eve", "vandalism");
+    let (sent, _, _) = h.send(eve, sync("eve", doc, data2));
+    assert!(matches!(
+        sent.as_slice(),
+        [(_, Message::DocUnavailable { .. })]
+    ));
+    let d = h.server.document(&doc).unwrap();
+    assert_eq!(d.get_changes(&[]).len(), 1, "eve's change was not applied");
+}
+
+#[test]
+fn a_read_only_peer_gets_the_document_but_its_changes_are_not_applied() {
+    let (mut client, doc, data) = client_with_doc("alice");
+    let mut h = Harness::new([doc].into());
+    let alice = h.join(1, "alice");
+    converse(&mut h, alice, &mut client, sync("alice", doc, data));
+
+    let bob = h.join(2, "bob");
+    let (sent, _, _) = h.send(bob, request("bob", doc));
+    assert!(
+        matches!(sent.as_slice(), [(_, Message::Sync { .. })]),
+        "bob can read"
+    );
+
+    // Bob's device fetches the case, edits its copy and syncs the edit.
+    let mut bobs = handshaken_client("bob");
+    let out = bobs.find(doc, 0);
+    assert_eq!(out.loads, vec![doc]);
+    let out = bobs.loaded(doc, Ok(None), 0);
+    let req = out
+        .send
+        .into_iter()
+        .next()
+        .expect("bob requests the document")
+        .1;
+    converse(&mut h, bob, &mut bobs, req);
+    assert!(bobs.document(&doc).is_some(), "bob received the case");
+    let out = bobs
+        .change(doc, |tx| tx.put(ROOT, "note", "edited by bob"), 0)
+        .unwrap();
+    let first = out
+        .send
+        .into_iter()
+        .next()
+        .expect("bob's device offers the edit")
+        .1;
+    let before = h.server.document(&doc).unwrap().get_heads();
+    converse(&mut h, bob, &mut bobs, first);
+    // The server's sync state for bob is read-only: the change is neither requested nor
+    // applied, and bob's device keeps it (nothing lost, just not accepted here).
+    assert_eq!(h.server.document(&doc).unwrap().get_heads(), before);
+    assert_ne!(bobs.document(&doc).unwrap().get_heads(), before);
+}
+
+#[test]
+fn ephemeral_messages_are_relayed_to_other_readers_only() {
+    let (mut client, doc, data) = client_with_doc("alice");
+    let mut h = Harness::new([doc].into());
+    let alice = h.join(1, "alice");
+    converse(&mut h, alice, &mut client, sync("alice", doc, data));
+    let bob = h.join(2, "bob");
+    h.send(bob, request("bob", doc));
+    let eve = h.join(3, "eve");
+    h.send(eve, request("eve", doc));
+
+    let presence = Message::Ephemeral {
+        sender_id: PeerId("alice".into()),
+        target_id: PeerId("server".into()),
+        document_id: doc,
+        session_id: "s1".into(),
+        count: 1,
+        data: vec![0xa0],
+    };
+    let (sent, _, _) = h.send(alice, presence);
+    let to: Vec<ConnId> = sent.iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        to,
+        vec![bob],
+        "relayed to bob, not back to alice, not to eve"
+    );
+    match &sent[0].1 {
+        Message::Ephemeral {
+            sender_id,
+            target_id,
+            data,
+            ..
+        } => {
+            assert_eq!(sender_id.0, "alice");
+            assert_eq!(target_id.0, "bob");
+            assert_eq!(data, &vec![0xa0]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_storage_failure_on_load_closes_the_waiting_peer_with_an_error() {
+    let mut h = Harness::new(BTreeSet::new());
+    let alice = h.join(1, "alice");
+    let doc = DocumentId::random();
+    let out = h.server.receive(alice, &request("alice", doc).encode(), 0);
+    assert_eq!(out.loads, vec![doc]);
+    let out = h.server.loaded(doc, Err("disk I/O error".into()), 0);
+    assert!(out
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::LoadFailed { .. })));
+    assert!(matches!(out.send.as_slice(), [(c, Message::Error { .. })] if *c == alice));
+    assert_eq!(out.close.len(), 1);
+    assert!(
+        h.server.document(&doc).is_none(),
+        "a failed load is not mistaken for an empty document"
+    );
+}
+
+#[test]
+fn a_failed_commit_forgets_unsaved_changes_and_closes_their_peers() {
+    let (mut client, doc, data) = client_with_doc("alice");
+    let mut h = Harness::new(BTreeSet::new());
+    let alice = h.join(1, "alice");
+    // First round: the server answers with what it needs; the client's reply carries the change.
+    let (reply, _, _) = h.send(alice, sync("alice", doc, data));
+    let out = client.receive(ConnId(1), &reply[0].1.encode(), 0);
+    let carrying = out
+        .send
+        .into_iter()
+        .next()
+        .expect("client sends its changes")
+        .1;
+    let out = h.server.receive(alice, &carrying.encode(), 0);
+    assert!(out
+        .storage
+        .iter()
+        .any(|op| matches!(op, fieldbook_sync::StorageOp::PutChunk { .. })));
+    // The driver's commit fails: it must not send `out.send`, and tells the engine instead.
+    let recovery = h.server.storage_failed(&out.storage, 0);
+    assert!(matches!(recovery.send.as_slice(), [(c, Message::Error { .. })] if *c == alice));
+    assert!(recovery.close.iter().any(|(c, _)| *c == alice));
+    assert!(
+        h.server.document(&doc).is_none(),
+        "unsaved document dropped from memory"
+    );
+}
