@@ -309,6 +309,31 @@ impl<P: AccessPolicy> Engine<P> {
         d.am.get_changes(&known).len()
     }
 
+    /// Changes of `doc` the peer with durable storage `peer` has not confirmed, using the
+    /// live connection's view if there is one, else the persisted sync state. Works offline:
+    /// this is the "N changes not yet on the server" a device shows.
+    pub fn unconfirmed_changes(&self, doc: &DocumentId, peer: &StorageId) -> usize {
+        let Some(d) = self.docs.get(doc) else {
+            return 0;
+        };
+        let live = d.peers.iter().find_map(|(conn, ps)| {
+            let (_, md) = self.remote(*conn)?;
+            (md.storage_id.as_ref() == Some(peer)).then(|| ps.state.shared_heads.clone())
+        });
+        let shared = live.or_else(|| {
+            d.persisted_sync
+                .get(&peer.0)
+                .and_then(|b| sync::State::decode(b).ok())
+                .map(|s| s.shared_heads)
+        });
+        let known: Vec<ChangeHash> = shared
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|h| d.am.get_change_by_hash(h).is_some())
+            .collect();
+        d.am.get_changes(&known).len()
+    }
+
     // ----- connections -------------------------------------------------------------------
 
     /// A transport connection opened. Clients send `join` at once.

@@ -490,3 +490,22 @@ fn reconnect_after_small_edit_is_cheap_with_persisted_sync_state() {
     eprintln!("reconnect after one edit: {bytes} bytes on the wire");
     assert!(bytes < 2048, "reconnect cost {bytes} bytes");
 }
+
+#[test]
+fn unconfirmed_changes_count_down_to_zero_and_survive_going_offline() {
+    let mut sim = Sim::new(3);
+    let server = sim.server_sid.clone();
+    let doc = sim.docs[0];
+    sim.settle();
+    assert_eq!(sim.clients[1].engine.unconfirmed_changes(&doc, &server), 0);
+    sim.partitioned[1] = true;
+    sim.break_link(1);
+    sim.edit(1, 0);
+    sim.edit(1, 0);
+    // Offline, from the persisted sync state: two changes are not on the server.
+    assert_eq!(sim.clients[1].engine.unconfirmed_changes(&doc, &server), 2);
+    sim.partitioned[1] = false;
+    sim.connect(1);
+    sim.settle_without_redial();
+    assert_eq!(sim.clients[1].engine.unconfirmed_changes(&doc, &server), 0);
+}
