@@ -22,8 +22,8 @@ export async function removeDir(dir) {
 }
 
 /** Start the server on a free port; resolves once it has printed its address. */
-export async function startServer(dataDir, extraArgs = []) {
-  const proc = spawn(SERVER_BIN, ["--listen", "127.0.0.1:0", "--data-dir", dataDir, ...extraArgs], {
+export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0") {
+  const proc = spawn(SERVER_BIN, ["--listen", listen, "--data-dir", dataDir, ...extraArgs], {
     env: { ...process.env, FIELDBOOK_LOG: process.env.FIELDBOOK_LOG ?? "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   })

@@ -199,6 +199,25 @@ pub fn set_note_field(
     Ok(true)
 }
 
+/// Set a note's contact type and time. Returns false if the note is gone.
+pub fn set_note_meta(
+    tx: &mut impl Transactable,
+    id: &str,
+    kind: Option<&str>,
+    at: Option<i64>,
+) -> Result<bool, AutomergeError> {
+    let Some(note) = find_note(tx, id) else {
+        return Ok(false);
+    };
+    if let Some(k) = kind {
+        tx.put(&note, "kind", k)?;
+    }
+    if let Some(t) = at {
+        tx.put(&note, "at", ScalarValue::Timestamp(t))?;
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +269,10 @@ mod tests {
         );
         assert_eq!(c.notes[1].text, "Met at the park; talked about college.");
         assert!(!set_note_field(&mut d, "missing", NoteField::Text, "x").unwrap());
+        assert!(set_note_meta(&mut d, "a", Some(CONTACT_TYPES[0]), Some(3_000)).unwrap());
+        let c = read(&d);
+        assert_eq!(c.notes[0].id, "a", "re-timed note moves to the top");
+        assert_eq!(c.notes[0].kind, CONTACT_TYPES[0]);
     }
 
     #[test]

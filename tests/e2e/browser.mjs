@@ -1,0 +1,84 @@
+// Headless Chromium for end-to-end tests: Debian's build driven by playwright-core.
+import { chromium } from "playwright-core"
+import { spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { withTimeout, TIMEOUT } from "../interop/harness.mjs"
+
+export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
+export const FLAGS = [
+  "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+export function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+    srv.on("error", reject)
+  })
+}
+
+/**
+ * A Chromium process we own (so a test can SIGKILL it) with a persistent profile,
+ * driven over CDP.
+ */
+export async function launchKillable(profileDir) {
+  const proc = spawn(CHROMIUM, [...FLAGS, `--user-data-dir=${profileDir}`, "--remote-debugging-port=0", "about:blank"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  })
+  const exited = new Promise(resolve => proc.once("exit", resolve))
+  // Chromium announces its debugging endpoint on stderr once it is ready.
+  const wsEndpoint = await withTimeout(
+    new Promise((resolve, reject) => {
+      let buf = ""
+      proc.stderr.on("data", d => {
+        buf += d
+        const m = buf.match(/DevTools listening on (ws:\/\/\S+)/)
+        if (m) resolve(m[1])
+      })
+      proc.once("exit", code => reject(new Error(`Chromium exited (${code}): ${buf}`)))
+    }),
+    TIMEOUT,
+    "Chromium to start",
+  )
+  const browser = await chromium.connectOverCDP(wsEndpoint)
+  return {
+    browser,
+    context: browser.contexts()[0],
+    async kill() {
+      proc.kill("SIGKILL")
+      await exited
+    },
+  }
+}
+
+/** Page helpers for the Fieldbook UI. */
+export async function createCase(page, name) {
+  await page.getByLabel("Name").fill(name)
+  await page.getByLabel("Known as").fill(name.split(" ")[0])
+  await page.getByLabel("Date of birth").fill("2010-05-17")
+  await page.getByRole("button", { name: "Create case" }).click()
+  await page.getByTestId("case-name").filter({ hasText: name }).waitFor()
+  return page.url().split("#/case/")[1]
+}
+
+export async function addNote(page, text) {
+  await page.getByTestId("add-note").click()
+  await page.getByLabel("What happened").waitFor()
+  await page.getByLabel("Where").fill("Example Park")
+  await page.getByLabel("What happened").fill(text)
+  await page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
+  await page.getByTestId("note-done").click()
+}
+
+export async function upToDate(page) {
+  await page.getByTestId("unsent").filter({ hasText: "Everything is on the server" }).waitFor({ timeout: TIMEOUT })
+  await page.getByTestId("sync-status").filter({ hasText: "Up to date" }).waitFor({ timeout: TIMEOUT })
+}
