@@ -199,15 +199,19 @@ impl Driver {
     async fn carry_out(&self, mut out: Output) {
         let store = self.inner.borrow().store.clone();
         if !out.storage.is_empty() {
-            let ops = std::mem::take(&mut out.storage);
-            let result = store.apply(ops.clone()).await;
+            let written = out.documents_written();
+            let result = store.apply(std::mem::take(&mut out.storage)).await;
             self.signals.unsaved.update(|n| *n = n.saturating_sub(1));
             if let Err(e) = result {
                 // Nothing unsaved may be acknowledged: forget it and drop the connection.
                 self.signals
                     .error
                     .set(Some(format!("Could not save on this device: {e}")));
-                let recovery = self.inner.borrow_mut().engine.storage_failed(&ops, now());
+                let recovery = self
+                    .inner
+                    .borrow_mut()
+                    .engine
+                    .storage_failed(written, now());
                 out = recovery;
             }
         }

@@ -212,11 +212,11 @@ impl<S: Store> Actor<S> {
     async fn commit_and_deliver(&mut self, out: Output, touched: Vec<ConnId>) {
         log_events(&out.events);
         if !out.storage.is_empty() {
+            let written = out.documents_written();
             let ops: Vec<StorageOp> = out.storage;
-            let failed_copy = ops.clone();
             if let Err(e) = self.store.apply(ops).await {
                 tracing::error!(error = %e, "storage commit failed; closing affected connections");
-                let mut recovery = self.engine.storage_failed(&failed_copy, self.now());
+                let mut recovery = self.engine.storage_failed(written, self.now());
                 // Connections that sent frames in this batch were not answered: close them too.
                 for conn in touched {
                     if !recovery.close.iter().any(|(c, _)| *c == conn) {

@@ -161,6 +161,12 @@ impl Output {
         self.events.extend(other.events);
     }
 
+    /// Documents this output's storage operations write, for [`Engine::storage_failed`]
+    /// (taken before the operations are handed to storage, so no bytes are copied).
+    pub fn documents_written(&self) -> BTreeSet<DocumentId> {
+        self.storage.iter().map(|op| *op.document()).collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.storage.is_empty()
             && self.loads.is_empty()
@@ -602,10 +608,10 @@ impl<P: AccessPolicy> Engine<P> {
     /// A storage transaction from a previous [`Output`] failed. Everything not yet durable is
     /// forgotten: the documents are dropped from memory (they reload from storage) and every
     /// connection syncing them is closed so peers resend what was not acknowledged.
-    pub fn storage_failed(&mut self, failed: &[StorageOp], now: Millis) -> Output {
+    /// `docs` are the documents the failed operations touched ([`Output::documents_written`]).
+    pub fn storage_failed(&mut self, docs: BTreeSet<DocumentId>, now: Millis) -> Output {
         self.now = now;
         let mut out = Output::default();
-        let docs: BTreeSet<DocumentId> = failed.iter().map(|op| *op.document()).collect();
         let mut conns = BTreeSet::new();
         for doc in docs {
             if let Some(d) = self.docs.remove(&doc) {

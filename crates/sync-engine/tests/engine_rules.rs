@@ -89,12 +89,22 @@ fn client_with_doc(name: &str) -> (Engine, DocumentId, Vec<u8>) {
     client_with(name, "from a client")
 }
 
-/// A client engine that has completed the handshake on its `ConnId(1)`.
-fn handshaken_client(name: &str) -> Engine {
-    let mut c = Engine::new(
+fn client_engine(name: &str) -> Engine {
+    Engine::new(
         EngineConfig::new(Role::Client, PeerId(name.into()), None),
         fieldbook_sync::AllowAll,
-    );
+    )
+}
+
+/// A client engine that has completed the handshake on its `ConnId(1)`.
+fn handshaken_client(name: &str) -> Engine {
+    let mut c = client_engine(name);
+    let _ = handshake(&mut c, name);
+    c
+}
+
+/// Join on `ConnId(1)` and receive the server's `peer`; returns what the client sends next.
+fn handshake(c: &mut Engine, name: &str) -> Output {
     let out = c.connect(ConnId(1), Identity("server".into()), 0);
     assert!(matches!(out.send.as_slice(), [(_, Message::Join { .. })]));
     let peer = Message::Peer {
@@ -103,15 +113,11 @@ fn handshaken_client(name: &str) -> Engine {
         metadata: PeerMetadata::default(),
         selected_protocol_version: "1".into(),
     };
-    let _ = c.receive(ConnId(1), &peer.encode(), 0);
-    c
+    c.receive(ConnId(1), &peer.encode(), 0)
 }
 
 fn client_with(name: &str, note: &str) -> (Engine, DocumentId, Vec<u8>) {
-    let mut c = Engine::new(
-        EngineConfig::new(Role::Client, PeerId(name.into()), None),
-        fieldbook_sync::AllowAll,
-    );
+    let mut c = client_engine(name);
     let (doc, _) = c
         .create(
             |tx| {
@@ -121,15 +127,7 @@ fn client_with(name: &str, note: &str) -> (Engine, DocumentId, Vec<u8>) {
             0,
         )
         .unwrap();
-    let out = c.connect(ConnId(1), Identity("server".into()), 0);
-    assert!(matches!(out.send.as_slice(), [(_, Message::Join { .. })]));
-    let peer = Message::Peer {
-        sender_id: PeerId("server".into()),
-        target_id: PeerId(name.into()),
-        metadata: PeerMetadata::default(),
-        selected_protocol_version: "1".into(),
-    };
-    let out = c.receive(ConnId(1), &peer.encode(), 0);
+    let out = handshake(&mut c, name);
     let data = out
         .send
         .iter()
@@ -364,7 +362,7 @@ fn a_failed_commit_forgets_unsaved_changes_and_closes_their_peers() {
         .iter()
         .any(|op| matches!(op, fieldbook_sync::StorageOp::PutChunk { .. })));
     // The driver's commit fails: it must not send `out.send`, and tells the engine instead.
-    let recovery = h.server.storage_failed(&out.storage, 0);
+    let recovery = h.server.storage_failed(out.documents_written(), 0);
     assert!(matches!(recovery.send.as_slice(), [(c, Message::Error { .. })] if *c == alice));
     assert!(recovery.close.iter().any(|(c, _)| *c == alice));
     assert!(
