@@ -1,6 +1,6 @@
 // Fieldbook service worker: keeps the app shell (HTML, JS, WASM, CSS, icons) so the app opens
 // with no signal. Never case data: that lives in IndexedDB, and /sync is a WebSocket.
-// BUILD is stamped at build time (scripts/stamp-sw.sh), so every release gets a new cache
+// BUILD is stamped at build time (scripts/post-build.sh), so every release gets a new cache
 // and the page can offer "update available — reload".
 const BUILD = "__FIELDBOOK_BUILD__"
 const CACHE = `fieldbook-shell-${BUILD}`

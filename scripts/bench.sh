@@ -22,3 +22,13 @@ ours=$(grep -o 'ws://[^ )]*/sync' "$work/ours.out")
 ref=$(grep -o 'ws://[0-9.:]*' "$work/ref.out")
 echo "ours: $ours  reference: $ref  ($(nproc) cores, $(date -u +%F))"
 target/release/fieldbook-bench --ours "$ours" --reference "$ref" "$@"
+
+# First-visit transfer of the release PWA (what a phone downloads once, brotli-compressed).
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+trunk build --release --offline >/dev/null 2>&1
+FIELDBOOK_LOG=warn target/release/fieldbook-sync-server --listen 127.0.0.1:0 --data-dir "$work/shell" --static-dir dist >"$work/shell.out" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/shell.out" ] && break; sleep 0.1; done
+shell=$(grep -o 'http://[^ ]*/' "$work/shell.out" | head -1)
+echo
+node scripts/measure-transfer.mjs "$shell"

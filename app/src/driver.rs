@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use fieldbook_browser_store::{IdbStore, LocalStore};
+use fieldbook_case::{self as case, caseload};
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::{Automerge, AutomergeError};
 use fieldbook_sync::{
@@ -49,6 +50,8 @@ pub struct Signals {
     /// Writes queued but not yet committed to IndexedDB (0 = everything is on the device).
     pub unsaved: RwSignal<usize>,
     pub cases: RwSignal<Vec<DocumentId>>,
+    /// Cases in the server's caseload index that are on this device, and how many it lists.
+    pub fetched: RwSignal<(usize, usize)>,
     pub error: RwSignal<Option<String>>,
 }
 
@@ -58,6 +61,8 @@ struct Inner {
     ws: Option<(ConnId, WebSocket)>,
     next_conn: u64,
     server_storage: Option<StorageId>,
+    /// The caseload index document, once known (from the server's storage id, or found locally).
+    index: Option<DocumentId>,
     retry: u32,
     queue: VecDeque<Output>,
     draining: bool,
@@ -92,6 +97,7 @@ impl Driver {
             unsent: RwSignal::new(0),
             unsaved: RwSignal::new(0),
             cases: RwSignal::new(Vec::new()),
+            fetched: RwSignal::new((0, 0)),
             error: RwSignal::new(None),
         };
         let docs = store.list_documents().await.map_err(|e| e.to_string())?;
@@ -102,6 +108,7 @@ impl Driver {
                 ws: None,
                 next_conn: 1,
                 server_storage: None,
+                index: None,
                 retry: 0,
                 queue: VecDeque::new(),
                 draining: false,
@@ -226,6 +233,13 @@ impl Driver {
                     let mut inner = self.inner.borrow_mut();
                     inner.server_storage = storage_id.clone();
                     inner.retry = 0;
+                    if let Some(s) = storage_id {
+                        // Ask for the caseload index every time: the server sends what changed.
+                        let index = caseload::index_id(s);
+                        inner.index = Some(index);
+                        let more = inner.engine.find(index, now());
+                        inner.queue.push_back(more);
+                    }
                 }
                 Event::LoadFailed { reason, .. } => self.signals.error.set(Some(reason.clone())),
                 _ => {}
@@ -246,7 +260,10 @@ impl Driver {
         self.signals.revision.update(|r| *r += 1);
     }
 
+    /// After every batch: learn cases from the caseload index, list this device's own cases
+    /// in it, and update progress and status.
     fn refresh(&self) {
+        self.reconcile_caseload();
         let inner = self.inner.borrow();
         let docs: Vec<DocumentId> = inner.engine.loaded_documents().copied().collect();
         let unsent = match &inner.server_storage {
@@ -260,16 +277,76 @@ impl Driver {
                 .map(|d| d.get_changes(&[]).len())
                 .sum(),
         };
+        let (have, total) = self.signals.fetched.get_untracked();
+        let fetching = have < total;
         let status = match &inner.ws {
             None => Status::Offline,
             Some((_, ws)) if ws.ready_state() != WebSocket::OPEN => Status::Connecting,
             Some(_) if inner.server_storage.is_none() => Status::Connecting,
             Some(_) if unsent > 0 => Status::Syncing,
+            Some(_) if fetching => Status::Syncing,
             Some(_) => Status::UpToDate,
         };
         drop(inner);
         self.signals.unsent.set(unsent);
         self.signals.status.set(status);
+    }
+
+    fn reconcile_caseload(&self) {
+        let (to_find, to_list, index) = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.index.is_none() {
+                // Offline since install: the index is whichever local document is one.
+                inner.index = inner
+                    .engine
+                    .loaded_documents()
+                    .copied()
+                    .find(|d| inner.engine.document(d).is_some_and(caseload::is_caseload));
+            }
+            let Some(index) = inner.index else { return };
+            // Only edit an index that came from the server: never start a competing one.
+            let Some(listed) = inner
+                .engine
+                .document(&index)
+                .filter(|d| caseload::is_caseload(*d))
+                .map(caseload::case_ids)
+            else {
+                return;
+            };
+            let known = self.signals.cases.get_untracked();
+            let has_content = |d: &DocumentId| {
+                inner
+                    .engine
+                    .document(d)
+                    .is_some_and(|a| !a.get_heads().is_empty())
+            };
+            let have = listed.iter().filter(|d| has_content(d)).count();
+            self.signals.fetched.set((have, listed.len()));
+            let to_find: Vec<DocumentId> = listed
+                .iter()
+                .filter(|d| !known.contains(d))
+                .copied()
+                .collect();
+            let to_list: Vec<DocumentId> = known
+                .iter()
+                .filter(|d| !listed.contains(d) && **d != index)
+                .filter(|d| inner.engine.document(d).is_some_and(case::is_case))
+                .copied()
+                .collect();
+            (to_find, to_list, index)
+        };
+        for doc in to_find {
+            self.find(doc);
+        }
+        if !to_list.is_empty() {
+            let at = now() as i64;
+            let _ = self.change(index, |tx| {
+                for doc in &to_list {
+                    caseload::add(tx, doc, at)?;
+                }
+                Ok(())
+            });
+        }
     }
 
     fn connect(&self) {

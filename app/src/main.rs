@@ -175,13 +175,37 @@ fn CaseList(driver: Driver) -> impl IntoView {
             .cases
             .get()
             .into_iter()
-            .filter_map(|id| d.with_doc(&id, |doc| (id, case::read(doc))))
+            .filter_map(|id| {
+                d.with_doc(&id, |doc| case::is_case(doc).then(|| (id, case::read(doc))))
+                    .flatten()
+            })
             .collect();
         rows.sort_by(|a, b| a.1.profile.name.cmp(&b.1.profile.name));
         rows
     };
+    let progress = move || {
+        let (have, total) = s.fetched.get();
+        (total > 0).then(|| {
+            let text = if have < total {
+                format!("Fetching cases from the server: {have} of {total}")
+            } else if total == 1 {
+                "The 1 case in your caseload is on this device".to_owned()
+            } else {
+                format!("All {total} cases in your caseload are on this device")
+            };
+            view! {
+                <div class="fb-progress" role="status" data-testid="caseload-progress">
+                    <p>{text}</p>
+                    <Show when=move || { let (h, t) = s.fetched.get(); h < t }>
+                        <progress max=move || s.fetched.get().1 value=move || s.fetched.get().0></progress>
+                    </Show>
+                </div>
+            }
+        })
+    };
     view! {
         <h1>"Cases"</h1>
+        {progress}
         <ul class="fb-list" data-testid="case-list">
             <For each=rows key=|(id, c)| (*id, c.profile.name.clone(), c.notes.len()) let:row>
                 <li><a href=format!("#/case/{}", row.0)>{row.1.profile.name.clone()}</a>

@@ -23,6 +23,8 @@ pub struct Config {
     pub evict_idle_secs: u64,
     /// Incremental chunks per document before they are compacted into a snapshot.
     pub compact_after_chunks: usize,
+    /// Seed invented demo cases at start-up (once per store; never real people).
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             max_frame_bytes: 16 * 1024 * 1024,
             evict_idle_secs: 30,
             compact_after_chunks: 32,
+            demo: false,
         }
     }
 }

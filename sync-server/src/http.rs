@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use fieldbook_sync::{ConnId, Identity, Message};
+use fieldbook_sync::{ConnId, DocumentId, Identity, Message};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tower_http::services::{ServeDir, ServeFile};
@@ -42,6 +42,7 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     actor_task: tokio::task::JoinHandle<()>,
     actor: ActorHandle,
+    caseload: DocumentId,
 }
 
 impl RunningServer {
@@ -55,6 +56,11 @@ impl RunningServer {
 
     pub async fn stats(&self) -> Option<Stats> {
         self.actor.stats().await
+    }
+
+    /// The caseload index document (see `fieldbook_case::caseload`).
+    pub fn caseload_index(&self) -> DocumentId {
+        self.caseload
     }
 
     pub fn watch_stats(&self) -> tokio::sync::watch::Receiver<Stats> {
@@ -93,6 +99,19 @@ pub async fn start_with_store<S: Store>(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let index = crate::caseload::ensure_index(&store, now as u64)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare the caseload index: {e}"))?;
+    if config.demo {
+        let added = crate::demo::seed(&store, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seed demo cases: {e}"))?;
+        tracing::info!(added, "demo cases (invented people) seeded");
+    }
     let (actor, actor_task) = sync_actor::spawn(
         store,
         ActorSettings {
@@ -113,7 +132,15 @@ pub async fn start_with_store<S: Store>(
         .with_state(state);
     if let Some(dir) = &config.static_dir {
         // Unknown paths get index.html so client-side routes survive a reload.
-        let spa = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+        // Brotli/gzip copies written at build time (scripts/post-build.sh) are sent to
+        // browsers that accept them.
+        let index = ServeFile::new(dir.join("index.html"))
+            .precompressed_br()
+            .precompressed_gzip();
+        let spa = ServeDir::new(dir)
+            .precompressed_br()
+            .precompressed_gzip()
+            .fallback(index);
         app = app
             .fallback_service(spa)
             .layer(SetResponseHeaderLayer::if_not_present(
@@ -135,6 +162,7 @@ pub async fn start_with_store<S: Store>(
         task,
         actor_task,
         actor,
+        caseload: index,
     })
 }
 

@@ -1,5 +1,7 @@
 //! Fieldbook sync server: durable storage, the sync actor, and the HTTP/WebSocket front.
+pub mod caseload;
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod storage;
 pub mod sync_actor;

@@ -28,6 +28,9 @@ struct Cli {
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long)]
     max_frame_bytes: Option<usize>,
+    /// Seed invented demo cases (once per data directory).
+    #[arg(long)]
+    demo: bool,
 }
 
 #[tokio::main]
@@ -51,6 +54,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(v) = cli.max_frame_bytes {
         config.max_frame_bytes = v;
+    }
+    if cli.demo {
+        config.demo = true;
     }
     if let Some(dir) = &config.static_dir {
         anyhow::ensure!(

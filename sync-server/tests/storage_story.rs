@@ -91,6 +91,18 @@ async fn story<S: Store>(s: &S) {
     let mut want = vec![a, b];
     want.sort();
     assert_eq!(docs, want);
+
+    // Settings: absent until set, last write wins, and they never touch the store's identity.
+    let id = s.storage_id().clone();
+    assert_eq!(s.get_setting("caseload").await.unwrap(), None);
+    s.put_setting("caseload", "one").await.unwrap();
+    s.put_setting("caseload", "two").await.unwrap();
+    s.put_setting("storage_id", "hijack").await.unwrap();
+    assert_eq!(
+        s.get_setting("caseload").await.unwrap().as_deref(),
+        Some("two")
+    );
+    assert_eq!(s.storage_id(), &id);
 }
 
 #[tokio::test]
@@ -107,6 +119,7 @@ async fn sqlite_keeps_data_and_identity_across_reopen() {
     let doc = DocumentId::random();
     let id = {
         let s = SqliteStore::open(&path).unwrap();
+        s.put_setting("kept", "yes").await.unwrap();
         s.apply(vec![chunk(doc, ChunkKind::Incremental, b"kept")])
             .await
             .unwrap();
@@ -115,6 +128,7 @@ async fn sqlite_keeps_data_and_identity_across_reopen() {
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.storage_id(), &id);
     assert_eq!(s.load(doc).await.unwrap().unwrap().chunks[0].1, b"kept");
+    assert_eq!(s.get_setting("kept").await.unwrap().as_deref(), Some("yes"));
 }
 
 #[tokio::test]

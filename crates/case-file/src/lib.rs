@@ -5,6 +5,8 @@
 //! Layout (schema 1):
 //! `{ schema: 1, profile: { name, knownAs, dob }, notes: [ { id, at, kind, place, present, text } ] }`
 
+pub mod caseload;
+
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{
     AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
@@ -84,6 +86,11 @@ fn list_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<ObjId> {
         Ok(Some((Value::Object(ObjType::List), id))) => Some(id),
         _ => None,
     }
+}
+
+/// Whether `doc` is a case (has a profile), as opposed to an index or an unrelated document.
+pub fn is_case<D: ReadDoc>(doc: &D) -> bool {
+    map_at(doc, &ROOT, "profile").is_some()
 }
 
 /// Read a case document. Missing parts read as empty: a half-synced document still renders.
@@ -273,6 +280,12 @@ mod tests {
         let c = read(&d);
         assert_eq!(c.notes[0].id, "a", "re-timed note moves to the top");
         assert_eq!(c.notes[0].kind, CONTACT_TYPES[0]);
+    }
+
+    #[test]
+    fn only_documents_with_a_profile_are_cases() {
+        assert!(is_case(&case()));
+        assert!(!is_case(&AutoCommit::new()));
     }
 
     #[test]

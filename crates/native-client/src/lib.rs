@@ -121,6 +121,7 @@ struct State {
     conn: Option<(ConnId, mpsc::UnboundedSender<WsMessage>)>,
     next_conn: u64,
     joined: bool,
+    server_storage: Option<StorageId>,
     unavailable: Vec<DocumentId>,
     closed_reason: Option<String>,
 }
@@ -137,6 +138,7 @@ impl Client {
                     conn: None,
                     next_conn: 1,
                     joined: false,
+                    server_storage: None,
                     unavailable: Vec::new(),
                     closed_reason: None,
                 }),
@@ -257,6 +259,11 @@ impl Client {
         let out = st.engine.change(doc, f, self.inner.now())?;
         self.inner.apply(&mut st, out);
         Ok(())
+    }
+
+    /// The storage id the server announced in its `peer` message (None before it joined).
+    pub fn server_storage_id(&self) -> Option<StorageId> {
+        self.inner.state.lock().unwrap().server_storage.clone()
     }
 
     /// A copy of the document as we hold it now.
@@ -384,7 +391,10 @@ impl Inner {
         st.store.apply(std::mem::take(&mut out.storage));
         for ev in &out.events {
             match ev {
-                Event::PeerJoined { .. } => st.joined = true,
+                Event::PeerJoined { storage_id, .. } => {
+                    st.joined = true;
+                    st.server_storage = storage_id.clone();
+                }
                 Event::DocumentUnavailable { doc, .. } => st.unavailable.push(*doc),
                 _ => {}
             }

@@ -51,4 +51,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ids of every stored document.
     fn list_documents(&self) -> impl Future<Output = Result<Vec<DocumentId>, StoreError>> + Send;
+
+    /// A small named setting the server keeps (e.g. the caseload index's document id).
+    /// Separate from the store's own bookkeeping: no key can overwrite the storage id.
+    fn get_setting(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Set a named setting, durably.
+    fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

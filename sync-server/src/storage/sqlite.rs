@@ -10,6 +10,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use super::{Store, StoreError};
 
 const SCHEMA_VERSION: i64 = 1;
+/// Settings share the `meta` table with the store's own rows, under their own prefix.
+const SETTING_PREFIX: &str = "setting:";
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -248,6 +250,29 @@ impl Store for SqliteStore {
                     .map_err(|_| StoreError::InvalidRow(format!("document id {s:?}")))
             })
             .collect()
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("{SETTING_PREFIX}{key}");
+        self.blocking(move |c| {
+            c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([&key], |r| r.get(0))
+                .optional()
+        })
+        .await
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let (key, value) = (format!("{SETTING_PREFIX}{key}"), value.to_owned());
+        self.blocking(move |c| {
+            c.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([&key, &value])
+            .map(|_| ())
+        })
+        .await
     }
 }
 

@@ -31,6 +31,19 @@ enum Cmd {
         #[arg(long)]
         title: String,
     },
+    /// Create a case (invented data only) and list it in the server's caseload index;
+    /// prints the case's automerge: URL once the server has both.
+    CreateCase {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        known_as: String,
+        /// YYYY-MM-DD
+        #[arg(long, default_value = "")]
+        dob: String,
+    },
+    /// Print the automerge: URL of every case in the server's caseload index, one per line.
+    Cases,
     /// Print a document as JSON. Exits with status 3 if the server does not have it.
     Get { url: String },
     /// Set a top-level text field of a document and wait until the server has it.
@@ -53,6 +66,32 @@ async fn main() -> anyhow::Result<()> {
             client.wait_synced(doc, timeout).await?;
             println!("{}", doc.to_url());
         }
+        Cmd::CreateCase {
+            name,
+            known_as,
+            dob,
+        } => {
+            let index = caseload_index(&client, timeout).await?;
+            let profile = fieldbook_case::Profile {
+                name,
+                known_as,
+                dob,
+            };
+            let doc = client.create(|tx| fieldbook_case::create(tx, &profile))?;
+            client.change(index, |tx| {
+                fieldbook_case::caseload::add(tx, &doc, now_ms()).map(|_| ())
+            })?;
+            client.wait_synced(doc, timeout).await?;
+            client.wait_synced(index, timeout).await?;
+            println!("{}", doc.to_url());
+        }
+        Cmd::Cases => {
+            let index = caseload_index(&client, timeout).await?;
+            let doc = client.document(&index).context("caseload index vanished")?;
+            for id in fieldbook_case::caseload::case_ids(&doc) {
+                println!("{}", id.to_url());
+            }
+        }
         Cmd::Get { url } => {
             let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
             match client.find(doc, timeout).await {
@@ -73,6 +112,26 @@ async fn main() -> anyhow::Result<()> {
     }
     client.disconnect();
     Ok(())
+}
+
+/// Fetch the server's caseload index (its id follows from the server's storage id).
+async fn caseload_index(client: &Client, timeout: Duration) -> anyhow::Result<DocumentId> {
+    let server = client
+        .server_storage_id()
+        .context("the server did not announce a storage id, so it has no caseload index")?;
+    let index = fieldbook_case::caseload::index_id(&server);
+    client
+        .find(index, timeout)
+        .await
+        .context("fetching the caseload index")?;
+    Ok(index)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Strings as collaborative text, which is what automerge-repo JS peers write and expect.
