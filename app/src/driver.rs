@@ -297,11 +297,12 @@ impl Driver {
             let mut inner = self.inner.borrow_mut();
             if inner.index.is_none() {
                 // Offline since install: the index is whichever local document is one.
-                inner.index = inner
+                let found = inner
                     .engine
                     .loaded_documents()
                     .copied()
                     .find(|d| inner.engine.document(d).is_some_and(caseload::is_caseload));
+                inner.index = found;
             }
             let Some(index) = inner.index else { return };
             // Only edit an index that came from the server: never start a competing one.

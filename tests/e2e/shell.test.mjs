@@ -7,7 +7,8 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { brotliDecompressSync } from "node:zlib"
 import { startServer, tempDir, removeDir } from "../interop/harness.mjs"
-import { launch } from "./browser.mjs"
+import { chromium } from "playwright-core"
+import { launch, CHROMIUM, FLAGS } from "./browser.mjs"
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 let dir, server, browser
@@ -25,7 +26,10 @@ after(async () => {
 })
 
 test("Chromium reports no installability errors", async () => {
-  const page = await (await browser.newContext()).newPage()
+  // A real profile: Chromium never offers installation from an incognito-like context.
+  const profile = await tempDir()
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS })
+  const page = await context.newPage()
   await page.goto(server.url)
   await page.evaluate(() => navigator.serviceWorker.ready)
   const cdp = await page.context().newCDPSession(page)
@@ -33,7 +37,8 @@ test("Chromium reports no installability errors", async () => {
   assert.deepEqual(installabilityErrors, [])
   const manifest = await cdp.send("Page.getAppManifest")
   assert.deepEqual(manifest.errors, [])
-  await page.context().close()
+  await context.close()
+  await removeDir(profile)
 })
 
 /** GET a path with Accept-Encoding, returning the status, encoding and raw (still compressed) body. */
