@@ -260,7 +260,7 @@ fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             None => view! { <p data-testid="case-loading">"Looking for this case…"</p> }.into_any(),
             Some(c) => view! {
                 <h1 data-testid="case-name">{c.profile.name.clone()}</h1>
-                <p class="fb-hint">{format!("Known as {} · born {}", c.profile.known_as, c.profile.dob)}</p>
+                <p class="fb-hint">{case::profile_summary(&c.profile)}</p>
                 <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
                 <h2>"Contact notes"</h2>
                 <ol class="fb-notes" data-testid="notes">

@@ -61,7 +61,10 @@ pub async fn seed<S: Store>(store: &S, now_ms: i64) -> Result<usize, SeedError> 
             let k = i * 7 + n;
             let note = case::Note {
                 id: format!("demo-{i}-{n}"),
-                at: now_ms - ((n as i64 + 1) * 3 + i as i64) * DAY + (k as i64 % 9) * 3_600_000,
+                // Working hours (UTC) on earlier days, a few days apart.
+                at: (now_ms / DAY - (n as i64 + 1) * 3 - i as i64) * DAY
+                    + (9 + k as i64 % 9) * 3_600_000
+                    + (k as i64 * 17 % 60) * 60_000,
                 kind: CONTACT_TYPES[k % CONTACT_TYPES.len()].into(),
                 place: PLACES[k % PLACES.len()].into(),
                 present: format!("{known_as} and outreach worker"),

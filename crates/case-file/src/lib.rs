@@ -88,6 +88,47 @@ fn list_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<ObjId> {
     }
 }
 
+/// A date of birth as practitioners write it ("24 August 2010"); other text is shown as is.
+pub fn long_date(iso: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let mut parts = iso.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    match (
+        parts.next().flatten(),
+        parts.next().flatten(),
+        parts.next().flatten(),
+    ) {
+        (Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => {
+            format!("{d} {} {y}", MONTHS[m as usize - 1])
+        }
+        _ => iso.to_owned(),
+    }
+}
+
+/// The line under a case's name: known-as and date of birth, leaving out what is blank.
+pub fn profile_summary(p: &Profile) -> String {
+    let mut parts = Vec::new();
+    if !p.known_as.trim().is_empty() {
+        parts.push(format!("Known as {}", p.known_as.trim()));
+    }
+    if !p.dob.trim().is_empty() {
+        parts.push(format!("Born {}", long_date(p.dob.trim())));
+    }
+    parts.join(" · ")
+}
+
 /// Whether `doc` is a case (has a profile), as opposed to an index or an unrelated document.
 pub fn is_case<D: ReadDoc>(doc: &D) -> bool {
     map_at(doc, &ROOT, "profile").is_some()
@@ -280,6 +321,23 @@ mod tests {
         let c = read(&d);
         assert_eq!(c.notes[0].id, "a", "re-timed note moves to the top");
         assert_eq!(c.notes[0].kind, CONTACT_TYPES[0]);
+    }
+
+    #[test]
+    fn the_profile_line_reads_naturally_and_skips_blanks() {
+        let mut p = Profile {
+            name: "Test Person".into(),
+            known_as: "TP".into(),
+            dob: "2010-08-24".into(),
+        };
+        assert_eq!(profile_summary(&p), "Known as TP · Born 24 August 2010");
+        p.known_as.clear();
+        assert_eq!(profile_summary(&p), "Born 24 August 2010");
+        p.dob = "sometime in 2010".into();
+        assert_eq!(profile_summary(&p), "Born sometime in 2010");
+        p.dob.clear();
+        assert_eq!(profile_summary(&p), "");
+        assert_eq!(long_date("2010-13-01"), "2010-13-01");
     }
 
     #[test]
