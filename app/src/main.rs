@@ -157,9 +157,10 @@ fn CaseList(driver: Driver) -> impl IntoView {
             name: name.get_untracked().trim().to_owned(),
             known_as: known_as.get_untracked().trim().to_owned(),
             dob: dob.get_untracked(),
+            ..Default::default()
         };
-        if profile.name.is_empty() {
-            error.set(Some("Enter the young person's name".into()));
+        if let Some(e) = case::validate::profile(&profile).into_iter().next() {
+            error.set(Some(e.message));
             return;
         }
         error.set(None);

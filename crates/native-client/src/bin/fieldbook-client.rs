@@ -76,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 name,
                 known_as,
                 dob,
+                ..Default::default()
             };
             let doc = client.create(|tx| fieldbook_case::create(tx, &profile))?;
             client.change(index, |tx| {

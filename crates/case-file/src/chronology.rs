@@ -1,0 +1,164 @@
+//! The chronology (§3.8): every dated event of a case in one time line, filterable by type,
+//! so a multi-agency meeting sees the whole picture.
+
+use crate::{removal, vocab, Case};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventKind {
+    Contact,
+    Missing,
+    Returned,
+    ReturnInterview,
+    Assessment,
+    Nrm,
+    Outcome,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Contact,
+        EventKind::Missing,
+        EventKind::Returned,
+        EventKind::ReturnInterview,
+        EventKind::Assessment,
+        EventKind::Nrm,
+        EventKind::Outcome,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            EventKind::Contact => "Contact",
+            EventKind::Missing => "Went missing",
+            EventKind::Returned => "Returned",
+            EventKind::ReturnInterview => "Return home interview",
+            EventKind::Assessment => "Risk assessment",
+            EventKind::Nrm => "NRM",
+            EventKind::Outcome => "Review outcome",
+        }
+    }
+
+    /// Stable id for filters and URLs.
+    pub fn id(self) -> &'static str {
+        match self {
+            EventKind::Contact => "contact",
+            EventKind::Missing => "missing",
+            EventKind::Returned => "returned",
+            EventKind::ReturnInterview => "rhi",
+            EventKind::Assessment => "assessment",
+            EventKind::Nrm => "nrm",
+            EventKind::Outcome => "outcome",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: i64,
+    pub kind: EventKind,
+    pub title: String,
+    pub detail: String,
+    /// The record it comes from (note id, episode id, …).
+    pub source: String,
+}
+
+/// Every dated event, oldest first. Removed items are left out unless changed since removal.
+pub fn build(case: &Case) -> Vec<Event> {
+    let mut out = Vec::new();
+    for n in case.notes.iter().filter(|n| removal::visible(&n.removal)) {
+        out.push(Event {
+            at: n.at,
+            kind: EventKind::Contact,
+            title: if n.reachable {
+                format!("{} (reachable moment)", n.kind)
+            } else {
+                n.kind.clone()
+            },
+            detail: n.text.clone(),
+            source: n.id.clone(),
+        });
+    }
+    for e in case.missing.iter().filter(|e| removal::visible(&e.removal)) {
+        out.push(Event {
+            at: e.start,
+            kind: EventKind::Missing,
+            title: format!("Went missing from {}", e.from),
+            detail: e.reported_by.clone(),
+            source: e.id.clone(),
+        });
+        if let Some(end) = e.end {
+            out.push(Event {
+                at: end,
+                kind: EventKind::Returned,
+                title: "Returned".into(),
+                detail: [e.found_where.as_str(), e.found_with.as_str()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", with "),
+                source: e.id.clone(),
+            });
+        }
+        if let (Some(t), "completed") = (e.rhi_completed, e.rhi.as_str()) {
+            out.push(Event {
+                at: t,
+                kind: EventKind::ReturnInterview,
+                title: "Return home interview completed".into(),
+                detail: String::new(),
+                source: e.id.clone(),
+            });
+        }
+        if e.rhi == "not-completed" {
+            out.push(Event {
+                at: e.end.unwrap_or(e.start),
+                kind: EventKind::ReturnInterview,
+                title: "Return home interview not completed".into(),
+                detail: vocab::label(vocab::RHI_REASONS, &e.rhi_reason),
+                source: e.id.clone(),
+            });
+        }
+    }
+    for a in &case.assessments {
+        if let Some(at) = a.submitted {
+            out.push(Event {
+                at,
+                kind: EventKind::Assessment,
+                title: match a.overall.value() {
+                    Some(l) => format!("Risk assessment: {}", vocab::label(vocab::LEVELS, l)),
+                    None => "Risk assessment: overall level in dispute".into(),
+                },
+                detail: a.completed_by.clone(),
+                source: a.id.clone(),
+            });
+        }
+    }
+    for s in &case.nrm.history {
+        out.push(Event {
+            at: s.at,
+            kind: EventKind::Nrm,
+            title: format!("NRM: {}", vocab::label(vocab::NRM_STATUS, &s.status)),
+            detail: s.reason.clone(),
+            source: s.id.clone(),
+        });
+    }
+    for o in &case.outcomes {
+        out.push(Event {
+            at: o.at,
+            kind: EventKind::Outcome,
+            title: format!("Review: {}", vocab::label(vocab::OUTCOMES, &o.overall)),
+            detail: o.notes.clone(),
+            source: o.id.clone(),
+        });
+    }
+    out.sort_by(|a, b| (a.at, a.kind, &a.source).cmp(&(b.at, b.kind, &b.source)));
+    out
+}
+
+/// Only the kinds asked for (all when `kinds` is empty).
+pub fn filter(events: &[Event], kinds: &[EventKind]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| kinds.is_empty() || kinds.contains(&e.kind))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,210 @@
+//! Contact and visit notes (§3.4). Written fast, in pieces, per keystroke.
+
+use fieldbook_sync::automerge::transaction::Transactable;
+use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROOT};
+
+use crate::doc;
+use crate::removal::{self, Removal};
+
+const LIST: &str = "notes";
+
+/// Contact types from the practice guidance (DOMAIN.md §3.4).
+pub const CONTACT_TYPES: &[&str] = &[
+    "Face-to-face (planned)",
+    "Cold call",
+    "Detached / street outreach",
+    "Phone or message",
+    "Return home interview",
+    "Multi-agency meeting",
+    "Custody visit",
+    "Hospital visit",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Note {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    pub kind: String,
+    /// Minutes; 0 when not recorded.
+    pub duration: i64,
+    pub place: String,
+    pub present: String,
+    /// What happened.
+    pub text: String,
+    /// The young person's words, in their own words.
+    pub own_words: String,
+    /// Ids from [`crate::vocab::INDICATORS`].
+    pub indicators: Vec<String>,
+    /// A reachable moment (§6): a window when the young person may accept help.
+    pub reachable: bool,
+    pub follow_ups: String,
+    pub by: String,
+    pub removal: Option<Removal>,
+}
+
+/// Which typed field of a note to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteField {
+    Place,
+    Present,
+    Text,
+    OwnWords,
+    FollowUps,
+}
+
+impl NoteField {
+    fn key(self) -> &'static str {
+        match self {
+            NoteField::Place => "place",
+            NoteField::Present => "present",
+            NoteField::Text => "text",
+            NoteField::OwnWords => "ownWords",
+            NoteField::FollowUps => "followUps",
+        }
+    }
+}
+
+fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
+    Note {
+        id: doc::text(d, n, "id"),
+        at: doc::int(d, n, "at"),
+        kind: doc::text(d, n, "kind"),
+        duration: doc::int(d, n, "duration"),
+        place: doc::text(d, n, "place"),
+        present: doc::text(d, n, "present"),
+        text: doc::text(d, n, "text"),
+        own_words: doc::text(d, n, "ownWords"),
+        indicators: doc::flags(d, n, "indicators"),
+        reachable: doc::boolean(d, n, "reachable"),
+        follow_ups: doc::text(d, n, "followUps"),
+        by: doc::text(d, n, "by"),
+        removal: removal::read(d, n),
+    }
+}
+
+/// Every note (removed ones included), newest first.
+pub fn read<D: ReadDoc>(d: &D) -> Vec<Note> {
+    let mut notes: Vec<Note> = doc::items(d, &ROOT, LIST)
+        .iter()
+        .map(|n| read_one(d, n))
+        .collect();
+    notes.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    notes
+}
+
+/// Add a contact note (its text may be empty: it is filled in as the worker types).
+pub fn add(tx: &mut impl Transactable, note: &Note) -> Result<(), AutomergeError> {
+    let n = doc::push_item(tx, &ROOT, LIST, &note.id)?;
+    tx.put(&n, "at", ScalarValue::Timestamp(note.at))?;
+    tx.put(&n, "kind", note.kind.as_str())?;
+    tx.put(&n, "by", note.by.as_str())?;
+    if note.duration > 0 {
+        tx.put(&n, "duration", note.duration)?;
+    }
+    for (f, v) in [
+        (NoteField::Place, &note.place),
+        (NoteField::Present, &note.present),
+        (NoteField::Text, &note.text),
+        (NoteField::OwnWords, &note.own_words),
+        (NoteField::FollowUps, &note.follow_ups),
+    ] {
+        doc::set_text(tx, &n, f.key(), v)?;
+    }
+    for i in &note.indicators {
+        doc::set_flag(tx, &n, "indicators", i, true)?;
+    }
+    if note.reachable {
+        tx.put(&n, "reachable", true)?;
+    }
+    Ok(())
+}
+
+/// Apply `f` to note `id`, counting the edit. Returns false if there is no such note.
+fn edit<T: Transactable>(
+    tx: &mut T,
+    id: &str,
+    f: impl FnOnce(&mut T, &ObjId) -> Result<(), AutomergeError>,
+) -> Result<bool, AutomergeError> {
+    let Some(n) = doc::find_item(tx, &ROOT, LIST, id) else {
+        return Ok(false);
+    };
+    f(tx, &n)?;
+    removal::touch(tx, &n)?;
+    Ok(true)
+}
+
+pub fn set_field(
+    tx: &mut impl Transactable,
+    id: &str,
+    field: NoteField,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| doc::set_text(tx, n, field.key(), value))
+}
+
+/// Set a note's contact type and/or time.
+pub fn set_meta(
+    tx: &mut impl Transactable,
+    id: &str,
+    kind: Option<&str>,
+    at: Option<i64>,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| {
+        if let Some(k) = kind {
+            tx.put(n, "kind", k)?;
+        }
+        if let Some(t) = at {
+            tx.put(n, "at", ScalarValue::Timestamp(t))?;
+        }
+        Ok(())
+    })
+}
+
+pub fn set_duration(
+    tx: &mut impl Transactable,
+    id: &str,
+    minutes: i64,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| tx.put(n, "duration", minutes.max(0)))
+}
+
+pub fn set_indicator(
+    tx: &mut impl Transactable,
+    id: &str,
+    indicator: &str,
+    on: bool,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| {
+        doc::set_flag(tx, n, "indicators", indicator, on)
+    })
+}
+
+pub fn set_reachable(
+    tx: &mut impl Transactable,
+    id: &str,
+    on: bool,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| tx.put(n, "reachable", on))
+}
+
+pub fn remove(
+    tx: &mut impl Transactable,
+    id: &str,
+    by: &str,
+    at: i64,
+) -> Result<bool, AutomergeError> {
+    let Some(n) = doc::find_item(tx, &ROOT, LIST, id) else {
+        return Ok(false);
+    };
+    removal::remove(tx, &n, by, at)?;
+    Ok(true)
+}
+
+pub fn restore(tx: &mut impl Transactable, id: &str) -> Result<bool, AutomergeError> {
+    let Some(n) = doc::find_item(tx, &ROOT, LIST, id) else {
+        return Ok(false);
+    };
+    removal::restore(tx, &n)?;
+    Ok(true)
+}

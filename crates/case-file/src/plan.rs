@@ -1,0 +1,141 @@
+//! The safety plan (§3.3): actions grouped as family, agency, disruption and positive
+//! activities, each with an owner, a due date and a status; a review date for the plan.
+
+use fieldbook_sync::automerge::transaction::Transactable;
+use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};
+
+use crate::doc;
+use crate::removal::{self, Removal};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Action {
+    pub id: String,
+    /// An id from [`crate::vocab::ACTION_GROUPS`].
+    pub group: String,
+    pub text: String,
+    pub owner: String,
+    /// ISO date, or empty.
+    pub due: String,
+    /// An id from [`crate::vocab::ACTION_STATUS`].
+    pub status: String,
+    pub removal: Option<Removal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SafetyPlan {
+    /// What is known about the exploitation and who is involved.
+    pub known: String,
+    /// ISO date of the next review, or empty.
+    pub review: String,
+    pub actions: Vec<Action>,
+}
+
+pub fn read<D: ReadDoc>(d: &D) -> SafetyPlan {
+    let plans = doc::all_objs(d, &ROOT, "plan", ObjType::Map);
+    let first = |f: &dyn Fn(&fieldbook_sync::automerge::ObjId) -> String| {
+        plans
+            .iter()
+            .map(f)
+            .find(|s| !s.is_empty())
+            .unwrap_or_default()
+    };
+    let mut actions: Vec<Action> = plans
+        .iter()
+        .flat_map(|p| doc::items(d, p, "actions"))
+        .map(|a| Action {
+            id: doc::text(d, &a, "id"),
+            group: doc::text(d, &a, "group"),
+            text: doc::text(d, &a, "text"),
+            owner: doc::text(d, &a, "owner"),
+            due: doc::text(d, &a, "due"),
+            status: doc::text(d, &a, "status"),
+            removal: removal::read(d, &a),
+        })
+        .collect();
+    actions.sort_by(|a, b| (&a.group, &a.due, &a.id).cmp(&(&b.group, &b.due, &b.id)));
+    SafetyPlan {
+        known: first(&|p| doc::text(d, p, "known")),
+        review: first(&|p| doc::text(d, p, "review")),
+        actions,
+    }
+}
+
+fn plan(tx: &mut impl Transactable) -> Result<fieldbook_sync::automerge::ObjId, AutomergeError> {
+    doc::ensure_obj(tx, &ROOT, "plan", ObjType::Map)
+}
+
+pub fn set_known(tx: &mut impl Transactable, text: &str) -> Result<(), AutomergeError> {
+    let p = plan(tx)?;
+    doc::set_text(tx, &p, "known", text)
+}
+
+pub fn set_review(tx: &mut impl Transactable, date: &str) -> Result<(), AutomergeError> {
+    let p = plan(tx)?;
+    tx.put(&p, "review", date)
+}
+
+pub fn add_action(tx: &mut impl Transactable, a: &Action) -> Result<(), AutomergeError> {
+    let p = plan(tx)?;
+    let item = doc::push_item(tx, &p, "actions", &a.id)?;
+    tx.put(&item, "group", a.group.as_str())?;
+    doc::set_text(tx, &item, "text", &a.text)?;
+    doc::set_text(tx, &item, "owner", &a.owner)?;
+    tx.put(&item, "due", a.due.as_str())?;
+    tx.put(&item, "status", a.status.as_str())?;
+    Ok(())
+}
+
+/// Which field of an action to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionField {
+    Text,
+    Owner,
+    Due,
+    Status,
+}
+
+fn find_action<D: ReadDoc>(d: &D, id: &str) -> Option<fieldbook_sync::automerge::ObjId> {
+    doc::all_objs(d, &ROOT, "plan", ObjType::Map)
+        .iter()
+        .find_map(|p| doc::find_item(d, p, "actions", id))
+}
+
+pub fn set_action(
+    tx: &mut impl Transactable,
+    id: &str,
+    field: ActionField,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    let Some(a) = find_action(tx, id) else {
+        return Ok(false);
+    };
+    match field {
+        ActionField::Text => doc::set_text(tx, &a, "text", value)?,
+        ActionField::Owner => doc::set_text(tx, &a, "owner", value)?,
+        ActionField::Due => tx.put(&a, "due", value)?,
+        ActionField::Status => tx.put(&a, "status", value)?,
+    }
+    removal::touch(tx, &a)?;
+    Ok(true)
+}
+
+pub fn remove_action(
+    tx: &mut impl Transactable,
+    id: &str,
+    by: &str,
+    at: i64,
+) -> Result<bool, AutomergeError> {
+    let Some(a) = find_action(tx, id) else {
+        return Ok(false);
+    };
+    removal::remove(tx, &a, by, at)?;
+    Ok(true)
+}
+
+pub fn restore_action(tx: &mut impl Transactable, id: &str) -> Result<bool, AutomergeError> {
+    let Some(a) = find_action(tx, id) else {
+        return Ok(false);
+    };
+    removal::restore(tx, &a)?;
+    Ok(true)
+}

@@ -1,0 +1,210 @@
+//! The young person (§3.1) and their hazard labels.
+
+use fieldbook_sync::automerge::transaction::Transactable;
+use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};
+
+use crate::critical::{self, Critical};
+use crate::{doc, vocab};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Profile {
+    pub name: String,
+    pub known_as: String,
+    /// ISO date `YYYY-MM-DD`, or empty.
+    pub dob: String,
+    pub gender: String,
+    pub address: String,
+    /// Placement type and location, if looked after.
+    pub placement: String,
+    /// The family home, kept even when the young person is placed elsewhere.
+    pub family_address: String,
+    pub worker: String,
+    pub team: String,
+    /// An id from [`vocab::LEGAL_STATUS`], or empty.
+    pub legal_status: String,
+    /// An id from [`vocab::EDUCATION`], or empty.
+    pub education: String,
+    pub needs: String,
+    pub key_contacts: String,
+    /// The young person's own words.
+    pub voice: String,
+}
+
+/// A profile field a person edits. Text fields merge character by character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileField {
+    Name,
+    KnownAs,
+    Dob,
+    Gender,
+    Address,
+    Placement,
+    FamilyAddress,
+    Worker,
+    Team,
+    LegalStatus,
+    Education,
+    Needs,
+    KeyContacts,
+    Voice,
+}
+
+impl ProfileField {
+    pub const ALL: [ProfileField; 14] = [
+        ProfileField::Name,
+        ProfileField::KnownAs,
+        ProfileField::Dob,
+        ProfileField::Gender,
+        ProfileField::Address,
+        ProfileField::Placement,
+        ProfileField::FamilyAddress,
+        ProfileField::Worker,
+        ProfileField::Team,
+        ProfileField::LegalStatus,
+        ProfileField::Education,
+        ProfileField::Needs,
+        ProfileField::KeyContacts,
+        ProfileField::Voice,
+    ];
+
+    /// The stored key. Stable: do not change.
+    pub fn key(self) -> &'static str {
+        match self {
+            ProfileField::Name => "name",
+            ProfileField::KnownAs => "knownAs",
+            ProfileField::Dob => "dob",
+            ProfileField::Gender => "gender",
+            ProfileField::Address => "address",
+            ProfileField::Placement => "placement",
+            ProfileField::FamilyAddress => "familyAddress",
+            ProfileField::Worker => "worker",
+            ProfileField::Team => "team",
+            ProfileField::LegalStatus => "legalStatus",
+            ProfileField::Education => "education",
+            ProfileField::Needs => "needs",
+            ProfileField::KeyContacts => "keyContacts",
+            ProfileField::Voice => "voice",
+        }
+    }
+
+    /// Chosen from a fixed list (stored as a plain value) rather than typed.
+    fn is_choice(self) -> bool {
+        matches!(
+            self,
+            ProfileField::Dob | ProfileField::LegalStatus | ProfileField::Education
+        )
+    }
+}
+
+impl Profile {
+    pub fn get(&self, f: ProfileField) -> &str {
+        match f {
+            ProfileField::Name => &self.name,
+            ProfileField::KnownAs => &self.known_as,
+            ProfileField::Dob => &self.dob,
+            ProfileField::Gender => &self.gender,
+            ProfileField::Address => &self.address,
+            ProfileField::Placement => &self.placement,
+            ProfileField::FamilyAddress => &self.family_address,
+            ProfileField::Worker => &self.worker,
+            ProfileField::Team => &self.team,
+            ProfileField::LegalStatus => &self.legal_status,
+            ProfileField::Education => &self.education,
+            ProfileField::Needs => &self.needs,
+            ProfileField::KeyContacts => &self.key_contacts,
+            ProfileField::Voice => &self.voice,
+        }
+    }
+
+    fn slot(&mut self, f: ProfileField) -> &mut String {
+        match f {
+            ProfileField::Name => &mut self.name,
+            ProfileField::KnownAs => &mut self.known_as,
+            ProfileField::Dob => &mut self.dob,
+            ProfileField::Gender => &mut self.gender,
+            ProfileField::Address => &mut self.address,
+            ProfileField::Placement => &mut self.placement,
+            ProfileField::FamilyAddress => &mut self.family_address,
+            ProfileField::Worker => &mut self.worker,
+            ProfileField::Team => &mut self.team,
+            ProfileField::LegalStatus => &mut self.legal_status,
+            ProfileField::Education => &mut self.education,
+            ProfileField::Needs => &mut self.needs,
+            ProfileField::KeyContacts => &mut self.key_contacts,
+            ProfileField::Voice => &mut self.voice,
+        }
+    }
+}
+
+pub fn read<D: ReadDoc>(d: &D) -> Profile {
+    let mut p = Profile::default();
+    if let Some(obj) = doc::obj_at(d, &ROOT, "profile", ObjType::Map) {
+        for f in ProfileField::ALL {
+            *p.slot(f) = doc::text(d, &obj, f.key());
+        }
+    }
+    p
+}
+
+pub fn set_field(
+    tx: &mut impl Transactable,
+    field: ProfileField,
+    value: &str,
+) -> Result<(), AutomergeError> {
+    let p = doc::ensure_obj(tx, &ROOT, "profile", ObjType::Map)?;
+    if field.is_choice() {
+        tx.put(&p, field.key(), value)
+    } else {
+        doc::set_text(tx, &p, field.key(), value)
+    }
+}
+
+/// One hazard label and its (possibly conflicting) on/off state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hazard {
+    pub id: String,
+    pub label: String,
+    pub state: Critical,
+}
+
+impl Hazard {
+    /// Shown as a label: on, or in dispute (a removal is not trusted until settled).
+    pub fn shown(&self) -> bool {
+        self.state.is_conflict() || self.state.value() == Some("on")
+    }
+}
+
+/// Every hazard ever set on this case (on, off or disputed), in the fixed list's order.
+pub fn hazards<D: ReadDoc>(d: &D) -> Vec<Hazard> {
+    let maps = doc::all_objs(d, &ROOT, "hazards", ObjType::Map);
+    let mut ids: Vec<String> = maps.iter().flat_map(|m| d.keys(m)).collect();
+    ids.sort();
+    ids.dedup();
+    let order = |id: &str| {
+        vocab::HAZARDS
+            .iter()
+            .position(|(h, _)| *h == id)
+            .unwrap_or(usize::MAX)
+    };
+    ids.sort_by_key(|id| (order(id), id.clone()));
+    ids.into_iter()
+        .map(|id| Hazard {
+            label: vocab::label(vocab::HAZARDS, &id),
+            state: critical::read_all(d, &maps, &id),
+            id,
+        })
+        .collect()
+}
+
+/// Put a hazard label on (or take it off). Taking one off is itself a critical change: a
+/// concurrent "on" elsewhere makes it a visible dispute, never a silent removal.
+pub fn set_hazard(
+    tx: &mut impl Transactable,
+    id: &str,
+    on: bool,
+    by: &str,
+    at: i64,
+) -> Result<(), AutomergeError> {
+    let h = doc::ensure_obj(tx, &ROOT, "hazards", ObjType::Map)?;
+    critical::set(tx, &h, id, if on { "on" } else { "off" }, by, at)
+}

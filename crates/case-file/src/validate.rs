@@ -1,0 +1,197 @@
+//! Validation rules, in one place so the app and (later) the server apply the same ones.
+//! Messages follow GOV.UK error message style: say what to do, in plain words. `field` is the
+//! id of the form control, so an error summary can link to it.
+
+use crate::assessment::Assessment;
+use crate::missing::Episode;
+use crate::nrm::Step;
+use crate::plan::Action;
+use crate::profile::Profile;
+use crate::vocab;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// A new or edited case profile.
+pub fn profile(p: &Profile) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if p.name.trim().is_empty() {
+        errors.push(err("case-name", "Enter the young person's name"));
+    }
+    if !p.dob.is_empty() && !is_iso_date(&p.dob) {
+        errors.push(err("case-dob", "Date of birth must be a real date"));
+    }
+    errors
+}
+
+/// Before an assessment is submitted: every category rated, summary, overall level, who
+/// completed it, and no rating or level still in dispute.
+pub fn assessment(a: &Assessment) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if a.completed_by.trim().is_empty() {
+        errors.push(err(
+            "completed-by",
+            "Enter who completed the assessment and their roles",
+        ));
+    }
+    for (c, (id, label)) in a.categories.iter().zip(vocab::RISK_CATEGORIES) {
+        if c.rating.is_unset() {
+            errors.push(err(
+                format!("rating-{id}"),
+                format!("Select a rating for {label}"),
+            ));
+        } else if c.rating.is_conflict() {
+            errors.push(err(
+                format!("rating-{id}"),
+                format!("Choose one rating for {label}: two were set at the same time"),
+            ));
+        }
+    }
+    if a.summary.trim().is_empty() {
+        errors.push(err("summary", "Enter a summary of concerns and analysis"));
+    }
+    if a.overall.is_unset() {
+        errors.push(err("overall", "Select the overall risk level"));
+    } else if a.overall.is_conflict() {
+        errors.push(err(
+            "overall",
+            "Choose one overall risk level: two were set at the same time",
+        ));
+    }
+    errors
+}
+
+/// A missing episode. `now` is when it is being saved.
+pub fn missing(e: &Episode, now: i64) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if e.start <= 0 {
+        errors.push(err("missing-start", "Enter when they went missing"));
+    }
+    if e.start > now + HOUR {
+        errors.push(err(
+            "missing-start",
+            "When they went missing must be in the past",
+        ));
+    }
+    if let Some(end) = e.end {
+        if end < e.start {
+            errors.push(err(
+                "missing-end",
+                "When they returned must be after they went missing",
+            ));
+        }
+    }
+    if !["home", "care"].contains(&e.from.as_str()) {
+        errors.push(err(
+            "missing-from",
+            "Select whether they went missing from home or from care",
+        ));
+    }
+    let Some(end) = e.end else {
+        return errors; // still missing: no RHI yet
+    };
+    match e.rhi.as_str() {
+        "completed" => match e.rhi_completed {
+            None => errors.push(err("rhi-completed", "Enter when the return home interview was completed")),
+            Some(t) if t < end => errors.push(err(
+                "rhi-completed",
+                "The return home interview must be after they returned",
+            )),
+            _ => {}
+        },
+        "pending" if now > end + 72 * HOUR => errors.push(err(
+            "rhi",
+            "It is more than 72 hours since they returned: record the interview or why it was not completed",
+        )),
+        "pending" => {}
+        "not-completed" => {
+            if !vocab::RHI_REASONS.iter().any(|(id, _)| *id == e.rhi_reason) {
+                errors.push(err(
+                    "rhi-reason",
+                    "Select why the return home interview was not completed",
+                ));
+            } else if e.rhi_reason == "other" && e.rhi_reason_text.trim().is_empty() {
+                errors.push(err(
+                    "rhi-reason-text",
+                    "Enter why the return home interview was not completed",
+                ));
+            }
+        }
+        _ => errors.push(err(
+            "rhi",
+            "Select whether the return home interview was completed",
+        )),
+    }
+    errors
+}
+
+/// A new NRM status: "considered, not referred" needs a written reason.
+pub fn nrm_step(s: &Step) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !vocab::NRM_STATUS.iter().any(|(id, _)| *id == s.status) {
+        errors.push(err("nrm-status", "Select the NRM status"));
+    } else if s.status == "not-referred" && s.reason.trim().is_empty() {
+        errors.push(err(
+            "nrm-reason",
+            "Enter why the young person was not referred",
+        ));
+    }
+    errors
+}
+
+/// A safety plan action.
+pub fn action(a: &Action) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if a.text.trim().is_empty() {
+        errors.push(err("action-text", "Enter the action"));
+    }
+    if a.owner.trim().is_empty() {
+        errors.push(err("action-owner", "Enter who owns this action"));
+    }
+    if !is_iso_date(&a.due) {
+        errors.push(err("action-due", "Enter a due date"));
+    }
+    errors
+}
+
+/// `YYYY-MM-DD` naming a real calendar date.
+pub fn is_iso_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        return false;
+    };
+    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i32>(), m.parse::<u32>(), d.parse::<u32>()) else {
+        return false;
+    };
+    if y.to_string().len() != 4 || !(1..=12).contains(&m) || d == 0 {
+        return false;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    d <= days[m as usize - 1]
+}
