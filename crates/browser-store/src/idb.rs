@@ -13,6 +13,8 @@ use crate::{keys, LocalStore, LocalStoreError};
 const CHUNKS: &str = "chunks";
 const SYNC_STATES: &str = "sync_states";
 const META: &str = "meta";
+/// Settings share the meta store with the storage id, under their own prefix.
+const SETTING_PREFIX: &str = "setting:";
 
 pub struct IdbStore {
     db: Database,
@@ -90,6 +92,31 @@ impl IdbStore {
 impl LocalStore for IdbStore {
     fn storage_id(&self) -> &StorageId {
         &self.storage_id
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, LocalStoreError> {
+        let tx = self.db.transaction(META).build().map_err(idb_err)?;
+        let meta = tx.object_store(META).map_err(idb_err)?;
+        meta.get(format!("{SETTING_PREFIX}{key}"))
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), LocalStoreError> {
+        let tx = self
+            .db
+            .transaction(META)
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(idb_err)?;
+        let meta = tx.object_store(META).map_err(idb_err)?;
+        meta.put(value.to_owned())
+            .with_key(format!("{SETTING_PREFIX}{key}"))
+            .await
+            .map_err(idb_err)?;
+        tx.commit().await.map_err(idb_err)
     }
 
     async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, LocalStoreError> {

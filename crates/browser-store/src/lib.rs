@@ -36,6 +36,16 @@ pub trait LocalStore {
     ) -> impl Future<Output = Result<Option<StoredDocument>, LocalStoreError>>;
     fn apply(&self, ops: Vec<StorageOp>) -> impl Future<Output = Result<(), LocalStoreError>>;
     fn list_documents(&self) -> impl Future<Output = Result<Vec<DocumentId>, LocalStoreError>>;
+    /// A small named setting kept on this device (e.g. the practitioner's display name).
+    fn get_setting(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, LocalStoreError>>;
+    fn put_setting(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), LocalStoreError>>;
 }
 
 /// Record keys: `<document id>/<kind>/<hash>` for chunks and `<document id>/<peer storage

@@ -170,3 +170,24 @@ async fn storage_id_and_sync_state_persist_across_reopen() {
     assert_eq!(stored.sync_states.get("server"), Some(&vec![1, 2, 3]));
     store.delete().await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn settings_persist_and_never_touch_the_storage_id() {
+    let name = db_name();
+    let id = {
+        let store = IdbStore::open(&name).await.unwrap();
+        assert_eq!(store.get_setting("author").await.unwrap(), None);
+        store.put_setting("author", "Test Worker").await.unwrap();
+        store.put_setting("storage_id", "hijack").await.unwrap();
+        let id = store.storage_id().clone();
+        store.close();
+        id
+    };
+    let store = IdbStore::open(&name).await.unwrap();
+    assert_eq!(store.storage_id(), &id);
+    assert_eq!(
+        store.get_setting("author").await.unwrap().as_deref(),
+        Some("Test Worker")
+    );
+    store.delete().await.unwrap();
+}
