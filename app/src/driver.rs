@@ -52,6 +52,8 @@ pub struct Signals {
     pub cases: RwSignal<Vec<DocumentId>>,
     /// Cases in the server's caseload index that are on this device, and how many it lists.
     pub fetched: RwSignal<(usize, usize)>,
+    /// The practitioner's name on this device, recorded with safety-critical changes.
+    pub author: RwSignal<String>,
     pub error: RwSignal<Option<String>>,
 }
 
@@ -98,6 +100,14 @@ impl Driver {
             unsaved: RwSignal::new(0),
             cases: RwSignal::new(Vec::new()),
             fetched: RwSignal::new((0, 0)),
+            author: RwSignal::new(
+                store
+                    .get_setting("author")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            ),
             error: RwSignal::new(None),
         };
         let docs = store.list_documents().await.map_err(|e| e.to_string())?;
@@ -124,6 +134,27 @@ impl Driver {
         driver.connect();
         driver.watch_network();
         Ok(driver)
+    }
+
+    /// Who to record as the author of a change made on this device.
+    pub fn author(&self) -> String {
+        let name = self.signals.author.get_untracked();
+        if name.trim().is_empty() {
+            "Unnamed worker".to_owned()
+        } else {
+            name.trim().to_owned()
+        }
+    }
+
+    /// Remember the practitioner's name on this device.
+    pub async fn set_author(&self, name: String) -> Result<(), String> {
+        let store = self.inner.borrow().store.clone();
+        store
+            .put_setting("author", name.trim())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.signals.author.set(name.trim().to_owned());
+        Ok(())
     }
 
     /// Read a document (None until loaded).

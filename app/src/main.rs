@@ -2,11 +2,20 @@
 //! lives in Automerge documents held by the [`driver::Driver`]; the UI only renders them.
 
 mod driver;
+mod pages;
+mod ui;
 
 use driver::Driver;
-use fieldbook_case::{self as case, NoteField, CONTACT_TYPES};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
+use pages::assessment::{AssessmentCheck, AssessmentSection, AssessmentTasks, Assessments};
+use pages::case::CasePage;
+use pages::cases::CaseList;
+use pages::chronology::Chronology;
+use pages::missing::MissingForm;
+use pages::note::NoteForm;
+use pages::plan::SafetyPlan;
+use pages::settings::Settings;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -20,8 +29,16 @@ fn main() {
 #[derive(Debug, Clone, PartialEq)]
 enum Page {
     Cases,
+    Settings,
     Case(DocumentId),
     Note(DocumentId, String),
+    Assessments(DocumentId),
+    AssessmentTasks(DocumentId, String),
+    AssessmentSection(DocumentId, String, String),
+    AssessmentCheck(DocumentId, String),
+    Missing(DocumentId, Option<String>),
+    Plan(DocumentId),
+    Chronology(DocumentId),
 }
 
 fn parse_hash(hash: &str) -> Page {
@@ -30,18 +47,28 @@ fn parse_hash(hash: &str) -> Page {
         .trim_start_matches('/')
         .split('/')
         .collect();
-    match parts.as_slice() {
-        ["case", id] => id.parse().map(Page::Case).unwrap_or(Page::Cases),
-        ["case", id, "note", note] => id
-            .parse()
-            .map(|d| Page::Note(d, (*note).to_owned()))
-            .unwrap_or(Page::Cases),
-        _ => Page::Cases,
-    }
-}
-
-fn go(hash: &str) {
-    let _ = web_sys::window().expect("window").location().set_hash(hash);
+    let case = |id: &str| id.parse::<DocumentId>().ok();
+    let page = match parts.as_slice() {
+        ["settings"] => Some(Page::Settings),
+        ["case", id] => case(id).map(Page::Case),
+        ["case", id, "note", note] => case(id).map(|d| Page::Note(d, (*note).to_owned())),
+        ["case", id, "assessments"] => case(id).map(Page::Assessments),
+        ["case", id, "assessment", a] => {
+            case(id).map(|d| Page::AssessmentTasks(d, (*a).to_owned()))
+        }
+        ["case", id, "assessment", a, "check"] => {
+            case(id).map(|d| Page::AssessmentCheck(d, (*a).to_owned()))
+        }
+        ["case", id, "assessment", a, section] => {
+            case(id).map(|d| Page::AssessmentSection(d, (*a).to_owned(), (*section).to_owned()))
+        }
+        ["case", id, "missing", "new"] => case(id).map(|d| Page::Missing(d, None)),
+        ["case", id, "missing", e] => case(id).map(|d| Page::Missing(d, Some((*e).to_owned()))),
+        ["case", id, "plan"] => case(id).map(Page::Plan),
+        ["case", id, "chronology"] => case(id).map(Page::Chronology),
+        _ => None,
+    };
+    page.unwrap_or(Page::Cases)
 }
 
 fn current_hash() -> String {
@@ -135,238 +162,19 @@ fn App(driver: Driver) -> impl IntoView {
                 let d = d2.clone();
                 match page.get() {
                     Page::Cases => view! { <CaseList driver=d/> }.into_any(),
+                    Page::Settings => view! { <Settings driver=d/> }.into_any(),
                     Page::Case(id) => view! { <CasePage driver=d id=id/> }.into_any(),
                     Page::Note(id, note) => view! { <NoteForm driver=d id=id note=note/> }.into_any(),
+                    Page::Assessments(id) => view! { <Assessments driver=d id=id/> }.into_any(),
+                    Page::AssessmentTasks(id, a) => view! { <AssessmentTasks driver=d id=id aid=a/> }.into_any(),
+                    Page::AssessmentSection(id, a, s) => view! { <AssessmentSection driver=d id=id aid=a section=s/> }.into_any(),
+                    Page::AssessmentCheck(id, a) => view! { <AssessmentCheck driver=d id=id aid=a/> }.into_any(),
+                    Page::Missing(id, e) => view! { <MissingForm driver=d id=id episode=e/> }.into_any(),
+                    Page::Plan(id) => view! { <SafetyPlan driver=d id=id/> }.into_any(),
+                    Page::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
                 }
             }}
         </main>
-    }
-}
-
-#[component]
-fn CaseList(driver: Driver) -> impl IntoView {
-    let s = driver.signals;
-    let name = RwSignal::new(String::new());
-    let known_as = RwSignal::new(String::new());
-    let dob = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let d = driver.clone();
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let profile = case::Profile {
-            name: name.get_untracked().trim().to_owned(),
-            known_as: known_as.get_untracked().trim().to_owned(),
-            dob: dob.get_untracked(),
-            ..Default::default()
-        };
-        if let Some(e) = case::validate::profile(&profile).into_iter().next() {
-            error.set(Some(e.message));
-            return;
-        }
-        error.set(None);
-        match d.create(|tx| case::create(tx, &profile)) {
-            Ok(id) => go(&format!("#/case/{id}")),
-            Err(e) => error.set(Some(e)),
-        }
-    };
-    let d = driver.clone();
-    let rows = move || {
-        s.revision.get();
-        let mut rows: Vec<(DocumentId, case::Case)> = s
-            .cases
-            .get()
-            .into_iter()
-            .filter_map(|id| {
-                d.with_doc(&id, |doc| case::is_case(doc).then(|| (id, case::read(doc))))
-                    .flatten()
-            })
-            .collect();
-        rows.sort_by(|a, b| a.1.profile.name.cmp(&b.1.profile.name));
-        rows
-    };
-    let progress = move || {
-        let (have, total) = s.fetched.get();
-        (total > 0).then(|| {
-            let text = if have < total {
-                format!("Fetching cases from the server: {have} of {total}")
-            } else if total == 1 {
-                "The 1 case in your caseload is on this device".to_owned()
-            } else {
-                format!("All {total} cases in your caseload are on this device")
-            };
-            view! {
-                <div class="fb-progress" role="status" data-testid="caseload-progress">
-                    <p>{text}</p>
-                    <Show when=move || { let (h, t) = s.fetched.get(); h < t }>
-                        <progress max=move || s.fetched.get().1 value=move || s.fetched.get().0></progress>
-                    </Show>
-                </div>
-            }
-        })
-    };
-    view! {
-        <h1>"Cases"</h1>
-        {progress}
-        <ul class="fb-list" data-testid="case-list">
-            <For each=rows key=|(id, c)| (*id, c.profile.name.clone(), c.notes.len()) let:row>
-                <li><a href=format!("#/case/{}", row.0)>{row.1.profile.name.clone()}</a>
-                    <span class="fb-hint">{format!(" · {} notes", row.1.notes.len())}</span></li>
-            </For>
-        </ul>
-        <h2>"Add a case"</h2>
-        <form on:submit=create novalidate>
-            <Show when=move || error.get().is_some()>
-                <p class="fb-error-message" role="alert">{move || error.get().unwrap_or_default()}</p>
-            </Show>
-            <label class="fb-label" for="case-name">"Name"</label>
-            <input id="case-name" class="fb-input" autocomplete="off" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-            <label class="fb-label" for="case-known-as">"Known as"</label>
-            <input id="case-known-as" class="fb-input" autocomplete="off" prop:value=move || known_as.get() on:input=move |ev| known_as.set(event_target_value(&ev))/>
-            <label class="fb-label" for="case-dob">"Date of birth"</label>
-            <input id="case-dob" class="fb-input fb-input-short" type="date" prop:value=move || dob.get() on:input=move |ev| dob.set(event_target_value(&ev))/>
-            <button class="fb-button" type="submit">"Create case"</button>
-        </form>
-    }
-}
-
-fn new_note_id() -> String {
-    format!("{:016x}", (js_sys::Math::random() * 2f64.powi(53)) as u64)
-}
-
-#[component]
-fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
-    let s = driver.signals;
-    if driver.with_doc(&id, |_| ()).is_none() {
-        driver.find(id);
-    }
-    let d = driver.clone();
-    let data = move || {
-        s.revision.get();
-        d.with_doc(&id, case::read)
-    };
-    let d = driver.clone();
-    let add = move |_| {
-        let note = case::Note {
-            id: new_note_id(),
-            at: js_sys::Date::now() as i64,
-            kind: CONTACT_TYPES[0].into(),
-            ..Default::default()
-        };
-        if d.change(id, |tx| case::add_note(tx, &note)).is_ok() {
-            go(&format!("#/case/{id}/note/{}", note.id));
-        }
-    };
-    view! {
-        {move || match data() {
-            None => view! { <p data-testid="case-loading">"Looking for this case…"</p> }.into_any(),
-            Some(c) => view! {
-                <h1 data-testid="case-name">{c.profile.name.clone()}</h1>
-                <p class="fb-hint">{case::profile_summary(&c.profile)}</p>
-                <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
-                <h2>"Contact notes"</h2>
-                <ol class="fb-notes" data-testid="notes">
-                    {c.notes.into_iter().map(|n| view! {
-                        <li class="fb-note">
-                            <a href=format!("#/case/{id}/note/{}", n.id)>{format_time(n.at)} " · " {n.kind.clone()}</a>
-                            <p class="fb-hint">{n.place.clone()}</p>
-                            <p class="fb-note-text" data-testid="note-text">{n.text.clone()}</p>
-                        </li>
-                    }).collect_view()}
-                </ol>
-            }.into_any(),
-        }}
-    }
-}
-
-fn format_time(ms: i64) -> String {
-    let d = js_sys::Date::new(&JsValue::from_f64(ms as f64));
-    format!(
-        "{:02}/{:02}/{} {:02}:{:02}",
-        d.get_date(),
-        d.get_month() + 1,
-        d.get_full_year(),
-        d.get_hours(),
-        d.get_minutes()
-    )
-}
-
-/// `datetime-local` value (local time) for a timestamp, and back.
-fn to_local_input(ms: i64) -> String {
-    let d = js_sys::Date::new(&JsValue::from_f64(ms as f64));
-    format!(
-        "{}-{:02}-{:02}T{:02}:{:02}",
-        d.get_full_year(),
-        d.get_month() + 1,
-        d.get_date(),
-        d.get_hours(),
-        d.get_minutes()
-    )
-}
-
-fn from_local_input(v: &str) -> Option<i64> {
-    let ms = js_sys::Date::new(&JsValue::from_str(v)).get_time();
-    (!ms.is_nan()).then_some(ms as i64)
-}
-
-#[component]
-fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
-    let s = driver.signals;
-    if driver.with_doc(&id, |_| ()).is_none() {
-        driver.find(id);
-    }
-    let d = driver.clone();
-    let nid = note.clone();
-    let current = move || {
-        s.revision.get();
-        d.with_doc(&id, |doc| {
-            case::read(doc).notes.into_iter().find(|n| n.id == nid)
-        })
-        .flatten()
-    };
-    // Every keystroke is a small change written to IndexedDB at once: a killed tab loses nothing.
-    let edit = {
-        let d = driver.clone();
-        let note = note.clone();
-        move |field: NoteField, value: String| {
-            let _ = d.change(id, |tx| {
-                case::set_note_field(tx, &note, field, &value).map(|_| ())
-            });
-        }
-    };
-    let meta = {
-        let d = driver.clone();
-        let note = note.clone();
-        move |kind: Option<String>, at: Option<i64>| {
-            let _ = d.change(id, |tx| {
-                case::set_note_meta(tx, &note, kind.as_deref(), at).map(|_| ())
-            });
-        }
-    };
-    let (e1, e2, e3, m1, m2) = (edit.clone(), edit.clone(), edit, meta.clone(), meta);
-    view! {
-        {move || match current() {
-            None => view! { <p>"This note is not on this device yet."</p> }.into_any(),
-            Some(n) => {
-                let (e1, e2, e3, m1, m2) = (e1.clone(), e2.clone(), e3.clone(), m1.clone(), m2.clone());
-                view! {
-                <h1>"Contact note"</h1>
-                <label class="fb-label" for="note-at">"Date and time"</label>
-                <input id="note-at" class="fb-input fb-input-short" type="datetime-local" prop:value=to_local_input(n.at)
-                       on:change=move |ev| m1(None, from_local_input(&event_target_value(&ev)))/>
-                <label class="fb-label" for="note-kind">"Type of contact"</label>
-                <select id="note-kind" class="fb-input" on:change=move |ev| m2(Some(event_target_value(&ev)), None)>
-                    {CONTACT_TYPES.iter().map(|t| view! { <option value=*t selected=n.kind == *t>{*t}</option> }).collect_view()}
-                </select>
-                <label class="fb-label" for="note-place">"Where"</label>
-                <input id="note-place" class="fb-input" prop:value=n.place.clone() on:input=move |ev| e1(NoteField::Place, event_target_value(&ev))/>
-                <label class="fb-label" for="note-present">"Who was present"</label>
-                <input id="note-present" class="fb-input" prop:value=n.present.clone() on:input=move |ev| e2(NoteField::Present, event_target_value(&ev))/>
-                <label class="fb-label" for="note-text">"What happened"</label>
-                <textarea id="note-text" class="fb-textarea" rows="8" prop:value=n.text.clone()
-                          on:input=move |ev| e3(NoteField::Text, event_target_value(&ev))></textarea>
-                <a class="fb-button" data-testid="note-done" href=format!("#/case/{id}")>"Done"</a>
-            }.into_any()},
-        }}
     }
 }
 

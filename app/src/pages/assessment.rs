@@ -1,0 +1,273 @@
+//! The CCE risk assessment as a GOV.UK task list: 12 categories, then the summary and
+//! overall level, then who completed it; "check your answers" before submitting. Drafts
+//! are saved per keystroke, so an assessment can be finished offline across reloads.
+
+use fieldbook_case::assessment::{self, Assessment, AssessmentField};
+use fieldbook_case::{validate, vocab};
+use fieldbook_sync::DocumentId;
+use leptos::prelude::*;
+
+use super::{case_memo, looking, CaseTop};
+use crate::driver::Driver;
+use crate::ui::{format_time, go, new_id, now, CriticalChoice, ErrorSummary};
+
+/// History, trend and the way into a new version.
+#[component]
+pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let all = Memo::new(move |_| c.get().map(|k| k.assessments).unwrap_or_default());
+    let d = driver.clone();
+    let start = move |_| {
+        let previous = all
+            .get_untracked()
+            .into_iter()
+            .rev()
+            .find(|a| a.submitted.is_some());
+        let aid = new_id();
+        let by = d.author();
+        if d.change(id, |tx| {
+            assessment::start(tx, &aid, now(), previous.as_ref(), &by)
+        })
+        .is_ok()
+        {
+            go(&format!("#/case/{id}/assessment/{aid}"));
+        }
+    };
+    view! {
+        <CaseTop case=c id=id/>
+        <h1>"Risk assessment"</h1>
+        {move || {
+            let list = all.get();
+            let draft = list.iter().find(|a| a.submitted.is_none()).cloned();
+            let submitted: Vec<Assessment> = list.iter().filter(|a| a.submitted.is_some()).cloned().collect();
+            let trend = assessment::trend(&list);
+            let start = start.clone();
+            view! {
+                {match draft {
+                    Some(a) => view! { <a class="fb-button" data-testid="continue-assessment" href=format!("#/case/{id}/assessment/{}", a.id)>"Continue the draft assessment"</a> }.into_any(),
+                    None => view! { <button class="fb-button" data-testid="start-assessment" on:click=start>"Start a new assessment"</button> }.into_any(),
+                }}
+                <h2>"Versions"</h2>
+                {if submitted.is_empty() {
+                    view! { <p>"No assessment has been submitted yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="fb-list" data-testid="assessment-history">
+                            {submitted.iter().rev().map(|a| view! {
+                                <li>
+                                    <strong>{format!("{} — overall: {}", format_time(a.submitted.unwrap_or(a.started)),
+                                        a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| "in dispute".into()))}</strong>
+                                    <p class="fb-hint">{format!("Completed by {}", a.completed_by)}
+                                        {match &a.confirmed { Some((by, at)) => format!(" · confirmed by {by} on {}", format_time(*at)), None => " · not yet confirmed by a manager".into() }}</p>
+                                    {a.has_conflict().then(|| view! { <p class="fb-warning">"A rating or the overall level was set two ways at once: open the case to choose."</p> })}
+                                    {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation."</p> })}
+                                </li>
+                            }).collect_view()}
+                        </ol>
+                        <h2>"Trend by category"</h2>
+                        <table class="fb-table" data-testid="trend">
+                            <caption class="fb-visually-hidden">"Each category's rating in each submitted version, oldest first"</caption>
+                            <thead><tr><th scope="col">"Category"</th>{submitted.iter().map(|a| view! { <th scope="col">{format_time(a.submitted.unwrap_or(0))}</th> }).collect_view()}</tr></thead>
+                            <tbody>
+                                {trend.into_iter().map(|(cid, ratings)| view! {
+                                    <tr><th scope="row">{vocab::label(vocab::RISK_CATEGORIES, &cid)}</th>
+                                        {ratings.into_iter().map(|r| view! { <td>{r.map(|r| vocab::label(vocab::RATINGS, &r)).unwrap_or_else(|| "—".into())}</td> }).collect_view()}
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            }
+        }}
+    }
+}
+
+fn draft(c: Memo<Option<fieldbook_case::Case>>, aid: String) -> Memo<Option<Assessment>> {
+    Memo::new(move |_| {
+        c.get()
+            .and_then(|k| k.assessments.into_iter().find(|a| a.id == aid))
+    })
+}
+
+fn status_tag(done: bool, conflict: bool) -> AnyView {
+    match (done, conflict) {
+        (_, true) => view! { <strong class="fb-tag fb-tag-red">"Choose one"</strong> }.into_any(),
+        (true, _) => view! { <strong class="fb-tag">"Completed"</strong> }.into_any(),
+        (false, _) => view! { <strong class="fb-tag fb-tag-grey">"Incomplete"</strong> }.into_any(),
+    }
+}
+
+/// The task list.
+#[component]
+pub fn AssessmentTasks(driver: Driver, id: DocumentId, aid: String) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let a = draft(c, aid.clone());
+    view! {
+        <CaseTop case=c id=id/>
+        <h1>"CCE risk assessment"</h1>
+        {move || match a.get() {
+            None => looking(),
+            Some(a) => {
+                let base = format!("#/case/{id}/assessment/{}", a.id);
+                view! {
+                    {a.submitted.map(|t| view! { <p class="fb-warning">{format!("Submitted {}.", format_time(t))}</p> })}
+                    <ol class="fb-task-list" data-testid="task-list">
+                        {a.categories.iter().zip(vocab::RISK_CATEGORIES).map(|(cat, (cid, label))| view! {
+                            <li class="fb-task">
+                                <a href=format!("{base}/{cid}")>{*label}</a>
+                                {status_tag(!cat.rating.is_unset(), cat.rating.is_conflict())}
+                            </li>
+                        }).collect_view()}
+                        <li class="fb-task"><a href=format!("{base}/summary")>"Summary and overall risk level"</a>
+                            {status_tag(!a.summary.trim().is_empty() && !a.overall.is_unset(), a.overall.is_conflict())}</li>
+                        <li class="fb-task"><a href=format!("{base}/completed-by")>"Who completed it"</a>
+                            {status_tag(!a.completed_by.trim().is_empty(), false)}</li>
+                    </ol>
+                    <a class="fb-button" href=format!("{base}/check") data-testid="check-answers">"Check answers and submit"</a>
+                }.into_any()
+            }
+        }}
+    }
+}
+
+/// One section: a category, the summary and overall level, or who completed it.
+#[component]
+pub fn AssessmentSection(
+    driver: Driver,
+    id: DocumentId,
+    aid: String,
+    section: String,
+) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let a = draft(c, aid.clone());
+    let exists = Memo::new(move |_| a.with(Option::is_some));
+    let base = format!("#/case/{id}/assessment/{aid}");
+    let sec = section.clone();
+    let next = match vocab::RISK_CATEGORIES
+        .iter()
+        .position(|(c, _)| *c == section)
+    {
+        Some(i) if i + 1 < vocab::RISK_CATEGORIES.len() => {
+            format!("{base}/{}", vocab::RISK_CATEGORIES[i + 1].0)
+        }
+        Some(_) => format!("{base}/summary"),
+        None if section == "summary" => format!("{base}/completed-by"),
+        None => base.clone(),
+    };
+    let d = driver.clone();
+    let body = move || {
+        let d = d.clone();
+        let aid = aid.clone();
+        let sec = sec.clone();
+        if let Some((cid, label)) = vocab::RISK_CATEGORIES.iter().find(|(c, _)| *c == sec) {
+            let rating = Memo::new(move |_| {
+                a.get()
+                    .and_then(|a| a.category(cid).map(|c| c.rating.clone()))
+                    .unwrap_or_default()
+            });
+            let (d1, aid1) = (d.clone(), aid.clone());
+            view! {
+                <h1>{*label}</h1>
+                <label class="fb-label" for="category-text">"Information and analysis"</label>
+                <textarea id="category-text" class="fb-textarea" rows="6"
+                          prop:value=move || a.with(|a| a.as_ref().and_then(|a| a.category(cid)).map(|c| c.text.clone()).unwrap_or_default())
+                          on:input=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| assessment::set_category_text(tx, &aid1, cid, &v).map(|_| ())); }></textarea>
+                {move || {
+                    let (d, aid) = (d.clone(), aid.clone());
+                    let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_rating(tx, &aid, cid, &v, &by, now()).map(|_| ())); });
+                    view! { <CriticalChoice id=format!("rating-{cid}") legend="Rating".into() choices=vocab::RATINGS value=rating.get() on_pick=pick/> }
+                }}
+            }.into_any()
+        } else if sec == "summary" {
+            let overall = Memo::new(move |_| a.get().map(|a| a.overall).unwrap_or_default());
+            let (d1, aid1) = (d.clone(), aid.clone());
+            view! {
+                <h1>"Summary and overall risk level"</h1>
+                <label class="fb-label" for="summary">"Summary of concerns and analysis"</label>
+                <p class="fb-hint" id="summary-hint">"Discussed with the young person and their family. High ratings in education, health and family alone are common and do not by themselves mean criminal exploitation."</p>
+                <textarea id="summary" class="fb-textarea" rows="6" aria-describedby="summary-hint"
+                          prop:value=move || a.with(|a| a.as_ref().map(|a| a.summary.clone()).unwrap_or_default())
+                          on:input=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v).map(|_| ())); }></textarea>
+                {move || {
+                    let (d, aid) = (d.clone(), aid.clone());
+                    let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_overall(tx, &aid, &v, &by, now()).map(|_| ())); });
+                    view! { <CriticalChoice id="overall".into() legend="Overall risk level".into() choices=vocab::LEVELS value=overall.get() on_pick=pick/> }
+                }}
+            }.into_any()
+        } else {
+            view! {
+                <h1>"Who completed it"</h1>
+                <label class="fb-label" for="completed-by">"Names and roles"</label>
+                <p class="fb-hint" id="completed-by-hint">"For example, \"A. Worker (social care), B. Officer (youth justice)\"."</p>
+                <input id="completed-by" class="fb-input" aria-describedby="completed-by-hint"
+                       prop:value=move || a.with(|a| a.as_ref().map(|a| a.completed_by.clone()).unwrap_or_default())
+                       on:input=move |ev| { let v = event_target_value(&ev); let _ = d.change(id, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v).map(|_| ())); }/>
+            }.into_any()
+        }
+    };
+    view! {
+        <CaseTop case=c id=id/>
+        <Show when=move || exists.get() fallback=|| looking()>
+            {body.clone()}
+            <a class="fb-button" href=next.clone() data-testid="save-continue">"Save and continue"</a>
+            <p><a href=base.clone()>"Back to the task list"</a></p>
+        </Show>
+    }
+}
+
+/// Check answers, then submit.
+#[component]
+pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let a = draft(c, aid.clone());
+    let errors = RwSignal::new(Vec::new());
+    let d = driver.clone();
+    let aid2 = aid.clone();
+    let submit = move |_| {
+        let Some(current) = a.get_untracked() else {
+            return;
+        };
+        let problems = validate::assessment(&current);
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        if d.change(id, |tx| assessment::submit(tx, &aid2, now()).map(|_| ()))
+            .is_ok()
+        {
+            go(&format!("#/case/{id}/assessments"));
+        }
+    };
+    let base = format!("#/case/{id}/assessment/{aid}");
+    view! {
+        <CaseTop case=c id=id/>
+        <h1>"Check your answers before submitting the assessment"</h1>
+        {move || view! { <ErrorSummary errors=errors.get()/> }}
+        {move || a.get().map(|a| {
+            let base = base.clone();
+            view! {
+                <dl class="fb-summary-list" data-testid="check-list">
+                    {a.categories.iter().zip(vocab::RISK_CATEGORIES).map(|(cat, (cid, label))| view! {
+                        <div class="fb-summary-row" id=format!("rating-{cid}") tabindex="-1">
+                            <dt>{*label}</dt>
+                            <dd>{match (cat.rating.value(), cat.rating.is_conflict()) {
+                                (Some(v), _) => vocab::label(vocab::RATINGS, v),
+                                (None, true) => "Set two ways: choose one".into(),
+                                (None, false) => "Not rated".into(),
+                            }}<br/><span class="fb-hint">{cat.text.clone()}</span></dd>
+                            <dd><a href=format!("{base}/{cid}")>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd>
+                        </div>
+                    }).collect_view()}
+                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd><dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd></div>
+                    <div class="fb-summary-row" id="overall" tabindex="-1"><dt>"Overall risk level"</dt>
+                        <dd>{a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| if a.overall.is_conflict() { "Set two ways: choose one".into() } else { "Not set".into() })}</dd>
+                        <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd></div>
+                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd><dd><a href=format!("{base}/completed-by")>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd></div>
+                </dl>
+                {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation: weigh this in the overall level."</p> })}
+            }
+        })}
+        <button class="fb-button" data-testid="submit-assessment" on:click=submit>"Submit assessment"</button>
+    }
+}

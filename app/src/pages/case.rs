@@ -1,0 +1,248 @@
+//! The case page: who the young person is, hazard labels, the sections of their file, and
+//! contact notes newest first.
+
+use fieldbook_case::network::{self, LinkKind};
+use fieldbook_case::{self as case, nrm, profile, removal, validate, vocab, Note, CONTACT_TYPES};
+use fieldbook_sync::DocumentId;
+use leptos::prelude::*;
+
+use super::{case_memo, looking, CaseTop};
+use crate::driver::Driver;
+use crate::ui::{field_error, format_time, go, new_id, now, CriticalChoice, ErrorSummary, Radios};
+
+#[component]
+pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    // An older document gets this schema's version number (its data is read as it is).
+    if c.get_untracked().is_some_and(|c| c.schema < case::SCHEMA) {
+        let _ = driver.change(id, |tx| case::migrate(tx).map(|_| ()));
+    }
+    let d = driver.clone();
+    let add = move |_| {
+        let note = Note {
+            id: new_id(),
+            at: now(),
+            kind: CONTACT_TYPES[0].into(),
+            by: d.author(),
+            ..Default::default()
+        };
+        if d.change(id, |tx| case::add_note(tx, &note)).is_ok() {
+            go(&format!("#/case/{id}/note/{}", note.id));
+        }
+    };
+    let d = driver.clone();
+    view! {
+        {move || match c.get() {
+            None => looking(),
+            Some(k) => view! {
+                <h1 data-testid="case-name">{k.profile.name.clone()}</h1>
+                <p class="fb-hint">{case::profile_summary(&k.profile)}</p>
+                <CaseTop case=c id=id/>
+                {k.is_newer_than_app().then(|| view! {
+                    <div class="fb-warning" role="status">"This case was updated by a newer version of Fieldbook. Everything you can see is safe to edit; reload to get the update."</div>
+                })}
+            }.into_any(),
+        }}
+        <Show when=move || c.with(Option::is_some)>
+            <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
+            <nav aria-label="Sections of this case" class="fb-sections">
+                <ul>
+                    <li><a href=format!("#/case/{id}/assessments")>"Risk assessment"</a></li>
+                    <li><a href=format!("#/case/{id}/plan")>"Safety plan"</a></li>
+                    <li><a href=format!("#/case/{id}/missing/new")>"Record a missing episode"</a></li>
+                    <li><a href=format!("#/case/{id}/chronology")>"Chronology"</a></li>
+                </ul>
+            </nav>
+            <HazardEditor driver=d.clone() id=id case=c/>
+            <h2>"Contact notes"</h2>
+            <ol class="fb-notes" data-testid="notes">
+                {move || c.get().map(|k| k.notes.into_iter().filter(|n| removal::visible(&n.removal)).map(|n| view! {
+                    <li class="fb-note">
+                        <a href=format!("#/case/{id}/note/{}", n.id)>{format_time(n.at)} " · " {n.kind.clone()}</a>
+                        {n.reachable.then(|| view! { <span class="fb-tag">"Reachable moment"</span> })}
+                        {n.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {} — but changed since. Open it to keep or remove it.", r.by)}</p> })}
+                        <p class="fb-hint">{n.place.clone()}</p>
+                        <p class="fb-note-text" data-testid="note-text">{n.text.clone()}</p>
+                    </li>
+                }).collect_view())}
+            </ol>
+            <MissingList case=c id=id/>
+            <NrmSection driver=d.clone() id=id case=c/>
+            <Outcomes case=c/>
+            <Network driver=d.clone() id=id/>
+        </Show>
+    }
+}
+
+#[component]
+fn HazardEditor(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> impl IntoView {
+    let hazards = Memo::new(move |_| case.get().map(|c| c.hazards).unwrap_or_default());
+    view! {
+        <details class="fb-details">
+            <summary>"Hazard labels"</summary>
+            {move || {
+                let current = hazards.get();
+                vocab::HAZARDS.iter().map(|(hid, label)| {
+                    let state = current.iter().find(|h| h.id == *hid).map(|h| h.state.clone()).unwrap_or_default();
+                    let d = driver.clone();
+                    let pick = Callback::new(move |v: String| {
+                        let (by, at) = (d.author(), now());
+                        let _ = d.change(id, |tx| profile::set_hazard(tx, hid, v == "on", &by, at));
+                    });
+                    view! {
+                        <CriticalChoice id=format!("hazard-{hid}") legend=(*label).to_owned()
+                            choices=&[("on", "Shown"), ("off", "Not shown")] value=state on_pick=pick/>
+                    }
+                }).collect_view()
+            }}
+        </details>
+    }
+}
+
+#[component]
+fn MissingList(case: Memo<Option<case::Case>>, id: DocumentId) -> impl IntoView {
+    move || {
+        let episodes: Vec<_> = case
+            .get()
+            .map(|c| c.missing)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| removal::visible(&e.removal))
+            .collect();
+        (!episodes.is_empty()).then(|| view! {
+            <h2>"Missing episodes"</h2>
+            <ul class="fb-list" data-testid="missing-list">
+                {episodes.into_iter().map(|e| view! {
+                    <li>
+                        <a href=format!("#/case/{id}/missing/{}", e.id)>{format!("Missing from {} at {}", e.from, format_time(e.start))}</a>
+                        <span class="fb-hint">{match e.end {
+                            Some(t) => format!(" · returned {}", format_time(t)),
+                            None => " · still missing".to_owned(),
+                        }}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        })
+    }
+}
+
+#[component]
+fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> impl IntoView {
+    let status = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let errors = RwSignal::new(Vec::new());
+    let nrm = Memo::new(move |_| case.get().map(|c| c.nrm).unwrap_or_default());
+    let d = driver.clone();
+    let record = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let step = nrm::Step {
+            id: new_id(),
+            at: now(),
+            status: status.get_untracked(),
+            reason: reason.get_untracked(),
+            by: d.author(),
+        };
+        let problems = validate::nrm_step(&step);
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        errors.set(Vec::new());
+        reason.set(String::new());
+        let _ = d.change(id, |tx| nrm::set_status(tx, &step));
+    };
+    let d = driver.clone();
+    view! {
+        <h2>"National Referral Mechanism"</h2>
+        {move || {
+            let n = nrm.get();
+            let d = d.clone();
+            let settle = Callback::new(move |v: String| {
+                let step = nrm::Step { id: new_id(), at: now(), status: v, reason: String::new(), by: d.author() };
+                let _ = d.change(id, |tx| nrm::set_status(tx, &step));
+            });
+            if n.status.is_conflict() {
+                view! { <CriticalChoice id="nrm-current".into() legend="Current NRM status".into() choices=vocab::NRM_STATUS value=n.status.clone() on_pick=settle/> }.into_any()
+            } else {
+                let line = match (n.status.settled(), n.age_days(now())) {
+                    (Some(c), Some(days)) => format!("{} — for {days} days (set by {})", vocab::label(vocab::NRM_STATUS, &c.value), c.by),
+                    _ => "Not recorded".to_owned(),
+                };
+                view! { <p data-testid="nrm-status">{line}</p> }.into_any()
+            }
+        }}
+        <details class="fb-details">
+            <summary>"Record a new NRM status"</summary>
+            {move || view! { <ErrorSummary errors=errors.get()/> }}
+            <form on:submit=record novalidate>
+                {move || field_error(&errors.get(), "nrm-status")}
+                <Radios id="nrm-status".into() legend="NRM status".into() choices=vocab::NRM_STATUS selected=None
+                        on_pick=Callback::new(move |v| status.set(v)) hint=None/>
+                {move || field_error(&errors.get(), "nrm-reason")}
+                <label class="fb-label" for="nrm-reason">"Reason or note"</label>
+                <p class="fb-hint">"Required when considered but not referred."</p>
+                <textarea id="nrm-reason" class="fb-textarea" rows="3" prop:value=move || reason.get()
+                          on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+                <button class="fb-button" type="submit">"Record NRM status"</button>
+            </form>
+        </details>
+    }
+}
+
+#[component]
+fn Outcomes(case: Memo<Option<case::Case>>) -> impl IntoView {
+    move || {
+        let outcomes = case.get().map(|c| c.outcomes).unwrap_or_default();
+        (!outcomes.is_empty()).then(|| view! {
+            <h2>"Outcomes at review"</h2>
+            <ul class="fb-list">
+                {outcomes.into_iter().rev().map(|o| view! {
+                    <li>
+                        <strong>{format!("{}: {}", format_time(o.at), vocab::label(vocab::OUTCOMES, &o.overall))}</strong>
+                        <p class="fb-hint">{o.soft.iter().map(|s| vocab::label(vocab::SOFT_OUTCOMES, s)).collect::<Vec<_>>().join(", ")}</p>
+                        <p>{o.notes}</p>
+                    </li>
+                }).collect_view()}
+            </ul>
+        })
+    }
+}
+
+/// Relationships and places: the most sensitive data, read only when someone asks.
+#[component]
+fn Network(driver: Driver, id: DocumentId) -> impl IntoView {
+    let shown = RwSignal::new(false);
+    let s = driver.signals;
+    let d = driver.clone();
+    let links = move || {
+        s.revision.get();
+        d.with_doc(&id, |doc| {
+            (
+                network::read(doc, LinkKind::Person),
+                network::read(doc, LinkKind::Place),
+            )
+        })
+        .unwrap_or_default()
+    };
+    view! {
+        <h2>"Relationships and places"</h2>
+        <Show when=move || shown.get() fallback=move || view! {
+            <p class="fb-hint">"Hidden: only open this when you need it."</p>
+            <button class="fb-button fb-button-secondary" on:click=move |_| shown.set(true)>"Show relationships and places"</button>
+        }>
+            {
+                let links = links.clone();
+                move || {
+                    let (people, places) = links();
+                    view! {
+                        <h3>"People"</h3>
+                        <ul class="fb-list">{people.into_iter().map(|l| view! { <li>{format!("{} — {} ({})", l.name, vocab::label(vocab::LINK_TYPES, &l.link), l.rating)}</li> }).collect_view()}</ul>
+                        <h3>"Places"</h3>
+                        <ul class="fb-list">{places.into_iter().map(|l| view! { <li>{format!("{} — {} ({})", l.name, vocab::label(vocab::LINK_TYPES, &l.link), l.rating)}</li> }).collect_view()}</ul>
+                        <button class="fb-button fb-button-secondary" on:click=move |_| shown.set(false)>"Hide"</button>
+                    }
+                }
+            }
+        </Show>
+    }
+}

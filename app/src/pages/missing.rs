@@ -1,0 +1,98 @@
+//! Recording a missing episode and its return home interview. Saved with one button after
+//! validation: an interview that was not completed cannot be saved without a reason.
+
+use fieldbook_case::missing::{self, Episode, RHI_STATES};
+use fieldbook_case::{validate, vocab};
+use fieldbook_sync::DocumentId;
+use leptos::prelude::*;
+
+use super::{case_memo, CaseTop};
+use crate::driver::Driver;
+use crate::ui::{
+    field_error, from_local_input, go, new_id, now, to_local_input, ErrorSummary, Radios,
+};
+
+#[component]
+pub fn MissingForm(driver: Driver, id: DocumentId, episode: Option<String>) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let existing = episode.as_ref().and_then(|eid| {
+        c.get_untracked()
+            .and_then(|k| k.missing.into_iter().find(|e| &e.id == eid))
+    });
+    let e = RwSignal::new(existing.unwrap_or_else(|| Episode {
+        id: new_id(),
+        reported_by: String::new(),
+        ..Default::default()
+    }));
+    let errors = RwSignal::new(Vec::new());
+    let d = driver.clone();
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let episode = e.get_untracked();
+        let problems = validate::missing(&episode, now());
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        if d.change(id, |tx| missing::save(tx, &episode)).is_ok() {
+            go(&format!("#/case/{id}"));
+        }
+    };
+    let time_input = move |fid: &'static str,
+                           label: &'static str,
+                           get: fn(&Episode) -> Option<i64>,
+                           set: fn(&mut Episode, Option<i64>)| {
+        view! {
+            {move || field_error(&errors.get(), fid)}
+            <label class="fb-label" for=fid>{label}</label>
+            <input id=fid class="fb-input fb-input-short" type="datetime-local"
+                   prop:value=move || e.with(|e| get(e).filter(|t| *t > 0).map(to_local_input).unwrap_or_default())
+                   on:change=move |ev| { let v = from_local_input(&event_target_value(&ev)); e.update(|e| set(e, v)) }/>
+        }
+    };
+    let text_input = move |fid: &'static str,
+                           label: &'static str,
+                           get: fn(&Episode) -> String,
+                           set: fn(&mut Episode, String)| {
+        view! {
+            {move || field_error(&errors.get(), fid)}
+            <label class="fb-label" for=fid>{label}</label>
+            <input id=fid class="fb-input" prop:value=move || e.with(get) on:input=move |ev| { let v = event_target_value(&ev); e.update(|e| set(e, v)) }/>
+        }
+    };
+    view! {
+        <CaseTop case=c id=id/>
+        <h1>"Missing episode"</h1>
+        {move || view! { <ErrorSummary errors=errors.get()/> }}
+        <form on:submit=save novalidate>
+            {time_input("missing-start", "When they went missing", |e| Some(e.start), |e, v| e.start = v.unwrap_or(0))}
+            {move || field_error(&errors.get(), "missing-from")}
+            <Radios id="missing-from".into() legend="Missing from".into() choices=&[("home", "Home"), ("care", "Care")]
+                    selected=Some(e.get_untracked().from) on_pick=Callback::new(move |v| e.update(|e| e.from = v)) hint=None/>
+            {text_input("missing-reported-by", "Reported by", |e| e.reported_by.clone(), |e, v| e.reported_by = v)}
+            {time_input("missing-end", "When they were found or returned (leave empty if still missing)", |e| e.end, |e, v| e.end = v)}
+            {text_input("missing-found-where", "Where they were found", |e| e.found_where.clone(), |e, v| e.found_where = v)}
+            {text_input("missing-found-with", "Who they were with", |e| e.found_with.clone(), |e, v| e.found_with = v)}
+            {text_input("missing-injuries", "Injuries or signs on return", |e| e.injuries.clone(), |e, v| e.injuries = v)}
+            <h2>"Return home interview"</h2>
+            <p class="fb-hint">"Offer it within 24 hours of their return and complete it within 72 hours."</p>
+            {time_input("rhi-offered", "When it was offered", |e| e.rhi_offered, |e, v| e.rhi_offered = v)}
+            {move || field_error(&errors.get(), "rhi")}
+            <Radios id="rhi".into() legend="Was the interview completed?".into() choices=RHI_STATES
+                    selected=Some(e.get_untracked().rhi) on_pick=Callback::new(move |v| e.update(|e| e.rhi = v)) hint=None/>
+            <Show when=move || e.with(|e| e.rhi == "completed")>
+                {time_input("rhi-completed", "When it was completed", |e| e.rhi_completed, |e, v| e.rhi_completed = v)}
+            </Show>
+            <Show when=move || e.with(|e| e.rhi == "not-completed")>
+                {move || field_error(&errors.get(), "rhi-reason")}
+                <Radios id="rhi-reason".into() legend="Why was it not completed?".into() choices=vocab::RHI_REASONS
+                        selected=Some(e.get_untracked().rhi_reason) on_pick=Callback::new(move |v| e.update(|e| e.rhi_reason = v)) hint=None/>
+                {move || field_error(&errors.get(), "rhi-reason-text")}
+                <label class="fb-label" for="rhi-reason-text">"Reason in your words"</label>
+                <textarea id="rhi-reason-text" class="fb-textarea" rows="3" prop:value=move || e.with(|e| e.rhi_reason_text.clone())
+                          on:input=move |ev| { let v = event_target_value(&ev); e.update(|e| e.rhi_reason_text = v) }></textarea>
+            </Show>
+            <button class="fb-button" type="submit" data-testid="save-missing">"Save missing episode"</button>
+        </form>
+    }
+}

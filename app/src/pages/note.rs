@@ -1,0 +1,115 @@
+//! The contact note form. Every keystroke is a small change written to IndexedDB at once:
+//! a killed tab loses nothing, and there is no "Save" to forget.
+
+use fieldbook_case::notes::{self, NoteField};
+use fieldbook_case::{vocab, CONTACT_TYPES};
+use fieldbook_sync::DocumentId;
+use leptos::prelude::*;
+
+use super::{case_memo, looking, CaseTop};
+use crate::driver::Driver;
+use crate::ui::{from_local_input, go, now, to_local_input};
+
+#[component]
+pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let nid = note.clone();
+    let current = Memo::new(move |_| {
+        c.get()
+            .and_then(|k| k.notes.into_iter().find(|n| n.id == nid))
+    });
+    let exists = Memo::new(move |_| current.with(Option::is_some));
+    let field = move |f: fn(&fieldbook_case::Note) -> String| {
+        move || current.with(|n| n.as_ref().map(f).unwrap_or_default())
+    };
+
+    let d = driver.clone();
+    let nid = note.clone();
+    let edit = move |f: NoteField, v: String| {
+        let _ = d.change(id, |tx| notes::set_field(tx, &nid, f, &v).map(|_| ()));
+    };
+    let d = driver.clone();
+    let nid = note.clone();
+    let change = move |f: Box<
+        dyn FnOnce(
+            &mut fieldbook_sync::automerge::transaction::Transaction<'_>,
+            &str,
+        ) -> Result<bool, fieldbook_sync::automerge::AutomergeError>,
+    >| {
+        let _ = d.change(id, |tx| f(tx, &nid).map(|_| ()));
+    };
+    let (e1, e2, e3, e4, e5) = (edit.clone(), edit.clone(), edit.clone(), edit.clone(), edit);
+    let (c1, c2, c3, c4, c5, c6) = (
+        change.clone(),
+        change.clone(),
+        change.clone(),
+        change.clone(),
+        change.clone(),
+        change,
+    );
+    let d = driver.clone();
+    let nid = note.clone();
+    view! {
+        <CaseTop case=c id=id/>
+        {move || (!exists.get()).then(looking)}
+        // Built once and bound to the note, so typing never re-creates the field under the cursor.
+        <div style:display=move || if exists.get() { "block" } else { "none" }>
+            <h1>"Contact note"</h1>
+            {move || current.get().and_then(|n| n.removal).map(|r| {
+                let (d, d2, nid, c6) = (d.clone(), d.clone(), nid.clone(), c6.clone());
+                view! {
+                    <div class="fb-warning" role="status">
+                        {format!("{} removed this note, but it was changed on another device at the same time.", r.by)}
+                        <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d.author(); c6(Box::new(move |tx, n| notes::remove(tx, n, &by, now()))); go(&format!("#/case/{id}")) }>"Remove it"</button>
+                        <button class="fb-button fb-button-secondary" on:click=move |_| { let _ = d2.change(id, |tx| notes::restore(tx, &nid).map(|_| ())); }>"Keep it"</button>
+                    </div>
+                }
+            })}
+            <label class="fb-label" for="note-at">"Date and time"</label>
+            <input id="note-at" class="fb-input fb-input-short" type="datetime-local" prop:value=move || current.with(|n| n.as_ref().map(|n| to_local_input(n.at)).unwrap_or_default())
+                   on:change={let c1 = c1.clone(); move |ev| { if let Some(t) = from_local_input(&event_target_value(&ev)) { c1(Box::new(move |tx, n| notes::set_meta(tx, n, None, Some(t)))) } }}/>
+            <label class="fb-label" for="note-kind">"Type of contact"</label>
+            <select id="note-kind" class="fb-input" on:change={let c2 = c2.clone(); move |ev| { let k = event_target_value(&ev); c2(Box::new(move |tx, n| notes::set_meta(tx, n, Some(&k), None))) }}>
+                {CONTACT_TYPES.iter().map(|t| view! { <option value=*t selected=move || current.with(|n| n.as_ref().is_some_and(|n| n.kind == *t))>{*t}</option> }).collect_view()}
+            </select>
+            <label class="fb-label" for="note-duration">"How long (minutes)"</label>
+            <input id="note-duration" class="fb-input fb-input-short" type="number" inputmode="numeric" min="0"
+                   prop:value=move || current.with(|n| n.as_ref().filter(|n| n.duration > 0).map(|n| n.duration.to_string()).unwrap_or_default())
+                   on:change={let c3 = c3.clone(); move |ev| { let m = event_target_value(&ev).parse().unwrap_or(0); c3(Box::new(move |tx, n| notes::set_duration(tx, n, m))) }}/>
+            <label class="fb-label" for="note-place">"Where"</label>
+            <input id="note-place" class="fb-input" prop:value=field(|n| n.place.clone()) on:input=move |ev| e1(NoteField::Place, event_target_value(&ev))/>
+            <label class="fb-label" for="note-present">"Who was present"</label>
+            <input id="note-present" class="fb-input" prop:value=field(|n| n.present.clone()) on:input=move |ev| e2(NoteField::Present, event_target_value(&ev))/>
+            <label class="fb-label" for="note-text">"What happened"</label>
+            <textarea id="note-text" class="fb-textarea" rows="8" prop:value=field(|n| n.text.clone())
+                      on:input=move |ev| e3(NoteField::Text, event_target_value(&ev))></textarea>
+            <label class="fb-label" for="note-words">"In their own words"</label>
+            <p class="fb-hint" id="note-words-hint">"What the young person said, as they said it."</p>
+            <textarea id="note-words" class="fb-textarea" rows="3" aria-describedby="note-words-hint" prop:value=field(|n| n.own_words.clone())
+                      on:input=move |ev| e4(NoteField::OwnWords, event_target_value(&ev))></textarea>
+            <fieldset class="fb-fieldset">
+                <legend class="fb-label">"Indicators observed"</legend>
+                {vocab::INDICATORS.iter().map(|(iid, label)| {
+                    let c4 = c4.clone();
+                    let cid = format!("ind-{iid}");
+                    view! {
+                        <div class="fb-checkbox">
+                            <input type="checkbox" id=cid.clone() prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.indicators.iter().any(|i| i == iid)))
+                                   on:change=move |ev| { let on = event_target_checked(&ev); c4(Box::new(move |tx, n| notes::set_indicator(tx, n, iid, on))) }/>
+                            <label for=cid>{*label}</label>
+                        </div>
+                    }
+                }).collect_view()}
+            </fieldset>
+            <div class="fb-checkbox">
+                <input type="checkbox" id="note-reachable" prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.reachable))
+                       on:change=move |ev| { let on = event_target_checked(&ev); c5(Box::new(move |tx, n| notes::set_reachable(tx, n, on))) }/>
+                <label for="note-reachable">"This was a reachable moment"</label>
+            </div>
+            <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
+            <textarea id="note-follow-ups" class="fb-textarea" rows="3" prop:value=field(|n| n.follow_ups.clone())
+                      on:input=move |ev| e5(NoteField::FollowUps, event_target_value(&ev))></textarea>
+            <a class="fb-button" data-testid="note-done" href=format!("#/case/{id}")>"Done"</a>
+        </div>
+    }
+}

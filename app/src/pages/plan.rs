@@ -1,0 +1,97 @@
+//! The safety plan as an action list, grouped, each action with its owner, due date and
+//! status; and the plan's review date.
+
+use fieldbook_case::plan::{self, Action, ActionField};
+use fieldbook_case::{removal, validate, vocab};
+use fieldbook_sync::DocumentId;
+use leptos::prelude::*;
+
+use super::{case_memo, CaseTop};
+use crate::driver::Driver;
+use crate::ui::{field_error, new_id, now, ErrorSummary};
+
+#[component]
+pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let p = Memo::new(move |_| c.get().map(|k| k.plan).unwrap_or_default());
+    let draft = RwSignal::new(Action {
+        group: "family".into(),
+        status: "not-started".into(),
+        ..Default::default()
+    });
+    let errors = RwSignal::new(Vec::new());
+    let d = driver.clone();
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut a = draft.get_untracked();
+        a.id = new_id();
+        let problems = validate::action(&a);
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        errors.set(Vec::new());
+        if d.change(id, |tx| plan::add_action(tx, &a)).is_ok() {
+            draft.set(Action {
+                group: a.group,
+                status: "not-started".into(),
+                ..Default::default()
+            });
+        }
+    };
+    let d = driver.clone();
+    let d2 = driver.clone();
+    view! {
+        <CaseTop case=c id=id/>
+        <h1>"Safety plan"</h1>
+        <label class="fb-label" for="plan-review">"Next review"</label>
+        <input id="plan-review" class="fb-input fb-input-short" type="date" prop:value=move || p.with(|p| p.review.clone())
+               on:change=move |ev| { let v = event_target_value(&ev); let _ = d2.change(id, |tx| plan::set_review(tx, &v)); }/>
+        {move || {
+            let plan = p.get();
+            vocab::ACTION_GROUPS.iter().map(|(gid, glabel)| {
+                let actions: Vec<Action> = plan.actions.iter().filter(|a| a.group == *gid && removal::visible(&a.removal)).cloned().collect();
+                let d = d.clone();
+                view! {
+                    <h2>{*glabel}</h2>
+                    <ul class="fb-list" data-testid=format!("actions-{gid}")>
+                        {actions.into_iter().map(|a| {
+                            let (d1, d2, aid, aid2) = (d.clone(), d.clone(), a.id.clone(), a.id.clone());
+                            let sid = format!("status-{}", a.id);
+                            view! {
+                                <li>
+                                    <strong>{a.text.clone()}</strong>
+                                    <p class="fb-hint">{format!("Owner: {} · due {}", a.owner, fieldbook_case::long_date(&a.due))}</p>
+                                    {a.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {}, but changed since on another device.", r.by)}</p> })}
+                                    <label class="fb-label" for=sid.clone()>"Status"</label>
+                                    <select id=sid class="fb-input fb-input-short" on:change=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| plan::set_action(tx, &aid, ActionField::Status, &v).map(|_| ())); }>
+                                        {vocab::ACTION_STATUS.iter().map(|(s, l)| view! { <option value=*s selected=a.status == *s>{*l}</option> }).collect_view()}
+                                    </select>
+                                    <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d2.author(); let _ = d2.change(id, |tx| plan::remove_action(tx, &aid2, &by, now()).map(|_| ())); }>"Remove"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }
+            }).collect_view()
+        }}
+        <h2>"Add an action"</h2>
+        {move || view! { <ErrorSummary errors=errors.get()/> }}
+        <form on:submit=add novalidate>
+            <label class="fb-label" for="action-group">"Kind of action"</label>
+            <select id="action-group" class="fb-input" on:change=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.group = v) }>
+                {vocab::ACTION_GROUPS.iter().map(|(g, l)| view! { <option value=*g selected=move || draft.with(|a| a.group == *g)>{*l}</option> }).collect_view()}
+            </select>
+            {move || field_error(&errors.get(), "action-text")}
+            <label class="fb-label" for="action-text">"Action"</label>
+            <input id="action-text" class="fb-input" prop:value=move || draft.with(|a| a.text.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.text = v) }/>
+            {move || field_error(&errors.get(), "action-owner")}
+            <label class="fb-label" for="action-owner">"Owner"</label>
+            <input id="action-owner" class="fb-input" prop:value=move || draft.with(|a| a.owner.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.owner = v) }/>
+            {move || field_error(&errors.get(), "action-due")}
+            <label class="fb-label" for="action-due">"Due date"</label>
+            <input id="action-due" class="fb-input fb-input-short" type="date" prop:value=move || draft.with(|a| a.due.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.due = v) }/>
+            <button class="fb-button" type="submit">"Add action"</button>
+        </form>
+    }
+}
