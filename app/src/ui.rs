@@ -54,19 +54,22 @@ pub fn from_local_input(v: &str) -> Option<i64> {
     (!ms.is_nan()).then_some(ms as i64)
 }
 
-/// Move keyboard focus (and the screen reader) to the element with `id`.
+/// Move keyboard focus (and the screen reader) to the element with `id`, now.
+pub fn focus_now(id: &str) {
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(id))
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = el.focus();
+        el.scroll_into_view();
+    }
+}
+
+/// Like [`focus_now`], once the view being built has been rendered.
 pub fn focus(id: &str) {
     let id = id.to_owned();
-    // After the view has rendered the element.
-    let cb = Closure::once_into_js(move || {
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(&id))
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = el.focus();
-        }
-    });
+    let cb = Closure::once_into_js(move || focus_now(&id));
     let _ = web_sys::window()
         .expect("window")
         .set_timeout_with_callback(cb.unchecked_ref());
@@ -111,7 +114,7 @@ pub fn ErrorSummary(errors: Vec<FieldError>) -> impl IntoView {
                 {errors.into_iter().map(|e| {
                     let field = e.field.clone();
                     view! {
-                        <li><a href="#" on:click=move |ev| { ev.prevent_default(); focus(&field); }>{e.message}</a></li>
+                        <li><a href="#" on:click=move |ev| { ev.prevent_default(); focus_now(&field); }>{e.message}</a></li>
                     }
                 }).collect_view()}
             </ul>

@@ -2,6 +2,7 @@
 import { chromium } from "playwright-core"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
 import { withTimeout, TIMEOUT } from "../interop/harness.mjs"
 
 export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
@@ -81,4 +82,24 @@ export async function addNote(page, text) {
 export async function upToDate(page) {
   await page.getByTestId("unsent").filter({ hasText: "Everything is on the server" }).waitFor({ timeout: TIMEOUT })
   await page.getByTestId("sync-status").filter({ hasText: "Up to date" }).waitFor({ timeout: TIMEOUT })
+}
+
+/** Record the practitioner's name on this device (shown next to critical changes). */
+export async function setAuthor(page, baseUrl, name) {
+  await page.goto(`${baseUrl}#/settings`)
+  await page.getByLabel("Your name and role").fill(name)
+  await page.getByRole("button", { name: "Save" }).click()
+  await page.getByTestId("author-saved").waitFor()
+}
+
+const AXE = fileURLToPath(new URL("../../node_modules/axe-core/axe.min.js", import.meta.url))
+
+/** Run axe-core (WCAG 2.1 A and AA rules) on the page as it is; returns the violations. */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: AXE })
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  )
+  return result.violations.map(v => `${v.id}: ${v.help} — ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)
 }

@@ -1,0 +1,226 @@
+// The case file in headless Chromium against the real server: a 12-category risk assessment
+// completed offline, a conflict on the overall level seen and settled on two devices, the
+// missing-episode rule, the chronology across devices, and axe-core on every screen.
+import { test, before, after } from "node:test"
+import assert from "node:assert/strict"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import { startServer, runClient, tempDir, removeDir, TIMEOUT } from "../interop/harness.mjs"
+import { launch, freePort, createCase, addNote, upToDate, setAuthor, axeViolations } from "./browser.mjs"
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
+const CATEGORIES = [
+  "missing", "coercion", "contact", "substances", "education", "online",
+  "sexual-health", "health", "family", "offending", "isolation", "safeguarding",
+]
+let dir, port, server, browser
+
+const start = async () => (server = await startServer(dir, ["--static-dir", dist], `127.0.0.1:${port}`))
+const stop = async () => {
+  const exit = await server.stop()
+  assert.equal(exit.code, 0, server.logs())
+}
+const offline = page => page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
+
+before(async () => {
+  dir = await tempDir()
+  port = await freePort()
+  await start()
+  browser = await launch()
+})
+
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+  await removeDir(dir)
+})
+
+/** A device with a name, on the app, service worker ready. */
+async function device(name) {
+  const page = await (await browser.newContext()).newPage()
+  await setAuthor(page, server.url, name)
+  await page.goto(server.url)
+  await page.evaluate(() => navigator.serviceWorker.ready)
+  return page
+}
+
+async function startAssessment(page, caseId) {
+  await page.goto(`${server.url}#/case/${caseId}/assessments`)
+  await page.getByTestId("start-assessment").click()
+  await page.getByTestId("task-list").waitFor()
+  return page.url().split("/assessment/")[1]
+}
+
+test("a 12-category risk assessment is completed offline, survives a reload, and is submitted", async () => {
+  const page = await device("Worker A (social care)")
+  const id = await createCase(page, "Test Person Assessed")
+  await upToDate(page)
+  const aid = await startAssessment(page, id)
+  await stop()
+  await offline(page)
+  const base = `${server.url}#/case/${id}/assessment/${aid}`
+  for (const [i, cid] of CATEGORIES.entries()) {
+    if (i === 6) {
+      // Half-way through, the phone reloads the app with no signal.
+      await page.reload()
+    }
+    await page.goto(`${base}/${cid}`)
+    await page.getByLabel("Information and analysis").fill(`Observed for ${cid}.`)
+    await page.getByLabel(["missing", "coercion", "offending"].includes(cid) ? "High" : "Emerging", { exact: true }).check()
+  }
+  await page.goto(`${base}/summary`)
+  await page.getByLabel("Summary of concerns and analysis").fill("Pattern of missing with coercion.")
+  await page.getByLabel("High", { exact: true }).check()
+  await page.goto(`${base}/completed-by`)
+  await page.getByLabel("Names and roles").fill("Worker A (social care), Officer B (youth justice)")
+  await page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
+  await page.reload()
+  await page.goto(`${base}/check`)
+  const check = page.getByTestId("check-list")
+  await check.getByText("Observed for safeguarding.").waitFor()
+  assert.equal(await check.getByText("Not rated").count(), 0)
+  await page.getByText(/strongly suggest criminal exploitation/).first().waitFor()
+  await page.getByTestId("submit-assessment").click()
+  await page.getByTestId("assessment-history").getByText(/overall: High/).waitFor()
+  assert.deepEqual(await axeViolations(page), [])
+
+  await start()
+  await upToDate(page)
+  const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+  assert.equal(got.code, 0, got.stderr)
+  const doc = JSON.parse(got.stdout)
+  const a = doc.assessments.find(x => x.id === aid)
+  assert.ok(a.submitted, "submitted on the server")
+  assert.equal(a.overall.value, "high")
+  assert.equal(a.categories.coercion.rating.value, "high")
+  assert.equal(a.categories.safeguarding.text, "Observed for safeguarding.")
+  await page.context().close()
+})
+
+test("two devices set different overall levels offline: both see both values and who set them, then settle", async () => {
+  const a = await device("Worker A")
+  const b = await device("Worker B")
+  const id = await createCase(a, "Test Person Disputed")
+  const aid = await startAssessment(a, id)
+  await upToDate(a)
+  const summary = `#/case/${id}/assessment/${aid}/summary`
+  await b.goto(server.url + summary)
+  await b.getByLabel("Moderate", { exact: true }).waitFor({ timeout: TIMEOUT })
+  await upToDate(b)
+
+  await stop()
+  await a.goto(server.url + summary)
+  await a.getByLabel("High", { exact: true }).check()
+  await b.getByLabel("Emerging", { exact: true }).check()
+  for (const p of [a, b]) await p.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
+
+  await start()
+  for (const p of [a, b]) {
+    const conflict = p.getByTestId("conflict-overall")
+    await conflict.waitFor({ timeout: TIMEOUT })
+    const candidates = await conflict.getByTestId("candidate").allTextContents()
+    assert.equal(candidates.length, 2, candidates.join(" | "))
+    assert.ok(candidates.some(c => c.startsWith("High") && c.includes("set by Worker A")), candidates.join(" | "))
+    assert.ok(candidates.some(c => c.startsWith("Emerging") && c.includes("set by Worker B")), candidates.join(" | "))
+    await p.getByTestId("conflicts").waitFor()
+  }
+  assert.deepEqual(await axeViolations(b), [])
+  await b.getByRole("button", { name: "Keep High" }).click()
+  for (const p of [a, b]) {
+    await p.getByTestId("conflict-overall").waitFor({ state: "detached", timeout: TIMEOUT })
+    await p.getByText(/Set by Worker B at/).waitFor({ timeout: TIMEOUT })
+    assert.ok(await p.getByLabel("High", { exact: true }).isChecked())
+  }
+  await a.context().close()
+  await b.context().close()
+})
+
+test("a missing episode whose interview was not completed cannot be saved without a reason", async () => {
+  const page = await device("Worker A")
+  const id = await createCase(page, "Test Person Missing")
+  await page.goto(`${server.url}#/case/${id}/missing/new`)
+  const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
+  await page.getByLabel("When they went missing").fill(`${day}T10:00`)
+  await page.getByLabel("Care", { exact: true }).check()
+  await page.getByLabel(/When they were found or returned/).fill(`${day}T22:00`)
+  await page.getByLabel("Not completed", { exact: true }).check()
+  assert.deepEqual(await axeViolations(page), [])
+  await page.getByTestId("save-missing").click()
+  const summary = page.locator("#error-summary")
+  await summary.getByText("Select why the return home interview was not completed").waitFor()
+  // The summary takes focus (so a screen reader announces it).
+  await page.waitForFunction(() => document.activeElement?.id === "error-summary")
+  assert.deepEqual(await axeViolations(page), [])
+  await summary.getByRole("link").click()
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "rhi-reason", "its link goes to the field")
+  assert.match(page.url(), /missing\/new$/, "not saved")
+
+  await page.getByLabel("Other", { exact: true }).check()
+  await page.getByTestId("save-missing").click()
+  await summary.getByText("Enter why the return home interview was not completed").waitFor()
+  await page.getByLabel("Reason in your words").fill("Moved out of area the next morning")
+  await page.getByTestId("save-missing").click()
+  await page.getByTestId("missing-list").getByText(/Missing from care/).waitFor()
+  await page.context().close()
+})
+
+test("the chronology shows events from both devices in time order, and every screen passes axe", async () => {
+  const a = await device("Worker A")
+  const b = await device("Worker B")
+  const id = await createCase(a, "Test Person Timeline")
+  await upToDate(a)
+  assert.deepEqual(await axeViolations(a), [], "case page")
+  await b.goto(`${server.url}#/case/${id}`)
+  await b.getByTestId("case-name").waitFor()
+
+  await addNote(a, "Note written on device A")
+  await a.getByTestId("add-note").click()
+  await a.getByLabel("What happened").waitFor()
+  assert.deepEqual(await axeViolations(a), [], "note form")
+  await a.getByTestId("note-done").click()
+
+  await b.goto(`${server.url}#/case/${id}/missing/new`)
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
+  await b.getByLabel("When they went missing").fill(`${day}T09:00`)
+  await b.getByLabel("Home", { exact: true }).check()
+  await b.getByTestId("save-missing").click()
+  await b.getByTestId("missing-list").waitFor()
+  await upToDate(a)
+  await upToDate(b)
+
+  await a.goto(`${server.url}#/case/${id}/chronology`)
+  const table = a.getByTestId("chronology")
+  await table.locator("tr[data-kind=missing]").waitFor({ timeout: TIMEOUT })
+  await table.locator("tr[data-kind=contact]").first().waitFor()
+  const rows = await table.locator("tbody tr").evaluateAll(trs => trs.map(tr => [tr.dataset.kind, tr.cells[0].textContent]))
+  const kinds = rows.map(r => r[0])
+  assert.ok(kinds.indexOf("missing") < kinds.indexOf("contact"), JSON.stringify(rows))
+  const times = rows.map(([, t]) => {
+    const [, dd, mm, yyyy, hh, mi] = t.match(/(\d\d)\/(\d\d)\/(\d{4}) (\d\d):(\d\d)/)
+    return Date.parse(`${yyyy}-${mm}-${dd}T${hh}:${mi}`)
+  })
+  assert.deepEqual(times, [...times].sort((x, y) => x - y), JSON.stringify(rows))
+  assert.deepEqual(await axeViolations(a), [], "chronology")
+
+  // Filtering by type.
+  await a.getByLabel("Contact", { exact: true }).uncheck()
+  await table.locator("tr[data-kind=contact]").first().waitFor({ state: "detached" })
+  assert.ok((await table.locator("tr[data-kind=missing]").count()) > 0)
+
+  await a.goto(server.url)
+  await a.getByTestId("case-list").waitFor()
+  assert.deepEqual(await axeViolations(a), [], "case list")
+  const aid = await startAssessment(a, id)
+  assert.deepEqual(await axeViolations(a), [], "assessment task list")
+  await a.goto(`${server.url}#/case/${id}/assessment/${aid}/coercion`)
+  await a.getByLabel("Information and analysis").waitFor()
+  assert.deepEqual(await axeViolations(a), [], "assessment category")
+  await a.goto(`${server.url}#/case/${id}/assessment/${aid}/check`)
+  await a.getByTestId("check-list").waitFor()
+  assert.deepEqual(await axeViolations(a), [], "check answers")
+  await a.goto(`${server.url}#/case/${id}/plan`)
+  await a.getByLabel("Next review").waitFor()
+  assert.deepEqual(await axeViolations(a), [], "safety plan")
+  await a.context().close()
+  await b.context().close()
+})
