@@ -83,6 +83,8 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
   await page.getByTestId("submit-assessment").click()
   await page.getByTestId("assessment-history").getByText(/overall: High/).waitFor()
   assert.deepEqual(await axeViolations(page), [])
+  await page.getByTestId("confirm-level").click()
+  await page.getByTestId("assessment-history").getByText(/confirmed by Worker A \(social care\)/).waitFor()
 
   await start()
   await upToDate(page)
@@ -92,6 +94,7 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
   const a = doc.assessments.find(x => x.id === aid)
   assert.ok(a.submitted, "submitted on the server")
   assert.equal(a.overall.value, "high")
+  assert.equal(a.confirmed.by, "Worker A (social care)")
   assert.equal(a.categories.coercion.rating.value, "high")
   assert.equal(a.categories.safeguarding.text, "Observed for safeguarding.")
   await page.context().close()

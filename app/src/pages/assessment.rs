@@ -17,6 +17,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
     let c = case_memo(&driver, id);
     let all = Memo::new(move |_| c.get().map(|k| k.assessments).unwrap_or_default());
     let d = driver.clone();
+    let d_confirm = driver.clone();
     let start = move |_| {
         let previous = all
             .get_untracked()
@@ -42,6 +43,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
             let submitted: Vec<Assessment> = list.iter().filter(|a| a.submitted.is_some()).cloned().collect();
             let trend = assessment::trend(&list);
             let start = start.clone();
+            let d = d_confirm.clone();
             view! {
                 {match draft {
                     Some(a) => view! { <a class="fb-button" data-testid="continue-assessment" href=format!("#/case/{id}/assessment/{}", a.id)>"Continue the draft assessment"</a> }.into_any(),
@@ -59,6 +61,12 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                                         a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| "in dispute".into()))}</strong>
                                     <p class="fb-hint">{format!("Completed by {}", a.completed_by)}
                                         {match &a.confirmed { Some((by, at)) => format!(" · confirmed by {by} on {}", format_time(*at)), None => " · not yet confirmed by a manager".into() }}</p>
+                                    {a.confirmed.is_none().then(|| {
+                                        let (d, aid) = (d.clone(), a.id.clone());
+                                        view! { <button class="fb-button fb-button-secondary" data-testid="confirm-level"
+                                            on:click=move |_| { let by = d.author(); let _ = d.change(id, |tx| assessment::confirm(tx, &aid, &by, now()).map(|_| ())); }>
+                                            "Confirm the overall level (manager)"</button> }
+                                    })}
                                     {a.has_conflict().then(|| view! { <p class="fb-warning">"A rating or the overall level was set two ways at once: open the case to choose."</p> })}
                                     {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation."</p> })}
                                 </li>

@@ -68,7 +68,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             </ol>
             <MissingList case=c id=id/>
             <NrmSection driver=d.clone() id=id case=c/>
-            <Outcomes case=c/>
+            <Outcomes driver=d.clone() id=id case=c/>
             <Network driver=d.clone() id=id/>
         </Show>
     }
@@ -171,6 +171,20 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
                 view! { <p data-testid="nrm-status">{line}</p> }.into_any()
             }
         }}
+        {move || {
+            let history = nrm.get().history;
+            (!history.is_empty()).then(|| view! {
+                <details class="fb-details">
+                    <summary>"NRM history"</summary>
+                    <ol class="fb-list" data-testid="nrm-history">
+                        {history.into_iter().map(|h| view! {
+                            <li>{format!("{}: {} (by {})", format_time(h.at), vocab::label(vocab::NRM_STATUS, &h.status), h.by)}
+                                {(!h.reason.is_empty()).then(|| view! { <p class="fb-hint">{h.reason.clone()}</p> })}</li>
+                        }).collect_view()}
+                    </ol>
+                </details>
+            })
+        }}
         <details class="fb-details">
             <summary>"Record a new NRM status"</summary>
             {move || view! { <ErrorSummary errors=errors.get()/> }}
@@ -190,21 +204,76 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
 }
 
 #[component]
-fn Outcomes(case: Memo<Option<case::Case>>) -> impl IntoView {
-    move || {
-        let outcomes = case.get().map(|c| c.outcomes).unwrap_or_default();
-        (!outcomes.is_empty()).then(|| view! {
-            <h2>"Outcomes at review"</h2>
-            <ul class="fb-list">
-                {outcomes.into_iter().rev().map(|o| view! {
-                    <li>
-                        <strong>{format!("{}: {}", format_time(o.at), vocab::label(vocab::OUTCOMES, &o.overall))}</strong>
-                        <p class="fb-hint">{o.soft.iter().map(|s| vocab::label(vocab::SOFT_OUTCOMES, s)).collect::<Vec<_>>().join(", ")}</p>
-                        <p>{o.notes}</p>
-                    </li>
-                }).collect_view()}
-            </ul>
-        })
+fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> impl IntoView {
+    let overall = RwSignal::new(String::new());
+    let soft = RwSignal::new(Vec::<String>::new());
+    let notes = RwSignal::new(String::new());
+    let error = RwSignal::new(Vec::new());
+    let d = driver.clone();
+    let record = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if overall.get_untracked().is_empty() {
+            error.set(vec![validate::FieldError {
+                field: "outcome-overall".into(),
+                message: "Select how things have changed since the last review".into(),
+            }]);
+            return;
+        }
+        error.set(Vec::new());
+        let o = case::Outcome {
+            id: new_id(),
+            at: now(),
+            overall: overall.get_untracked(),
+            soft: soft.get_untracked(),
+            notes: notes.get_untracked(),
+            by: d.author(),
+        };
+        if d.change(id, |tx| case::outcomes::add(tx, &o)).is_ok() {
+            notes.set(String::new());
+            soft.set(Vec::new());
+        }
+    };
+    view! {
+        <h2>"Outcomes at review"</h2>
+        {move || {
+            let outcomes = case.get().map(|c| c.outcomes).unwrap_or_default();
+            view! {
+                <ul class="fb-list" data-testid="outcomes">
+                    {outcomes.into_iter().rev().map(|o| view! {
+                        <li>
+                            <strong>{format!("{}: {}", format_time(o.at), vocab::label(vocab::OUTCOMES, &o.overall))}</strong>
+                            <p class="fb-hint">{o.soft.iter().map(|s| vocab::label(vocab::SOFT_OUTCOMES, s)).collect::<Vec<_>>().join(", ")}</p>
+                            <p>{o.notes}</p>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }
+        }}
+        <details class="fb-details">
+            <summary>"Record a review outcome"</summary>
+            {move || view! { <ErrorSummary errors=error.get()/> }}
+            <form on:submit=record novalidate>
+                {move || field_error(&error.get(), "outcome-overall")}
+                <Radios id="outcome-overall".into() legend="Since the last review, things have".into() choices=vocab::OUTCOMES selected=None
+                        on_pick=Callback::new(move |v| overall.set(v)) hint=None/>
+                <fieldset class="fb-fieldset">
+                    <legend class="fb-label">"Other outcomes"</legend>
+                    {vocab::SOFT_OUTCOMES.iter().map(|(sid, label)| {
+                        let cid = format!("soft-{sid}");
+                        view! {
+                            <div class="fb-checkbox">
+                                <input type="checkbox" id=cid.clone() prop:checked=move || soft.with(|s| s.iter().any(|x| x == sid))
+                                       on:change=move |ev| { let on = event_target_checked(&ev); soft.update(|s| { s.retain(|x| x != sid); if on { s.push((*sid).to_owned()) } }) }/>
+                                <label for=cid>{*label}</label>
+                            </div>
+                        }
+                    }).collect_view()}
+                </fieldset>
+                <label class="fb-label" for="outcome-notes">"Notes"</label>
+                <textarea id="outcome-notes" class="fb-textarea" rows="3" prop:value=move || notes.get() on:input=move |ev| notes.set(event_target_value(&ev))></textarea>
+                <button class="fb-button" type="submit">"Record outcome"</button>
+            </form>
+        </details>
     }
 }
 
@@ -212,6 +281,7 @@ fn Outcomes(case: Memo<Option<case::Case>>) -> impl IntoView {
 #[component]
 fn Network(driver: Driver, id: DocumentId) -> impl IntoView {
     let shown = RwSignal::new(false);
+    let d2 = driver.clone();
     let s = driver.signals;
     let d = driver.clone();
     let links = move || {
@@ -243,6 +313,55 @@ fn Network(driver: Driver, id: DocumentId) -> impl IntoView {
                     }
                 }
             }
+            <NetworkAdd driver=d2.clone() id=id/>
         </Show>
+    }
+}
+
+#[component]
+fn NetworkAdd(driver: Driver, id: DocumentId) -> impl IntoView {
+    let kind = RwSignal::new("person".to_owned());
+    let draft = RwSignal::new(network::Link::default());
+    let errors = RwSignal::new(Vec::new());
+    let d = driver.clone();
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut l = draft.get_untracked();
+        l.id = new_id();
+        let problems = validate::link(&l);
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        errors.set(Vec::new());
+        let k = if kind.get_untracked() == "place" {
+            LinkKind::Place
+        } else {
+            LinkKind::Person
+        };
+        if d.change(id, |tx| network::add(tx, k, &l)).is_ok() {
+            draft.set(network::Link::default());
+        }
+    };
+    view! {
+        <details class="fb-details">
+            <summary>"Add a person or place"</summary>
+            {move || view! { <ErrorSummary errors=errors.get()/> }}
+            <form on:submit=add novalidate>
+                <Radios id="link-kind".into() legend="Adding a".into() choices=&[("person", "Person"), ("place", "Place")]
+                        selected=Some("person".into()) on_pick=Callback::new(move |v| kind.set(v)) hint=None/>
+                {move || field_error(&errors.get(), "link-name")}
+                <label class="fb-label" for="link-name">"Name or description"</label>
+                <input id="link-name" class="fb-input" prop:value=move || draft.with(|l| l.name.clone())
+                       on:input=move |ev| { let v = event_target_value(&ev); draft.update(|l| l.name = v) }/>
+                {move || field_error(&errors.get(), "link-type")}
+                <Radios id="link-type".into() legend="How they are linked".into() choices=vocab::LINK_TYPES selected=None
+                        on_pick=Callback::new(move |v| draft.update(|l| l.link = v)) hint=None/>
+                {move || field_error(&errors.get(), "link-rating")}
+                <Radios id="link-rating".into() legend="Risk or protective".into() choices=&[("risk", "Risk"), ("protective", "Protective")] selected=None
+                        on_pick=Callback::new(move |v| draft.update(|l| l.rating = v)) hint=None/>
+                <button class="fb-button" type="submit">"Add"</button>
+            </form>
+        </details>
     }
 }

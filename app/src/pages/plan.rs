@@ -41,9 +41,13 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
     };
     let d = driver.clone();
     let d2 = driver.clone();
+    let d3 = driver.clone();
     view! {
         <CaseTop case=c id=id/>
         <h1>"Safety plan"</h1>
+        <label class="fb-label" for="plan-known">"What is known about the exploitation and who is involved"</label>
+        <textarea id="plan-known" class="fb-textarea" rows="4" prop:value=move || p.with(|p| p.known.clone())
+                  on:input=move |ev| { let v = event_target_value(&ev); let _ = d3.change(id, |tx| plan::set_known(tx, &v)); }></textarea>
         <label class="fb-label" for="plan-review">"Next review"</label>
         <input id="plan-review" class="fb-input fb-input-short" type="date" prop:value=move || p.with(|p| p.review.clone())
                on:change=move |ev| { let v = event_target_value(&ev); let _ = d2.change(id, |tx| plan::set_review(tx, &v)); }/>

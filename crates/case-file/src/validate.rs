@@ -166,6 +166,24 @@ pub fn action(a: &Action) -> Vec<FieldError> {
     errors
 }
 
+/// A person or place linked to the young person.
+pub fn link(l: &crate::network::Link) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if l.name.trim().is_empty() {
+        errors.push(err("link-name", "Enter a name or description"));
+    }
+    if !vocab::LINK_TYPES.iter().any(|(id, _)| *id == l.link) {
+        errors.push(err("link-type", "Select how they are linked"));
+    }
+    if !["risk", "protective"].contains(&l.rating.as_str()) {
+        errors.push(err(
+            "link-rating",
+            "Select whether this is a risk or protective",
+        ));
+    }
+    errors
+}
+
 /// `YYYY-MM-DD` naming a real calendar date.
 pub fn is_iso_date(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();

@@ -319,6 +319,16 @@ fn other_validation_rules() {
         "Select a rating for Running away / going missing from home, school or care"
     );
 
+    let mut l = network::Link::default();
+    assert_eq!(validate::link(&l).len(), 3);
+    l = network::Link {
+        name: "Park".into(),
+        link: "associate".into(),
+        rating: "risk".into(),
+        ..l
+    };
+    assert!(validate::link(&l).is_empty());
+
     let mut a = Action::default();
     assert_eq!(validate::action(&a).len(), 3);
     a = Action {
