@@ -15,6 +15,7 @@ use pages::chronology::Chronology;
 use pages::missing::MissingForm;
 use pages::note::NoteForm;
 use pages::plan::SafetyPlan;
+use pages::profile::ProfileForm;
 use pages::settings::Settings;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -38,6 +39,7 @@ enum Page {
     AssessmentCheck(DocumentId, String),
     Missing(DocumentId, Option<String>),
     Plan(DocumentId),
+    Profile(DocumentId),
     Chronology(DocumentId),
 }
 
@@ -65,6 +67,7 @@ fn parse_hash(hash: &str) -> Page {
         ["case", id, "missing", "new"] => case(id).map(|d| Page::Missing(d, None)),
         ["case", id, "missing", e] => case(id).map(|d| Page::Missing(d, Some((*e).to_owned()))),
         ["case", id, "plan"] => case(id).map(Page::Plan),
+        ["case", id, "profile"] => case(id).map(Page::Profile),
         ["case", id, "chronology"] => case(id).map(Page::Chronology),
         _ => None,
     };
@@ -171,6 +174,7 @@ fn App(driver: Driver) -> impl IntoView {
                     Page::AssessmentCheck(id, a) => view! { <AssessmentCheck driver=d id=id aid=a/> }.into_any(),
                     Page::Missing(id, e) => view! { <MissingForm driver=d id=id episode=e/> }.into_any(),
                     Page::Plan(id) => view! { <SafetyPlan driver=d id=id/> }.into_any(),
+                    Page::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
                     Page::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
                 }
             }}

@@ -47,6 +47,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
             <nav aria-label="Sections of this case" class="fb-sections">
                 <ul>
+                    <li><a href=format!("#/case/{id}/profile")>"About them"</a></li>
                     <li><a href=format!("#/case/{id}/assessments")>"Risk assessment"</a></li>
                     <li><a href=format!("#/case/{id}/plan")>"Safety plan"</a></li>
                     <li><a href=format!("#/case/{id}/missing/new")>"Record a missing episode"</a></li>

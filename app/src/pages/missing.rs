@@ -6,7 +6,7 @@ use fieldbook_case::{validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
-use super::{case_memo, CaseTop};
+use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::ui::{
     field_error, from_local_input, go, new_id, now, to_local_input, ErrorSummary, Radios,
@@ -15,13 +15,32 @@ use crate::ui::{
 #[component]
 pub fn MissingForm(driver: Driver, id: DocumentId, episode: Option<String>) -> impl IntoView {
     let c = case_memo(&driver, id);
-    let existing = episode.as_ref().and_then(|eid| {
-        c.get_untracked()
-            .and_then(|k| k.missing.into_iter().find(|e| &e.id == eid))
+    // An existing episode is edited only once it is on this device: saving a form that was
+    // never filled from it would blank its fields.
+    let eid = episode.clone();
+    let found = Memo::new(move |_| match &eid {
+        None => Some(None),
+        Some(eid) => c.with(|k| {
+            k.as_ref()
+                .and_then(|k| k.missing.iter().find(|e| &e.id == eid).cloned().map(Some))
+        }),
     });
+    let ready = Memo::new(move |_| found.with(Option::is_some));
+    view! {
+        <CaseTop case=c id=id/>
+        {move || if ready.get() {
+            let existing = found.get_untracked().flatten();
+            view! { <MissingFields driver=driver.clone() id=id existing=existing/> }.into_any()
+        } else {
+            looking()
+        }}
+    }
+}
+
+#[component]
+fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> impl IntoView {
     let e = RwSignal::new(existing.unwrap_or_else(|| Episode {
         id: new_id(),
-        reported_by: String::new(),
         ..Default::default()
     }));
     let errors = RwSignal::new(Vec::new());
@@ -61,7 +80,6 @@ pub fn MissingForm(driver: Driver, id: DocumentId, episode: Option<String>) -> i
         }
     };
     view! {
-        <CaseTop case=c id=id/>
         <h1>"Missing episode"</h1>
         {move || view! { <ErrorSummary errors=errors.get()/> }}
         <form on:submit=save novalidate>

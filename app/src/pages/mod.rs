@@ -8,6 +8,7 @@ pub mod chronology;
 pub mod missing;
 pub mod note;
 pub mod plan;
+pub mod profile;
 pub mod settings;
 
 use fieldbook_case::{self as case_file, Case};

@@ -60,13 +60,14 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
                     <h2>{*glabel}</h2>
                     <ul class="fb-list" data-testid=format!("actions-{gid}")>
                         {actions.into_iter().map(|a| {
-                            let (d1, d2, aid, aid2) = (d.clone(), d.clone(), a.id.clone(), a.id.clone());
+                            let (d1, d2, d3, aid, aid2, aid3) = (d.clone(), d.clone(), d.clone(), a.id.clone(), a.id.clone(), a.id.clone());
                             let sid = format!("status-{}", a.id);
                             view! {
                                 <li>
                                     <strong>{a.text.clone()}</strong>
                                     <p class="fb-hint">{format!("Owner: {} · due {}", a.owner, fieldbook_case::long_date(&a.due))}</p>
-                                    {a.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {}, but changed since on another device.", r.by)}</p> })}
+                                    {a.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {}, but changed since on another device. ", r.by)}
+                                        <button class="fb-button fb-button-secondary" on:click=move |_| { let _ = d3.change(id, |tx| plan::restore_action(tx, &aid3).map(|_| ())); }>"Keep it"</button></p> })}
                                     <label class="fb-label" for=sid.clone()>"Status"</label>
                                     <select id=sid class="fb-input fb-input-short" on:change=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| plan::set_action(tx, &aid, ActionField::Status, &v).map(|_| ())); }>
                                         {vocab::ACTION_STATUS.iter().map(|(s, l)| view! { <option value=*s selected=a.status == *s>{*l}</option> }).collect_view()}
