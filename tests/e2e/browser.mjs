@@ -3,7 +3,8 @@ import { chromium } from "playwright-core"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
-import { withTimeout, TIMEOUT } from "../interop/harness.mjs"
+import assert from "node:assert/strict"
+import { withTimeout, TIMEOUT, startServer, tempDir, removeDir } from "../interop/harness.mjs"
 
 export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
 export const FLAGS = [
@@ -102,4 +103,30 @@ export async function axeViolations(page) {
     axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
   )
   return result.violations.map(v => `${v.id}: ${v.help} — ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)
+}
+
+/**
+ * The real server with the built PWA on a fixed port (a page reconnects to the same address
+ * after a restart) and its own data directory. `stop()` insists on a clean exit.
+ */
+export async function appServer(extraArgs = []) {
+  const dist = fileURLToPath(new URL("../../dist", import.meta.url))
+  const dir = await tempDir()
+  const port = await freePort()
+  let running
+  return {
+    get url() { return running.url },
+    get wsUrl() { return running.wsUrl },
+    async start() {
+      running = await startServer(dir, ["--static-dir", dist, ...extraArgs], `127.0.0.1:${port}`)
+    },
+    async stop() {
+      const exit = await running.stop()
+      assert.equal(exit.code, 0, running.logs())
+    },
+    async close() {
+      await running?.stop()
+      await removeDir(dir)
+    },
+  }
 }

@@ -3,36 +3,28 @@
 // missing-episode rule, the chronology across devices, and axe-core on every screen.
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
-import path from "node:path"
-import { fileURLToPath } from "node:url"
-import { startServer, runClient, tempDir, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launch, freePort, createCase, addNote, upToDate, setAuthor, axeViolations } from "./browser.mjs"
+import { runClient, TIMEOUT } from "../interop/harness.mjs"
+import { launch, appServer, createCase, addNote, upToDate, setAuthor, axeViolations } from "./browser.mjs"
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 const CATEGORIES = [
   "missing", "coercion", "contact", "substances", "education", "online",
   "sexual-health", "health", "family", "offending", "isolation", "safeguarding",
 ]
-let dir, port, server, browser
+let server, browser
 
-const start = async () => (server = await startServer(dir, ["--static-dir", dist], `127.0.0.1:${port}`))
-const stop = async () => {
-  const exit = await server.stop()
-  assert.equal(exit.code, 0, server.logs())
-}
+const start = () => server.start()
+const stop = () => server.stop()
 const offline = page => page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
 
 before(async () => {
-  dir = await tempDir()
-  port = await freePort()
+  server = await appServer()
   await start()
   browser = await launch()
 })
 
 after(async () => {
   await browser?.close()
-  await server?.stop()
-  await removeDir(dir)
+  await server?.close()
 })
 
 /** A device with a name, on the app, service worker ready. */

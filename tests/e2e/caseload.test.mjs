@@ -2,24 +2,20 @@
 // created elsewhere as they appear, and lists its own cases for everyone else.
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
-import path from "node:path"
-import { fileURLToPath } from "node:url"
-import { startServer, runClient, tempDir, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launch, createCase, upToDate } from "./browser.mjs"
+import { runClient, TIMEOUT } from "../interop/harness.mjs"
+import { launch, appServer, createCase, upToDate } from "./browser.mjs"
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
-let dir, server, browser
+let server, browser
 
 before(async () => {
-  dir = await tempDir()
-  server = await startServer(dir, ["--static-dir", dist, "--demo"])
+  server = await appServer(["--demo"])
+  await server.start()
   browser = await launch()
 })
 
 after(async () => {
   await browser?.close()
-  await server?.stop()
-  await removeDir(dir)
+  await server?.close()
 })
 
 const caseLinks = page => page.getByTestId("case-list").getByRole("link")

@@ -5,30 +5,23 @@ import assert from "node:assert/strict"
 import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import path from "node:path"
-import { fileURLToPath } from "node:url"
-import { startServer, runClient, tempDir, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launch, launchKillable, freePort, createCase, addNote, upToDate } from "./browser.mjs"
+import { runClient, removeDir, TIMEOUT } from "../interop/harness.mjs"
+import { launch, launchKillable, appServer, createCase, addNote, upToDate } from "./browser.mjs"
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
-let dir, port, server, browser
+let server, browser
 
-const start = async () => (server = await startServer(dir, ["--static-dir", dist], `127.0.0.1:${port}`))
-const stop = async () => {
-  const exit = await server.stop()
-  assert.equal(exit.code, 0, server.logs())
-}
+const start = () => server.start()
+const stop = () => server.stop()
 
 before(async () => {
-  dir = await tempDir()
-  port = await freePort()
+  server = await appServer()
   await start()
   browser = await launch()
 })
 
 after(async () => {
   await browser?.close()
-  await server?.stop()
-  await removeDir(dir)
+  await server?.close()
 })
 
 const noteTexts = page => page.getByTestId("note-text").allTextContents()
