@@ -86,7 +86,7 @@ pub fn Hazards(case: Case) -> impl IntoView {
                 {shown.iter().map(|h| view! {
                     <li class="fb-hazard">
                         <strong>{h.label.clone()}</strong>
-                        {h.state.is_conflict().then(|| " (disputed: choose on the case page)")}
+                        {h.state.is_conflict().then_some(" (disputed: choose on the case page)")}
                     </li>
                 }).collect_view()}
             </ul>

@@ -3,12 +3,17 @@
 
 use fieldbook_case::notes::{self, NoteField};
 use fieldbook_case::{vocab, CONTACT_TYPES};
+use fieldbook_sync::automerge::transaction::Transaction;
+use fieldbook_sync::automerge::AutomergeError;
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::ui::{from_local_input, go, now, to_local_input};
+
+/// One edit of this note (a `fieldbook_case::notes` writer with the note id still to fill in).
+type NoteEdit = Box<dyn FnOnce(&mut Transaction<'_>, &str) -> Result<bool, AutomergeError>>;
 
 #[component]
 pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
@@ -30,12 +35,7 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
     };
     let d = driver.clone();
     let nid = note.clone();
-    let change = move |f: Box<
-        dyn FnOnce(
-            &mut fieldbook_sync::automerge::transaction::Transaction<'_>,
-            &str,
-        ) -> Result<bool, fieldbook_sync::automerge::AutomergeError>,
-    >| {
+    let change = move |f: NoteEdit| {
         let _ = d.change(id, |tx| f(tx, &nid).map(|_| ()));
     };
     let (e1, e2, e3, e4, e5) = (edit.clone(), edit.clone(), edit.clone(), edit.clone(), edit);

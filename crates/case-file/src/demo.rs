@@ -67,7 +67,7 @@ pub fn write(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Autom
         worker: WORKER.into(),
         team: "Demo Exploitation Team".into(),
         voice: WORDS[i % WORDS.len()].into(),
-        needs: if i % 3 == 0 {
+        needs: if i.is_multiple_of(3) {
             "Assessed learning need: short sentences, check understanding.".into()
         } else {
             String::new()
@@ -76,7 +76,7 @@ pub fn write(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Autom
     };
     crate::create(tx, &p)?;
     let at = |days_ago: i64, hour: i64| today - days_ago * DAY + (9 + hour % 9) * HOUR;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         profile::set_hazard(tx, "not-alone", true, WORKER, at(30, 0))?;
     }
     if i % 3 == 1 {
@@ -101,7 +101,7 @@ pub fn write(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Autom
                     .step_by(5)
                     .map(|(id, _)| (*id).to_owned())
                     .collect(),
-                reachable: k % 4 == 0,
+                reachable: k.is_multiple_of(4),
                 follow_ups: "Check in with school on Monday.".into(),
                 by: WORKER.into(),
                 removal: None,
