@@ -156,6 +156,11 @@ test("a missing episode whose interview was not completed cannot be saved withou
   await page.getByLabel("Reason in your words").fill("Moved out of area the next morning")
   await page.getByTestId("save-missing").click()
   await page.getByTestId("missing-list").getByText(/Missing from care/).waitFor()
+  const patterns = page.getByTestId("missing-patterns")
+  await patterns.getByText("1 in the last 30 days, 1 in the last 90, 1 in all").waitFor()
+  await patterns.getByText("Usually away about 12 hours (median)").waitFor()
+  await patterns.getByText("1 return with no completed return home interview").waitFor()
+  assert.deepEqual(await axeViolations(page), [], "case page with missing patterns")
   await page.context().close()
 })
 

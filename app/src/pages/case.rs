@@ -110,8 +110,42 @@ fn MissingList(case: Memo<Option<case::Case>>, id: DocumentId) -> impl IntoView 
             .into_iter()
             .filter(|e| removal::visible(&e.removal))
             .collect();
+        let offset = -js_sys::Date::new_0().get_timezone_offset() as i64 * 60_000;
+        let p = case::missing::patterns(&episodes, now(), offset);
+        let count = |list: &[(String, usize)]| {
+            list.iter()
+                .map(|(v, n)| format!("{v} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut lines = vec![format!(
+            "{} in the last 30 days, {} in the last 90, {} in all",
+            p.last_30_days, p.last_90_days, p.total
+        )];
+        if let Some(h) = p.median_hours {
+            lines.push(format!("Usually away about {h} hours (median)"));
+        }
+        if !p.places.is_empty() {
+            lines.push(format!("Found at: {}", count(&p.places)));
+        }
+        if !p.with.is_empty() {
+            lines.push(format!("With: {}", count(&p.with)));
+        }
+        if p.at_night > 0 {
+            lines.push(format!("{} went missing at night", p.at_night));
+        }
+        if p.no_interview > 0 {
+            lines.push(match p.no_interview {
+                1 => "1 return with no completed return home interview".to_owned(),
+                n => format!("{n} returns with no completed return home interview"),
+            });
+        }
         (!episodes.is_empty()).then(|| view! {
             <h2>"Missing episodes"</h2>
+            <div class="fb-panel" data-testid="missing-patterns">
+                <h3>"Patterns"</h3>
+                <ul>{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ul>
+            </div>
             <ul class="fb-list" data-testid="missing-list">
                 {episodes.into_iter().map(|e| view! {
                     <li>

@@ -137,3 +137,155 @@ pub fn remove(
     removal::remove(tx, &e, by, at)?;
     Ok(true)
 }
+
+/// What the episodes of one young person show together (§3.5: reviews found patterns were
+/// never analysed). Removed episodes are left out unless changed since their removal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Patterns {
+    pub total: usize,
+    pub last_30_days: usize,
+    pub last_90_days: usize,
+    pub still_missing: usize,
+    /// Median time away, over episodes that have ended.
+    pub median_hours: Option<i64>,
+    /// Where they were found, most frequent first (ties alphabetical), at most three.
+    pub places: Vec<(String, usize)>,
+    /// Who they were with, most frequent first, at most three.
+    pub with: Vec<(String, usize)>,
+    /// Episodes that started at night (22:00–06:00 local time).
+    pub at_night: usize,
+    /// Returns with no completed interview (not completed, or pending past 72 hours).
+    pub no_interview: usize,
+}
+
+fn top(values: impl Iterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+    for v in values
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    {
+        // "Bus station" and "bus station " are one place.
+        counts.entry(v.to_lowercase()).or_insert((v, 0)).1 += 1;
+    }
+    let mut list: Vec<(String, usize)> = counts.into_values().collect();
+    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    list.truncate(3);
+    list
+}
+
+/// `utc_offset_ms` is local time minus UTC (e.g. one hour in British Summer Time), so
+/// "night" means night where the practitioner is.
+pub fn patterns(episodes: &[Episode], now: i64, utc_offset_ms: i64) -> Patterns {
+    const DAY: i64 = 86_400_000;
+    const HOUR: i64 = 3_600_000;
+    let live: Vec<&Episode> = episodes
+        .iter()
+        .filter(|e| removal::visible(&e.removal))
+        .collect();
+    let mut hours: Vec<i64> = live
+        .iter()
+        .filter_map(|e| e.duration_ms())
+        .map(|d| d.max(0) / HOUR)
+        .collect();
+    hours.sort_unstable();
+    Patterns {
+        total: live.len(),
+        last_30_days: live.iter().filter(|e| now - e.start <= 30 * DAY).count(),
+        last_90_days: live.iter().filter(|e| now - e.start <= 90 * DAY).count(),
+        still_missing: live.iter().filter(|e| e.end.is_none()).count(),
+        median_hours: (!hours.is_empty()).then(|| hours[hours.len() / 2]),
+        places: top(live.iter().map(|e| e.found_where.clone())),
+        with: top(live.iter().map(|e| e.found_with.clone())),
+        at_night: live
+            .iter()
+            .filter(|e| {
+                let h = (e.start + utc_offset_ms).rem_euclid(DAY) / HOUR;
+                !(6..22).contains(&h)
+            })
+            .count(),
+        no_interview: live
+            .iter()
+            .filter(|e| match (e.end, e.rhi.as_str()) {
+                (None, _) | (_, "completed") => false,
+                (Some(end), "pending") => now > end + 72 * HOUR,
+                _ => true,
+            })
+            .count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const DAY: i64 = 24 * H;
+
+    fn ep(start: i64, hours: Option<i64>, place: &str, with: &str, rhi: &str) -> Episode {
+        Episode {
+            id: format!("e{start}"),
+            start,
+            end: hours.map(|h| start + h * H),
+            found_where: place.into(),
+            found_with: with.into(),
+            from: "home".into(),
+            rhi: rhi.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn patterns_collate_frequency_duration_places_times_and_associates() {
+        let now = 200 * DAY;
+        let episodes = vec![
+            ep(
+                now - 5 * DAY + 23 * H,
+                Some(10),
+                "Bus station",
+                "Older male (invented)",
+                "not-completed",
+            ),
+            ep(
+                now - 20 * DAY + 14 * H,
+                Some(30),
+                "bus station ",
+                "",
+                "completed",
+            ),
+            ep(
+                now - 60 * DAY + 2 * H,
+                Some(4),
+                "Mercer Road flat",
+                "Older male (invented)",
+                "pending",
+            ),
+            ep(now - 2 * H, None, "", "", ""),
+        ];
+        let p = patterns(&episodes, now, 0);
+        assert_eq!(
+            (p.total, p.last_30_days, p.last_90_days, p.still_missing),
+            (4, 3, 4, 1)
+        );
+        assert_eq!(p.median_hours, Some(10));
+        assert_eq!(
+            p.places,
+            vec![
+                ("Bus station".to_owned(), 2),
+                ("Mercer Road flat".to_owned(), 1)
+            ]
+        );
+        assert_eq!(p.with, vec![("Older male (invented)".to_owned(), 2)]);
+        assert_eq!(p.at_night, 3, "23:00, 02:00 and 22:00 starts");
+        assert_eq!(
+            p.no_interview, 2,
+            "one not completed, one pending long past 72 hours"
+        );
+        assert_eq!(patterns(&[], now, 0), Patterns::default());
+        // An hour ahead of UTC, the 22:00 UTC start is 23:00 and 05:00 UTC would be 06:00.
+        assert_eq!(patterns(&episodes, now, H).at_night, 3);
+        assert_eq!(
+            patterns(&[ep(5 * H, Some(1), "", "", "completed")], now, H).at_night,
+            0
+        );
+    }
+}
