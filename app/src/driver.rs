@@ -3,7 +3,7 @@
 //! its storage writes commit before its messages leave (the same rule as on the server).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use fieldbook_browser_store::{IdbStore, LocalStore};
@@ -345,7 +345,10 @@ impl Driver {
             else {
                 return;
             };
-            let known = self.signals.cases.get_untracked();
+            // Runs after every batch (each keystroke): sets keep it linear in the caseload.
+            let known: BTreeSet<DocumentId> =
+                self.signals.cases.get_untracked().into_iter().collect();
+            let listed_set: BTreeSet<DocumentId> = listed.iter().copied().collect();
             let has_content = |d: &DocumentId| {
                 inner
                     .engine
@@ -353,7 +356,10 @@ impl Driver {
                     .is_some_and(|a| !a.get_heads().is_empty())
             };
             let have = listed.iter().filter(|d| has_content(d)).count();
-            self.signals.fetched.set((have, listed.len()));
+            let progress = (have, listed.len());
+            if self.signals.fetched.get_untracked() != progress {
+                self.signals.fetched.set(progress);
+            }
             let to_find: Vec<DocumentId> = listed
                 .iter()
                 .filter(|d| !known.contains(d))
@@ -361,7 +367,7 @@ impl Driver {
                 .collect();
             let to_list: Vec<DocumentId> = known
                 .iter()
-                .filter(|d| !listed.contains(d) && **d != index)
+                .filter(|d| !listed_set.contains(d) && **d != index)
                 .filter(|d| inner.engine.document(d).is_some_and(case::is_case))
                 .copied()
                 .collect();

@@ -10,11 +10,15 @@ const SEEDED: &str = "demo_seeded";
 
 /// Seed the demo caseload once: invented cases covering every record, all listed in the index.
 /// Returns how many cases were added (0 if seeded before).
-pub async fn seed<S: Store>(store: &S, now_ms: i64) -> Result<usize, SeedError> {
+/// `index` is the caseload index, already prepared by [`crate::caseload::ensure_index`].
+pub async fn seed<S: Store>(
+    store: &S,
+    index: fieldbook_sync::DocumentId,
+    now_ms: i64,
+) -> Result<usize, SeedError> {
     if store.get_setting(SEEDED).await?.is_some() {
         return Ok(0);
     }
-    let index = crate::caseload::ensure_index(store, now_ms as u64).await?;
     let mut offline = Offline::new(store, now_ms as u64);
     offline.open(index).await?;
     let mut ids = Vec::new();

@@ -107,7 +107,7 @@ pub async fn start_with_store<S: Store>(
         .await
         .map_err(|e| anyhow::anyhow!("cannot prepare the caseload index: {e}"))?;
     if config.demo {
-        let added = crate::demo::seed(&store, now)
+        let added = crate::demo::seed(&store, index, now)
             .await
             .map_err(|e| anyhow::anyhow!("cannot seed demo cases: {e}"))?;
         tracing::info!(added, "demo cases (invented people) seeded");

@@ -247,14 +247,6 @@ fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> i
     let d = driver.clone();
     let record = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if overall.get_untracked().is_empty() {
-            error.set(vec![validate::FieldError {
-                field: "outcome-overall".into(),
-                message: "Select how things have changed since the last review".into(),
-            }]);
-            return;
-        }
-        error.set(Vec::new());
         let o = case::Outcome {
             id: new_id(),
             at: now(),
@@ -263,6 +255,12 @@ fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> i
             notes: notes.get_untracked(),
             by: d.author(),
         };
+        let problems = validate::outcome(&o);
+        if !problems.is_empty() {
+            error.set(problems);
+            return;
+        }
+        error.set(Vec::new());
         if d.change(id, |tx| case::outcomes::add(tx, &o)).is_ok() {
             notes.set(String::new());
             soft.set(Vec::new());

@@ -210,15 +210,11 @@ pub fn set_field(
     field: AssessmentField,
     text: &str,
 ) -> Result<bool, AutomergeError> {
-    let Some(a) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
     let key = match field {
         AssessmentField::Summary => "summary",
         AssessmentField::CompletedBy => "completedBy",
     };
-    doc::set_text(tx, &a, key, text)?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, a| doc::set_text(tx, a, key, text))
 }
 
 pub fn set_overall(
@@ -228,20 +224,16 @@ pub fn set_overall(
     by: &str,
     at: i64,
 ) -> Result<bool, AutomergeError> {
-    let Some(a) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    critical::set(tx, &a, "overall", level, by, at)?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, a| {
+        critical::set(tx, a, "overall", level, by, at)
+    })
 }
 
 /// Submit (the caller has run [`crate::validate::assessment`]).
 pub fn submit(tx: &mut impl Transactable, id: &str, at: i64) -> Result<bool, AutomergeError> {
-    let Some(a) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    tx.put(&a, "submitted", ScalarValue::Timestamp(at))?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, a| {
+        tx.put(a, "submitted", ScalarValue::Timestamp(at))
+    })
 }
 
 /// A manager confirms the overall level.
@@ -251,11 +243,9 @@ pub fn confirm(
     by: &str,
     at: i64,
 ) -> Result<bool, AutomergeError> {
-    let Some(a) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    let c = tx.put_object(&a, "confirmed", ObjType::Map)?;
-    tx.put(&c, "by", by)?;
-    tx.put(&c, "at", ScalarValue::Timestamp(at))?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, a| {
+        let c = tx.put_object(a, "confirmed", ObjType::Map)?;
+        tx.put(&c, "by", by)?;
+        tx.put(&c, "at", ScalarValue::Timestamp(at))
+    })
 }

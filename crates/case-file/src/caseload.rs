@@ -11,9 +11,11 @@
 //! merge, and adding the same case twice is one entry.
 
 use fieldbook_sync::automerge::transaction::Transactable;
-use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::{DocumentId, StorageId};
 use sha2::{Digest, Sha256};
+
+use crate::doc;
 
 /// Value of the root `type` field, so a caseload is never mistaken for a case.
 pub const TYPE: &str = "fieldbook-caseload";
@@ -34,32 +36,35 @@ pub fn init(tx: &mut impl Transactable) -> Result<(), AutomergeError> {
 }
 
 /// Whether `doc` is a caseload index.
-pub fn is_caseload<D: ReadDoc>(doc: &D) -> bool {
-    matches!(doc.get(ROOT, "type"),
-        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Str(t) if t.as_str() == TYPE))
+pub fn is_caseload<D: ReadDoc>(d: &D) -> bool {
+    doc::text(d, &ROOT, "type") == TYPE
 }
 
-/// Every case the index lists, in id order. Keys that are not document ids are skipped.
-pub fn case_ids<D: ReadDoc>(doc: &D) -> Vec<DocumentId> {
-    match doc.get(ROOT, "cases") {
-        Ok(Some((Value::Object(ObjType::Map), cases))) => {
-            doc.keys(&cases).filter_map(|k| k.parse().ok()).collect()
-        }
-        _ => Vec::new(),
-    }
+/// Every case the index lists (from every concurrent copy of its map), in id order. Keys
+/// that are not document ids are skipped.
+pub fn case_ids<D: ReadDoc>(d: &D) -> Vec<DocumentId> {
+    let ids: std::collections::BTreeSet<DocumentId> =
+        doc::all_objs(d, &ROOT, "cases", ObjType::Map)
+            .iter()
+            .flat_map(|m| d.keys(m).filter_map(|k| k.parse().ok()).collect::<Vec<_>>())
+            .collect();
+    let mut ids: Vec<DocumentId> = ids.into_iter().collect();
+    ids.sort_by_key(|id| id.to_string());
+    ids
 }
 
 /// Add `case` to the index (no-op if it is already listed). `at` is milliseconds since the epoch.
 pub fn add(tx: &mut impl Transactable, case: &DocumentId, at: i64) -> Result<bool, AutomergeError> {
-    let cases = match tx.get(ROOT, "cases")? {
-        Some((Value::Object(ObjType::Map), id)) => id,
-        // An index written before `cases` existed (or damaged): recreate the map rather than fail.
-        _ => tx.put_object(ROOT, "cases", ObjType::Map)?,
-    };
     let key = case.to_string();
-    if tx.get(&cases, key.as_str())?.is_some() {
+    let copies = doc::all_objs(tx, &ROOT, "cases", ObjType::Map);
+    if copies
+        .iter()
+        .any(|m| matches!(tx.get(m, key.as_str()), Ok(Some(_))))
+    {
         return Ok(false);
     }
+    // An index written before `cases` existed (or damaged) gets the map rather than failing.
+    let cases = doc::ensure_obj(tx, &ROOT, "cases", ObjType::Map)?;
     let entry = tx.put_object(&cases, key.as_str(), ObjType::Map)?;
     tx.put(&entry, "added", ScalarValue::Timestamp(at))?;
     Ok(true)

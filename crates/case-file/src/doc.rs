@@ -63,6 +63,21 @@ pub fn find_item<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, id: &str) -> Optio
         .find(|item| text(doc, item, "id") == id)
 }
 
+/// Apply `f` to the item `id` of the list at `key`. Returns false if there is no such item
+/// (removed on another device and compacted away, or a stale link): the caller decides.
+pub fn on_item<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    id: &str,
+    f: impl FnOnce(&mut T, &ObjId) -> Result<(), AutomergeError>,
+) -> Result<bool, AutomergeError> {
+    match find_item(tx, obj, key, id) {
+        Some(item) => f(tx, &item).map(|()| true),
+        None => Ok(false),
+    }
+}
+
 /// Append a new map item (with its `id` and an `edits` counter) to the list at `key`.
 pub fn push_item(
     tx: &mut impl Transactable,

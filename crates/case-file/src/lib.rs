@@ -185,16 +185,9 @@ pub fn long_date(iso: &str) -> String {
         "November",
         "December",
     ];
-    let mut parts = iso.splitn(3, '-').map(|p| p.parse::<u32>().ok());
-    match (
-        parts.next().flatten(),
-        parts.next().flatten(),
-        parts.next().flatten(),
-    ) {
-        (Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => {
-            format!("{d} {} {y}", MONTHS[m as usize - 1])
-        }
-        _ => iso.to_owned(),
+    match validate::parse_iso_date(iso) {
+        Some((y, m, d)) => format!("{d} {} {y}", MONTHS[m as usize - 1]),
+        None => iso.to_owned(),
     }
 }
 

@@ -131,11 +131,7 @@ pub fn remove(
     by: &str,
     at: i64,
 ) -> Result<bool, AutomergeError> {
-    let Some(e) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    removal::remove(tx, &e, by, at)?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, e| removal::remove(tx, e, by, at))
 }
 
 /// What the episodes of one young person show together (§3.5: reviews found patterns were

@@ -126,12 +126,10 @@ fn edit<T: Transactable>(
     id: &str,
     f: impl FnOnce(&mut T, &ObjId) -> Result<(), AutomergeError>,
 ) -> Result<bool, AutomergeError> {
-    let Some(n) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    f(tx, &n)?;
-    removal::touch(tx, &n)?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, n| {
+        f(tx, n)?;
+        removal::touch(tx, n)
+    })
 }
 
 pub fn set_field(
@@ -194,17 +192,9 @@ pub fn remove(
     by: &str,
     at: i64,
 ) -> Result<bool, AutomergeError> {
-    let Some(n) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    removal::remove(tx, &n, by, at)?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, |tx, n| removal::remove(tx, n, by, at))
 }
 
 pub fn restore(tx: &mut impl Transactable, id: &str) -> Result<bool, AutomergeError> {
-    let Some(n) = doc::find_item(tx, &ROOT, LIST, id) else {
-        return Ok(false);
-    };
-    removal::restore(tx, &n)?;
-    Ok(true)
+    doc::on_item(tx, &ROOT, LIST, id, removal::restore)
 }

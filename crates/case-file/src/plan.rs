@@ -2,7 +2,7 @@
 //! activities, each with an owner, a due date and a status; a review date for the plan.
 
 use fieldbook_sync::automerge::transaction::Transactable;
-use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};
+use fieldbook_sync::automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ROOT};
 
 use crate::doc;
 use crate::removal::{self, Removal};
@@ -32,7 +32,7 @@ pub struct SafetyPlan {
 
 pub fn read<D: ReadDoc>(d: &D) -> SafetyPlan {
     let plans = doc::all_objs(d, &ROOT, "plan", ObjType::Map);
-    let first = |f: &dyn Fn(&fieldbook_sync::automerge::ObjId) -> String| {
+    let first = |f: &dyn Fn(&ObjId) -> String| {
         plans
             .iter()
             .map(f)
@@ -60,7 +60,7 @@ pub fn read<D: ReadDoc>(d: &D) -> SafetyPlan {
     }
 }
 
-fn plan(tx: &mut impl Transactable) -> Result<fieldbook_sync::automerge::ObjId, AutomergeError> {
+fn plan(tx: &mut impl Transactable) -> Result<ObjId, AutomergeError> {
     doc::ensure_obj(tx, &ROOT, "plan", ObjType::Map)
 }
 
@@ -94,10 +94,19 @@ pub enum ActionField {
     Status,
 }
 
-fn find_action<D: ReadDoc>(d: &D, id: &str) -> Option<fieldbook_sync::automerge::ObjId> {
-    doc::all_objs(d, &ROOT, "plan", ObjType::Map)
-        .iter()
-        .find_map(|p| doc::find_item(d, p, "actions", id))
+/// Apply `f` to action `id`, in whichever copy of the plan holds it; false if none does.
+fn on_action<T: Transactable>(
+    tx: &mut T,
+    id: &str,
+    f: impl FnOnce(&mut T, &ObjId) -> Result<(), AutomergeError>,
+) -> Result<bool, AutomergeError> {
+    let plan = doc::all_objs(tx, &ROOT, "plan", ObjType::Map)
+        .into_iter()
+        .find(|p| doc::find_item(tx, p, "actions", id).is_some());
+    match plan {
+        Some(p) => doc::on_item(tx, &p, "actions", id, f),
+        None => Ok(false),
+    }
 }
 
 pub fn set_action(
@@ -106,17 +115,15 @@ pub fn set_action(
     field: ActionField,
     value: &str,
 ) -> Result<bool, AutomergeError> {
-    let Some(a) = find_action(tx, id) else {
-        return Ok(false);
-    };
-    match field {
-        ActionField::Text => doc::set_text(tx, &a, "text", value)?,
-        ActionField::Owner => doc::set_text(tx, &a, "owner", value)?,
-        ActionField::Due => tx.put(&a, "due", value)?,
-        ActionField::Status => tx.put(&a, "status", value)?,
-    }
-    removal::touch(tx, &a)?;
-    Ok(true)
+    on_action(tx, id, |tx, a| {
+        match field {
+            ActionField::Text => doc::set_text(tx, a, "text", value)?,
+            ActionField::Owner => doc::set_text(tx, a, "owner", value)?,
+            ActionField::Due => tx.put(a, "due", value)?,
+            ActionField::Status => tx.put(a, "status", value)?,
+        }
+        removal::touch(tx, a)
+    })
 }
 
 pub fn remove_action(
@@ -125,17 +132,9 @@ pub fn remove_action(
     by: &str,
     at: i64,
 ) -> Result<bool, AutomergeError> {
-    let Some(a) = find_action(tx, id) else {
-        return Ok(false);
-    };
-    removal::remove(tx, &a, by, at)?;
-    Ok(true)
+    on_action(tx, id, |tx, a| removal::remove(tx, a, by, at))
 }
 
 pub fn restore_action(tx: &mut impl Transactable, id: &str) -> Result<bool, AutomergeError> {
-    let Some(a) = find_action(tx, id) else {
-        return Ok(false);
-    };
-    removal::restore(tx, &a)?;
-    Ok(true)
+    on_action(tx, id, removal::restore)
 }

@@ -115,35 +115,31 @@ impl Profile {
             ProfileField::Voice => &self.voice,
         }
     }
-
-    fn slot(&mut self, f: ProfileField) -> &mut String {
-        match f {
-            ProfileField::Name => &mut self.name,
-            ProfileField::KnownAs => &mut self.known_as,
-            ProfileField::Dob => &mut self.dob,
-            ProfileField::Gender => &mut self.gender,
-            ProfileField::Address => &mut self.address,
-            ProfileField::Placement => &mut self.placement,
-            ProfileField::FamilyAddress => &mut self.family_address,
-            ProfileField::Worker => &mut self.worker,
-            ProfileField::Team => &mut self.team,
-            ProfileField::LegalStatus => &mut self.legal_status,
-            ProfileField::Education => &mut self.education,
-            ProfileField::Needs => &mut self.needs,
-            ProfileField::KeyContacts => &mut self.key_contacts,
-            ProfileField::Voice => &mut self.voice,
-        }
-    }
 }
 
 pub fn read<D: ReadDoc>(d: &D) -> Profile {
-    let mut p = Profile::default();
-    if let Some(obj) = doc::obj_at(d, &ROOT, "profile", ObjType::Map) {
-        for f in ProfileField::ALL {
-            *p.slot(f) = doc::text(d, &obj, f.key());
-        }
+    let obj = doc::obj_at(d, &ROOT, "profile", ObjType::Map);
+    let t = |f: ProfileField| {
+        obj.as_ref()
+            .map(|o| doc::text(d, o, f.key()))
+            .unwrap_or_default()
+    };
+    Profile {
+        name: t(ProfileField::Name),
+        known_as: t(ProfileField::KnownAs),
+        dob: t(ProfileField::Dob),
+        gender: t(ProfileField::Gender),
+        address: t(ProfileField::Address),
+        placement: t(ProfileField::Placement),
+        family_address: t(ProfileField::FamilyAddress),
+        worker: t(ProfileField::Worker),
+        team: t(ProfileField::Team),
+        legal_status: t(ProfileField::LegalStatus),
+        education: t(ProfileField::Education),
+        needs: t(ProfileField::Needs),
+        key_contacts: t(ProfileField::KeyContacts),
+        voice: t(ProfileField::Voice),
     }
-    p
 }
 
 pub fn set_field(

@@ -166,6 +166,18 @@ pub fn action(a: &Action) -> Vec<FieldError> {
     errors
 }
 
+/// A review outcome: how things have changed must be chosen.
+pub fn outcome(o: &crate::Outcome) -> Vec<FieldError> {
+    if vocab::OUTCOMES.iter().any(|(id, _)| *id == o.overall) {
+        Vec::new()
+    } else {
+        vec![err(
+            "outcome-overall",
+            "Select how things have changed since the last review",
+        )]
+    }
+}
+
 /// A person or place linked to the young person.
 pub fn link(l: &crate::network::Link) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -186,15 +198,22 @@ pub fn link(l: &crate::network::Link) -> Vec<FieldError> {
 
 /// `YYYY-MM-DD` naming a real calendar date.
 pub fn is_iso_date(s: &str) -> bool {
+    parse_iso_date(s).is_some()
+}
+
+/// `(year, month, day)` of a `YYYY-MM-DD` string naming a real calendar date.
+pub fn parse_iso_date(s: &str) -> Option<(i32, u32, u32)> {
     let parts: Vec<&str> = s.split('-').collect();
     let [y, m, d] = parts.as_slice() else {
-        return false;
+        return None;
     };
-    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i32>(), m.parse::<u32>(), d.parse::<u32>()) else {
-        return false;
-    };
-    if y.to_string().len() != 4 || !(1..=12).contains(&m) || d == 0 {
-        return false;
+    let (y, m, d) = (
+        y.parse::<i32>().ok()?,
+        m.parse::<u32>().ok()?,
+        d.parse::<u32>().ok()?,
+    );
+    if parts[0].len() != 4 || !(1..=12).contains(&m) || d == 0 {
+        return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = [
@@ -211,5 +230,5 @@ pub fn is_iso_date(s: &str) -> bool {
         30,
         31,
     ];
-    d <= days[m as usize - 1]
+    (d <= days[m as usize - 1]).then_some((y, m, d))
 }

@@ -319,6 +319,11 @@ fn other_validation_rules() {
         "Select a rating for Running away / going missing from home, school or care"
     );
 
+    let mut o = case::Outcome::default();
+    assert_eq!(validate::outcome(&o)[0].field, "outcome-overall");
+    o.overall = "stable".into();
+    assert!(validate::outcome(&o).is_empty());
+
     let mut l = network::Link::default();
     assert_eq!(validate::link(&l).len(), 3);
     l = network::Link {
