@@ -110,7 +110,8 @@ export async function axeViolations(page) {
  * after a restart) and its own data directory. `stop()` insists on a clean exit.
  */
 export async function appServer(extraArgs = []) {
-  const dist = fileURLToPath(new URL("../../dist", import.meta.url))
+  // FIELDBOOK_DIST lets a developer test a build kept elsewhere (e.g. `trunk build --dist`).
+  const dist = process.env.FIELDBOOK_DIST ?? fileURLToPath(new URL("../../dist", import.meta.url))
   const dir = await tempDir()
   const port = await freePort()
   let running
