@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{format_time, go, new_id, now, CriticalChoice, ErrorSummary};
+use crate::ui::{format_time, go, new_id, now, CriticalChoice, ErrorSummary, TextField};
 
 /// History, trend and the way into a new version.
 #[component]
@@ -39,15 +39,19 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
         <h1>"Risk assessment"</h1>
         {move || {
             let list = all.get();
-            let draft = list.iter().find(|a| a.submitted.is_none()).cloned();
+            // Every draft: two devices may each have started one (say, from late edits).
+            let drafts: Vec<Assessment> = list.iter().filter(|a| a.submitted.is_none()).cloned().collect();
             let submitted: Vec<Assessment> = list.iter().filter(|a| a.submitted.is_some()).cloned().collect();
             let trend = assessment::trend(&list);
             let start = start.clone();
             let d = d_confirm.clone();
             view! {
-                {match draft {
-                    Some(a) => view! { <a class="fb-button" data-testid="continue-assessment" href=format!("#/case/{id}/assessment/{}", a.id)>"Continue the draft assessment"</a> }.into_any(),
-                    None => view! { <button class="fb-button" data-testid="start-assessment" on:click=start>"Start a new assessment"</button> }.into_any(),
+                {if drafts.is_empty() {
+                    view! { <button class="fb-button" data-testid="start-assessment" on:click=start>"Start a new assessment"</button> }.into_any()
+                } else {
+                    drafts.iter().map(|a| view! {
+                        <p><a class="fb-button" data-testid="continue-assessment" href=format!("#/case/{id}/assessment/{}", a.id)>{draft_label(a, &list)}</a></p>
+                    }).collect_view().into_any()
                 }}
                 <h2>"Versions"</h2>
                 {if submitted.is_empty() {
@@ -67,7 +71,8 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                                             on:click=move |_| { let by = d.author(); let _ = d.change(id, |tx| assessment::confirm(tx, &aid, &by, now()).map(|_| ())); }>
                                             "Confirm the overall level (manager)"</button> }
                                     })}
-                                    {a.has_conflict().then(|| view! { <p class="fb-warning">"A rating or the overall level was set two ways at once: open the case to choose."</p> })}
+                                    <LateEditsNotice driver=d.clone() id=id version=a.clone()/>
+                                    {a.has_conflict().then(|| view! { <p class="fb-warning">"A rating or the overall level was set two ways at the same time: choose what to keep at the top of this page."</p> })}
                                     {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation."</p> })}
                                 </li>
                             }).collect_view()}
@@ -89,6 +94,58 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
             }
         }}
     }
+}
+
+/// "Continue …" for a draft; one made from late edits says which version they were made to.
+fn draft_label(a: &Assessment, all: &[Assessment]) -> String {
+    match a
+        .from_late_edits
+        .as_ref()
+        .and_then(|v| all.iter().find(|x| &x.id == v))
+    {
+        Some(v) => format!(
+            "Continue the draft made from changes after the version of {} was submitted",
+            format_time(v.submitted.unwrap_or(v.started))
+        ),
+        None => "Continue the draft assessment".to_owned(),
+    }
+}
+
+/// On a submitted version: it cannot be changed, and any changes that reached it from a
+/// device that had not seen the submission are kept for a new draft, which this opens
+/// (creating it the first time; `start_draft_from_late_edits` makes pressing twice harmless).
+#[component]
+fn LateEditsNotice(driver: Driver, id: DocumentId, version: Assessment) -> impl IntoView {
+    version.late_edits.clone().map(|late| {
+        let aid = version.id.clone();
+        let open = move |_| {
+            let (nid, by) = (new_id(), driver.author());
+            let mut made = false;
+            let _ = driver.change(id, |tx| {
+                made = assessment::start_draft_from_late_edits(tx, &aid, &nid, now(), &by)?;
+                Ok(())
+            });
+            if made {
+                go(&format!("#/case/{id}/assessment/{nid}"));
+            }
+        };
+        let who = (!late.by.is_empty()).then(|| format!(" Set by {}.", late.by.join(", ")));
+        view! {
+            <div class="fb-warning" role="status" data-testid="late-edits">
+                <p><strong>"Changes made on another device after this version was submitted are kept in a new draft."</strong>
+                   " The submitted version stays as it was."</p>
+                <p class="fb-hint">{format!("Changed: {}.", late.changed.join("; "))}{who}</p>
+                <button class="fb-button fb-button-secondary" data-testid="open-late-edits" on:click=open>"Open the new draft"</button>
+            </div>
+        }
+    })
+}
+
+/// Shown on every screen of a submitted version instead of anything that edits it.
+fn submitted_note(a: &Assessment) -> impl IntoView {
+    a.submitted.map(|t| view! {
+        <p class="fb-warning" data-testid="submitted-note">{format!("Submitted {}. A submitted version cannot be changed: start a new assessment to review it.", format_time(t))}</p>
+    })
 }
 
 fn draft(c: Memo<Option<fieldbook_case::Case>>, aid: String) -> Memo<Option<Assessment>> {
@@ -119,7 +176,8 @@ pub fn AssessmentTasks(driver: Driver, id: DocumentId, aid: String) -> impl Into
             Some(a) => {
                 let base = format!("#/case/{id}/assessment/{}", a.id);
                 view! {
-                    {a.submitted.map(|t| view! { <p class="fb-warning">{format!("Submitted {}.", format_time(t))}</p> })}
+                    {submitted_note(&a)}
+                    <LateEditsNotice driver=driver.clone() id=id version=a.clone()/>
                     <ol class="fb-task-list" data-testid="task-list">
                         {a.categories.iter().zip(vocab::RISK_CATEGORIES).map(|(cat, (cid, label))| view! {
                             <li class="fb-task">
@@ -132,7 +190,11 @@ pub fn AssessmentTasks(driver: Driver, id: DocumentId, aid: String) -> impl Into
                         <li class="fb-task"><a href=format!("{base}/completed-by")>"Who completed it"</a>
                             {status_tag(!a.completed_by.trim().is_empty(), false)}</li>
                     </ol>
-                    <a class="fb-button" href=format!("{base}/check") data-testid="check-answers">"Check answers and submit"</a>
+                    {if a.submitted.is_some() {
+                        view! { <p><a href=format!("{base}/check") data-testid="view-answers">"See all answers"</a></p> }.into_any()
+                    } else {
+                        view! { <a class="fb-button" href=format!("{base}/check") data-testid="check-answers">"Check answers and submit"</a> }.into_any()
+                    }}
                 }.into_any()
             }
         }}
@@ -150,6 +212,18 @@ pub fn AssessmentSection(
     let c = case_memo(&driver, id);
     let a = draft(c, aid.clone());
     let exists = Memo::new(move |_| a.with(Option::is_some));
+    // While this section's value is in dispute, moving on must not look like it settles it.
+    let disputed = {
+        let section = section.clone();
+        Memo::new(move |_| {
+            a.with(|a| {
+                a.as_ref().is_some_and(|a| match section.as_str() {
+                    "summary" => a.overall.is_conflict(),
+                    cid => a.category(cid).is_some_and(|c| c.rating.is_conflict()),
+                })
+            })
+        })
+    };
     let base = format!("#/case/{id}/assessment/{aid}");
     let sec = section.clone();
     let next = match vocab::RISK_CATEGORIES
@@ -178,9 +252,9 @@ pub fn AssessmentSection(
             view! {
                 <h1>{*label}</h1>
                 <label class="fb-label" for="category-text">"Information and analysis"</label>
-                <textarea id="category-text" class="fb-textarea" rows="6"
-                          prop:value=move || a.with(|a| a.as_ref().and_then(|a| a.category(cid)).map(|c| c.text.clone()).unwrap_or_default())
-                          on:input=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| assessment::set_category_text(tx, &aid1, cid, &v).map(|_| ())); }></textarea>
+                <TextField id="category-text" rows=6
+                          value=Signal::derive(move || a.with(|a| a.as_ref().and_then(|a| a.category(cid)).map(|c| c.text.clone()).unwrap_or_default()))
+                          on_input=move |v: String| { let _ = d1.change(id, |tx| assessment::set_category_text(tx, &aid1, cid, &v).map(|_| ())); }/>
                 {move || {
                     let (d, aid) = (d.clone(), aid.clone());
                     let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_rating(tx, &aid, cid, &v, &by, now()).map(|_| ())); });
@@ -194,9 +268,9 @@ pub fn AssessmentSection(
                 <h1>"Summary and overall risk level"</h1>
                 <label class="fb-label" for="summary">"Summary of concerns and analysis"</label>
                 <p class="fb-hint" id="summary-hint">"Discussed with the young person and their family. High ratings in education, health and family alone are common and do not by themselves mean criminal exploitation."</p>
-                <textarea id="summary" class="fb-textarea" rows="6" aria-describedby="summary-hint"
-                          prop:value=move || a.with(|a| a.as_ref().map(|a| a.summary.clone()).unwrap_or_default())
-                          on:input=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v).map(|_| ())); }></textarea>
+                <TextField id="summary" rows=6 describedby="summary-hint"
+                          value=Signal::derive(move || a.with(|a| a.as_ref().map(|a| a.summary.clone()).unwrap_or_default()))
+                          on_input=move |v: String| { let _ = d1.change(id, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v).map(|_| ())); }/>
                 {move || {
                     let (d, aid) = (d.clone(), aid.clone());
                     let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_overall(tx, &aid, &v, &by, now()).map(|_| ())); });
@@ -208,20 +282,84 @@ pub fn AssessmentSection(
                 <h1>"Who completed it"</h1>
                 <label class="fb-label" for="completed-by">"Names and roles"</label>
                 <p class="fb-hint" id="completed-by-hint">"For example, \"A. Worker (social care), B. Officer (youth justice)\"."</p>
-                <input id="completed-by" class="fb-input" aria-describedby="completed-by-hint"
-                       prop:value=move || a.with(|a| a.as_ref().map(|a| a.completed_by.clone()).unwrap_or_default())
-                       on:input=move |ev| { let v = event_target_value(&ev); let _ = d.change(id, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v).map(|_| ())); }/>
+                <TextField id="completed-by" describedby="completed-by-hint"
+                       value=Signal::derive(move || a.with(|a| a.as_ref().map(|a| a.completed_by.clone()).unwrap_or_default()))
+                       on_input=move |v: String| { let _ = d.change(id, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v).map(|_| ())); }/>
             }.into_any()
+        }
+    };
+    // A submitted version (or one whose submission arrives while this is open) is shown
+    // read-only, as submitted.
+    let submitted =
+        Memo::new(move |_| a.with(|a| a.as_ref().is_some_and(|a| a.submitted.is_some())));
+    let frozen = {
+        let (d, sec) = (driver.clone(), section.clone());
+        move || match a.get().filter(|_| submitted.get()) {
+            Some(v) => frozen_section(d.clone(), id, v, &sec),
+            None => looking(),
         }
     };
     view! {
         <CaseTop case=c id=id/>
-        <Show when=move || exists.get() fallback=|| looking()>
+        <Show when=move || exists.get() && !submitted.get() fallback=frozen>
             {body.clone()}
-            <a class="fb-button" href=next.clone() data-testid="save-continue">"Save and continue"</a>
+            {let next = next.clone(); move || if disputed.get() {
+                view! { <p><a class="fb-button fb-button-secondary fb-button-continue" href=next.clone() data-testid="save-continue">"Continue without choosing"</a></p> }.into_any()
+            } else {
+                view! { <a class="fb-button" href=next.clone() data-testid="save-continue">"Save and continue"</a> }.into_any()
+            }}
             <p><a href=base.clone()>"Back to the task list"</a></p>
         </Show>
     }
+}
+
+/// A section of a submitted version: what it said when submitted, nothing to edit.
+fn frozen_section(driver: Driver, id: DocumentId, a: Assessment, section: &str) -> AnyView {
+    let base = format!("#/case/{id}/assessment/{}", a.id);
+    let level = |c: &fieldbook_case::critical::Critical, choices| match c.settled() {
+        Some(x) if x.by.is_empty() => vocab::label(choices, &x.value),
+        Some(x) => format!(
+            "{} (set by {} at {})",
+            vocab::label(choices, &x.value),
+            x.by,
+            format_time(x.at)
+        ),
+        None if c.is_conflict() => "Set two ways at once".to_owned(),
+        None => "Not set".to_owned(),
+    };
+    let text = |t: String| view! { <p class="fb-frozen" data-testid="frozen-text" style="white-space: pre-wrap">{t}</p> };
+    let body = match vocab::RISK_CATEGORIES.iter().find(|(c, _)| *c == section) {
+        Some((cid, label)) => {
+            let cat = a.category(cid).cloned();
+            view! {
+                <h1>{*label}</h1>
+                <h2 class="fb-label">"Information and analysis"</h2>
+                {text(cat.as_ref().map(|c| c.text.clone()).unwrap_or_default())}
+                <h2 class="fb-label">"Rating"</h2>
+                <p data-testid="frozen-rating">{cat.map(|c| level(&c.rating, vocab::RATINGS)).unwrap_or_default()}</p>
+            }.into_any()
+        }
+        None if section == "summary" => view! {
+            <h1>"Summary and overall risk level"</h1>
+            <h2 class="fb-label">"Summary of concerns and analysis"</h2>
+            {text(a.summary.clone())}
+            <h2 class="fb-label">"Overall risk level"</h2>
+            <p data-testid="frozen-rating">{level(&a.overall, vocab::LEVELS)}</p>
+        }
+        .into_any(),
+        None => view! {
+            <h1>"Who completed it"</h1>
+            {text(a.completed_by.clone())}
+        }
+        .into_any(),
+    };
+    view! {
+        {submitted_note(&a)}
+        <LateEditsNotice driver=driver id=id version=a.clone()/>
+        {body}
+        <p><a href=base>"Back to the task list"</a></p>
+    }
+    .into_any()
 }
 
 /// Check answers, then submit.
@@ -248,13 +386,19 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
         }
     };
     let base = format!("#/case/{id}/assessment/{aid}");
+    let is_draft =
+        Memo::new(move |_| a.with(|a| a.as_ref().is_some_and(|a| a.submitted.is_none())));
     view! {
         <CaseTop case=c id=id/>
-        <h1>"Check your answers before submitting the assessment"</h1>
+        <h1>{move || if is_draft.get() { "Check your answers before submitting the assessment" } else { "Answers in this assessment" }}</h1>
         {move || view! { <ErrorSummary errors=errors.get()/> }}
         {move || a.get().map(|a| {
             let base = base.clone();
+            // A submitted version has nothing to change.
+            let change = a.submitted.is_none();
             view! {
+                {submitted_note(&a)}
+                <LateEditsNotice driver=driver.clone() id=id version=a.clone()/>
                 <dl class="fb-summary-list" data-testid="check-list">
                     {a.categories.iter().zip(vocab::RISK_CATEGORIES).map(|(cat, (cid, label))| view! {
                         <div class="fb-summary-row" id=format!("rating-{cid}") tabindex="-1">
@@ -264,18 +408,20 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
                                 (None, true) => "Set two ways: choose one".into(),
                                 (None, false) => "Not rated".into(),
                             }}<br/><span class="fb-hint">{cat.text.clone()}</span></dd>
-                            <dd><a href=format!("{base}/{cid}")>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd>
+                            {change.then(|| view! { <dd><a href=format!("{base}/{cid}")>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd> })}
                         </div>
                     }).collect_view()}
-                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd><dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd></div>
+                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd>{change.then(|| view! { <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd> })}</div>
                     <div class="fb-summary-row" id="overall" tabindex="-1"><dt>"Overall risk level"</dt>
                         <dd>{a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| if a.overall.is_conflict() { "Set two ways: choose one".into() } else { "Not set".into() })}</dd>
-                        <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd></div>
-                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd><dd><a href=format!("{base}/completed-by")>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd></div>
+                        {change.then(|| view! { <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd> })}</div>
+                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=format!("{base}/completed-by")>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
                 </dl>
                 {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation: weigh this in the overall level."</p> })}
             }
         })}
-        <button class="fb-button" data-testid="submit-assessment" on:click=submit>"Submit assessment"</button>
+        <Show when=move || is_draft.get()>
+            <button class="fb-button" data-testid="submit-assessment" on:click=submit.clone()>"Submit assessment"</button>
+        </Show>
     }
 }

@@ -5,6 +5,7 @@
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::AutomergeError;
 
+use crate::history::History;
 use crate::missing::Episode;
 use crate::network::{Link, LinkKind};
 use crate::plan::Action;
@@ -54,7 +55,11 @@ const HOUR: i64 = 3_600_000;
 
 /// Write demo case number `i` (0-based; names repeat past [`PEOPLE`]) into a new document.
 /// `now` is ms since the epoch; every event is in the past, in working hours (UTC).
-pub fn write(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), AutomergeError> {
+pub fn write(
+    tx: &mut (impl Transactable + History),
+    i: usize,
+    now: i64,
+) -> Result<(), AutomergeError> {
     let (name, known_as, age) = PEOPLE[i % PEOPLE.len()];
     let year = 1970 + now / 31_556_952_000;
     let today = now / DAY * DAY;

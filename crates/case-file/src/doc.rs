@@ -7,6 +7,13 @@
 //!   so no device's items disappear.
 //! - **Items are addressed by their own `id`, never by position**, so an edit lands on the
 //!   right item wherever concurrent inserts moved it.
+//! - **Every concurrent copy of a text field is shown.** Two devices that type into a field
+//!   neither had seen before each create a text object at the same key; Automerge keeps
+//!   both. [`merged_text`] joins every copy (in an order every replica agrees on, empty
+//!   ones and exact duplicates left out), so no worker's words disappear, and
+//!   [`write_text`] writes an edit of that joined value back without hiding a copy another
+//!   device may still be typing into. This holds for documents already written and for any
+//!   field added later: no migration (which would itself race between offline devices).
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value};
@@ -93,7 +100,8 @@ pub fn push_item(
     Ok(item)
 }
 
-/// A string from Automerge text or a plain string scalar; empty if absent.
+/// A single string value (an id, a choice, a date) from a plain string or Automerge text;
+/// empty if absent. Free text is read with [`merged_text`] instead.
 pub fn text<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> String {
     match doc.get(obj, key) {
         Ok(Some((Value::Object(ObjType::Text), id))) => doc.text(&id).unwrap_or_default(),
@@ -140,21 +148,122 @@ pub fn flags<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Set a text field to `value`, editing only what changed (Automerge's `update_text`), so a
-/// concurrent edit elsewhere in the same text merges instead of being overwritten.
+/// One stored copy of a text field: Automerge text, or a plain string (written by an
+/// older app or another tool).
+enum TextCopy {
+    Text(ObjId),
+    Plain(String),
+}
+
+/// Every copy of the text field `key` in every copy of its parent, in document order: the
+/// parents as given, then Automerge's order of conflicting values, the same on every replica.
+fn copies<D: ReadDoc>(d: &D, parents: &[ObjId], key: &str) -> Vec<(ObjId, TextCopy)> {
+    parents
+        .iter()
+        .flat_map(|p| {
+            d.get_all(p, key)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(v, id)| match v {
+                    Value::Object(ObjType::Text) => Some((p.clone(), TextCopy::Text(id))),
+                    Value::Scalar(s) => match s.as_ref() {
+                        ScalarValue::Str(s) => Some((p.clone(), TextCopy::Plain(s.to_string()))),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A free-text field as people see it: every concurrent copy at `key` in any of `parents`,
+/// empty ones and exact duplicates left out, joined with `separator`. One copy reads as is.
+pub fn merged_text<D: ReadDoc>(d: &D, parents: &[ObjId], key: &str, separator: &str) -> String {
+    let mut shown: Vec<String> = Vec::new();
+    for (_, c) in copies(d, parents, key) {
+        let s = match c {
+            TextCopy::Text(t) => d.text(&t).unwrap_or_default(),
+            TextCopy::Plain(s) => s,
+        };
+        if !s.is_empty() && !shown.contains(&s) {
+            shown.push(s);
+        }
+    }
+    shown.join(separator)
+}
+
+/// Write a free-text field whose value a person edited (as [`merged_text`] showed it).
+///
+/// With one copy, only what changed is written (`update_text`), so a concurrent edit
+/// elsewhere in the text merges. With several, the whole value goes into the first text
+/// object (the same one on every replica) and the other text objects are emptied by
+/// splicing, never replaced: a device still typing into one of them offline has its words
+/// show up after the next merge. Plain-string copies are overwritten with "" (nobody can be
+/// typing into them) unless their parent also holds a text object, where an overwrite would
+/// hide it: they stay and are shown. With no copy yet, a text object is created in the
+/// first parent. `parents` must not be empty.
+pub fn write_text(
+    tx: &mut impl Transactable,
+    parents: &[ObjId],
+    key: &str,
+    value: &str,
+) -> Result<(), AutomergeError> {
+    let all = copies(tx, parents, key);
+    let texts: Vec<&ObjId> = all
+        .iter()
+        .filter_map(|(_, c)| match c {
+            TextCopy::Text(t) => Some(t),
+            TextCopy::Plain(_) => None,
+        })
+        .collect();
+    let keeper = match texts.split_first() {
+        Some((first, rest)) => {
+            let first = (*first).clone();
+            for t in rest {
+                let n = tx.length(*t);
+                if n > 0 {
+                    tx.splice_text(*t, 0, n as isize, "")?;
+                }
+            }
+            tx.update_text(&first, value)?;
+            None
+        }
+        None => Some(
+            all.first()
+                .map_or_else(|| parents[0].clone(), |(p, _)| p.clone()),
+        ),
+    };
+    // Parents holding only plain copies.
+    let mut plain: Vec<&ObjId> = Vec::new();
+    for (p, c) in &all {
+        let has_text = all
+            .iter()
+            .any(|(q, c)| q == p && matches!(c, TextCopy::Text(_)));
+        if matches!(c, TextCopy::Plain(s) if !s.is_empty()) && !has_text && !plain.contains(&p) {
+            plain.push(p);
+        }
+    }
+    for p in plain {
+        if keeper.as_ref() != Some(p) {
+            tx.put(p, key, "")?;
+        }
+    }
+    if let Some(p) = keeper {
+        let t = tx.put_object(&p, key, ObjType::Text)?;
+        tx.splice_text(&t, 0, 0, value)?;
+    }
+    Ok(())
+}
+
+/// [`write_text`] in one parent object.
 pub fn set_text(
     tx: &mut impl Transactable,
     obj: &ObjId,
     key: &str,
     value: &str,
 ) -> Result<(), AutomergeError> {
-    match obj_at(tx, obj, key, ObjType::Text) {
-        Some(t) => tx.update_text(&t, value),
-        None => {
-            let t = tx.put_object(obj, key, ObjType::Text)?;
-            tx.splice_text(&t, 0, 0, value)
-        }
-    }
+    write_text(tx, std::slice::from_ref(obj), key, value)
 }
 
 /// Mark a checklist entry on or off.

@@ -7,6 +7,7 @@ use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROO
 
 use crate::doc;
 use crate::removal::{self, Removal};
+use crate::schema::{self, Record, Texts};
 
 const LIST: &str = "missing";
 
@@ -46,23 +47,29 @@ impl Episode {
     }
 }
 
+crate::schema::texts!(Episode {
+    "reportedBy" => reported_by,
+    "foundWhere" => found_where,
+    "foundWith" => found_with,
+    "injuries" => injuries,
+    "rhiReasonText" => rhi_reason_text,
+});
+
 fn read_one<D: ReadDoc>(d: &D, e: &ObjId) -> Episode {
-    Episode {
+    let mut episode = Episode {
         id: doc::text(d, e, "id"),
         start: doc::int(d, e, "start"),
         end: doc::opt_int(d, e, "end"),
-        found_where: doc::text(d, e, "foundWhere"),
-        found_with: doc::text(d, e, "foundWith"),
-        reported_by: doc::text(d, e, "reportedBy"),
         from: doc::text(d, e, "from"),
-        injuries: doc::text(d, e, "injuries"),
         rhi_offered: doc::opt_int(d, e, "rhiOffered"),
         rhi: doc::text(d, e, "rhi"),
         rhi_completed: doc::opt_int(d, e, "rhiCompleted"),
         rhi_reason: doc::text(d, e, "rhiReason"),
-        rhi_reason_text: doc::text(d, e, "rhiReasonText"),
         removal: removal::read(d, e),
-    }
+        ..Default::default()
+    };
+    schema::fill(d, std::slice::from_ref(e), Record::Episode, &mut episode);
+    episode
 }
 
 /// Every episode, newest first.
@@ -102,15 +109,13 @@ pub fn save(tx: &mut impl Transactable, e: &Episode) -> Result<(), AutomergeErro
     put_time(tx, &item, "end", e.end)?;
     put_time(tx, &item, "rhiOffered", e.rhi_offered)?;
     put_time(tx, &item, "rhiCompleted", e.rhi_completed)?;
-    for (key, value) in [
-        ("foundWhere", &e.found_where),
-        ("foundWith", &e.found_with),
-        ("reportedBy", &e.reported_by),
-        ("injuries", &e.injuries),
-        ("rhiReasonText", &e.rhi_reason_text),
-    ] {
-        if doc::text(tx, &item, key) != *value {
-            doc::set_text(tx, &item, key, value)?;
+    // Text fields as the form showed them (every concurrent copy joined): only the ones
+    // the person changed are written.
+    let copies = [item.clone()];
+    for t in schema::fields(Record::Episode) {
+        let value = e.text(t.key).unwrap_or_default();
+        if schema::read_text(tx, &copies, Record::Episode, t.key) != value {
+            schema::write_text(tx, &copies, Record::Episode, t.key, value)?;
         }
     }
     for (key, value) in [

@@ -6,6 +6,7 @@ use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};
 
 use crate::doc;
 use crate::removal::{self, Removal};
+use crate::schema::{self, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
@@ -18,6 +19,13 @@ impl LinkKind {
         match self {
             LinkKind::Person => "people",
             LinkKind::Place => "places",
+        }
+    }
+
+    pub fn record(self) -> Record {
+        match self {
+            LinkKind::Person => Record::Person,
+            LinkKind::Place => Record::Place,
         }
     }
 }
@@ -34,21 +42,50 @@ pub struct Link {
     pub removal: Option<Removal>,
 }
 
+crate::schema::texts!(Link { "name" => name, "notes" => notes });
+
 pub fn read<D: ReadDoc>(d: &D, kind: LinkKind) -> Vec<Link> {
     let mut all: Vec<Link> = doc::all_objs(d, &ROOT, "network", ObjType::Map)
         .iter()
         .flat_map(|m| doc::items(d, m, kind.key()))
-        .map(|l| Link {
-            id: doc::text(d, &l, "id"),
-            name: doc::text(d, &l, "name"),
-            link: doc::text(d, &l, "link"),
-            rating: doc::text(d, &l, "rating"),
-            notes: doc::text(d, &l, "notes"),
-            removal: removal::read(d, &l),
+        .map(|l| {
+            let mut link = Link {
+                id: doc::text(d, &l, "id"),
+                link: doc::text(d, &l, "link"),
+                rating: doc::text(d, &l, "rating"),
+                removal: removal::read(d, &l),
+                ..Default::default()
+            };
+            schema::fill(d, std::slice::from_ref(&l), kind.record(), &mut link);
+            link
         })
         .collect();
     all.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     all
+}
+
+/// Write a text field of the person or place `id` (a key from
+/// [`crate::schema::TEXT_FIELDS`]). False if there is no such link or field.
+pub fn set_text(
+    tx: &mut impl Transactable,
+    kind: LinkKind,
+    id: &str,
+    key: &str,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    if schema::field(kind.record(), key).is_none() {
+        return Ok(false);
+    }
+    let Some(m) = doc::all_objs(tx, &ROOT, "network", ObjType::Map)
+        .into_iter()
+        .find(|m| doc::find_item(tx, m, kind.key(), id).is_some())
+    else {
+        return Ok(false);
+    };
+    doc::on_item(tx, &m, kind.key(), id, |tx, l| {
+        schema::write_text(tx, std::slice::from_ref(l), kind.record(), key, value)?;
+        removal::touch(tx, l)
+    })
 }
 
 pub fn add(tx: &mut impl Transactable, kind: LinkKind, l: &Link) -> Result<(), AutomergeError> {

@@ -5,6 +5,7 @@ use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROO
 
 use crate::doc;
 use crate::removal::{self, Removal};
+use crate::schema::{self, Record};
 
 const LIST: &str = "notes";
 
@@ -54,7 +55,8 @@ pub enum NoteField {
 }
 
 impl NoteField {
-    fn key(self) -> &'static str {
+    /// The stored key (as listed in [`crate::schema::TEXT_FIELDS`]).
+    pub fn key(self) -> &'static str {
         match self {
             NoteField::Place => "place",
             NoteField::Present => "present",
@@ -65,22 +67,28 @@ impl NoteField {
     }
 }
 
+crate::schema::texts!(Note {
+    "place" => place,
+    "present" => present,
+    "text" => text,
+    "ownWords" => own_words,
+    "followUps" => follow_ups,
+});
+
 fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
-    Note {
+    let mut note = Note {
         id: doc::text(d, n, "id"),
         at: doc::int(d, n, "at"),
         kind: doc::text(d, n, "kind"),
         duration: doc::int(d, n, "duration"),
-        place: doc::text(d, n, "place"),
-        present: doc::text(d, n, "present"),
-        text: doc::text(d, n, "text"),
-        own_words: doc::text(d, n, "ownWords"),
         indicators: doc::flags(d, n, "indicators"),
         reachable: doc::boolean(d, n, "reachable"),
-        follow_ups: doc::text(d, n, "followUps"),
         by: doc::text(d, n, "by"),
         removal: removal::read(d, n),
-    }
+        ..Default::default()
+    };
+    schema::fill(d, std::slice::from_ref(n), Record::Note, &mut note);
+    note
 }
 
 /// Every note (removed ones included), newest first.
@@ -138,7 +146,23 @@ pub fn set_field(
     field: NoteField,
     value: &str,
 ) -> Result<bool, AutomergeError> {
-    edit(tx, id, |tx, n| doc::set_text(tx, n, field.key(), value))
+    set_text(tx, id, field.key(), value)
+}
+
+/// Write a text field of note `id` (a key from [`crate::schema::TEXT_FIELDS`]). False if
+/// there is no such note or field.
+pub fn set_text(
+    tx: &mut impl Transactable,
+    id: &str,
+    key: &str,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    if schema::field(Record::Note, key).is_none() {
+        return Ok(false);
+    }
+    edit(tx, id, |tx, n| {
+        schema::write_text(tx, std::slice::from_ref(n), Record::Note, key, value).map(|_| ())
+    })
 }
 
 /// Set a note's contact type and/or time.

@@ -7,6 +7,7 @@ use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ScalarValue, R
 
 use crate::critical::{self, Critical};
 use crate::doc;
+use crate::schema::{self, Record};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Step {
@@ -35,17 +36,23 @@ impl Nrm {
     }
 }
 
+crate::schema::texts!(Step { "reason" => reason });
+
 pub fn read<D: ReadDoc>(d: &D) -> Nrm {
     let maps = doc::all_objs(d, &ROOT, "nrm", ObjType::Map);
     let mut history: Vec<Step> = maps
         .iter()
         .flat_map(|m| doc::items(d, m, "history"))
-        .map(|s| Step {
-            id: doc::text(d, &s, "id"),
-            at: doc::int(d, &s, "at"),
-            status: doc::text(d, &s, "status"),
-            reason: doc::text(d, &s, "reason"),
-            by: doc::text(d, &s, "by"),
+        .map(|s| {
+            let mut step = Step {
+                id: doc::text(d, &s, "id"),
+                at: doc::int(d, &s, "at"),
+                status: doc::text(d, &s, "status"),
+                by: doc::text(d, &s, "by"),
+                ..Default::default()
+            };
+            schema::fill(d, std::slice::from_ref(&s), Record::NrmStep, &mut step);
+            step
         })
         .collect();
     history.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
@@ -65,4 +72,26 @@ pub fn set_status(tx: &mut impl Transactable, step: &Step) -> Result<(), Automer
     doc::set_text(tx, &s, "reason", &step.reason)?;
     tx.put(&s, "by", step.by.as_str())?;
     Ok(())
+}
+
+/// Write a text field of history step `id` (a key from [`crate::schema::TEXT_FIELDS`], e.g.
+/// to correct its reason). False if there is no such step or field.
+pub fn set_text(
+    tx: &mut impl Transactable,
+    id: &str,
+    key: &str,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    if schema::field(Record::NrmStep, key).is_none() {
+        return Ok(false);
+    }
+    let Some(m) = doc::all_objs(tx, &ROOT, "nrm", ObjType::Map)
+        .into_iter()
+        .find(|m| doc::find_item(tx, m, "history", id).is_some())
+    else {
+        return Ok(false);
+    };
+    doc::on_item(tx, &m, "history", id, |tx, s| {
+        schema::write_text(tx, std::slice::from_ref(s), Record::NrmStep, key, value).map(|_| ())
+    })
 }

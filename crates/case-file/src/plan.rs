@@ -6,6 +6,7 @@ use fieldbook_sync::automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ROOT};
 
 use crate::doc;
 use crate::removal::{self, Removal};
+use crate::schema::{self, Record};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Action {
@@ -30,34 +31,39 @@ pub struct SafetyPlan {
     pub actions: Vec<Action>,
 }
 
+crate::schema::texts!(Action { "text" => text, "owner" => owner });
+crate::schema::texts!(SafetyPlan { "known" => known });
+
 pub fn read<D: ReadDoc>(d: &D) -> SafetyPlan {
     let plans = doc::all_objs(d, &ROOT, "plan", ObjType::Map);
-    let first = |f: &dyn Fn(&ObjId) -> String| {
-        plans
-            .iter()
-            .map(f)
-            .find(|s| !s.is_empty())
-            .unwrap_or_default()
-    };
     let mut actions: Vec<Action> = plans
         .iter()
         .flat_map(|p| doc::items(d, p, "actions"))
-        .map(|a| Action {
-            id: doc::text(d, &a, "id"),
-            group: doc::text(d, &a, "group"),
-            text: doc::text(d, &a, "text"),
-            owner: doc::text(d, &a, "owner"),
-            due: doc::text(d, &a, "due"),
-            status: doc::text(d, &a, "status"),
-            removal: removal::read(d, &a),
+        .map(|a| {
+            let mut action = Action {
+                id: doc::text(d, &a, "id"),
+                group: doc::text(d, &a, "group"),
+                due: doc::text(d, &a, "due"),
+                status: doc::text(d, &a, "status"),
+                removal: removal::read(d, &a),
+                ..Default::default()
+            };
+            schema::fill(d, std::slice::from_ref(&a), Record::Action, &mut action);
+            action
         })
         .collect();
     actions.sort_by(|a, b| (&a.group, &a.due, &a.id).cmp(&(&b.group, &b.due, &b.id)));
-    SafetyPlan {
-        known: first(&|p| doc::text(d, p, "known")),
-        review: first(&|p| doc::text(d, p, "review")),
+    let mut plan = SafetyPlan {
+        review: plans
+            .iter()
+            .map(|p| doc::text(d, p, "review"))
+            .find(|s| !s.is_empty())
+            .unwrap_or_default(),
         actions,
-    }
+        ..Default::default()
+    };
+    schema::fill(d, &plans, Record::Plan, &mut plan);
+    plan
 }
 
 fn plan(tx: &mut impl Transactable) -> Result<ObjId, AutomergeError> {
@@ -65,8 +71,21 @@ fn plan(tx: &mut impl Transactable) -> Result<ObjId, AutomergeError> {
 }
 
 pub fn set_known(tx: &mut impl Transactable, text: &str) -> Result<(), AutomergeError> {
-    let p = plan(tx)?;
-    doc::set_text(tx, &p, "known", text)
+    set_text(tx, "known", text).map(|_| ())
+}
+
+/// Write a text field of the plan itself (a key from [`crate::schema::TEXT_FIELDS`]) into
+/// every copy of the plan map; false for any other key.
+pub fn set_text(
+    tx: &mut impl Transactable,
+    key: &str,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    let mut plans = doc::all_objs(tx, &ROOT, "plan", ObjType::Map);
+    if plans.is_empty() {
+        plans.push(plan(tx)?);
+    }
+    schema::write_text(tx, &plans, Record::Plan, key, value)
 }
 
 pub fn set_review(tx: &mut impl Transactable, date: &str) -> Result<(), AutomergeError> {
@@ -115,13 +134,31 @@ pub fn set_action(
     field: ActionField,
     value: &str,
 ) -> Result<bool, AutomergeError> {
+    let key = match field {
+        ActionField::Text => return set_action_text(tx, id, "text", value),
+        ActionField::Owner => return set_action_text(tx, id, "owner", value),
+        ActionField::Due => "due",
+        ActionField::Status => "status",
+    };
     on_action(tx, id, |tx, a| {
-        match field {
-            ActionField::Text => doc::set_text(tx, a, "text", value)?,
-            ActionField::Owner => doc::set_text(tx, a, "owner", value)?,
-            ActionField::Due => tx.put(a, "due", value)?,
-            ActionField::Status => tx.put(a, "status", value)?,
-        }
+        tx.put(a, key, value)?;
+        removal::touch(tx, a)
+    })
+}
+
+/// Write a text field of action `id` (a key from [`crate::schema::TEXT_FIELDS`]). False if
+/// there is no such action or field.
+pub fn set_action_text(
+    tx: &mut impl Transactable,
+    id: &str,
+    key: &str,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    if schema::field(Record::Action, key).is_none() {
+        return Ok(false);
+    }
+    on_action(tx, id, |tx, a| {
+        schema::write_text(tx, std::slice::from_ref(a), Record::Action, key, value)?;
         removal::touch(tx, a)
     })
 }

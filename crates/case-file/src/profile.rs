@@ -4,6 +4,7 @@ use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};
 
 use crate::critical::{self, Critical};
+use crate::schema::{self, Record};
 use crate::{doc, vocab};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -117,29 +118,36 @@ impl Profile {
     }
 }
 
+crate::schema::texts!(Profile {
+    "name" => name,
+    "knownAs" => known_as,
+    "gender" => gender,
+    "address" => address,
+    "placement" => placement,
+    "familyAddress" => family_address,
+    "worker" => worker,
+    "team" => team,
+    "needs" => needs,
+    "keyContacts" => key_contacts,
+    "voice" => voice,
+});
+
+/// Read the profile from every concurrent copy of its map (an older document may have two).
 pub fn read<D: ReadDoc>(d: &D) -> Profile {
-    let obj = doc::obj_at(d, &ROOT, "profile", ObjType::Map);
-    let t = |f: ProfileField| {
-        obj.as_ref()
-            .map(|o| doc::text(d, o, f.key()))
+    let copies = doc::all_objs(d, &ROOT, "profile", ObjType::Map);
+    let mut p = Profile::default();
+    schema::fill(d, &copies, Record::Profile, &mut p);
+    let choice = |key: &str| {
+        copies
+            .iter()
+            .map(|c| doc::text(d, c, key))
+            .find(|v| !v.is_empty())
             .unwrap_or_default()
     };
-    Profile {
-        name: t(ProfileField::Name),
-        known_as: t(ProfileField::KnownAs),
-        dob: t(ProfileField::Dob),
-        gender: t(ProfileField::Gender),
-        address: t(ProfileField::Address),
-        placement: t(ProfileField::Placement),
-        family_address: t(ProfileField::FamilyAddress),
-        worker: t(ProfileField::Worker),
-        team: t(ProfileField::Team),
-        legal_status: t(ProfileField::LegalStatus),
-        education: t(ProfileField::Education),
-        needs: t(ProfileField::Needs),
-        key_contacts: t(ProfileField::KeyContacts),
-        voice: t(ProfileField::Voice),
-    }
+    p.dob = choice(ProfileField::Dob.key());
+    p.legal_status = choice(ProfileField::LegalStatus.key());
+    p.education = choice(ProfileField::Education.key());
+    p
 }
 
 pub fn set_field(
@@ -147,12 +155,33 @@ pub fn set_field(
     field: ProfileField,
     value: &str,
 ) -> Result<(), AutomergeError> {
-    let p = doc::ensure_obj(tx, &ROOT, "profile", ObjType::Map)?;
     if field.is_choice() {
-        tx.put(&p, field.key(), value)
+        // Into every copy of the profile, so no copy keeps an older choice.
+        let mut copies = doc::all_objs(tx, &ROOT, "profile", ObjType::Map);
+        if copies.is_empty() {
+            copies.push(tx.put_object(ROOT, "profile", ObjType::Map)?);
+        }
+        for p in copies {
+            tx.put(&p, field.key(), value)?;
+        }
+        Ok(())
     } else {
-        doc::set_text(tx, &p, field.key(), value)
+        set_text(tx, field.key(), value).map(|_| ())
     }
+}
+
+/// Write a text field of the profile (a key from [`crate::schema::TEXT_FIELDS`]); false
+/// for any other key.
+pub fn set_text(
+    tx: &mut impl Transactable,
+    key: &str,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    let mut copies = doc::all_objs(tx, &ROOT, "profile", ObjType::Map);
+    if copies.is_empty() {
+        copies.push(tx.put_object(ROOT, "profile", ObjType::Map)?);
+    }
+    schema::write_text(tx, &copies, Record::Profile, key, value)
 }
 
 /// One hazard label and its (possibly conflicting) on/off state.
