@@ -5,7 +5,7 @@ mod driver;
 mod pages;
 mod ui;
 
-use driver::Driver;
+use driver::{Driver, Status};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 use pages::assessment::{AssessmentCheck, AssessmentSection, AssessmentTasks, Assessments};
@@ -118,7 +118,10 @@ fn Root() -> impl IntoView {
 #[component]
 fn App(driver: Driver) -> impl IntoView {
     let page = RwSignal::new(parse_hash(&current_hash()));
-    let on_hash = Closure::<dyn FnMut()>::new(move || page.set(parse_hash(&current_hash())));
+    let on_hash = Closure::<dyn FnMut()>::new(move || {
+        page.set(parse_hash(&current_hash()));
+        ui::show_page_top();
+    });
     let _ = web_sys::window()
         .expect("window")
         .add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
@@ -133,15 +136,15 @@ fn App(driver: Driver) -> impl IntoView {
     view! {
         <header class="fb-header">
             <a class="fb-logo" href="#/">"Fieldbook"</a>
-            <span class=move || format!("fb-status fb-status-{:?}", s.status.get()).to_lowercase()
+            <span class=move || s.status.get().class()
                   data-testid="sync-status">{move || s.status.get().label()}</span>
         </header>
         <div class="fb-banner" data-testid="unsent">
-            {move || match s.unsent.get() {
-                0 => "Everything is on the server".to_owned(),
-                1 => "1 change not yet on the server".to_owned(),
-                n => format!("{n} changes not yet on the server"),
-            }}
+            <span data-testid="waiting">{move || match (s.status.get(), s.sent_at.get(), s.waiting.get()) {
+                (Status::EverythingSent, Some(at), _) => format!("Everything sent {}", sent_when(at)),
+                (_, _, Some(what)) => format!("{} waiting to send", capitalised(&what)),
+                (_, _, None) => "Nothing waiting to send".to_owned(),
+            }}</span>
             " · "
             <span data-testid="saved">{move || if s.unsaved.get() == 0 { "Saved on this device" } else { "Saving…" }}</span>
             " · "
@@ -179,6 +182,31 @@ fn App(driver: Driver) -> impl IntoView {
                 }
             }}
         </main>
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// "at 14:02" (local time), or "on 12/03/2026 at 14:02" if not today.
+fn sent_when(at: u64) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(at as f64));
+    let today = js_sys::Date::new_0();
+    let time = format!("at {:02}:{:02}", d.get_hours(), d.get_minutes());
+    if d.to_date_string() == today.to_date_string() {
+        time
+    } else {
+        format!(
+            "on {:02}/{:02}/{} {time}",
+            d.get_date(),
+            d.get_month() + 1,
+            d.get_full_year()
+        )
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Config {
     pub compact_after_chunks: usize,
     /// Seed invented demo cases at start-up (once per store; never real people).
     pub demo: bool,
+    /// Seconds between WebSocket Pings the server sends on every connection.
+    pub ping_interval_secs: u64,
+    /// Close a connection that has sent nothing (no message, no Pong) for this many seconds:
+    /// reaps half-open sockets. Must be longer than `ping_interval_secs`.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -37,6 +42,8 @@ impl Default for Config {
             evict_idle_secs: 30,
             compact_after_chunks: 32,
             demo: false,
+            ping_interval_secs: 5,
+            idle_timeout_secs: 15,
         }
     }
 }
@@ -45,6 +52,8 @@ impl Config {
     pub const ENV_PREFIX: &'static str = "FIELDBOOK_";
 
     /// Defaults, then `file` (if given), then environment variables.
+    // figment's own error type, returned once at start-up: its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
@@ -63,9 +72,25 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("fieldbook.sqlite3")
     }
+
+    /// Settings that load but cannot work together.
+    pub fn check(&self) -> Result<(), String> {
+        if self.ping_interval_secs == 0 {
+            return Err("ping_interval_secs must be at least 1".into());
+        }
+        if self.idle_timeout_secs <= self.ping_interval_secs {
+            return Err(format!(
+                "idle_timeout_secs ({}) must be longer than ping_interval_secs ({}), or healthy \
+                 idle connections would be closed",
+                self.idle_timeout_secs, self.ping_interval_secs
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail closures return figment's error type
 mod tests {
     use super::*;
 
@@ -85,6 +110,30 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn heartbeat_settings_load_and_must_fit_together() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fb.toml", "ping_interval_secs = 2\nidle_timeout_secs = 9")?;
+            jail.set_env("FIELDBOOK_IDLE_TIMEOUT_SECS", "7");
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!((c.ping_interval_secs, c.idle_timeout_secs), (2, 7));
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        assert_eq!(Config::default().check(), Ok(()));
+        let bad = Config {
+            ping_interval_secs: 5,
+            idle_timeout_secs: 5,
+            ..Config::default()
+        };
+        assert!(bad.check().unwrap_err().contains("idle_timeout_secs"));
+        let bad = Config {
+            ping_interval_secs: 0,
+            ..Config::default()
+        };
+        assert!(bad.check().is_err());
     }
 
     #[test]

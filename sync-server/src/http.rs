@@ -1,9 +1,17 @@
 //! The one port: `/sync` (WebSocket, automerge-repo protocol), `/healthz`, and the PWA.
+//!
+//! Each connection task also keeps the connection honest (see `fieldbook_sync::health`): it
+//! answers `fieldbook-heartbeat` messages itself, at once, without the sync actor; it sends
+//! a WebSocket Ping every `ping_interval_secs`; and it closes a connection that has sent
+//! nothing at all (no message, no Pong) for `idle_timeout_secs`, or that stops taking our
+//! frames for as long, so half-open sockets do not live on.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -26,12 +34,16 @@ const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// How long a close frame to an unresponsive peer may take before we just drop the socket.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 struct AppState {
     actor: ActorHandle,
     next_conn: Arc<AtomicU64>,
     max_frame_bytes: usize,
+    ping_interval: Duration,
+    idle_timeout: Duration,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -95,6 +107,9 @@ pub async fn start_with_store<S: Store>(
     config: &Config,
     store: S,
 ) -> anyhow::Result<RunningServer> {
+    config
+        .check()
+        .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -124,6 +139,8 @@ pub async fn start_with_store<S: Store>(
         actor: actor.clone(),
         next_conn: Arc::new(AtomicU64::new(1)),
         max_frame_bytes: config.max_frame_bytes,
+        ping_interval: Duration::from_secs(config.ping_interval_secs),
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         shutdown: shutdown_rx.clone(),
     };
     let mut app = Router::new()
@@ -216,50 +233,94 @@ async fn connection(socket: WebSocket, state: AppState) {
             .into(),
         )
     };
+    let heartbeat: axum::body::Bytes = Message::Heartbeat.encode().into();
+    let idle = state.idle_timeout;
+    let mut last_inbound = Instant::now();
+    let mut pings =
+        tokio::time::interval_at(last_inbound + state.ping_interval, state.ping_interval);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let silent_until = last_inbound + idle;
         tokio::select! {
             out = to_conn.recv() => match out {
                 Some(ToConn::Frame(bytes)) => {
-                    if sink.send(WsMessage::Binary(bytes.into())).await.is_err() { break; }
+                    if !send_bounded(&mut sink, WsMessage::Binary(bytes.into()), idle, conn).await { break; }
                 }
                 Some(ToConn::Close(reason)) => {
-                    let _ = sink.send(close(CLOSE_PROTOCOL_ERROR, &reason)).await;
+                    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_PROTOCOL_ERROR, &reason))).await;
                     break;
                 }
                 None => break,
             },
-            inbound = stream.next() => match inbound {
-                Some(Ok(WsMessage::Binary(bytes))) => {
-                    if bytes.len() > state.max_frame_bytes {
-                        tracing::warn!(conn = conn.0, bytes = bytes.len(), "closing connection: frame over the size limit");
-                        let _ = sink.send(refuse("message too large")).await;
-                        let _ = sink.send(close(CLOSE_TOO_BIG, "message too large")).await;
+            _ = pings.tick() => {
+                if !send_bounded(&mut sink, WsMessage::Ping(axum::body::Bytes::new()), idle, conn).await { break; }
+            }
+            _ = tokio::time::sleep_until(silent_until) => {
+                tracing::info!(conn = conn.0, secs = idle.as_secs(), "closing connection: nothing received (not even a Pong) within the idle timeout");
+                let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_GOING_AWAY, "no traffic: connection presumed dead"))).await;
+                break;
+            }
+            inbound = stream.next() => {
+                if matches!(inbound, Some(Ok(_))) {
+                    last_inbound = Instant::now();
+                }
+                match inbound {
+                    Some(Ok(WsMessage::Binary(bytes))) if Message::is_heartbeat(&bytes) => {
+                        // Answered here, not by the actor: it measures the link, not the disk.
+                        if !send_bounded(&mut sink, WsMessage::Binary(heartbeat.clone()), idle, conn).await { break; }
+                    }
+                    Some(Ok(WsMessage::Binary(bytes))) => {
+                        if bytes.len() > state.max_frame_bytes {
+                            tracing::warn!(conn = conn.0, bytes = bytes.len(), "closing connection: frame over the size limit");
+                            let _ = sink.send(refuse("message too large")).await;
+                            let _ = sink.send(close(CLOSE_TOO_BIG, "message too large")).await;
+                            break;
+                        }
+                        state.actor.send(Command::Frame { conn, bytes: bytes.into() });
+                    }
+                    Some(Ok(WsMessage::Text(_))) => {
+                        tracing::warn!(conn = conn.0, "closing connection: text frame (the protocol is binary CBOR)");
+                        let _ = sink.send(refuse("text frames are not part of the protocol")).await;
+                        let _ = sink.send(close(CLOSE_UNSUPPORTED, "binary frames only")).await;
                         break;
                     }
-                    state.actor.send(Command::Frame { conn, bytes: bytes.into() });
-                }
-                Some(Ok(WsMessage::Text(_))) => {
-                    tracing::warn!(conn = conn.0, "closing connection: text frame (the protocol is binary CBOR)");
-                    let _ = sink.send(refuse("text frames are not part of the protocol")).await;
-                    let _ = sink.send(close(CLOSE_UNSUPPORTED, "binary frames only")).await;
-                    break;
-                }
-                Some(Ok(WsMessage::Close(_))) | None => break,
-                Some(Ok(_)) => {} // ping/pong are answered by the library
-                Some(Err(e)) => {
-                    tracing::warn!(conn = conn.0, error = %e, "closing connection: transport error");
-                    let _ = sink.send(refuse("message too large or malformed")).await;
-                    let _ = sink.send(close(CLOSE_TOO_BIG, "message too large or malformed")).await;
-                    break;
+                    Some(Ok(WsMessage::Close(_))) | None => break,
+                    Some(Ok(_)) => {} // ping/pong: answered by the library, counted above
+                    Some(Err(e)) => {
+                        tracing::warn!(conn = conn.0, error = %e, "closing connection: transport error");
+                        let _ = sink.send(refuse("message too large or malformed")).await;
+                        let _ = sink.send(close(CLOSE_TOO_BIG, "message too large or malformed")).await;
+                        break;
+                    }
                 }
             },
             _ = stopping(&mut shutdown) => {
-                let _ = sink.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
+                let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_GOING_AWAY, "server shutting down"))).await;
                 break;
             }
         }
     }
     state.actor.send(Command::Closed { conn });
+}
+
+/// Send, giving up after `limit`: a peer that stops reading would otherwise keep the send
+/// waiting for buffer space forever. False: the connection is finished.
+async fn send_bounded<S>(sink: &mut S, msg: WsMessage, limit: Duration, conn: ConnId) -> bool
+where
+    S: futures_util::Sink<WsMessage> + Unpin,
+{
+    match tokio::time::timeout(limit, sink.send(msg)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::info!(
+                conn = conn.0,
+                secs = limit.as_secs(),
+                "closing connection: the peer stopped taking our frames"
+            );
+            false
+        }
+    }
 }
 
 async fn stopping(rx: &mut watch::Receiver<bool>) {

@@ -89,6 +89,8 @@ pub fn spawn<S: Store>(
     );
     cfg.compact_after_chunks = settings.compact_after_chunks;
     cfg.evict_idle_after = Some(settings.evict_idle.as_millis() as u64);
+    // Connection tasks (http.rs) answer heartbeats; the engine says so in `peer`.
+    cfg.heartbeat = true;
     let (stats_tx, stats_rx) = watch::channel(Stats {
         loaded_documents: 0,
         connections: 0,

@@ -80,9 +80,15 @@ export async function addNote(page, text) {
   await page.getByTestId("note-done").click()
 }
 
-export async function upToDate(page) {
-  await page.getByTestId("unsent").filter({ hasText: "Everything is on the server" }).waitFor({ timeout: TIMEOUT })
-  await page.getByTestId("sync-status").filter({ hasText: "Up to date" }).waitFor({ timeout: TIMEOUT })
+/** The server has confirmed everything this device holds (and it is still connected). */
+export async function upToDate(page, timeout = TIMEOUT) {
+  await page.getByTestId("sync-status").filter({ hasText: "Everything sent" }).waitFor({ timeout })
+  await page.getByTestId("waiting").filter({ hasText: /^Everything sent (at|on) / }).waitFor({ timeout })
+}
+
+/** What the banner says is waiting to reach the server (or when everything was sent). */
+export function waitingText(page) {
+  return page.getByTestId("waiting").textContent()
 }
 
 /** Record the practitioner's name on this device (shown next to critical changes). */

@@ -39,7 +39,7 @@ test("works offline: loads from the service worker, keeps notes, syncs when the 
   await page.getByTestId("case-name").filter({ hasText: "Offline Test Child" }).waitFor()
   await page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
   await addNote(page, "Written with no signal at the skate park.")
-  await page.getByTestId("unsent").filter({ hasText: /not yet on the server/ }).waitFor()
+  await page.getByTestId("waiting").filter({ hasText: "1 note waiting to send" }).waitFor()
   await page.reload()
   await page.getByTestId("case-name").filter({ hasText: "Offline Test Child" }).waitFor()
   await page.getByTestId("note-text").first().waitFor()

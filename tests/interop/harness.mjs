@@ -23,8 +23,11 @@ export async function removeDir(dir) {
 
 /** Start the server on a free port; resolves once it has printed its address. */
 export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0") {
+  // The harness's own FIELDBOOK_* variables are not server settings, and the server refuses
+  // unknown ones: keep them out of its environment.
+  const { FIELDBOOK_DIST, FIELDBOOK_SERVER_BIN, FIELDBOOK_CLIENT_BIN, FIELDBOOK_CHROMIUM, ...env } = process.env
   const proc = spawn(SERVER_BIN, ["--listen", listen, "--data-dir", dataDir, ...extraArgs], {
-    env: { ...process.env, FIELDBOOK_LOG: process.env.FIELDBOOK_LOG ?? "warn" },
+    env: { ...env, FIELDBOOK_LOG: process.env.FIELDBOOK_LOG ?? "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   })
   let stderr = ""

@@ -3,12 +3,18 @@
 //! Used by integration tests, benchmarks and command-line tools. Its document store is in
 //! memory ([`MemoryStore`]) for the life of the process: it is a test and tool peer, not the
 //! product's persistence (the server and the browser app have durable stores).
+//!
+//! Connection health follows [`fieldbook_sync::health`]: after 1.5 s with nothing received
+//! the client sends a WebSocket Ping (every server answers Pong), and after 3.5 s
+//! it declares the connection dead and closes it ([`Client::wait_disconnected`] reports
+//! why). It reconnects only when told to ([`Client::connect`]): tests and tools decide.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fieldbook_sync::automerge::{transaction::Transaction, Automerge, AutomergeError};
+use fieldbook_sync::health::{Beat, Heartbeat, Policy};
 use fieldbook_sync::{
     AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Output,
     PeerId, Role, StorageId,
@@ -124,6 +130,11 @@ struct State {
     server_storage: Option<StorageId>,
     unavailable: Vec<DocumentId>,
     closed_reason: Option<String>,
+    policy: Policy,
+    /// Liveness of the current connection.
+    heartbeat: Option<Heartbeat>,
+    /// The current connection's reader and heartbeat tasks, stopped when it is given up.
+    tasks: Vec<tokio::task::AbortHandle>,
 }
 
 impl Client {
@@ -141,6 +152,9 @@ impl Client {
                     server_storage: None,
                     unavailable: Vec::new(),
                     closed_reason: None,
+                    policy: Policy::default(),
+                    heartbeat: None,
+                    tasks: Vec::new(),
                 }),
                 changed: Notify::new(),
                 started: Instant::now(),
@@ -148,6 +162,11 @@ impl Client {
                 bytes_received: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Use other heartbeat timings (from the next [`Client::connect`]).
+    pub fn set_heartbeat_policy(&self, policy: Policy) {
+        self.inner.state.lock().unwrap().policy = policy;
     }
 
     /// Connect and wait for the handshake. Documents already held are offered to the server.
@@ -168,6 +187,7 @@ impl Client {
             st.conn = Some((conn, tx));
             st.joined = false;
             st.closed_reason = None;
+            st.heartbeat = Some(Heartbeat::new(st.policy, self.inner.now()));
             let out = st
                 .engine
                 .connect(conn, Identity("server".into()), self.inner.now());
@@ -183,8 +203,17 @@ impl Client {
             }
         });
         let inner = self.inner.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             while let Some(frame) = stream.next().await {
+                if frame.is_ok() {
+                    let mut st = inner.state.lock().unwrap();
+                    if st.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
+                        let now = inner.now();
+                        if let Some(hb) = st.heartbeat.as_mut() {
+                            hb.received(now);
+                        }
+                    }
+                }
                 match frame {
                     Ok(WsMessage::Binary(bytes)) => {
                         inner
@@ -216,6 +245,11 @@ impl Client {
             drop(st);
             inner.changed.notify_waiters();
         });
+        let watchdog = tokio::spawn(heartbeat(self.inner.clone(), conn));
+        {
+            let mut st = self.inner.state.lock().unwrap();
+            st.tasks = vec![reader.abort_handle(), watchdog.abort_handle()];
+        }
         self.wait_until("the server's `peer` reply", Duration::from_secs(10), |st| {
             if st.joined {
                 Some(Ok(()))
@@ -236,9 +270,27 @@ impl Client {
         if let Some((conn, tx)) = st.conn.take() {
             let _ = tx.send(WsMessage::Close(None));
             st.joined = false;
+            st.heartbeat = None;
             let out = st.engine.disconnect(conn, self.inner.now());
             self.inner.apply(&mut st, out);
         }
+    }
+
+    /// Whether a connection is open and past its handshake.
+    pub fn is_connected(&self) -> bool {
+        let st = self.inner.state.lock().unwrap();
+        st.conn.is_some() && st.joined
+    }
+
+    /// Wait until the connection is gone (closed by the server, or given up as dead);
+    /// returns the reason given, if any.
+    pub async fn wait_disconnected(&self, timeout: Duration) -> Result<String, ClientError> {
+        self.wait_until("the connection to end", timeout, |st| {
+            st.conn
+                .is_none()
+                .then(|| Ok(st.closed_reason.clone().unwrap_or_default()))
+        })
+        .await
     }
 
     pub fn create<F>(&self, init: F) -> Result<DocumentId, ClientError>
@@ -372,6 +424,58 @@ impl Client {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(ClientError::Timeout(timeout, what));
             }
+        }
+    }
+}
+
+/// Ping when the connection has been quiet, and give it up when it stays silent.
+async fn heartbeat(inner: Arc<Inner>, conn: ConnId) {
+    loop {
+        let wake = {
+            let st = inner.state.lock().unwrap();
+            match (&st.conn, &st.heartbeat) {
+                (Some((c, _)), Some(hb)) if *c == conn => hb.next_wakeup(),
+                _ => return,
+            }
+        };
+        tokio::time::sleep_until((inner.started + Duration::from_millis(wake)).into()).await;
+        let mut guard = inner.state.lock().unwrap();
+        let st = &mut *guard;
+        let now = inner.now();
+        let beat = match (&st.conn, st.heartbeat.as_mut()) {
+            (Some((c, _)), Some(hb)) if *c == conn => hb.poll(now),
+            _ => return,
+        };
+        match beat {
+            Some(Beat::Ping) => {
+                if let Some((_, tx)) = &st.conn {
+                    let _ = tx.send(WsMessage::Ping(Vec::new().into()));
+                }
+            }
+            Some(Beat::Dead) => {
+                if let Some((_, tx)) = st.conn.take() {
+                    let _ = tx.send(WsMessage::Close(None));
+                }
+                st.joined = false;
+                st.heartbeat = None;
+                st.closed_reason = Some(
+                    fieldbook_sync::health::CloseReason::Silent
+                        .describe()
+                        .to_owned(),
+                );
+                // The reader may wait forever on a half-open socket: stop it (not us yet).
+                for t in std::mem::take(&mut st.tasks) {
+                    if t.id() != tokio::task::id() {
+                        t.abort();
+                    }
+                }
+                let out = st.engine.disconnect(conn, now);
+                inner.apply(st, out);
+                drop(guard);
+                inner.changed.notify_waiters();
+                return;
+            }
+            None => {}
         }
     }
 }

@@ -78,6 +78,9 @@ pub struct EngineConfig {
     pub compact_after_chunks: usize,
     /// Drop a document from memory after it has had no peers for this long (`None`: never).
     pub evict_idle_after: Option<Millis>,
+    /// Server: say in `peer` that this server's transport answers `fieldbook-heartbeat`
+    /// messages (see [`crate::health`]). The engine itself never answers them.
+    pub heartbeat: bool,
 }
 
 impl EngineConfig {
@@ -88,6 +91,7 @@ impl EngineConfig {
             storage_id,
             compact_after_chunks: 32,
             evict_idle_after: Some(30_000),
+            heartbeat: false,
         }
     }
 }
@@ -99,6 +103,8 @@ pub enum Event {
         conn: ConnId,
         peer: PeerId,
         storage_id: Option<StorageId>,
+        /// Client side: the server answers `fieldbook-heartbeat` (always false on a server).
+        heartbeat: bool,
     },
     /// A document's content changed because of a remote peer.
     DocumentChanged {
@@ -280,7 +286,7 @@ impl<P: AccessPolicy> Engine<P> {
     }
 
     /// Whether the peer on `conn` has acknowledged everything we have of `doc`: its last
-    /// advertised heads equal ours. Used for "N changes not yet on the server".
+    /// advertised heads equal ours (e.g. a client waiting for the server's acknowledgement).
     pub fn is_synced_with(&self, doc: &DocumentId, conn: ConnId) -> bool {
         let Some(d) = self.docs.get(doc) else {
             return false;
@@ -315,13 +321,12 @@ impl<P: AccessPolicy> Engine<P> {
         d.am.get_changes(&known).len()
     }
 
-    /// Changes of `doc` the peer with durable storage `peer` has not confirmed, using the
-    /// live connection's view if there is one, else the persisted sync state. Works offline:
-    /// this is the "N changes not yet on the server" a device shows.
-    pub fn unconfirmed_changes(&self, doc: &DocumentId, peer: &StorageId) -> usize {
-        let Some(d) = self.docs.get(doc) else {
-            return 0;
-        };
+    /// The heads of `doc` the peer with durable storage `peer` is known to have (the live
+    /// connection's view if there is one, else the persisted sync state), keeping only hashes
+    /// we hold. Empty when it has confirmed nothing. Works offline. `None` if `doc` is not
+    /// loaded.
+    pub fn confirmed_heads(&self, doc: &DocumentId, peer: &StorageId) -> Option<Vec<ChangeHash>> {
+        let d = self.docs.get(doc)?;
         let live = d.peers.iter().find_map(|(conn, ps)| {
             let (_, md) = self.remote(*conn)?;
             (md.storage_id.as_ref() == Some(peer)).then(|| ps.state.shared_heads.clone())
@@ -332,12 +337,23 @@ impl<P: AccessPolicy> Engine<P> {
                 .and_then(|b| sync::State::decode(b).ok())
                 .map(|s| s.shared_heads)
         });
-        let known: Vec<ChangeHash> = shared
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|h| d.am.get_change_by_hash(h).is_some())
-            .collect();
-        d.am.get_changes(&known).len()
+        Some(
+            shared
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|h| d.am.get_change_by_hash(h).is_some())
+                .collect(),
+        )
+    }
+
+    /// Changes of `doc` the peer with durable storage `peer` has not confirmed, using the
+    /// live connection's view if there is one, else the persisted sync state. Works offline:
+    /// what a device shows is counted in records from [`Engine::confirmed_heads`] instead.
+    pub fn unconfirmed_changes(&self, doc: &DocumentId, peer: &StorageId) -> usize {
+        match (self.docs.get(doc), self.confirmed_heads(doc, peer)) {
+            (Some(d), Some(known)) => d.am.get_changes(&known).len(),
+            _ => 0,
+        }
     }
 
     // ----- connections -------------------------------------------------------------------
@@ -399,6 +415,8 @@ impl<P: AccessPolicy> Engine<P> {
             return;
         };
         match (&c.state, msg) {
+            // Liveness only: the transport answers (server) or notes (client) it.
+            (_, Message::Heartbeat) => {}
             (
                 ConnState::AwaitingJoin,
                 Message::Join {
@@ -421,12 +439,14 @@ impl<P: AccessPolicy> Engine<P> {
                         target_id: sender_id.clone(),
                         metadata: self.metadata(),
                         selected_protocol_version: PROTOCOL_V1.into(),
+                        heartbeat: self.cfg.heartbeat,
                     },
                 ));
                 out.events.push(Event::PeerJoined {
                     conn,
                     peer: sender_id,
                     storage_id: metadata.storage_id,
+                    heartbeat: false,
                 });
             }
             (
@@ -435,6 +455,7 @@ impl<P: AccessPolicy> Engine<P> {
                     sender_id,
                     metadata,
                     selected_protocol_version,
+                    heartbeat,
                     ..
                 },
             ) => {
@@ -449,6 +470,7 @@ impl<P: AccessPolicy> Engine<P> {
                     conn,
                     peer: sender_id,
                     storage_id: metadata.storage_id,
+                    heartbeat,
                 });
                 self.announce(conn, out);
             }

@@ -5,6 +5,7 @@ pub mod storage;
 pub use ids::{DocumentId, InvalidDocumentId, PeerId, StorageId};
 pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, StoredDocument};
 pub mod engine;
+pub mod health;
 pub mod wire;
 
 /// Re-exported so callers use the same automerge version as the engine.

@@ -11,6 +11,10 @@ use ciborium::value::Value;
 use crate::{DocumentId, PeerId, StorageId};
 
 pub const PROTOCOL_V1: &str = "1";
+/// The `type` of [`Message::Heartbeat`].
+pub const HEARTBEAT: &str = "fieldbook-heartbeat";
+/// The key in `peer` by which a server says it answers heartbeats.
+const HEARTBEAT_ADVERT: &str = "fieldbookHeartbeat";
 /// Recursion guard for hostile input; real messages nest three levels at most.
 const MAX_CBOR_DEPTH: usize = 16;
 
@@ -33,6 +37,9 @@ pub enum Message {
         target_id: PeerId,
         metadata: PeerMetadata,
         selected_protocol_version: String,
+        /// Fieldbook extension, sent as `fieldbookHeartbeat: true` (a top-level key stock
+        /// peers ignore): this server answers [`Message::Heartbeat`].
+        heartbeat: bool,
     },
     Error {
         sender_id: Option<PeerId>,
@@ -68,6 +75,11 @@ pub enum Message {
     },
     /// `remote-heads-changed` / `remote-subscription-change`: known gossip we don't act on.
     Gossip { sender_id: PeerId, kind: String },
+    /// Fieldbook extension, `{"type": "fieldbook-heartbeat"}`: a client asks "are you still
+    /// there?" and a Fieldbook server answers with the same message at once. Only sent to a
+    /// server that advertised it in `peer`, and only answered to a peer that sent one, so
+    /// stock automerge-repo peers never receive it. See [`crate::health`].
+    Heartbeat,
 }
 
 // Sync payloads are case data: Debug names the message, never its bytes.
@@ -99,6 +111,7 @@ impl std::fmt::Debug for Message {
             Message::Peer { sender_id, .. } => write!(f, "peer({sender_id})"),
             Message::Error { message, .. } => write!(f, "error({message:?})"),
             Message::Gossip { kind, .. } => write!(f, "{kind}"),
+            Message::Heartbeat => write!(f, "{HEARTBEAT}"),
         }
     }
 }
@@ -133,6 +146,7 @@ impl Message {
             Message::DocUnavailable { .. } => "doc-unavailable",
             Message::Ephemeral { .. } => "ephemeral",
             Message::Gossip { .. } => "gossip",
+            Message::Heartbeat => HEARTBEAT,
         }
     }
 
@@ -156,6 +170,7 @@ impl Message {
             | Message::Ephemeral { sender_id, .. }
             | Message::Gossip { sender_id, .. } => Some(sender_id),
             Message::Error { sender_id, .. } => sender_id.as_ref(),
+            Message::Heartbeat => None,
         }
     }
 
@@ -187,11 +202,15 @@ impl Message {
                 target_id,
                 metadata,
                 selected_protocol_version,
+                heartbeat,
             } => {
                 put("senderId", text(&sender_id.0));
                 put("targetId", text(&target_id.0));
                 put("peerMetadata", metadata.to_value());
                 put("selectedProtocolVersion", text(selected_protocol_version));
+                if *heartbeat {
+                    put(HEARTBEAT_ADVERT, Value::Bool(true));
+                }
             }
             Message::Error {
                 sender_id,
@@ -248,10 +267,17 @@ impl Message {
                 put("data", Value::Bytes(data.clone()));
             }
             Message::Gossip { .. } => unreachable!("gossip is never sent"),
+            Message::Heartbeat => {}
         }
         let mut out = Vec::new();
         ciborium::into_writer(&Value::Map(m), &mut out).expect("writing CBOR to a Vec cannot fail");
         out
+    }
+
+    /// Whether `frame` is a [`Message::Heartbeat`], checked without decoding anything large,
+    /// so a connection can answer it before (and without) the sync engine.
+    pub fn is_heartbeat(frame: &[u8]) -> bool {
+        frame.len() <= 64 && matches!(Message::decode(frame), Ok(Message::Heartbeat))
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
@@ -296,6 +322,7 @@ impl Message {
                     target_id: f.peer("targetId")?,
                     metadata: f.metadata()?,
                     selected_protocol_version: f.text("selectedProtocolVersion")?,
+                    heartbeat: matches!(f.fields.get(HEARTBEAT_ADVERT), Some(Value::Bool(true))),
                 })
             }
             "error" => {
@@ -353,6 +380,7 @@ impl Message {
                     data: f.bytes("data")?,
                 })
             }
+            HEARTBEAT => Ok(Message::Heartbeat),
             "remote-heads-changed" | "remote-subscription-change" => Ok(Message::Gossip {
                 sender_id: f.named("gossip").peer("senderId")?,
                 kind: ty,
@@ -468,9 +496,18 @@ mod tests {
             Message::Peer {
                 sender_id: p("s"),
                 target_id: p("a"),
+                metadata: md.clone(),
+                selected_protocol_version: "1".into(),
+                heartbeat: false,
+            },
+            Message::Peer {
+                sender_id: p("s"),
+                target_id: p("a"),
                 metadata: md,
                 selected_protocol_version: "1".into(),
+                heartbeat: true,
             },
+            Message::Heartbeat,
             Message::Error {
                 sender_id: Some(p("s")),
                 target_id: None,
@@ -565,6 +602,32 @@ mod tests {
                 field: "data"
             })
         );
+    }
+
+    #[test]
+    fn heartbeats_are_tiny_and_recognised_without_the_engine() {
+        let beat = Message::Heartbeat.encode();
+        assert!(beat.len() < 32, "{} bytes", beat.len());
+        assert!(Message::is_heartbeat(&beat));
+        let sync = Message::Sync {
+            sender_id: PeerId("a".into()),
+            target_id: PeerId("b".into()),
+            document_id: doc(),
+            data: vec![],
+        };
+        assert!(!Message::is_heartbeat(&sync.encode()));
+        assert!(!Message::is_heartbeat(&[0xff]));
+        // A stock peer's `peer` (no advert) means "do not send heartbeats".
+        let stock_peer = map(&[
+            ("type", Value::Text("peer".into())),
+            ("senderId", Value::Text("s".into())),
+            ("targetId", Value::Text("a".into())),
+            ("selectedProtocolVersion", Value::Text("1".into())),
+        ]);
+        match Message::decode(&cbor(stock_peer)).unwrap() {
+            Message::Peer { heartbeat, .. } => assert!(!heartbeat),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

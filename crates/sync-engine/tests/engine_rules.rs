@@ -112,6 +112,7 @@ fn handshake(c: &mut Engine, name: &str) -> Output {
         target_id: PeerId(name.into()),
         metadata: PeerMetadata::default(),
         selected_protocol_version: "1".into(),
+        heartbeat: false,
     };
     c.receive(ConnId(1), &peer.encode(), 0)
 }
@@ -369,4 +370,110 @@ fn a_failed_commit_forgets_unsaved_changes_and_closes_their_peers() {
         h.server.document(&doc).is_none(),
         "unsaved document dropped from memory"
     );
+}
+
+#[test]
+fn a_server_advertises_heartbeats_and_the_engine_never_treats_one_as_a_violation() {
+    let mut cfg = EngineConfig::new(
+        Role::Server,
+        PeerId("server".into()),
+        Some(StorageId("srv".into())),
+    );
+    cfg.heartbeat = true;
+    let mut server: Engine = Engine::new(cfg, fieldbook_sync::AllowAll);
+    let conn = ConnId(7);
+    let _ = server.connect(conn, Identity("alice".into()), 0);
+    // Before the handshake, and after it: ignored, no reply, no close.
+    let out = server.receive(conn, &Message::Heartbeat.encode(), 0);
+    assert!(out.is_empty(), "{out:?}");
+    let join = Message::Join {
+        sender_id: PeerId("alice".into()),
+        metadata: PeerMetadata::default(),
+        supported_protocol_versions: vec!["1".into()],
+    };
+    let out = server.receive(conn, &join.encode(), 0);
+    let peer = match out.send.as_slice() {
+        [(
+            _,
+            m @ Message::Peer {
+                heartbeat: true, ..
+            },
+        )] => m.clone(),
+        other => panic!("expected a peer advertising heartbeats, got {other:?}"),
+    };
+    let out = server.receive(conn, &Message::Heartbeat.encode(), 0);
+    assert!(out.is_empty(), "{out:?}");
+
+    // The client learns it from the `peer` message.
+    let mut client = client_engine("alice");
+    let _ = client.connect(ConnId(1), Identity("server".into()), 0);
+    let out = client.receive(ConnId(1), &peer.encode(), 0);
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        Event::PeerJoined {
+            heartbeat: true,
+            ..
+        }
+    )));
+    let out = client.receive(ConnId(1), &Message::Heartbeat.encode(), 0);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn confirmed_heads_follow_the_servers_acknowledgements_and_survive_a_disconnect() {
+    let mut client = Engine::new(
+        EngineConfig::new(
+            Role::Client,
+            PeerId("alice".into()),
+            Some(StorageId("device".into())),
+        ),
+        fieldbook_sync::AllowAll,
+    );
+    let srv = StorageId("srv".into());
+    let (doc, _) = client
+        .create(
+            |tx| {
+                tx.put(ROOT, "note", "first")?;
+                Ok(())
+            },
+            0,
+        )
+        .unwrap();
+    assert_eq!(client.confirmed_heads(&doc, &srv), Some(vec![]));
+    assert_eq!(client.unconfirmed_changes(&doc, &srv), 1);
+
+    let mut h = Harness::new(BTreeSet::new());
+    let alice = h.join(1, "alice");
+    let _ = client.connect(ConnId(1), Identity("server".into()), 0);
+    let peer = Message::Peer {
+        sender_id: PeerId("server".into()),
+        target_id: PeerId("alice".into()),
+        metadata: PeerMetadata {
+            storage_id: Some(srv.clone()),
+            is_ephemeral: false,
+        },
+        selected_protocol_version: "1".into(),
+        heartbeat: false,
+    };
+    let out = client.receive(ConnId(1), &peer.encode(), 0);
+    let first = out
+        .send
+        .into_iter()
+        .next()
+        .expect("client offers its document")
+        .1;
+    converse(&mut h, alice, &mut client, first);
+    let heads = client.document(&doc).unwrap().get_heads();
+    assert_eq!(client.confirmed_heads(&doc, &srv), Some(heads.clone()));
+    assert_eq!(client.unconfirmed_changes(&doc, &srv), 0);
+
+    // A local edit is not confirmed until the server answers; offline, the persisted
+    // state still knows what the server had.
+    let _ = client
+        .change(doc, |tx| tx.put(ROOT, "note", "second"), 1)
+        .unwrap();
+    let _ = client.disconnect(ConnId(1), 2);
+    assert_eq!(client.confirmed_heads(&doc, &srv), Some(heads));
+    assert_eq!(client.unconfirmed_changes(&doc, &srv), 1);
+    assert_eq!(client.confirmed_heads(&DocumentId::random(), &srv), None);
 }

@@ -1,0 +1,289 @@
+//! What a device has that the server has not confirmed yet, counted in the records a worker
+//! made ("3 notes and the safety plan"), not in Automerge changes: one note typed on a phone
+//! is a hundred changes, one per keystroke, and none of them is a thing a worker thinks in.
+//!
+//! [`waiting`] diffs the document between the heads the server is known to have (the sync
+//! engine's `confirmed_heads`, which works offline from the persisted sync state) and the
+//! current heads, and maps each changed path to the record it lies in (layout in `lib.rs`).
+//! A case the server has nothing of is one new case, whatever it holds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fieldbook_sync::automerge::{Automerge, ChangeHash, ObjId, PatchAction, Prop, Value};
+
+use crate::caseload;
+
+/// A kind of thing waiting to be sent, in the order it is described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    NewCase,
+    Note,
+    MissingEpisode,
+    SafetyPlan,
+    Assessment,
+    Profile,
+    HazardLabel,
+    Nrm,
+    Outcome,
+    Relationship,
+    Place,
+    /// The caseload index (this device listing its cases); implied by a new case.
+    CaseList,
+    /// Anything else (e.g. fields written by a newer Fieldbook).
+    Other,
+}
+
+impl Kind {
+    fn noun(self, n: usize) -> String {
+        let (one, many) = match self {
+            Kind::NewCase => ("new case", "new cases"),
+            Kind::Note => ("note", "notes"),
+            Kind::MissingEpisode => ("missing episode", "missing episodes"),
+            Kind::SafetyPlan => ("safety plan", "safety plans"),
+            Kind::Assessment => ("risk assessment", "risk assessments"),
+            Kind::Profile => ("profile", "profiles"),
+            Kind::HazardLabel => ("hazard label", "hazard labels"),
+            Kind::Nrm => ("NRM record", "NRM records"),
+            Kind::Outcome => ("review outcome", "review outcomes"),
+            Kind::Relationship => ("relationship", "relationships"),
+            Kind::Place => ("place", "places"),
+            Kind::CaseList => return "the case list".into(),
+            Kind::Other => return "other changes".into(),
+        };
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+}
+
+/// Records waiting to be sent, by kind. Add up several documents with [`Waiting::add`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waiting {
+    counts: BTreeMap<Kind, usize>,
+}
+
+impl Waiting {
+    pub fn count(&self, kind: Kind) -> usize {
+        self.counts.get(&kind).copied().unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    pub fn add(&mut self, other: &Waiting) {
+        for (k, n) in &other.counts {
+            *self.counts.entry(*k).or_default() += n;
+        }
+    }
+
+    fn bump(&mut self, kind: Kind, n: usize) {
+        if n > 0 {
+            *self.counts.entry(kind).or_default() += n;
+        }
+    }
+
+    /// "1 note", "3 notes, 1 safety plan and 1 missing episode"; `None` if nothing waits.
+    pub fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .filter(|(k, _)| !(**k == Kind::CaseList && self.count(Kind::NewCase) > 0))
+            .map(|(k, n)| k.noun(*n))
+            .collect();
+        match parts.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
+        }
+    }
+}
+
+/// What `doc` holds beyond `confirmed` (the heads the server is known to have; empty if it
+/// has nothing of the document). Reads only; costs one diff.
+pub fn waiting(doc: &Automerge, confirmed: &[ChangeHash]) -> Waiting {
+    let mut out = Waiting::default();
+    let heads = doc.get_heads();
+    if heads.is_empty() || same(&heads, confirmed) {
+        return out;
+    }
+    if caseload::is_caseload(doc) {
+        out.bump(Kind::CaseList, 1);
+        return out;
+    }
+    if !crate::is_case(doc) {
+        out.bump(Kind::Other, 1);
+        return out;
+    }
+    if confirmed.is_empty() {
+        out.bump(Kind::NewCase, 1);
+        return out;
+    }
+    let mut seen: BTreeSet<(Kind, Key)> = BTreeSet::new();
+    for patch in doc.diff(confirmed, &heads) {
+        for item in records(&patch.path, &patch.obj, &patch.action) {
+            seen.insert(item);
+        }
+    }
+    for (kind, _) in seen {
+        out.bump(kind, 1);
+    }
+    out
+}
+
+fn same(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
+}
+
+/// What identifies one record within its kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    /// The one record of its kind in a case (profile, plan, NRM).
+    Whole,
+    /// A list item, by its object.
+    Item(ObjId),
+    /// A map entry (hazard labels are keyed by id) or an unknown root key.
+    Name(String),
+    /// A list edit whose items cannot be named (never made by this app).
+    Position(ObjId, usize),
+}
+
+/// Where records live: `(root key, sub-key for nested lists, kind, shape)`.
+enum Shape {
+    Whole,
+    /// A list of items at this depth below the root (1: `notes[i]`, 2: `network.people[i]`).
+    List(usize),
+    /// A map keyed by record id (hazard labels).
+    Keyed,
+}
+
+fn section(root: &str, sub: Option<&str>) -> Option<(Kind, Shape)> {
+    Some(match (root, sub) {
+        ("profile", _) => (Kind::Profile, Shape::Whole),
+        ("hazards", _) => (Kind::HazardLabel, Shape::Keyed),
+        ("notes", _) => (Kind::Note, Shape::List(1)),
+        ("assessments", _) => (Kind::Assessment, Shape::List(1)),
+        ("missing", _) => (Kind::MissingEpisode, Shape::List(1)),
+        ("outcomes", _) => (Kind::Outcome, Shape::List(1)),
+        ("plan", _) => (Kind::SafetyPlan, Shape::Whole),
+        ("nrm", _) => (Kind::Nrm, Shape::Whole),
+        ("network", Some("people")) => (Kind::Relationship, Shape::List(2)),
+        ("network", Some("places")) => (Kind::Place, Shape::List(2)),
+        ("network", _) => (Kind::Relationship, Shape::Whole),
+        _ => return None,
+    })
+}
+
+/// The records one patch touches. `path[k] = (obj_k, prop_k)` with `obj_0` the root and
+/// `obj_{k+1}` the child of `obj_k` at `prop_k`; `obj` is the object the action is on.
+fn records(path: &[(ObjId, Prop)], obj: &ObjId, action: &PatchAction) -> Vec<(Kind, Key)> {
+    let key_at = |k: usize| match path.get(k) {
+        Some((_, Prop::Map(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    let root = match key_at(0) {
+        Some(r) => r,
+        // An action on the root itself: a section created (its items are counted as they
+        // arrive), the schema number, or a key this app does not know.
+        None => {
+            return match action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }
+                    if key != "schema" && section(key, None).is_none() =>
+                {
+                    vec![(Kind::Other, Key::Name(key.clone()))]
+                }
+                _ => vec![],
+            };
+        }
+    };
+    let Some((kind, shape)) = section(root, key_at(1)) else {
+        return vec![(Kind::Other, Key::Name(root.to_owned()))];
+    };
+    // The object at depth `k` (`obj_k`).
+    let obj_at = |k: usize| -> Option<&ObjId> {
+        match k.cmp(&path.len()) {
+            std::cmp::Ordering::Less => Some(&path[k].0),
+            std::cmp::Ordering::Equal => Some(obj),
+            std::cmp::Ordering::Greater => None,
+        }
+    };
+    match shape {
+        Shape::Whole => vec![(kind, Key::Whole)],
+        Shape::Keyed => match (path.get(1), action) {
+            (Some((_, Prop::Map(id))), _) => vec![(kind, Key::Name(id.clone()))],
+            (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => {
+                vec![(kind, Key::Name(key.clone()))]
+            }
+            (
+                None,
+                PatchAction::Conflict {
+                    prop: Prop::Map(key),
+                },
+            ) => {
+                vec![(kind, Key::Name(key.clone()))]
+            }
+            _ => vec![],
+        },
+        Shape::List(depth) => {
+            if path.len() > depth {
+                // Inside an item: the item is the object one level below the list.
+                obj_at(depth + 1)
+                    .map(|item| vec![(kind, Key::Item(item.clone()))])
+                    .unwrap_or_default()
+            } else if path.len() == depth {
+                // On the list itself: items inserted, replaced or (never by this app) deleted.
+                match action {
+                    PatchAction::Insert { values, .. } => values
+                        .iter()
+                        .map(|(v, id, _)| match v {
+                            Value::Object(_) => (kind, Key::Item(id.clone())),
+                            _ => (kind, Key::Position(obj.clone(), 0)),
+                        })
+                        .collect(),
+                    PatchAction::PutSeq { value: (_, id), .. } => {
+                        vec![(kind, Key::Item(id.clone()))]
+                    }
+                    PatchAction::DeleteSeq { index, .. } => {
+                        vec![(kind, Key::Position(obj.clone(), *index))]
+                    }
+                    _ => vec![],
+                }
+            } else {
+                // The list (or its parent) being created: counted by its items.
+                vec![]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_read_naturally() {
+        let mut w = Waiting::default();
+        assert_eq!(w.describe(), None);
+        w.bump(Kind::Note, 1);
+        assert_eq!(w.describe().unwrap(), "1 note");
+        w.bump(Kind::Note, 2);
+        w.bump(Kind::SafetyPlan, 1);
+        assert_eq!(w.describe().unwrap(), "3 notes and 1 safety plan");
+        w.bump(Kind::MissingEpisode, 2);
+        assert_eq!(
+            w.describe().unwrap(),
+            "3 notes, 2 missing episodes and 1 safety plan"
+        );
+        let mut n = Waiting::default();
+        n.bump(Kind::NewCase, 1);
+        n.bump(Kind::CaseList, 1);
+        assert_eq!(n.describe().unwrap(), "1 new case", "the list is implied");
+        let mut c = Waiting::default();
+        c.bump(Kind::CaseList, 1);
+        assert_eq!(c.describe().unwrap(), "the case list");
+        w.add(&n);
+        assert_eq!(w.count(Kind::NewCase), 1);
+        assert_eq!(w.count(Kind::Note), 3);
+    }
+}
