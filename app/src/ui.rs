@@ -1,13 +1,17 @@
-//! Small pieces every page uses: navigation, times, the hazard banner, the GOV.UK error
-//! summary, radios, and the chooser for a safety-critical value set two ways at once.
+//! Small pieces every page uses: navigation, times, the hazard banner, the dispute banner,
+//! the GOV.UK error summary, radios, free-text fields that keep the caret in place when a
+//! colleague's edit arrives, and the chooser for a safety-critical value set two ways at once.
 
 use fieldbook_case::critical::Critical;
 use fieldbook_case::validate::FieldError;
 use fieldbook_case::vocab::{self, Choice};
-use fieldbook_case::Case;
+use fieldbook_case::{assessment, caret, nrm, profile, Case, Dispute, Disputed, Hazard};
+use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+use crate::driver::Driver;
 
 pub fn go(hash: &str) {
     let _ = web_sys::window().expect("window").location().set_hash(hash);
@@ -66,6 +70,94 @@ pub fn focus_now(id: &str) {
     }
 }
 
+/// Today's date on this device, `YYYY-MM-DD` (local time).
+pub fn today() -> String {
+    to_local_input(now())[..10].to_owned()
+}
+
+/// Focus an element without scrolling to it.
+fn focus_in_place(el: &web_sys::HtmlElement) {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"preventScroll".into(), &JsValue::TRUE);
+    if let Ok(focus) = js_sys::Reflect::get(el, &"focus".into()) {
+        if let Ok(focus) = focus.dyn_into::<js_sys::Function>() {
+            let _ = focus.call1(el, &options);
+        }
+    }
+}
+
+/// A new page was opened: show it from the top (a page opened from the bottom of a long one
+/// would otherwise open scrolled down, its heading off-screen) and, once it has rendered,
+/// move focus to its heading so a screen reader announces it. Focus does not scroll: the
+/// name and hazard labels above the heading stay in view.
+pub fn show_page_top() {
+    let window = web_sys::window().expect("window");
+    window.scroll_to_with_x_and_y(0.0, 0.0);
+    focus_heading(window, 20);
+}
+
+fn focus_heading(window: web_sys::Window, tries: u32) {
+    let w = window.clone();
+    let cb = Closure::once_into_js(move || {
+        let Some(doc) = w.document() else { return };
+        // The worker may already have moved on (tapped a field on the page): leave it.
+        if doc
+            .active_element()
+            .and_then(|a| a.closest("main").ok().flatten())
+            .is_some()
+        {
+            return;
+        }
+        let heading = doc
+            .query_selector("main h1")
+            .ok()
+            .flatten()
+            .and_then(|h| h.dyn_into::<web_sys::HtmlElement>().ok())
+            .filter(|h| h.offset_parent().is_some()); // rendered, not hidden
+        match heading {
+            Some(h) => {
+                if !h.has_attribute("tabindex") {
+                    let _ = h.set_attribute("tabindex", "-1");
+                }
+                focus_in_place(&h);
+            }
+            // The page may still be waiting for its case: look again shortly.
+            None if tries > 0 => focus_heading(w, tries - 1),
+            None => {}
+        }
+    });
+    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+        cb.unchecked_ref(),
+        if tries == 20 { 0 } else { 50 },
+    );
+}
+
+/// Once the view being built has been rendered, focus the element with `id`, scrolling only
+/// as far as needed to show it (the name and hazard labels above it stay in view).
+pub fn focus_nearby(id: &str) {
+    let id = id.to_owned();
+    let cb = Closure::once_into_js(move || {
+        let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(&id))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            return;
+        };
+        focus_in_place(&el);
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"block".into(), &"nearest".into());
+        if let Ok(f) = js_sys::Reflect::get(&el, &"scrollIntoView".into()) {
+            if let Ok(f) = f.dyn_into::<js_sys::Function>() {
+                let _ = f.call1(&el, &options);
+            }
+        }
+    });
+    let _ = web_sys::window()
+        .expect("window")
+        .set_timeout_with_callback(cb.unchecked_ref());
+}
+
 /// Like [`focus_now`], once the view being built has been rendered.
 pub fn focus(id: &str) {
     let id = id.to_owned();
@@ -77,26 +169,181 @@ pub fn focus(id: &str) {
 
 /// Hazard labels, impossible to miss, on every screen about the young person.
 #[component]
-pub fn Hazards(case: Case) -> impl IntoView {
-    let shown: Vec<_> = case.shown_hazards().into_iter().cloned().collect();
-    let conflicts = case.conflicts();
-    view! {
-        <Show when={let n = shown.len(); move || n > 0}>
-            <ul class="fb-hazards" aria-label="Hazard labels" data-testid="hazards">
-                {shown.iter().map(|h| view! {
-                    <li class="fb-hazard">
-                        <strong>{h.label.clone()}</strong>
-                        {h.state.is_conflict().then_some(" (disputed: choose on the case page)")}
-                    </li>
-                }).collect_view()}
-            </ul>
-        </Show>
-        <Show when={let n = conflicts.len(); move || n > 0}>
-            <div class="fb-warning" role="status" data-testid="conflicts">
-                <strong>"Set two ways at the same time — a person needs to choose: "</strong>
-                {conflicts.join("; ")}
+pub fn Hazards(hazards: Memo<Vec<Hazard>>) -> impl IntoView {
+    move || {
+        let shown = hazards.get();
+        (!shown.is_empty()).then(|| {
+            view! {
+                <ul class="fb-hazards" aria-label="Hazard labels" data-testid="hazards">
+                    {shown.into_iter().map(|h| view! {
+                        <li class="fb-hazard">
+                            <strong>{h.label.clone()}</strong>
+                            {h.state.is_conflict().then_some(" (in dispute)")}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }
+        })
+    }
+}
+
+/// The safety-critical choosers ([`CriticalChoice`]) showing a dispute on the page now, by
+/// id and value: the dispute banner links to one of these rather than repeat its buttons.
+#[derive(Clone, Copy)]
+pub struct Choosers(pub RwSignal<Vec<(String, Critical)>>);
+
+/// The id of the chooser a page shows for a disputed value.
+fn chooser_id(what: &Disputed) -> String {
+    match what {
+        Disputed::Hazard(h) => format!("hazard-{h}"),
+        Disputed::Overall { .. } => "overall".to_owned(),
+        Disputed::Rating { category, .. } => format!("rating-{category}"),
+        Disputed::Nrm => "nrm-current".to_owned(),
+    }
+}
+
+/// Settle a dispute on this device: the kept value is set again, by this worker, now.
+fn settle(driver: &Driver, id: DocumentId, what: &Disputed, value: &str) -> Result<(), String> {
+    let (by, at) = (driver.author(), now());
+    driver.change(id, |tx| match what {
+        Disputed::Hazard(h) => profile::set_hazard(tx, h, value == "on", &by, at),
+        Disputed::Overall { assessment: a } => {
+            assessment::set_overall(tx, a, value, &by, at).map(|_| ())
+        }
+        Disputed::Rating {
+            assessment: a,
+            category,
+        } => assessment::set_rating(tx, a, category, value, &by, at).map(|_| ()),
+        Disputed::Nrm => nrm::set_status(
+            tx,
+            &nrm::Step {
+                id: new_id(),
+                at,
+                status: value.to_owned(),
+                reason: "Chosen after it was set two ways at the same time".to_owned(),
+                by: by.clone(),
+            },
+        ),
+    })
+}
+
+/// Which assessment a disputed level or rating belongs to, for people.
+fn dispute_context(case: &Case, what: &Disputed) -> Option<String> {
+    let (Disputed::Overall { assessment: aid }
+    | Disputed::Rating {
+        assessment: aid, ..
+    }) = what
+    else {
+        return None;
+    };
+    let a = case.assessments.iter().find(|a| &a.id == aid)?;
+    Some(match a.submitted {
+        Some(t) => format!("assessment submitted {}", format_time(t)),
+        None => "draft assessment".to_owned(),
+    })
+}
+
+/// Every safety-critical value set two ways at the same time, on every screen of the case:
+/// each competing value with who set it and when, and a button to keep each (or, when this
+/// page shows that value's own chooser, a link to it). Choosing settles it on this device;
+/// the banner goes once nothing is in dispute.
+#[component]
+pub fn Disputes(case: Memo<Option<Case>>, id: DocumentId) -> impl IntoView {
+    let disputes = Memo::new(move |_| {
+        case.with(|c| {
+            c.as_ref()
+                .map(|c| {
+                    c.conflicts()
+                        .into_iter()
+                        .map(|d| {
+                            let context = dispute_context(c, &d.what);
+                            (d, context)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let driver = use_context::<Driver>();
+    let choosers = use_context::<Choosers>();
+    let kept = RwSignal::new(None::<String>);
+    let row = move |(d, context): (Dispute, Option<String>)| {
+        let cid = chooser_id(&d.what);
+        let on_page = choosers.is_some_and(|Choosers(c)| {
+            c.with(|c| c.iter().any(|(i, v)| *i == cid && *v == d.value))
+        });
+        let choices = d.what.choices();
+        let title = match &context {
+            Some(c) => format!("{} ({c})", d.label),
+            None => d.label.clone(),
+        };
+        let what = d.what.clone();
+        let label = d.label.clone();
+        let driver = driver.clone();
+        view! {
+            <div class="fb-dispute" data-testid="dispute">
+                <h3 class="fb-dispute-title">{title}</h3>
+                <ul class="fb-dispute-values">
+                    {d.value.candidates.into_iter().map(|c| {
+                        let value = vocab::label(choices, &c.value);
+                        let who = if c.by.is_empty() { "an earlier version".to_owned() } else { c.by.clone() };
+                        let button = (!on_page).then(|| driver.clone()).flatten().map(|driver| {
+                            let (what, keep, value, label) = (what.clone(), c.value.clone(), value.clone(), label.clone());
+                            view! {
+                                <button type="button" class="fb-button fb-button-secondary fb-keep"
+                                        on:click=move |_| {
+                                            match settle(&driver, id, &what, &keep) {
+                                                Ok(()) => {
+                                                    kept.set(Some(format!("{label}: kept {value}.")));
+                                                    focus_nearby("dispute-kept");
+                                                }
+                                                Err(e) => driver.signals.error.set(Some(format!("Could not keep {value}: {e}"))),
+                                            }
+                                        }>
+                                    {format!("Keep {value}")}
+                                    <span class="fb-visually-hidden">{format!(" for {label}")}</span>
+                                </button>
+                            }
+                        });
+                        view! {
+                            <li data-testid="candidate">
+                                <strong>{value.clone()}</strong>
+                                {format!(" — set by {who} at {}", format_time(c.at))}
+                                {button}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+                {on_page.then(|| {
+                    let cid = cid.clone();
+                    view! {
+                        <p><a href="#" class="fb-dispute-link" on:click=move |ev| { ev.prevent_default(); focus_now(&cid); }>
+                            "Choose on this page"<span class="fb-visually-hidden">{format!(": {label}")}</span>
+                        </a></p>
+                    }
+                })}
             </div>
-        </Show>
+        }
+    };
+    view! {
+        {move || {
+            let list = disputes.get();
+            (!list.is_empty()).then(|| {
+                let row = row.clone();
+                view! {
+                    <section class="fb-disputes" aria-labelledby="disputes-title" data-testid="conflicts">
+                        <h2 class="fb-disputes-heading" id="disputes-title">"Set two ways at the same time: choose what to keep"</h2>
+                        <p>"Two devices changed these while apart. Nothing has been chosen for you."</p>
+                        {list.into_iter().map(row).collect_view()}
+                    </section>
+                }
+            })
+        }}
+        {move || kept.get().map(|k| view! {
+            <p class="fb-kept" id="dispute-kept" tabindex="-1" role="status" data-testid="dispute-kept">
+                {k}" Other devices will show it once they sync."
+            </p>
+        })}
     }
 }
 
@@ -171,6 +418,14 @@ pub fn CriticalChoice(
     on_pick: Callback<String>,
 ) -> impl IntoView {
     if value.is_conflict() {
+        // Tell the dispute banner this page has the chooser, while it is shown.
+        if let Some(Choosers(on_page)) = use_context::<Choosers>() {
+            let entry = (id.clone(), value.clone());
+            on_page.update(|l| l.push(entry.clone()));
+            on_cleanup(move || {
+                on_page.try_update(|l| l.retain(|e| *e != entry));
+            });
+        }
         let candidates = value.candidates.clone();
         view! {
             <fieldset class="fb-fieldset fb-conflict" data-testid=format!("conflict-{id}")>
@@ -206,5 +461,115 @@ pub fn CriticalChoice(
                     on_pick=on_pick hint=set_by/>
         }
         .into_any()
+    }
+}
+
+/// A text control whose value can be replaced from outside.
+trait TextControl {
+    fn text(&self) -> String;
+    fn set_text(&self, v: &str);
+    fn selection(&self) -> Option<(u32, u32)>;
+    fn select(&self, start: u32, end: u32);
+}
+
+impl TextControl for web_sys::HtmlInputElement {
+    fn text(&self) -> String {
+        self.value()
+    }
+    fn set_text(&self, v: &str) {
+        self.set_value(v)
+    }
+    fn selection(&self) -> Option<(u32, u32)> {
+        Some((self.selection_start().ok()??, self.selection_end().ok()??))
+    }
+    fn select(&self, start: u32, end: u32) {
+        let _ = self.set_selection_range(start, end);
+    }
+}
+
+impl TextControl for web_sys::HtmlTextAreaElement {
+    fn text(&self) -> String {
+        self.value()
+    }
+    fn set_text(&self, v: &str) {
+        self.set_value(v)
+    }
+    fn selection(&self) -> Option<(u32, u32)> {
+        Some((self.selection_start().ok()??, self.selection_end().ok()??))
+    }
+    fn select(&self, start: u32, end: u32) {
+        let _ = self.set_selection_range(start, end);
+    }
+}
+
+/// Show `new` in the field. If the worker is typing in it (it has focus), their caret and
+/// selection keep their place in the text around them ([`caret::map_caret`]).
+fn show_value(el: &(impl TextControl + AsRef<web_sys::Element>), new: &str) {
+    let old = el.text();
+    if old == new {
+        return;
+    }
+    let focused = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.active_element())
+        .is_some_and(|a| &a == el.as_ref());
+    let selection = if focused { el.selection() } else { None };
+    el.set_text(new);
+    if let Some((start, end)) = selection {
+        let map = |p: u32| caret::map_caret(&old, new, p as usize) as u32;
+        el.select(map(start), map(end));
+    }
+}
+
+/// A free-text field, one line or (with `rows`) several, showing `value` and reporting each
+/// edit to `on_input`. When `value` changes from outside while the worker is typing — a
+/// colleague's edit to the same text arriving by sync — the new text appears and the caret
+/// stays where it was in the words around it, instead of jumping to the end.
+#[component]
+pub fn TextField(
+    #[prop(into)] id: String,
+    #[prop(into)] value: Signal<String>,
+    #[prop(into)] on_input: Callback<String>,
+    /// Lines to show: a `<textarea>` when given, else an `<input>`.
+    #[prop(optional)]
+    rows: Option<u32>,
+    /// Ids of the hint and error message describing it.
+    #[prop(optional, into)]
+    describedby: MaybeProp<String>,
+    #[prop(optional, into)] autocomplete: MaybeProp<String>,
+    #[prop(optional, into)] disabled: Signal<bool>,
+) -> impl IntoView {
+    let initial = value.get_untracked();
+    match rows {
+        Some(rows) => {
+            let node = NodeRef::<leptos::html::Textarea>::new();
+            Effect::new(move |_| {
+                let v = value.get();
+                if let Some(el) = node.get() {
+                    show_value(&el, &v);
+                }
+            });
+            view! {
+                <textarea id=id class="fb-textarea" rows=rows node_ref=node aria-describedby=move || describedby.get()
+                          autocomplete=move || autocomplete.get() disabled=move || disabled.get() prop:value=initial
+                          on:input=move |ev| on_input.run(event_target_value(&ev))></textarea>
+            }
+            .into_any()
+        }
+        None => {
+            let node = NodeRef::<leptos::html::Input>::new();
+            Effect::new(move |_| {
+                let v = value.get();
+                if let Some(el) = node.get() {
+                    show_value(&el, &v);
+                }
+            });
+            view! {
+                <input id=id class="fb-input" type="text" node_ref=node aria-describedby=move || describedby.get()
+                       autocomplete=move || autocomplete.get() disabled=move || disabled.get() prop:value=initial
+                       on:input=move |ev| on_input.run(event_target_value(&ev))/>
+            }
+            .into_any()
+        }
     }
 }

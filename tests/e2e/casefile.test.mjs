@@ -202,7 +202,8 @@ test("the chronology shows events from both devices in time order, and every scr
   assert.deepEqual(times, [...times].sort((x, y) => x - y), JSON.stringify(rows))
   assert.deepEqual(await axeViolations(a), [], "chronology")
 
-  // Filtering by type.
+  // Filtering by type (the filters are folded under "Filter events").
+  await a.getByTestId("filter-events").click()
   await a.getByLabel("Contact", { exact: true }).uncheck()
   await table.locator("tr[data-kind=contact]").first().waitFor({ state: "detached" })
   assert.ok((await table.locator("tr[data-kind=missing]").count()) > 0)

@@ -10,7 +10,7 @@ import { startServer, tempDir, removeDir } from "../interop/harness.mjs"
 import { chromium } from "playwright-core"
 import { launch, CHROMIUM, FLAGS } from "./browser.mjs"
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
+const dist = process.env.FIELDBOOK_DIST ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 let dir, server, browser
 
 before(async () => {

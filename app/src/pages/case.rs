@@ -8,15 +8,16 @@ use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{field_error, format_time, go, new_id, now, CriticalChoice, ErrorSummary, Radios};
+use crate::ui::{
+    field_error, format_time, go, new_id, now, today, CriticalChoice, ErrorSummary, Radios,
+    TextField,
+};
 
 #[component]
 pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
     let c = case_memo(&driver, id);
-    // An older document gets this schema's version number (its data is read as it is).
-    if c.get_untracked().is_some_and(|c| c.schema < case::SCHEMA) {
-        let _ = driver.change(id, |tx| case::migrate(tx).map(|_| ()));
-    }
+    // Opening a case never writes to it: an older document gets this schema's version
+    // number with its first real change (`Driver::change`).
     let d = driver.clone();
     let add = move |_| {
         let note = Note {
@@ -31,18 +32,26 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
         }
     };
     let d = driver.clone();
+    let top = Memo::new(move |_| c.with(|k| k.as_ref().map(CaseHeading::of)));
     view! {
-        {move || match c.get() {
+        {move || match top.get() {
             None => looking(),
-            Some(k) => view! {
-                <h1 data-testid="case-name">{k.profile.name.clone()}</h1>
-                <p class="fb-hint">{case::profile_summary(&k.profile)}</p>
-                <CaseTop case=c id=id/>
-                {k.is_newer_than_app().then(|| view! {
+            Some(h) => view! {
+                <h1 data-testid="case-name">{h.name}</h1>
+                {(!h.facts.is_empty()).then(|| view! { <p class="fb-case-facts" data-testid="case-facts">{h.facts}</p> })}
+                <p class="fb-risk" data-testid="risk-level">{match h.level {
+                    Some((level, class, at)) => view! {
+                        "Risk level: " <strong class=format!("fb-level fb-level-{class}")>{level}</strong>
+                        <span class="fb-hint">{format!(" · assessed {at}")}</span>
+                    }.into_any(),
+                    None => view! { "No risk assessment yet" }.into_any(),
+                }}</p>
+                {h.newer.then(|| view! {
                     <div class="fb-warning" role="status">"This case was updated by a newer version of Fieldbook. Everything you can see is safe to edit; reload to get the update."</div>
                 })}
             }.into_any(),
         }}
+        <CaseTop case=c id=id heading=true/>
         <Show when=move || c.with(Option::is_some)>
             <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
             <nav aria-label="Sections of this case" class="fb-sections">
@@ -75,6 +84,48 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
     }
 }
 
+/// What the case page shows under the name: age, known-as and date of birth, and the
+/// current risk level (the latest submitted assessment's overall level, and when).
+#[derive(Clone, PartialEq)]
+struct CaseHeading {
+    name: String,
+    facts: String,
+    /// Level label, style, date assessed.
+    level: Option<(String, String, String)>,
+    newer: bool,
+}
+
+impl CaseHeading {
+    fn of(k: &case::Case) -> CaseHeading {
+        let mut facts = Vec::new();
+        if let Some(age) = validate::age_on(k.profile.dob.trim(), &today()) {
+            facts.push(format!("Age {age}"));
+        }
+        let summary = case::profile_summary(&k.profile);
+        if !summary.is_empty() {
+            facts.push(summary);
+        }
+        let latest = k
+            .assessments
+            .iter()
+            .filter_map(|a| a.submitted.map(|t| (t, a)))
+            .max_by_key(|(t, _)| *t);
+        let level = latest.map(|(t, a)| {
+            let date = format_time(t).chars().take(10).collect();
+            match a.overall.value() {
+                Some(v) => (vocab::label(vocab::LEVELS, v), v.to_owned(), date),
+                None => ("In dispute".to_owned(), "disputed".to_owned(), date),
+            }
+        });
+        CaseHeading {
+            name: k.profile.name.clone(),
+            facts: facts.join(" · "),
+            level,
+            newer: k.is_newer_than_app(),
+        }
+    }
+}
+
 #[component]
 fn HazardEditor(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> impl IntoView {
     let hazards = Memo::new(move |_| case.get().map(|c| c.hazards).unwrap_or_default());
@@ -90,9 +141,13 @@ fn HazardEditor(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) 
                         let (by, at) = (d.author(), now());
                         let _ = d.change(id, |tx| profile::set_hazard(tx, hid, v == "on", &by, at));
                     });
-                    view! {
-                        <CriticalChoice id=format!("hazard-{hid}") legend=(*label).to_owned()
-                            choices=&[("on", "Shown"), ("off", "Not shown")] value=state on_pick=pick/>
+                    if state.is_conflict() {
+                        view! { <p class="fb-warning">{format!("{label}: set two ways at the same time. Choose what to keep at the top of this page.")}</p> }.into_any()
+                    } else {
+                        view! {
+                            <CriticalChoice id=format!("hazard-{hid}") legend=(*label).to_owned()
+                                choices=vocab::HAZARD_STATES value=state on_pick=pick/>
+                        }.into_any()
                     }
                 }).collect_view()
             }}
@@ -123,7 +178,10 @@ fn MissingList(case: Memo<Option<case::Case>>, id: DocumentId) -> impl IntoView 
             p.last_30_days, p.last_90_days, p.total
         )];
         if let Some(h) = p.median_hours {
-            lines.push(format!("Usually away about {h} hours (median)"));
+            lines.push(format!(
+                "Usually away about {} (median)",
+                vocab::count(h as usize, "hour", "hours")
+            ));
         }
         if !p.places.is_empty() {
             lines.push(format!("Found at: {}", count(&p.places)));
@@ -186,25 +244,16 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
         reason.set(String::new());
         let _ = d.change(id, |tx| nrm::set_status(tx, &step));
     };
-    let d = driver.clone();
     view! {
         <h2>"National Referral Mechanism"</h2>
         {move || {
             let n = nrm.get();
-            let d = d.clone();
-            let settle = Callback::new(move |v: String| {
-                let step = nrm::Step { id: new_id(), at: now(), status: v, reason: String::new(), by: d.author() };
-                let _ = d.change(id, |tx| nrm::set_status(tx, &step));
-            });
-            if n.status.is_conflict() {
-                view! { <CriticalChoice id="nrm-current".into() legend="Current NRM status".into() choices=vocab::NRM_STATUS value=n.status.clone() on_pick=settle/> }.into_any()
-            } else {
-                let line = match (n.status.settled(), n.age_days(now())) {
-                    (Some(c), Some(days)) => format!("{} — for {days} days (set by {})", vocab::label(vocab::NRM_STATUS, &c.value), c.by),
-                    _ => "Not recorded".to_owned(),
-                };
-                view! { <p data-testid="nrm-status">{line}</p> }.into_any()
-            }
+            let line = match (n.status.settled(), n.age_days(now())) {
+                _ if n.status.is_conflict() => "Set two ways at the same time. Choose what to keep at the top of this page.".to_owned(),
+                (Some(c), Some(days)) => format!("{} — for {} (set by {})", vocab::label(vocab::NRM_STATUS, &c.value), vocab::count(days as usize, "day", "days"), c.by),
+                _ => "Not recorded".to_owned(),
+            };
+            view! { <p data-testid="nrm-status">{line}</p> }
         }}
         {move || {
             let history = nrm.get().history;
@@ -229,9 +278,8 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
                         on_pick=Callback::new(move |v| status.set(v)) hint=None/>
                 {move || field_error(&errors.get(), "nrm-reason")}
                 <label class="fb-label" for="nrm-reason">"Reason or note"</label>
-                <p class="fb-hint">"Required when considered but not referred."</p>
-                <textarea id="nrm-reason" class="fb-textarea" rows="3" prop:value=move || reason.get()
-                          on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+                <p class="fb-hint" id="nrm-reason-hint">"Required when considered but not referred."</p>
+                <TextField id="nrm-reason" rows=3 describedby="nrm-reason-hint" value=reason on_input=move |v: String| reason.set(v)/>
                 <button class="fb-button" type="submit">"Record NRM status"</button>
             </form>
         </details>
@@ -303,7 +351,7 @@ fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> i
                     }).collect_view()}
                 </fieldset>
                 <label class="fb-label" for="outcome-notes">"Notes"</label>
-                <textarea id="outcome-notes" class="fb-textarea" rows="3" prop:value=move || notes.get() on:input=move |ev| notes.set(event_target_value(&ev))></textarea>
+                <TextField id="outcome-notes" rows=3 value=notes on_input=move |v: String| notes.set(v)/>
                 <button class="fb-button" type="submit">"Record outcome"</button>
             </form>
         </details>
@@ -385,8 +433,8 @@ fn NetworkAdd(driver: Driver, id: DocumentId) -> impl IntoView {
                         selected=Some("person".into()) on_pick=Callback::new(move |v| kind.set(v)) hint=None/>
                 {move || field_error(&errors.get(), "link-name")}
                 <label class="fb-label" for="link-name">"Name or description"</label>
-                <input id="link-name" class="fb-input" prop:value=move || draft.with(|l| l.name.clone())
-                       on:input=move |ev| { let v = event_target_value(&ev); draft.update(|l| l.name = v) }/>
+                <TextField id="link-name" value=Signal::derive(move || draft.with(|l| l.name.clone()))
+                           on_input=move |v: String| draft.update(|l| l.name = v)/>
                 {move || field_error(&errors.get(), "link-type")}
                 <Radios id="link-type".into() legend="How they are linked".into() choices=vocab::LINK_TYPES selected=None
                         on_pick=Callback::new(move |v| draft.update(|l| l.link = v)) hint=None/>

@@ -1,11 +1,11 @@
 //! The caseload: every case on this device (and, once synced, every case on the server).
 
-use fieldbook_case::{self as case, validate};
+use fieldbook_case::{self as case, validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use crate::driver::Driver;
-use crate::ui::{field_error, go, ErrorSummary};
+use crate::ui::{field_error, go, ErrorSummary, TextField};
 
 #[component]
 pub fn CaseList(driver: Driver) -> impl IntoView {
@@ -77,7 +77,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
             <For each=rows key=|(id, c)| (*id, c.profile.name.clone(), c.notes.len(), c.shown_hazards().len()) let:row>
                 <li>
                     <a href=format!("#/case/{}", row.0)>{row.1.profile.name.clone()}</a>
-                    <span class="fb-hint">{format!(" · {} notes", row.1.notes.len())}</span>
+                    <span class="fb-hint">{format!(" · {}", vocab::count(row.1.notes.len(), "note", "notes"))}</span>
                     {row.1.shown_hazards().iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h.label.clone()}</span> }).collect_view()}
                 </li>
             </For>
@@ -87,9 +87,9 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
         <form on:submit=create novalidate>
             {move || field_error(&errors.get(), "case-name")}
             <label class="fb-label" for="case-name">"Name"</label>
-            <input id="case-name" class="fb-input" autocomplete="off" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+            <TextField id="case-name" autocomplete="off" value=name on_input=move |v: String| name.set(v)/>
             <label class="fb-label" for="case-known-as">"Known as"</label>
-            <input id="case-known-as" class="fb-input" autocomplete="off" prop:value=move || known_as.get() on:input=move |ev| known_as.set(event_target_value(&ev))/>
+            <TextField id="case-known-as" autocomplete="off" value=known_as on_input=move |v: String| known_as.set(v)/>
             {move || field_error(&errors.get(), "case-dob")}
             <label class="fb-label" for="case-dob">"Date of birth"</label>
             <input id="case-dob" class="fb-input fb-input-short" type="date" prop:value=move || dob.get() on:input=move |ev| dob.set(event_target_value(&ev))/>

@@ -28,20 +28,30 @@ pub fn Chronology(driver: Driver, id: DocumentId) -> impl IntoView {
     view! {
         <CaseTop case=c id=id/>
         <h1>"Chronology"</h1>
-        <fieldset class="fb-fieldset fb-no-print">
-            <legend class="fb-label">"Show"</legend>
-            {EventKind::ALL.into_iter().map(|k| {
-                let cid = format!("show-{}", k.id());
-                view! {
-                    <div class="fb-checkbox fb-checkbox-inline">
-                        <input type="checkbox" id=cid.clone() prop:checked=move || !hidden.get().contains(&k)
-                               on:change=move |ev| { let on = event_target_checked(&ev); hidden.update(|h| { h.retain(|x| *x != k); if !on { h.push(k) } }) }/>
-                        <label for=cid>{k.label()}</label>
-                    </div>
-                }
-            }).collect_view()}
-        </fieldset>
-        <button class="fb-button fb-button-secondary fb-no-print" on:click=print>"Print for a meeting"</button>
+        // Collapsed, so on a phone the first events are on the first screen; the summary
+        // says when some kinds are hidden.
+        <details class="fb-details fb-no-print fb-filter">
+            <summary data-testid="filter-events">"Filter events"
+                <span class="fb-hint">{move || match hidden.with(Vec::len) {
+                    0 => " (showing all)".to_owned(),
+                    n => format!(" ({n} of {} kinds hidden)", EventKind::ALL.len()),
+                }}</span>
+            </summary>
+            <fieldset class="fb-fieldset">
+                <legend class="fb-visually-hidden">"Show"</legend>
+                {EventKind::ALL.into_iter().map(|k| {
+                    let cid = format!("show-{}", k.id());
+                    view! {
+                        <div class="fb-checkbox">
+                            <input type="checkbox" id=cid.clone() prop:checked=move || !hidden.get().contains(&k)
+                                   on:change=move |ev| { let on = event_target_checked(&ev); hidden.update(|h| { h.retain(|x| *x != k); if !on { h.push(k) } }) }/>
+                            <label for=cid>{k.label()}</label>
+                        </div>
+                    }
+                }).collect_view()}
+            </fieldset>
+        </details>
+        <button class="fb-button fb-button-secondary fb-no-print fb-print" on:click=print>"Print for a meeting"</button>
         <table class="fb-table" data-testid="chronology">
             <caption class="fb-visually-hidden">"Every dated event, oldest first"</caption>
             <thead><tr><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>

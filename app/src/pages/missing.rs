@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::ui::{
-    field_error, from_local_input, go, new_id, now, to_local_input, ErrorSummary, Radios,
+    field_error, from_local_input, go, new_id, now, to_local_input, ErrorSummary, Radios, TextField,
 };
 
 #[component]
@@ -76,7 +76,7 @@ fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> i
         view! {
             {move || field_error(&errors.get(), fid)}
             <label class="fb-label" for=fid>{label}</label>
-            <input id=fid class="fb-input" prop:value=move || e.with(get) on:input=move |ev| { let v = event_target_value(&ev); e.update(|e| set(e, v)) }/>
+            <TextField id=fid value=Signal::derive(move || e.with(get)) on_input=move |v: String| e.update(|e| set(e, v))/>
         }
     };
     view! {
@@ -107,8 +107,8 @@ fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> i
                         selected=Some(e.get_untracked().rhi_reason) on_pick=Callback::new(move |v| e.update(|e| e.rhi_reason = v)) hint=None/>
                 {move || field_error(&errors.get(), "rhi-reason-text")}
                 <label class="fb-label" for="rhi-reason-text">"Reason in your words"</label>
-                <textarea id="rhi-reason-text" class="fb-textarea" rows="3" prop:value=move || e.with(|e| e.rhi_reason_text.clone())
-                          on:input=move |ev| { let v = event_target_value(&ev); e.update(|e| e.rhi_reason_text = v) }></textarea>
+                <TextField id="rhi-reason-text" rows=3 value=Signal::derive(move || e.with(|e| e.rhi_reason_text.clone()))
+                           on_input=move |v: String| e.update(|e| e.rhi_reason_text = v)/>
             </Show>
             <button class="fb-button" type="submit" data-testid="save-missing">"Save missing episode"</button>
         </form>

@@ -16,11 +16,16 @@ use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use crate::driver::Driver;
-use crate::ui::Hazards;
+use crate::ui::{Choosers, Disputes, Hazards};
 
 /// The case as plain data, re-read when any document changes but only passed on when this
 /// case actually changed (so typing elsewhere does not re-render this page).
+///
+/// Every page about a case starts here, so this also gives the page's [`CaseTop`] what its
+/// dispute banner needs: the driver (to settle a dispute) and the page's own choosers.
 pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
+    provide_context(driver.clone());
+    provide_context(Choosers(RwSignal::new(Vec::new())));
     if driver.with_doc(&id, |_| ()).is_none() {
         driver.find(id);
     }
@@ -36,16 +41,27 @@ pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
 }
 
 /// Name, hazard labels and disputes: shown at the top of every screen about the young person.
+/// The case page itself shows the name as its heading, so `heading` leaves out the link.
 #[component]
-pub fn CaseTop(case: Memo<Option<Case>>, id: DocumentId) -> impl IntoView {
-    let banner = Memo::new(move |_| case.get().map(|c| (c.profile.name.clone(), c)));
-    move || {
-        banner.get().map(|(name, c)| {
-            view! {
-                <p class="fb-case-link"><a href=format!("#/case/{id}")>{name}</a></p>
-                <Hazards case=c/>
-            }
+pub fn CaseTop(
+    case: Memo<Option<Case>>,
+    id: DocumentId,
+    #[prop(optional)] heading: bool,
+) -> impl IntoView {
+    let name = Memo::new(move |_| case.with(|c| c.as_ref().map(|c| c.profile.name.clone())));
+    let hazards = Memo::new(move |_| {
+        case.with(|c| {
+            c.as_ref()
+                .map(|c| c.shown_hazards().into_iter().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
         })
+    });
+    view! {
+        {move || (!heading).then(|| name.get().map(|name| view! {
+            <p class="fb-case-link"><a href=format!("#/case/{id}")>{name}</a></p>
+        }))}
+        <Hazards hazards=hazards/>
+        <Disputes case=case id=id/>
     }
 }
 

@@ -2,7 +2,7 @@
 //! a killed tab loses nothing, and there is no "Save" to forget.
 
 use fieldbook_case::notes::{self, NoteField};
-use fieldbook_case::{vocab, CONTACT_TYPES};
+use fieldbook_case::{validate, vocab, CONTACT_TYPES};
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::AutomergeError;
 use fieldbook_sync::DocumentId;
@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{from_local_input, go, now, to_local_input};
+use crate::ui::{from_local_input, go, now, to_local_input, TextField};
 
 /// One edit of this note (a `fieldbook_case::notes` writer with the note id still to fill in).
 type NoteEdit = Box<dyn FnOnce(&mut Transaction<'_>, &str) -> Result<bool, AutomergeError>>;
@@ -25,8 +25,11 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
     });
     let exists = Memo::new(move |_| current.with(Option::is_some));
     let field = move |f: fn(&fieldbook_case::Note) -> String| {
-        move || current.with(|n| n.as_ref().map(f).unwrap_or_default())
+        Signal::derive(move || current.with(|n| n.as_ref().map(f).unwrap_or_default()))
     };
+    // A contact time the worker typed that cannot be saved (later than now): kept in the
+    // field, with the error, until they correct it.
+    let at_refused = RwSignal::new(None::<(String, String)>);
 
     let d = driver.clone();
     let nid = note.clone();
@@ -65,9 +68,29 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                     </div>
                 }
             })}
-            <label class="fb-label" for="note-at">"Date and time"</label>
-            <input id="note-at" class="fb-input fb-input-short" type="datetime-local" prop:value=move || current.with(|n| n.as_ref().map(|n| to_local_input(n.at)).unwrap_or_default())
-                   on:change={let c1 = c1.clone(); move |ev| { if let Some(t) = from_local_input(&event_target_value(&ev)) { c1(Box::new(move |tx, n| notes::set_meta(tx, n, None, Some(t)))) } }}/>
+            <div class=move || if at_refused.with(Option::is_some) { "fb-form-group fb-form-group-error" } else { "fb-form-group" }>
+                <label class="fb-label" for="note-at">"Date and time"</label>
+                <p class="fb-hint" id="note-at-hint">"When the contact happened. It cannot be later than now."</p>
+                {move || at_refused.get().map(|(_, message)| view! {
+                    <p class="fb-error-message" id="note-at-error" role="alert" data-testid="note-at-error">
+                        <span class="fb-visually-hidden">"Error: "</span>{message}
+                    </p>
+                })}
+                <input id="note-at" class="fb-input fb-input-short" type="datetime-local"
+                       aria-describedby="note-at-hint note-at-error" aria-invalid=move || at_refused.with(Option::is_some).to_string()
+                       prop:value=move || at_refused.get().map(|(typed, _)| typed).unwrap_or_else(|| current.with(|n| n.as_ref().map(|n| to_local_input(n.at)).unwrap_or_default()))
+                       on:change={let c1 = c1.clone(); move |ev| {
+                           let typed = event_target_value(&ev);
+                           let Some(t) = from_local_input(&typed) else { return };
+                           match validate::contact_time(t, now()).into_iter().next() {
+                               Some(e) => at_refused.set(Some((typed, e.message))),
+                               None => {
+                                   at_refused.set(None);
+                                   c1(Box::new(move |tx, n| notes::set_meta(tx, n, None, Some(t))))
+                               }
+                           }
+                       }}/>
+            </div>
             <label class="fb-label" for="note-kind">"Type of contact"</label>
             <select id="note-kind" class="fb-input" on:change={let c2 = c2.clone(); move |ev| { let k = event_target_value(&ev); c2(Box::new(move |tx, n| notes::set_meta(tx, n, Some(&k), None))) }}>
                 {CONTACT_TYPES.iter().map(|t| view! { <option value=*t selected=move || current.with(|n| n.as_ref().is_some_and(|n| n.kind == *t))>{*t}</option> }).collect_view()}
@@ -77,16 +100,15 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                    prop:value=move || current.with(|n| n.as_ref().filter(|n| n.duration > 0).map(|n| n.duration.to_string()).unwrap_or_default())
                    on:change={let c3 = c3.clone(); move |ev| { let m = event_target_value(&ev).parse().unwrap_or(0); c3(Box::new(move |tx, n| notes::set_duration(tx, n, m))) }}/>
             <label class="fb-label" for="note-place">"Where"</label>
-            <input id="note-place" class="fb-input" prop:value=field(|n| n.place.clone()) on:input=move |ev| e1(NoteField::Place, event_target_value(&ev))/>
+            <TextField id="note-place" value=field(|n| n.place.clone()) on_input=move |v: String| e1(NoteField::Place, v)/>
             <label class="fb-label" for="note-present">"Who was present"</label>
-            <input id="note-present" class="fb-input" prop:value=field(|n| n.present.clone()) on:input=move |ev| e2(NoteField::Present, event_target_value(&ev))/>
+            <TextField id="note-present" value=field(|n| n.present.clone()) on_input=move |v: String| e2(NoteField::Present, v)/>
             <label class="fb-label" for="note-text">"What happened"</label>
-            <textarea id="note-text" class="fb-textarea" rows="8" prop:value=field(|n| n.text.clone())
-                      on:input=move |ev| e3(NoteField::Text, event_target_value(&ev))></textarea>
+            <TextField id="note-text" rows=8 value=field(|n| n.text.clone()) on_input=move |v: String| e3(NoteField::Text, v)/>
             <label class="fb-label" for="note-words">"In their own words"</label>
             <p class="fb-hint" id="note-words-hint">"What the young person said, as they said it."</p>
-            <textarea id="note-words" class="fb-textarea" rows="3" aria-describedby="note-words-hint" prop:value=field(|n| n.own_words.clone())
-                      on:input=move |ev| e4(NoteField::OwnWords, event_target_value(&ev))></textarea>
+            <TextField id="note-words" rows=3 describedby="note-words-hint" value=field(|n| n.own_words.clone())
+                       on_input=move |v: String| e4(NoteField::OwnWords, v)/>
             <fieldset class="fb-fieldset">
                 <legend class="fb-label">"Indicators observed"</legend>
                 {vocab::INDICATORS.iter().map(|(iid, label)| {
@@ -107,8 +129,8 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                 <label for="note-reachable">"This was a reachable moment"</label>
             </div>
             <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
-            <textarea id="note-follow-ups" class="fb-textarea" rows="3" prop:value=field(|n| n.follow_ups.clone())
-                      on:input=move |ev| e5(NoteField::FollowUps, event_target_value(&ev))></textarea>
+            <TextField id="note-follow-ups" rows=3 value=field(|n| n.follow_ups.clone())
+                       on_input=move |v: String| e5(NoteField::FollowUps, v)/>
             <a class="fb-button" data-testid="note-done" href=format!("#/case/{id}")>"Done"</a>
         </div>
     }

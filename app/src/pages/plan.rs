@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::{case_memo, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{field_error, new_id, now, ErrorSummary};
+use crate::ui::{field_error, new_id, now, ErrorSummary, TextField};
 
 #[component]
 pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
@@ -46,8 +46,8 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
         <CaseTop case=c id=id/>
         <h1>"Safety plan"</h1>
         <label class="fb-label" for="plan-known">"What is known about the exploitation and who is involved"</label>
-        <textarea id="plan-known" class="fb-textarea" rows="4" prop:value=move || p.with(|p| p.known.clone())
-                  on:input=move |ev| { let v = event_target_value(&ev); let _ = d3.change(id, |tx| plan::set_known(tx, &v)); }></textarea>
+        <TextField id="plan-known" rows=4 value=Signal::derive(move || p.with(|p| p.known.clone()))
+                   on_input=move |v: String| { let _ = d3.change(id, |tx| plan::set_known(tx, &v)); }/>
         <label class="fb-label" for="plan-review">"Next review"</label>
         <input id="plan-review" class="fb-input fb-input-short" type="date" prop:value=move || p.with(|p| p.review.clone())
                on:change=move |ev| { let v = event_target_value(&ev); let _ = d2.change(id, |tx| plan::set_review(tx, &v)); }/>
@@ -65,7 +65,10 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
                             view! {
                                 <li>
                                     <strong>{a.text.clone()}</strong>
-                                    <p class="fb-hint">{format!("Owner: {} · due {}", a.owner, fieldbook_case::long_date(&a.due))}</p>
+                                    <p class="fb-hint">{format!("Owner: {} · {}", a.owner, match a.due.trim() {
+                                        "" => "No due date".to_owned(),
+                                        due => format!("due {}", fieldbook_case::long_date(due)),
+                                    })}</p>
                                     {a.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {}, but changed since on another device. ", r.by)}
                                         <button class="fb-button fb-button-secondary" on:click=move |_| { let _ = d3.change(id, |tx| plan::restore_action(tx, &aid3).map(|_| ())); }>"Keep it"</button></p> })}
                                     <label class="fb-label" for=sid.clone()>"Status"</label>
@@ -89,13 +92,15 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
             </select>
             {move || field_error(&errors.get(), "action-text")}
             <label class="fb-label" for="action-text">"Action"</label>
-            <input id="action-text" class="fb-input" prop:value=move || draft.with(|a| a.text.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.text = v) }/>
+            <TextField id="action-text" value=Signal::derive(move || draft.with(|a| a.text.clone())) on_input=move |v: String| draft.update(|a| a.text = v)/>
             {move || field_error(&errors.get(), "action-owner")}
             <label class="fb-label" for="action-owner">"Owner"</label>
-            <input id="action-owner" class="fb-input" prop:value=move || draft.with(|a| a.owner.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.owner = v) }/>
+            <TextField id="action-owner" value=Signal::derive(move || draft.with(|a| a.owner.clone())) on_input=move |v: String| draft.update(|a| a.owner = v)/>
             {move || field_error(&errors.get(), "action-due")}
-            <label class="fb-label" for="action-due">"Due date"</label>
-            <input id="action-due" class="fb-input fb-input-short" type="date" prop:value=move || draft.with(|a| a.due.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.due = v) }/>
+            <label class="fb-label" for="action-due">"Due date (optional)"</label>
+            <p class="fb-hint" id="action-due-hint">"Leave it empty for something ongoing, like \"Appointments at 3pm\"."</p>
+            <input id="action-due" class="fb-input fb-input-short" type="date" aria-describedby="action-due-hint"
+                   prop:value=move || draft.with(|a| a.due.clone()) on:input=move |ev| { let v = event_target_value(&ev); draft.update(|a| a.due = v) }/>
             <button class="fb-button" type="submit">"Add action"</button>
         </form>
     }

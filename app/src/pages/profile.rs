@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
+use crate::ui::TextField;
 
 fn label(f: ProfileField) -> (&'static str, Option<&'static str>) {
     match f {
@@ -68,10 +69,10 @@ pub fn ProfileForm(driver: Driver, id: DocumentId) -> impl IntoView {
                 <input id=fid.clone() class="fb-input fb-input-short" type="date" prop:value=value on:change=move |ev| save(event_target_value(&ev))/>
             }.into_any(),
             (None, ProfileField::Needs | ProfileField::KeyContacts | ProfileField::Voice | ProfileField::Placement) => view! {
-                <textarea id=fid.clone() class="fb-textarea" rows="3" prop:value=value on:input=move |ev| save(event_target_value(&ev))></textarea>
+                <TextField id=fid.clone() rows=3 describedby=hint.map(|_| hint_id.clone()) value=Signal::derive(value) on_input=save/>
             }.into_any(),
             (None, _) => view! {
-                <input id=fid.clone() class="fb-input" prop:value=value on:input=move |ev| save(event_target_value(&ev))/>
+                <TextField id=fid.clone() describedby=hint.map(|_| hint_id.clone()) value=Signal::derive(value) on_input=save/>
             }.into_any(),
         };
         view! {

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::driver::Driver;
+use crate::ui::TextField;
 
 #[component]
 pub fn Settings(driver: Driver) -> impl IntoView {
@@ -27,8 +28,8 @@ pub fn Settings(driver: Driver) -> impl IntoView {
         <form on:submit=save novalidate>
             <label class="fb-label" for="author">"Your name and role"</label>
             <p class="fb-hint" id="author-hint">"Shown to colleagues next to risk levels, ratings and other changes you make, e.g. \"A. Worker (outreach)\"."</p>
-            <input id="author" class="fb-input" autocomplete="name" aria-describedby="author-hint"
-                   prop:value=move || name.get() on:input=move |ev| { saved.set(false); name.set(event_target_value(&ev)) }/>
+            <TextField id="author" autocomplete="name" describedby="author-hint"
+                       value=name on_input=move |v: String| { saved.set(false); name.set(v) }/>
             <button class="fb-button" type="submit">"Save"</button>
         </form>
         <Show when=move || saved.get()>

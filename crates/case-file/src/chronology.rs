@@ -82,7 +82,10 @@ pub fn build(case: &Case) -> Vec<Event> {
             at: e.start,
             kind: EventKind::Missing,
             title: format!("Went missing from {}", e.from),
-            detail: e.reported_by.clone(),
+            detail: match e.reported_by.trim() {
+                "" => String::new(),
+                who => format!("Reported by {who}"),
+            },
             source: e.id.clone(),
         });
         if let Some(end) = e.end {

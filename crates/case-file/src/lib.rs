@@ -9,7 +9,11 @@
 //! - lists (notes, assessments, actions, episodes, NRM steps, outcomes, links) only grow by
 //!   appending items with their own ids; concurrent additions all survive, even if two
 //!   devices created the list itself concurrently ([`doc::items`] reads every copy);
-//! - typed text is Automerge text, edited by diff: concurrent edits merge;
+//! - typed text is Automerge text, edited by diff: concurrent edits merge; a field two
+//!   devices create concurrently keeps both copies, and readers show every copy
+//!   ([`schema`] lists every text field; [`doc::merged_text`]);
+//! - a submitted assessment version never changes: it reads as it was submitted, and
+//!   edits that arrive later are kept as late edits for a new draft ([`assessment`]);
 //! - removing an item is a marked removal, never an erasure ([`removal`]): an edit made
 //!   while another device removed it keeps the item visible and flagged;
 //! - safety-critical single values (overall level, category ratings, NRM status, hazard
@@ -22,19 +26,23 @@
 //!   network: { people: [..], places: [..] }, outcomes: [..] }`
 
 pub mod assessment;
+pub mod caret;
 pub mod caseload;
 pub mod chronology;
 pub mod critical;
 pub mod demo;
 pub mod doc;
+pub mod history;
 pub mod missing;
 pub mod network;
 pub mod notes;
 pub mod nrm;
 pub mod outcomes;
+pub mod pending;
 pub mod plan;
 pub mod profile;
 pub mod removal;
+pub mod schema;
 pub mod validate;
 pub mod vocab;
 
@@ -84,32 +92,92 @@ impl Case {
         self.hazards.iter().filter(|h| h.shown()).collect()
     }
 
-    /// Safety-critical values in dispute anywhere in the case, as readable lines.
-    pub fn conflicts(&self) -> Vec<String> {
+    /// Safety-critical values in dispute anywhere in the case, each with every competing
+    /// value (who set it and when) and where it lives, so a person can settle it.
+    pub fn conflicts(&self) -> Vec<Dispute> {
         let mut out = Vec::new();
-        for h in self.hazards.iter().filter(|h| h.state.is_conflict()) {
-            out.push(format!("Hazard label \"{}\"", h.label));
+        let mut add = |what, label, value: &critical::Critical| {
+            if value.is_conflict() {
+                out.push(Dispute {
+                    what,
+                    label,
+                    value: value.clone(),
+                });
+            }
+        };
+        for h in &self.hazards {
+            add(
+                Disputed::Hazard(h.id.clone()),
+                format!("Hazard label \"{}\"", h.label),
+                &h.state,
+            );
         }
         for a in &self.assessments {
-            if a.overall.is_conflict() {
-                out.push("Overall risk level".to_owned());
-            }
-            for c in a.categories.iter().filter(|c| c.rating.is_conflict()) {
-                out.push(format!(
-                    "Rating: {}",
-                    vocab::label(vocab::RISK_CATEGORIES, &c.id)
-                ));
+            let assessment = a.id.clone();
+            add(
+                Disputed::Overall {
+                    assessment: assessment.clone(),
+                },
+                "Overall risk level".to_owned(),
+                &a.overall,
+            );
+            for c in &a.categories {
+                let label = format!("Rating: {}", vocab::label(vocab::RISK_CATEGORIES, &c.id));
+                add(
+                    Disputed::Rating {
+                        assessment: assessment.clone(),
+                        category: c.id.clone(),
+                    },
+                    label,
+                    &c.rating,
+                );
             }
         }
-        if self.nrm.status.is_conflict() {
-            out.push("NRM status".to_owned());
-        }
+        add(Disputed::Nrm, "NRM status".to_owned(), &self.nrm.status);
         out
     }
 }
 
+/// A safety-critical value set two ways at once ([`Case::conflicts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    pub what: Disputed,
+    /// What it is, for people: "Overall risk level", "Rating: Coercion and control", …
+    pub label: String,
+    /// Every competing value, newest first.
+    pub value: critical::Critical,
+}
+
+/// Which value is in dispute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disputed {
+    /// A hazard label (its id); values are "on" / "off".
+    Hazard(String),
+    Overall {
+        assessment: String,
+    },
+    Rating {
+        assessment: String,
+        category: String,
+    },
+    Nrm,
+}
+
+impl Disputed {
+    /// The list its values come from (ids and labels).
+    pub fn choices(&self) -> &'static [vocab::Choice] {
+        match self {
+            Disputed::Hazard(_) => vocab::HAZARD_STATES,
+            Disputed::Overall { .. } => vocab::LEVELS,
+            Disputed::Rating { .. } => vocab::RATINGS,
+            Disputed::Nrm => vocab::NRM_STATUS,
+        }
+    }
+}
+
 /// Read a whole case. Missing parts read as empty: a half-synced document still renders.
-pub fn read<D: ReadDoc>(d: &D) -> Case {
+/// Submitted assessments read as they were submitted ([`history::History`]).
+pub fn read<D: history::History>(d: &D) -> Case {
     Case {
         schema: doc::opt_int(d, &ROOT, "schema").unwrap_or(1),
         profile: profile::read(d),

@@ -160,10 +160,40 @@ pub fn action(a: &Action) -> Vec<FieldError> {
     if a.owner.trim().is_empty() {
         errors.push(err("action-owner", "Enter who owns this action"));
     }
-    if !is_iso_date(&a.due) {
-        errors.push(err("action-due", "Enter a due date"));
+    // Optional: some actions are open-ended ("Appointments at 3pm").
+    if !a.due.is_empty() && !is_iso_date(&a.due) {
+        errors.push(err("action-due", "Due date must be a real date"));
     }
     errors
+}
+
+/// How far ahead of this device's clock a contact time may be (clocks drift a little).
+pub const CONTACT_TIME_SLACK: i64 = 5 * 60_000;
+
+/// The date and time of a contact note. Notes record what happened, so a time later than
+/// `now` (beyond [`CONTACT_TIME_SLACK`]) is refused.
+pub fn contact_time(at: i64, now: i64) -> Vec<FieldError> {
+    if at > now + CONTACT_TIME_SLACK {
+        vec![err(
+            "note-at",
+            "Date and time of the contact must be now or in the past",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Age in whole years on `today` (both `YYYY-MM-DD`): `None` when either is not a real date
+/// or the birth date is after today. Someone born on 29 February has their birthday on
+/// 1 March in other years.
+pub fn age_on(dob: &str, today: &str) -> Option<u32> {
+    let (by, bm, bd) = parse_iso_date(dob)?;
+    let (ty, tm, td) = parse_iso_date(today)?;
+    if (by, bm, bd) > (ty, tm, td) {
+        return None;
+    }
+    let had_birthday = (tm, td) >= (bm, bd);
+    Some((ty - by) as u32 - u32::from(!had_birthday))
 }
 
 /// A review outcome: how things have changed must be chosen.

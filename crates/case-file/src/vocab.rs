@@ -35,6 +35,18 @@ pub const HAZARDS: &[Choice] = &[
     ("missing-now", "Missing now"),
 ];
 
+/// The two values of a hazard label (stored as a critical value).
+pub const HAZARD_STATES: &[Choice] = &[("on", "Shown"), ("off", "Not shown")];
+
+/// A count with its noun in the right number: "1 note", "3 notes", "0 notes".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// The 12 CCE risk assessment categories (§3.2), in order.
 pub const RISK_CATEGORIES: &[Choice] = &[
     (
