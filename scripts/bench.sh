@@ -32,3 +32,7 @@ for _ in $(seq 100); do [ -s "$work/shell.out" ] && break; sleep 0.1; done
 shell=$(grep -o 'http://[^ ]*/' "$work/shell.out" | head -1)
 echo
 node scripts/measure-transfer.mjs "$shell"
+
+# Keystroke → committed on the device, in the real PWA in headless Chromium (this build).
+echo
+FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-save.mjs --dist dist --label "this build"

@@ -2,9 +2,10 @@
 
 use fieldbook_sync::{DocumentId, StorageId, StorageOp, StoredDocument};
 use indexed_db_futures::database::Database;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, TransactionOptions};
 use indexed_db_futures::typed_array::Uint8Array;
 use indexed_db_futures::KeyRange;
 
@@ -146,56 +147,84 @@ impl LocalStore for IdbStore {
         Ok(Some(stored))
     }
 
+    /// One readwrite transaction for all of `ops`, applied in order. Every request is issued
+    /// and the commit requested before the future first waits, so once the caller has polled
+    /// it the whole write is with the browser's storage backend: no round trip to this page
+    /// per request (each would wait behind rendering and other tasks). A failing request
+    /// aborts the transaction, and the commit reports it.
+    // The request futures are dropped on purpose (see below): the request is issued when it
+    // is built, and the commit reports its outcome.
+    #[allow(clippy::let_underscore_future)]
     async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), LocalStoreError> {
         if ops.is_empty() {
             return Ok(());
         }
+        // Relaxed (the default in Chromium since 121, Firefox and Safari, stated here so older
+        // Chromium behaves the same): `complete` fires once the write has reached the OS, so
+        // it survives the browser or tab being killed; only power loss or an OS crash within
+        // the OS's flush interval can lose it. No fsync per keystroke.
         let tx = self
             .db
             .transaction([CHUNKS, SYNC_STATES])
             .with_mode(TransactionMode::Readwrite)
+            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Relaxed))
             .build()
             .map_err(idb_err)?;
-        let chunks = tx.object_store(CHUNKS).map_err(idb_err)?;
-        let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
-        for op in ops {
-            match op {
-                StorageOp::PutChunk { key, data } => {
-                    chunks
-                        .put(Uint8Array::from(data))
-                        .with_key(keys::chunk(&key))
-                        .await
-                        .map_err(idb_err)?;
-                }
-                StorageOp::Compact {
-                    snapshot,
-                    data,
-                    replaces,
-                } => {
-                    chunks
-                        .put(Uint8Array::from(data))
-                        .with_key(keys::chunk(&snapshot))
-                        .await
-                        .map_err(idb_err)?;
-                    for k in replaces.iter().filter(|k| **k != snapshot) {
-                        chunks.delete(keys::chunk(k)).await.map_err(idb_err)?;
+        // Kept to read why the transaction aborted (e.g. quota) once `commit` has taken it.
+        let raw = tx.as_sys().clone();
+        {
+            let chunks = tx.object_store(CHUNKS).map_err(idb_err)?;
+            let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
+            for op in ops {
+                // Each request's own future is dropped unawaited: the transaction runs the
+                // requests in order, and `commit` below resolves only if all succeeded.
+                match op {
+                    StorageOp::PutChunk { key, data } => {
+                        drop(
+                            chunks
+                                .put(Uint8Array::from(data))
+                                .with_key(keys::chunk(&key))
+                                .primitive()
+                                .map_err(idb_err)?,
+                        );
                     }
-                }
-                StorageOp::PutSyncState {
-                    document,
-                    peer_storage_id,
-                    data,
-                } => {
-                    states
-                        .put(Uint8Array::from(data))
-                        .with_key(keys::sync_state(&document, &peer_storage_id))
-                        .await
-                        .map_err(idb_err)?;
+                    StorageOp::Compact {
+                        snapshot,
+                        data,
+                        replaces,
+                    } => {
+                        drop(
+                            chunks
+                                .put(Uint8Array::from(data))
+                                .with_key(keys::chunk(&snapshot))
+                                .primitive()
+                                .map_err(idb_err)?,
+                        );
+                        for k in replaces.iter().filter(|k| **k != snapshot) {
+                            drop(chunks.delete(keys::chunk(k)).primitive().map_err(idb_err)?);
+                        }
+                    }
+                    StorageOp::PutSyncState {
+                        document,
+                        peer_storage_id,
+                        data,
+                    } => {
+                        drop(
+                            states
+                                .put(Uint8Array::from(data))
+                                .with_key(keys::sync_state(&document, &peer_storage_id))
+                                .primitive()
+                                .map_err(idb_err)?,
+                        );
+                    }
                 }
             }
         }
         // Dropping an uncommitted transaction rolls it back: commit is the durability point.
-        tx.commit().await.map_err(idb_err)
+        tx.commit().await.map_err(|e| match raw.error() {
+            Some(cause) => idb_err(format!("{}: {}", cause.name(), cause.message())),
+            None => idb_err(e),
+        })
     }
 
     async fn list_documents(&self) -> Result<Vec<DocumentId>, LocalStoreError> {

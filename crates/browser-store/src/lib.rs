@@ -27,7 +27,10 @@ pub enum LocalStoreError {
 }
 
 /// Durable local storage for documents. `apply` is one transaction: when it returns `Ok`
-/// the writes are committed; on `Err` none of them are.
+/// the writes are committed; on `Err` none of them are. The operations may come from several
+/// engine outputs (the app commits everything queued together) and are applied in order.
+/// `IdbStore` issues the whole write on the future's first poll, so a caller that polls it
+/// at once has handed the write to the browser before doing anything else.
 pub trait LocalStore {
     fn storage_id(&self) -> &StorageId;
     fn load(

@@ -191,3 +191,108 @@ async fn settings_persist_and_never_touch_the_storage_id() {
     );
     store.delete().await.unwrap();
 }
+
+/// What the app does with a burst of keystrokes: the storage operations of many engine
+/// outputs (chunks, compactions that delete chunks written earlier in the same batch, sync
+/// states, two documents) committed by one `apply`, in order. The store must end up exactly
+/// as if each output had been applied on its own.
+#[wasm_bindgen_test]
+async fn one_apply_holds_many_outputs_in_order() {
+    let (batched, one_by_one) = (
+        IdbStore::open(&db_name()).await.unwrap(),
+        IdbStore::open(&db_name()).await.unwrap(),
+    );
+    let mut e = engine();
+    let mut outputs = Vec::new();
+    let mut docs = Vec::new();
+    for name in ["Test Child A", "Test Child B"] {
+        let (doc, out) = e
+            .create(
+                |tx| {
+                    tx.put(ROOT, "name", name)?;
+                    tx.put_object(ROOT, "notes", ObjType::List)?;
+                    Ok(())
+                },
+                0,
+            )
+            .unwrap();
+        outputs.push(out.storage);
+        docs.push(doc);
+    }
+    for i in 0..11 {
+        outputs.push(add_note(&mut e, docs[i % 2], &format!("keystroke {i}")).storage);
+    }
+    outputs.push(vec![StorageOp::PutSyncState {
+        document: docs[0],
+        peer_storage_id: "server".into(),
+        data: vec![7],
+    }]);
+    let compactions = outputs
+        .iter()
+        .flatten()
+        .filter(|op| matches!(op, StorageOp::Compact { .. }))
+        .count();
+    assert!(compactions >= 2, "the batch folds chunks it also wrote");
+
+    batched
+        .apply(outputs.iter().flatten().cloned().collect())
+        .await
+        .unwrap();
+    for ops in outputs {
+        one_by_one.apply(ops).await.unwrap();
+    }
+    for doc in &docs {
+        let (mut a, mut b) = (
+            batched.load(*doc).await.unwrap().unwrap(),
+            one_by_one.load(*doc).await.unwrap().unwrap(),
+        );
+        a.chunks.sort();
+        b.chunks.sort();
+        assert_eq!(a, b, "same records as one transaction per output");
+        assert_eq!(
+            notes(&reload(&batched, *doc).await, doc),
+            notes(&e, doc),
+            "every keystroke is there"
+        );
+    }
+    assert_eq!(
+        batched.load(docs[0]).await.unwrap().unwrap().sync_states["server"],
+        vec![7]
+    );
+    batched.delete().await.unwrap();
+    one_by_one.delete().await.unwrap();
+}
+
+/// The app starts a keystroke's save in the keystroke's own task: `apply` must have issued
+/// every write and asked for the commit by the time its first poll returns, with no round
+/// trip to the page in between. Polled once and then dropped, the write still lands.
+#[wasm_bindgen_test]
+async fn apply_issues_the_whole_write_on_its_first_poll() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    let store = IdbStore::open(&db_name()).await.unwrap();
+    let mut e = engine();
+    let (doc, out) = e
+        .create(
+            |tx| tx.put_object(ROOT, "notes", ObjType::List).map(|_| ()),
+            0,
+        )
+        .unwrap();
+    let mut ops = out.storage;
+    ops.extend(add_note(&mut e, doc, "typed just before the crash").storage);
+    {
+        let mut write = Box::pin(store.apply(ops));
+        let first = write.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(
+            first.is_pending(),
+            "waits for the commit, not for each request"
+        );
+    }
+    // A transaction started later sees everything an earlier, committed one wrote.
+    assert_eq!(
+        notes(&reload(&store, doc).await, &doc),
+        vec!["\"typed just before the crash\""]
+    );
+    store.delete().await.unwrap();
+}
