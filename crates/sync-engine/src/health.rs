@@ -28,6 +28,11 @@
 //!   `peerMetadata`; were one ever to reach a stock peer, its `NetworkSubsystem` drops
 //!   messages whose type fails `isRepoMessage`).
 //!
+//! A message counts only once it has fully arrived, so one large sync message on a slow link
+//! looks like silence. A connection declared dead while the server still owed us data
+//! therefore earns the next one a doubled timeout (up to 16×), reset once the server has
+//! confirmed everything; silence on an idle connection never lengthens it.
+//!
 //! The server, for its part, sends WebSocket Pings and closes connections that have sent
 //! nothing (not even a Pong) for its idle timeout, so half-open sockets are reaped.
 
@@ -201,6 +206,12 @@ pub struct Monitor {
     rng: u64,
     pending: bool,
     last_ack: Option<Millis>,
+    /// Connections declared dead while the server still owed us something: a single large
+    /// message on a slow link arrives only when complete, and looks like silence. Each such
+    /// death doubles the next connection's `dead_after` (at most 2^4); the server confirming
+    /// everything resets it. An idle connection's silence never adds patience, so a link
+    /// that dropped while idle is still noticed within `dead_after`.
+    patience: u32,
 }
 
 impl Monitor {
@@ -215,6 +226,15 @@ impl Monitor {
             rng: seed | 1,
             pending: false,
             last_ack: None,
+            patience: 0,
+        }
+    }
+
+    /// The heartbeat timings for the next connection (see `patience`).
+    fn heartbeat_policy(&self) -> Policy {
+        Policy {
+            dead_after: self.policy.dead_after.saturating_mul(1 << self.patience),
+            ..self.policy
         }
     }
 
@@ -284,7 +304,7 @@ impl Monitor {
             self.link = Link::Up {
                 since,
                 joined: true,
-                heartbeat: heartbeat.then(|| Heartbeat::new(self.policy, now)),
+                heartbeat: heartbeat.then(|| Heartbeat::new(self.heartbeat_policy(), now)),
             };
             self.failures = 0;
         }
@@ -314,6 +334,9 @@ impl Monitor {
     pub fn set_pending(&mut self, pending: bool, now: Millis) {
         if self.is_connected() && !pending && (self.pending || self.last_ack.is_none()) {
             self.last_ack = Some(now);
+        }
+        if self.is_connected() && !pending {
+            self.patience = 0;
         }
         self.pending = pending;
     }
@@ -350,6 +373,9 @@ impl Monitor {
                 Some(Beat::Ping) => actions.push(Action::Ping),
                 Some(Beat::Dead) => {
                     actions.push(Action::Close(CloseReason::Silent));
+                    if self.pending {
+                        self.patience = (self.patience + 1).min(4);
+                    }
                     self.lost(now);
                 }
                 None => {}
@@ -436,6 +462,58 @@ mod tests {
             }
         }
         seen
+    }
+
+    /// When the monitor, left alone, declares the connection dead (after `from`).
+    fn dies_at(m: &mut Monitor, from: Millis) -> Millis {
+        while let Some(at) = m.next_wakeup().filter(|at| *at <= from + 600_000) {
+            if m.tick(at).contains(&Action::Close(CloseReason::Silent)) {
+                return at;
+            }
+        }
+        panic!("never declared dead")
+    }
+
+    /// Dial and join again once the backoff allows.
+    fn rejoin(m: &mut Monitor, now: Millis) -> Millis {
+        let at = m.next_wakeup().expect("retry scheduled").max(now);
+        assert_eq!(m.tick(at), vec![Action::Dial]);
+        m.opened(at);
+        m.joined(at, true);
+        at
+    }
+
+    #[test]
+    fn silence_while_the_server_owes_data_earns_patience_idle_silence_does_not() {
+        let d = policy().dead_after;
+        // Idle (nothing owed): dead after exactly `dead_after`, every time.
+        let mut m = connected(true);
+        m.set_pending(false, 20);
+        assert_eq!(dies_at(&mut m, 20), 20 + d);
+        let t = rejoin(&mut m, 20 + d);
+        assert_eq!(dies_at(&mut m, t), t + d, "idle deaths add no patience");
+
+        // Waiting for the server (a large message may be arriving): each death doubles the
+        // next connection's timeout...
+        let mut m = connected(true);
+        m.set_pending(true, 20);
+        assert_eq!(dies_at(&mut m, 20), 20 + d);
+        let t = rejoin(&mut m, 20 + d);
+        m.set_pending(true, t);
+        assert_eq!(dies_at(&mut m, t), t + 2 * d);
+        let t = rejoin(&mut m, t + 2 * d);
+        m.set_pending(true, t);
+        assert_eq!(dies_at(&mut m, t), t + 4 * d);
+        // ...until the server has confirmed everything: back to the quick timeout next time.
+        let t = rejoin(&mut m, t + 4 * d);
+        m.set_pending(false, t);
+        assert_eq!(
+            dies_at(&mut m, t),
+            t + 8 * d,
+            "this connection keeps its timeout"
+        );
+        let t = rejoin(&mut m, t + 8 * d);
+        assert_eq!(dies_at(&mut m, t), t + d);
     }
 
     #[test]
