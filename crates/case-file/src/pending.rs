@@ -47,7 +47,7 @@ impl Kind {
             Kind::Outcome => ("review outcome", "review outcomes"),
             Kind::Relationship => ("relationship", "relationships"),
             Kind::Place => ("place", "places"),
-            Kind::CaseList => return "the case list".into(),
+            Kind::CaseList => return "an update to the case list".into(),
             Kind::Other => return "other changes".into(),
         };
         format!("{n} {}", if n == 1 { one } else { many })
@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(n.describe().unwrap(), "1 new case", "the list is implied");
         let mut c = Waiting::default();
         c.bump(Kind::CaseList, 1);
-        assert_eq!(c.describe().unwrap(), "the case list");
+        assert_eq!(c.describe().unwrap(), "an update to the case list");
         w.add(&n);
         assert_eq!(w.count(Kind::NewCase), 1);
         assert_eq!(w.count(Kind::Note), 3);

@@ -163,7 +163,7 @@ fn the_caseload_index_and_unknown_fields_are_named_plainly() {
     caseload::add(&mut index, &fieldbook_sync::DocumentId::random(), 1).unwrap();
     index.commit();
     let w = waiting(&am(&mut index), &synced);
-    assert_eq!(w.describe().as_deref(), Some("the case list"));
+    assert_eq!(w.describe().as_deref(), Some("an update to the case list"));
 
     let (mut d, server) = synced_case();
     d.put(ROOT, "fromANewerApp", "kept").unwrap();
