@@ -16,7 +16,9 @@
 //!   field added later: no migration (which would itself race between offline devices).
 
 use fieldbook_sync::automerge::transaction::Transactable;
-use fieldbook_sync::automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use fieldbook_sync::automerge::{
+    AutomergeError, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+};
 
 /// Every object of type `ty` stored at `key` (one normally; more after concurrent creation).
 pub fn all_objs<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, ty: ObjType) -> Vec<ObjId> {
@@ -81,6 +83,25 @@ pub fn on_item<T: Transactable>(
 ) -> Result<bool, AutomergeError> {
     match find_item(tx, obj, key, id) {
         Some(item) => f(tx, &item).map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Apply `f` to item `id` of the list `list` in whichever copy of the map at `parent` (on
+/// the document root) holds it; false if none does. Sections such as the plan, NRM and
+/// network may exist twice after two devices created them offline.
+pub fn on_item_in<T: Transactable>(
+    tx: &mut T,
+    parent: &str,
+    list: &str,
+    id: &str,
+    f: impl FnOnce(&mut T, &ObjId) -> Result<(), AutomergeError>,
+) -> Result<bool, AutomergeError> {
+    let holder = all_objs(tx, &ROOT, parent, ObjType::Map)
+        .into_iter()
+        .find(|m| find_item(tx, m, list, id).is_some());
+    match holder {
+        Some(m) => on_item(tx, &m, list, id, f),
         None => Ok(false),
     }
 }

@@ -76,13 +76,7 @@ pub fn set_text(
     if schema::field(kind.record(), key).is_none() {
         return Ok(false);
     }
-    let Some(m) = doc::all_objs(tx, &ROOT, "network", ObjType::Map)
-        .into_iter()
-        .find(|m| doc::find_item(tx, m, kind.key(), id).is_some())
-    else {
-        return Ok(false);
-    };
-    doc::on_item(tx, &m, kind.key(), id, |tx, l| {
+    doc::on_item_in(tx, "network", kind.key(), id, |tx, l| {
         schema::write_text(tx, std::slice::from_ref(l), kind.record(), key, value)?;
         removal::touch(tx, l)
     })

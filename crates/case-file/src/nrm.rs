@@ -85,13 +85,7 @@ pub fn set_text(
     if schema::field(Record::NrmStep, key).is_none() {
         return Ok(false);
     }
-    let Some(m) = doc::all_objs(tx, &ROOT, "nrm", ObjType::Map)
-        .into_iter()
-        .find(|m| doc::find_item(tx, m, "history", id).is_some())
-    else {
-        return Ok(false);
-    };
-    doc::on_item(tx, &m, "history", id, |tx, s| {
+    doc::on_item_in(tx, "nrm", "history", id, |tx, s| {
         schema::write_text(tx, std::slice::from_ref(s), Record::NrmStep, key, value).map(|_| ())
     })
 }

@@ -119,13 +119,7 @@ fn on_action<T: Transactable>(
     id: &str,
     f: impl FnOnce(&mut T, &ObjId) -> Result<(), AutomergeError>,
 ) -> Result<bool, AutomergeError> {
-    let plan = doc::all_objs(tx, &ROOT, "plan", ObjType::Map)
-        .into_iter()
-        .find(|p| doc::find_item(tx, p, "actions", id).is_some());
-    match plan {
-        Some(p) => doc::on_item(tx, &p, "actions", id, f),
-        None => Ok(false),
-    }
+    doc::on_item_in(tx, "plan", "actions", id, f)
 }
 
 pub fn set_action(
