@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
-use fieldbook_browser_store::{IdbStore, LocalStore};
+use fieldbook_browser_store::{IdbStore, Store};
 use fieldbook_case::pending::{self, Waiting};
 use fieldbook_case::{self as case, caseload};
 use fieldbook_sync::automerge::transaction::Transaction;
@@ -467,7 +467,7 @@ impl Driver {
     async fn carry_out(&self, mut out: Output) {
         let store = self.inner.borrow().store.clone();
         for doc in std::mem::take(&mut out.loads) {
-            let result = store.load(doc).await.map_err(|e| e.to_string());
+            let result = store.load(doc).await;
             let more = self.inner.borrow_mut().engine.loaded(doc, result, now());
             self.inner.borrow_mut().queue.push_front(more);
         }

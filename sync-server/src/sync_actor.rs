@@ -77,7 +77,10 @@ pub struct ActorSettings {
 /// Largest number of queued commands folded into one commit.
 const MAX_BATCH: usize = 256;
 
-pub fn spawn<S: Store>(
+/// Start the actor on its own thread (store futures need not be `Send`: IndexedDB's are
+/// not, and the same trait serves both). The returned task ends when the actor does; if
+/// that happens before shutdown, the caller must treat the server as dead.
+pub fn spawn<S: Store + Send + 'static>(
     store: S,
     settings: ActorSettings,
 ) -> (ActorHandle, tokio::task::JoinHandle<()>) {
@@ -103,7 +106,21 @@ pub fn spawn<S: Store>(
         started: Instant::now(),
         tick_every: (settings.evict_idle / 2).max(Duration::from_millis(100)),
     };
-    let task = tokio::spawn(actor.run(rx));
+    let thread = std::thread::Builder::new()
+        .name("sync-actor".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("building the sync actor's runtime");
+            rt.block_on(actor.run(rx));
+        })
+        .expect("starting the sync actor thread");
+    let task = tokio::task::spawn_blocking(move || {
+        if thread.join().is_err() {
+            tracing::error!("the sync actor panicked");
+        }
+    });
     (
         ActorHandle {
             tx,
@@ -193,9 +210,8 @@ impl<S: Store> Actor<S> {
     /// Answer every load the engine asks for, feeding results back until none are left.
     async fn resolve_loads(&mut self, mut out: Output) -> Output {
         while let Some(doc) = out.loads.pop() {
-            let result = self.store.load(doc).await.map_err(|e| {
+            let result = self.store.load(doc).await.inspect_err(|e| {
                 tracing::error!(%doc, error = %e, "loading a document failed");
-                e.to_string()
             });
             let more = self.engine.loaded(doc, result, self.now());
             out.merge(more);

@@ -1,4 +1,4 @@
-//! [`LocalStore`] on IndexedDB through `indexed_db_futures`.
+//! [`Store`] on IndexedDB through `indexed_db_futures`.
 
 use fieldbook_sync::{DocumentId, StorageId, StorageOp, StoredDocument};
 use indexed_db_futures::database::Database;
@@ -9,7 +9,7 @@ use indexed_db_futures::transaction::{TransactionDurability, TransactionMode, Tr
 use indexed_db_futures::typed_array::Uint8Array;
 use indexed_db_futures::KeyRange;
 
-use crate::{keys, LocalStore, LocalStoreError};
+use crate::{keys, Store, StoreError};
 
 const CHUNKS: &str = "chunks";
 const SYNC_STATES: &str = "sync_states";
@@ -30,18 +30,18 @@ impl std::fmt::Debug for IdbStore {
     }
 }
 
-fn idb_err(e: impl std::fmt::Display) -> LocalStoreError {
+fn idb_err(e: impl std::fmt::Display) -> StoreError {
     let text = e.to_string();
     if text.contains("QuotaExceeded") {
-        LocalStoreError::QuotaExceeded
+        StoreError::Full
     } else {
-        LocalStoreError::Idb(text)
+        StoreError::Backend(text)
     }
 }
 
 impl IdbStore {
     /// Open (creating on first use) the database `name`.
-    pub async fn open(name: &str) -> Result<IdbStore, LocalStoreError> {
+    pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
         let db = Database::open(name)
             .with_version(1u8)
             .with_on_upgrade_needed(|_, db| {
@@ -85,17 +85,17 @@ impl IdbStore {
     }
 
     /// Close the connection and delete the whole database ("wipe this device", tests).
-    pub async fn delete(self) -> Result<(), LocalStoreError> {
+    pub async fn delete(self) -> Result<(), StoreError> {
         self.db.delete().map_err(idb_err)?.await.map_err(idb_err)
     }
 }
 
-impl LocalStore for IdbStore {
+impl Store for IdbStore {
     fn storage_id(&self) -> &StorageId {
         &self.storage_id
     }
 
-    async fn get_setting(&self, key: &str) -> Result<Option<String>, LocalStoreError> {
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let tx = self.db.transaction(META).build().map_err(idb_err)?;
         let meta = tx.object_store(META).map_err(idb_err)?;
         meta.get(format!("{SETTING_PREFIX}{key}"))
@@ -105,7 +105,7 @@ impl LocalStore for IdbStore {
             .map_err(idb_err)
     }
 
-    async fn put_setting(&self, key: &str, value: &str) -> Result<(), LocalStoreError> {
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let tx = self
             .db
             .transaction(META)
@@ -120,7 +120,7 @@ impl LocalStore for IdbStore {
         tx.commit().await.map_err(idb_err)
     }
 
-    async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, LocalStoreError> {
+    async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
         let (lo, hi) = keys::range(&doc);
         // One read transaction: chunks and sync states are seen at the same instant.
         let tx = self
@@ -132,13 +132,13 @@ impl LocalStore for IdbStore {
         let chunks = tx.object_store(CHUNKS).map_err(idb_err)?;
         for (k, v) in read_range(&chunks, &lo, &hi).await? {
             let key = keys::parse_chunk(&k)
-                .ok_or_else(|| LocalStoreError::InvalidRecord(format!("chunk key {k:?}")))?;
+                .ok_or_else(|| StoreError::InvalidRecord(format!("chunk key {k:?}")))?;
             stored.chunks.push((key, v));
         }
         let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
         for (k, v) in read_range(&states, &lo, &hi).await? {
             let (_, peer) = keys::parse_sync_state(&k)
-                .ok_or_else(|| LocalStoreError::InvalidRecord(format!("sync state key {k:?}")))?;
+                .ok_or_else(|| StoreError::InvalidRecord(format!("sync state key {k:?}")))?;
             stored.sync_states.insert(peer, v);
         }
         if stored.chunks.is_empty() && stored.sync_states.is_empty() {
@@ -155,7 +155,7 @@ impl LocalStore for IdbStore {
     // The request futures are dropped on purpose (see below): the request is issued when it
     // is built, and the commit reports its outcome.
     #[allow(clippy::let_underscore_future)]
-    async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), LocalStoreError> {
+    async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -227,7 +227,7 @@ impl LocalStore for IdbStore {
         })
     }
 
-    async fn list_documents(&self) -> Result<Vec<DocumentId>, LocalStoreError> {
+    async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
         let tx = self.db.transaction(CHUNKS).build().map_err(idb_err)?;
         let all: Vec<String> = tx
             .object_store(CHUNKS)
@@ -254,7 +254,7 @@ async fn read_range(
     store: &ObjectStore<'_>,
     lo: &str,
     hi: &str,
-) -> Result<Vec<(String, Vec<u8>)>, LocalStoreError> {
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     let range = || KeyRange::Bound(lo.to_owned(), false, hi.to_owned(), false);
     let keys: Vec<String> = store
         .get_all_keys()
@@ -275,7 +275,7 @@ async fn read_range(
         .collect::<Result<_, _>>()
         .map_err(idb_err)?;
     if keys.len() != values.len() {
-        return Err(LocalStoreError::Idb(format!(
+        return Err(StoreError::Backend(format!(
             "{} keys but {} values in one range",
             keys.len(),
             values.len()

@@ -2,54 +2,16 @@
 //! plus compacted snapshots (the layout the sync engine's [`StorageOp`]s describe), never
 //! the whole document rewritten per keystroke.
 //!
-//! Callers depend on the [`LocalStore`] trait only, so encryption at rest can wrap a store
-//! without touching them.
+//! Callers depend on the shared [`Store`] trait only (defined in the engine crate, also
+//! implemented by the server's SQLite store), so encryption at rest can wrap a store without
+//! touching them.
 
-use std::future::Future;
-
-use fieldbook_sync::{DocumentId, StorageId, StorageOp, StoredDocument};
+pub use fieldbook_sync::{Store, StoreError};
 
 #[cfg(target_arch = "wasm32")]
 mod idb;
 #[cfg(target_arch = "wasm32")]
 pub use idb::IdbStore;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LocalStoreError {
-    #[error("this browser has no IndexedDB (private mode or disabled storage?)")]
-    Unavailable,
-    #[error("the device's storage is full: free some space, then retry")]
-    QuotaExceeded,
-    #[error("IndexedDB error: {0}")]
-    Idb(String),
-    #[error("stored record is invalid: {0}")]
-    InvalidRecord(String),
-}
-
-/// Durable local storage for documents. `apply` is one transaction: when it returns `Ok`
-/// the writes are committed; on `Err` none of them are. The operations may come from several
-/// engine outputs (the app commits everything queued together) and are applied in order.
-/// `IdbStore` issues the whole write on the future's first poll, so a caller that polls it
-/// at once has handed the write to the browser before doing anything else.
-pub trait LocalStore {
-    fn storage_id(&self) -> &StorageId;
-    fn load(
-        &self,
-        doc: DocumentId,
-    ) -> impl Future<Output = Result<Option<StoredDocument>, LocalStoreError>>;
-    fn apply(&self, ops: Vec<StorageOp>) -> impl Future<Output = Result<(), LocalStoreError>>;
-    fn list_documents(&self) -> impl Future<Output = Result<Vec<DocumentId>, LocalStoreError>>;
-    /// A small named setting kept on this device (e.g. the practitioner's display name).
-    fn get_setting(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<String>, LocalStoreError>>;
-    fn put_setting(
-        &self,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = Result<(), LocalStoreError>>;
-}
 
 /// Record keys: `<document id>/<kind>/<hash>` for chunks and `<document id>/<peer storage
 /// id>` for sync states. Document ids are bs58 (no `/`), so a document's records form one

@@ -1,7 +1,7 @@
 //! The IndexedDB store in a real headless Chromium (wasm-bindgen-test + chromedriver).
 #![cfg(target_arch = "wasm32")]
 
-use fieldbook_browser_store::{IdbStore, LocalStore};
+use fieldbook_browser_store::{IdbStore, Store};
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ROOT};
 use fieldbook_sync::{
     AllowAll, DocumentId, Engine, EngineConfig, Output, PeerId, Role, StorageId, StorageOp,

@@ -488,11 +488,13 @@ impl Inner {
     /// Carry out an engine output: store first, then send. Loads are answered from memory.
     fn apply(&self, st: &mut State, mut out: Output) {
         while let Some(doc) = out.loads.pop() {
-            let stored = st.store.load(&doc);
+            let stored = st.store.snapshot(&doc);
             let more = st.engine.loaded(doc, Ok(stored), self.now());
             out.merge(more);
         }
-        st.store.apply(std::mem::take(&mut out.storage));
+        st.store
+            .apply_now(std::mem::take(&mut out.storage))
+            .expect("memory store");
         for ev in &out.events {
             match ev {
                 Event::PeerJoined { storage_id, .. } => {

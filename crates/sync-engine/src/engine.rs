@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ChangeHash, ReadDoc};
 
-use crate::storage::{ChunkKey, ChunkKind, StorageOp, StoredDocument};
+use crate::storage::{ChunkKey, ChunkKind, StorageOp, StoreError, StoredDocument};
 use crate::wire::{Message, PeerMetadata, PROTOCOL_V1};
 use crate::{DocumentId, PeerId, StorageId};
 
@@ -582,7 +582,7 @@ impl<P: AccessPolicy> Engine<P> {
     pub fn loaded(
         &mut self,
         doc: DocumentId,
-        result: Result<Option<StoredDocument>, String>,
+        result: Result<Option<StoredDocument>, StoreError>,
         now: Millis,
     ) -> Output {
         self.now = now;
@@ -595,7 +595,9 @@ impl<P: AccessPolicy> Engine<P> {
             }
             return out;
         }
-        let built = result.and_then(|stored| build_doc(doc, stored));
+        let built = result
+            .map_err(|e| e.to_string())
+            .and_then(|stored| build_doc(doc, stored));
         match built {
             Ok(d) => {
                 out.events.push(Event::DocumentLoaded {

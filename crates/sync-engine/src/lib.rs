@@ -3,7 +3,7 @@ pub mod ids;
 pub mod storage;
 
 pub use ids::{DocumentId, InvalidDocumentId, PeerId, StorageId};
-pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, StoredDocument};
+pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, Store, StoreError, StoredDocument};
 pub mod engine;
 pub mod health;
 pub mod wire;

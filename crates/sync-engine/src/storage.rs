@@ -11,8 +11,9 @@
 //! the bytes), so replaying a batch after a crash is harmless.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-use crate::DocumentId;
+use crate::{DocumentId, StorageId};
 
 /// Whether a stored chunk is a compacted whole document or changes since the last save.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,49 +145,201 @@ impl std::fmt::Debug for StoredDocument {
     }
 }
 
-/// Applies [`StorageOp`]s to a map in memory, with the same semantics as the durable
-/// stores. For simulations, tests and throwaway tool peers only: it is not persistence.
-#[derive(Debug, Default, Clone)]
-pub struct MemoryStore(pub BTreeMap<DocumentId, StoredDocument>);
+/// Why storage could not do what was asked. One type for every back end (SQLite and
+/// PostgreSQL on the server, IndexedDB on a device, memory in tests), so the runner and the
+/// engine treat failures alike; each message says what a person can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage is full: free some space (or raise the database size limit), then retry")]
+    Full,
+    #[error("no durable storage is available: {0}")]
+    Unavailable(String),
+    #[error(
+        "{path} is corrupt or is not a Fieldbook store: restore it from backup or move it aside"
+    )]
+    Corrupt { path: String },
+    #[error("{path} is locked by another process: is a second server running on the same data directory?")]
+    Locked { path: String },
+    #[error("{path} was written by a newer Fieldbook (schema {found}, this build knows {known}): upgrade first")]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("stored record is invalid: {0}")]
+    InvalidRecord(String),
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+/// Durable storage for documents: the one trait every back end implements and the
+/// [`crate::runner`] drives. `apply` is one transaction: `Ok` means every operation is
+/// durable, `Err` means none is. Futures are not required to be `Send` (IndexedDB futures
+/// are not); the server runs its single sync actor on one thread, so nothing needs them to be.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// This store's own id, created at first open; advertised to peers as our `storageId`.
+    fn storage_id(&self) -> &StorageId;
+    /// Everything stored for `doc`, or `None` if nothing is.
+    async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError>;
+    /// Apply all `ops`, in order, in one transaction.
+    async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError>;
+    /// Ids of every stored document.
+    async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError>;
+    /// A small named setting (e.g. the caseload index id, a device's display name), kept
+    /// apart from the store's own bookkeeping: no key can overwrite the storage id.
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}
+
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $ty {
+            fn storage_id(&self) -> &StorageId {
+                (**self).storage_id()
+            }
+            async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
+                (**self).load(doc).await
+            }
+            async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {
+                (**self).apply(ops).await
+            }
+            async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
+                (**self).list_documents().await
+            }
+            async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+                (**self).get_setting(key).await
+            }
+            async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+                (**self).put_setting(key, value).await
+            }
+        }
+    )*};
+}
+forward_store!(&S, std::rc::Rc<S>, std::sync::Arc<S>);
+
+/// [`Store`] in memory, with the same semantics as the durable stores. For simulations,
+/// tests and throwaway tool peers only: it is not persistence. Clones share one map.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    storage_id: StorageId,
+    inner: Arc<Mutex<MemoryInner>>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    docs: BTreeMap<DocumentId, StoredDocument>,
+    settings: BTreeMap<String, String>,
+    /// Test hook: the next this many `apply` calls fail (nothing applied).
+    fail_applies: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new(StorageId::random())
+    }
+}
 
 impl MemoryStore {
-    pub fn apply(&mut self, ops: Vec<StorageOp>) {
-        for op in ops {
-            match op {
-                StorageOp::PutChunk { key, data } => {
-                    let e = self.0.entry(key.document).or_default();
-                    if !e.chunks.iter().any(|(k, _)| *k == key) {
-                        e.chunks.push((key, data));
-                    }
-                }
-                StorageOp::Compact {
-                    snapshot,
-                    data,
-                    replaces,
-                } => {
-                    let e = self.0.entry(snapshot.document).or_default();
-                    e.chunks
-                        .retain(|(k, _)| !replaces.contains(k) || *k == snapshot);
-                    if !e.chunks.iter().any(|(k, _)| *k == snapshot) {
-                        e.chunks.push((snapshot, data));
-                    }
-                }
-                StorageOp::PutSyncState {
-                    document,
-                    peer_storage_id,
-                    data,
-                } => {
-                    self.0
-                        .entry(document)
-                        .or_default()
-                        .sync_states
-                        .insert(peer_storage_id, data);
-                }
-            }
+    pub fn new(storage_id: StorageId) -> Self {
+        MemoryStore {
+            storage_id,
+            inner: Arc::default(),
         }
     }
 
-    pub fn load(&self, doc: &DocumentId) -> Option<StoredDocument> {
-        self.0.get(doc).cloned()
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        // A panic elsewhere while holding the lock leaves the map as it was between
+        // operations (each op is applied whole), so the data is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Make the next `n` transactions fail, as a full or broken disk would (for tests).
+    pub fn fail_next_applies(&self, n: usize) {
+        self.lock().fail_applies = n;
+    }
+
+    /// What is stored for `doc` right now (synchronous, for tests and simulations).
+    pub fn snapshot(&self, doc: &DocumentId) -> Option<StoredDocument> {
+        self.lock().docs.get(doc).cloned()
+    }
+
+    /// Every stored document id (synchronous, for tests and simulations).
+    pub fn document_ids(&self) -> Vec<DocumentId> {
+        self.lock().docs.keys().copied().collect()
+    }
+
+    /// [`Store::apply`] without a future (for synchronous simulations).
+    pub fn apply_now(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.fail_applies > 0 {
+            inner.fail_applies -= 1;
+            return Err(StoreError::Backend("injected failure".into()));
+        }
+        for op in ops {
+            apply_op(&mut inner.docs, op);
+        }
+        Ok(())
+    }
+}
+
+fn apply_op(docs: &mut BTreeMap<DocumentId, StoredDocument>, op: StorageOp) {
+    match op {
+        StorageOp::PutChunk { key, data } => {
+            let e = docs.entry(key.document).or_default();
+            if !e.chunks.iter().any(|(k, _)| *k == key) {
+                e.chunks.push((key, data));
+            }
+        }
+        StorageOp::Compact {
+            snapshot,
+            data,
+            replaces,
+        } => {
+            let e = docs.entry(snapshot.document).or_default();
+            e.chunks
+                .retain(|(k, _)| !replaces.contains(k) || *k == snapshot);
+            if !e.chunks.iter().any(|(k, _)| *k == snapshot) {
+                e.chunks.push((snapshot, data));
+            }
+        }
+        StorageOp::PutSyncState {
+            document,
+            peer_storage_id,
+            data,
+        } => {
+            docs.entry(document)
+                .or_default()
+                .sync_states
+                .insert(peer_storage_id, data);
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn storage_id(&self) -> &StorageId {
+        &self.storage_id
+    }
+    async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
+        Ok(self.snapshot(&doc))
+    }
+    async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {
+        self.apply_now(ops)
+    }
+    async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
+        Ok(self.document_ids())
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().settings.get(key).cloned())
+    }
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.lock().settings.insert(key.into(), value.into());
+        Ok(())
     }
 }

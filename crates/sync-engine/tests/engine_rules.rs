@@ -45,10 +45,12 @@ impl Harness {
     fn run(&mut self, mut out: Output) -> Vec<(ConnId, Message)> {
         let mut sent = Vec::new();
         loop {
-            self.store.apply(std::mem::take(&mut out.storage));
+            self.store
+                .apply_now(std::mem::take(&mut out.storage))
+                .expect("memory store");
             sent.append(&mut out.send);
             let Some(doc) = out.loads.pop() else { break };
-            let stored = self.store.load(&doc);
+            let stored = self.store.snapshot(&doc);
             let more = self.server.loaded(doc, Ok(stored), 0);
             out.merge(more);
         }
@@ -330,7 +332,11 @@ fn a_storage_failure_on_load_closes_the_waiting_peer_with_an_error() {
     let doc = DocumentId::random();
     let out = h.server.receive(alice, &request("alice", doc).encode(), 0);
     assert_eq!(out.loads, vec![doc]);
-    let out = h.server.loaded(doc, Err("disk I/O error".into()), 0);
+    let out = h.server.loaded(
+        doc,
+        Err(fieldbook_sync::StoreError::Backend("disk I/O error".into())),
+        0,
+    );
     assert!(out
         .events
         .iter()

@@ -119,7 +119,7 @@ impl Sim {
                     0,
                 )
                 .unwrap();
-            first.store.apply(out.storage);
+            first.store.apply_now(out.storage).expect("memory store");
             docs.push(doc);
         }
         let seeded = first.store.clone();
@@ -163,7 +163,10 @@ impl Sim {
     }
 
     fn apply_client(&mut self, c: usize, out: Output) {
-        self.clients[c].store.apply(out.storage);
+        self.clients[c]
+            .store
+            .apply_now(out.storage)
+            .expect("memory store");
         self.clients[c].pending_loads.extend(out.loads);
         let (epoch, up) = self.links[c];
         for (_, msg) in out.send {
@@ -184,7 +187,10 @@ impl Sim {
     }
 
     fn apply_server(&mut self, out: Output) {
-        self.server.store.apply(out.storage);
+        self.server
+            .store
+            .apply_now(out.storage)
+            .expect("memory store");
         self.server.pending_loads.extend(out.loads);
         for (conn, msg) in out.send {
             let link = (conn.0 / 1_000_000) as usize;
@@ -266,13 +272,13 @@ impl Sim {
 
     fn answer_loads(&mut self) {
         for doc in std::mem::take(&mut self.server.pending_loads) {
-            let stored = self.server.store.0.get(&doc).cloned();
+            let stored = self.server.store.snapshot(&doc);
             let out = self.server.engine.loaded(doc, Ok(stored), self.now);
             self.apply_server(out);
         }
         for c in 0..self.clients.len() {
             for doc in std::mem::take(&mut self.clients[c].pending_loads) {
-                let stored = self.clients[c].store.0.get(&doc).cloned();
+                let stored = self.clients[c].store.snapshot(&doc);
                 let out = self.clients[c].engine.loaded(doc, Ok(stored), self.now);
                 self.apply_client(c, out);
             }
@@ -423,9 +429,7 @@ impl Sim {
             let stored = self
                 .server
                 .store
-                .0
-                .get(&doc)
-                .cloned()
+                .snapshot(&doc)
                 .expect("server stored the doc");
             let mut fresh = Node::new(
                 Role::Server,

@@ -57,7 +57,7 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Database(format!(
+            return Err(StoreError::Backend(format!(
                 "{shown}: could not enable WAL (got {mode})"
             )));
         }
@@ -81,7 +81,7 @@ impl SqliteStore {
             .map_err(err)?
             .map(|v| {
                 v.parse()
-                    .map_err(|_| StoreError::InvalidRow(format!("schema_version {v:?}")))
+                    .map_err(|_| StoreError::InvalidRecord(format!("schema_version {v:?}")))
             })
             .transpose()?;
         match version {
@@ -136,7 +136,7 @@ impl SqliteStore {
             f(&mut c).map_err(|e| map_err(e, &shown))
         })
         .await
-        .map_err(|e| StoreError::Database(format!("storage task failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
     }
 }
 
@@ -149,7 +149,7 @@ fn map_err(e: rusqlite::Error, path: &str) -> StoreError {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Locked {
             path: path.to_owned(),
         },
-        _ => StoreError::Database(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
     }
 }
 
@@ -191,7 +191,9 @@ impl Store for SqliteStore {
         let mut stored = StoredDocument::default();
         for (kind, hash, data) in chunks {
             let kind = ChunkKind::parse(&kind).ok_or_else(|| {
-                StoreError::InvalidRow(format!("chunk {hash} of {doc} has unknown kind {kind:?}"))
+                StoreError::InvalidRecord(format!(
+                    "chunk {hash} of {doc} has unknown kind {kind:?}"
+                ))
             })?;
             stored.chunks.push((
                 ChunkKey {
@@ -247,7 +249,7 @@ impl Store for SqliteStore {
         ids.into_iter()
             .map(|s| {
                 s.parse()
-                    .map_err(|_| StoreError::InvalidRow(format!("document id {s:?}")))
+                    .map_err(|_| StoreError::InvalidRecord(format!("document id {s:?}")))
             })
             .collect()
     }
