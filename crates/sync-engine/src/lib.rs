@@ -6,6 +6,7 @@ pub use ids::{DocumentId, InvalidDocumentId, PeerId, StorageId};
 pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, Store, StoreError, StoredDocument};
 pub mod engine;
 pub mod health;
+pub mod runner;
 pub mod wire;
 
 /// Re-exported so callers use the same automerge version as the engine.
@@ -14,4 +15,5 @@ pub use engine::{
     AccessPolicy, AllowAll, ConnId, Engine, EngineConfig, EngineError, Event, Identity, Millis,
     Output, Role,
 };
+pub use runner::{drain, Host, Runner, RunnerCell};
 pub use wire::{DecodeError, Message, PeerMetadata, PROTOCOL_V1};

@@ -1,0 +1,227 @@
+//! The one way to carry out engine output, used by every driver (server actor, browser,
+//! native client, server seeding, test harnesses).
+//!
+//! A driver puts engine work through [`Runner::step`] (or [`Runner::push`]) and then calls
+//! [`drain`]. `drain` applies the rules in [`crate::engine`]'s module docs:
+//! 1. queued outputs are taken in order, up to and including the first that asks for loads,
+//!    and all their storage operations are applied as **one** transaction (group commit);
+//! 2. only then are their messages handed to the [`Host`] and their connections closed;
+//! 3. if the transaction fails, nothing from those outputs is sent, later queued writes to
+//!    the same documents (built on the unsaved state) are dropped, and the engine's
+//!    [`Engine::storage_failed`] recovery is carried out first;
+//! 4. loads are answered from the store and fed back with [`Engine::loaded`]; their output
+//!    goes to the front of the queue.
+//!
+//! The runner lives in a cell ([`RunnerCell`]: `RefCell` in the browser and single-threaded
+//! actors, `Mutex` where tasks share it) that is never borrowed across an `await`, so the UI
+//! or other tasks can queue more work while a commit is in flight.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, VecDeque};
+use std::future::Future;
+use std::sync::Mutex;
+
+use crate::engine::{AccessPolicy, AllowAll, ConnId, Engine, Event, Millis, Output};
+use crate::storage::{StorageOp, Store, StoreError};
+use crate::wire::Message;
+use crate::DocumentId;
+
+/// The driver's side of the runner: its clock and its connections.
+pub trait Host {
+    /// Milliseconds on the driver's clock.
+    fn now(&self) -> Millis;
+    /// Hand `msg` to connection `conn`. Called only once what it acknowledges is durable.
+    fn send(&mut self, conn: ConnId, msg: Message);
+    /// Close `conn` after what was sent to it, for `reason`.
+    fn close(&mut self, conn: ConnId, reason: String);
+    /// An event from an output whose storage is durable, in order.
+    fn event(&mut self, _event: &Event) {}
+    /// A transaction of `outputs` engine outputs finished (`Ok`: durable).
+    fn committed(&mut self, _outputs: usize, _result: Result<(), &StoreError>) {}
+}
+
+/// An engine, the store its output is written to, and the outputs not yet carried out.
+pub struct Runner<S, P: AccessPolicy = AllowAll> {
+    engine: Engine<P>,
+    store: S,
+    queue: VecDeque<Output>,
+}
+
+impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
+    pub fn new(engine: Engine<P>, store: S) -> Self {
+        Runner {
+            engine,
+            store,
+            queue: VecDeque::new(),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine<P> {
+        &self.engine
+    }
+
+    /// For reads and configuration. Engine calls that return an [`Output`] go through
+    /// [`Runner::step`] so their output is carried out.
+    pub fn engine_mut(&mut self) -> &mut Engine<P> {
+        &mut self.engine
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Run one engine step and queue its output.
+    pub fn step(&mut self, f: impl FnOnce(&mut Engine<P>) -> Output) {
+        let out = f(&mut self.engine);
+        self.push(out);
+    }
+
+    /// Queue an output produced by the engine (e.g. by a fallible call such as `change`).
+    pub fn push(&mut self, out: Output) {
+        if !out.is_empty() {
+            self.queue.push_back(out);
+        }
+    }
+
+    /// Outputs queued and not yet carried out.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Queued outputs that will write to storage (what is not yet on disk).
+    pub fn unsaved(&self) -> usize {
+        self.queue.iter().filter(|o| !o.storage.is_empty()).count()
+    }
+
+    /// Outputs in order, up to and including the first that loads documents (what a load
+    /// yields must go before anything queued later).
+    fn next_batch(&mut self) -> Vec<Output> {
+        let mut batch = Vec::new();
+        while let Some(out) = self.queue.pop_front() {
+            let loads = !out.loads.is_empty();
+            batch.push(out);
+            if loads {
+                break;
+            }
+        }
+        batch
+    }
+
+    /// After a failed commit of `written`: queued writes to those documents were built on
+    /// state the engine is about to forget; drop them and what they would have sent.
+    fn drop_writes_to(&mut self, written: &BTreeSet<DocumentId>) {
+        for out in self.queue.iter_mut() {
+            if out.storage.iter().any(|op| written.contains(op.document())) {
+                out.storage.retain(|op| !written.contains(op.document()));
+                out.send.clear();
+            }
+        }
+    }
+}
+
+/// Shared access to a [`Runner`] that is never held across an `await`.
+pub trait RunnerCell {
+    type Store: Store + Clone;
+    type Policy: AccessPolicy;
+    fn with<R>(&self, f: impl FnOnce(&mut Runner<Self::Store, Self::Policy>) -> R) -> R;
+}
+
+impl<S: Store + Clone, P: AccessPolicy> RunnerCell for RefCell<Runner<S, P>> {
+    type Store = S;
+    type Policy = P;
+    fn with<R>(&self, f: impl FnOnce(&mut Runner<S, P>) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
+impl<S: Store + Clone, P: AccessPolicy> RunnerCell for Mutex<Runner<S, P>> {
+    type Store = S;
+    type Policy = P;
+    fn with<R>(&self, f: impl FnOnce(&mut Runner<S, P>) -> R) -> R {
+        // Each access leaves the runner between whole operations, so a panic elsewhere
+        // while holding the lock does not leave it half-changed.
+        f(&mut self.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Carry out everything queued (and everything that yields) until the queue is empty.
+/// Returns the first storage error met, if any; work continues after it (the engine has
+/// forgotten the unsaved state and closed the connections involved).
+pub async fn drain<C: RunnerCell>(cell: &C, host: &mut impl Host) -> Result<(), StoreError> {
+    let mut first_error = None;
+    loop {
+        let (mut batch, store) = cell.with(|r| (r.next_batch(), r.store.clone()));
+        if batch.is_empty() {
+            break;
+        }
+        let saving: Vec<bool> = batch.iter().map(|o| !o.storage.is_empty()).collect();
+        let count = saving.iter().filter(|s| **s).count();
+        if count > 0 {
+            let written: BTreeSet<DocumentId> =
+                batch.iter().flat_map(|o| o.documents_written()).collect();
+            let ops: Vec<StorageOp> = batch
+                .iter_mut()
+                .flat_map(|o| std::mem::take(&mut o.storage))
+                .collect();
+            let result = store.apply(ops).await;
+            host.committed(count, result.as_ref().map(|_| ()));
+            if let Err(e) = result {
+                for (out, saved) in batch.iter_mut().zip(&saving) {
+                    if *saved {
+                        out.send.clear();
+                    }
+                }
+                let now = host.now();
+                let recovery = cell.with(|r| {
+                    r.drop_writes_to(&written);
+                    r.engine.storage_failed(written, now)
+                });
+                // First, so the connections involved close before anything else is sent.
+                batch.insert(0, recovery);
+                first_error.get_or_insert(e);
+            }
+        }
+        for mut out in batch {
+            let loads = std::mem::take(&mut out.loads);
+            carry_out(out, host);
+            let mut yielded = Vec::new();
+            for doc in loads {
+                let result = store.load(doc).await;
+                let now = host.now();
+                yielded.push(cell.with(|r| r.engine.loaded(doc, result, now)));
+            }
+            cell.with(|r| {
+                for out in yielded.into_iter().rev() {
+                    if !out.is_empty() {
+                        r.queue.push_front(out);
+                    }
+                }
+            });
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Events, then messages, then closes, of an output whose storage is durable.
+fn carry_out(out: Output, host: &mut impl Host) {
+    for ev in &out.events {
+        host.event(ev);
+    }
+    for (conn, msg) in out.send {
+        host.send(conn, msg);
+    }
+    for (conn, reason) in out.close {
+        host.close(conn, reason);
+    }
+}
+
+/// Run a future that never waits (e.g. [`drain`] over a [`crate::MemoryStore`]) to
+/// completion, for synchronous simulations and tests. Panics if it would wait.
+pub fn run_ready<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("run_ready: the future waited"),
+    }
+}

@@ -1,0 +1,283 @@
+//! The one runner: group commit, acknowledgement only after a durable commit, recovery when a
+//! commit fails, and loads answered in order. Over the in-memory store, whose futures never
+//! wait, so `run_ready` drives it synchronously.
+
+use std::cell::RefCell;
+
+use fieldbook_sync::automerge::{transaction::Transactable, ReadDoc, ROOT};
+use fieldbook_sync::runner::run_ready;
+use fieldbook_sync::{
+    drain, AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity, MemoryStore,
+    Message, Millis, PeerId, PeerMetadata, Role, Runner, StorageId, Store, StoreError,
+};
+
+#[derive(Default)]
+struct Recorder {
+    sent: Vec<(ConnId, Message)>,
+    closed: Vec<ConnId>,
+    events: Vec<Event>,
+    commits: Vec<(usize, bool)>,
+}
+
+impl Host for Recorder {
+    fn now(&self) -> Millis {
+        0
+    }
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        self.sent.push((conn, msg));
+    }
+    fn close(&mut self, conn: ConnId, _reason: String) {
+        self.closed.push(conn);
+    }
+    fn event(&mut self, event: &Event) {
+        self.events.push(event.clone());
+    }
+    fn committed(&mut self, outputs: usize, result: Result<(), &StoreError>) {
+        self.commits.push((outputs, result.is_ok()));
+    }
+}
+
+type Cell = RefCell<Runner<MemoryStore>>;
+
+fn server(store: MemoryStore) -> Cell {
+    let cfg = EngineConfig::new(
+        Role::Server,
+        PeerId("server".into()),
+        Some(store.storage_id().clone()),
+    );
+    RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store))
+}
+
+fn client(name: &str) -> Engine {
+    Engine::new(
+        EngineConfig::new(
+            Role::Client,
+            PeerId(name.into()),
+            Some(StorageId(name.into())),
+        ),
+        AllowAll,
+    )
+}
+
+/// Connect `conn` as peer `name` to the server runner and complete the join.
+fn join(cell: &Cell, host: &mut Recorder, conn: ConnId, name: &str) {
+    cell.borrow_mut()
+        .step(|e| e.connect(conn, Identity(name.into()), 0));
+    let join = Message::Join {
+        sender_id: PeerId(name.into()),
+        metadata: PeerMetadata {
+            storage_id: Some(StorageId(name.into())),
+            is_ephemeral: false,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    cell.borrow_mut()
+        .step(|e| e.receive(conn, &join.encode(), 0));
+    run_ready(drain(cell, host)).unwrap();
+    let peer = host.sent.pop();
+    assert!(matches!(peer, Some((c, Message::Peer { .. })) if c == conn));
+}
+
+/// A client engine that has created a document and joined the server on `ConnId(1)`;
+/// returns the client, the document, and its first sync message for the server.
+fn client_with_doc(name: &str, text: &str) -> (Engine, DocumentId, Message) {
+    let mut c = client(name);
+    let (doc, _) = c
+        .create(
+            |tx| {
+                tx.put(ROOT, "summary", text)?;
+                Ok(())
+            },
+            0,
+        )
+        .unwrap();
+    let _ = c.connect(ConnId(1), Identity("server".into()), 0);
+    let peer = Message::Peer {
+        sender_id: PeerId("server".into()),
+        target_id: PeerId(name.into()),
+        metadata: PeerMetadata::default(),
+        selected_protocol_version: "1".into(),
+        heartbeat: false,
+    };
+    let out = c.receive(ConnId(1), &peer.encode(), 0);
+    let first = out
+        .send
+        .into_iter()
+        .next()
+        .expect("client offers its doc")
+        .1;
+    (c, doc, first)
+}
+
+/// Exchange messages between the client (on its `ConnId(1)`) and the server runner (on
+/// `conn`) until both are quiet.
+fn converse(c: &mut Engine, cell: &Cell, host: &mut Recorder, conn: ConnId, first: Message) {
+    let mut to_server = vec![first];
+    while !to_server.is_empty() {
+        for m in to_server.drain(..) {
+            cell.borrow_mut().step(|e| e.receive(conn, &m.encode(), 0));
+        }
+        run_ready(drain(cell, host)).unwrap();
+        let replies: Vec<Message> = host
+            .sent
+            .drain(..)
+            .filter(|(k, _)| *k == conn)
+            .map(|(_, m)| m)
+            .collect();
+        for m in replies {
+            let out = c.receive(ConnId(1), &m.encode(), 0);
+            to_server.extend(out.send.into_iter().map(|(_, m)| m));
+        }
+    }
+}
+
+fn summary(e: &Engine, doc: &DocumentId) -> Option<String> {
+    let d = e.document(doc)?;
+    d.get(ROOT, "summary").ok()??.0.as_str().map(String::from)
+}
+
+#[test]
+fn a_document_from_a_client_is_stored_before_it_is_acknowledged() {
+    let store = MemoryStore::default();
+    let cell = server(store.clone());
+    let mut host = Recorder::default();
+    join(&cell, &mut host, ConnId(1), "phone");
+    let (mut c, doc, first) = client_with_doc("phone", "met at the youth centre");
+    converse(&mut c, &cell, &mut host, ConnId(1), first);
+    assert!(c.is_synced_with(&doc, ConnId(1)), "server acknowledged");
+    assert!(store.snapshot(&doc).is_some(), "and it is in the store");
+    assert!(host.commits.iter().all(|(_, ok)| *ok));
+    // A fresh server over the same store reads it back.
+    let again = server(store.clone());
+    again.borrow_mut().step(|e| e.open(doc));
+    run_ready(drain(&again, &mut host)).unwrap();
+    assert_eq!(
+        summary(again.borrow().engine(), &doc).as_deref(),
+        Some("met at the youth centre")
+    );
+}
+
+#[test]
+fn a_failed_commit_sends_nothing_it_would_have_acknowledged_and_closes_the_peer() {
+    let store = MemoryStore::default();
+    let cell = server(store.clone());
+    let mut host = Recorder::default();
+    join(&cell, &mut host, ConnId(1), "phone");
+    let (mut c, doc, first) = client_with_doc("phone", "saw him at the station");
+    // The server first asks for the changes (no write), then receives them (a write).
+    cell.borrow_mut()
+        .step(|e| e.receive(ConnId(1), &first.encode(), 0));
+    run_ready(drain(&cell, &mut host)).unwrap();
+    let ask: Vec<Message> = host.sent.drain(..).map(|(_, m)| m).collect();
+    let mut carrying = Vec::new();
+    for m in ask {
+        carrying.extend(c.receive(ConnId(1), &m.encode(), 0).send);
+    }
+    assert!(!carrying.is_empty(), "client sends its changes");
+    store.fail_next_applies(1);
+    for (_, m) in carrying {
+        cell.borrow_mut()
+            .step(|e| e.receive(ConnId(1), &m.encode(), 0));
+    }
+    let result = run_ready(drain(&cell, &mut host));
+    assert!(result.is_err(), "the storage error is reported");
+    assert_eq!(host.commits.last(), Some(&(1, false)));
+    assert!(
+        host.sent
+            .iter()
+            .all(|(_, m)| matches!(m, Message::Error { .. })),
+        "only the error is sent, no acknowledgement: {:?}",
+        host.sent
+    );
+    assert_eq!(host.closed, vec![ConnId(1)]);
+    assert!(store.snapshot(&doc).is_none(), "nothing was stored");
+    assert!(
+        cell.borrow().engine().document(&doc).is_none(),
+        "the unsaved document was forgotten"
+    );
+    assert!(!c.is_synced_with(&doc, ConnId(1)));
+}
+
+#[test]
+fn queued_outputs_commit_together_and_a_failure_drops_later_writes_built_on_it() {
+    // Control: three local edits queued before one drain are one transaction.
+    let store = MemoryStore::default();
+    let cell = server(store.clone());
+    let mut host = Recorder::default();
+    let (doc, out) = cell
+        .borrow_mut()
+        .engine_mut()
+        .create(|tx| tx.put(ROOT, "summary", "v1").map(|_| ()), 0)
+        .unwrap();
+    cell.borrow_mut().push(out);
+    for v in ["v2", "v3"] {
+        let out = cell
+            .borrow_mut()
+            .engine_mut()
+            .change(doc, |tx| tx.put(ROOT, "summary", v).map(|_| ()), 0)
+            .unwrap();
+        cell.borrow_mut().push(out);
+    }
+    assert_eq!(cell.borrow().unsaved(), 3);
+    run_ready(drain(&cell, &mut host)).unwrap();
+    assert_eq!(
+        host.commits,
+        vec![(3, true)],
+        "one transaction for three outputs"
+    );
+    assert_eq!(cell.borrow().unsaved(), 0);
+
+    // A failing commit forgets the unsaved state; the edit queued behind it (built on that
+    // state) is dropped rather than stored on top of a hole.
+    let out = cell
+        .borrow_mut()
+        .engine_mut()
+        .change(doc, |tx| tx.put(ROOT, "summary", "v4").map(|_| ()), 0)
+        .unwrap();
+    cell.borrow_mut().push(out);
+    // Loads end a batch, so v5 (a chunk that needs v4) lands in the next transaction.
+    let other = DocumentId::random();
+    cell.borrow_mut().step(|e| e.open(other));
+    let out = cell
+        .borrow_mut()
+        .engine_mut()
+        .change(doc, |tx| tx.put(ROOT, "summary", "v5").map(|_| ()), 0)
+        .unwrap();
+    cell.borrow_mut().push(out);
+    store.fail_next_applies(1);
+    run_ready(drain(&cell, &mut host)).unwrap_err();
+    let stored = store.snapshot(&doc).unwrap();
+    let reread = server(store.clone());
+    reread.borrow_mut().step(|e| e.open(doc));
+    run_ready(drain(&reread, &mut Recorder::default())).unwrap();
+    assert_eq!(
+        summary(reread.borrow().engine(), &doc).as_deref(),
+        Some("v3"),
+        "storage holds the last committed value and still loads strictly ({} chunks)",
+        stored.chunks.len()
+    );
+}
+
+#[test]
+fn what_a_load_yields_is_carried_out_before_work_queued_after_it() {
+    let store = MemoryStore::default();
+    let cell = server(store.clone());
+    let mut host = Recorder::default();
+    let docs: Vec<DocumentId> = (0..3).map(|_| DocumentId::random()).collect();
+    for d in &docs {
+        cell.borrow_mut().step(|e| e.open(*d));
+    }
+    run_ready(drain(&cell, &mut host)).unwrap();
+    let loaded: Vec<DocumentId> = host
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DocumentLoaded { doc, exists } => {
+                assert!(!exists);
+                Some(*doc)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loaded, docs, "each load answered, in the order asked");
+}
