@@ -7,7 +7,11 @@
 use fieldbook_case::caseload;
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::AutomergeError;
-use fieldbook_sync::{AllowAll, DocumentId, Engine, EngineConfig, PeerId, Role, StorageOp};
+use std::cell::RefCell;
+
+use fieldbook_sync::{
+    drain, AllowAll, DocumentId, Engine, EngineConfig, Event, Host, PeerId, Role, Runner,
+};
 
 use crate::storage::{Store, StoreError};
 
@@ -23,12 +27,30 @@ pub enum SeedError {
     Create(String),
 }
 
-/// A connectionless engine over `store`: edit documents, then [`Offline::commit`] once.
+/// A connectionless engine over `store`, carried out by the shared runner: edit documents,
+/// then [`Offline::commit`] writes everything in one transaction.
 pub(crate) struct Offline<'a, S: Store> {
-    store: &'a S,
-    engine: Engine,
-    pending: Vec<StorageOp>,
+    runner: RefCell<Runner<&'a S>>,
     now: u64,
+}
+
+/// The seeder has no connections: nothing is sent, load failures are collected.
+struct NoPeers {
+    now: u64,
+    load_failed: Option<String>,
+}
+
+impl Host for NoPeers {
+    fn now(&self) -> u64 {
+        self.now
+    }
+    fn send(&mut self, _: fieldbook_sync::ConnId, _: fieldbook_sync::Message) {}
+    fn close(&mut self, _: fieldbook_sync::ConnId, _: String) {}
+    fn event(&mut self, event: &Event) {
+        if let Event::LoadFailed { reason, .. } = event {
+            self.load_failed.get_or_insert_with(|| reason.to_string());
+        }
+    }
 }
 
 impl<'a, S: Store> Offline<'a, S> {
@@ -39,40 +61,36 @@ impl<'a, S: Store> Offline<'a, S> {
             Some(store.storage_id().clone()),
         );
         Offline {
-            store,
-            engine: Engine::new(cfg, AllowAll),
-            pending: Vec::new(),
+            runner: RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store)),
             now,
         }
     }
 
     /// Load `doc`; true if it has any content.
     pub(crate) async fn open(&mut self, doc: DocumentId) -> Result<bool, SeedError> {
-        let mut out = self.engine.open(doc);
-        while let Some(d) = out.loads.pop() {
-            let stored = self.store.load(d).await?;
-            out.merge(self.engine.loaded(d, Ok(stored), self.now));
-        }
-        self.pending.extend(out.storage);
-        if let Some(reason) = out.events.iter().find_map(|e| match e {
-            fieldbook_sync::Event::LoadFailed { reason, .. } => Some(reason.clone()),
-            _ => None,
-        }) {
+        self.runner.get_mut().step(|e| e.open(doc));
+        let mut host = NoPeers {
+            now: self.now,
+            load_failed: None,
+        };
+        drain(&self.runner, &mut host).await?;
+        if let Some(reason) = host.load_failed {
             return Err(SeedError::Load { doc, reason });
         }
         // `document` is None for a loaded-but-empty document.
-        Ok(self.engine.document(&doc).is_some())
+        Ok(self.runner.get_mut().engine().document(&doc).is_some())
     }
 
     pub(crate) fn create<F>(&mut self, init: F) -> Result<DocumentId, SeedError>
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
-        let (doc, out) = self
-            .engine
+        let runner = self.runner.get_mut();
+        let (doc, out) = runner
+            .engine_mut()
             .create(init, self.now)
             .map_err(|e| SeedError::Create(e.to_string()))?;
-        self.pending.extend(out.storage);
+        runner.push(out);
         Ok(doc)
     }
 
@@ -80,20 +98,25 @@ impl<'a, S: Store> Offline<'a, S> {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
-        let out = self
-            .engine
+        let runner = self.runner.get_mut();
+        let out = runner
+            .engine_mut()
             .change(doc, f, self.now)
             .map_err(|e| SeedError::Edit {
                 doc,
                 reason: e.to_string(),
             })?;
-        self.pending.extend(out.storage);
+        runner.push(out);
         Ok(())
     }
 
-    /// Write everything in one transaction.
+    /// Write everything queued (one transaction: nothing else is queued between edits).
     pub(crate) async fn commit(self) -> Result<(), SeedError> {
-        Ok(self.store.apply(self.pending).await?)
+        let mut host = NoPeers {
+            now: self.now,
+            load_failed: None,
+        };
+        Ok(drain(&self.runner, &mut host).await?)
     }
 }
 

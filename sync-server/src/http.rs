@@ -103,7 +103,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     start_with_store(config, store).await
 }
 
-pub async fn start_with_store<S: Store + Send + 'static>(
+pub async fn start_with_store<S: Store + Clone + Send + 'static>(
     config: &Config,
     store: S,
 ) -> anyhow::Result<RunningServer> {

@@ -7,13 +7,15 @@
 
 use std::time::{Duration, Instant};
 
+use std::cell::RefCell;
+
 use fieldbook_sync::{
-    AllowAll, ConnId, Engine, EngineConfig, Event, Identity, Message, Output, PeerId, Role,
-    StorageOp,
+    drain, AllowAll, ConnId, Engine, EngineConfig, Event, Host, Identity, Message, PeerId, Role,
+    Runner,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::storage::Store;
+use crate::storage::{Store, StoreError};
 
 /// What the actor tells a connection task.
 #[derive(Debug)]
@@ -80,7 +82,7 @@ const MAX_BATCH: usize = 256;
 /// Start the actor on its own thread (store futures need not be `Send`: IndexedDB's are
 /// not, and the same trait serves both). The returned task ends when the actor does; if
 /// that happens before shutdown, the caller must treat the server as dead.
-pub fn spawn<S: Store + Send + 'static>(
+pub fn spawn<S: Store + Clone + Send + 'static>(
     store: S,
     settings: ActorSettings,
 ) -> (ActorHandle, tokio::task::JoinHandle<()>) {
@@ -100,10 +102,11 @@ pub fn spawn<S: Store + Send + 'static>(
     });
     let actor = Actor {
         stats: stats_tx,
-        engine: Engine::new(cfg, AllowAll),
-        store,
-        conns: Default::default(),
-        started: Instant::now(),
+        runner: RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store)),
+        conns: Conns {
+            started: Instant::now(),
+            to_conn: Default::default(),
+        },
         tick_every: (settings.evict_idle / 2).max(Duration::from_millis(100)),
     };
     let thread = std::thread::Builder::new()
@@ -130,20 +133,48 @@ pub fn spawn<S: Store + Send + 'static>(
     )
 }
 
-struct Actor<S: Store> {
+struct Actor<S: Store + Clone> {
     stats: watch::Sender<Stats>,
-    engine: Engine,
-    store: S,
-    conns: std::collections::HashMap<ConnId, mpsc::UnboundedSender<ToConn>>,
-    started: Instant,
+    runner: RefCell<Runner<S>>,
+    conns: Conns,
     tick_every: Duration,
 }
 
-impl<S: Store> Actor<S> {
+/// The actor's side of the runner: its clock, its connections' queues, and its logs.
+struct Conns {
+    started: Instant,
+    to_conn: std::collections::HashMap<ConnId, mpsc::UnboundedSender<ToConn>>,
+}
+
+impl Host for Conns {
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        if let Some(tx) = self.to_conn.get(&conn) {
+            let _ = tx.send(ToConn::Frame(msg.encode()));
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, reason: String) {
+        if let Some(tx) = self.to_conn.remove(&conn) {
+            let _ = tx.send(ToConn::Close(reason));
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        log_event(event);
+    }
+
+    fn committed(&mut self, outputs: usize, result: Result<(), &StoreError>) {
+        if let Err(e) = result {
+            tracing::error!(error = %e, outputs, "storage commit failed; closing affected connections");
+        }
+    }
+}
+
+impl<S: Store + Clone> Actor<S> {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,11 +185,13 @@ impl<S: Store> Actor<S> {
                     None => break, // every handle dropped: server is shutting down
                 },
                 _ = ticker.tick() => {
-                    let out = self.engine.tick(self.now());
-                    self.finish(out, Vec::new()).await;
+                    let now = self.conns.now();
+                    self.runner.get_mut().step(|e| e.tick(now));
+                    self.finish().await;
                     continue;
                 }
             };
+            // Everything already waiting is folded into one commit (group commit).
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -166,132 +199,77 @@ impl<S: Store> Actor<S> {
                     Err(_) => break,
                 }
             }
-            let mut out = Output::default();
-            let mut touched = Vec::new();
             for cmd in batch {
-                let now = self.now();
-                let step = match cmd {
-                    Command::Open {
-                        conn,
-                        identity,
-                        to_conn,
-                    } => {
-                        self.conns.insert(conn, to_conn);
-                        self.engine.connect(conn, identity, now)
-                    }
-                    Command::Frame { conn, bytes } => {
-                        touched.push(conn);
-                        self.engine.receive(conn, &bytes, now)
-                    }
-                    Command::Closed { conn } => {
-                        self.conns.remove(&conn);
-                        self.engine.disconnect(conn, now)
-                    }
-                    Command::Stats(reply) => {
-                        let _ = reply.send(self.current_stats());
-                        Output::default()
-                    }
-                };
-                let step = self.resolve_loads(step).await;
-                out.merge(step);
+                self.command(cmd);
             }
-            self.finish(out, touched).await;
+            self.finish().await;
         }
         tracing::info!("sync actor stopped");
     }
 
+    fn command(&mut self, cmd: Command) {
+        let now = self.conns.now();
+        let runner = self.runner.get_mut();
+        match cmd {
+            Command::Open {
+                conn,
+                identity,
+                to_conn,
+            } => {
+                self.conns.to_conn.insert(conn, to_conn);
+                runner.step(|e| e.connect(conn, identity, now));
+            }
+            Command::Frame { conn, bytes } => runner.step(|e| e.receive(conn, &bytes, now)),
+            Command::Closed { conn } => {
+                self.conns.to_conn.remove(&conn);
+                runner.step(|e| e.disconnect(conn, now));
+            }
+            Command::Stats(reply) => {
+                // The asker may have given up waiting; nothing to do then.
+                let _ = reply.send(current_stats(runner.engine()));
+            }
+        }
+    }
+
     fn current_stats(&self) -> Stats {
-        Stats {
-            loaded_documents: self.engine.loaded_count(),
-            connections: self.engine.connection_count(),
-        }
+        current_stats(self.runner.borrow().engine())
     }
 
-    /// Answer every load the engine asks for, feeding results back until none are left.
-    async fn resolve_loads(&mut self, mut out: Output) -> Output {
-        while let Some(doc) = out.loads.pop() {
-            let result = self.store.load(doc).await.inspect_err(|e| {
-                tracing::error!(%doc, error = %e, "loading a document failed");
-            });
-            let more = self.engine.loaded(doc, result, self.now());
-            out.merge(more);
-        }
-        out
-    }
-
-    /// Commit, then deliver. On a failed commit nothing from this batch is delivered.
-    async fn finish(&mut self, out: Output, touched: Vec<ConnId>) {
-        self.commit_and_deliver(out, touched).await;
+    /// Commit, then deliver (the runner's rules); then publish stats.
+    async fn finish(&mut self) {
+        // A storage error is logged by `committed` and handled by the runner.
+        let _ = drain(&self.runner, &mut self.conns).await;
         let stats = self.current_stats();
         self.stats
             .send_if_modified(|s| std::mem::replace(s, stats) != stats);
     }
+}
 
-    async fn commit_and_deliver(&mut self, out: Output, touched: Vec<ConnId>) {
-        log_events(&out.events);
-        if !out.storage.is_empty() {
-            let written = out.documents_written();
-            let ops: Vec<StorageOp> = out.storage;
-            if let Err(e) = self.store.apply(ops).await {
-                tracing::error!(error = %e, "storage commit failed; closing affected connections");
-                let mut recovery = self.engine.storage_failed(written, self.now());
-                // Connections that sent frames in this batch were not answered: close them too.
-                for conn in touched {
-                    if !recovery.close.iter().any(|(c, _)| *c == conn) {
-                        recovery.send.push((
-                            conn,
-                            Message::Error {
-                                sender_id: Some(self.engine.peer_id().clone()),
-                                target_id: None,
-                                message: fieldbook_sync::engine::STORAGE_ERROR.into(),
-                            },
-                        ));
-                        recovery.close.push((conn, "storage error".into()));
-                        let _ = self.engine.disconnect(conn, self.now());
-                    }
-                }
-                log_events(&recovery.events);
-                self.deliver(recovery.send, recovery.close);
-                return;
-            }
-        }
-        self.deliver(out.send, out.close);
-    }
-
-    fn deliver(&mut self, send: Vec<(ConnId, Message)>, close: Vec<(ConnId, String)>) {
-        for (conn, msg) in send {
-            if let Some(tx) = self.conns.get(&conn) {
-                let _ = tx.send(ToConn::Frame(msg.encode()));
-            }
-        }
-        for (conn, reason) in close {
-            if let Some(tx) = self.conns.remove(&conn) {
-                let _ = tx.send(ToConn::Close(reason));
-            }
-        }
+fn current_stats(engine: &Engine) -> Stats {
+    Stats {
+        loaded_documents: engine.loaded_count(),
+        connections: engine.connection_count(),
     }
 }
 
-fn log_events(events: &[Event]) {
-    for e in events {
-        match e {
-            Event::ProtocolViolation { conn, reason } => {
-                tracing::warn!(conn = conn.0, %reason, "closing connection: protocol violation")
-            }
-            Event::LoadFailed { doc, reason } => {
-                tracing::error!(%doc, %reason, "document could not be loaded")
-            }
-            Event::WriteRejected { doc, conn } => {
-                tracing::warn!(%doc, conn = conn.0, "changes from a peer without write access were not applied")
-            }
-            Event::PeerJoined { conn, peer, .. } => {
-                tracing::info!(conn = conn.0, %peer, "peer joined")
-            }
-            Event::DocumentEvicted { doc } => tracing::debug!(%doc, "document evicted from memory"),
-            Event::DocumentChanged { doc, from } => {
-                tracing::debug!(%doc, conn = from.0, "document changed")
-            }
-            _ => {}
+fn log_event(e: &Event) {
+    match e {
+        Event::ProtocolViolation { conn, reason } => {
+            tracing::warn!(conn = conn.0, %reason, "closing connection: protocol violation")
         }
+        Event::LoadFailed { doc, reason } => {
+            tracing::error!(%doc, %reason, "document could not be loaded")
+        }
+        Event::WriteRejected { doc, conn } => {
+            tracing::warn!(%doc, conn = conn.0, "changes from a peer without write access were not applied")
+        }
+        Event::PeerJoined { conn, peer, .. } => {
+            tracing::info!(conn = conn.0, %peer, "peer joined")
+        }
+        Event::DocumentEvicted { doc } => tracing::debug!(%doc, "document evicted from memory"),
+        Event::DocumentChanged { doc, from } => {
+            tracing::debug!(%doc, conn = from.0, "document changed")
+        }
+        _ => {}
     }
 }
