@@ -9,15 +9,17 @@
 //! it declares the connection dead and closes it ([`Client::wait_disconnected`] reports
 //! why). It reconnects only when told to ([`Client::connect`]): tests and tools decide.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fieldbook_sync::automerge::{transaction::Transaction, Automerge, AutomergeError};
 use fieldbook_sync::health::{Beat, Heartbeat, Policy};
+use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Output,
-    PeerId, Role, StorageId,
+    drain, AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity, MemoryStore,
+    Message, Output, PeerId, Role, Runner, StorageId,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, Notify};
@@ -122,8 +124,7 @@ struct Inner {
 }
 
 struct State {
-    engine: Engine,
-    store: MemoryStore,
+    runner: Runner<MemoryStore>,
     conn: Option<(ConnId, mpsc::UnboundedSender<WsMessage>)>,
     next_conn: u64,
     joined: bool,
@@ -144,8 +145,7 @@ impl Client {
         Client {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    engine: Engine::new(cfg, AllowAll),
-                    store: MemoryStore::default(),
+                    runner: Runner::new(Engine::new(cfg, AllowAll), MemoryStore::default()),
                     conn: None,
                     next_conn: 1,
                     joined: false,
@@ -188,9 +188,10 @@ impl Client {
             st.joined = false;
             st.closed_reason = None;
             st.heartbeat = Some(Heartbeat::new(st.policy, self.inner.now()));
-            let out = st
-                .engine
-                .connect(conn, Identity("server".into()), self.inner.now());
+            let out =
+                st.runner
+                    .engine_mut()
+                    .connect(conn, Identity("server".into()), self.inner.now());
             self.inner.apply(&mut st, out);
             conn
         };
@@ -220,7 +221,7 @@ impl Client {
                             .bytes_received
                             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                         let mut st = inner.state.lock().unwrap();
-                        let out = st.engine.receive(conn, &bytes, inner.now());
+                        let out = st.runner.engine_mut().receive(conn, &bytes, inner.now());
                         inner.apply(&mut st, out);
                         drop(st);
                         inner.changed.notify_waiters();
@@ -239,7 +240,7 @@ impl Client {
             if st.conn.as_ref().is_some_and(|(c, _)| *c == conn) {
                 st.conn = None;
                 st.joined = false;
-                let out = st.engine.disconnect(conn, inner.now());
+                let out = st.runner.engine_mut().disconnect(conn, inner.now());
                 inner.apply(&mut st, out);
             }
             drop(st);
@@ -271,7 +272,7 @@ impl Client {
             let _ = tx.send(WsMessage::Close(None));
             st.joined = false;
             st.heartbeat = None;
-            let out = st.engine.disconnect(conn, self.inner.now());
+            let out = st.runner.engine_mut().disconnect(conn, self.inner.now());
             self.inner.apply(&mut st, out);
         }
     }
@@ -298,7 +299,7 @@ impl Client {
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
         let mut st = self.inner.state.lock().unwrap();
-        let (doc, out) = st.engine.create(init, self.inner.now())?;
+        let (doc, out) = st.runner.engine_mut().create(init, self.inner.now())?;
         self.inner.apply(&mut st, out);
         Ok(doc)
     }
@@ -308,7 +309,7 @@ impl Client {
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
         let mut st = self.inner.state.lock().unwrap();
-        let out = st.engine.change(doc, f, self.inner.now())?;
+        let out = st.runner.engine_mut().change(doc, f, self.inner.now())?;
         self.inner.apply(&mut st, out);
         Ok(())
     }
@@ -324,7 +325,8 @@ impl Client {
             .state
             .lock()
             .unwrap()
-            .engine
+            .runner
+            .engine()
             .document(doc)
             .cloned()
     }
@@ -334,11 +336,11 @@ impl Client {
         {
             let mut st = self.inner.state.lock().unwrap();
             st.unavailable.retain(|d| *d != doc);
-            let out = st.engine.find(doc, self.inner.now());
+            let out = st.runner.engine_mut().find(doc, self.inner.now());
             self.inner.apply(&mut st, out);
         }
         self.wait_until("the document", timeout, |st| {
-            if let Some(d) = st.engine.document(&doc) {
+            if let Some(d) = st.runner.engine().document(&doc) {
                 Some(Ok(d.clone()))
             } else if st.unavailable.contains(&doc) {
                 Some(Err(ClientError::Unavailable(doc)))
@@ -354,7 +356,7 @@ impl Client {
     pub async fn wait_synced(&self, doc: DocumentId, timeout: Duration) -> Result<(), ClientError> {
         self.wait_until("the server's acknowledgement", timeout, |st| {
             match &st.conn {
-                Some((conn, _)) if st.joined && st.engine.is_synced_with(&doc, *conn) => {
+                Some((conn, _)) if st.joined && st.runner.engine().is_synced_with(&doc, *conn) => {
                     Some(Ok(()))
                 }
                 None => Some(Err(ClientError::NotConnected)),
@@ -375,7 +377,8 @@ impl Client {
         F: Fn(&Automerge) -> bool,
     {
         self.wait_until("the document to change", timeout, |st| {
-            st.engine
+            st.runner
+                .engine()
                 .document(&doc)
                 .filter(|d| pred(d))
                 .map(|d| Ok(d.clone()))
@@ -387,9 +390,10 @@ impl Client {
     pub fn unacknowledged_changes(&self, doc: &DocumentId) -> usize {
         let st = self.inner.state.lock().unwrap();
         match &st.conn {
-            Some((conn, _)) => st.engine.unacknowledged_changes(doc, *conn),
+            Some((conn, _)) => st.runner.engine().unacknowledged_changes(doc, *conn),
             None => st
-                .engine
+                .runner
+                .engine()
                 .document(doc)
                 .map(|d| d.get_changes(&[]).len())
                 .unwrap_or(0),
@@ -469,7 +473,7 @@ async fn heartbeat(inner: Arc<Inner>, conn: ConnId) {
                         t.abort();
                     }
                 }
-                let out = st.engine.disconnect(conn, now);
+                let out = st.runner.engine_mut().disconnect(conn, now);
                 inner.apply(st, out);
                 drop(guard);
                 inner.changed.notify_waiters();
@@ -485,39 +489,68 @@ impl Inner {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Carry out an engine output: store first, then send. Loads are answered from memory.
-    fn apply(&self, st: &mut State, mut out: Output) {
-        while let Some(doc) = out.loads.pop() {
-            let stored = st.store.snapshot(&doc);
-            let more = st.engine.loaded(doc, Ok(stored), self.now());
-            out.merge(more);
-        }
-        st.store
-            .apply_now(std::mem::take(&mut out.storage))
-            .expect("memory store");
-        for ev in &out.events {
+    /// Carry out an engine output with the shared runner (the memory store never waits, so
+    /// it completes here, under the state lock), then note what the client waits on.
+    fn apply(&self, st: &mut State, out: Output) {
+        let State {
+            runner,
+            conn,
+            joined,
+            server_storage,
+            unavailable,
+            ..
+        } = st;
+        runner.push(out);
+        let mut host = Wire {
+            inner: self,
+            conn: conn.as_ref(),
+            events: Vec::new(),
+        };
+        run_ready(drain(&RefCell::new(runner), &mut host)).expect("the memory store never fails");
+        for ev in host.events {
             match ev {
                 Event::PeerJoined { storage_id, .. } => {
-                    st.joined = true;
-                    st.server_storage = storage_id.clone();
+                    *joined = true;
+                    *server_storage = storage_id;
                 }
-                Event::DocumentUnavailable { doc, .. } => st.unavailable.push(*doc),
+                Event::DocumentUnavailable { doc, .. } => unavailable.push(doc),
                 _ => {}
             }
         }
-        if let Some((conn, tx)) = &st.conn {
-            for (c, msg) in out.send {
-                if c == *conn {
-                    let bytes = msg.encode();
-                    self.bytes_sent
-                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    let _ = tx.send(WsMessage::Binary(bytes.into()));
-                }
-            }
-            if out.close.iter().any(|(c, _)| c == conn) {
-                let _ = tx.send(WsMessage::Close(None));
-            }
-        }
         self.changed.notify_waiters();
+    }
+}
+
+/// The client's side of the runner: its one WebSocket.
+struct Wire<'a> {
+    inner: &'a Inner,
+    conn: Option<&'a (ConnId, mpsc::UnboundedSender<WsMessage>)>,
+    events: Vec<Event>,
+}
+
+impl Host for Wire<'_> {
+    fn now(&self) -> u64 {
+        self.inner.now()
+    }
+
+    fn send(&mut self, c: ConnId, msg: Message) {
+        if let Some((_, tx)) = self.conn.filter(|(conn, _)| *conn == c) {
+            let bytes = msg.encode();
+            self.inner
+                .bytes_sent
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            // A closed socket is noticed by the reader task, which reports it.
+            let _ = tx.send(WsMessage::Binary(bytes.into()));
+        }
+    }
+
+    fn close(&mut self, c: ConnId, _reason: String) {
+        if let Some((_, tx)) = self.conn.filter(|(conn, _)| *conn == c) {
+            let _ = tx.send(WsMessage::Close(None));
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        self.events.push(event.clone());
     }
 }

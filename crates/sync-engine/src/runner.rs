@@ -134,6 +134,16 @@ impl<S: Store + Clone, P: AccessPolicy> RunnerCell for RefCell<Runner<S, P>> {
     }
 }
 
+/// A runner borrowed for the duration of one synchronous drain (e.g. under a lock the
+/// caller already holds, with a store whose futures never wait: see [`run_ready`]).
+impl<S: Store + Clone, P: AccessPolicy> RunnerCell for RefCell<&mut Runner<S, P>> {
+    type Store = S;
+    type Policy = P;
+    fn with<R>(&self, f: impl FnOnce(&mut Runner<S, P>) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
+}
+
 impl<S: Store + Clone, P: AccessPolicy> RunnerCell for Mutex<Runner<S, P>> {
     type Store = S;
     type Policy = P;
