@@ -1,115 +1,21 @@
-//! One story, generic over the `Store` trait, run against every implementation; plus the
-//! SQLite-specific failure cases (full disk, corrupt file, newer schema).
+//! The shared storage story (`fieldbook_sync::story`, also run against IndexedDB in
+//! Chromium) against SQLite and memory; plus the SQLite-specific failure cases (full disk,
+//! corrupt file, newer schema).
 
-use fieldbook_sync::{ChunkKey, ChunkKind, DocumentId, StorageOp};
+use fieldbook_sync::story::{self, chunk};
+use fieldbook_sync::{ChunkKind, DocumentId};
 use fieldbook_sync_server::storage::{SqliteStore, Store, StoreError};
-
-fn chunk(doc: DocumentId, kind: ChunkKind, data: &[u8]) -> StorageOp {
-    StorageOp::PutChunk {
-        key: ChunkKey::for_data(doc, kind, data),
-        data: data.to_vec(),
-    }
-}
-
-fn key(doc: DocumentId, kind: ChunkKind, data: &[u8]) -> ChunkKey {
-    ChunkKey::for_data(doc, kind, data)
-}
-
-async fn story<S: Store>(s: &S) {
-    let a = DocumentId::random();
-    let b = DocumentId::random();
-    assert!(
-        s.load(a).await.unwrap().is_none(),
-        "empty store has nothing"
-    );
-
-    s.apply(vec![
-        chunk(a, ChunkKind::Incremental, b"a1"),
-        chunk(a, ChunkKind::Incremental, b"a2"),
-        chunk(b, ChunkKind::Incremental, b"b1"),
-    ])
-    .await
-    .unwrap();
-    // Re-putting the same chunk is harmless (a replayed batch after a crash).
-    s.apply(vec![chunk(a, ChunkKind::Incremental, b"a1")])
-        .await
-        .unwrap();
-    let got = s.load(a).await.unwrap().unwrap();
-    let mut data: Vec<&[u8]> = got.chunks.iter().map(|(_, d)| d.as_slice()).collect();
-    data.sort();
-    assert_eq!(data, vec![b"a1".as_slice(), b"a2"]);
-    assert!(got.chunks.iter().all(|(k, _)| k.document == a));
-
-    // Compaction removes exactly what it names: a3 arrived after it was planned and stays.
-    s.apply(vec![chunk(a, ChunkKind::Incremental, b"a3")])
-        .await
-        .unwrap();
-    s.apply(vec![StorageOp::Compact {
-        snapshot: key(a, ChunkKind::Snapshot, b"a1+a2"),
-        data: b"a1+a2".to_vec(),
-        replaces: vec![
-            key(a, ChunkKind::Incremental, b"a1"),
-            key(a, ChunkKind::Incremental, b"a2"),
-        ],
-    }])
-    .await
-    .unwrap();
-    let got = s.load(a).await.unwrap().unwrap();
-    let mut kinds: Vec<(ChunkKind, &[u8])> = got
-        .chunks
-        .iter()
-        .map(|(k, d)| (k.kind, d.as_slice()))
-        .collect();
-    kinds.sort();
-    assert_eq!(
-        kinds,
-        vec![
-            (ChunkKind::Snapshot, b"a1+a2".as_slice()),
-            (ChunkKind::Incremental, b"a3")
-        ]
-    );
-
-    // Sync state is an upsert per (document, peer storage id).
-    for v in [b"s1".as_slice(), b"s2"] {
-        s.apply(vec![StorageOp::PutSyncState {
-            document: b,
-            peer_storage_id: "peer-1".into(),
-            data: v.to_vec(),
-        }])
-        .await
-        .unwrap();
-    }
-    let got = s.load(b).await.unwrap().unwrap();
-    assert_eq!(
-        got.sync_states.get("peer-1").map(Vec::as_slice),
-        Some(b"s2".as_slice())
-    );
-    assert_eq!(got.chunks.len(), 1);
-
-    let mut docs = s.list_documents().await.unwrap();
-    docs.sort();
-    let mut want = vec![a, b];
-    want.sort();
-    assert_eq!(docs, want);
-
-    // Settings: absent until set, last write wins, and they never touch the store's identity.
-    let id = s.storage_id().clone();
-    assert_eq!(s.get_setting("caseload").await.unwrap(), None);
-    s.put_setting("caseload", "one").await.unwrap();
-    s.put_setting("caseload", "two").await.unwrap();
-    s.put_setting("storage_id", "hijack").await.unwrap();
-    assert_eq!(
-        s.get_setting("caseload").await.unwrap().as_deref(),
-        Some("two")
-    );
-    assert_eq!(s.storage_id(), &id);
-}
 
 #[tokio::test]
 async fn sqlite_story() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(&dir.path().join("sub/dir/store.sqlite3")).unwrap();
-    story(&s).await;
+    story::run(&s).await;
+}
+
+#[tokio::test]
+async fn memory_story() {
+    story::run(&fieldbook_sync::MemoryStore::default()).await;
 }
 
 #[tokio::test]

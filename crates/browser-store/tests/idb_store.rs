@@ -55,6 +55,15 @@ async fn reload(store: &IdbStore, doc: DocumentId) -> Engine {
     e
 }
 
+/// The storage story every store passes (memory and SQLite run it natively).
+#[wasm_bindgen_test]
+async fn indexeddb_story() {
+    let name = db_name();
+    let store = IdbStore::open(&name).await.unwrap();
+    fieldbook_sync::story::run(&store).await;
+    store.delete().await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn save_and_load_a_document() {
     let name = db_name();

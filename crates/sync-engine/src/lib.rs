@@ -7,6 +7,8 @@ pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, Store, StoreError
 pub mod engine;
 pub mod health;
 pub mod runner;
+#[cfg(feature = "story")]
+pub mod story;
 pub mod wire;
 
 /// Re-exported so callers use the same automerge version as the engine.

@@ -1,0 +1,108 @@
+//! The storage story: one scenario every [`Store`] implementation must pass (memory here and
+//! in the server's tests, SQLite in the server's tests, IndexedDB in Chromium in the browser
+//! store's tests; PostgreSQL will join). Test support only: enabled by the `story` feature.
+
+use crate::{ChunkKey, ChunkKind, DocumentId, StorageOp, Store};
+
+/// A `PutChunk` of `data` under its content key.
+pub fn chunk(doc: DocumentId, kind: ChunkKind, data: &[u8]) -> StorageOp {
+    StorageOp::PutChunk {
+        key: ChunkKey::for_data(doc, kind, data),
+        data: data.to_vec(),
+    }
+}
+
+fn key(doc: DocumentId, kind: ChunkKind, data: &[u8]) -> ChunkKey {
+    ChunkKey::for_data(doc, kind, data)
+}
+
+/// Run the story against an empty store. Panics on the first broken expectation.
+pub async fn run<S: Store>(s: &S) {
+    let a = DocumentId::random();
+    let b = DocumentId::random();
+    assert!(
+        s.load(a).await.unwrap().is_none(),
+        "empty store has nothing"
+    );
+
+    s.apply(vec![
+        chunk(a, ChunkKind::Incremental, b"a1"),
+        chunk(a, ChunkKind::Incremental, b"a2"),
+        chunk(b, ChunkKind::Incremental, b"b1"),
+    ])
+    .await
+    .unwrap();
+    // Re-putting the same chunk is harmless (a replayed batch after a crash).
+    s.apply(vec![chunk(a, ChunkKind::Incremental, b"a1")])
+        .await
+        .unwrap();
+    let got = s.load(a).await.unwrap().unwrap();
+    let mut data: Vec<&[u8]> = got.chunks.iter().map(|(_, d)| d.as_slice()).collect();
+    data.sort();
+    assert_eq!(data, vec![b"a1".as_slice(), b"a2"]);
+    assert!(got.chunks.iter().all(|(k, _)| k.document == a));
+
+    // Compaction removes exactly what it names: a3 arrived after it was planned and stays.
+    s.apply(vec![chunk(a, ChunkKind::Incremental, b"a3")])
+        .await
+        .unwrap();
+    s.apply(vec![StorageOp::Compact {
+        snapshot: key(a, ChunkKind::Snapshot, b"a1+a2"),
+        data: b"a1+a2".to_vec(),
+        replaces: vec![
+            key(a, ChunkKind::Incremental, b"a1"),
+            key(a, ChunkKind::Incremental, b"a2"),
+        ],
+    }])
+    .await
+    .unwrap();
+    let got = s.load(a).await.unwrap().unwrap();
+    let mut kinds: Vec<(ChunkKind, &[u8])> = got
+        .chunks
+        .iter()
+        .map(|(k, d)| (k.kind, d.as_slice()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            (ChunkKind::Snapshot, b"a1+a2".as_slice()),
+            (ChunkKind::Incremental, b"a3")
+        ]
+    );
+
+    // Sync state is an upsert per (document, peer storage id).
+    for v in [b"s1".as_slice(), b"s2"] {
+        s.apply(vec![StorageOp::PutSyncState {
+            document: b,
+            peer_storage_id: "peer-1".into(),
+            data: v.to_vec(),
+        }])
+        .await
+        .unwrap();
+    }
+    let got = s.load(b).await.unwrap().unwrap();
+    assert_eq!(
+        got.sync_states.get("peer-1").map(Vec::as_slice),
+        Some(b"s2".as_slice())
+    );
+    assert_eq!(got.chunks.len(), 1);
+
+    let mut docs = s.list_documents().await.unwrap();
+    docs.sort();
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(docs, want);
+
+    // Settings: absent until set, last write wins, and they never touch the store's identity.
+    let id = s.storage_id().clone();
+    assert_eq!(s.get_setting("caseload").await.unwrap(), None);
+    s.put_setting("caseload", "one").await.unwrap();
+    s.put_setting("caseload", "two").await.unwrap();
+    s.put_setting("storage_id", "hijack").await.unwrap();
+    assert_eq!(
+        s.get_setting("caseload").await.unwrap().as_deref(),
+        Some("two")
+    );
+    assert_eq!(s.storage_id(), &id);
+}
