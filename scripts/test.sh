@@ -10,6 +10,14 @@ stage() { printf '\n=== %s ===\n' "$*"; }
 stage "format"
 cargo fmt --all --check
 
+stage "clippy, native and wasm32 (warnings are errors)"
+cargo clippy --locked --all-targets -- -D warnings
+# The app and the browser store's tests only build for wasm32; proptest (a native
+# dev-dependency of the shared crates) does not, so those are linted as libraries there.
+cargo clippy --locked --target wasm32-unknown-unknown -p fieldbook-app -p fieldbook-browser-store \
+  --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p fieldbook-sync -p fieldbook-case -- -D warnings
+
 stage "native tests (engine, server, storage, crash, bad input)"
 cargo test --locked
 
