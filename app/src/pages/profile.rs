@@ -1,4 +1,4 @@
-//! About the young person (§3.1): every field saved as it is typed.
+//! About the young person: every field saved as it is typed (`docs/domain/case-file.md`).
 
 use fieldbook_case::profile::{self, ProfileField};
 use fieldbook_case::vocab::{self, Choice};

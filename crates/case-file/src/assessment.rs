@@ -1,6 +1,7 @@
-//! CCE risk assessments (§3.2): 12 rated categories, a summary and an overall level set by
+//! CCE risk assessments: 12 rated categories, a summary and an overall level set by
 //! professional judgement, confirmed by a manager. Each assessment is a new version; all
 //! versions stay in the document, so history (and each category's trend) is always visible.
+//! Domain notes: `docs/domain/risk-assessment.md`.
 //!
 //! **A submitted version never changes.** Every writer refuses to change a submitted
 //! version's content (it returns `Ok(false)`; a manager's confirmation is not content and
@@ -81,7 +82,7 @@ impl Assessment {
         self.overall.is_conflict() || self.categories.iter().any(|c| c.rating.is_conflict())
     }
 
-    /// Guidance (§3.2): high ratings *together* in missing, coercion, contact and offending
+    /// Guidance: high ratings *together* in missing, coercion, contact and offending
     /// strongly suggest criminal exploitation. True when two or more of them are High.
     pub fn suggests_cce(&self) -> bool {
         ["missing", "coercion", "contact", "offending"]

@@ -1,5 +1,6 @@
-//! The chronology (§3.8): every dated event of a case in one time line, filterable by type,
+//! The chronology: every dated event of a case in one time line, filterable by type,
 //! so a multi-agency meeting sees the whole picture.
+//! Domain notes: `docs/domain/case-file.md`.
 
 use crate::{removal, vocab, Case};
 

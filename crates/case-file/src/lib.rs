@@ -1,5 +1,6 @@
-//! The case file: every record practitioners keep about a young person (DOMAIN.md §3), as
+//! The case file: every record practitioners keep about a young person, as
 //! typed Rust over one Automerge document per case. IO-free; builds natively and for wasm32.
+//! Domain notes: `docs/domain/case-file.md`.
 //!
 //! Readers (`read` in each module) turn the document into plain data the UI renders; writers
 //! apply one user action inside a transaction. Writers only touch the keys they own, so

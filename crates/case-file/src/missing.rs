@@ -1,6 +1,7 @@
-//! Missing episodes and return home interviews (§3.5). An episode is written with one
+//! Missing episodes and return home interviews. An episode is written with one
 //! "Save" after validation ([`crate::validate::missing`]): "no reason recorded" for an RHI
 //! that was not completed must not be possible.
+//! Domain notes: `docs/domain/missing-and-rhi.md`.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROOT};
@@ -139,7 +140,7 @@ pub fn remove(
     doc::on_item(tx, &ROOT, LIST, id, |tx, e| removal::remove(tx, e, by, at))
 }
 
-/// What the episodes of one young person show together (§3.5: reviews found patterns were
+/// What the episodes of one young person show together (reviews found patterns were
 /// never analysed). Removed episodes are left out unless changed since their removal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Patterns {

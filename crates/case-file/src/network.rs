@@ -1,5 +1,6 @@
-//! Relationships and places (§3.7), the most sensitive part of a case: the app shows this
+//! Relationships and places, the most sensitive part of a case: the app shows this
 //! section only when someone asks for it, and it is never exported by default.
+//! Domain notes: `docs/domain/case-file.md`.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};

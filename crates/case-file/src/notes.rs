@@ -1,4 +1,5 @@
-//! Contact and visit notes (§3.4). Written fast, in pieces, per keystroke.
+//! Contact and visit notes. Written fast, in pieces, per keystroke.
+//! Domain notes: `docs/domain/case-file.md`.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROOT};
@@ -9,7 +10,7 @@ use crate::schema::{self, Record};
 
 const LIST: &str = "notes";
 
-/// Contact types from the practice guidance (DOMAIN.md §3.4).
+/// Contact types from the practice guidance (`docs/domain/case-file.md`).
 pub const CONTACT_TYPES: &[&str] = &[
     "Face-to-face (planned)",
     "Cold call",
@@ -37,7 +38,8 @@ pub struct Note {
     pub own_words: String,
     /// Ids from [`crate::vocab::INDICATORS`].
     pub indicators: Vec<String>,
-    /// A reachable moment (§6): a window when the young person may accept help.
+    /// A reachable moment: a window when the young person may accept help
+    /// (`docs/domain/practice-rules.md`).
     pub reachable: bool,
     pub follow_ups: String,
     pub by: String,

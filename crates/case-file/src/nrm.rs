@@ -1,6 +1,7 @@
-//! National Referral Mechanism (§3.6): the current status is a safety-critical value; every
+//! National Referral Mechanism: the current status is a safety-critical value; every
 //! change is also kept in a history with its date, so a "referral" cited for months without
 //! progress shows its age.
+//! Domain notes: `docs/domain/nrm.md`.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ScalarValue, ROOT};

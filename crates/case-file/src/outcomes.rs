@@ -1,4 +1,4 @@
-//! Outcomes recorded at each review (§3.9).
+//! Outcomes recorded at each review (`docs/domain/case-file.md`).
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ReadDoc, ScalarValue, ROOT};

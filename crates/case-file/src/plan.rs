@@ -1,5 +1,6 @@
-//! The safety plan (§3.3): actions grouped as family, agency, disruption and positive
+//! The safety plan: actions grouped as family, agency, disruption and positive
 //! activities, each with an owner, a due date and a status; a review date for the plan.
+//! Domain notes: `docs/domain/safety-plan.md`.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjId, ObjType, ReadDoc, ROOT};

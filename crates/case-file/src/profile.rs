@@ -1,4 +1,4 @@
-//! The young person (§3.1) and their hazard labels.
+//! The young person and their hazard labels (`docs/domain/case-file.md`).
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};

@@ -1,4 +1,4 @@
-//! The fixed lists practitioners choose from (DOMAIN.md §3–§4). Each entry is `(id, label)`:
+//! The fixed lists practitioners choose from (`docs/domain/`). Each entry is `(id, label)`:
 //! ids are stored in documents and never change; labels are what people read.
 
 pub type Choice = (&'static str, &'static str);
@@ -47,7 +47,7 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-/// The 12 CCE risk assessment categories (§3.2), in order.
+/// The 12 CCE risk assessment categories, in order (`docs/domain/risk-assessment.md`).
 pub const RISK_CATEGORIES: &[Choice] = &[
     (
         "missing",
@@ -111,7 +111,7 @@ pub const NRM_STATUS: &[Choice] = &[
     ("conclusive-grounds", "Conclusive grounds decision"),
 ];
 
-/// Indicators of exploitation (§4): the checklist on a contact note.
+/// The checklist of indicators on a contact note (`docs/domain/exploitation.md`).
 pub const INDICATORS: &[Choice] = &[
     ("missing", "Going missing often or found far from home"),
     (
