@@ -1,6 +1,5 @@
-//! Durable storage behind one trait. SQLite is the embedded default; other back ends
-//! (PostgreSQL for scale-out) implement the same trait and run the same story test
-//! (`sync-server/tests/storage_story.rs`).
+//! Durable storage behind the one `Store` trait. SQLite is the only server store today
+//! (PostgreSQL comes later); every store runs the same story (`fieldbook_sync::story`).
 
 mod sqlite;
 
