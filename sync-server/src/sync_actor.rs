@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use std::cell::RefCell;
 
 use fieldbook_sync::{
-    drain, AllowAll, ConnId, Engine, EngineConfig, Event, Host, Identity, Message, PeerId, Role,
-    Runner,
+    drain, AllowAll, Commit, ConnId, Engine, EngineConfig, Event, Host, Identity, Message, PeerId,
+    Role, Runner,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -167,9 +167,9 @@ impl Host for Conns {
         log_event(event);
     }
 
-    fn committed(&mut self, outputs: usize, result: Result<(), &StoreError>) {
+    fn committed(&mut self, commit: &Commit, result: Result<(), &StoreError>) {
         if let Err(e) = result {
-            tracing::error!(error = %e, outputs, "storage commit failed; closing affected connections");
+            tracing::error!(error = %e, outputs = commit.outputs, "storage commit failed; closing affected connections");
         }
     }
 }

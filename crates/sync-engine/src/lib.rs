@@ -17,5 +17,5 @@ pub use engine::{
     AccessPolicy, AllowAll, ConnId, Engine, EngineConfig, EngineError, Event, Identity, Millis,
     Output, Role,
 };
-pub use runner::{drain, Host, Runner, RunnerCell};
+pub use runner::{drain, Commit, Host, Runner, RunnerCell};
 pub use wire::{DecodeError, Message, PeerMetadata, PROTOCOL_V1};

@@ -36,8 +36,18 @@ pub trait Host {
     fn close(&mut self, conn: ConnId, reason: String);
     /// An event from an output whose storage is durable, in order.
     fn event(&mut self, _event: &Event) {}
-    /// A transaction of `outputs` engine outputs finished (`Ok`: durable).
-    fn committed(&mut self, _outputs: usize, _result: Result<(), &StoreError>) {}
+    /// A transaction finished (`Ok`: durable). Called after the runner's own bookkeeping,
+    /// so [`Runner::unsaved`] is already current.
+    fn committed(&mut self, _commit: &Commit, _result: Result<(), &StoreError>) {}
+}
+
+/// What one transaction held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Commit {
+    /// Engine outputs whose writes it held.
+    pub outputs: usize,
+    /// Whether it wrote document content (not only sync progress): a UI re-renders then.
+    pub content: bool,
 }
 
 /// An engine, the store its output is written to, and the outputs not yet carried out.
@@ -45,6 +55,8 @@ pub struct Runner<S, P: AccessPolicy = AllowAll> {
     engine: Engine<P>,
     store: S,
     queue: VecDeque<Output>,
+    /// Outputs whose writes are in the transaction now in flight.
+    in_flight: usize,
 }
 
 impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
@@ -53,6 +65,7 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
             engine,
             store,
             queue: VecDeque::new(),
+            in_flight: 0,
         }
     }
 
@@ -88,9 +101,9 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
         self.queue.len()
     }
 
-    /// Queued outputs that will write to storage (what is not yet on disk).
+    /// Outputs whose writes are not yet on disk (queued, or in the transaction in flight).
     pub fn unsaved(&self) -> usize {
-        self.queue.iter().filter(|o| !o.storage.is_empty()).count()
+        self.in_flight + self.queue.iter().filter(|o| !o.storage.is_empty()).count()
     }
 
     /// Outputs in order, up to and including the first that loads documents (what a load
@@ -165,29 +178,39 @@ pub async fn drain<C: RunnerCell>(cell: &C, host: &mut impl Host) -> Result<(), 
             break;
         }
         let saving: Vec<bool> = batch.iter().map(|o| !o.storage.is_empty()).collect();
-        let count = saving.iter().filter(|s| **s).count();
-        if count > 0 {
+        let outputs = saving.iter().filter(|s| **s).count();
+        if outputs > 0 {
             let written: BTreeSet<DocumentId> =
                 batch.iter().flat_map(|o| o.documents_written()).collect();
             let ops: Vec<StorageOp> = batch
                 .iter_mut()
                 .flat_map(|o| std::mem::take(&mut o.storage))
                 .collect();
+            let commit = Commit {
+                outputs,
+                content: ops.iter().any(|op| !op.is_sync_progress()),
+            };
+            cell.with(|r| r.in_flight = outputs);
             let result = store.apply(ops).await;
-            host.committed(count, result.as_ref().map(|_| ()));
+            let now = host.now();
+            let recovery = cell.with(|r| {
+                r.in_flight = 0;
+                result.is_err().then(|| {
+                    r.drop_writes_to(&written);
+                    r.engine.storage_failed(written, now)
+                })
+            });
+            host.committed(&commit, result.as_ref().map(|_| ()));
             if let Err(e) = result {
                 for (out, saved) in batch.iter_mut().zip(&saving) {
                     if *saved {
                         out.send.clear();
                     }
                 }
-                let now = host.now();
-                let recovery = cell.with(|r| {
-                    r.drop_writes_to(&written);
-                    r.engine.storage_failed(written, now)
-                });
                 // First, so the connections involved close before anything else is sent.
-                batch.insert(0, recovery);
+                if let Some(recovery) = recovery {
+                    batch.insert(0, recovery);
+                }
                 first_error.get_or_insert(e);
             }
         }

@@ -81,6 +81,11 @@ pub enum StorageOp {
 }
 
 impl StorageOp {
+    /// Whether this records only how far a peer got, not document content.
+    pub fn is_sync_progress(&self) -> bool {
+        matches!(self, StorageOp::PutSyncState { .. })
+    }
+
     pub fn document(&self) -> &DocumentId {
         match self {
             StorageOp::PutChunk { key, .. } => &key.document,

@@ -7,8 +7,8 @@ use std::cell::RefCell;
 use fieldbook_sync::automerge::{transaction::Transactable, ReadDoc, ROOT};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    drain, AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity, MemoryStore,
-    Message, Millis, PeerId, PeerMetadata, Role, Runner, StorageId, Store, StoreError,
+    drain, AllowAll, Commit, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity,
+    MemoryStore, Message, Millis, PeerId, PeerMetadata, Role, Runner, StorageId, Store, StoreError,
 };
 
 #[derive(Default)]
@@ -32,8 +32,8 @@ impl Host for Recorder {
     fn event(&mut self, event: &Event) {
         self.events.push(event.clone());
     }
-    fn committed(&mut self, outputs: usize, result: Result<(), &StoreError>) {
-        self.commits.push((outputs, result.is_ok()));
+    fn committed(&mut self, commit: &Commit, result: Result<(), &StoreError>) {
+        self.commits.push((commit.outputs, result.is_ok()));
     }
 }
 
