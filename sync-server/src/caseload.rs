@@ -55,7 +55,7 @@ impl<'a, S: Store> Offline<'a, S> {
         }
         self.pending.extend(out.storage);
         if let Some(reason) = out.events.iter().find_map(|e| match e {
-            fieldbook_sync::Event::LoadFailed { reason, .. } => Some(reason.clone()),
+            fieldbook_sync::Event::LoadFailed { reason, .. } => Some(reason.to_string()),
             _ => None,
         }) {
             return Err(SeedError::Load { doc, reason });

@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use fieldbook_sync::{
-    AllowAll, ConnId, Engine, EngineConfig, Event, Identity, Message, Output, PeerId, Role,
-    StorageOp,
+    AllowAll, CloseReason, ConnId, Engine, EngineConfig, Event, Identity, Message, Output, PeerId,
+    Role, StorageOp,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -246,7 +246,7 @@ impl<S: Store> Actor<S> {
                                 message: fieldbook_sync::engine::STORAGE_ERROR.into(),
                             },
                         ));
-                        recovery.close.push((conn, "storage error".into()));
+                        recovery.close.push((conn, CloseReason::Storage));
                         let _ = self.engine.disconnect(conn, self.now());
                     }
                 }
@@ -258,7 +258,7 @@ impl<S: Store> Actor<S> {
         self.deliver(out.send, out.close);
     }
 
-    fn deliver(&mut self, send: Vec<(ConnId, Message)>, close: Vec<(ConnId, String)>) {
+    fn deliver(&mut self, send: Vec<(ConnId, Message)>, close: Vec<(ConnId, CloseReason)>) {
         for (conn, msg) in send {
             if let Some(tx) = self.conns.get(&conn) {
                 let _ = tx.send(ToConn::Frame(msg.encode()));
@@ -266,7 +266,7 @@ impl<S: Store> Actor<S> {
         }
         for (conn, reason) in close {
             if let Some(tx) = self.conns.remove(&conn) {
-                let _ = tx.send(ToConn::Close(reason));
+                let _ = tx.send(ToConn::Close(reason.to_string()));
             }
         }
     }

@@ -1,12 +1,11 @@
-//! Connections: the join/peer handshake, inbound frames, protocol violations.
+//! Connections: the join/peer handshake, inbound frames, protocol violations, quarantine.
 
 use crate::wire::{Message, PROTOCOL_V1};
 
+use super::sync::Ephemeral;
 use super::*;
 
 impl<P: AccessPolicy> Engine<P> {
-    // ----- connections -------------------------------------------------------------------
-
     /// A transport connection opened. Clients send `join` at once.
     pub fn connect(&mut self, conn: ConnId, identity: Identity, now: Millis) -> Output {
         self.now = now;
@@ -25,47 +24,130 @@ impl<P: AccessPolicy> Engine<P> {
                 ConnState::AwaitingPeer
             }
         };
-        self.conns.insert(conn, Conn { identity, state });
+        self.conns.insert(
+            conn,
+            Conn {
+                identity,
+                state,
+                docs: BTreeSet::new(),
+                pending_frames: 0,
+                pending_bytes: 0,
+            },
+        );
         out
     }
 
     /// The transport closed (either side). Forget per-connection sync state.
     pub fn disconnect(&mut self, conn: ConnId, now: Millis) -> Output {
         self.now = now;
-        self.conns.remove(&conn);
-        for d in self.docs.values_mut() {
-            d.wants.remove(&conn);
-            if d.peers.remove(&conn).is_some() && d.peers.is_empty() {
-                d.idle_since = Some(now);
+        let Some(c) = self.conns.remove(&conn) else {
+            return Output::default();
+        };
+        // Only documents in `c.docs` can hold state for it (see `ensure_peer`).
+        for id in &c.docs {
+            if let Some(d) = self.docs.get_mut(id) {
+                d.wants.remove(&conn);
+                if d.peers.remove(&conn).is_some() && d.peers.is_empty() {
+                    d.idle_since = Some(now);
+                }
             }
-        }
-        for q in self.loading.values_mut() {
-            q.retain(|p| !matches!(p, Pending::Frame { conn: c, .. } if *c == conn));
+            if let Some(waiting) = self.absent.get_mut(id) {
+                waiting.remove(&conn);
+                if waiting.is_empty() {
+                    self.absent.remove(id);
+                }
+            }
+            if let Some(q) = self.loading.get_mut(id) {
+                q.retain(|p| !p.is_for(conn));
+            }
         }
         Output::default()
     }
 
-    /// One inbound frame from `conn`.
+    /// One inbound frame from `conn`: decoded, then [`Engine::receive_message`].
     pub fn receive(&mut self, conn: ConnId, frame: &[u8], now: Millis) -> Output {
+        match Message::decode(frame) {
+            Ok(msg) => self.receive_message(conn, msg, now),
+            Err(e) => {
+                self.now = now;
+                let mut out = Output::default();
+                if self.conns.contains_key(&conn) {
+                    self.violation(conn, e.into(), &mut out);
+                }
+                out
+            }
+        }
+    }
+
+    /// One message from `conn`, already decoded by the driver.
+    pub fn receive_message(&mut self, conn: ConnId, msg: Message, now: Millis) -> Output {
         self.now = now;
         let mut out = Output::default();
-        if !self.conns.contains_key(&conn) {
-            return out;
-        }
-        match Message::decode(frame) {
-            Ok(msg) => self.handle(conn, msg, &mut out),
-            Err(e) => self.violation(conn, e.to_string(), &mut out),
+        if self.conns.contains_key(&conn) {
+            self.handle(conn, msg, &mut out);
         }
         out
     }
 
-    pub(super) fn handle(&mut self, conn: ConnId, msg: Message, out: &mut Output) {
+    /// After an engine step for `conn` panicked (the driver caught it): close `conn` with
+    /// "internal error" and drop `doc` from memory with every peer's sync state and queued
+    /// work for it, so it is reloaded from storage. Other connections syncing `doc` stay
+    /// open and start syncing it afresh once it is reloaded.
+    pub fn quarantine(&mut self, conn: ConnId, doc: Option<DocumentId>, now: Millis) -> Output {
+        self.now = now;
+        let mut out = Output::default();
+        self.fail_conn(conn, CloseReason::Internal, &mut out);
+        let Some(doc) = doc else { return out };
+        let mut resync = BTreeSet::new();
+        if let Some(d) = self.remove_doc(&doc) {
+            resync.extend(d.peers.keys().copied());
+            resync.extend(d.wants.iter().copied());
+            // A client must keep offering what it holds; it reloads like anyone else.
+            if d.requested {
+                self.loading
+                    .entry(doc)
+                    .or_default()
+                    .push_back(Pending::Request);
+            }
+        }
+        if let Some(q) = self.loading.remove(&doc) {
+            for p in q {
+                match p {
+                    Pending::Sync { conn: c, .. } | Pending::Resync { conn: c } => {
+                        self.unqueue(&p);
+                        resync.insert(c);
+                    }
+                    Pending::Request | Pending::Open => {
+                        self.loading.entry(doc).or_default().push_back(p)
+                    }
+                }
+            }
+        }
+        resync.retain(|c| self.conns.contains_key(c));
+        if resync.is_empty() && !self.loading.contains_key(&doc) {
+            return out;
+        }
+        let q = self.loading.entry(doc).or_default();
+        q.extend(resync.into_iter().map(|conn| Pending::Resync { conn }));
+        out.loads.push(doc);
+        out
+    }
+
+    fn handle(&mut self, conn: ConnId, msg: Message, out: &mut Output) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        // Every message type meets every connection state here, so a new type or state
+        // has to be decided on.
         match (&c.state, msg) {
             // Liveness only: the transport answers (server) or notes (client) it.
             (_, Message::Heartbeat) => {}
+            (_, Message::Error { message, .. }) => {
+                // The peer is about to hang up; no reply is allowed.
+                out.close
+                    .push((conn, CloseReason::PeerError(truncate(&message, 200))));
+                self.disconnect(conn, self.now).drop_empty();
+            }
             (
                 ConnState::AwaitingJoin,
                 Message::Join {
@@ -75,7 +157,7 @@ impl<P: AccessPolicy> Engine<P> {
                 },
             ) => {
                 if !supported_protocol_versions.iter().any(|v| v == PROTOCOL_V1) {
-                    return self.violation(conn, "unsupported protocol version".into(), out);
+                    return self.violation(conn, Violation::UnsupportedProtocol, out);
                 }
                 c.state = ConnState::Ready {
                     remote: sender_id.clone(),
@@ -109,7 +191,7 @@ impl<P: AccessPolicy> Engine<P> {
                 },
             ) => {
                 if selected_protocol_version != PROTOCOL_V1 {
-                    return self.violation(conn, "unsupported protocol version".into(), out);
+                    return self.violation(conn, Violation::UnsupportedProtocol, out);
                 }
                 c.state = ConnState::Ready {
                     remote: sender_id.clone(),
@@ -123,70 +205,153 @@ impl<P: AccessPolicy> Engine<P> {
                 });
                 self.announce(conn, out);
             }
-            (_, Message::Error { message, .. }) => {
-                // The peer is about to hang up; no reply is allowed.
-                out.close.push((
+            (
+                ConnState::AwaitingJoin | ConnState::AwaitingPeer,
+                msg @ (Message::Join { .. }
+                | Message::Peer { .. }
+                | Message::Request { .. }
+                | Message::Sync { .. }
+                | Message::DocUnavailable { .. }
+                | Message::Ephemeral { .. }
+                | Message::Gossip { .. }),
+            ) => self.violation(conn, Violation::ExpectedHandshake(msg.type_name()), out),
+            (ConnState::Ready { .. }, msg @ (Message::Join { .. } | Message::Peer { .. })) => self
+                .violation(
                     conn,
-                    format!("peer reported error: {}", truncate(&message, 200)),
-                ));
-                self.disconnect(conn, self.now).drop_empty();
+                    Violation::UnexpectedAfterHandshake(msg.type_name()),
+                    out,
+                ),
+            (
+                ConnState::Ready { remote, .. },
+                Message::Request {
+                    sender_id,
+                    target_id,
+                    document_id,
+                    data,
+                },
+            ) => {
+                let from_peer = sender_id == *remote;
+                let work = Pending::Sync {
+                    conn,
+                    data,
+                    is_request: true,
+                };
+                self.doc_frame(conn, from_peer, target_id, document_id, work, out)
             }
-            (ConnState::Ready { remote, .. }, msg) => {
-                let remote = remote.clone();
-                if let Message::Join { .. } | Message::Peer { .. } = msg {
-                    return self.violation(
-                        conn,
-                        format!("unexpected `{}` after handshake", msg.type_name()),
-                        out,
-                    );
-                }
-                if msg.sender_id() != Some(&remote) {
-                    return self.violation(
-                        conn,
-                        "senderId does not match the joined peer".into(),
-                        out,
-                    );
-                }
-                self.handle_ready(conn, msg, out);
+            (
+                ConnState::Ready { remote, .. },
+                Message::Sync {
+                    sender_id,
+                    target_id,
+                    document_id,
+                    data,
+                },
+            ) => {
+                let from_peer = sender_id == *remote;
+                let work = Pending::Sync {
+                    conn,
+                    data,
+                    is_request: false,
+                };
+                self.doc_frame(conn, from_peer, target_id, document_id, work, out)
             }
-            (_, msg) => {
-                let reason = format!("expected handshake, got `{}`", msg.type_name());
-                self.violation(conn, reason, out)
+            (
+                ConnState::Ready { remote, .. },
+                Message::DocUnavailable {
+                    sender_id,
+                    target_id,
+                    document_id,
+                },
+            ) => {
+                if sender_id != *remote {
+                    return self.violation(conn, Violation::WrongSender, out);
+                }
+                if target_id != self.cfg.peer_id {
+                    return self.violation(conn, Violation::WrongTarget, out);
+                }
+                // Nothing to load: the peer only says it has nothing.
+                out.events.push(Event::DocumentUnavailable {
+                    doc: document_id,
+                    conn,
+                });
+            }
+            (
+                ConnState::Ready { remote, .. },
+                Message::Ephemeral {
+                    sender_id,
+                    target_id: _,
+                    document_id,
+                    session_id,
+                    count,
+                    data,
+                },
+            ) => {
+                if sender_id != *remote {
+                    return self.violation(conn, Violation::WrongSender, out);
+                }
+                let e = Ephemeral {
+                    sender_id,
+                    session_id,
+                    count,
+                    data,
+                };
+                self.relay_ephemeral(conn, document_id, e, out)
+            }
+            (ConnState::Ready { remote, .. }, Message::Gossip { sender_id, kind: _ }) => {
+                if sender_id != *remote {
+                    self.violation(conn, Violation::WrongSender, out);
+                }
             }
         }
     }
 
-    pub(super) fn handle_ready(&mut self, conn: ConnId, msg: Message, out: &mut Output) {
-        match msg {
-            Message::Request {
-                ref target_id,
-                document_id,
-                ..
-            }
-            | Message::Sync {
-                ref target_id,
-                document_id,
-                ..
-            }
-            | Message::DocUnavailable {
-                ref target_id,
-                document_id,
-                ..
-            } => {
-                if *target_id != self.cfg.peer_id {
-                    return self.violation(conn, "targetId is not this peer".into(), out);
-                }
-                self.with_doc(document_id, Pending::Frame { conn, msg }, out);
-            }
-            Message::Ephemeral { document_id, .. } => {
-                self.relay_ephemeral(conn, document_id, msg, out)
-            }
-            Message::Gossip { .. } => {}
-            _ => unreachable!("handshake messages are handled by the caller"),
+    /// A `request` or `sync` frame about `doc`: checked, counted, then run or queued.
+    fn doc_frame(
+        &mut self,
+        conn: ConnId,
+        from_peer: bool,
+        target_id: PeerId,
+        doc: DocumentId,
+        work: Pending,
+        out: &mut Output,
+    ) {
+        if !from_peer {
+            return self.violation(conn, Violation::WrongSender, out);
         }
+        if target_id != self.cfg.peer_id {
+            return self.violation(conn, Violation::WrongTarget, out);
+        }
+        if let Err(v) = self.admit(conn, doc, &work) {
+            return self.violation(conn, v, out);
+        }
+        self.with_doc(doc, work, out);
     }
 
-    /// Run `work` on a document now if it is in memory, else queue it behind a load.
+    /// Count `doc` against `conn`'s limits before doing any work for it.
+    fn admit(&mut self, conn: ConnId, doc: DocumentId, work: &Pending) -> Result<(), Violation> {
+        let limits = &self.cfg.limits;
+        let queued = !self.docs.contains_key(&doc) && !self.absent.contains_key(&doc);
+        let c = self.conns.get_mut(&conn).expect("caller checked");
+        if !c.docs.contains(&doc) {
+            if c.docs.len() >= limits.documents_per_connection {
+                return Err(Violation::TooManyDocuments {
+                    limit: limits.documents_per_connection,
+                });
+            }
+            c.docs.insert(doc);
+        }
+        if queued {
+            let bytes = work.bytes();
+            if c.pending_frames >= limits.pending_frames_per_connection
+                || c.pending_bytes + bytes > limits.pending_bytes_per_connection
+            {
+                return Err(Violation::TooManyPending);
+            }
+            c.pending_frames += 1;
+            c.pending_bytes += bytes;
+        }
+        Ok(())
+    }
 
     /// Client: offer every document we hold (or are looking for) to a freshly joined server.
     pub(super) fn announce(&mut self, conn: ConnId, out: &mut Output) {
@@ -201,15 +366,16 @@ impl<P: AccessPolicy> Engine<P> {
         }
     }
 
-    pub(super) fn violation(&mut self, conn: ConnId, reason: String, out: &mut Output) {
+    pub(super) fn violation(&mut self, conn: ConnId, reason: Violation, out: &mut Output) {
         out.events.push(Event::ProtocolViolation {
             conn,
             reason: reason.clone(),
         });
-        self.fail_conn(conn, &reason, out);
+        self.fail_conn(conn, reason.into(), out);
     }
 
-    pub(super) fn fail_conn(&mut self, conn: ConnId, reason: &str, out: &mut Output) {
+    /// Tell the peer why, then close: its unacknowledged changes stay on its side.
+    pub(super) fn fail_conn(&mut self, conn: ConnId, reason: CloseReason, out: &mut Output) {
         if !self.conns.contains_key(&conn) {
             return;
         }
@@ -219,10 +385,10 @@ impl<P: AccessPolicy> Engine<P> {
             Message::Error {
                 sender_id: Some(self.cfg.peer_id.clone()),
                 target_id,
-                message: reason.to_owned(),
+                message: reason.to_string(),
             },
         ));
-        out.close.push((conn, reason.to_owned()));
+        out.close.push((conn, reason));
         self.disconnect(conn, self.now).drop_empty();
     }
 }

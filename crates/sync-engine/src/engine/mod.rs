@@ -18,13 +18,15 @@ mod sync;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use crate::storage::ChunkKey;
-use crate::wire::{Message, PeerMetadata};
+use crate::wire::PeerMetadata;
 use crate::{DocumentId, PeerId, StorageId};
 
-pub use output::{EngineError, Event, Output, STORAGE_ERROR};
+pub use output::{CloseReason, EngineError, Event, LoadFailure, Output, Violation, STORAGE_ERROR};
 pub use policy::{AccessPolicy, AllowAll, Identity};
 
 /// Milliseconds on the driver's clock. The engine never reads a clock itself.
@@ -42,6 +44,40 @@ pub enum Role {
     Client,
 }
 
+/// What peers can make the engine hold. Each limit protects the process from one connection
+/// (or many) asking for more than the server can keep; defaults suit one team's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Distinct documents one connection may sync or ask for (default 5,000, far above one
+    /// worker's caseload). Beyond it the connection is closed as a protocol violation.
+    pub documents_per_connection: usize,
+    /// Frames from one connection waiting for documents to load (default 5,000: a client
+    /// offers every document it holds at once after connecting).
+    pub pending_frames_per_connection: usize,
+    /// Bytes of those waiting frames (default 64 MiB).
+    pub pending_bytes_per_connection: usize,
+    /// Documents kept in memory (default 10,000). Beyond it the least recently used document
+    /// that no connection is syncing is evicted; if none can be, the connection that asked
+    /// is closed with "server busy". Local `open`/`find`/`create` are not refused.
+    pub loaded_documents: usize,
+    /// Persisted sync states kept per document (default 64, most recently used kept; older
+    /// ones are deleted with [`crate::StorageOp::ForgetSyncState`]). A peer that reconnects after
+    /// its state was dropped pays one full sync, nothing more.
+    pub sync_states_per_document: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            documents_per_connection: 5_000,
+            pending_frames_per_connection: 5_000,
+            pending_bytes_per_connection: 64 << 20,
+            loaded_documents: 10_000,
+            sync_states_per_document: 64,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub role: Role,
@@ -55,6 +91,11 @@ pub struct EngineConfig {
     /// Server: say in `peer` that this server's transport answers `fieldbook-heartbeat`
     /// messages (see [`crate::health`]). The engine itself never answers them.
     pub heartbeat: bool,
+    pub limits: Limits,
+    /// Seed for new document ids and Automerge actor ids, so a simulation replays exactly.
+    /// `None` (the default) seeds from the operating system. **Tests only**: two engines
+    /// with one seed would write changes under the same actor id.
+    pub rng_seed: Option<u64>,
 }
 
 impl EngineConfig {
@@ -66,6 +107,8 @@ impl EngineConfig {
             compact_after_chunks: 32,
             evict_idle_after: Some(30_000),
             heartbeat: false,
+            limits: Limits::default(),
+            rng_seed: None,
         }
     }
 }
@@ -82,6 +125,12 @@ enum ConnState {
 struct Conn {
     identity: Identity,
     state: ConnState,
+    /// Documents this connection syncs or asked about; what a peer asks for is bounded by
+    /// `documents_per_connection`.
+    docs: BTreeSet<DocumentId>,
+    /// Its frames waiting in `Engine::loading`, and their bytes.
+    pending_frames: usize,
+    pending_bytes: usize,
 }
 
 struct PeerSync {
@@ -98,21 +147,50 @@ struct Doc {
     peers: BTreeMap<ConnId, PeerSync>,
     /// Peers that asked while we had nothing; they get the document when it arrives.
     wants: BTreeSet<ConnId>,
-    persisted_sync: BTreeMap<String, Vec<u8>>,
+    /// Sync states in storage, by peer storage id.
+    persisted_sync: BTreeMap<String, PersistedSync>,
     idle_since: Option<Millis>,
     /// Client side: we asked the server for it and are waiting for content.
     requested: bool,
+    /// Position in `Engine::lru`.
+    last_used: u64,
+}
+
+struct PersistedSync {
+    data: Vec<u8>,
+    /// `Engine::uses` when last written or resumed; 0 for states loaded from storage.
+    used: u64,
 }
 
 impl Doc {
     fn exists(&self) -> bool {
         !self.saved_heads.is_empty() || !self.am.get_heads().is_empty()
     }
+
+    /// Nothing to keep it in memory: no connection is syncing or waiting for it, and
+    /// everything it holds has been handed to storage.
+    fn evictable(&self) -> bool {
+        self.peers.is_empty()
+            && self.wants.is_empty()
+            && !self.requested
+            && self.am.get_heads() == self.saved_heads
+    }
 }
 
+/// Work waiting for a document to load.
 enum Pending {
-    Frame { conn: ConnId, msg: Message },
+    /// A `request` or `sync` frame from a peer.
+    Sync {
+        conn: ConnId,
+        data: Vec<u8>,
+        is_request: bool,
+    },
+    /// Our own `find`.
     Request,
+    /// Start syncing afresh with a peer whose in-memory state was dropped by `quarantine`.
+    Resync { conn: ConnId },
+    /// Our own `open`: nothing to do once loaded.
+    Open,
 }
 
 pub struct Engine<P: AccessPolicy = AllowAll> {
@@ -121,17 +199,33 @@ pub struct Engine<P: AccessPolicy = AllowAll> {
     conns: BTreeMap<ConnId, Conn>,
     docs: BTreeMap<DocumentId, Doc>,
     loading: BTreeMap<DocumentId, VecDeque<Pending>>,
+    /// Documents storage does not have that peers asked for, with who asked. Kept instead
+    /// of an empty `Automerge` (about 11 KB each) so made-up ids cost next to nothing.
+    absent: BTreeMap<DocumentId, BTreeSet<ConnId>>,
+    /// Loaded documents by last use, oldest first.
+    lru: BTreeSet<(u64, DocumentId)>,
+    /// Use counter for `lru` and sync-state recency (a clock can stand still between steps).
+    uses: u64,
+    rng: StdRng,
     now: Millis,
 }
 
 impl<P: AccessPolicy> Engine<P> {
     pub fn new(cfg: EngineConfig, policy: P) -> Self {
+        let rng = match cfg.rng_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
         Engine {
             cfg,
             policy,
             conns: BTreeMap::new(),
             docs: BTreeMap::new(),
             loading: BTreeMap::new(),
+            absent: BTreeMap::new(),
+            lru: BTreeSet::new(),
+            uses: 0,
+            rng,
             now: 0,
         }
     }
@@ -163,6 +257,21 @@ impl<P: AccessPolicy> Engine<P> {
 
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Documents storage does not have that connected peers are waiting for (kept as ids).
+    pub fn absent_count(&self) -> usize {
+        self.absent.len()
+    }
+
+    /// Documents waiting for [`Engine::loaded`].
+    pub fn loading_count(&self) -> usize {
+        self.loading.len()
+    }
+
+    /// Persisted sync states held for a loaded document.
+    pub fn sync_state_count(&self, doc: &DocumentId) -> usize {
+        self.docs.get(doc).map_or(0, |d| d.persisted_sync.len())
     }
 
     /// Whether the peer on `conn` has acknowledged everything we have of `doc`: its last
@@ -214,7 +323,7 @@ impl<P: AccessPolicy> Engine<P> {
         let shared = live.or_else(|| {
             d.persisted_sync
                 .get(&peer.0)
-                .and_then(|b| automerge::sync::State::decode(b).ok())
+                .and_then(|p| automerge::sync::State::decode(&p.data).ok())
                 .map(|s| s.shared_heads)
         });
         Some(
@@ -245,18 +354,44 @@ impl<P: AccessPolicy> Engine<P> {
             &mut automerge::transaction::Transaction<'_>,
         ) -> Result<(), automerge::AutomergeError>,
     {
-        let doc = DocumentId::random();
-        self.docs.insert(doc, empty_doc(now));
-        let out = self.change(doc, init, now)?;
-        Ok((doc, out))
+        let doc = DocumentId::from_bytes(self.rng.random());
+        self.create_with_id(doc, init, now).map(|out| (doc, out))
+    }
+
+    /// [`Engine::create`] with an id the caller chose (e.g. derived from something both
+    /// sides know). Fails if the document is already in memory.
+    pub fn create_with_id<F>(
+        &mut self,
+        doc: DocumentId,
+        init: F,
+        now: Millis,
+    ) -> Result<Output, EngineError>
+    where
+        F: FnOnce(
+            &mut automerge::transaction::Transaction<'_>,
+        ) -> Result<(), automerge::AutomergeError>,
+    {
+        if self.docs.contains_key(&doc) {
+            return Err(EngineError::AlreadyExists(doc));
+        }
+        let d = self.empty_doc(now);
+        self.insert_doc(doc, d);
+        match self.change(doc, init, now) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                self.remove_doc(&doc);
+                Err(e)
+            }
+        }
     }
 
     /// Load a document from local storage (if not in memory). `Event::DocumentLoaded` follows.
     pub fn open(&mut self, doc: DocumentId) -> Output {
         let mut out = Output::default();
-        if !self.docs.contains_key(&doc) && !self.loading.contains_key(&doc) {
-            self.loading.insert(doc, VecDeque::new());
-            out.loads.push(doc);
+        if self.docs.contains_key(&doc) {
+            self.touch(&doc);
+        } else {
+            self.with_doc(doc, Pending::Open, &mut out);
         }
         out
     }
@@ -281,9 +416,10 @@ impl<P: AccessPolicy> Engine<P> {
         let mut tx = d.am.transaction();
         if let Err(e) = f(&mut tx) {
             tx.rollback();
-            return Err(EngineError::Automerge(e.to_string()));
+            return Err(EngineError::Automerge(e));
         }
         tx.commit();
+        self.touch(&doc);
         let mut out = Output::default();
         self.after_change(doc, None, &mut out);
         Ok(out)
@@ -298,8 +434,8 @@ impl<P: AccessPolicy> Engine<P> {
     ) -> Result<Output, EngineError> {
         self.now = now;
         let d = self.docs.get_mut(&doc).ok_or(EngineError::NotLoaded(doc))?;
-        d.am.load_incremental(bytes)
-            .map_err(|e| EngineError::Automerge(e.to_string()))?;
+        d.am.load_incremental(bytes)?;
+        self.touch(&doc);
         let mut out = Output::default();
         self.after_change(doc, None, &mut out);
         Ok(out)
@@ -324,24 +460,80 @@ impl<P: AccessPolicy> Engine<P> {
     fn remote(&self, conn: ConnId) -> Option<(PeerId, PeerMetadata)> {
         match &self.conns.get(&conn)?.state {
             ConnState::Ready { remote, metadata } => Some((remote.clone(), metadata.clone())),
-            _ => None,
+            ConnState::AwaitingJoin | ConnState::AwaitingPeer => None,
         }
+    }
+
+    /// A fresh empty document whose actor id comes from our RNG.
+    fn empty_doc(&mut self, now: Millis) -> Doc {
+        let mut am = Automerge::new();
+        am.set_actor(self.actor());
+        Doc {
+            am,
+            saved_heads: Vec::new(),
+            chunks: Vec::new(),
+            peers: BTreeMap::new(),
+            wants: BTreeSet::new(),
+            persisted_sync: BTreeMap::new(),
+            idle_since: Some(now),
+            requested: false,
+            last_used: 0,
+        }
+    }
+
+    fn actor(&mut self) -> ActorId {
+        ActorId::from(self.rng.random::<[u8; 16]>())
+    }
+
+    fn next_use(&mut self) -> u64 {
+        self.uses += 1;
+        self.uses
+    }
+
+    /// Every document enters memory here, so `lru` always matches `docs`.
+    fn insert_doc(&mut self, id: DocumentId, mut d: Doc) {
+        d.last_used = self.next_use();
+        self.lru.insert((d.last_used, id));
+        if let Some(waiting) = self.absent.remove(&id) {
+            d.wants.extend(waiting);
+        }
+        if let Some(old) = self.docs.insert(id, d) {
+            self.lru.remove(&(old.last_used, id));
+        }
+    }
+
+    fn remove_doc(&mut self, id: &DocumentId) -> Option<Doc> {
+        let d = self.docs.remove(id)?;
+        self.lru.remove(&(d.last_used, *id));
+        Some(d)
+    }
+
+    fn touch(&mut self, id: &DocumentId) {
+        let now = self.next_use();
+        if let Some(d) = self.docs.get_mut(id) {
+            self.lru.remove(&(d.last_used, *id));
+            d.last_used = now;
+            self.lru.insert((now, *id));
+        }
+    }
+
+    /// Evict least recently used idle documents until one more fits. `false` when every
+    /// document in memory is in use.
+    fn make_room(&mut self, out: &mut Output) -> bool {
+        while self.docs.len() >= self.cfg.limits.loaded_documents {
+            let victim = self.lru.iter().map(|(_, id)| *id).find(|id| {
+                !self.loading.contains_key(id) && self.docs.get(id).is_some_and(Doc::evictable)
+            });
+            let Some(victim) = victim else {
+                return false;
+            };
+            self.remove_doc(&victim);
+            out.events.push(Event::DocumentEvicted { doc: victim });
+        }
+        true
     }
 }
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
-}
-
-fn empty_doc(now: Millis) -> Doc {
-    Doc {
-        am: Automerge::new(),
-        saved_heads: Vec::new(),
-        chunks: Vec::new(),
-        peers: BTreeMap::new(),
-        wants: BTreeSet::new(),
-        persisted_sync: BTreeMap::new(),
-        idle_since: Some(now),
-        requested: false,
-    }
 }
