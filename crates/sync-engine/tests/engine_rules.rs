@@ -911,3 +911,43 @@ fn quarantine_closes_one_connection_and_the_others_resync_from_storage() {
         "now stored"
     );
 }
+
+#[test]
+fn new_document_ids_come_from_the_seed_or_the_caller() {
+    let seeded = |seed| {
+        let mut cfg = EngineConfig::new(Role::Client, PeerId("c".into()), None);
+        cfg.rng_seed = Some(seed);
+        let mut e: Engine = Engine::new(cfg, fieldbook_sync::AllowAll);
+        let (doc, _) = e.create(|tx| tx.put(ROOT, "n", 1).map(|_| ()), 0).unwrap();
+        let actor = e.document(&doc).unwrap().get_actor().clone();
+        (doc, actor, e)
+    };
+    let (a, actor_a, mut e) = seeded(7);
+    let (b, actor_b, _) = seeded(7);
+    let (c, actor_c, _) = seeded(8);
+    assert_eq!((a, &actor_a), (b, &actor_b), "same seed, same ids");
+    assert_ne!(a, c);
+    assert_ne!(actor_a, actor_c);
+
+    let chosen = made_up(42);
+    let _ = e
+        .create_with_id(chosen, |tx| tx.put(ROOT, "n", 2).map(|_| ()), 0)
+        .unwrap();
+    assert!(e.document(&chosen).is_some());
+    assert!(matches!(
+        e.create_with_id(chosen, |_| Ok(()), 0),
+        Err(fieldbook_sync::EngineError::AlreadyExists(d)) if d == chosen
+    ));
+    // A failed initial change leaves nothing behind.
+    let failed = made_up(43);
+    let err = e.create_with_id(
+        failed,
+        |tx| tx.put(ROOT, "n", 1).and_then(|_| tx.delete(ROOT, 99usize)),
+        0,
+    );
+    assert!(matches!(
+        err,
+        Err(fieldbook_sync::EngineError::Automerge(_))
+    ));
+    assert_eq!(e.loaded_count(), 2);
+}

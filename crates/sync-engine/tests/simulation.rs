@@ -1,6 +1,7 @@
 //! A simulated network of one server and several clients, all running the real engine.
 //! Proptest drives random edits, random delivery order (also within a connection),
-//! duplicated and dropped messages, partitions that heal, server restarts and eviction.
+//! duplicated and dropped messages, partitions that heal, server restarts, eviction and
+//! quarantined documents (as after a caught panic).
 //! After healing, every replica (and the server's storage) must hold every edit.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +97,11 @@ enum Op {
     AnswerLoads,
     RestartServer,
     Tick,
+    /// The server's step for this client's connection "panicked" on `doc`.
+    Quarantine {
+        client: usize,
+        doc: usize,
+    },
 }
 
 fn op_strategy(clients: usize) -> impl Strategy<Value = Op> {
@@ -110,6 +116,7 @@ fn op_strategy(clients: usize) -> impl Strategy<Value = Op> {
         2 => Just(Op::AnswerLoads),
         1 => Just(Op::RestartServer),
         1 => Just(Op::Tick),
+        1 => (0..clients, 0..2usize).prop_map(|(client, doc)| Op::Quarantine { client, doc }),
     ]
 }
 
@@ -380,6 +387,15 @@ impl Sim {
                 let out = self.server.engine.tick(self.now);
                 self.apply_server(out);
             }
+            Op::Quarantine { client, doc } => {
+                let (epoch, up) = self.links[client];
+                if up {
+                    let conn = server_conn(client, epoch);
+                    let doc = self.docs[doc];
+                    let out = self.server.engine.quarantine(conn, Some(doc), self.now);
+                    self.apply_server(out);
+                }
+            }
         }
     }
 
@@ -492,6 +508,10 @@ fn run(n: usize, ops: &[Op]) -> Sim {
             },
             Op::Partition(c) => Op::Partition(c % n),
             Op::Heal(c) => Op::Heal(c % n),
+            Op::Quarantine { client, doc } => Op::Quarantine {
+                client: client % n,
+                doc,
+            },
             other => other,
         };
         sim.step(op);

@@ -99,37 +99,30 @@ impl<P: AccessPolicy> Engine<P> {
         self.fail_conn(conn, CloseReason::Internal, &mut out);
         let Some(doc) = doc else { return out };
         let mut resync = BTreeSet::new();
+        let mut queue = VecDeque::new();
         if let Some(d) = self.remove_doc(&doc) {
             resync.extend(d.peers.keys().copied());
             resync.extend(d.wants.iter().copied());
-            // A client must keep offering what it holds; it reloads like anyone else.
             if d.requested {
-                self.loading
-                    .entry(doc)
-                    .or_default()
-                    .push_back(Pending::Request);
+                // Still looking for it: ask again once reloaded.
+                queue.push_back(Pending::Request);
             }
         }
-        if let Some(q) = self.loading.remove(&doc) {
-            for p in q {
-                match p {
-                    Pending::Sync { conn: c, .. } | Pending::Resync { conn: c } => {
-                        self.unqueue(&p);
-                        resync.insert(c);
-                    }
-                    Pending::Request | Pending::Open => {
-                        self.loading.entry(doc).or_default().push_back(p)
-                    }
+        for p in self.loading.remove(&doc).unwrap_or_default() {
+            match p {
+                Pending::Sync { conn: c, .. } | Pending::Resync { conn: c } => {
+                    self.unqueue(&p);
+                    resync.insert(c);
                 }
+                Pending::Request | Pending::Open => queue.push_back(p),
             }
         }
         resync.retain(|c| self.conns.contains_key(c));
-        if resync.is_empty() && !self.loading.contains_key(&doc) {
-            return out;
+        queue.extend(resync.into_iter().map(|conn| Pending::Resync { conn }));
+        if !queue.is_empty() {
+            self.loading.insert(doc, queue);
+            out.loads.push(doc);
         }
-        let q = self.loading.entry(doc).or_default();
-        q.extend(resync.into_iter().map(|conn| Pending::Resync { conn }));
-        out.loads.push(doc);
         out
     }
 

@@ -520,7 +520,7 @@ impl<P: AccessPolicy> Engine<P> {
     /// Evict least recently used idle documents until one more fits. `false` when every
     /// document in memory is in use.
     fn make_room(&mut self, out: &mut Output) -> bool {
-        while self.docs.len() >= self.cfg.limits.loaded_documents {
+        while self.docs.len() >= self.cfg.limits.loaded_documents.max(1) {
             let victim = self.lru.iter().map(|(_, id)| *id).find(|id| {
                 !self.loading.contains_key(id) && self.docs.get(id).is_some_and(Doc::evictable)
             });
