@@ -495,7 +495,9 @@ impl Driver {
                         inner.queue.push_back(more);
                     }
                 }
-                Event::LoadFailed { reason, .. } => self.signals.error.set(Some(reason.clone())),
+                Event::LoadFailed { reason, .. } => {
+                    self.signals.error.set(Some(reason.to_string()))
+                }
                 _ => {}
             }
         }

@@ -45,7 +45,7 @@ impl Host for NoPeers {
         self.now
     }
     fn send(&mut self, _: fieldbook_sync::ConnId, _: fieldbook_sync::Message) {}
-    fn close(&mut self, _: fieldbook_sync::ConnId, _: String) {}
+    fn close(&mut self, _: fieldbook_sync::ConnId, _: fieldbook_sync::CloseReason) {}
     fn event(&mut self, event: &Event) {
         if let Event::LoadFailed { reason, .. } = event {
             self.load_failed.get_or_insert_with(|| reason.to_string());

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use std::cell::RefCell;
 
 use fieldbook_sync::{
-    drain, AllowAll, Commit, ConnId, Engine, EngineConfig, Event, Host, Identity, Message, PeerId,
-    Role, Runner,
+    drain, AllowAll, CloseReason, Commit, ConnId, Engine, EngineConfig, Event, Host, Identity,
+    Message, PeerId, Role, Runner,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -157,9 +157,9 @@ impl Host for Conns {
         }
     }
 
-    fn close(&mut self, conn: ConnId, reason: String) {
+    fn close(&mut self, conn: ConnId, reason: CloseReason) {
         if let Some(tx) = self.to_conn.remove(&conn) {
-            let _ = tx.send(ToConn::Close(reason));
+            let _ = tx.send(ToConn::Close(reason.to_string()));
         }
     }
 

@@ -217,6 +217,17 @@ impl Store for IdbStore {
                                 .map_err(idb_err)?,
                         );
                     }
+                    StorageOp::ForgetSyncState {
+                        document,
+                        peer_storage_id,
+                    } => {
+                        drop(
+                            states
+                                .delete(keys::sync_state(&document, &peer_storage_id))
+                                .primitive()
+                                .map_err(idb_err)?,
+                        );
+                    }
                 }
             }
         }

@@ -18,8 +18,8 @@ use fieldbook_sync::automerge::{transaction::Transaction, Automerge, AutomergeEr
 use fieldbook_sync::health::{Beat, Heartbeat, Policy};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    drain, AllowAll, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity, MemoryStore,
-    Message, Output, PeerId, Role, Runner, StorageId,
+    drain, AllowAll, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity,
+    MemoryStore, Message, Output, PeerId, Role, Runner, StorageId,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, Notify};
@@ -544,7 +544,7 @@ impl Host for Wire<'_> {
         }
     }
 
-    fn close(&mut self, c: ConnId, _reason: String) {
+    fn close(&mut self, c: ConnId, _reason: CloseReason) {
         if let Some((_, tx)) = self.conn.filter(|(conn, _)| *conn == c) {
             let _ = tx.send(WsMessage::Close(None));
         }

@@ -14,8 +14,8 @@ pub mod wire;
 /// Re-exported so callers use the same automerge version as the engine.
 pub use automerge;
 pub use engine::{
-    AccessPolicy, AllowAll, ConnId, Engine, EngineConfig, EngineError, Event, Identity, Millis,
-    Output, Role,
+    AccessPolicy, AllowAll, CloseReason, ConnId, Engine, EngineConfig, EngineError, Event,
+    Identity, Limits, LoadFailure, Millis, Output, Role, Violation,
 };
 pub use runner::{drain, Commit, Host, Runner, RunnerCell};
 pub use wire::{DecodeError, Message, PeerMetadata, PROTOCOL_V1};

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 
-use crate::engine::{AccessPolicy, AllowAll, ConnId, Engine, Event, Millis, Output};
+use crate::engine::{AccessPolicy, AllowAll, CloseReason, ConnId, Engine, Event, Millis, Output};
 use crate::storage::{StorageOp, Store, StoreError};
 use crate::wire::Message;
 use crate::DocumentId;
@@ -33,7 +33,7 @@ pub trait Host {
     /// Hand `msg` to connection `conn`. Called only once what it acknowledges is durable.
     fn send(&mut self, conn: ConnId, msg: Message);
     /// Close `conn` after what was sent to it, for `reason`.
-    fn close(&mut self, conn: ConnId, reason: String);
+    fn close(&mut self, conn: ConnId, reason: CloseReason);
     /// An event from an output whose storage is durable, in order.
     fn event(&mut self, _event: &Event) {}
     /// A transaction finished (`Ok`: durable). Called after the runner's own bookkeeping,

@@ -78,6 +78,12 @@ pub enum StorageOp {
         peer_storage_id: String,
         data: Vec<u8>,
     },
+    /// Delete the sync state remembered for `peer_storage_id` (the engine keeps a bounded
+    /// number per document). Deleting one that is not there is not an error.
+    ForgetSyncState {
+        document: DocumentId,
+        peer_storage_id: String,
+    },
 }
 
 impl StorageOp {
@@ -90,7 +96,8 @@ impl StorageOp {
         match self {
             StorageOp::PutChunk { key, .. } => &key.document,
             StorageOp::Compact { snapshot, .. } => &snapshot.document,
-            StorageOp::PutSyncState { document, .. } => document,
+            StorageOp::PutSyncState { document, .. }
+            | StorageOp::ForgetSyncState { document, .. } => document,
         }
     }
 }
@@ -123,6 +130,14 @@ impl std::fmt::Debug for StorageOp {
                 .field("document", document)
                 .field("peer_storage_id", peer_storage_id)
                 .field("bytes", &data.len())
+                .finish(),
+            StorageOp::ForgetSyncState {
+                document,
+                peer_storage_id,
+            } => f
+                .debug_struct("ForgetSyncState")
+                .field("document", document)
+                .field("peer_storage_id", peer_storage_id)
                 .finish(),
         }
     }
@@ -323,6 +338,14 @@ fn apply_op(docs: &mut BTreeMap<DocumentId, StoredDocument>, op: StorageOp) {
                 .or_default()
                 .sync_states
                 .insert(peer_storage_id, data);
+        }
+        StorageOp::ForgetSyncState {
+            document,
+            peer_storage_id,
+        } => {
+            if let Some(e) = docs.get_mut(&document) {
+                e.sync_states.remove(&peer_storage_id);
+            }
         }
     }
 }

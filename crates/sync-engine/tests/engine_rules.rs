@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
 use fieldbook_sync::{
-    AccessPolicy, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, MemoryStore, Message,
-    Output, PeerId, PeerMetadata, Role, StorageId,
+    AccessPolicy, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, Limits,
+    MemoryStore, Message, Output, PeerId, PeerMetadata, Role, StorageId, StorageOp, Violation,
 };
 
 /// Alice may read and write everything; Bob may read only `readable`; Eve nothing.
@@ -42,19 +42,26 @@ impl Harness {
     }
 
     /// Carry out an output the way a driver must: store, answer loads, collect messages.
-    fn run(&mut self, mut out: Output) -> Vec<(ConnId, Message)> {
-        let mut sent = Vec::new();
+    fn run(&mut self, out: Output) -> Vec<(ConnId, Message)> {
+        self.run_full(out).0
+    }
+
+    /// [`Harness::run`], also returning every event and closed connection along the way.
+    fn run_full(&mut self, mut out: Output) -> (Vec<(ConnId, Message)>, Vec<Event>, Vec<ConnId>) {
+        let (mut sent, mut events, mut closed) = (Vec::new(), Vec::new(), Vec::new());
         loop {
             self.store
                 .apply_now(std::mem::take(&mut out.storage))
                 .expect("memory store");
             sent.append(&mut out.send);
+            events.append(&mut out.events);
+            closed.extend(out.close.drain(..).map(|(c, _)| c));
             let Some(doc) = out.loads.pop() else { break };
             let stored = self.store.snapshot(&doc);
             let more = self.server.loaded(doc, Ok(stored), 0);
             out.merge(more);
         }
-        sent
+        (sent, events, closed)
     }
 
     fn join(&mut self, conn: u64, who: &str) -> ConnId {
@@ -79,10 +86,8 @@ impl Harness {
         conn: ConnId,
         msg: Message,
     ) -> (Vec<(ConnId, Message)>, Vec<Event>, Vec<ConnId>) {
-        let mut out = self.server.receive(conn, &msg.encode(), 0);
-        let events = std::mem::take(&mut out.events);
-        let closed = out.close.iter().map(|(c, _)| *c).collect();
-        (self.run(out), events, closed)
+        let out = self.server.receive(conn, &msg.encode(), 0);
+        self.run_full(out)
     }
 }
 
@@ -158,6 +163,32 @@ fn converse(h: &mut Harness, conn: ConnId, client: &mut Engine, first: Message) 
         for m in to_client {
             let out = client.receive(ConnId(1), &m.encode(), 0);
             to_server.extend(out.send.into_iter().map(|(_, m)| m));
+        }
+        if to_server.is_empty() {
+            return;
+        }
+    }
+    panic!("sync did not finish");
+}
+
+/// Deliver messages between the server and several clients (each on `ConnId(1)` of its
+/// own engine, `conn` on the server) until nobody has anything to say.
+fn relay(
+    h: &mut Harness,
+    clients: &mut [(ConnId, &mut Engine)],
+    mut to_server: Vec<(ConnId, Message)>,
+) {
+    for _ in 0..50 {
+        let mut to_clients = Vec::new();
+        for (conn, m) in to_server.drain(..) {
+            let (sent, _, _) = h.send(conn, m);
+            to_clients.extend(sent);
+        }
+        for (conn, m) in to_clients {
+            if let Some((_, client)) = clients.iter_mut().find(|(c, _)| *c == conn) {
+                let out = client.receive(ConnId(1), &m.encode(), 0);
+                to_server.extend(out.send.into_iter().map(|(_, m)| (conn, m)));
+            }
         }
         if to_server.is_empty() {
             return;
@@ -482,4 +513,441 @@ fn confirmed_heads_follow_the_servers_acknowledgements_and_survive_a_disconnect(
     assert_eq!(client.confirmed_heads(&doc, &srv), Some(heads));
     assert_eq!(client.unconfirmed_changes(&doc, &srv), 1);
     assert_eq!(client.confirmed_heads(&DocumentId::random(), &srv), None);
+}
+
+// ----- limits on what a peer can make the engine hold -----------------------------------
+
+fn harness_with(limits: Limits, readable: BTreeSet<DocumentId>) -> Harness {
+    let mut cfg = EngineConfig::new(
+        Role::Server,
+        PeerId("server".into()),
+        Some(StorageId("srv".into())),
+    );
+    cfg.limits = limits;
+    Harness {
+        server: Engine::new(cfg, Caseload { readable }),
+        store: MemoryStore::default(),
+    }
+}
+
+fn made_up(i: u32) -> DocumentId {
+    let mut b = [0xee; 16];
+    b[..4].copy_from_slice(&i.to_be_bytes());
+    DocumentId::from_bytes(b)
+}
+
+/// Sends `n` requests for made-up ids on `conn`, answering every load; returns the close
+/// reason if the connection was closed, and the most ids held while it ran.
+fn request_made_up(h: &mut Harness, conn: ConnId, n: u32) -> (Option<CloseReason>, usize) {
+    let req = request("alice", made_up(0));
+    let mut closed = None;
+    let mut most_absent = 0;
+    for i in 0..n {
+        let msg = match &req {
+            Message::Request { data, .. } => Message::Request {
+                sender_id: PeerId("alice".into()),
+                target_id: PeerId("server".into()),
+                document_id: made_up(i),
+                data: data.clone(),
+            },
+            _ => unreachable!(),
+        };
+        let mut out = h.server.receive_message(conn, msg, 0);
+        if let Some((_, reason)) = out.close.pop() {
+            closed.get_or_insert(reason);
+        }
+        h.run(out);
+        most_absent = most_absent.max(h.server.absent_count());
+        assert_eq!(h.server.loaded_count(), 0, "no empty document is kept");
+    }
+    (closed, most_absent)
+}
+
+#[test]
+fn requests_for_made_up_ids_keep_memory_bounded() {
+    // Limit raised above the flood: each absent document costs an id, not an Automerge doc.
+    let limits = Limits {
+        documents_per_connection: 200_000,
+        ..Limits::default()
+    };
+    let mut h = harness_with(limits, BTreeSet::new());
+    let alice = h.join(1, "alice");
+    let (closed, most) = request_made_up(&mut h, alice, 100_000);
+    assert!(closed.is_none());
+    assert_eq!(most, 100_000);
+    assert_eq!(h.server.loaded_count(), 0);
+    assert_eq!(h.server.loading_count(), 0);
+    let _ = h.server.disconnect(alice, 0);
+    assert_eq!(h.server.absent_count(), 0, "forgotten with the connection");
+
+    // Default limit: the connection is closed at 5,000 documents and everything goes.
+    let mut h = harness_with(Limits::default(), BTreeSet::new());
+    let alice = h.join(1, "alice");
+    let (closed, most) = request_made_up(&mut h, alice, 100_000);
+    match closed {
+        Some(CloseReason::Violation(Violation::TooManyDocuments { limit: 5_000 })) => {}
+        other => panic!("expected too many documents, got {other:?}"),
+    }
+    assert_eq!(most, 5_000);
+    assert_eq!(h.server.absent_count(), 0);
+    assert_eq!(h.server.connection_count(), 0);
+}
+
+#[test]
+fn a_connection_may_not_queue_unbounded_work_behind_loads() {
+    let limits = Limits {
+        pending_frames_per_connection: 3,
+        ..Limits::default()
+    };
+    let mut h = harness_with(limits, BTreeSet::new());
+    let alice = h.join(1, "alice");
+    // Loads are never answered: frames wait.
+    for i in 0..3 {
+        let out = h
+            .server
+            .receive(alice, &request("alice", made_up(i)).encode(), 0);
+        assert!(out.close.is_empty());
+        assert_eq!(out.loads.len(), 1);
+    }
+    let out = h
+        .server
+        .receive(alice, &request("alice", made_up(3)).encode(), 0);
+    assert!(matches!(
+        out.close.as_slice(),
+        [(c, CloseReason::Violation(Violation::TooManyPending))] if *c == alice
+    ));
+    let message = out.send.iter().find_map(|(_, m)| match m {
+        Message::Error { message, .. } => Some(message.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        message.as_deref(),
+        Some("too many messages waiting for documents to load on one connection")
+    );
+    // Answering the loads later finds nobody waiting.
+    for i in 0..3 {
+        let out = h.server.loaded(made_up(i), Ok(None), 0);
+        assert!(out.send.is_empty());
+    }
+    assert_eq!(h.server.absent_count(), 0);
+
+    // Answered loads release the count: the same connection can go on.
+    let limits = Limits {
+        pending_frames_per_connection: 3,
+        ..Limits::default()
+    };
+    let mut h = harness_with(limits, BTreeSet::new());
+    let alice = h.join(1, "alice");
+    for i in 0..10 {
+        let (_, _, closed) = h.send(alice, request("alice", made_up(i)));
+        assert!(closed.is_empty());
+    }
+}
+
+/// Store `n` documents (written by a client engine) into the harness's store.
+fn stored_docs(h: &Harness, n: usize) -> Vec<DocumentId> {
+    let mut c = client_engine("writer");
+    (0..n)
+        .map(|i| {
+            let (doc, out) = c
+                .create(
+                    |tx| tx.put(ROOT, "note", format!("case {i}")).map(|_| ()),
+                    0,
+                )
+                .unwrap();
+            h.store.apply_now(out.storage).unwrap();
+            doc
+        })
+        .collect()
+}
+
+fn loaded(h: &Harness) -> BTreeSet<DocumentId> {
+    h.server.loaded_documents().copied().collect()
+}
+
+#[test]
+fn loaded_documents_are_capped_least_recently_used_first() {
+    let limits = Limits {
+        loaded_documents: 3,
+        ..Limits::default()
+    };
+    let mut h = harness_with(limits, BTreeSet::new());
+    let d = stored_docs(&h, 4);
+    let a = h.join(1, "alice");
+    for doc in &d[..3] {
+        let (sent, _, _) = h.send(a, request("alice", *doc));
+        assert!(matches!(sent.as_slice(), [(_, Message::Sync { .. })]));
+    }
+    let _ = h.server.disconnect(a, 0);
+    assert_eq!(loaded(&h), d[..3].iter().copied().collect());
+
+    // d0 is used again, so d1 is now the least recently used.
+    let b = h.join(2, "alice");
+    h.send(b, request("alice", d[0]));
+    let (sent, events, closed) = h.send(b, request("alice", d[3]));
+    assert!(closed.is_empty());
+    assert!(matches!(sent.as_slice(), [(_, Message::Sync { .. })]));
+    let evicted: Vec<DocumentId> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DocumentEvicted { doc } => Some(*doc),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evicted, vec![d[1]]);
+    assert_eq!(loaded(&h), [d[0], d[2], d[3]].into());
+
+    // Asking for d1 again evicts d2, the only document nobody is syncing.
+    let (_, events, _) = h.send(b, request("alice", d[1]));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::DocumentEvicted { doc } if *doc == d[2])));
+    assert_eq!(loaded(&h), [d[0], d[1], d[3]].into());
+
+    // Every loaded document is in use: a new one is refused, the asker closed, others kept.
+    let c = h.join(3, "alice");
+    let (sent, _, closed) = h.send(c, request("alice", d[2]));
+    assert_eq!(closed, vec![c]);
+    match sent.as_slice() {
+        [(to, Message::Error { message, .. })] if *to == c => {
+            assert!(message.starts_with("server busy"), "{message}")
+        }
+        other => panic!("expected a busy error, got {other:?}"),
+    }
+    assert_eq!(loaded(&h), [d[0], d[1], d[3]].into());
+    assert_eq!(h.server.connection_count(), 1, "b stays connected");
+}
+
+/// Join as `who` with durable storage `sid` and fetch `doc` to the end; returns the client.
+fn fetch_with_storage(h: &mut Harness, conn: u64, who: &str, sid: &str, doc: DocumentId) {
+    let c = ConnId(conn);
+    let _ = h.server.connect(c, Identity(who.into()), 0);
+    let join = Message::Join {
+        sender_id: PeerId(who.into()),
+        metadata: PeerMetadata {
+            storage_id: Some(StorageId(sid.into())),
+            is_ephemeral: false,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    h.send(c, join);
+    let mut client = handshaken_client(who);
+    let out = client.find(doc, 0);
+    assert_eq!(out.loads, vec![doc]);
+    let out = client.loaded(doc, Ok(None), 0);
+    let req = out.send.into_iter().next().expect("client requests").1;
+    converse(h, c, &mut client, req);
+    assert!(client.document(&doc).is_some());
+    let _ = h.server.disconnect(c, 0);
+}
+
+fn forgotten(ops: &[StorageOp]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            StorageOp::ForgetSyncState {
+                peer_storage_id, ..
+            } => Some(peer_storage_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn persisted_sync_states_per_document_are_capped_most_recently_used_kept() {
+    let limits = Limits {
+        sync_states_per_document: 2,
+        ..Limits::default()
+    };
+    let mut h = harness_with(limits, BTreeSet::new());
+    let doc = stored_docs(&h, 1)[0];
+    let stored_states = |h: &Harness| -> Vec<String> {
+        h.store
+            .snapshot(&doc)
+            .unwrap()
+            .sync_states
+            .into_keys()
+            .collect()
+    };
+    fetch_with_storage(&mut h, 1, "alice", "s1", doc);
+    fetch_with_storage(&mut h, 2, "alice", "s2", doc);
+    assert_eq!(stored_states(&h), ["s1", "s2"]);
+    assert_eq!(h.server.sync_state_count(&doc), 2);
+    // s1 comes back (its state is resumed, so it is the most recently used) ...
+    fetch_with_storage(&mut h, 3, "alice", "s1", doc);
+    // ... so a third storage id pushes out s2. Watch the operations of that exchange.
+    let c = ConnId(4);
+    let _ = h.server.connect(c, Identity("alice".into()), 0);
+    let join = Message::Join {
+        sender_id: PeerId("alice".into()),
+        metadata: PeerMetadata {
+            storage_id: Some(StorageId("s3".into())),
+            is_ephemeral: false,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    };
+    h.send(c, join);
+    let mut client = handshaken_client("alice");
+    let _ = client.find(doc, 0);
+    let out = client.loaded(doc, Ok(None), 0);
+    let mut to_server = vec![out.send.into_iter().next().unwrap().1];
+    let mut ops = Vec::new();
+    while let Some(m) = to_server.pop() {
+        let out = h.server.receive(c, &m.encode(), 0);
+        ops.extend(out.storage.iter().cloned());
+        for (_, m) in h.run(out) {
+            to_server.extend(
+                client
+                    .receive(ConnId(1), &m.encode(), 0)
+                    .send
+                    .into_iter()
+                    .map(|(_, m)| m),
+            );
+        }
+    }
+    assert_eq!(forgotten(&ops), ["s2"]);
+    assert_eq!(stored_states(&h), ["s1", "s3"]);
+    assert_eq!(h.server.sync_state_count(&doc), 2);
+}
+
+#[test]
+fn quarantine_closes_one_connection_and_the_others_resync_from_storage() {
+    let (mut alices, doc, data) = client_with_doc("alice");
+    let mut h = Harness::new([doc].into());
+    let alice = h.join(1, "alice");
+    converse(&mut h, alice, &mut alices, sync("alice", doc, data));
+    // Bob reads the document too (read-only, so he only receives).
+    let bob = h.join(2, "bob");
+    let mut bobs = handshaken_client("bob");
+    let _ = bobs.find(doc, 0);
+    let out = bobs.loaded(doc, Ok(None), 0);
+    converse(
+        &mut h,
+        bob,
+        &mut bobs,
+        out.send.into_iter().next().unwrap().1,
+    );
+    let synced = h.server.document(&doc).unwrap().get_heads();
+    assert_eq!(bobs.document(&doc).unwrap().get_heads(), synced);
+
+    // Alice edits; the server's step for her frame "panics": its output is never carried
+    // out, so the change is in server memory but not in storage.
+    let out = alices
+        .change(doc, |tx| tx.put(ROOT, "note", "lost in a panic"), 0)
+        .unwrap();
+    let mut to_server = out.send.into_iter().map(|(_, m)| m).collect::<Vec<_>>();
+    let mut applied = false;
+    while let Some(m) = to_server.pop() {
+        let out = h.server.receive(alice, &m.encode(), 0);
+        if out
+            .storage
+            .iter()
+            .any(|op| matches!(op, StorageOp::PutChunk { .. }))
+        {
+            applied = true;
+            break; // the step that panicked: output dropped
+        }
+        for (_, m) in h.run(out) {
+            to_server.extend(
+                alices
+                    .receive(ConnId(1), &m.encode(), 0)
+                    .send
+                    .into_iter()
+                    .map(|(_, m)| m),
+            );
+        }
+    }
+    assert!(applied);
+    assert_ne!(h.server.document(&doc).unwrap().get_heads(), synced);
+
+    let mut out = h.server.quarantine(alice, Some(doc), 0);
+    assert!(matches!(out.close.as_slice(), [(c, CloseReason::Internal)] if *c == alice));
+    assert!(matches!(
+        out.send.as_slice(),
+        [(c, Message::Error { message, .. })] if *c == alice && message == "internal error"
+    ));
+    assert!(h.server.document(&doc).is_none(), "dropped from memory");
+    assert_eq!(out.loads, vec![doc], "reloaded for bob");
+    out.close.clear();
+    let sent = h.run(out);
+    assert_eq!(h.server.connection_count(), 1, "bob stays connected");
+    assert_eq!(
+        h.server.document(&doc).unwrap().get_heads(),
+        synced,
+        "reloaded from storage, without the unsaved change"
+    );
+    // Bob is offered the document afresh and the two converge again.
+    let first = sent
+        .into_iter()
+        .find(|(c, _)| *c == bob)
+        .expect("the server restarts syncing with bob")
+        .1;
+    let out = bobs.receive(ConnId(1), &first.encode(), 0);
+    let mut net = vec![(bob, &mut bobs)];
+    relay(
+        &mut h,
+        &mut net,
+        out.send.into_iter().map(|(_, m)| (bob, m)).collect(),
+    );
+    assert_eq!(bobs.document(&doc).unwrap().get_heads(), synced);
+
+    // Alice reconnects: her change reaches the server and, through its fresh sync state
+    // for bob, bob.
+    let alice2 = h.join(3, "alice");
+    let _ = alices.disconnect(ConnId(1), 0);
+    let out = handshake(&mut alices, "alice");
+    let first: Vec<_> = out.send.into_iter().map(|(_, m)| (alice2, m)).collect();
+    let mut net = vec![(bob, &mut bobs), (alice2, &mut alices)];
+    relay(&mut h, &mut net, first);
+    let heads = alices.document(&doc).unwrap().get_heads();
+    assert_ne!(heads, synced);
+    assert_eq!(h.server.document(&doc).unwrap().get_heads(), heads);
+    assert_eq!(
+        bobs.document(&doc).unwrap().get_heads(),
+        heads,
+        "bob converged"
+    );
+    assert!(
+        h.store.snapshot(&doc).unwrap().chunks.len() >= 2,
+        "now stored"
+    );
+}
+
+#[test]
+fn new_document_ids_come_from_the_seed_or_the_caller() {
+    let seeded = |seed| {
+        let mut cfg = EngineConfig::new(Role::Client, PeerId("c".into()), None);
+        cfg.rng_seed = Some(seed);
+        let mut e: Engine = Engine::new(cfg, fieldbook_sync::AllowAll);
+        let (doc, _) = e.create(|tx| tx.put(ROOT, "n", 1).map(|_| ()), 0).unwrap();
+        let actor = e.document(&doc).unwrap().get_actor().clone();
+        (doc, actor, e)
+    };
+    let (a, actor_a, mut e) = seeded(7);
+    let (b, actor_b, _) = seeded(7);
+    let (c, actor_c, _) = seeded(8);
+    assert_eq!((a, &actor_a), (b, &actor_b), "same seed, same ids");
+    assert_ne!(a, c);
+    assert_ne!(actor_a, actor_c);
+
+    let chosen = made_up(42);
+    let _ = e
+        .create_with_id(chosen, |tx| tx.put(ROOT, "n", 2).map(|_| ()), 0)
+        .unwrap();
+    assert!(e.document(&chosen).is_some());
+    assert!(matches!(
+        e.create_with_id(chosen, |_| Ok(()), 0),
+        Err(fieldbook_sync::EngineError::AlreadyExists(d)) if d == chosen
+    ));
+    // A failed initial change leaves nothing behind.
+    let failed = made_up(43);
+    let err = e.create_with_id(
+        failed,
+        |tx| tx.put(ROOT, "n", 1).and_then(|_| tx.delete(ROOT, 99usize)),
+        0,
+    );
+    assert!(matches!(
+        err,
+        Err(fieldbook_sync::EngineError::Automerge(_))
+    ));
+    assert_eq!(e.loaded_count(), 2);
 }

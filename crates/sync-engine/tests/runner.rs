@@ -7,8 +7,9 @@ use std::cell::RefCell;
 use fieldbook_sync::automerge::{transaction::Transactable, ReadDoc, ROOT};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    drain, AllowAll, Commit, ConnId, DocumentId, Engine, EngineConfig, Event, Host, Identity,
-    MemoryStore, Message, Millis, PeerId, PeerMetadata, Role, Runner, StorageId, Store, StoreError,
+    drain, AllowAll, CloseReason, Commit, ConnId, DocumentId, Engine, EngineConfig, Event, Host,
+    Identity, MemoryStore, Message, Millis, PeerId, PeerMetadata, Role, Runner, StorageId, Store,
+    StoreError,
 };
 
 #[derive(Default)]
@@ -26,7 +27,7 @@ impl Host for Recorder {
     fn send(&mut self, conn: ConnId, msg: Message) {
         self.sent.push((conn, msg));
     }
-    fn close(&mut self, conn: ConnId, _reason: String) {
+    fn close(&mut self, conn: ConnId, _reason: CloseReason) {
         self.closed.push(conn);
     }
     fn event(&mut self, event: &Event) {

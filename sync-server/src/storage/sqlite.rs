@@ -231,6 +231,10 @@ impl Store for SqliteStore {
                         )?
                         .execute(params![document.to_string(), peer_storage_id, data])?;
                     }
+                    StorageOp::ForgetSyncState { document, peer_storage_id } => {
+                        tx.prepare_cached("DELETE FROM sync_states WHERE doc_id = ?1 AND peer_storage_id = ?2")?
+                            .execute(params![document.to_string(), peer_storage_id])?;
+                    }
                 }
             }
             tx.commit()

@@ -1,0 +1,539 @@
+//! The sans-IO engine: inputs in, [`Output`] out. No sockets, files, clocks or threads.
+//!
+//! The driver (server actor, browser client, simulation) must, for every [`Output`]:
+//! 1. apply `output.storage` as one durable transaction;
+//! 2. only then send `output.send` and close `output.close`;
+//! 3. if the transaction fails, call [`Engine::storage_failed`] and apply *its* output
+//!    instead (it closes the affected connections and forgets the unsaved state);
+//! 4. answer each id in `output.loads` with [`Engine::loaded`].
+//!
+//! Rule 2 is what makes an acknowledgement (a sync message reflecting a change) imply the
+//! change is on disk.
+
+mod handshake;
+mod loading;
+mod output;
+mod policy;
+mod sync;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::storage::ChunkKey;
+use crate::wire::PeerMetadata;
+use crate::{DocumentId, PeerId, StorageId};
+
+pub use output::{CloseReason, EngineError, Event, LoadFailure, Output, Violation, STORAGE_ERROR};
+pub use policy::{AccessPolicy, AllowAll, Identity};
+
+/// Milliseconds on the driver's clock. The engine never reads a clock itself.
+pub type Millis = u64;
+
+/// A transport connection, numbered by the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Waits for `join`, answers `peer`; syncs a document only with peers that ask for it.
+    Server,
+    /// Sends `join`; after `peer`, offers every document it holds to the server.
+    Client,
+}
+
+/// What peers can make the engine hold. Each limit protects the process from one connection
+/// (or many) asking for more than the server can keep; defaults suit one team's server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Distinct documents one connection may sync or ask for (default 5,000, far above one
+    /// worker's caseload). Beyond it the connection is closed as a protocol violation.
+    pub documents_per_connection: usize,
+    /// Frames from one connection waiting for documents to load (default 5,000: a client
+    /// offers every document it holds at once after connecting).
+    pub pending_frames_per_connection: usize,
+    /// Bytes of those waiting frames (default 64 MiB).
+    pub pending_bytes_per_connection: usize,
+    /// Documents kept in memory (default 10,000). Beyond it the least recently used document
+    /// that no connection is syncing is evicted; if none can be, the connection that asked
+    /// is closed with "server busy". Local `open`/`find`/`create` are not refused.
+    pub loaded_documents: usize,
+    /// Persisted sync states kept per document (default 64, most recently used kept; older
+    /// ones are deleted with [`crate::StorageOp::ForgetSyncState`]). A peer that reconnects after
+    /// its state was dropped pays one full sync, nothing more.
+    pub sync_states_per_document: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            documents_per_connection: 5_000,
+            pending_frames_per_connection: 5_000,
+            pending_bytes_per_connection: 64 << 20,
+            loaded_documents: 10_000,
+            sync_states_per_document: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub role: Role,
+    pub peer_id: PeerId,
+    /// `None` for an ephemeral peer (nothing persisted, so peers need not remember us).
+    pub storage_id: Option<StorageId>,
+    /// Fold incremental chunks into a snapshot once a document has this many.
+    pub compact_after_chunks: usize,
+    /// Drop a document from memory after it has had no peers for this long (`None`: never).
+    pub evict_idle_after: Option<Millis>,
+    /// Server: say in `peer` that this server's transport answers `fieldbook-heartbeat`
+    /// messages (see [`crate::health`]). The engine itself never answers them.
+    pub heartbeat: bool,
+    pub limits: Limits,
+    /// Seed for new document ids and Automerge actor ids, so a simulation replays exactly.
+    /// `None` (the default) seeds from the operating system. **Tests only**: two engines
+    /// with one seed would write changes under the same actor id.
+    pub rng_seed: Option<u64>,
+}
+
+impl EngineConfig {
+    pub fn new(role: Role, peer_id: PeerId, storage_id: Option<StorageId>) -> Self {
+        EngineConfig {
+            role,
+            peer_id,
+            storage_id,
+            compact_after_chunks: 32,
+            evict_idle_after: Some(30_000),
+            heartbeat: false,
+            limits: Limits::default(),
+            rng_seed: None,
+        }
+    }
+}
+
+enum ConnState {
+    AwaitingJoin,
+    AwaitingPeer,
+    Ready {
+        remote: PeerId,
+        metadata: PeerMetadata,
+    },
+}
+
+struct Conn {
+    identity: Identity,
+    state: ConnState,
+    /// Documents this connection syncs or asked about; what a peer asks for is bounded by
+    /// `documents_per_connection`.
+    docs: BTreeSet<DocumentId>,
+    /// Its frames waiting in `Engine::loading`, and their bytes.
+    pending_frames: usize,
+    pending_bytes: usize,
+}
+
+struct PeerSync {
+    state: automerge::sync::State,
+    /// Shared heads last written to storage, to skip redundant writes.
+    persisted: Vec<ChangeHash>,
+}
+
+struct Doc {
+    am: Automerge,
+    saved_heads: Vec<ChangeHash>,
+    /// Chunks currently in storage, so compaction can name exactly what it replaces.
+    chunks: Vec<ChunkKey>,
+    peers: BTreeMap<ConnId, PeerSync>,
+    /// Peers that asked while we had nothing; they get the document when it arrives.
+    wants: BTreeSet<ConnId>,
+    /// Sync states in storage, by peer storage id.
+    persisted_sync: BTreeMap<String, PersistedSync>,
+    idle_since: Option<Millis>,
+    /// Client side: we asked the server for it and are waiting for content.
+    requested: bool,
+    /// Position in `Engine::lru`.
+    last_used: u64,
+}
+
+struct PersistedSync {
+    data: Vec<u8>,
+    /// `Engine::uses` when last written or resumed; 0 for states loaded from storage.
+    used: u64,
+}
+
+impl Doc {
+    fn exists(&self) -> bool {
+        !self.saved_heads.is_empty() || !self.am.get_heads().is_empty()
+    }
+
+    /// Nothing to keep it in memory: no connection is syncing or waiting for it, and
+    /// everything it holds has been handed to storage.
+    fn evictable(&self) -> bool {
+        self.peers.is_empty()
+            && self.wants.is_empty()
+            && !self.requested
+            && self.am.get_heads() == self.saved_heads
+    }
+}
+
+/// Work waiting for a document to load.
+enum Pending {
+    /// A `request` or `sync` frame from a peer.
+    Sync {
+        conn: ConnId,
+        data: Vec<u8>,
+        is_request: bool,
+    },
+    /// Our own `find`.
+    Request,
+    /// Start syncing afresh with a peer whose in-memory state was dropped by `quarantine`.
+    Resync { conn: ConnId },
+    /// Our own `open`: nothing to do once loaded.
+    Open,
+}
+
+pub struct Engine<P: AccessPolicy = AllowAll> {
+    cfg: EngineConfig,
+    policy: P,
+    conns: BTreeMap<ConnId, Conn>,
+    docs: BTreeMap<DocumentId, Doc>,
+    loading: BTreeMap<DocumentId, VecDeque<Pending>>,
+    /// Documents storage does not have that peers asked for, with who asked. Kept instead
+    /// of an empty `Automerge` (about 11 KB each) so made-up ids cost next to nothing.
+    absent: BTreeMap<DocumentId, BTreeSet<ConnId>>,
+    /// Loaded documents by last use, oldest first.
+    lru: BTreeSet<(u64, DocumentId)>,
+    /// Use counter for `lru` and sync-state recency (a clock can stand still between steps).
+    uses: u64,
+    rng: StdRng,
+    now: Millis,
+}
+
+impl<P: AccessPolicy> Engine<P> {
+    pub fn new(cfg: EngineConfig, policy: P) -> Self {
+        let rng = match cfg.rng_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        Engine {
+            cfg,
+            policy,
+            conns: BTreeMap::new(),
+            docs: BTreeMap::new(),
+            loading: BTreeMap::new(),
+            absent: BTreeMap::new(),
+            lru: BTreeSet::new(),
+            uses: 0,
+            rng,
+            now: 0,
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn peer_id(&self) -> &PeerId {
+        &self.cfg.peer_id
+    }
+
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    /// The in-memory document, if loaded and non-empty.
+    pub fn document(&self, doc: &DocumentId) -> Option<&Automerge> {
+        self.docs.get(doc).filter(|d| d.exists()).map(|d| &d.am)
+    }
+
+    pub fn loaded_documents(&self) -> impl Iterator<Item = &DocumentId> {
+        self.docs.keys()
+    }
+
+    pub fn loaded_count(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Documents storage does not have that connected peers are waiting for (kept as ids).
+    pub fn absent_count(&self) -> usize {
+        self.absent.len()
+    }
+
+    /// Documents waiting for [`Engine::loaded`].
+    pub fn loading_count(&self) -> usize {
+        self.loading.len()
+    }
+
+    /// Persisted sync states held for a loaded document.
+    pub fn sync_state_count(&self, doc: &DocumentId) -> usize {
+        self.docs.get(doc).map_or(0, |d| d.persisted_sync.len())
+    }
+
+    /// Whether the peer on `conn` has acknowledged everything we have of `doc`: its last
+    /// advertised heads equal ours (e.g. a client waiting for the server's acknowledgement).
+    pub fn is_synced_with(&self, doc: &DocumentId, conn: ConnId) -> bool {
+        let Some(d) = self.docs.get(doc) else {
+            return false;
+        };
+        let ours = d.am.get_heads();
+        d.peers
+            .get(&conn)
+            .and_then(|p| p.state.their_heads.as_ref())
+            .is_some_and(|theirs| {
+                let mut a = theirs.clone();
+                let mut b = ours.clone();
+                a.sort();
+                b.sort();
+                a == b
+            })
+    }
+
+    /// Changes we have that the peer on `conn` has not acknowledged.
+    pub fn unacknowledged_changes(&self, doc: &DocumentId, conn: ConnId) -> usize {
+        let Some(d) = self.docs.get(doc) else {
+            return 0;
+        };
+        let theirs = d
+            .peers
+            .get(&conn)
+            .and_then(|p| p.state.their_heads.clone())
+            .unwrap_or_default();
+        let known: Vec<ChangeHash> = theirs
+            .into_iter()
+            .filter(|h| d.am.get_change_by_hash(h).is_some())
+            .collect();
+        d.am.get_changes(&known).len()
+    }
+
+    /// The heads of `doc` the peer with durable storage `peer` is known to have (the live
+    /// connection's view if there is one, else the persisted sync state), keeping only hashes
+    /// we hold. Empty when it has confirmed nothing. Works offline. `None` if `doc` is not
+    /// loaded.
+    pub fn confirmed_heads(&self, doc: &DocumentId, peer: &StorageId) -> Option<Vec<ChangeHash>> {
+        let d = self.docs.get(doc)?;
+        let live = d.peers.iter().find_map(|(conn, ps)| {
+            let (_, md) = self.remote(*conn)?;
+            (md.storage_id.as_ref() == Some(peer)).then(|| ps.state.shared_heads.clone())
+        });
+        let shared = live.or_else(|| {
+            d.persisted_sync
+                .get(&peer.0)
+                .and_then(|p| automerge::sync::State::decode(&p.data).ok())
+                .map(|s| s.shared_heads)
+        });
+        Some(
+            shared
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|h| d.am.get_change_by_hash(h).is_some())
+                .collect(),
+        )
+    }
+
+    /// Changes of `doc` the peer with durable storage `peer` has not confirmed, using the
+    /// live connection's view if there is one, else the persisted sync state. Works offline:
+    /// what a device shows is counted in records from [`Engine::confirmed_heads`] instead.
+    pub fn unconfirmed_changes(&self, doc: &DocumentId, peer: &StorageId) -> usize {
+        match (self.docs.get(doc), self.confirmed_heads(doc, peer)) {
+            (Some(d), Some(known)) => d.am.get_changes(&known).len(),
+            _ => 0,
+        }
+    }
+
+    // ----- local API (the app's own edits) ----------------------------------------------
+
+    /// Create a new document with an initial change, store it, offer it to connected peers.
+    pub fn create<F>(&mut self, init: F, now: Millis) -> Result<(DocumentId, Output), EngineError>
+    where
+        F: FnOnce(
+            &mut automerge::transaction::Transaction<'_>,
+        ) -> Result<(), automerge::AutomergeError>,
+    {
+        let doc = DocumentId::from_bytes(self.rng.random());
+        self.create_with_id(doc, init, now).map(|out| (doc, out))
+    }
+
+    /// [`Engine::create`] with an id the caller chose (e.g. derived from something both
+    /// sides know). Fails if the document is already in memory.
+    pub fn create_with_id<F>(
+        &mut self,
+        doc: DocumentId,
+        init: F,
+        now: Millis,
+    ) -> Result<Output, EngineError>
+    where
+        F: FnOnce(
+            &mut automerge::transaction::Transaction<'_>,
+        ) -> Result<(), automerge::AutomergeError>,
+    {
+        if self.docs.contains_key(&doc) {
+            return Err(EngineError::AlreadyExists(doc));
+        }
+        let d = self.empty_doc(now);
+        self.insert_doc(doc, d);
+        match self.change(doc, init, now) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                self.remove_doc(&doc);
+                Err(e)
+            }
+        }
+    }
+
+    /// Load a document from local storage (if not in memory). `Event::DocumentLoaded` follows.
+    pub fn open(&mut self, doc: DocumentId) -> Output {
+        let mut out = Output::default();
+        if self.docs.contains_key(&doc) {
+            self.touch(&doc);
+        } else {
+            self.with_doc(doc, Pending::Open, &mut out);
+        }
+        out
+    }
+
+    /// Make sure we have the document: load it locally and, if absent, ask connected peers.
+    pub fn find(&mut self, doc: DocumentId, now: Millis) -> Output {
+        self.now = now;
+        let mut out = Output::default();
+        self.with_doc(doc, Pending::Request, &mut out);
+        out
+    }
+
+    /// Apply a local edit. The chunk is written and connected peers are sent the change.
+    pub fn change<F>(&mut self, doc: DocumentId, f: F, now: Millis) -> Result<Output, EngineError>
+    where
+        F: FnOnce(
+            &mut automerge::transaction::Transaction<'_>,
+        ) -> Result<(), automerge::AutomergeError>,
+    {
+        self.now = now;
+        let d = self.docs.get_mut(&doc).ok_or(EngineError::NotLoaded(doc))?;
+        let mut tx = d.am.transaction();
+        if let Err(e) = f(&mut tx) {
+            tx.rollback();
+            return Err(EngineError::Automerge(e));
+        }
+        tx.commit();
+        self.touch(&doc);
+        let mut out = Output::default();
+        self.after_change(doc, None, &mut out);
+        Ok(out)
+    }
+
+    /// Merge changes obtained out of band (e.g. an import) into a loaded document.
+    pub fn merge_bytes(
+        &mut self,
+        doc: DocumentId,
+        bytes: &[u8],
+        now: Millis,
+    ) -> Result<Output, EngineError> {
+        self.now = now;
+        let d = self.docs.get_mut(&doc).ok_or(EngineError::NotLoaded(doc))?;
+        d.am.load_incremental(bytes)?;
+        self.touch(&doc);
+        let mut out = Output::default();
+        self.after_change(doc, None, &mut out);
+        Ok(out)
+    }
+
+    // ----- internals ---------------------------------------------------------------------
+
+    fn metadata(&self) -> PeerMetadata {
+        PeerMetadata {
+            storage_id: self.cfg.storage_id.clone(),
+            is_ephemeral: self.cfg.storage_id.is_none(),
+        }
+    }
+
+    fn ready_conns(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns
+            .iter()
+            .filter(|(_, c)| matches!(c.state, ConnState::Ready { .. }))
+            .map(|(id, _)| *id)
+    }
+
+    fn remote(&self, conn: ConnId) -> Option<(PeerId, PeerMetadata)> {
+        match &self.conns.get(&conn)?.state {
+            ConnState::Ready { remote, metadata } => Some((remote.clone(), metadata.clone())),
+            ConnState::AwaitingJoin | ConnState::AwaitingPeer => None,
+        }
+    }
+
+    /// A fresh empty document whose actor id comes from our RNG.
+    fn empty_doc(&mut self, now: Millis) -> Doc {
+        let mut am = Automerge::new();
+        am.set_actor(self.actor());
+        Doc {
+            am,
+            saved_heads: Vec::new(),
+            chunks: Vec::new(),
+            peers: BTreeMap::new(),
+            wants: BTreeSet::new(),
+            persisted_sync: BTreeMap::new(),
+            idle_since: Some(now),
+            requested: false,
+            last_used: 0,
+        }
+    }
+
+    fn actor(&mut self) -> ActorId {
+        ActorId::from(self.rng.random::<[u8; 16]>())
+    }
+
+    fn next_use(&mut self) -> u64 {
+        self.uses += 1;
+        self.uses
+    }
+
+    /// Every document enters memory here, so `lru` always matches `docs`.
+    fn insert_doc(&mut self, id: DocumentId, mut d: Doc) {
+        d.last_used = self.next_use();
+        self.lru.insert((d.last_used, id));
+        if let Some(waiting) = self.absent.remove(&id) {
+            d.wants.extend(waiting);
+        }
+        if let Some(old) = self.docs.insert(id, d) {
+            self.lru.remove(&(old.last_used, id));
+        }
+    }
+
+    fn remove_doc(&mut self, id: &DocumentId) -> Option<Doc> {
+        let d = self.docs.remove(id)?;
+        self.lru.remove(&(d.last_used, *id));
+        Some(d)
+    }
+
+    fn touch(&mut self, id: &DocumentId) {
+        let now = self.next_use();
+        if let Some(d) = self.docs.get_mut(id) {
+            self.lru.remove(&(d.last_used, *id));
+            d.last_used = now;
+            self.lru.insert((now, *id));
+        }
+    }
+
+    /// Evict least recently used idle documents until one more fits. `false` when every
+    /// document in memory is in use.
+    fn make_room(&mut self, out: &mut Output) -> bool {
+        while self.docs.len() >= self.cfg.limits.loaded_documents.max(1) {
+            let victim = self.lru.iter().map(|(_, id)| *id).find(|id| {
+                !self.loading.contains_key(id) && self.docs.get(id).is_some_and(Doc::evictable)
+            });
+            let Some(victim) = victim else {
+                return false;
+            };
+            self.remove_doc(&victim);
+            out.events.push(Event::DocumentEvicted { doc: victim });
+        }
+        true
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
