@@ -3,6 +3,7 @@
 //! colleague's edit arrives, and the chooser for a safety-critical value set two ways at once.
 
 use fieldbook_case::critical::Critical;
+use fieldbook_case::route::Route;
 use fieldbook_case::validate::FieldError;
 use fieldbook_case::vocab::{self, Choice};
 use fieldbook_case::{assessment, caret, nrm, profile, Case, Dispute, Disputed, Hazard};
@@ -13,8 +14,14 @@ use wasm_bindgen::JsCast;
 
 use crate::driver::Driver;
 
-pub fn go(hash: &str) {
-    let _ = web_sys::window().expect("window").location().set_hash(hash);
+/// Open another page (the `hashchange` handler renders it).
+pub fn go(route: &Route) {
+    // Setting the fragment of the page's own location cannot fail in a browsing context
+    // (it throws only for a detached document, where there is nothing left to show).
+    let _ = web_sys::window()
+        .expect("window")
+        .location()
+        .set_hash(&route.to_hash());
 }
 
 pub fn now() -> i64 {

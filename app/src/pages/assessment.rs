@@ -3,6 +3,7 @@
 //! are saved per keystroke, so an assessment can be finished offline across reloads.
 
 use fieldbook_case::assessment::{self, Assessment, AssessmentField};
+use fieldbook_case::route::{Route, Section};
 use fieldbook_case::{validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -31,7 +32,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
         })
         .is_ok()
         {
-            go(&format!("#/case/{id}/assessment/{aid}"));
+            go(&Route::assessment(id, &aid));
         }
     };
     view! {
@@ -50,7 +51,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                     view! { <button class="fb-button" data-testid="start-assessment" on:click=start>"Start a new assessment"</button> }.into_any()
                 } else {
                     drafts.iter().map(|a| view! {
-                        <p><a class="fb-button" data-testid="continue-assessment" href=format!("#/case/{id}/assessment/{}", a.id)>{draft_label(a, &list)}</a></p>
+                        <p><a class="fb-button" data-testid="continue-assessment" href=Route::assessment(id, &a.id).href()>{draft_label(a, &list)}</a></p>
                     }).collect_view().into_any()
                 }}
                 <h2>"Versions"</h2>
@@ -126,7 +127,7 @@ fn LateEditsNotice(driver: Driver, id: DocumentId, version: Assessment) -> impl 
                 Ok(())
             });
             if made {
-                go(&format!("#/case/{id}/assessment/{nid}"));
+                go(&Route::assessment(id, &nid));
             }
         };
         let who = (!late.by.is_empty()).then(|| format!(" Set by {}.", late.by.join(", ")));
@@ -174,26 +175,27 @@ pub fn AssessmentTasks(driver: Driver, id: DocumentId, aid: String) -> impl Into
         {move || match a.get() {
             None => looking(),
             Some(a) => {
-                let base = format!("#/case/{id}/assessment/{}", a.id);
+                let to = |s: Section| Route::section(id, &a.id, s).href();
+                let check = Route::check(id, &a.id).href();
                 view! {
                     {submitted_note(&a)}
                     <LateEditsNotice driver=driver.clone() id=id version=a.clone()/>
                     <ol class="fb-task-list" data-testid="task-list">
                         {a.categories.iter().zip(vocab::RISK_CATEGORIES).map(|(cat, (cid, label))| view! {
                             <li class="fb-task">
-                                <a href=format!("{base}/{cid}")>{*label}</a>
+                                <a href=to(Section::Category(cid))>{*label}</a>
                                 {status_tag(!cat.rating.is_unset(), cat.rating.is_conflict())}
                             </li>
                         }).collect_view()}
-                        <li class="fb-task"><a href=format!("{base}/summary")>"Summary and overall risk level"</a>
+                        <li class="fb-task"><a href=to(Section::Summary)>"Summary and overall risk level"</a>
                             {status_tag(!a.summary.trim().is_empty() && !a.overall.is_unset(), a.overall.is_conflict())}</li>
-                        <li class="fb-task"><a href=format!("{base}/completed-by")>"Who completed it"</a>
+                        <li class="fb-task"><a href=to(Section::CompletedBy)>"Who completed it"</a>
                             {status_tag(!a.completed_by.trim().is_empty(), false)}</li>
                     </ol>
                     {if a.submitted.is_some() {
-                        view! { <p><a href=format!("{base}/check") data-testid="view-answers">"See all answers"</a></p> }.into_any()
+                        view! { <p><a href=check.clone() data-testid="view-answers">"See all answers"</a></p> }.into_any()
                     } else {
-                        view! { <a class="fb-button" href=format!("{base}/check") data-testid="check-answers">"Check answers and submit"</a> }.into_any()
+                        view! { <a class="fb-button" href=check.clone() data-testid="check-answers">"Check answers and submit"</a> }.into_any()
                     }}
                 }.into_any()
             }
@@ -207,7 +209,7 @@ pub fn AssessmentSection(
     driver: Driver,
     id: DocumentId,
     aid: String,
-    section: String,
+    section: Section,
 ) -> impl IntoView {
     let c = case_memo(&driver, id);
     let a = draft(c, aid.clone());
@@ -217,31 +219,28 @@ pub fn AssessmentSection(
         let section = section.clone();
         Memo::new(move |_| {
             a.with(|a| {
-                a.as_ref().is_some_and(|a| match section.as_str() {
-                    "summary" => a.overall.is_conflict(),
-                    cid => a.category(cid).is_some_and(|c| c.rating.is_conflict()),
+                a.as_ref().is_some_and(|a| match &section {
+                    Section::Summary => a.overall.is_conflict(),
+                    Section::Category(cid) => {
+                        a.category(cid).is_some_and(|c| c.rating.is_conflict())
+                    }
+                    Section::CompletedBy => false,
                 })
             })
         })
     };
-    let base = format!("#/case/{id}/assessment/{aid}");
-    let sec = section.clone();
-    let next = match vocab::RISK_CATEGORIES
-        .iter()
-        .position(|(c, _)| *c == section)
-    {
-        Some(i) if i + 1 < vocab::RISK_CATEGORIES.len() => {
-            format!("{base}/{}", vocab::RISK_CATEGORIES[i + 1].0)
-        }
-        Some(_) => format!("{base}/summary"),
-        None if section == "summary" => format!("{base}/completed-by"),
+    let base = Route::assessment(id, &aid).href();
+    let section = section.key();
+    let sec = section;
+    // After the last section, back to the task list.
+    let next = match Section::parse(section).and_then(|s| s.next()) {
+        Some(n) => Route::section(id, &aid, n).href(),
         None => base.clone(),
     };
     let d = driver.clone();
     let body = move || {
         let d = d.clone();
         let aid = aid.clone();
-        let sec = sec.clone();
         if let Some((cid, label)) = vocab::RISK_CATEGORIES.iter().find(|(c, _)| *c == sec) {
             let rating = Memo::new(move |_| {
                 a.get()
@@ -293,9 +292,9 @@ pub fn AssessmentSection(
     let submitted =
         Memo::new(move |_| a.with(|a| a.as_ref().is_some_and(|a| a.submitted.is_some())));
     let frozen = {
-        let (d, sec) = (driver.clone(), section.clone());
+        let d = driver.clone();
         move || match a.get().filter(|_| submitted.get()) {
-            Some(v) => frozen_section(d.clone(), id, v, &sec),
+            Some(v) => frozen_section(d.clone(), id, v, section),
             None => looking(),
         }
     };
@@ -315,7 +314,7 @@ pub fn AssessmentSection(
 
 /// A section of a submitted version: what it said when submitted, nothing to edit.
 fn frozen_section(driver: Driver, id: DocumentId, a: Assessment, section: &str) -> AnyView {
-    let base = format!("#/case/{id}/assessment/{}", a.id);
+    let base = Route::assessment(id, &a.id).href();
     let level = |c: &fieldbook_case::critical::Critical, choices| match c.settled() {
         Some(x) if x.by.is_empty() => vocab::label(choices, &x.value),
         Some(x) => format!(
@@ -382,10 +381,9 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
         if d.change(id, |tx| assessment::submit(tx, &aid2, now()).map(|_| ()))
             .is_ok()
         {
-            go(&format!("#/case/{id}/assessments"));
+            go(&Route::Assessments(id));
         }
     };
-    let base = format!("#/case/{id}/assessment/{aid}");
     let is_draft =
         Memo::new(move |_| a.with(|a| a.as_ref().is_some_and(|a| a.submitted.is_none())));
     view! {
@@ -393,7 +391,7 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
         <h1>{move || if is_draft.get() { "Check your answers before submitting the assessment" } else { "Answers in this assessment" }}</h1>
         {move || view! { <ErrorSummary errors=errors.get()/> }}
         {move || a.get().map(|a| {
-            let base = base.clone();
+            let to = |s: Section| Route::section(id, &a.id, s).href();
             // A submitted version has nothing to change.
             let change = a.submitted.is_none();
             view! {
@@ -408,14 +406,14 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
                                 (None, true) => "Set two ways: choose one".into(),
                                 (None, false) => "Not rated".into(),
                             }}<br/><span class="fb-hint">{cat.text.clone()}</span></dd>
-                            {change.then(|| view! { <dd><a href=format!("{base}/{cid}")>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd> })}
+                            {change.then(|| view! { <dd><a href=to(Section::Category(cid))>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd> })}
                         </div>
                     }).collect_view()}
-                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd>{change.then(|| view! { <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd> })}</div>
+                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd>{change.then(|| view! { <dd><a href=to(Section::Summary)>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd> })}</div>
                     <div class="fb-summary-row" id="overall" tabindex="-1"><dt>"Overall risk level"</dt>
                         <dd>{a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| if a.overall.is_conflict() { "Set two ways: choose one".into() } else { "Not set".into() })}</dd>
-                        {change.then(|| view! { <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd> })}</div>
-                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=format!("{base}/completed-by")>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
+                        {change.then(|| view! { <dd><a href=to(Section::Summary)>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd> })}</div>
+                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=to(Section::CompletedBy)>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
                 </dl>
                 {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation: weigh this in the overall level."</p> })}
             }

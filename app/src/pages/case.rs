@@ -2,6 +2,7 @@
 //! contact notes newest first.
 
 use fieldbook_case::network::{self, LinkKind};
+use fieldbook_case::route::Route;
 use fieldbook_case::{self as case, nrm, profile, removal, validate, vocab, Note, CONTACT_TYPES};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -28,7 +29,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             ..Default::default()
         };
         if d.change(id, |tx| case::add_note(tx, &note)).is_ok() {
-            go(&format!("#/case/{id}/note/{}", note.id));
+            go(&Route::note(id, &note.id));
         }
     };
     let d = driver.clone();
@@ -56,11 +57,11 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
             <nav aria-label="Sections of this case" class="fb-sections">
                 <ul>
-                    <li><a href=format!("#/case/{id}/profile")>"About them"</a></li>
-                    <li><a href=format!("#/case/{id}/assessments")>"Risk assessment"</a></li>
-                    <li><a href=format!("#/case/{id}/plan")>"Safety plan"</a></li>
-                    <li><a href=format!("#/case/{id}/missing/new")>"Record a missing episode"</a></li>
-                    <li><a href=format!("#/case/{id}/chronology")>"Chronology"</a></li>
+                    <li><a href=Route::Profile(id).href()>"About them"</a></li>
+                    <li><a href=Route::Assessments(id).href()>"Risk assessment"</a></li>
+                    <li><a href=Route::Plan(id).href()>"Safety plan"</a></li>
+                    <li><a href=Route::Missing(id, None).href()>"Record a missing episode"</a></li>
+                    <li><a href=Route::Chronology(id).href()>"Chronology"</a></li>
                 </ul>
             </nav>
             <HazardEditor driver=d.clone() id=id case=c/>
@@ -68,7 +69,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <ol class="fb-notes" data-testid="notes">
                 {move || c.get().map(|k| k.notes.into_iter().filter(|n| removal::visible(&n.removal)).map(|n| view! {
                     <li class="fb-note">
-                        <a href=format!("#/case/{id}/note/{}", n.id)>{format_time(n.at)} " · " {n.kind.clone()}</a>
+                        <a href=Route::note(id, &n.id).href()>{format_time(n.at)} " · " {n.kind.clone()}</a>
                         {n.reachable.then(|| view! { <span class="fb-tag">"Reachable moment"</span> })}
                         {n.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {} — but changed since. Open it to keep or remove it.", r.by)}</p> })}
                         <p class="fb-hint">{n.place.clone()}</p>
@@ -207,7 +208,7 @@ fn MissingList(case: Memo<Option<case::Case>>, id: DocumentId) -> impl IntoView 
             <ul class="fb-list" data-testid="missing-list">
                 {episodes.into_iter().map(|e| view! {
                     <li>
-                        <a href=format!("#/case/{id}/missing/{}", e.id)>{format!("Missing from {} at {}", e.from, format_time(e.start))}</a>
+                        <a href=Route::episode(id, &e.id).href()>{format!("Missing from {} at {}", e.from, format_time(e.start))}</a>
                         <span class="fb-hint">{match e.end {
                             Some(t) => format!(" · returned {}", format_time(t)),
                             None => " · still missing".to_owned(),

@@ -2,6 +2,7 @@
 //! a killed tab loses nothing, and there is no "Save" to forget.
 
 use fieldbook_case::notes::{self, NoteField};
+use fieldbook_case::route::Route;
 use fieldbook_case::{validate, vocab, CONTACT_TYPES};
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::AutomergeError;
@@ -63,7 +64,7 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                 view! {
                     <div class="fb-warning" role="status">
                         {format!("{} removed this note, but it was changed on another device at the same time.", r.by)}
-                        <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d.author(); c6(Box::new(move |tx, n| notes::remove(tx, n, &by, now()))); go(&format!("#/case/{id}")) }>"Remove it"</button>
+                        <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d.author(); c6(Box::new(move |tx, n| notes::remove(tx, n, &by, now()))); go(&Route::Case(id)) }>"Remove it"</button>
                         <button class="fb-button fb-button-secondary" on:click=move |_| { let _ = d2.change(id, |tx| notes::restore(tx, &nid).map(|_| ())); }>"Keep it"</button>
                     </div>
                 }
@@ -131,7 +132,7 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
             <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
             <TextField id="note-follow-ups" rows=3 value=field(|n| n.follow_ups.clone())
                        on_input=move |v: String| e5(NoteField::FollowUps, v)/>
-            <a class="fb-button" data-testid="note-done" href=format!("#/case/{id}")>"Done"</a>
+            <a class="fb-button" data-testid="note-done" href=Route::Case(id).href()>"Done"</a>
         </div>
     }
 }

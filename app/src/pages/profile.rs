@@ -1,6 +1,7 @@
 //! About the young person (§3.1): every field saved as it is typed.
 
 use fieldbook_case::profile::{self, ProfileField};
+use fieldbook_case::route::Route;
 use fieldbook_case::vocab::{self, Choice};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -87,7 +88,7 @@ pub fn ProfileForm(driver: Driver, id: DocumentId) -> impl IntoView {
         <div style:display=move || if exists.get() { "block" } else { "none" }>
             <h1>"About the young person"</h1>
             {fields}
-            <a class="fb-button" href=format!("#/case/{id}")>"Done"</a>
+            <a class="fb-button" href=Route::Case(id).href()>"Done"</a>
         </div>
     }
 }

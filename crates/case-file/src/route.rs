@@ -169,6 +169,32 @@ impl Route {
         self.to_hash()
     }
 
+    /// A note's page; [`Route::NotFound`] for an id that cannot be in a fragment (ids come
+    /// from documents another device wrote).
+    pub fn note(case: DocumentId, note: &str) -> Route {
+        ItemId::new(note).map_or(Route::NotFound, |n| Route::Note(case, n))
+    }
+
+    /// An assessment version's task list.
+    pub fn assessment(case: DocumentId, a: &str) -> Route {
+        ItemId::new(a).map_or(Route::NotFound, |a| Route::AssessmentTasks(case, a))
+    }
+
+    /// One section of an assessment version.
+    pub fn section(case: DocumentId, a: &str, s: Section) -> Route {
+        ItemId::new(a).map_or(Route::NotFound, |a| Route::AssessmentSection(case, a, s))
+    }
+
+    /// "Check your answers" of an assessment version.
+    pub fn check(case: DocumentId, a: &str) -> Route {
+        ItemId::new(a).map_or(Route::NotFound, |a| Route::AssessmentCheck(case, a))
+    }
+
+    /// An existing missing episode.
+    pub fn episode(case: DocumentId, e: &str) -> Route {
+        ItemId::new(e).map_or(Route::NotFound, |e| Route::Missing(case, Some(e)))
+    }
+
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
@@ -301,6 +327,33 @@ mod tests {
         }
         assert!(ItemId::new(&"x".repeat(ItemId::MAX)).is_some());
         assert_eq!(ItemId::new(""), None);
+    }
+
+    #[test]
+    fn links_built_from_document_ids_refuse_ids_that_cannot_be_in_a_fragment() {
+        let id = DocumentId::random();
+        let good = ItemId::new("a1").unwrap();
+        assert_eq!(Route::note(id, "a1"), Route::Note(id, good.clone()));
+        assert_eq!(
+            Route::assessment(id, "a1"),
+            Route::AssessmentTasks(id, good.clone())
+        );
+        assert_eq!(
+            Route::section(id, "a1", Section::Summary),
+            Route::AssessmentSection(id, good.clone(), Section::Summary)
+        );
+        assert_eq!(
+            Route::check(id, "a1"),
+            Route::AssessmentCheck(id, good.clone())
+        );
+        assert_eq!(Route::episode(id, "a1"), Route::Missing(id, Some(good)));
+        for bad in ["", "../x", "a/b", "a#b"] {
+            assert_eq!(Route::note(id, bad), Route::NotFound);
+            assert_eq!(Route::assessment(id, bad), Route::NotFound);
+            assert_eq!(Route::section(id, bad, Section::Summary), Route::NotFound);
+            assert_eq!(Route::check(id, bad), Route::NotFound);
+            assert_eq!(Route::episode(id, bad), Route::NotFound);
+        }
     }
 
     #[test]
