@@ -79,6 +79,7 @@ fn App(driver: Driver) -> impl IntoView {
         page.set(route);
         ui::show_page_top();
     });
+    // Cannot fail for a window.
     let _ = web_sys::window()
         .expect("window")
         .add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
@@ -185,6 +186,8 @@ fn sent_when(at: u64) -> String {
 fn register_service_worker() {
     let nav = web_sys::window().expect("window").navigator();
     if js_sys::Reflect::has(&nav, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
+        // A promise: a browser that refuses (private mode) leaves the app working online;
+        // the storage line in the banner already says whether data may be cleared.
         let _ = nav.service_worker().register("/sw.js");
     }
 }
@@ -196,6 +199,7 @@ fn watch_for_update(ready: RwSignal<bool>) {
         return;
     }
     let cb = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| ready.set(true));
+    // Cannot fail where a service worker container exists (checked above).
     let _ = nav
         .service_worker()
         .add_event_listener_with_callback("message", cb.as_ref().unchecked_ref());
@@ -222,9 +226,11 @@ fn apply_update() {
         {
             let reg: web_sys::ServiceWorkerRegistration = reg.unchecked_into();
             if let Some(w) = reg.waiting() {
+                // The reload below loads whichever worker is active: no worse than now.
                 let _ = w.post_message(&JsValue::from_str("skip-waiting"));
             }
         }
+        // Reload throws only for a detached document.
         let _ = web_sys::window().expect("window").location().reload();
     });
 }

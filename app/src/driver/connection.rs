@@ -29,6 +29,8 @@ impl Driver {
                     let inner = self.inner.borrow();
                     if let Some((_, ws)) = &inner.ws {
                         if ws.ready_state() == WebSocket::OPEN {
+                            // A failed heartbeat is a silent link: the monitor's timeout
+                            // notices it, which is the point of sending one.
                             let _ = ws.send_with_u8_array(&Message::Heartbeat.encode());
                         }
                     }
@@ -39,6 +41,8 @@ impl Driver {
                     let Some((conn, ws)) = self.inner.borrow_mut().ws.take() else {
                         continue;
                     };
+                    // Already forgotten and disconnected from the engine: a socket that
+                    // will not close politely is dropped all the same.
                     let _ = ws.close_with_code_and_reason(1000, reason.describe());
                     let out = self.inner.borrow_mut().engine.disconnect(conn, now());
                     self.enqueue(out);
@@ -170,6 +174,7 @@ impl Driver {
                 this.perform(actions);
                 this.arm();
             });
+            // Cannot fail for a window; without the events the heartbeat still notices.
             let _ = window.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref());
             cb.forget();
         }

@@ -270,6 +270,7 @@ impl Driver {
 /// next connection).
 fn remember_server(store: Rc<IdbStore>, id: StorageId) {
     leptos::task::spawn_local(async move {
+        // Best effort (see above): a failure costs only the offline count after a reload.
         let _ = store.put_setting(SERVER_STORAGE, &id.0).await;
     });
 }

@@ -180,10 +180,13 @@ impl Driver {
         if let Some((conn, ws)) = &inner.ws {
             for (c, msg) in &out.send {
                 if c == conn && ws.ready_state() == WebSocket::OPEN {
+                    // Throws only if the socket is closing: its close event and the monitor
+                    // handle that, and the engine resends what the server has not confirmed.
                     let _ = ws.send_with_u8_array(&msg.encode());
                 }
             }
             if out.close.iter().any(|(c, _)| c == conn) {
+                // Closing a socket that is already closing is a no-op; nothing to report.
                 let _ = ws.close();
             }
         }

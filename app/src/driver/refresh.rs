@@ -58,6 +58,7 @@ impl Driver {
             this.inner.borrow_mut().recount_armed = false;
             this.refresh();
         });
+        // Fails only without a window (page unloading): nothing left to count for.
         let _ = web_sys::window()
             .expect("window")
             .set_timeout_with_callback_and_timeout_and_arguments_0(

@@ -70,6 +70,7 @@ impl Driver {
             this.inner.borrow_mut().settle.armed = false;
             this.settle_now();
         });
+        // Fails only without a window (page unloading): nothing left to render.
         let _ = web_sys::window()
             .expect("window")
             .set_timeout_with_callback_and_timeout_and_arguments_0(

@@ -10,7 +10,10 @@ use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{format_time, go, new_id, now, CriticalChoice, ErrorSummary, TextField};
+use crate::ui::{
+    format_time, go, new_id, now, CriticalChoice, ErrorSummary, TextField, ASSESSMENT_GONE,
+    LATE_EDITS_TAKEN, VERSION_GONE,
+};
 
 /// History, trend and the way into a new version.
 #[component]
@@ -27,11 +30,9 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
             .find(|a| a.submitted.is_some());
         let aid = new_id();
         let by = d.author();
-        if d.change(id, |tx| {
+        if d.act(id, |tx| {
             assessment::start(tx, &aid, now(), previous.as_ref(), &by)
-        })
-        .is_ok()
-        {
+        }) {
             go(&Route::assessment(id, &aid));
         }
     };
@@ -69,7 +70,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                                     {a.confirmed.is_none().then(|| {
                                         let (d, aid) = (d.clone(), a.id.clone());
                                         view! { <button class="fb-button fb-button-secondary" data-testid="confirm-level"
-                                            on:click=move |_| { let by = d.author(); let _ = d.change(id, |tx| assessment::confirm(tx, &aid, &by, now()).map(|_| ())); }>
+                                            on:click=move |_| { let by = d.author(); d.act_on(id, VERSION_GONE, |tx| assessment::confirm(tx, &aid, &by, now())); }>
                                             "Confirm the overall level (manager)"</button> }
                                     })}
                                     <LateEditsNotice driver=d.clone() id=id version=a.clone()/>
@@ -121,12 +122,11 @@ fn LateEditsNotice(driver: Driver, id: DocumentId, version: Assessment) -> impl 
         let aid = version.id.clone();
         let open = move |_| {
             let (nid, by) = (new_id(), driver.author());
-            let mut made = false;
-            let _ = driver.change(id, |tx| {
-                made = assessment::start_draft_from_late_edits(tx, &aid, &nid, now(), &by)?;
-                Ok(())
-            });
-            if made {
+            // False when these late edits were already taken (pressed twice, before the
+            // notice went): say where they are rather than do nothing.
+            if driver.act_on(id, LATE_EDITS_TAKEN, |tx| {
+                assessment::start_draft_from_late_edits(tx, &aid, &nid, now(), &by)
+            }) {
                 go(&Route::assessment(id, &nid));
             }
         };
@@ -253,10 +253,10 @@ pub fn AssessmentSection(
                 <label class="fb-label" for="category-text">"Information and analysis"</label>
                 <TextField id="category-text" rows=6
                           value=Signal::derive(move || a.with(|a| a.as_ref().and_then(|a| a.category(cid)).map(|c| c.text.clone()).unwrap_or_default()))
-                          on_input=move |v: String| { let _ = d1.change(id, |tx| assessment::set_category_text(tx, &aid1, cid, &v).map(|_| ())); }/>
+                          on_input=move |v: String| { d1.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_category_text(tx, &aid1, cid, &v)); }/>
                 {move || {
                     let (d, aid) = (d.clone(), aid.clone());
-                    let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_rating(tx, &aid, cid, &v, &by, now()).map(|_| ())); });
+                    let pick = Callback::new(move |v: String| { let by = d.author(); d.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_rating(tx, &aid, cid, &v, &by, now())); });
                     view! { <CriticalChoice id=format!("rating-{cid}") legend="Rating".into() choices=vocab::RATINGS value=rating.get() on_pick=pick/> }
                 }}
             }.into_any()
@@ -269,10 +269,10 @@ pub fn AssessmentSection(
                 <p class="fb-hint" id="summary-hint">"Discussed with the young person and their family. High ratings in education, health and family alone are common and do not by themselves mean criminal exploitation."</p>
                 <TextField id="summary" rows=6 describedby="summary-hint"
                           value=Signal::derive(move || a.with(|a| a.as_ref().map(|a| a.summary.clone()).unwrap_or_default()))
-                          on_input=move |v: String| { let _ = d1.change(id, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v).map(|_| ())); }/>
+                          on_input=move |v: String| { d1.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v)); }/>
                 {move || {
                     let (d, aid) = (d.clone(), aid.clone());
-                    let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_overall(tx, &aid, &v, &by, now()).map(|_| ())); });
+                    let pick = Callback::new(move |v: String| { let by = d.author(); d.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_overall(tx, &aid, &v, &by, now())); });
                     view! { <CriticalChoice id="overall".into() legend="Overall risk level".into() choices=vocab::LEVELS value=overall.get() on_pick=pick/> }
                 }}
             }.into_any()
@@ -283,7 +283,7 @@ pub fn AssessmentSection(
                 <p class="fb-hint" id="completed-by-hint">"For example, \"A. Worker (social care), B. Officer (youth justice)\"."</p>
                 <TextField id="completed-by" describedby="completed-by-hint"
                        value=Signal::derive(move || a.with(|a| a.as_ref().map(|a| a.completed_by.clone()).unwrap_or_default()))
-                       on_input=move |v: String| { let _ = d.change(id, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v).map(|_| ())); }/>
+                       on_input=move |v: String| { d.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v)); }/>
             }.into_any()
         }
     };
@@ -378,9 +378,9 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
             errors.set(problems);
             return;
         }
-        if d.change(id, |tx| assessment::submit(tx, &aid2, now()).map(|_| ()))
-            .is_ok()
-        {
+        if d.act_on(id, ASSESSMENT_GONE, |tx| {
+            assessment::submit(tx, &aid2, now())
+        }) {
             go(&Route::Assessments(id));
         }
     };

@@ -28,7 +28,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             by: d.author(),
             ..Default::default()
         };
-        if d.change(id, |tx| case::add_note(tx, &note)).is_ok() {
+        if d.act(id, |tx| case::add_note(tx, &note)) {
             go(&Route::note(id, &note.id));
         }
     };
@@ -140,7 +140,7 @@ fn HazardEditor(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) 
                     let d = driver.clone();
                     let pick = Callback::new(move |v: String| {
                         let (by, at) = (d.author(), now());
-                        let _ = d.change(id, |tx| profile::set_hazard(tx, hid, v == "on", &by, at));
+                        d.act(id, |tx| profile::set_hazard(tx, hid, v == "on", &by, at));
                     });
                     if state.is_conflict() {
                         view! { <p class="fb-warning">{format!("{label}: set two ways at the same time. Choose what to keep at the top of this page.")}</p> }.into_any()
@@ -242,8 +242,9 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
             return;
         }
         errors.set(Vec::new());
-        reason.set(String::new());
-        let _ = d.change(id, |tx| nrm::set_status(tx, &step));
+        if d.act(id, |tx| nrm::set_status(tx, &step)) {
+            reason.set(String::new());
+        }
     };
     view! {
         <h2>"National Referral Mechanism"</h2>
@@ -310,7 +311,7 @@ fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> i
             return;
         }
         error.set(Vec::new());
-        if d.change(id, |tx| case::outcomes::add(tx, &o)).is_ok() {
+        if d.act(id, |tx| case::outcomes::add(tx, &o)) {
             notes.set(String::new());
             soft.set(Vec::new());
         }
@@ -421,7 +422,7 @@ fn NetworkAdd(driver: Driver, id: DocumentId) -> impl IntoView {
         } else {
             LinkKind::Person
         };
-        if d.change(id, |tx| network::add(tx, k, &l)).is_ok() {
+        if d.act(id, |tx| network::add(tx, k, &l)) {
             draft.set(network::Link::default());
         }
     };

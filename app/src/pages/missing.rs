@@ -54,7 +54,7 @@ fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> i
             errors.set(problems);
             return;
         }
-        if d.change(id, |tx| missing::save(tx, &episode)).is_ok() {
+        if d.act(id, |tx| missing::save(tx, &episode)) {
             go(&Route::Case(id));
         }
     };

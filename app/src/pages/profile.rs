@@ -57,7 +57,7 @@ pub fn ProfileForm(driver: Driver, id: DocumentId) -> impl IntoView {
         let fid = format!("profile-{}", f.key());
         let (text, hint) = label(f);
         let value = move || c.with(|k| k.as_ref().map(|k| k.profile.get(f).to_owned()).unwrap_or_default());
-        let save = move |v: String| { let _ = d.change(id, |tx| profile::set_field(tx, f, &v)); };
+        let save = move |v: String| { d.act(id, |tx| profile::set_field(tx, f, &v)); };
         let hint_id = format!("{fid}-hint");
         let control = match (choices(f), f) {
             (Some(list), _) => view! {
