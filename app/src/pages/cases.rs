@@ -1,7 +1,7 @@
 //! The caseload: every case on this device (and, once synced, every case on the server).
 
 use fieldbook_case::route::Route;
-use fieldbook_case::{self as case, validate, vocab};
+use fieldbook_case::{self as case, status, validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
@@ -52,15 +52,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
         rows
     };
     let progress = move || {
-        let (have, total) = s.fetched.get();
-        (total > 0).then(|| {
-            let text = if have < total {
-                format!("Fetching cases from the server: {have} of {total}")
-            } else if total == 1 {
-                "The 1 case in your caseload is on this device".to_owned()
-            } else {
-                format!("All {total} cases in your caseload are on this device")
-            };
+        status::progress(s.fetched.get()).map(|text| {
             view! {
                 <div class="fb-progress" role="status" data-testid="caseload-progress">
                     <p>{text}</p>
