@@ -297,7 +297,7 @@ mod tests {
             format!("#/case/{id}/assessment/a1/not-a-section"),
             format!("#/case/{id}/assessment/a1/summary/more"),
             format!("#/case/{id}/missing"),
-            format!("#/settings/x"),
+            "#/settings/x".to_owned(),
             format!("#//case/{id}"),
             format!("#/{long}"),
             "#/case/%00".to_owned(),
