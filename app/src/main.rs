@@ -5,8 +5,9 @@ mod driver;
 mod pages;
 mod ui;
 
-use driver::{Driver, Status};
-use fieldbook_sync::DocumentId;
+use driver::Driver;
+use fieldbook_case::route::Route;
+use fieldbook_case::status;
 use leptos::prelude::*;
 use pages::assessment::{AssessmentCheck, AssessmentSection, AssessmentTasks, Assessments};
 use pages::case::CasePage;
@@ -24,54 +25,6 @@ fn main() {
     console_error_panic_hook::set_once();
     register_service_worker();
     leptos::mount::mount_to_body(Root);
-}
-
-/// The app's pages, from the URL fragment (so a reload lands on the same page offline).
-#[derive(Debug, Clone, PartialEq)]
-enum Page {
-    Cases,
-    Settings,
-    Case(DocumentId),
-    Note(DocumentId, String),
-    Assessments(DocumentId),
-    AssessmentTasks(DocumentId, String),
-    AssessmentSection(DocumentId, String, String),
-    AssessmentCheck(DocumentId, String),
-    Missing(DocumentId, Option<String>),
-    Plan(DocumentId),
-    Profile(DocumentId),
-    Chronology(DocumentId),
-}
-
-fn parse_hash(hash: &str) -> Page {
-    let parts: Vec<&str> = hash
-        .trim_start_matches('#')
-        .trim_start_matches('/')
-        .split('/')
-        .collect();
-    let case = |id: &str| id.parse::<DocumentId>().ok();
-    let page = match parts.as_slice() {
-        ["settings"] => Some(Page::Settings),
-        ["case", id] => case(id).map(Page::Case),
-        ["case", id, "note", note] => case(id).map(|d| Page::Note(d, (*note).to_owned())),
-        ["case", id, "assessments"] => case(id).map(Page::Assessments),
-        ["case", id, "assessment", a] => {
-            case(id).map(|d| Page::AssessmentTasks(d, (*a).to_owned()))
-        }
-        ["case", id, "assessment", a, "check"] => {
-            case(id).map(|d| Page::AssessmentCheck(d, (*a).to_owned()))
-        }
-        ["case", id, "assessment", a, section] => {
-            case(id).map(|d| Page::AssessmentSection(d, (*a).to_owned(), (*section).to_owned()))
-        }
-        ["case", id, "missing", "new"] => case(id).map(|d| Page::Missing(d, None)),
-        ["case", id, "missing", e] => case(id).map(|d| Page::Missing(d, Some((*e).to_owned()))),
-        ["case", id, "plan"] => case(id).map(Page::Plan),
-        ["case", id, "profile"] => case(id).map(Page::Profile),
-        ["case", id, "chronology"] => case(id).map(Page::Chronology),
-        _ => None,
-    };
-    page.unwrap_or(Page::Cases)
 }
 
 fn current_hash() -> String {
@@ -117,11 +70,16 @@ fn Root() -> impl IntoView {
 
 #[component]
 fn App(driver: Driver) -> impl IntoView {
-    let page = RwSignal::new(parse_hash(&current_hash()));
+    let page = RwSignal::new(Route::parse(&current_hash()));
+    open_case(&driver, &page.get_untracked());
+    let d = driver.clone();
     let on_hash = Closure::<dyn FnMut()>::new(move || {
-        page.set(parse_hash(&current_hash()));
+        let route = Route::parse(&current_hash());
+        open_case(&d, &route);
+        page.set(route);
         ui::show_page_top();
     });
+    // Cannot fail for a window.
     let _ = web_sys::window()
         .expect("window")
         .add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
@@ -135,15 +93,14 @@ fn App(driver: Driver) -> impl IntoView {
     let d2 = driver.clone();
     view! {
         <header class="fb-header">
-            <a class="fb-logo" href="#/">"Fieldbook"</a>
+            <a class="fb-logo" href=Route::Cases.href()>"Fieldbook"</a>
             <span class=move || s.status.get().class()
                   data-testid="sync-status">{move || s.status.get().label()}</span>
         </header>
         <div class="fb-banner" data-testid="unsent">
-            <span data-testid="waiting">{move || match (s.status.get(), s.sent_at.get(), s.waiting.get()) {
-                (Status::EverythingSent, Some(at), _) => format!("Everything sent {}", sent_when(at)),
-                (_, _, Some(what)) => format!("{} waiting to send", capitalised(&what)),
-                (_, _, None) => "Nothing waiting to send".to_owned(),
+            <span data-testid="waiting">{move || {
+                let sent = s.sent_at.get().map(sent_when);
+                s.waiting.with(|w| status::banner(s.status.get(), sent.as_deref(), w.as_deref()))
             }}</span>
             " · "
             <span data-testid="saved">{move || if s.unsaved.get() == 0 { "Saved on this device" } else { "Saving…" }}</span>
@@ -161,36 +118,52 @@ fn App(driver: Driver) -> impl IntoView {
             </div>
         </Show>
         <Show when=move || s.error.get().is_some()>
-            <div class="fb-error" role="alert">{move || s.error.get().unwrap_or_default()}</div>
+            <div class="fb-error" role="alert" data-testid="error">
+                <p>{move || s.error.get().unwrap_or_default()}</p>
+                <button type="button" class="fb-button fb-button-secondary" on:click=move |_| s.error.set(None)>"Dismiss"</button>
+            </div>
         </Show>
         <main class="fb-main">
             {move || {
                 let d = d2.clone();
                 match page.get() {
-                    Page::Cases => view! { <CaseList driver=d/> }.into_any(),
-                    Page::Settings => view! { <Settings driver=d/> }.into_any(),
-                    Page::Case(id) => view! { <CasePage driver=d id=id/> }.into_any(),
-                    Page::Note(id, note) => view! { <NoteForm driver=d id=id note=note/> }.into_any(),
-                    Page::Assessments(id) => view! { <Assessments driver=d id=id/> }.into_any(),
-                    Page::AssessmentTasks(id, a) => view! { <AssessmentTasks driver=d id=id aid=a/> }.into_any(),
-                    Page::AssessmentSection(id, a, s) => view! { <AssessmentSection driver=d id=id aid=a section=s/> }.into_any(),
-                    Page::AssessmentCheck(id, a) => view! { <AssessmentCheck driver=d id=id aid=a/> }.into_any(),
-                    Page::Missing(id, e) => view! { <MissingForm driver=d id=id episode=e/> }.into_any(),
-                    Page::Plan(id) => view! { <SafetyPlan driver=d id=id/> }.into_any(),
-                    Page::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
-                    Page::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
+                    Route::Cases => view! { <CaseList driver=d/> }.into_any(),
+                    Route::Settings => view! { <Settings driver=d/> }.into_any(),
+                    Route::Case(id) => view! { <CasePage driver=d id=id/> }.into_any(),
+                    Route::Note(id, note) => view! { <NoteForm driver=d id=id note=note.to_string()/> }.into_any(),
+                    Route::Assessments(id) => view! { <Assessments driver=d id=id/> }.into_any(),
+                    Route::AssessmentTasks(id, a) => view! { <AssessmentTasks driver=d id=id aid=a.to_string()/> }.into_any(),
+                    Route::AssessmentSection(id, a, s) => view! { <AssessmentSection driver=d id=id aid=a.to_string() section=s/> }.into_any(),
+                    Route::AssessmentCheck(id, a) => view! { <AssessmentCheck driver=d id=id aid=a.to_string()/> }.into_any(),
+                    Route::Missing(id, e) => view! { <MissingForm driver=d id=id episode=e.map(|e| e.to_string())/> }.into_any(),
+                    Route::Plan(id) => view! { <SafetyPlan driver=d id=id/> }.into_any(),
+                    Route::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
+                    Route::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
+                    Route::NotFound => view! { <NotFound/> }.into_any(),
                 }
             }}
         </main>
     }
 }
 
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+/// Opening a page about a case that is not on this device asks for it (local store first,
+/// then the server). Done here, on navigation, rather than while the page renders: nothing
+/// that renders changes the driver's state or a document.
+fn open_case(driver: &Driver, route: &Route) {
+    if let Some(id) = route.case() {
+        if driver.with_doc(&id, |_| ()).is_none() {
+            driver.find(id);
+        }
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <h1>"Page not found"</h1>
+        <p>"If you followed a link, it may be incomplete."</p>
+        <p><a href=Route::Cases.href()>"Go to your cases"</a></p>
+    }
 }
 
 /// "at 14:02" (local time), or "on 12/03/2026 at 14:02" if not today.
@@ -213,6 +186,8 @@ fn sent_when(at: u64) -> String {
 fn register_service_worker() {
     let nav = web_sys::window().expect("window").navigator();
     if js_sys::Reflect::has(&nav, &JsValue::from_str("serviceWorker")).unwrap_or(false) {
+        // A promise: a browser that refuses (private mode) leaves the app working online;
+        // the storage line in the banner already says whether data may be cleared.
         let _ = nav.service_worker().register("/sw.js");
     }
 }
@@ -224,6 +199,7 @@ fn watch_for_update(ready: RwSignal<bool>) {
         return;
     }
     let cb = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| ready.set(true));
+    // Cannot fail where a service worker container exists (checked above).
     let _ = nav
         .service_worker()
         .add_event_listener_with_callback("message", cb.as_ref().unchecked_ref());
@@ -250,9 +226,11 @@ fn apply_update() {
         {
             let reg: web_sys::ServiceWorkerRegistration = reg.unchecked_into();
             if let Some(w) = reg.waiting() {
+                // The reload below loads whichever worker is active: no worse than now.
                 let _ = w.post_message(&JsValue::from_str("skip-waiting"));
             }
         }
+        // Reload throws only for a detached document.
         let _ = web_sys::window().expect("window").location().reload();
     });
 }

@@ -3,6 +3,7 @@
 //! colleague's edit arrives, and the chooser for a safety-critical value set two ways at once.
 
 use fieldbook_case::critical::Critical;
+use fieldbook_case::route::Route;
 use fieldbook_case::validate::FieldError;
 use fieldbook_case::vocab::{self, Choice};
 use fieldbook_case::{assessment, caret, nrm, profile, Case, Dispute, Disputed, Hazard};
@@ -13,8 +14,27 @@ use wasm_bindgen::JsCast;
 
 use crate::driver::Driver;
 
-pub fn go(hash: &str) {
-    let _ = web_sys::window().expect("window").location().set_hash(hash);
+/// Shown when a change could not be made because its item is not on this device (removed
+/// on another device and compacted away, or a stale link) or can no longer change.
+pub const NOTE_GONE: &str =
+    "This note is no longer on this device (it may have been removed on another device). Your change was not saved.";
+pub const ACTION_GONE: &str =
+    "This action is no longer in the safety plan on this device (it may have been removed on another device). Your change was not saved.";
+pub const ASSESSMENT_GONE: &str =
+    "This assessment can no longer be changed: it has been submitted (perhaps on another device) or is no longer on this device. Your change was not saved.";
+pub const VERSION_GONE: &str =
+    "This assessment version is no longer on this device, so it was not confirmed.";
+pub const LATE_EDITS_TAKEN: &str =
+    "These changes are already in a new draft: continue it from the risk assessment page.";
+
+/// Open another page (the `hashchange` handler renders it).
+pub fn go(route: &Route) {
+    // Setting the fragment of the page's own location cannot fail in a browsing context
+    // (it throws only for a detached document, where there is nothing left to show).
+    let _ = web_sys::window()
+        .expect("window")
+        .location()
+        .set_hash(&route.to_hash());
 }
 
 pub fn now() -> i64 {
@@ -57,6 +77,9 @@ pub fn from_local_input(v: &str) -> Option<i64> {
     let ms = js_sys::Date::new(&JsValue::from_str(v)).get_time();
     (!ms.is_nan()).then_some(ms as i64)
 }
+
+// Focus, scrolling and timers below are best effort: if one fails the page is still
+// complete and usable, only less conveniently placed, so their results are ignored.
 
 /// Move keyboard focus (and the screen reader) to the element with `id`, now.
 pub fn focus_now(id: &str) {
@@ -205,15 +228,34 @@ fn chooser_id(what: &Disputed) -> String {
 /// Settle a dispute on this device: the kept value is set again, by this worker, now.
 fn settle(driver: &Driver, id: DocumentId, what: &Disputed, value: &str) -> Result<(), String> {
     let (by, at) = (driver.author(), now());
-    driver.change(id, |tx| match what {
-        Disputed::Hazard(h) => profile::set_hazard(tx, h, value == "on", &by, at),
-        Disputed::Overall { assessment: a } => {
-            assessment::set_overall(tx, a, value, &by, at).map(|_| ())
-        }
+    let mut found = true;
+    driver.change(id, |tx| {
+        found = settle_in(tx, what, value, &by, at)?;
+        Ok(())
+    })?;
+    if found {
+        Ok(())
+    } else {
+        Err("that value is no longer in dispute on this device".to_owned())
+    }
+}
+
+/// False if the disputed value is not there to settle (its assessment is gone, or it was
+/// settled differently in the meantime).
+fn settle_in(
+    tx: &mut fieldbook_sync::automerge::transaction::Transaction<'_>,
+    what: &Disputed,
+    value: &str,
+    by: &str,
+    at: i64,
+) -> Result<bool, fieldbook_sync::automerge::AutomergeError> {
+    match what {
+        Disputed::Hazard(h) => profile::set_hazard(tx, h, value == "on", by, at).map(|()| true),
+        Disputed::Overall { assessment: a } => assessment::set_overall(tx, a, value, by, at),
         Disputed::Rating {
             assessment: a,
             category,
-        } => assessment::set_rating(tx, a, category, value, &by, at).map(|_| ()),
+        } => assessment::set_rating(tx, a, category, value, by, at),
         Disputed::Nrm => nrm::set_status(
             tx,
             &nrm::Step {
@@ -221,10 +263,11 @@ fn settle(driver: &Driver, id: DocumentId, what: &Disputed, value: &str) -> Resu
                 at,
                 status: value.to_owned(),
                 reason: "Chosen after it was set two ways at the same time".to_owned(),
-                by: by.clone(),
+                by: by.to_owned(),
             },
-        ),
-    })
+        )
+        .map(|()| true),
+    }
 }
 
 /// Which assessment a disputed level or rating belongs to, for people.
@@ -483,6 +526,7 @@ impl TextControl for web_sys::HtmlInputElement {
         Some((self.selection_start().ok()??, self.selection_end().ok()??))
     }
     fn select(&self, start: u32, end: u32) {
+        // Throws only for input types without a selection; ours are text: the caret stays.
         let _ = self.set_selection_range(start, end);
     }
 }
@@ -498,6 +542,7 @@ impl TextControl for web_sys::HtmlTextAreaElement {
         Some((self.selection_start().ok()??, self.selection_end().ok()??))
     }
     fn select(&self, start: u32, end: u32) {
+        // Throws only for input types without a selection; ours are text: the caret stays.
         let _ = self.set_selection_range(start, end);
     }
 }

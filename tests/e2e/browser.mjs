@@ -4,6 +4,7 @@ import { spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import assert from "node:assert/strict"
+import { before, after } from "node:test"
 import { withTimeout, TIMEOUT, startServer, tempDir, removeDir } from "../interop/harness.mjs"
 
 export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
@@ -136,4 +137,48 @@ export async function appServer(extraArgs = []) {
       await removeDir(dir)
     },
   }
+}
+
+/**
+ * The setup most test files share: the app server (started, with `extraArgs`) and, unless
+ * `browser: false`, headless Chromium; both closed after the file's tests. Call it at the top
+ * level of a test file; `server` and `browser` are set once its `before` hook has run.
+ */
+export function useApp(extraArgs = [], { browser = true } = {}) {
+  const app = {
+    server: undefined,
+    browser: undefined,
+    /** A phone: its own browser context (so it can go offline alone), named, app loaded. */
+    async phone(name, contextOptions = {}) {
+      const context = await app.browser.newContext(contextOptions)
+      const page = await context.newPage()
+      await setAuthor(page, app.server.url, name)
+      await page.goto(app.server.url)
+      await page.evaluate(() => navigator.serviceWorker.ready)
+      return { context, page }
+    },
+  }
+  before(async () => {
+    app.server = await appServer(extraArgs)
+    await app.server.start()
+    if (browser) app.browser = await launch()
+  })
+  after(async () => {
+    await app.browser?.close()
+    await app.server?.close()
+  })
+  return app
+}
+
+/** The page has noticed it has no connection. */
+export function offline(page) {
+  return page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
+}
+
+/** Start a new risk assessment on the case; returns its id (from the task list's URL). */
+export async function startAssessment(page, baseUrl, caseId) {
+  await page.goto(`${baseUrl}#/case/${caseId}/assessments`)
+  await page.getByTestId("start-assessment").click()
+  await page.getByTestId("task-list").waitFor()
+  return page.url().split("/assessment/")[1]
 }

@@ -1,56 +1,33 @@
 // The case file in headless Chromium against the real server: a 12-category risk assessment
 // completed offline, a conflict on the overall level seen and settled on two devices, the
 // missing-episode rule, the chronology across devices, and axe-core on every screen.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
-import { launch, appServer, createCase, addNote, upToDate, setAuthor, axeViolations } from "./browser.mjs"
+import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment } from "./browser.mjs"
 
 const CATEGORIES = [
   "missing", "coercion", "contact", "substances", "education", "online",
   "sexual-health", "health", "family", "offending", "isolation", "safeguarding",
 ]
-let server, browser
+const app = useApp()
 
-const start = () => server.start()
-const stop = () => server.stop()
-const offline = page => page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
-
-before(async () => {
-  server = await appServer()
-  await start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
+const start = () => app.server.start()
+const stop = () => app.server.stop()
 
 /** A device with a name, on the app, service worker ready. */
 async function device(name) {
-  const page = await (await browser.newContext()).newPage()
-  await setAuthor(page, server.url, name)
-  await page.goto(server.url)
-  await page.evaluate(() => navigator.serviceWorker.ready)
-  return page
-}
-
-async function startAssessment(page, caseId) {
-  await page.goto(`${server.url}#/case/${caseId}/assessments`)
-  await page.getByTestId("start-assessment").click()
-  await page.getByTestId("task-list").waitFor()
-  return page.url().split("/assessment/")[1]
+  return (await app.phone(name)).page
 }
 
 test("a 12-category risk assessment is completed offline, survives a reload, and is submitted", async () => {
   const page = await device("Worker A (social care)")
   const id = await createCase(page, "Test Person Assessed")
   await upToDate(page)
-  const aid = await startAssessment(page, id)
+  const aid = await startAssessment(page, app.server.url, id)
   await stop()
   await offline(page)
-  const base = `${server.url}#/case/${id}/assessment/${aid}`
+  const base = `${app.server.url}#/case/${id}/assessment/${aid}`
   for (const [i, cid] of CATEGORIES.entries()) {
     if (i === 6) {
       // Half-way through, the phone reloads the app with no signal.
@@ -80,7 +57,7 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
 
   await start()
   await upToDate(page)
-  const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+  const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
   assert.equal(got.code, 0, got.stderr)
   const doc = JSON.parse(got.stdout)
   const a = doc.assessments.find(x => x.id === aid)
@@ -96,15 +73,15 @@ test("two devices set different overall levels offline: both see both values and
   const a = await device("Worker A")
   const b = await device("Worker B")
   const id = await createCase(a, "Test Person Disputed")
-  const aid = await startAssessment(a, id)
+  const aid = await startAssessment(a, app.server.url, id)
   await upToDate(a)
   const summary = `#/case/${id}/assessment/${aid}/summary`
-  await b.goto(server.url + summary)
+  await b.goto(app.server.url + summary)
   await b.getByLabel("Moderate", { exact: true }).waitFor({ timeout: TIMEOUT })
   await upToDate(b)
 
   await stop()
-  await a.goto(server.url + summary)
+  await a.goto(app.server.url + summary)
   await a.getByLabel("High", { exact: true }).check()
   await b.getByLabel("Emerging", { exact: true }).check()
   for (const p of [a, b]) await p.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
@@ -133,7 +110,7 @@ test("two devices set different overall levels offline: both see both values and
 test("a missing episode whose interview was not completed cannot be saved without a reason", async () => {
   const page = await device("Worker A")
   const id = await createCase(page, "Test Person Missing")
-  await page.goto(`${server.url}#/case/${id}/missing/new`)
+  await page.goto(`${app.server.url}#/case/${id}/missing/new`)
   const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
   await page.getByLabel("When they went missing").fill(`${day}T10:00`)
   await page.getByLabel("Care", { exact: true }).check()
@@ -170,7 +147,7 @@ test("the chronology shows events from both devices in time order, and every scr
   const id = await createCase(a, "Test Person Timeline")
   await upToDate(a)
   assert.deepEqual(await axeViolations(a), [], "case page")
-  await b.goto(`${server.url}#/case/${id}`)
+  await b.goto(`${app.server.url}#/case/${id}`)
   await b.getByTestId("case-name").waitFor()
 
   await addNote(a, "Note written on device A")
@@ -179,7 +156,7 @@ test("the chronology shows events from both devices in time order, and every scr
   assert.deepEqual(await axeViolations(a), [], "note form")
   await a.getByTestId("note-done").click()
 
-  await b.goto(`${server.url}#/case/${id}/missing/new`)
+  await b.goto(`${app.server.url}#/case/${id}/missing/new`)
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
   await b.getByLabel("When they went missing").fill(`${day}T09:00`)
   await b.getByLabel("Home", { exact: true }).check()
@@ -188,7 +165,7 @@ test("the chronology shows events from both devices in time order, and every scr
   await upToDate(a)
   await upToDate(b)
 
-  await a.goto(`${server.url}#/case/${id}/chronology`)
+  await a.goto(`${app.server.url}#/case/${id}/chronology`)
   const table = a.getByTestId("chronology")
   await table.locator("tr[data-kind=missing]").waitFor({ timeout: TIMEOUT })
   await table.locator("tr[data-kind=contact]").first().waitFor()
@@ -208,28 +185,46 @@ test("the chronology shows events from both devices in time order, and every scr
   await table.locator("tr[data-kind=contact]").first().waitFor({ state: "detached" })
   assert.ok((await table.locator("tr[data-kind=missing]").count()) > 0)
 
-  await a.goto(server.url)
+  await a.goto(app.server.url)
   await a.getByTestId("case-list").waitFor()
   assert.deepEqual(await axeViolations(a), [], "case list")
-  const aid = await startAssessment(a, id)
+  const aid = await startAssessment(a, app.server.url, id)
   assert.deepEqual(await axeViolations(a), [], "assessment task list")
-  await a.goto(`${server.url}#/case/${id}/assessment/${aid}/coercion`)
+  await a.goto(`${app.server.url}#/case/${id}/assessment/${aid}/coercion`)
   await a.getByLabel("Information and analysis").waitFor()
   assert.deepEqual(await axeViolations(a), [], "assessment category")
-  await a.goto(`${server.url}#/case/${id}/assessment/${aid}/check`)
+  await a.goto(`${app.server.url}#/case/${id}/assessment/${aid}/check`)
   await a.getByTestId("check-list").waitFor()
   assert.deepEqual(await axeViolations(a), [], "check answers")
-  await a.goto(`${server.url}#/case/${id}/plan`)
+  await a.goto(`${app.server.url}#/case/${id}/plan`)
   await a.getByLabel("Next review").waitFor()
   assert.deepEqual(await axeViolations(a), [], "safety plan")
-  await a.goto(`${server.url}#/case/${id}/profile`)
+  await a.goto(`${app.server.url}#/case/${id}/profile`)
   await a.getByLabel("In their own words").fill("I want to be a mechanic.")
   await a.getByLabel("Legal status").selectOption("cin")
   assert.deepEqual(await axeViolations(a), [], "profile")
   await upToDate(a)
-  const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+  const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
   const profile = JSON.parse(got.stdout).profile
   assert.deepEqual([profile.voice, profile.legalStatus], ["I want to be a mechanic.", "cin"])
   await a.context().close()
   await b.context().close()
+})
+
+test("a link the app does not understand shows Page not found, never a page for an impossible id", async () => {
+  const page = await device("Worker R")
+  const id = await createCase(page, "Test Person Routed")
+  const notFound = page.getByRole("heading", { level: 1, name: "Page not found" })
+  for (const hash of ["#/nowhere", "#/case/not-a-case-id", `#/case/${id}/note/bad%20id`, `#/case/${id}/assessment/a1/no-such-section`, `#/case/${id}/plan/extra`]) {
+    await page.goto(`${app.server.url}${hash}`)
+    await notFound.waitFor()
+    assert.equal(await page.getByTestId("case-list").count(), 0, hash)
+  }
+  // Control: a real page of the same case opens, and the way back from Not found works.
+  await page.goto(`${app.server.url}#/case/${id}/plan`)
+  await page.getByRole("heading", { level: 1, name: "Safety plan" }).waitFor()
+  assert.equal(await notFound.count(), 0)
+  await page.goto(`${app.server.url}#/nowhere`)
+  await page.getByRole("link", { name: "Go to your cases" }).click()
+  await page.getByTestId("case-list").getByRole("link", { name: "Test Person Routed" }).waitFor()
 })

@@ -1,27 +1,16 @@
 // A new device learns the whole caseload from the server (with visible progress), sees cases
 // created elsewhere as they appear, and lists its own cases for everyone else.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
-import { launch, appServer, createCase, upToDate } from "./browser.mjs"
+import { createCase, upToDate, useApp } from "./browser.mjs"
 
-let server, browser
-
-before(async () => {
-  server = await appServer(["--demo"])
-  await server.start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
+const app = useApp(["--demo"])
 
 const caseLinks = page => page.getByTestId("case-list").getByRole("link")
 
 test("a new device pulls every demo case, showing progress, then stays current", async () => {
-  const context = await browser.newContext()
+  const context = await app.browser.newContext()
   // Record every text the progress line shows, from before the app starts.
   await context.addInitScript(() => {
     window.__progress = []
@@ -32,7 +21,7 @@ test("a new device pulls every demo case, showing progress, then stays current",
     }).observe(document, { subtree: true, childList: true, characterData: true })
   })
   const page = await context.newPage()
-  await page.goto(server.url)
+  await page.goto(app.server.url)
   await page.getByTestId("caseload-progress")
     .filter({ hasText: "All 8 cases in your caseload are on this device" })
     .waitFor({ timeout: TIMEOUT })
@@ -44,7 +33,7 @@ test("a new device pulls every demo case, showing progress, then stays current",
   await upToDate(page)
 
   // A case created on another device shows up here without a reload.
-  const made = await runClient(server.wsUrl, ["create-case", "--name", "Test Person Remote", "--dob", "2011-02-03"])
+  const made = await runClient(app.server.wsUrl, ["create-case", "--name", "Test Person Remote", "--dob", "2011-02-03"])
   assert.equal(made.code, 0, made.stderr)
   await caseLinks(page).filter({ hasText: "Test Person Remote" }).waitFor({ timeout: TIMEOUT })
   await page.getByTestId("caseload-progress").filter({ hasText: "All 9 cases" }).waitFor({ timeout: TIMEOUT })
@@ -52,7 +41,7 @@ test("a new device pulls every demo case, showing progress, then stays current",
   // And a case created here is listed for every other device.
   const id = await createCase(page, "Test Person Local")
   await upToDate(page)
-  const listed = await runClient(server.wsUrl, ["cases"])
+  const listed = await runClient(app.server.wsUrl, ["cases"])
   assert.equal(listed.code, 0, listed.stderr)
   const urls = listed.stdout.split("\n")
   assert.equal(urls.length, 10)

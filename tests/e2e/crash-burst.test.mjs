@@ -4,7 +4,7 @@
 // while connected, so the server's replies are being stored too, as for a worker with
 // signal; then SIGKILL. The server is stopped before the browser is relaunched with the same
 // profile and the case read back: only the device's own store can answer.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -12,7 +12,7 @@ import path from "node:path"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launchKillable, appServer } from "./browser.mjs"
+import { launchKillable, useApp } from "./browser.mjs"
 
 const ROUNDS = 10
 /** The crash: this long after the last key event has been handled by the page. */
@@ -20,16 +20,7 @@ const KILL_AFTER_MS = 30
 const KEY_DELAY_MS = 10
 const CASE = "Demo — Kasey Brightwater"
 
-let server
-
-before(async () => {
-  server = await appServer(["--demo"])
-  await server.start()
-})
-
-after(async () => {
-  await server?.close()
-})
+const app = useApp(["--demo"], { browser: false })
 
 // Synthetic text only; a different sentence (and length) each round.
 const WORDS = ["met", "him", "outside", "the", "chip", "shop", "on", "Station", "Road", "said", "he",
@@ -40,9 +31,9 @@ function burst(round) {
   return `R${round} ${words.join(" ")}.`
 }
 
-/** Open the case and wait until the device has synced with the server. */
+/** Open the case and wait until the device has synced with the app.server. */
 async function openOnline(page, id) {
-  await page.goto(`${server.url}#/case/${id}`)
+  await page.goto(`${app.server.url}#/case/${id}`)
   await page.getByTestId("add-note").waitFor()
   // ("Up to date" is the wording before issue 8: the same test runs against an older build
   // as a control, see docs/PERFORMANCE.md.)
@@ -51,7 +42,7 @@ async function openOnline(page, id) {
 
 /** The texts of this test's notes ("R<round> …") in the case, as loaded from the device. */
 async function notesOnDevice(page, id) {
-  await page.goto(`${server.url}#/case/${id}`).catch(() => {}) // server is down: the service worker answers
+  await page.goto(`${app.server.url}#/case/${id}`).catch(() => {}) // server is down: the service worker answers
   await page.getByTestId("add-note").waitFor({ timeout: TIMEOUT }) // shown once the case is loaded
   const texts = await page.getByTestId("note-text").allTextContents()
   return texts.filter(t => /^R\d /.test(t)).sort()
@@ -63,7 +54,7 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
   try {
     chrome = await launchKillable(profile)
     let page = await chrome.context.newPage()
-    await page.goto(server.url)
+    await page.goto(app.server.url)
     await page.evaluate(() => navigator.serviceWorker.ready)
     await page.getByRole("link", { name: CASE }).click({ timeout: TIMEOUT })
     await page.getByTestId("case-name").filter({ hasText: CASE }).waitFor()
@@ -88,7 +79,7 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
       await chrome.kill()
       killDelays.push(killedAfter.toFixed(0))
 
-      await server.stop()
+      await app.server.stop()
       chrome = await launchKillable(profile)
       page = await chrome.context.newPage()
       const got = await notesOnDevice(page, id)
@@ -97,7 +88,7 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
         [...typed].sort(),
         `round ${round + 1}: browser killed ${killedAfter.toFixed(0)} ms after the last key of "${text}"`,
       )
-      await server.start()
+      await app.server.start()
     }
     t.diagnostic(`killed this many ms after the last key: ${killDelays.join(", ")}`)
   } finally {

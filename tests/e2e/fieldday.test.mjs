@@ -3,45 +3,21 @@
 // safety-plan actions, contact times in the future refused, counts, "reported by" in the
 // chronology, level and age on the case page, the chronology's first event on a phone's first
 // screen, and a colleague's edit arriving in a field without moving the caret.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { launch, appServer, createCase, addNote, upToDate, setAuthor, axeViolations } from "./browser.mjs"
+import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment } from "./browser.mjs"
 
 const CATEGORIES = [
   "missing", "coercion", "contact", "substances", "education", "online",
   "sexual-health", "health", "family", "offending", "isolation", "safeguarding",
 ]
 const PHONE = { width: 360, height: 740 }
-let server, browser
-
-const offline = page => page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
-
-before(async () => {
-  server = await appServer()
-  await server.start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
+const app = useApp()
 
 /** A device with a name, on the app, service worker ready. */
 async function device(name, viewport) {
-  const page = await (await browser.newContext(viewport ? { viewport } : {})).newPage()
-  await setAuthor(page, server.url, name)
-  await page.goto(server.url)
-  await page.evaluate(() => navigator.serviceWorker.ready)
-  return page
-}
-
-async function startAssessment(page, caseId) {
-  await page.goto(`${server.url}#/case/${caseId}/assessments`)
-  await page.getByTestId("start-assessment").click()
-  await page.getByTestId("task-list").waitFor()
-  return page.url().split("/assessment/")[1]
+  return (await app.phone(name, viewport ? { viewport } : {})).page
 }
 
 /** Local date `YYYY-MM-DD`, `days` from today. */
@@ -60,7 +36,7 @@ function ageToday(dob) {
 }
 
 async function recordMissing(page, caseId, { from = "Home", reportedBy = "" } = {}) {
-  await page.goto(`${server.url}#/case/${caseId}/missing/new`)
+  await page.goto(`${app.server.url}#/case/${caseId}/missing/new`)
   await page.getByLabel("When they went missing").fill(`${localDate(-1)}T09:00`)
   await page.getByLabel(from, { exact: true }).check()
   if (reportedBy) await page.getByLabel("Reported by").fill(reportedBy)
@@ -73,21 +49,21 @@ test("a dispute is settled from the case page's banner on one phone and disappea
   const b = await device("Worker B", PHONE)
   const name = "Test Person Banner"
   const id = await createCase(a, name)
-  const aid = await startAssessment(a, id)
+  const aid = await startAssessment(a, app.server.url, id)
   await upToDate(a)
   const summary = `#/case/${id}/assessment/${aid}/summary`
-  await b.goto(server.url + summary)
+  await b.goto(app.server.url + summary)
   await b.getByLabel("Moderate", { exact: true }).waitFor({ timeout: TIMEOUT })
   await upToDate(b)
 
-  await server.stop()
+  await app.server.stop()
   await offline(a)
   await offline(b)
-  await a.goto(server.url + summary)
+  await a.goto(app.server.url + summary)
   await a.getByLabel("High", { exact: true }).check()
   await b.getByLabel("Emerging", { exact: true }).check()
   for (const p of [a, b]) await p.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
-  await server.start()
+  await app.server.start()
 
   // Where the chooser is on the page, the banner points to it, and moving on does not look
   // like choosing.
@@ -104,7 +80,7 @@ test("a dispute is settled from the case page's banner on one phone and disappea
 
   // The case page lists the dispute with both values, who set each and when, and Keep buttons.
   for (const p of [a, b]) {
-    await p.goto(`${server.url}#/case/${id}`)
+    await p.goto(`${app.server.url}#/case/${id}`)
     await p.getByTestId("case-name").waitFor()
     const dispute = p.getByTestId("conflicts").getByTestId("dispute").filter({ hasText: "Overall risk level" })
     await dispute.waitFor({ timeout: TIMEOUT })
@@ -123,7 +99,7 @@ test("a dispute is settled from the case page's banner on one phone and disappea
   await b.screenshot({ path: "/tmp/fieldday-dispute-kept-360.png" })
   for (const p of [b, a]) {
     await p.getByTestId("conflicts").waitFor({ state: "detached", timeout: TIMEOUT })
-    await p.goto(server.url + summary)
+    await p.goto(app.server.url + summary)
     await p.getByText(/Set by Worker B at/).waitFor({ timeout: TIMEOUT })
     assert.ok(await p.getByLabel("High", { exact: true }).isChecked())
     assert.equal(await p.getByTestId("conflicts").count(), 0)
@@ -160,7 +136,7 @@ test("a page opened from the bottom of the case page opens at its top, heading f
 test("a safety-plan action can be saved with no due date", async () => {
   const page = await device("Worker A", PHONE)
   const id = await createCase(page, "Test Person Plan")
-  await page.goto(`${server.url}#/case/${id}/plan`)
+  await page.goto(`${app.server.url}#/case/${id}/plan`)
   await page.getByLabel("Action", { exact: true }).fill("Appointments at 3pm")
   await page.getByLabel("Owner").fill("Youth worker")
   assert.equal(await page.getByLabel(/Due date/).inputValue(), "")
@@ -222,13 +198,13 @@ test("counts read naturally, the chronology says who reported them missing, and 
   const id = await createCase(page, name)
   await addNote(page, "Talked about football.")
   await recordMissing(page, id, { reportedBy: "Mum" })
-  await page.goto(server.url)
+  await page.goto(app.server.url)
   const row = page.getByTestId("case-list").getByRole("listitem").filter({ hasText: name })
   await row.waitFor()
   assert.match(await row.textContent(), / · 1 note(?!s)/)
   assert.deepEqual(await axeViolations(page), [], "case list")
 
-  await page.goto(`${server.url}#/case/${id}/chronology`)
+  await page.goto(`${app.server.url}#/case/${id}/chronology`)
   const table = page.getByTestId("chronology")
   const missing = table.locator("tr[data-kind=missing]")
   await missing.waitFor()
@@ -257,8 +233,8 @@ test("the case page shows the name once, the age and the current risk level", as
   assert.equal(await page.getByTestId("risk-level").textContent(), "No risk assessment yet")
   assert.equal(await page.locator("main").getByText(name, { exact: true }).count(), 1, "the name appears once")
 
-  const aid = await startAssessment(page, id)
-  const base = `${server.url}#/case/${id}/assessment/${aid}`
+  const aid = await startAssessment(page, app.server.url, id)
+  const base = `${app.server.url}#/case/${id}/assessment/${aid}`
   for (const cid of CATEGORIES) {
     await page.goto(`${base}/${cid}`)
     await page.getByLabel("Emerging", { exact: true }).check()
@@ -272,7 +248,7 @@ test("the case page shows the name once, the age and the current risk level", as
   await page.getByTestId("submit-assessment").click()
   await page.getByTestId("assessment-history").waitFor()
 
-  await page.goto(`${server.url}#/case/${id}`)
+  await page.goto(`${app.server.url}#/case/${id}`)
   const [y, m, d] = localDate().split("-")
   await page.getByTestId("risk-level").filter({ hasText: `Risk level: Moderate · assessed ${d}/${m}/${y}` }).waitFor()
   assert.equal(await page.locator("main").getByText(name, { exact: true }).count(), 1, "the name appears once")

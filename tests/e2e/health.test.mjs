@@ -2,29 +2,18 @@
 // the browser's offline switch and notices a silently dropped connection within 5 s,
 // "Everything sent" means the server has it, and what is waiting is counted in records a
 // worker made — and opening a case never makes anything to send.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import net from "node:net"
 import { runClient, jsRepo, serverHas, TIMEOUT } from "../interop/harness.mjs"
-import { launch, appServer, createCase, addNote, upToDate, waitingText } from "./browser.mjs"
+import { createCase, addNote, upToDate, waitingText, useApp } from "./browser.mjs"
 
 /** The acceptance bound: a dead connection shows as Offline within this long. */
 const NOTICE_MS = 5_000
 /** Reconnecting after a black hole can wait out a stalled attempt (10 s) plus backoff. */
 const RECOVER_MS = 30_000
 
-let server, browser
-
-before(async () => {
-  server = await appServer()
-  await server.start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
+const app = useApp()
 
 const status = page => page.getByTestId("sync-status")
 const waiting = page => page.getByTestId("waiting")
@@ -87,9 +76,9 @@ async function offlineWithin(page, act) {
 }
 
 test("the browser's offline switch shows Offline at once, and online reconnects", async t => {
-  const context = await browser.newContext()
+  const context = await app.browser.newContext()
   const page = await context.newPage()
-  await page.goto(server.url)
+  await page.goto(app.server.url)
   await createCase(page, "Test Person Switch")
   await upToDate(page)
 
@@ -104,8 +93,8 @@ test("the browser's offline switch shows Offline at once, and online reconnects"
 })
 
 test("a silently dropped connection shows Offline within 5 s; a note waits as a note and is on the server when the page says so", async t => {
-  const proxy = await blackHoleProxy(server.url)
-  const context = await browser.newContext()
+  const proxy = await blackHoleProxy(app.server.url)
+  const context = await app.browser.newContext()
   try {
     const page = await context.newPage()
     await page.goto(proxy.url)
@@ -128,10 +117,10 @@ test("a silently dropped connection shows Offline within 5 s; a note waits as a 
     await status(page).filter({ hasText: "Offline" }).waitFor()
 
     // The network comes back: "Everything sent" only once the server has acknowledged it,
-    // so at that moment an independent client finds the note on the server.
+    // so at that moment an independent client finds the note on the app.server.
     proxy.restore()
     await upToDate(page, RECOVER_MS)
-    const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+    const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
     assert.equal(got.code, 0, got.stderr)
     assert.deepEqual(JSON.parse(got.stdout).notes.map(n => n.text), [text])
   } finally {
@@ -143,7 +132,7 @@ test("a silently dropped connection shows Offline within 5 s; a note waits as a 
 test("opening every screen of a synced case offline, and reloading, leaves nothing to send", async () => {
   // An older (schema 1) case, written by a stock automerge-repo peer: the kind a device
   // used to "upgrade" just by opening it.
-  const js = jsRepo(server.wsUrl)
+  const js = jsRepo(app.server.wsUrl)
   const handle = js.repo.create({
     profile: { name: "Test Person Older", knownAs: "TPO", dob: "2010-02-03" },
     notes: [{ id: "n1", at: new Date(1_700_000_000_000), kind: "Face-to-face", text: "An earlier visit.", by: "Test Worker" }],
@@ -152,9 +141,9 @@ test("opening every screen of a synced case offline, and reloading, leaves nothi
   const id = handle.documentId
   await js.close()
 
-  const context = await browser.newContext()
+  const context = await app.browser.newContext()
   const page = await context.newPage()
-  await page.goto(`${server.url}#/case/${id}`)
+  await page.goto(`${app.server.url}#/case/${id}`)
   await page.getByTestId("case-name").filter({ hasText: "Test Person Older" }).waitFor({ timeout: TIMEOUT })
   await page.evaluate(() => navigator.serviceWorker.ready)
   await upToDate(page)
@@ -174,11 +163,11 @@ test("opening every screen of a synced case offline, and reloading, leaves nothi
   ]
   for (const reload of [false, true]) {
     if (reload) {
-      await page.goto(`${server.url}#/case/${id}`)
+      await page.goto(`${app.server.url}#/case/${id}`)
       await page.reload()
     }
     for (const [hash, shown] of screens) {
-      await page.goto(`${server.url}${hash}`)
+      await page.goto(`${app.server.url}${hash}`)
       await shown.first().waitFor()
       await page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
       assert.equal(await waitingText(page), "Nothing waiting to send", `${hash} (reloaded: ${reload})`)
@@ -188,7 +177,7 @@ test("opening every screen of a synced case offline, and reloading, leaves nothi
   // Back online the server's copy is as the stock peer wrote it: nothing was written.
   await context.setOffline(false)
   await upToDate(page)
-  const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+  const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
   assert.equal(got.code, 0, got.stderr)
   const doc = JSON.parse(got.stdout)
   assert.equal(doc.schema, undefined, "no schema number was written")

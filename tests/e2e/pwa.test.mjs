@@ -1,35 +1,24 @@
 // The PWA in real headless Chromium against the real server: offline start, offline edits,
-// two devices merging, and surviving a killed browser.
-import { test, before, after } from "node:test"
+// two devices merging, and surviving a killed app.browser.
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { runClient, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launch, launchKillable, appServer, createCase, addNote, upToDate } from "./browser.mjs"
+import { launchKillable, createCase, addNote, upToDate, useApp } from "./browser.mjs"
 
-let server, browser
+const app = useApp()
 
-const start = () => server.start()
-const stop = () => server.stop()
-
-before(async () => {
-  server = await appServer()
-  await start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
+const start = () => app.server.start()
+const stop = () => app.server.stop()
 
 const noteTexts = page => page.getByTestId("note-text").allTextContents()
 
 test("works offline: loads from the service worker, keeps notes, syncs when the server returns", async () => {
-  const context = await browser.newContext()
+  const context = await app.browser.newContext()
   const page = await context.newPage()
-  await page.goto(server.url)
+  await page.goto(app.server.url)
   const id = await createCase(page, "Offline Test Child")
   await upToDate(page)
   await page.evaluate(() => navigator.serviceWorker.ready)
@@ -48,20 +37,20 @@ test("works offline: loads from the service worker, keeps notes, syncs when the 
   await start()
   await upToDate(page)
   // Verified through an independent client, not the page's own memory.
-  const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+  const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
   assert.equal(got.code, 0, got.stderr)
   assert.equal(JSON.parse(got.stdout).notes[0].text, "Written with no signal at the skate park.")
   await context.close()
 })
 
 test("two devices edit the same case offline and converge with both notes and merged text", async () => {
-  const a = await (await browser.newContext()).newPage()
-  const b = await (await browser.newContext()).newPage()
-  await a.goto(server.url)
+  const a = await (await app.browser.newContext()).newPage()
+  const b = await (await app.browser.newContext()).newPage()
+  await a.goto(app.server.url)
   const id = await createCase(a, "Two Device Child")
   await addNote(a, "Shared start")
   await upToDate(a)
-  await b.goto(`${server.url}#/case/${id}`)
+  await b.goto(`${app.server.url}#/case/${id}`)
   await b.getByTestId("note-text").filter({ hasText: "Shared start" }).waitFor()
   await b.evaluate(() => navigator.serviceWorker.ready)
   await upToDate(b)
@@ -95,7 +84,7 @@ test("a note survives the browser being killed right after typing", async () => 
   const profile = await mkdtemp(path.join(tmpdir(), "fieldbook-profile-"))
   let chrome = await launchKillable(profile)
   let page = await chrome.context.newPage()
-  await page.goto(server.url)
+  await page.goto(app.server.url)
   const id = await createCase(page, "Durable Child")
   await page.getByTestId("add-note").click()
   await page.getByLabel("What happened").pressSequentially("Typed just before the crash")
@@ -105,7 +94,7 @@ test("a note survives the browser being killed right after typing", async () => 
 
   chrome = await launchKillable(profile)
   page = await chrome.context.newPage()
-  await page.goto(`${server.url}#/case/${id}`).catch(() => {}) // server is down: the service worker answers
+  await page.goto(`${app.server.url}#/case/${id}`).catch(() => {}) // server is down: the service worker answers
   await page.getByTestId("note-text").filter({ hasText: "Typed just before the crash" }).waitFor({ timeout: TIMEOUT })
   await chrome.kill()
   await start()

@@ -2,32 +2,12 @@
 // be changed from any screen, and a colleague's offline edits made before their phone
 // learned of the submission are kept in a new draft — never merged into the submitted
 // version — on both phones.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { launch, appServer, createCase, upToDate, setAuthor, axeViolations } from "./browser.mjs"
+import { createCase, upToDate, axeViolations, useApp, startAssessment } from "./browser.mjs"
 
-let server, browser
-
-before(async () => {
-  server = await appServer()
-  await server.start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
-
-async function phone(name) {
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  await setAuthor(page, server.url, name)
-  await page.goto(server.url)
-  await page.evaluate(() => navigator.serviceWorker.ready)
-  return { context, page }
-}
+const app = useApp()
 
 /** Controls that could change something on the page's main content. */
 const editControls = page => page.locator("main").locator("textarea, input, select, [data-testid=submit-assessment], [data-testid=check-answers], [data-testid=save-continue]")
@@ -35,16 +15,13 @@ const editControls = page => page.locator("main").locator("textarea, input, sele
 const textOf = page => page.locator("#category-text, #summary").first()
 
 test("a submitted version cannot be changed anywhere, and offline edits made before seeing the submission become a new draft on both phones", async () => {
-  const A = await phone("Worker A")
-  const B = await phone("Worker B")
+  const A = await app.phone("Worker A")
+  const B = await app.phone("Worker B")
   const a = A.page
   const b = B.page
   const id = await createCase(a, "Test Person Submitted")
-  await a.goto(`${server.url}#/case/${id}/assessments`)
-  await a.getByTestId("start-assessment").click()
-  await a.getByTestId("task-list").waitFor()
-  const aid = a.url().split("/assessment/")[1]
-  const base = `${server.url}#/case/${id}/assessment/${aid}`
+  const aid = await startAssessment(a, app.server.url, id)
+  const base = `${app.server.url}#/case/${id}/assessment/${aid}`
   const sections = await a.getByTestId("task-list").getByRole("link").evaluateAll(l => l.map(x => x.getAttribute("href").split("/").pop()))
   const categories = sections.slice(0, 12)
   for (const cid of categories) {
@@ -84,7 +61,7 @@ test("a submitted version cannot be changed anywhere, and offline edits made bef
 
   for (const p of [a, b]) {
     // The submitted version reads as submitted, on every screen, with nothing to edit.
-    await p.goto(`${server.url}#/case/${id}/assessments`)
+    await p.goto(`${app.server.url}#/case/${id}/assessments`)
     const history = p.getByTestId("assessment-history")
     await history.getByText(/overall: Moderate/).waitFor({ timeout: TIMEOUT })
     await history.getByTestId("late-edits").waitFor({ timeout: TIMEOUT })
@@ -117,20 +94,20 @@ test("a submitted version cannot be changed anywhere, and offline edits made bef
   }
 
   // Phone A opens the late edits as a draft: B's changes are all there.
-  await a.goto(`${server.url}#/case/${id}/assessments`)
+  await a.goto(`${app.server.url}#/case/${id}/assessments`)
   await a.getByTestId("open-late-edits").click()
   await a.getByTestId("task-list").waitFor()
   const draft = a.url().split("/assessment/")[1]
   assert.notEqual(draft, aid)
-  const draftBase = `${server.url}#/case/${id}/assessment/${draft}`
+  const draftBase = `${app.server.url}#/case/${id}/assessment/${draft}`
   for (const p of [a, b]) {
     if (p === b) {
       // B learns of the draft by sync, and the offer on the submitted version goes away.
-      await b.goto(`${server.url}#/case/${id}/assessments`)
+      await b.goto(`${app.server.url}#/case/${id}/assessments`)
       await b.getByTestId("continue-assessment").filter({ hasText: /made from changes after the version/ }).click({ timeout: TIMEOUT })
       await b.getByTestId("task-list").waitFor()
       assert.equal(b.url().split("/assessment/")[1], draft)
-      await b.goto(`${server.url}#/case/${id}/assessments`)
+      await b.goto(`${app.server.url}#/case/${id}/assessments`)
       await b.getByTestId("late-edits").waitFor({ state: "detached", timeout: TIMEOUT })
     }
     await p.goto(`${draftBase}/coercion`)

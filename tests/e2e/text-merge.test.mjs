@@ -3,33 +3,12 @@
 // here — and after they reconnect every field shows both phones' words on both phones. A
 // field neither phone had written before (most profile fields, "What is known", a new
 // missing episode's details) is created twice at once: nothing may be lost.
-import { test, before, after } from "node:test"
+import { test } from "node:test"
 import assert from "node:assert/strict"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
-import { launch, appServer, createCase, upToDate, setAuthor } from "./browser.mjs"
+import { createCase, upToDate, useApp } from "./browser.mjs"
 
-let server, browser
-
-before(async () => {
-  server = await appServer()
-  await server.start()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
-
-/** A phone: its own browser context (so it can go offline alone), named, app loaded. */
-async function phone(name) {
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  await setAuthor(page, server.url, name)
-  await page.goto(server.url)
-  await page.evaluate(() => navigator.serviceWorker.ready)
-  return { context, page }
-}
+const app = useApp()
 
 const status = (page, re) => page.getByTestId("sync-status").filter({ hasText: re }).waitFor({ timeout: TIMEOUT })
 
@@ -54,7 +33,7 @@ const marker = (who, field) => `[${who}:${field}]`
 
 /** Add `who`'s marker to the end of every text field of `form`; returns the field ids. */
 async function typeMarkers(page, who, form) {
-  await page.goto(server.url + form.url)
+  await page.goto(app.server.url + form.url)
   await page.locator(form.ready).first().waitFor({ timeout: TIMEOUT })
   const ids = await textFields(page, form.scope, form.outsideForms)
   for (const fid of ids) {
@@ -74,7 +53,7 @@ async function typeMarkers(page, who, form) {
 /** Wait (on the page's own state) until every field shows both phones' markers, then
  * check each appears exactly once. */
 async function expectBothMarkers(page, form, ids) {
-  await page.goto(server.url + form.url)
+  await page.goto(app.server.url + form.url)
   await page.locator(form.ready).first().waitFor({ timeout: TIMEOUT })
   for (const fid of ids) {
     const want = [marker("A", fid), marker("B", fid)]
@@ -96,7 +75,7 @@ async function expectBothMarkers(page, form, ids) {
  * the first choice of each set of radios, and adds the record.
  */
 async function addWithMarkers(page, who, form) {
-  await page.goto(server.url + form.url)
+  await page.goto(app.server.url + form.url)
   for (const open of form.open ?? []) await page.getByText(open, { exact: true }).click({ timeout: TIMEOUT })
   const scope = `form:has([id="${form.field}"])`
   await page.locator(`[id="${form.field}"]`).waitFor()
@@ -111,8 +90,8 @@ async function addWithMarkers(page, who, form) {
 }
 
 test("every text field typed on two offline phones shows both phones' words on both", async () => {
-  const A = await phone("Worker A")
-  const B = await phone("Worker B")
+  const A = await app.phone("Worker A")
+  const B = await app.phone("Worker B")
   const a = A.page
   const b = B.page
 
@@ -122,7 +101,7 @@ test("every text field typed on two offline phones shows both phones' words on b
   await a.getByLabel("What happened").waitFor()
   const nid = a.url().split("/note/")[1]
   await a.getByTestId("note-done").click()
-  await a.goto(`${server.url}#/case/${id}/missing/new`)
+  await a.goto(`${app.server.url}#/case/${id}/missing/new`)
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)
   await a.getByLabel("When they went missing").fill(`${day}T09:00`)
   await a.getByLabel("Home", { exact: true }).check()
@@ -134,16 +113,16 @@ test("every text field typed on two offline phones shows both phones' words on b
   const episode = a.getByTestId("missing-list").getByRole("link").first()
   await episode.waitFor()
   const eid = (await episode.getAttribute("href")).split("/missing/")[1]
-  await a.goto(`${server.url}#/case/${id}/assessments`)
+  await a.goto(`${app.server.url}#/case/${id}/assessments`)
   await a.getByTestId("start-assessment").click()
   await a.getByTestId("task-list").waitFor()
   const aid = a.url().split("/assessment/")[1]
   const sections = await a.getByTestId("task-list").getByRole("link").evaluateAll(links => links.map(l => l.getAttribute("href")))
   assert.equal(sections.length, 14, "12 categories, summary and level, who completed it")
   await upToDate(a)
-  await b.goto(`${server.url}#/case/${id}`)
+  await b.goto(`${app.server.url}#/case/${id}`)
   await b.getByTestId("missing-list").waitFor({ timeout: TIMEOUT })
-  await b.goto(`${server.url}#/case/${id}/assessment/${aid}`)
+  await b.goto(`${app.server.url}#/case/${id}/assessment/${aid}`)
   await b.getByTestId("task-list").waitFor({ timeout: TIMEOUT })
   await upToDate(b)
 
@@ -189,7 +168,7 @@ test("every text field typed on two offline phones shows both phones' words on b
   for (const p of [a, b]) {
     for (const [form, ids] of typed) await expectBothMarkers(p, form, ids)
     for (const [form, ids] of added) {
-      await p.goto(server.url + form.url)
+      await p.goto(app.server.url + form.url)
       if (form.field === "link-name") await p.getByText("Show relationships and places", { exact: true }).click()
       for (const fid of ids) {
         for (const who of ["A", "B"]) {
@@ -200,7 +179,7 @@ test("every text field typed on two offline phones shows both phones' words on b
   }
 
   // Verified through the server by an independent client, and by a third phone.
-  const got = await runClient(server.wsUrl, ["get", `automerge:${id}`])
+  const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
   assert.equal(got.code, 0, got.stderr)
   const doc = JSON.parse(got.stdout)
   const note = doc.notes.find(n => n.id === nid)
@@ -210,7 +189,7 @@ test("every text field typed on two offline phones shows both phones' words on b
   // which is why every reader joins all copies.
   const known = ["A", "B"].filter(who => doc.plan.known.includes(marker(who, "plan-known")))
   assert.equal(known.length, 1, JSON.stringify(doc.plan.known))
-  const C = await phone("Worker C")
+  const C = await app.phone("Worker C")
   await expectBothMarkers(C.page, forms[2], ["plan-known"])
   for (const ctx of [A.context, B.context, C.context]) await ctx.close()
 })

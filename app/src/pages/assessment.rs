@@ -3,13 +3,17 @@
 //! are saved per keystroke, so an assessment can be finished offline across reloads.
 
 use fieldbook_case::assessment::{self, Assessment, AssessmentField};
+use fieldbook_case::route::{Route, Section};
 use fieldbook_case::{validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{format_time, go, new_id, now, CriticalChoice, ErrorSummary, TextField};
+use crate::ui::{
+    format_time, go, new_id, now, CriticalChoice, ErrorSummary, TextField, ASSESSMENT_GONE,
+    LATE_EDITS_TAKEN, VERSION_GONE,
+};
 
 /// History, trend and the way into a new version.
 #[component]
@@ -26,12 +30,10 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
             .find(|a| a.submitted.is_some());
         let aid = new_id();
         let by = d.author();
-        if d.change(id, |tx| {
+        if d.act(id, |tx| {
             assessment::start(tx, &aid, now(), previous.as_ref(), &by)
-        })
-        .is_ok()
-        {
-            go(&format!("#/case/{id}/assessment/{aid}"));
+        }) {
+            go(&Route::assessment(id, &aid));
         }
     };
     view! {
@@ -50,7 +52,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                     view! { <button class="fb-button" data-testid="start-assessment" on:click=start>"Start a new assessment"</button> }.into_any()
                 } else {
                     drafts.iter().map(|a| view! {
-                        <p><a class="fb-button" data-testid="continue-assessment" href=format!("#/case/{id}/assessment/{}", a.id)>{draft_label(a, &list)}</a></p>
+                        <p><a class="fb-button" data-testid="continue-assessment" href=Route::assessment(id, &a.id).href()>{draft_label(a, &list)}</a></p>
                     }).collect_view().into_any()
                 }}
                 <h2>"Versions"</h2>
@@ -68,7 +70,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                                     {a.confirmed.is_none().then(|| {
                                         let (d, aid) = (d.clone(), a.id.clone());
                                         view! { <button class="fb-button fb-button-secondary" data-testid="confirm-level"
-                                            on:click=move |_| { let by = d.author(); let _ = d.change(id, |tx| assessment::confirm(tx, &aid, &by, now()).map(|_| ())); }>
+                                            on:click=move |_| { let by = d.author(); d.act_on(id, VERSION_GONE, |tx| assessment::confirm(tx, &aid, &by, now())); }>
                                             "Confirm the overall level (manager)"</button> }
                                     })}
                                     <LateEditsNotice driver=d.clone() id=id version=a.clone()/>
@@ -120,13 +122,12 @@ fn LateEditsNotice(driver: Driver, id: DocumentId, version: Assessment) -> impl 
         let aid = version.id.clone();
         let open = move |_| {
             let (nid, by) = (new_id(), driver.author());
-            let mut made = false;
-            let _ = driver.change(id, |tx| {
-                made = assessment::start_draft_from_late_edits(tx, &aid, &nid, now(), &by)?;
-                Ok(())
-            });
-            if made {
-                go(&format!("#/case/{id}/assessment/{nid}"));
+            // False when these late edits were already taken (pressed twice, before the
+            // notice went): say where they are rather than do nothing.
+            if driver.act_on(id, LATE_EDITS_TAKEN, |tx| {
+                assessment::start_draft_from_late_edits(tx, &aid, &nid, now(), &by)
+            }) {
+                go(&Route::assessment(id, &nid));
             }
         };
         let who = (!late.by.is_empty()).then(|| format!(" Set by {}.", late.by.join(", ")));
@@ -174,26 +175,27 @@ pub fn AssessmentTasks(driver: Driver, id: DocumentId, aid: String) -> impl Into
         {move || match a.get() {
             None => looking(),
             Some(a) => {
-                let base = format!("#/case/{id}/assessment/{}", a.id);
+                let to = |s: Section| Route::section(id, &a.id, s).href();
+                let check = Route::check(id, &a.id).href();
                 view! {
                     {submitted_note(&a)}
                     <LateEditsNotice driver=driver.clone() id=id version=a.clone()/>
                     <ol class="fb-task-list" data-testid="task-list">
                         {a.categories.iter().zip(vocab::RISK_CATEGORIES).map(|(cat, (cid, label))| view! {
                             <li class="fb-task">
-                                <a href=format!("{base}/{cid}")>{*label}</a>
+                                <a href=to(Section::Category(cid))>{*label}</a>
                                 {status_tag(!cat.rating.is_unset(), cat.rating.is_conflict())}
                             </li>
                         }).collect_view()}
-                        <li class="fb-task"><a href=format!("{base}/summary")>"Summary and overall risk level"</a>
+                        <li class="fb-task"><a href=to(Section::Summary)>"Summary and overall risk level"</a>
                             {status_tag(!a.summary.trim().is_empty() && !a.overall.is_unset(), a.overall.is_conflict())}</li>
-                        <li class="fb-task"><a href=format!("{base}/completed-by")>"Who completed it"</a>
+                        <li class="fb-task"><a href=to(Section::CompletedBy)>"Who completed it"</a>
                             {status_tag(!a.completed_by.trim().is_empty(), false)}</li>
                     </ol>
                     {if a.submitted.is_some() {
-                        view! { <p><a href=format!("{base}/check") data-testid="view-answers">"See all answers"</a></p> }.into_any()
+                        view! { <p><a href=check.clone() data-testid="view-answers">"See all answers"</a></p> }.into_any()
                     } else {
-                        view! { <a class="fb-button" href=format!("{base}/check") data-testid="check-answers">"Check answers and submit"</a> }.into_any()
+                        view! { <a class="fb-button" href=check.clone() data-testid="check-answers">"Check answers and submit"</a> }.into_any()
                     }}
                 }.into_any()
             }
@@ -207,7 +209,7 @@ pub fn AssessmentSection(
     driver: Driver,
     id: DocumentId,
     aid: String,
-    section: String,
+    section: Section,
 ) -> impl IntoView {
     let c = case_memo(&driver, id);
     let a = draft(c, aid.clone());
@@ -217,31 +219,28 @@ pub fn AssessmentSection(
         let section = section.clone();
         Memo::new(move |_| {
             a.with(|a| {
-                a.as_ref().is_some_and(|a| match section.as_str() {
-                    "summary" => a.overall.is_conflict(),
-                    cid => a.category(cid).is_some_and(|c| c.rating.is_conflict()),
+                a.as_ref().is_some_and(|a| match &section {
+                    Section::Summary => a.overall.is_conflict(),
+                    Section::Category(cid) => {
+                        a.category(cid).is_some_and(|c| c.rating.is_conflict())
+                    }
+                    Section::CompletedBy => false,
                 })
             })
         })
     };
-    let base = format!("#/case/{id}/assessment/{aid}");
-    let sec = section.clone();
-    let next = match vocab::RISK_CATEGORIES
-        .iter()
-        .position(|(c, _)| *c == section)
-    {
-        Some(i) if i + 1 < vocab::RISK_CATEGORIES.len() => {
-            format!("{base}/{}", vocab::RISK_CATEGORIES[i + 1].0)
-        }
-        Some(_) => format!("{base}/summary"),
-        None if section == "summary" => format!("{base}/completed-by"),
+    let base = Route::assessment(id, &aid).href();
+    let section = section.key();
+    let sec = section;
+    // After the last section, back to the task list.
+    let next = match Section::parse(section).and_then(|s| s.next()) {
+        Some(n) => Route::section(id, &aid, n).href(),
         None => base.clone(),
     };
     let d = driver.clone();
     let body = move || {
         let d = d.clone();
         let aid = aid.clone();
-        let sec = sec.clone();
         if let Some((cid, label)) = vocab::RISK_CATEGORIES.iter().find(|(c, _)| *c == sec) {
             let rating = Memo::new(move |_| {
                 a.get()
@@ -254,10 +253,10 @@ pub fn AssessmentSection(
                 <label class="fb-label" for="category-text">"Information and analysis"</label>
                 <TextField id="category-text" rows=6
                           value=Signal::derive(move || a.with(|a| a.as_ref().and_then(|a| a.category(cid)).map(|c| c.text.clone()).unwrap_or_default()))
-                          on_input=move |v: String| { let _ = d1.change(id, |tx| assessment::set_category_text(tx, &aid1, cid, &v).map(|_| ())); }/>
+                          on_input=move |v: String| { d1.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_category_text(tx, &aid1, cid, &v)); }/>
                 {move || {
                     let (d, aid) = (d.clone(), aid.clone());
-                    let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_rating(tx, &aid, cid, &v, &by, now()).map(|_| ())); });
+                    let pick = Callback::new(move |v: String| { let by = d.author(); d.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_rating(tx, &aid, cid, &v, &by, now())); });
                     view! { <CriticalChoice id=format!("rating-{cid}") legend="Rating".into() choices=vocab::RATINGS value=rating.get() on_pick=pick/> }
                 }}
             }.into_any()
@@ -270,10 +269,10 @@ pub fn AssessmentSection(
                 <p class="fb-hint" id="summary-hint">"Discussed with the young person and their family. High ratings in education, health and family alone are common and do not by themselves mean criminal exploitation."</p>
                 <TextField id="summary" rows=6 describedby="summary-hint"
                           value=Signal::derive(move || a.with(|a| a.as_ref().map(|a| a.summary.clone()).unwrap_or_default()))
-                          on_input=move |v: String| { let _ = d1.change(id, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v).map(|_| ())); }/>
+                          on_input=move |v: String| { d1.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_field(tx, &aid1, AssessmentField::Summary, &v)); }/>
                 {move || {
                     let (d, aid) = (d.clone(), aid.clone());
-                    let pick = Callback::new(move |v: String| { let by = d.author(); let _ = d.change(id, |tx| assessment::set_overall(tx, &aid, &v, &by, now()).map(|_| ())); });
+                    let pick = Callback::new(move |v: String| { let by = d.author(); d.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_overall(tx, &aid, &v, &by, now())); });
                     view! { <CriticalChoice id="overall".into() legend="Overall risk level".into() choices=vocab::LEVELS value=overall.get() on_pick=pick/> }
                 }}
             }.into_any()
@@ -284,7 +283,7 @@ pub fn AssessmentSection(
                 <p class="fb-hint" id="completed-by-hint">"For example, \"A. Worker (social care), B. Officer (youth justice)\"."</p>
                 <TextField id="completed-by" describedby="completed-by-hint"
                        value=Signal::derive(move || a.with(|a| a.as_ref().map(|a| a.completed_by.clone()).unwrap_or_default()))
-                       on_input=move |v: String| { let _ = d.change(id, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v).map(|_| ())); }/>
+                       on_input=move |v: String| { d.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_field(tx, &aid, AssessmentField::CompletedBy, &v)); }/>
             }.into_any()
         }
     };
@@ -293,9 +292,9 @@ pub fn AssessmentSection(
     let submitted =
         Memo::new(move |_| a.with(|a| a.as_ref().is_some_and(|a| a.submitted.is_some())));
     let frozen = {
-        let (d, sec) = (driver.clone(), section.clone());
+        let d = driver.clone();
         move || match a.get().filter(|_| submitted.get()) {
-            Some(v) => frozen_section(d.clone(), id, v, &sec),
+            Some(v) => frozen_section(d.clone(), id, v, section),
             None => looking(),
         }
     };
@@ -315,7 +314,7 @@ pub fn AssessmentSection(
 
 /// A section of a submitted version: what it said when submitted, nothing to edit.
 fn frozen_section(driver: Driver, id: DocumentId, a: Assessment, section: &str) -> AnyView {
-    let base = format!("#/case/{id}/assessment/{}", a.id);
+    let base = Route::assessment(id, &a.id).href();
     let level = |c: &fieldbook_case::critical::Critical, choices| match c.settled() {
         Some(x) if x.by.is_empty() => vocab::label(choices, &x.value),
         Some(x) => format!(
@@ -379,13 +378,12 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
             errors.set(problems);
             return;
         }
-        if d.change(id, |tx| assessment::submit(tx, &aid2, now()).map(|_| ()))
-            .is_ok()
-        {
-            go(&format!("#/case/{id}/assessments"));
+        if d.act_on(id, ASSESSMENT_GONE, |tx| {
+            assessment::submit(tx, &aid2, now())
+        }) {
+            go(&Route::Assessments(id));
         }
     };
-    let base = format!("#/case/{id}/assessment/{aid}");
     let is_draft =
         Memo::new(move |_| a.with(|a| a.as_ref().is_some_and(|a| a.submitted.is_none())));
     view! {
@@ -393,7 +391,7 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
         <h1>{move || if is_draft.get() { "Check your answers before submitting the assessment" } else { "Answers in this assessment" }}</h1>
         {move || view! { <ErrorSummary errors=errors.get()/> }}
         {move || a.get().map(|a| {
-            let base = base.clone();
+            let to = |s: Section| Route::section(id, &a.id, s).href();
             // A submitted version has nothing to change.
             let change = a.submitted.is_none();
             view! {
@@ -408,14 +406,14 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
                                 (None, true) => "Set two ways: choose one".into(),
                                 (None, false) => "Not rated".into(),
                             }}<br/><span class="fb-hint">{cat.text.clone()}</span></dd>
-                            {change.then(|| view! { <dd><a href=format!("{base}/{cid}")>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd> })}
+                            {change.then(|| view! { <dd><a href=to(Section::Category(cid))>"Change" <span class="fb-visually-hidden">{format!(" {label}")}</span></a></dd> })}
                         </div>
                     }).collect_view()}
-                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd>{change.then(|| view! { <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd> })}</div>
+                    <div class="fb-summary-row" id="summary" tabindex="-1"><dt>"Summary"</dt><dd>{a.summary.clone()}</dd>{change.then(|| view! { <dd><a href=to(Section::Summary)>"Change" <span class="fb-visually-hidden">" summary"</span></a></dd> })}</div>
                     <div class="fb-summary-row" id="overall" tabindex="-1"><dt>"Overall risk level"</dt>
                         <dd>{a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| if a.overall.is_conflict() { "Set two ways: choose one".into() } else { "Not set".into() })}</dd>
-                        {change.then(|| view! { <dd><a href=format!("{base}/summary")>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd> })}</div>
-                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=format!("{base}/completed-by")>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
+                        {change.then(|| view! { <dd><a href=to(Section::Summary)>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd> })}</div>
+                    <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=to(Section::CompletedBy)>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
                 </dl>
                 {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation: weigh this in the overall level."</p> })}
             }

@@ -2,6 +2,7 @@
 //! contact notes newest first.
 
 use fieldbook_case::network::{self, LinkKind};
+use fieldbook_case::route::Route;
 use fieldbook_case::{self as case, nrm, profile, removal, validate, vocab, Note, CONTACT_TYPES};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -27,8 +28,8 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             by: d.author(),
             ..Default::default()
         };
-        if d.change(id, |tx| case::add_note(tx, &note)).is_ok() {
-            go(&format!("#/case/{id}/note/{}", note.id));
+        if d.act(id, |tx| case::add_note(tx, &note)) {
+            go(&Route::note(id, &note.id));
         }
     };
     let d = driver.clone();
@@ -56,11 +57,11 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
             <nav aria-label="Sections of this case" class="fb-sections">
                 <ul>
-                    <li><a href=format!("#/case/{id}/profile")>"About them"</a></li>
-                    <li><a href=format!("#/case/{id}/assessments")>"Risk assessment"</a></li>
-                    <li><a href=format!("#/case/{id}/plan")>"Safety plan"</a></li>
-                    <li><a href=format!("#/case/{id}/missing/new")>"Record a missing episode"</a></li>
-                    <li><a href=format!("#/case/{id}/chronology")>"Chronology"</a></li>
+                    <li><a href=Route::Profile(id).href()>"About them"</a></li>
+                    <li><a href=Route::Assessments(id).href()>"Risk assessment"</a></li>
+                    <li><a href=Route::Plan(id).href()>"Safety plan"</a></li>
+                    <li><a href=Route::Missing(id, None).href()>"Record a missing episode"</a></li>
+                    <li><a href=Route::Chronology(id).href()>"Chronology"</a></li>
                 </ul>
             </nav>
             <HazardEditor driver=d.clone() id=id case=c/>
@@ -68,7 +69,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <ol class="fb-notes" data-testid="notes">
                 {move || c.get().map(|k| k.notes.into_iter().filter(|n| removal::visible(&n.removal)).map(|n| view! {
                     <li class="fb-note">
-                        <a href=format!("#/case/{id}/note/{}", n.id)>{format_time(n.at)} " · " {n.kind.clone()}</a>
+                        <a href=Route::note(id, &n.id).href()>{format_time(n.at)} " · " {n.kind.clone()}</a>
                         {n.reachable.then(|| view! { <span class="fb-tag">"Reachable moment"</span> })}
                         {n.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {} — but changed since. Open it to keep or remove it.", r.by)}</p> })}
                         <p class="fb-hint">{n.place.clone()}</p>
@@ -139,7 +140,7 @@ fn HazardEditor(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) 
                     let d = driver.clone();
                     let pick = Callback::new(move |v: String| {
                         let (by, at) = (d.author(), now());
-                        let _ = d.change(id, |tx| profile::set_hazard(tx, hid, v == "on", &by, at));
+                        d.act(id, |tx| profile::set_hazard(tx, hid, v == "on", &by, at));
                     });
                     if state.is_conflict() {
                         view! { <p class="fb-warning">{format!("{label}: set two ways at the same time. Choose what to keep at the top of this page.")}</p> }.into_any()
@@ -207,7 +208,7 @@ fn MissingList(case: Memo<Option<case::Case>>, id: DocumentId) -> impl IntoView 
             <ul class="fb-list" data-testid="missing-list">
                 {episodes.into_iter().map(|e| view! {
                     <li>
-                        <a href=format!("#/case/{id}/missing/{}", e.id)>{format!("Missing from {} at {}", e.from, format_time(e.start))}</a>
+                        <a href=Route::episode(id, &e.id).href()>{format!("Missing from {} at {}", e.from, format_time(e.start))}</a>
                         <span class="fb-hint">{match e.end {
                             Some(t) => format!(" · returned {}", format_time(t)),
                             None => " · still missing".to_owned(),
@@ -241,8 +242,9 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
             return;
         }
         errors.set(Vec::new());
-        reason.set(String::new());
-        let _ = d.change(id, |tx| nrm::set_status(tx, &step));
+        if d.act(id, |tx| nrm::set_status(tx, &step)) {
+            reason.set(String::new());
+        }
     };
     view! {
         <h2>"National Referral Mechanism"</h2>
@@ -309,7 +311,7 @@ fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> i
             return;
         }
         error.set(Vec::new());
-        if d.change(id, |tx| case::outcomes::add(tx, &o)).is_ok() {
+        if d.act(id, |tx| case::outcomes::add(tx, &o)) {
             notes.set(String::new());
             soft.set(Vec::new());
         }
@@ -420,7 +422,7 @@ fn NetworkAdd(driver: Driver, id: DocumentId) -> impl IntoView {
         } else {
             LinkKind::Person
         };
-        if d.change(id, |tx| network::add(tx, k, &l)).is_ok() {
+        if d.act(id, |tx| network::add(tx, k, &l)) {
             draft.set(network::Link::default());
         }
     };

@@ -1,6 +1,7 @@
 //! The caseload: every case on this device (and, once synced, every case on the server).
 
-use fieldbook_case::{self as case, validate, vocab};
+use fieldbook_case::route::Route;
+use fieldbook_case::{self as case, status, validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
@@ -31,7 +32,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
         }
         errors.set(Vec::new());
         match d.create(|tx| case::create(tx, &profile)) {
-            Ok(id) => go(&format!("#/case/{id}")),
+            Ok(id) => go(&Route::Case(id)),
             Err(e) => s.error.set(Some(e)),
         }
     };
@@ -51,15 +52,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
         rows
     };
     let progress = move || {
-        let (have, total) = s.fetched.get();
-        (total > 0).then(|| {
-            let text = if have < total {
-                format!("Fetching cases from the server: {have} of {total}")
-            } else if total == 1 {
-                "The 1 case in your caseload is on this device".to_owned()
-            } else {
-                format!("All {total} cases in your caseload are on this device")
-            };
+        status::progress(s.fetched.get()).map(|text| {
             view! {
                 <div class="fb-progress" role="status" data-testid="caseload-progress">
                     <p>{text}</p>
@@ -76,7 +69,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
         <ul class="fb-list" data-testid="case-list">
             <For each=rows key=|(id, c)| (*id, c.profile.name.clone(), c.notes.len(), c.shown_hazards().len()) let:row>
                 <li>
-                    <a href=format!("#/case/{}", row.0)>{row.1.profile.name.clone()}</a>
+                    <a href=Route::Case(row.0).href()>{row.1.profile.name.clone()}</a>
                     <span class="fb-hint">{format!(" · {}", vocab::count(row.1.notes.len(), "note", "notes"))}</span>
                     {row.1.shown_hazards().iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h.label.clone()}</span> }).collect_view()}
                 </li>
@@ -95,6 +88,6 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
             <input id="case-dob" class="fb-input fb-input-short" type="date" prop:value=move || dob.get() on:input=move |ev| dob.set(event_target_value(&ev))/>
             <button class="fb-button" type="submit">"Create case"</button>
         </form>
-        <p><a href="#/settings">"Your name on this device"</a></p>
+        <p><a href=Route::Settings.href()>"Your name on this device"</a></p>
     }
 }

@@ -23,6 +23,7 @@ pub fn Chronology(driver: Driver, id: DocumentId) -> impl IntoView {
         chronology::filter(&events.get(), &kinds)
     };
     let print = |_| {
+        // Printing may be blocked (e.g. a kiosk): the page itself is unchanged.
         let _ = web_sys::window().expect("window").print();
     };
     view! {

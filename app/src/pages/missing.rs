@@ -2,6 +2,7 @@
 //! validation: an interview that was not completed cannot be saved without a reason.
 
 use fieldbook_case::missing::{self, Episode, RHI_STATES};
+use fieldbook_case::route::Route;
 use fieldbook_case::{validate, vocab};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -53,8 +54,8 @@ fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> i
             errors.set(problems);
             return;
         }
-        if d.change(id, |tx| missing::save(tx, &episode)).is_ok() {
-            go(&format!("#/case/{id}"));
+        if d.act(id, |tx| missing::save(tx, &episode)) {
+            go(&Route::Case(id));
         }
     };
     let time_input = move |fid: &'static str,

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod profile;
 pub mod settings;
 
+use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, Case};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -26,9 +27,8 @@ use crate::ui::{Choosers, Disputes, Hazards};
 pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     provide_context(driver.clone());
     provide_context(Choosers(RwSignal::new(Vec::new())));
-    if driver.with_doc(&id, |_| ()).is_none() {
-        driver.find(id);
-    }
+    // Asking for a case not on this device happens on navigation (`main::open_case`), not
+    // here: rendering only reads.
     let s = driver.signals;
     let d = driver.clone();
     Memo::new(move |_| {
@@ -58,7 +58,7 @@ pub fn CaseTop(
     });
     view! {
         {move || (!heading).then(|| name.get().map(|name| view! {
-            <p class="fb-case-link"><a href=format!("#/case/{id}")>{name}</a></p>
+            <p class="fb-case-link"><a href=Route::Case(id).href()>{name}</a></p>
         }))}
         <Hazards hazards=hazards/>
         <Disputes case=case id=id/>

@@ -2,6 +2,7 @@
 //! a killed tab loses nothing, and there is no "Save" to forget.
 
 use fieldbook_case::notes::{self, NoteField};
+use fieldbook_case::route::Route;
 use fieldbook_case::{validate, vocab, CONTACT_TYPES};
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::AutomergeError;
@@ -10,7 +11,7 @@ use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{from_local_input, go, now, to_local_input, TextField};
+use crate::ui::{from_local_input, go, now, to_local_input, TextField, NOTE_GONE};
 
 /// One edit of this note (a `fieldbook_case::notes` writer with the note id still to fill in).
 type NoteEdit = Box<dyn FnOnce(&mut Transaction<'_>, &str) -> Result<bool, AutomergeError>>;
@@ -34,13 +35,11 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
     let d = driver.clone();
     let nid = note.clone();
     let edit = move |f: NoteField, v: String| {
-        let _ = d.change(id, |tx| notes::set_field(tx, &nid, f, &v).map(|_| ()));
+        d.act_on(id, NOTE_GONE, |tx| notes::set_field(tx, &nid, f, &v));
     };
     let d = driver.clone();
     let nid = note.clone();
-    let change = move |f: NoteEdit| {
-        let _ = d.change(id, |tx| f(tx, &nid).map(|_| ()));
-    };
+    let change = move |f: NoteEdit| d.act_on(id, NOTE_GONE, |tx| f(tx, &nid));
     let (e1, e2, e3, e4, e5) = (edit.clone(), edit.clone(), edit.clone(), edit.clone(), edit);
     let (c1, c2, c3, c4, c5, c6) = (
         change.clone(),
@@ -63,8 +62,8 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                 view! {
                     <div class="fb-warning" role="status">
                         {format!("{} removed this note, but it was changed on another device at the same time.", r.by)}
-                        <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d.author(); c6(Box::new(move |tx, n| notes::remove(tx, n, &by, now()))); go(&format!("#/case/{id}")) }>"Remove it"</button>
-                        <button class="fb-button fb-button-secondary" on:click=move |_| { let _ = d2.change(id, |tx| notes::restore(tx, &nid).map(|_| ())); }>"Keep it"</button>
+                        <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d.author(); if c6(Box::new(move |tx, n| notes::remove(tx, n, &by, now()))) { go(&Route::Case(id)) } }>"Remove it"</button>
+                        <button class="fb-button fb-button-secondary" on:click=move |_| { d2.act_on(id, NOTE_GONE, |tx| notes::restore(tx, &nid)); }>"Keep it"</button>
                     </div>
                 }
             })}
@@ -86,19 +85,19 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                                Some(e) => at_refused.set(Some((typed, e.message))),
                                None => {
                                    at_refused.set(None);
-                                   c1(Box::new(move |tx, n| notes::set_meta(tx, n, None, Some(t))))
+                                   c1(Box::new(move |tx, n| notes::set_meta(tx, n, None, Some(t))));
                                }
                            }
                        }}/>
             </div>
             <label class="fb-label" for="note-kind">"Type of contact"</label>
-            <select id="note-kind" class="fb-input" on:change={let c2 = c2.clone(); move |ev| { let k = event_target_value(&ev); c2(Box::new(move |tx, n| notes::set_meta(tx, n, Some(&k), None))) }}>
+            <select id="note-kind" class="fb-input" on:change={let c2 = c2.clone(); move |ev| { let k = event_target_value(&ev); c2(Box::new(move |tx, n| notes::set_meta(tx, n, Some(&k), None))); }}>
                 {CONTACT_TYPES.iter().map(|t| view! { <option value=*t selected=move || current.with(|n| n.as_ref().is_some_and(|n| n.kind == *t))>{*t}</option> }).collect_view()}
             </select>
             <label class="fb-label" for="note-duration">"How long (minutes)"</label>
             <input id="note-duration" class="fb-input fb-input-short" type="number" inputmode="numeric" min="0"
                    prop:value=move || current.with(|n| n.as_ref().filter(|n| n.duration > 0).map(|n| n.duration.to_string()).unwrap_or_default())
-                   on:change={let c3 = c3.clone(); move |ev| { let m = event_target_value(&ev).parse().unwrap_or(0); c3(Box::new(move |tx, n| notes::set_duration(tx, n, m))) }}/>
+                   on:change={let c3 = c3.clone(); move |ev| { let m = event_target_value(&ev).parse().unwrap_or(0); c3(Box::new(move |tx, n| notes::set_duration(tx, n, m))); }}/>
             <label class="fb-label" for="note-place">"Where"</label>
             <TextField id="note-place" value=field(|n| n.place.clone()) on_input=move |v: String| e1(NoteField::Place, v)/>
             <label class="fb-label" for="note-present">"Who was present"</label>
@@ -117,7 +116,7 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                     view! {
                         <div class="fb-checkbox">
                             <input type="checkbox" id=cid.clone() prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.indicators.iter().any(|i| i == iid)))
-                                   on:change=move |ev| { let on = event_target_checked(&ev); c4(Box::new(move |tx, n| notes::set_indicator(tx, n, iid, on))) }/>
+                                   on:change=move |ev| { let on = event_target_checked(&ev); c4(Box::new(move |tx, n| notes::set_indicator(tx, n, iid, on))); }/>
                             <label for=cid>{*label}</label>
                         </div>
                     }
@@ -125,13 +124,13 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
             </fieldset>
             <div class="fb-checkbox">
                 <input type="checkbox" id="note-reachable" prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.reachable))
-                       on:change=move |ev| { let on = event_target_checked(&ev); c5(Box::new(move |tx, n| notes::set_reachable(tx, n, on))) }/>
+                       on:change=move |ev| { let on = event_target_checked(&ev); c5(Box::new(move |tx, n| notes::set_reachable(tx, n, on))); }/>
                 <label for="note-reachable">"This was a reachable moment"</label>
             </div>
             <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
             <TextField id="note-follow-ups" rows=3 value=field(|n| n.follow_ups.clone())
                        on_input=move |v: String| e5(NoteField::FollowUps, v)/>
-            <a class="fb-button" data-testid="note-done" href=format!("#/case/{id}")>"Done"</a>
+            <a class="fb-button" data-testid="note-done" href=Route::Case(id).href()>"Done"</a>
         </div>
     }
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::{case_memo, CaseTop};
 use crate::driver::Driver;
-use crate::ui::{field_error, new_id, now, ErrorSummary, TextField};
+use crate::ui::{field_error, new_id, now, ErrorSummary, TextField, ACTION_GONE};
 
 #[component]
 pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
@@ -31,7 +31,7 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
             return;
         }
         errors.set(Vec::new());
-        if d.change(id, |tx| plan::add_action(tx, &a)).is_ok() {
+        if d.act(id, |tx| plan::add_action(tx, &a)) {
             draft.set(Action {
                 group: a.group,
                 status: "not-started".into(),
@@ -47,10 +47,10 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
         <h1>"Safety plan"</h1>
         <label class="fb-label" for="plan-known">"What is known about the exploitation and who is involved"</label>
         <TextField id="plan-known" rows=4 value=Signal::derive(move || p.with(|p| p.known.clone()))
-                   on_input=move |v: String| { let _ = d3.change(id, |tx| plan::set_known(tx, &v)); }/>
+                   on_input=move |v: String| { d3.act(id, |tx| plan::set_known(tx, &v)); }/>
         <label class="fb-label" for="plan-review">"Next review"</label>
         <input id="plan-review" class="fb-input fb-input-short" type="date" prop:value=move || p.with(|p| p.review.clone())
-               on:change=move |ev| { let v = event_target_value(&ev); let _ = d2.change(id, |tx| plan::set_review(tx, &v)); }/>
+               on:change=move |ev| { let v = event_target_value(&ev); d2.act(id, |tx| plan::set_review(tx, &v)); }/>
         {move || {
             let plan = p.get();
             vocab::ACTION_GROUPS.iter().map(|(gid, glabel)| {
@@ -70,12 +70,12 @@ pub fn SafetyPlan(driver: Driver, id: DocumentId) -> impl IntoView {
                                         due => format!("due {}", fieldbook_case::long_date(due)),
                                     })}</p>
                                     {a.removal.as_ref().map(|r| view! { <p class="fb-warning">{format!("Removed by {}, but changed since on another device. ", r.by)}
-                                        <button class="fb-button fb-button-secondary" on:click=move |_| { let _ = d3.change(id, |tx| plan::restore_action(tx, &aid3).map(|_| ())); }>"Keep it"</button></p> })}
+                                        <button class="fb-button fb-button-secondary" on:click=move |_| { d3.act_on(id, ACTION_GONE, |tx| plan::restore_action(tx, &aid3)); }>"Keep it"</button></p> })}
                                     <label class="fb-label" for=sid.clone()>"Status"</label>
-                                    <select id=sid class="fb-input fb-input-short" on:change=move |ev| { let v = event_target_value(&ev); let _ = d1.change(id, |tx| plan::set_action(tx, &aid, ActionField::Status, &v).map(|_| ())); }>
+                                    <select id=sid class="fb-input fb-input-short" on:change=move |ev| { let v = event_target_value(&ev); d1.act_on(id, ACTION_GONE, |tx| plan::set_action(tx, &aid, ActionField::Status, &v)); }>
                                         {vocab::ACTION_STATUS.iter().map(|(s, l)| view! { <option value=*s selected=a.status == *s>{*l}</option> }).collect_view()}
                                     </select>
-                                    <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d2.author(); let _ = d2.change(id, |tx| plan::remove_action(tx, &aid2, &by, now()).map(|_| ())); }>"Remove"</button>
+                                    <button class="fb-button fb-button-secondary" on:click=move |_| { let by = d2.author(); d2.act_on(id, ACTION_GONE, |tx| plan::remove_action(tx, &aid2, &by, now())); }>"Remove"</button>
                                 </li>
                             }
                         }).collect_view()}

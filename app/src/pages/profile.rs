@@ -1,6 +1,7 @@
 //! About the young person: every field saved as it is typed (`docs/domain/case-file.md`).
 
 use fieldbook_case::profile::{self, ProfileField};
+use fieldbook_case::route::Route;
 use fieldbook_case::vocab::{self, Choice};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
@@ -56,7 +57,7 @@ pub fn ProfileForm(driver: Driver, id: DocumentId) -> impl IntoView {
         let fid = format!("profile-{}", f.key());
         let (text, hint) = label(f);
         let value = move || c.with(|k| k.as_ref().map(|k| k.profile.get(f).to_owned()).unwrap_or_default());
-        let save = move |v: String| { let _ = d.change(id, |tx| profile::set_field(tx, f, &v)); };
+        let save = move |v: String| { d.act(id, |tx| profile::set_field(tx, f, &v)); };
         let hint_id = format!("{fid}-hint");
         let control = match (choices(f), f) {
             (Some(list), _) => view! {
@@ -87,7 +88,7 @@ pub fn ProfileForm(driver: Driver, id: DocumentId) -> impl IntoView {
         <div style:display=move || if exists.get() { "block" } else { "none" }>
             <h1>"About the young person"</h1>
             {fields}
-            <a class="fb-button" href=format!("#/case/{id}")>"Done"</a>
+            <a class="fb-button" href=Route::Case(id).href()>"Done"</a>
         </div>
     }
 }

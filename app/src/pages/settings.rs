@@ -1,5 +1,6 @@
 //! Device settings: the practitioner's name, recorded with safety-critical changes.
 
+use fieldbook_case::route::Route;
 use leptos::prelude::*;
 
 use crate::driver::Driver;
@@ -33,7 +34,7 @@ pub fn Settings(driver: Driver) -> impl IntoView {
             <button class="fb-button" type="submit">"Save"</button>
         </form>
         <Show when=move || saved.get()>
-            <p role="status" data-testid="author-saved">"Saved. " <a href="#/">"Back to cases"</a></p>
+            <p role="status" data-testid="author-saved">"Saved. " <a href=Route::Cases.href()>"Back to cases"</a></p>
         </Show>
     }
 }

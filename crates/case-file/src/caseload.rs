@@ -10,8 +10,10 @@
 //! Cases are map keys, not list items: two devices adding cases offline both survive the
 //! merge, and adding the same case twice is one entry.
 
+use std::collections::BTreeSet;
+
 use fieldbook_sync::automerge::transaction::Transactable;
-use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ScalarValue, ROOT};
+use fieldbook_sync::automerge::{Automerge, AutomergeError, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::{DocumentId, StorageId};
 use sha2::{Digest, Sha256};
 
@@ -70,6 +72,62 @@ pub fn add(tx: &mut impl Transactable, case: &DocumentId, at: i64) -> Result<boo
     Ok(true)
 }
 
+/// What a device does about the caseload index after its documents change ([`reconcile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconcile {
+    /// The index (learnt from the server, or found among the local documents).
+    pub index: DocumentId,
+    /// Cases listed in the index that hold content on this device, and how many it lists.
+    pub progress: (usize, usize),
+    /// Listed cases this device does not know yet: fetch them.
+    pub to_find: Vec<DocumentId>,
+    /// Cases on this device the index does not list: add them (one change to the index).
+    pub to_list: Vec<DocumentId>,
+}
+
+/// Decide what to fetch and what to list. `index` is the server's index if known (from its
+/// storage id); else, offline since install, whichever `loaded` document is one. `known`
+/// is every case this device knows of; `doc` reads a loaded document.
+///
+/// `None` while there is no index with content here: a device only ever edits an index
+/// that came from the server, so it never starts a competing one.
+pub fn reconcile<'a>(
+    index: Option<DocumentId>,
+    loaded: &[DocumentId],
+    known: &[DocumentId],
+    doc: impl Fn(&DocumentId) -> Option<&'a Automerge>,
+) -> Option<Reconcile> {
+    let index = index.or_else(|| {
+        loaded
+            .iter()
+            .copied()
+            .find(|d| doc(d).is_some_and(is_caseload))
+    })?;
+    let listed = doc(&index).filter(|d| is_caseload(*d)).map(case_ids)?;
+    // Runs after every batch (each keystroke): sets keep it linear in the caseload.
+    let known_set: BTreeSet<DocumentId> = known.iter().copied().collect();
+    let listed_set: BTreeSet<DocumentId> = listed.iter().copied().collect();
+    let has_content = |d: &DocumentId| doc(d).is_some_and(|a| !a.get_heads().is_empty());
+    Some(Reconcile {
+        index,
+        progress: (
+            listed.iter().filter(|d| has_content(d)).count(),
+            listed.len(),
+        ),
+        to_find: listed
+            .iter()
+            .filter(|d| !known_set.contains(d))
+            .copied()
+            .collect(),
+        to_list: known_set
+            .iter()
+            .filter(|d| !listed_set.contains(d) && **d != index)
+            .filter(|d| doc(d).is_some_and(crate::is_case))
+            .copied()
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +184,103 @@ mod tests {
         };
         d.put(&cases, "not-a-document-id", 1).unwrap();
         assert_eq!(case_ids(&d), vec![id]);
+    }
+
+    fn index_listing(ids: &[DocumentId]) -> Automerge {
+        let mut d = Automerge::new();
+        let mut tx = d.transaction();
+        init(&mut tx).unwrap();
+        for id in ids {
+            add(&mut tx, id, 1).unwrap();
+        }
+        tx.commit();
+        d
+    }
+
+    fn a_case() -> Automerge {
+        let mut d = Automerge::new();
+        let mut tx = d.transaction();
+        crate::create(&mut tx, &crate::Profile::default()).unwrap();
+        tx.commit();
+        d
+    }
+
+    #[test]
+    fn reconcile_fetches_what_is_listed_and_lists_own_cases() {
+        let (fetched, missing, unknown, own, other, empty) = (
+            DocumentId::random(),
+            DocumentId::random(),
+            DocumentId::random(),
+            DocumentId::random(),
+            DocumentId::random(),
+            DocumentId::random(),
+        );
+        let index = DocumentId::random();
+        let index_doc = index_listing(&[fetched, missing, unknown]);
+        let (fetched_doc, own_doc) = (a_case(), a_case());
+        let mut other_doc = Automerge::new();
+        let mut tx = other_doc.transaction();
+        tx.put(ROOT, "type", "something-else").unwrap();
+        tx.commit();
+        let empty_doc = Automerge::new();
+        let docs = [
+            (index, &index_doc),
+            (fetched, &fetched_doc),
+            (own, &own_doc),
+            (other, &other_doc),
+            // Known but still being fetched: no content yet.
+            (missing, &empty_doc),
+            (empty, &empty_doc),
+        ];
+        let get = |d: &DocumentId| docs.iter().find(|(i, _)| i == d).map(|(_, a)| *a);
+        let loaded: Vec<DocumentId> = docs.iter().map(|(i, _)| *i).collect();
+        let known = [fetched, missing, own, other, empty, index];
+        let r = reconcile(Some(index), &loaded, &known, get).unwrap();
+        assert_eq!(r.index, index);
+        assert_eq!(r.progress, (1, 3), "only the fetched case has content");
+        assert_eq!(r.to_find, vec![unknown]);
+        assert_eq!(
+            r.to_list,
+            vec![own],
+            "not the index, not a non-case, not empty"
+        );
+    }
+
+    #[test]
+    fn reconcile_finds_a_local_index_offline_and_never_starts_one() {
+        let (case, listed) = (DocumentId::random(), DocumentId::random());
+        let index = DocumentId::random();
+        let index_doc = index_listing(&[listed]);
+        let case_doc = a_case();
+        let docs = [(case, &case_doc), (index, &index_doc)];
+        let get = |d: &DocumentId| docs.iter().find(|(i, _)| i == d).map(|(_, a)| *a);
+        let known = [case, index];
+
+        let found = reconcile(None, &[case, index], &known, get).unwrap();
+        assert_eq!(found.index, index);
+        assert_eq!(found.to_list, vec![case]);
+        assert_eq!(found.to_find, vec![listed]);
+
+        // No index among the local documents, or a known id whose document is not here
+        // (or not an index): nothing to do, and nothing created.
+        assert_eq!(reconcile(None, &[case], &[case], get), None);
+        assert_eq!(
+            reconcile(Some(DocumentId::random()), &[case], &[case], get),
+            None
+        );
+        assert_eq!(reconcile(Some(case), &[case], &[case], get), None);
+    }
+
+    #[test]
+    fn reconcile_with_everything_in_step_does_nothing() {
+        let case = DocumentId::random();
+        let index = DocumentId::random();
+        let index_doc = index_listing(&[case]);
+        let case_doc = a_case();
+        let docs = [(case, &case_doc), (index, &index_doc)];
+        let get = |d: &DocumentId| docs.iter().find(|(i, _)| i == d).map(|(_, a)| *a);
+        let r = reconcile(Some(index), &[case, index], &[case, index], get).unwrap();
+        assert_eq!(r.progress, (1, 1));
+        assert!(r.to_find.is_empty() && r.to_list.is_empty());
     }
 }

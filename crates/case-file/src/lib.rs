@@ -43,7 +43,9 @@ pub mod pending;
 pub mod plan;
 pub mod profile;
 pub mod removal;
+pub mod route;
 pub mod schema;
+pub mod status;
 pub mod validate;
 pub mod vocab;
 
