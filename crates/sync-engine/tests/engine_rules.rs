@@ -1,12 +1,15 @@
 //! Engine rules a server relies on: access policy (denied == absent), read-only peers,
 //! ephemeral relay, and storage failures surfacing as closed connections.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
+use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    AccessPolicy, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Event, Identity, Limits,
-    MemoryStore, Message, Output, PeerId, PeerMetadata, Role, StorageId, StorageOp, Violation,
+    drain, AccessPolicy, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Event, Host,
+    Identity, Limits, MemoryStore, Message, Output, PeerId, PeerMetadata, Role, Runner, StorageId,
+    StorageOp, Violation,
 };
 
 /// Alice may read and write everything; Bob may read only `readable`; Eve nothing.
@@ -24,56 +27,66 @@ impl AccessPolicy for Caseload {
 }
 
 struct Harness {
-    server: Engine<Caseload>,
+    runner: Runner<MemoryStore, Caseload>,
+    /// Shares the runner's map.
     store: MemoryStore,
+}
+
+/// Collects what the runner hands over.
+#[derive(Default)]
+struct Recorder {
+    sent: Vec<(ConnId, Message)>,
+    events: Vec<Event>,
+    closed: Vec<ConnId>,
+}
+
+impl Host for Recorder {
+    fn now(&self) -> u64 {
+        0
+    }
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        self.sent.push((conn, msg));
+    }
+    fn close(&mut self, conn: ConnId, _: CloseReason) {
+        self.closed.push(conn);
+    }
+    fn event(&mut self, event: &Event) {
+        self.events.push(event.clone());
+    }
 }
 
 impl Harness {
     fn new(readable: BTreeSet<DocumentId>) -> Self {
-        let cfg = EngineConfig::new(
-            Role::Server,
-            PeerId("server".into()),
-            Some(StorageId("srv".into())),
-        );
-        Harness {
-            server: Engine::new(cfg, Caseload { readable }),
-            store: MemoryStore::default(),
-        }
+        harness_with(Limits::default(), readable)
     }
 
-    /// Carry out an output the way a driver must: store, answer loads, collect messages.
+    fn server(&mut self) -> &mut Engine<Caseload> {
+        self.runner.engine_mut()
+    }
+
+    /// Carry out an output with the runner: store, answer loads, collect messages.
     fn run(&mut self, out: Output) -> Vec<(ConnId, Message)> {
         self.run_full(out).0
     }
 
     /// [`Harness::run`], also returning every event and closed connection along the way.
-    fn run_full(&mut self, mut out: Output) -> (Vec<(ConnId, Message)>, Vec<Event>, Vec<ConnId>) {
-        let (mut sent, mut events, mut closed) = (Vec::new(), Vec::new(), Vec::new());
-        loop {
-            self.store
-                .apply_now(std::mem::take(&mut out.storage))
-                .expect("memory store");
-            sent.append(&mut out.send);
-            events.append(&mut out.events);
-            closed.extend(out.close.drain(..).map(|(c, _)| c));
-            let Some(doc) = out.loads.pop() else { break };
-            let stored = self.store.snapshot(&doc);
-            let more = self.server.loaded(doc, Ok(stored), 0);
-            out.merge(more);
-        }
-        (sent, events, closed)
+    fn run_full(&mut self, out: Output) -> (Vec<(ConnId, Message)>, Vec<Event>, Vec<ConnId>) {
+        self.runner.push(out);
+        let mut rec = Recorder::default();
+        run_ready(drain(&RefCell::new(&mut self.runner), &mut rec)).expect("memory store");
+        (rec.sent, rec.events, rec.closed)
     }
 
     fn join(&mut self, conn: u64, who: &str) -> ConnId {
         let c = ConnId(conn);
-        let out = self.server.connect(c, Identity(who.into()), 0);
+        let out = self.server().connect(c, Identity(who.into()), 0);
         self.run(out);
         let join = Message::Join {
             sender_id: PeerId(who.into()),
             metadata: PeerMetadata::default(),
             supported_protocol_versions: vec!["1".into()],
         };
-        let out = self.server.receive(c, &join.encode(), 0);
+        let out = self.server().receive(c, &join.encode(), 0);
         assert!(matches!(
             self.run(out).as_slice(),
             [(_, Message::Peer { .. })]
@@ -86,7 +99,7 @@ impl Harness {
         conn: ConnId,
         msg: Message,
     ) -> (Vec<(ConnId, Message)>, Vec<Event>, Vec<ConnId>) {
-        let out = self.server.receive(conn, &msg.encode(), 0);
+        let out = self.server().receive(conn, &msg.encode(), 0);
         self.run_full(out)
     }
 }
@@ -230,7 +243,7 @@ fn a_denied_document_is_answered_exactly_like_an_absent_one() {
     let alice = h.join(1, "alice");
     converse(&mut h, alice, &mut client, sync("alice", doc, data));
     assert!(
-        h.server.document(&doc).is_some(),
+        h.server().document(&doc).is_some(),
         "alice's document reached the server"
     );
 
@@ -267,7 +280,7 @@ fn a_denied_document_is_answered_exactly_like_an_absent_one() {
         sent.as_slice(),
         [(_, Message::DocUnavailable { .. })]
     ));
-    let d = h.server.document(&doc).unwrap();
+    let d = h.server().document(&doc).unwrap();
     assert_eq!(d.get_changes(&[]).len(), 1, "eve's change was not applied");
 }
 
@@ -307,11 +320,11 @@ fn a_read_only_peer_gets_the_document_but_its_changes_are_not_applied() {
         .next()
         .expect("bob's device offers the edit")
         .1;
-    let before = h.server.document(&doc).unwrap().get_heads();
+    let before = h.server().document(&doc).unwrap().get_heads();
     converse(&mut h, bob, &mut bobs, first);
     // The server's sync state for bob is read-only: the change is neither requested nor
     // applied, and bob's device keeps it (nothing lost, just not accepted here).
-    assert_eq!(h.server.document(&doc).unwrap().get_heads(), before);
+    assert_eq!(h.server().document(&doc).unwrap().get_heads(), before);
     assert_ne!(bobs.document(&doc).unwrap().get_heads(), before);
 }
 
@@ -361,9 +374,11 @@ fn a_storage_failure_on_load_closes_the_waiting_peer_with_an_error() {
     let mut h = Harness::new(BTreeSet::new());
     let alice = h.join(1, "alice");
     let doc = DocumentId::random();
-    let out = h.server.receive(alice, &request("alice", doc).encode(), 0);
+    let out = h
+        .server()
+        .receive(alice, &request("alice", doc).encode(), 0);
     assert_eq!(out.loads, vec![doc]);
-    let out = h.server.loaded(
+    let out = h.server().loaded(
         doc,
         Err(fieldbook_sync::StoreError::Backend("disk I/O error".into())),
         0,
@@ -375,7 +390,7 @@ fn a_storage_failure_on_load_closes_the_waiting_peer_with_an_error() {
     assert!(matches!(out.send.as_slice(), [(c, Message::Error { .. })] if *c == alice));
     assert_eq!(out.close.len(), 1);
     assert!(
-        h.server.document(&doc).is_none(),
+        h.server().document(&doc).is_none(),
         "a failed load is not mistaken for an empty document"
     );
 }
@@ -394,17 +409,17 @@ fn a_failed_commit_forgets_unsaved_changes_and_closes_their_peers() {
         .next()
         .expect("client sends its changes")
         .1;
-    let out = h.server.receive(alice, &carrying.encode(), 0);
+    let out = h.server().receive(alice, &carrying.encode(), 0);
     assert!(out
         .storage
         .iter()
         .any(|op| matches!(op, fieldbook_sync::StorageOp::PutChunk { .. })));
     // The driver's commit fails: it must not send `out.send`, and tells the engine instead.
-    let recovery = h.server.storage_failed(out.documents_written(), 0);
+    let recovery = h.server().storage_failed(out.documents_written(), 0);
     assert!(matches!(recovery.send.as_slice(), [(c, Message::Error { .. })] if *c == alice));
     assert!(recovery.close.iter().any(|(c, _)| *c == alice));
     assert!(
-        h.server.document(&doc).is_none(),
+        h.server().document(&doc).is_none(),
         "unsaved document dropped from memory"
     );
 }
@@ -524,9 +539,10 @@ fn harness_with(limits: Limits, readable: BTreeSet<DocumentId>) -> Harness {
         Some(StorageId("srv".into())),
     );
     cfg.limits = limits;
+    let store = MemoryStore::default();
     Harness {
-        server: Engine::new(cfg, Caseload { readable }),
-        store: MemoryStore::default(),
+        runner: Runner::new(Engine::new(cfg, Caseload { readable }), store.clone()),
+        store,
     }
 }
 
@@ -552,13 +568,13 @@ fn request_made_up(h: &mut Harness, conn: ConnId, n: u32) -> (Option<CloseReason
             },
             _ => unreachable!(),
         };
-        let mut out = h.server.receive_message(conn, msg, 0);
+        let mut out = h.server().receive_message(conn, msg, 0);
         if let Some((_, reason)) = out.close.pop() {
             closed.get_or_insert(reason);
         }
         h.run(out);
-        most_absent = most_absent.max(h.server.absent_count());
-        assert_eq!(h.server.loaded_count(), 0, "no empty document is kept");
+        most_absent = most_absent.max(h.server().absent_count());
+        assert_eq!(h.server().loaded_count(), 0, "no empty document is kept");
     }
     (closed, most_absent)
 }
@@ -575,10 +591,14 @@ fn requests_for_made_up_ids_keep_memory_bounded() {
     let (closed, most) = request_made_up(&mut h, alice, 100_000);
     assert!(closed.is_none());
     assert_eq!(most, 100_000);
-    assert_eq!(h.server.loaded_count(), 0);
-    assert_eq!(h.server.loading_count(), 0);
-    let _ = h.server.disconnect(alice, 0);
-    assert_eq!(h.server.absent_count(), 0, "forgotten with the connection");
+    assert_eq!(h.server().loaded_count(), 0);
+    assert_eq!(h.server().loading_count(), 0);
+    let _ = h.server().disconnect(alice, 0);
+    assert_eq!(
+        h.server().absent_count(),
+        0,
+        "forgotten with the connection"
+    );
 
     // Default limit: the connection is closed at 5,000 documents and everything goes.
     let mut h = harness_with(Limits::default(), BTreeSet::new());
@@ -589,8 +609,8 @@ fn requests_for_made_up_ids_keep_memory_bounded() {
         other => panic!("expected too many documents, got {other:?}"),
     }
     assert_eq!(most, 5_000);
-    assert_eq!(h.server.absent_count(), 0);
-    assert_eq!(h.server.connection_count(), 0);
+    assert_eq!(h.server().absent_count(), 0);
+    assert_eq!(h.server().connection_count(), 0);
 }
 
 #[test]
@@ -604,13 +624,13 @@ fn a_connection_may_not_queue_unbounded_work_behind_loads() {
     // Loads are never answered: frames wait.
     for i in 0..3 {
         let out = h
-            .server
+            .server()
             .receive(alice, &request("alice", made_up(i)).encode(), 0);
         assert!(out.close.is_empty());
         assert_eq!(out.loads.len(), 1);
     }
     let out = h
-        .server
+        .server()
         .receive(alice, &request("alice", made_up(3)).encode(), 0);
     assert!(matches!(
         out.close.as_slice(),
@@ -626,10 +646,10 @@ fn a_connection_may_not_queue_unbounded_work_behind_loads() {
     );
     // Answering the loads later finds nobody waiting.
     for i in 0..3 {
-        let out = h.server.loaded(made_up(i), Ok(None), 0);
+        let out = h.server().loaded(made_up(i), Ok(None), 0);
         assert!(out.send.is_empty());
     }
-    assert_eq!(h.server.absent_count(), 0);
+    assert_eq!(h.server().absent_count(), 0);
 
     // Answered loads release the count: the same connection can go on.
     let limits = Limits {
@@ -662,7 +682,7 @@ fn stored_docs(h: &Harness, n: usize) -> Vec<DocumentId> {
 }
 
 fn loaded(h: &Harness) -> BTreeSet<DocumentId> {
-    h.server.loaded_documents().copied().collect()
+    h.runner.engine().loaded_documents().copied().collect()
 }
 
 #[test]
@@ -678,7 +698,7 @@ fn loaded_documents_are_capped_least_recently_used_first() {
         let (sent, _, _) = h.send(a, request("alice", *doc));
         assert!(matches!(sent.as_slice(), [(_, Message::Sync { .. })]));
     }
-    let _ = h.server.disconnect(a, 0);
+    let _ = h.server().disconnect(a, 0);
     assert_eq!(loaded(&h), d[..3].iter().copied().collect());
 
     // d0 is used again, so d1 is now the least recently used.
@@ -715,13 +735,13 @@ fn loaded_documents_are_capped_least_recently_used_first() {
         other => panic!("expected a busy error, got {other:?}"),
     }
     assert_eq!(loaded(&h), [d[0], d[1], d[3]].into());
-    assert_eq!(h.server.connection_count(), 1, "b stays connected");
+    assert_eq!(h.server().connection_count(), 1, "b stays connected");
 }
 
 /// Join as `who` with durable storage `sid` and fetch `doc` to the end; returns the client.
 fn fetch_with_storage(h: &mut Harness, conn: u64, who: &str, sid: &str, doc: DocumentId) {
     let c = ConnId(conn);
-    let _ = h.server.connect(c, Identity(who.into()), 0);
+    let _ = h.server().connect(c, Identity(who.into()), 0);
     let join = Message::Join {
         sender_id: PeerId(who.into()),
         metadata: PeerMetadata {
@@ -738,7 +758,7 @@ fn fetch_with_storage(h: &mut Harness, conn: u64, who: &str, sid: &str, doc: Doc
     let req = out.send.into_iter().next().expect("client requests").1;
     converse(h, c, &mut client, req);
     assert!(client.document(&doc).is_some());
-    let _ = h.server.disconnect(c, 0);
+    let _ = h.server().disconnect(c, 0);
 }
 
 fn forgotten(ops: &[StorageOp]) -> Vec<String> {
@@ -771,12 +791,12 @@ fn persisted_sync_states_per_document_are_capped_most_recently_used_kept() {
     fetch_with_storage(&mut h, 1, "alice", "s1", doc);
     fetch_with_storage(&mut h, 2, "alice", "s2", doc);
     assert_eq!(stored_states(&h), ["s1", "s2"]);
-    assert_eq!(h.server.sync_state_count(&doc), 2);
+    assert_eq!(h.server().sync_state_count(&doc), 2);
     // s1 comes back (its state is resumed, so it is the most recently used) ...
     fetch_with_storage(&mut h, 3, "alice", "s1", doc);
     // ... so a third storage id pushes out s2. Watch the operations of that exchange.
     let c = ConnId(4);
-    let _ = h.server.connect(c, Identity("alice".into()), 0);
+    let _ = h.server().connect(c, Identity("alice".into()), 0);
     let join = Message::Join {
         sender_id: PeerId("alice".into()),
         metadata: PeerMetadata {
@@ -792,7 +812,7 @@ fn persisted_sync_states_per_document_are_capped_most_recently_used_kept() {
     let mut to_server = vec![out.send.into_iter().next().unwrap().1];
     let mut ops = Vec::new();
     while let Some(m) = to_server.pop() {
-        let out = h.server.receive(c, &m.encode(), 0);
+        let out = h.server().receive(c, &m.encode(), 0);
         ops.extend(out.storage.iter().cloned());
         for (_, m) in h.run(out) {
             to_server.extend(
@@ -806,7 +826,7 @@ fn persisted_sync_states_per_document_are_capped_most_recently_used_kept() {
     }
     assert_eq!(forgotten(&ops), ["s2"]);
     assert_eq!(stored_states(&h), ["s1", "s3"]);
-    assert_eq!(h.server.sync_state_count(&doc), 2);
+    assert_eq!(h.server().sync_state_count(&doc), 2);
 }
 
 #[test]
@@ -826,7 +846,7 @@ fn quarantine_closes_one_connection_and_the_others_resync_from_storage() {
         &mut bobs,
         out.send.into_iter().next().unwrap().1,
     );
-    let synced = h.server.document(&doc).unwrap().get_heads();
+    let synced = h.server().document(&doc).unwrap().get_heads();
     assert_eq!(bobs.document(&doc).unwrap().get_heads(), synced);
 
     // Alice edits; the server's step for her frame "panics": its output is never carried
@@ -837,7 +857,7 @@ fn quarantine_closes_one_connection_and_the_others_resync_from_storage() {
     let mut to_server = out.send.into_iter().map(|(_, m)| m).collect::<Vec<_>>();
     let mut applied = false;
     while let Some(m) = to_server.pop() {
-        let out = h.server.receive(alice, &m.encode(), 0);
+        let out = h.server().receive(alice, &m.encode(), 0);
         if out
             .storage
             .iter()
@@ -857,21 +877,21 @@ fn quarantine_closes_one_connection_and_the_others_resync_from_storage() {
         }
     }
     assert!(applied);
-    assert_ne!(h.server.document(&doc).unwrap().get_heads(), synced);
+    assert_ne!(h.server().document(&doc).unwrap().get_heads(), synced);
 
-    let mut out = h.server.quarantine(alice, Some(doc), 0);
+    let mut out = h.server().quarantine(alice, Some(doc), 0);
     assert!(matches!(out.close.as_slice(), [(c, CloseReason::Internal)] if *c == alice));
     assert!(matches!(
         out.send.as_slice(),
         [(c, Message::Error { message, .. })] if *c == alice && message == "internal error"
     ));
-    assert!(h.server.document(&doc).is_none(), "dropped from memory");
+    assert!(h.server().document(&doc).is_none(), "dropped from memory");
     assert_eq!(out.loads, vec![doc], "reloaded for bob");
     out.close.clear();
     let sent = h.run(out);
-    assert_eq!(h.server.connection_count(), 1, "bob stays connected");
+    assert_eq!(h.server().connection_count(), 1, "bob stays connected");
     assert_eq!(
-        h.server.document(&doc).unwrap().get_heads(),
+        h.server().document(&doc).unwrap().get_heads(),
         synced,
         "reloaded from storage, without the unsaved change"
     );
@@ -900,7 +920,7 @@ fn quarantine_closes_one_connection_and_the_others_resync_from_storage() {
     relay(&mut h, &mut net, first);
     let heads = alices.document(&doc).unwrap().get_heads();
     assert_ne!(heads, synced);
-    assert_eq!(h.server.document(&doc).unwrap().get_heads(), heads);
+    assert_eq!(h.server().document(&doc).unwrap().get_heads(), heads);
     assert_eq!(
         bobs.document(&doc).unwrap().get_heads(),
         heads,

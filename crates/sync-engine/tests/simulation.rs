@@ -1,22 +1,44 @@
 //! A simulated network of one server and several clients, all running the real engine.
 //! Proptest drives random edits, random delivery order (also within a connection),
 //! duplicated and dropped messages, partitions that heal, server restarts, eviction and
-//! quarantined documents (as after a caught panic).
+//! quarantined documents (as after a caught panic). Each node carries out its engine's
+//! output with the real runner (`fieldbook_sync::runner`) only when it gets a turn
+//! (`Op::Drain`), so engine steps pile up behind slow storage as they do in a browser.
 //! After healing, every replica (and the server's storage) must hold every edit.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
+use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    AllowAll, ConnId, DocumentId, Engine, EngineConfig, Identity, MemoryStore, Output, PeerId,
-    Role, StorageId,
+    drain, AllowAll, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Host, Identity,
+    MemoryStore, Message, Output, PeerId, Role, Runner, StorageId,
 };
 use proptest::prelude::*;
 
 struct Node {
-    engine: Engine,
-    store: MemoryStore,
-    pending_loads: Vec<DocumentId>,
+    runner: RefCell<Runner<MemoryStore>>,
+}
+
+/// A node's side of the runner: what it sends and closes, collected for the network.
+#[derive(Default)]
+struct Wire {
+    now: u64,
+    sent: Vec<(ConnId, Message)>,
+    closed: Vec<ConnId>,
+}
+
+impl Host for Wire {
+    fn now(&self) -> u64 {
+        self.now
+    }
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        self.sent.push((conn, msg));
+    }
+    fn close(&mut self, conn: ConnId, _: CloseReason) {
+        self.closed.push(conn);
+    }
 }
 
 impl Node {
@@ -28,10 +50,31 @@ impl Node {
         // Ids and actor ids from a seed per node, so a proptest case replays exactly.
         cfg.rng_seed = Some(seed(name));
         Node {
-            engine: Engine::new(cfg, AllowAll),
-            store,
-            pending_loads: Vec::new(),
+            runner: RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store)),
         }
+    }
+
+    fn engine(&self) -> std::cell::Ref<'_, Engine> {
+        std::cell::Ref::map(self.runner.borrow(), |r| r.engine())
+    }
+
+    fn store(&self) -> MemoryStore {
+        self.runner.borrow().store().clone()
+    }
+
+    /// Queue the output of one engine step (carried out at the node's next drain).
+    fn step(&self, f: impl FnOnce(&mut Engine) -> Output) {
+        self.runner.borrow_mut().step(f);
+    }
+
+    /// Carry out everything queued: store, then hand over messages and closes.
+    fn drain(&self, now: u64) -> Wire {
+        let mut wire = Wire {
+            now,
+            ..Wire::default()
+        };
+        run_ready(drain(&self.runner, &mut wire)).expect("the memory store does not fail");
+        wire
     }
 }
 
@@ -76,7 +119,11 @@ struct Sim {
 fn server_conn(link: usize, epoch: u64) -> ConnId {
     ConnId(link as u64 * 1_000_000 + epoch)
 }
-const CLIENT_CONN: ConnId = ConnId(0);
+/// A client numbers each connection afresh (as the browser does), so output queued for a
+/// connection that has since broken is never sent on the next one.
+fn client_conn(epoch: u64) -> ConnId {
+    ConnId(epoch)
+}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -94,7 +141,8 @@ enum Op {
     Drop(usize),
     Partition(usize),
     Heal(usize),
-    AnswerLoads,
+    /// Every node's driver gets a turn to carry out what its engine queued.
+    Drain,
     RestartServer,
     Tick,
     /// The server's step for this client's connection "panicked" on `doc`.
@@ -113,7 +161,7 @@ fn op_strategy(clients: usize) -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Drop),
         1 => (0..clients).prop_map(Op::Partition),
         1 => (0..clients).prop_map(Op::Heal),
-        2 => Just(Op::AnswerLoads),
+        4 => Just(Op::Drain),
         1 => Just(Op::RestartServer),
         1 => Just(Op::Tick),
         1 => (0..clients, 0..2usize).prop_map(|(client, doc)| Op::Quarantine { client, doc }),
@@ -129,11 +177,13 @@ impl Sim {
         let sid = |s: &str| persist.then(|| StorageId(s.into()));
         // Client 0 creates two case documents; every client starts with a copy, as if each
         // device had synced once at the office and then went offline.
-        let mut first = Node::new(Role::Client, "c0", store("c0"), sid("c0"));
+        let first = Node::new(Role::Client, "c0", store("c0"), sid("c0"));
         let mut docs = Vec::new();
         for _ in 0..2 {
             let (doc, out) = first
-                .engine
+                .runner
+                .borrow_mut()
+                .engine_mut()
                 .create(
                     |tx| {
                         tx.put_object(ROOT, "notes", ObjType::List)?;
@@ -143,10 +193,11 @@ impl Sim {
                     0,
                 )
                 .unwrap();
-            first.store.apply_now(out.storage).expect("memory store");
+            first.runner.borrow_mut().push(out);
             docs.push(doc);
         }
-        let seeded = first.store.clone();
+        first.drain(0);
+        let seeded = first.store();
         let mut clients = vec![first];
         for i in 1..n {
             let name = format!("c{i}");
@@ -170,24 +221,20 @@ impl Sim {
         };
         for c in 0..n {
             for d in sim.docs.clone() {
-                let out = sim.clients[c].engine.open(d);
-                sim.apply_client(c, out);
+                sim.clients[c].step(|e| e.open(d));
             }
-            sim.answer_loads();
+            sim.apply_client(c);
             sim.connect(c);
         }
         sim
     }
 
-    fn apply_client(&mut self, c: usize, out: Output) {
-        self.clients[c]
-            .store
-            .apply_now(out.storage)
-            .expect("memory store");
-        self.clients[c].pending_loads.extend(out.loads);
+    /// Client `c` gets a turn: its queued output is carried out and put on its link.
+    fn apply_client(&mut self, c: usize) {
+        let out = self.clients[c].drain(self.now);
         let (epoch, up) = self.links[c];
-        for (_, msg) in out.send {
-            if up {
+        for (conn, msg) in out.sent {
+            if up && conn == client_conn(epoch) {
                 let bytes = msg.encode();
                 self.wire[c] += bytes.len();
                 self.messages[c] += 1;
@@ -199,18 +246,15 @@ impl Sim {
                 });
             }
         }
-        if !out.close.is_empty() {
+        if out.closed.contains(&client_conn(epoch)) {
             self.break_link(c);
         }
     }
 
-    fn apply_server(&mut self, out: Output) {
-        self.server
-            .store
-            .apply_now(out.storage)
-            .expect("memory store");
-        self.server.pending_loads.extend(out.loads);
-        for (conn, msg) in out.send {
+    /// The server gets a turn.
+    fn apply_server(&mut self) {
+        let out = self.server.drain(self.now);
+        for (conn, msg) in out.sent {
             let link = (conn.0 / 1_000_000) as usize;
             let epoch = conn.0 % 1_000_000;
             if self.links[link] == (epoch, true) {
@@ -225,11 +269,19 @@ impl Sim {
                 });
             }
         }
-        for (conn, _) in out.close {
+        for conn in out.closed {
             let link = (conn.0 / 1_000_000) as usize;
             if self.links[link].0 == conn.0 % 1_000_000 {
                 self.break_link(link);
             }
+        }
+    }
+
+    /// Every node gets a turn.
+    fn drain_all(&mut self) {
+        self.apply_server();
+        for c in 0..self.clients.len() {
+            self.apply_client(c);
         }
     }
 
@@ -239,15 +291,11 @@ impl Sim {
         }
         self.links[c] = (self.links[c].0 + 1, true);
         let sc = server_conn(c, self.links[c].0);
-        let out = self
-            .server
-            .engine
-            .connect(sc, Identity::anonymous(), self.now);
-        self.apply_server(out);
-        let out = self.clients[c]
-            .engine
-            .connect(CLIENT_CONN, Identity("server".into()), self.now);
-        self.apply_client(c, out);
+        let now = self.now;
+        self.server
+            .step(|e| e.connect(sc, Identity::anonymous(), now));
+        let cc = client_conn(self.links[c].0);
+        self.clients[c].step(|e| e.connect(cc, Identity("server".into()), now));
     }
 
     fn break_link(&mut self, c: usize) {
@@ -257,13 +305,10 @@ impl Sim {
         }
         self.links[c].1 = false;
         self.flights.retain(|f| f.link != c);
-        let out = self
-            .server
-            .engine
-            .disconnect(server_conn(c, epoch), self.now);
-        self.apply_server(out);
-        let out = self.clients[c].engine.disconnect(CLIENT_CONN, self.now);
-        self.apply_client(c, out);
+        let now = self.now;
+        self.server
+            .step(|e| e.disconnect(server_conn(c, epoch), now));
+        self.clients[c].step(|e| e.disconnect(client_conn(epoch), now));
     }
 
     fn deliver(&mut self, i: usize) {
@@ -275,32 +320,12 @@ impl Sim {
             return;
         }
         self.now += 1;
+        let now = self.now;
         if f.to_server {
-            let out = self
-                .server
-                .engine
-                .receive(server_conn(f.link, f.epoch), &f.bytes, self.now);
-            self.apply_server(out);
+            self.server
+                .step(|e| e.receive(server_conn(f.link, f.epoch), &f.bytes, now));
         } else {
-            let out = self.clients[f.link]
-                .engine
-                .receive(CLIENT_CONN, &f.bytes, self.now);
-            self.apply_client(f.link, out);
-        }
-    }
-
-    fn answer_loads(&mut self) {
-        for doc in std::mem::take(&mut self.server.pending_loads) {
-            let stored = self.server.store.snapshot(&doc);
-            let out = self.server.engine.loaded(doc, Ok(stored), self.now);
-            self.apply_server(out);
-        }
-        for c in 0..self.clients.len() {
-            for doc in std::mem::take(&mut self.clients[c].pending_loads) {
-                let stored = self.clients[c].store.snapshot(&doc);
-                let out = self.clients[c].engine.loaded(doc, Ok(stored), self.now);
-                self.apply_client(c, out);
-            }
+            self.clients[f.link].step(|e| e.receive(client_conn(f.epoch), &f.bytes, now));
         }
     }
 
@@ -309,7 +334,9 @@ impl Sim {
         let id = format!("note-{}-by-c{c}", self.next_edit);
         self.next_edit += 1;
         let out = self.clients[c]
-            .engine
+            .runner
+            .borrow_mut()
+            .engine_mut()
             .change(
                 doc,
                 |tx| {
@@ -321,7 +348,7 @@ impl Sim {
             )
             .expect("client docs stay loaded");
         self.expected.get_mut(&doc).unwrap().insert(id);
-        self.apply_client(c, out);
+        self.clients[c].runner.borrow_mut().push(out);
     }
 
     fn edit_text(&mut self, c: usize, d: usize, at: usize) {
@@ -329,7 +356,9 @@ impl Sim {
         let word = format!("w{}c{c} ", self.next_edit);
         self.next_edit += 1;
         let out = self.clients[c]
-            .engine
+            .runner
+            .borrow_mut()
+            .engine_mut()
             .change(
                 doc,
                 |tx| {
@@ -341,14 +370,16 @@ impl Sim {
                 self.now,
             )
             .unwrap();
-        self.apply_client(c, out);
+        self.clients[c].runner.borrow_mut().push(out);
     }
 
     fn restart_server(&mut self) {
         for c in 0..self.clients.len() {
             self.break_link(c);
         }
-        let store = self.server.store.clone();
+        // What the old server had queued but not stored dies with it (nothing of it was
+        // acknowledged: messages leave only after their writes are stored).
+        let store = self.server.store();
         let sid = self.persist.then(|| self.server_sid.clone());
         self.server = Node::new(Role::Server, "server", store, sid);
         for c in 0..self.clients.len() {
@@ -380,20 +411,20 @@ impl Sim {
                 self.partitioned[c] = false;
                 self.connect(c);
             }
-            Op::AnswerLoads => self.answer_loads(),
+            Op::Drain => self.drain_all(),
             Op::RestartServer => self.restart_server(),
             Op::Tick => {
                 self.now += 20;
-                let out = self.server.engine.tick(self.now);
-                self.apply_server(out);
+                let now = self.now;
+                self.server.step(|e| e.tick(now));
             }
             Op::Quarantine { client, doc } => {
                 let (epoch, up) = self.links[client];
                 if up {
                     let conn = server_conn(client, epoch);
                     let doc = self.docs[doc];
-                    let out = self.server.engine.quarantine(conn, Some(doc), self.now);
-                    self.apply_server(out);
+                    let now = self.now;
+                    self.server.step(|e| e.quarantine(conn, Some(doc), now));
                 }
             }
         }
@@ -402,8 +433,11 @@ impl Sim {
     fn settle_without_redial(&mut self) {
         let mut steps = 0;
         loop {
-            self.answer_loads();
-            if self.flights.is_empty() {
+            self.drain_all();
+            let idle = std::iter::once(&self.server)
+                .chain(&self.clients)
+                .all(|n| n.runner.borrow().queued() == 0);
+            if self.flights.is_empty() && idle {
                 break;
             }
             self.deliver(0);
@@ -436,13 +470,15 @@ impl Sim {
     fn check_converged(&mut self) {
         for doc in self.docs.clone() {
             let expected = &self.expected[&doc];
-            let first = self.clients[0].engine.document(&doc).unwrap();
+            let first = self.clients[0].engine();
+            let first = first.document(&doc).unwrap();
             let heads = first.get_heads();
             let text = first
                 .text(first.get(ROOT, "summary").unwrap().unwrap().1)
                 .unwrap();
             for (i, c) in self.clients.iter().enumerate() {
-                let d = c.engine.document(&doc).unwrap();
+                let e = c.engine();
+                let d = e.document(&doc).unwrap();
                 assert_eq!(
                     &Self::notes(d),
                     expected,
@@ -457,18 +493,23 @@ impl Sim {
             // The server's *storage* (not just its memory) holds every edit.
             let stored = self
                 .server
-                .store
+                .store()
                 .snapshot(&doc)
                 .expect("server stored the doc");
-            let mut fresh = Node::new(
+            let fresh = Node::new(
                 Role::Server,
                 "fresh",
                 store("fresh"),
                 Some(StorageId("fresh".into())),
             );
-            let out = fresh.engine.loaded(doc, Ok(Some(stored)), 0);
+            let out = fresh
+                .runner
+                .borrow_mut()
+                .engine_mut()
+                .loaded(doc, Ok(Some(stored)), 0);
             assert!(out.send.is_empty());
-            let fresh_doc = fresh.engine.document(&doc).expect("stored doc loads");
+            let fresh_engine = fresh.engine();
+            let fresh_doc = fresh_engine.document(&doc).expect("stored doc loads");
             assert_eq!(
                 &Self::notes(fresh_doc),
                 expected,
@@ -526,11 +567,12 @@ fn fingerprint(sim: &Sim) -> String {
     let mut f = format!("{:?} {:?} {:?}\n", sim.docs, sim.wire, sim.messages);
     for doc in &sim.docs {
         for c in &sim.clients {
-            let d = c.engine.document(doc).unwrap();
+            let e = c.engine();
+            let d = e.document(doc).unwrap();
             let text = d.text(d.get(ROOT, "summary").unwrap().unwrap().1).unwrap();
             f += &format!("{:?} {text:?}\n", d.get_heads());
         }
-        let stored = sim.server.store.snapshot(doc).unwrap();
+        let stored = sim.server.store().snapshot(doc).unwrap();
         let mut chunks: Vec<_> = stored.chunks.iter().map(|(k, _)| k.hash.clone()).collect();
         chunks.sort();
         f += &format!("{chunks:?} {:?}\n", stored.sync_states);
@@ -605,15 +647,24 @@ fn unconfirmed_changes_count_down_to_zero_and_survive_going_offline() {
     let server = sim.server_sid.clone();
     let doc = sim.docs[0];
     sim.settle();
-    assert_eq!(sim.clients[1].engine.unconfirmed_changes(&doc, &server), 0);
+    assert_eq!(
+        sim.clients[1].engine().unconfirmed_changes(&doc, &server),
+        0
+    );
     sim.partitioned[1] = true;
     sim.break_link(1);
     sim.edit(1, 0);
     sim.edit(1, 0);
     // Offline, from the persisted sync state: two changes are not on the server.
-    assert_eq!(sim.clients[1].engine.unconfirmed_changes(&doc, &server), 2);
+    assert_eq!(
+        sim.clients[1].engine().unconfirmed_changes(&doc, &server),
+        2
+    );
     sim.partitioned[1] = false;
     sim.connect(1);
     sim.settle_without_redial();
-    assert_eq!(sim.clients[1].engine.unconfirmed_changes(&doc, &server), 0);
+    assert_eq!(
+        sim.clients[1].engine().unconfirmed_changes(&doc, &server),
+        0
+    );
 }
