@@ -89,6 +89,34 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
         self.push(out);
     }
 
+    /// Run one engine step for connection `conn`, about `doc` if it names one, and queue its
+    /// output. If the step panics (a bug, ours or automerge's, reached by what the peer sent)
+    /// only `conn` is closed and `doc` is dropped from memory to be reloaded from storage
+    /// ([`Engine::quarantine`]): everyone else carries on. Returns false if it panicked.
+    ///
+    /// Unwinding needs `panic = "unwind"` (native builds); the browser build aborts instead.
+    pub fn step_for(
+        &mut self,
+        conn: ConnId,
+        doc: Option<DocumentId>,
+        now: Millis,
+        f: impl FnOnce(&mut Engine<P>) -> Output,
+    ) -> bool {
+        // The engine is left mid-step, but quarantine forgets everything the step could
+        // have touched: the connection's state and the one document it was about.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut self.engine))) {
+            Ok(out) => {
+                self.push(out);
+                true
+            }
+            Err(_) => {
+                let out = self.engine.quarantine(conn, doc, now);
+                self.push(out);
+                false
+            }
+        }
+    }
+
     /// Queue an output produced by the engine (e.g. by a fallible call such as `change`).
     pub fn push(&mut self, out: Output) {
         if !out.is_empty() {
@@ -118,6 +146,33 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
             }
         }
         batch
+    }
+
+    /// [`Engine::loaded`], which also runs the work peers queued behind the load. If that
+    /// panics, every connection that queued work for `doc` is a suspect: each is closed and
+    /// the document dropped ([`Engine::quarantine`]). Our own work panicking is a bug in
+    /// this program, not an attack: that panic continues.
+    fn loaded(
+        &mut self,
+        doc: DocumentId,
+        result: Result<Option<crate::StoredDocument>, StoreError>,
+        now: Millis,
+    ) -> Output {
+        let suspects = self.engine.waiting_for(&doc);
+        let engine = &mut self.engine;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine.loaded(doc, result, now)
+        })) {
+            Ok(out) => out,
+            Err(panic) if suspects.is_empty() => std::panic::resume_unwind(panic),
+            Err(_) => {
+                let mut out = Output::default();
+                for conn in suspects {
+                    out.merge(self.engine.quarantine(conn, Some(doc), now));
+                }
+                out
+            }
+        }
     }
 
     /// After a failed commit of `written`: queued writes to those documents were built on
@@ -221,7 +276,7 @@ pub async fn drain<C: RunnerCell>(cell: &C, host: &mut impl Host) -> Result<(), 
             for doc in loads {
                 let result = store.load(doc).await;
                 let now = host.now();
-                yielded.push(cell.with(|r| r.engine.loaded(doc, result, now)));
+                yielded.push(cell.with(|r| r.loaded(doc, result, now)));
             }
             cell.with(|r| {
                 for out in yielded.into_iter().rev() {

@@ -282,3 +282,122 @@ fn what_a_load_yields_is_carried_out_before_work_queued_after_it() {
         .collect();
     assert_eq!(loaded, docs, "each load answered, in the order asked");
 }
+
+/// Reads of one document panic, as a bug reached by crafted input would.
+struct Booby(DocumentId);
+
+impl fieldbook_sync::AccessPolicy for Booby {
+    fn may_read(&self, _: &Identity, doc: &DocumentId) -> bool {
+        assert!(*doc != self.0, "injected panic");
+        true
+    }
+    fn may_write(&self, _: &Identity, _: &DocumentId) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_panic_in_one_step_closes_only_that_connection() {
+    let (mut alice, doc, first) = client_with_doc("alice", "met at the library");
+    let (mut bob, trap, bobs_first) = client_with_doc("bob", "met at the bus station");
+    let store = MemoryStore::default();
+    let cfg = EngineConfig::new(
+        Role::Server,
+        PeerId("server".into()),
+        Some(store.storage_id().clone()),
+    );
+    let cell = RefCell::new(Runner::new(Engine::new(cfg, Booby(trap)), store.clone()));
+    let mut host = Recorder::default();
+    for (conn, name) in [(ConnId(1), "alice"), (ConnId(2), "bob")] {
+        let join = Message::Join {
+            sender_id: PeerId(name.into()),
+            metadata: PeerMetadata::default(),
+            supported_protocol_versions: vec!["1".into()],
+        };
+        let mut r = cell.borrow_mut();
+        r.step(|e| e.connect(conn, Identity(name.into()), 0));
+        assert!(r.step_for(conn, None, 0, |e| e.receive(conn, &join.encode(), 0)));
+    }
+    run_ready(drain(&cell, &mut host)).unwrap();
+    host.sent.clear();
+    // Bob's message reaches the trap once the document is loaded, in `drain`: the panic
+    // is caught there.
+    let stepped = cell.borrow_mut().step_for(ConnId(2), Some(trap), 0, |e| {
+        e.receive(ConnId(2), &bobs_first.encode(), 0)
+    });
+    assert!(stepped, "queued behind the load");
+    run_ready(drain(&cell, &mut host)).unwrap();
+    assert_eq!(host.closed, vec![ConnId(2)], "only bob is closed");
+    assert!(matches!(
+        host.sent.as_slice(),
+        [(ConnId(2), Message::Error { .. })]
+    ));
+    host.sent.clear();
+    // Alice still syncs, through the same engine.
+    let mut to_server = vec![first];
+    while !to_server.is_empty() {
+        for m in to_server.drain(..) {
+            assert!(cell
+                .borrow_mut()
+                .step_for(ConnId(1), Some(doc), 0, |e| e.receive(
+                    ConnId(1),
+                    &m.encode(),
+                    0
+                )));
+        }
+        run_ready(drain(&cell, &mut host)).unwrap();
+        for (_, m) in host.sent.drain(..) {
+            to_server.extend(
+                alice
+                    .receive(ConnId(1), &m.encode(), 0)
+                    .send
+                    .into_iter()
+                    .map(|(_, m)| m),
+            );
+        }
+    }
+    assert!(alice.is_synced_with(&doc, ConnId(1)));
+    assert!(store.snapshot(&doc).is_some());
+    assert_eq!(cell.borrow().engine().connection_count(), 1);
+    let _ = bob.disconnect(ConnId(1), 0);
+
+    // The trap again, now that the document is in memory: the step itself panics.
+    cell.borrow_mut().step(|e| e.open(trap));
+    run_ready(drain(&cell, &mut host)).unwrap();
+    cell.borrow_mut()
+        .step(|e| e.connect(ConnId(3), Identity("bob".into()), 0));
+    let join = Message::Join {
+        sender_id: PeerId("bob".into()),
+        metadata: PeerMetadata::default(),
+        supported_protocol_versions: vec!["1".into()],
+    };
+    let mut r = cell.borrow_mut();
+    assert!(r.step_for(ConnId(3), None, 0, |e| e.receive(
+        ConnId(3),
+        &join.encode(),
+        0
+    )));
+    let (_, _, again) = client_with_doc("bob", "x");
+    let again = match again {
+        Message::Request { data, .. } | Message::Sync { data, .. } => Message::Request {
+            sender_id: PeerId("bob".into()),
+            target_id: PeerId("server".into()),
+            document_id: trap,
+            data,
+        },
+        other => panic!("unexpected {other:?}"),
+    };
+    let caught = !r.step_for(ConnId(3), Some(trap), 0, |e| {
+        e.receive(ConnId(3), &again.encode(), 0)
+    });
+    drop(r);
+    assert!(caught, "this time the step itself panicked, and was caught");
+    host.closed.clear();
+    run_ready(drain(&cell, &mut host)).unwrap();
+    assert_eq!(host.closed, vec![ConnId(3)]);
+    assert_eq!(
+        cell.borrow().engine().connection_count(),
+        1,
+        "alice is still connected"
+    );
+}

@@ -271,7 +271,7 @@ impl<P: AccessPolicy> Engine<P> {
 }
 
 impl Pending {
-    fn conn(&self) -> Option<ConnId> {
+    pub(super) fn conn(&self) -> Option<ConnId> {
         match self {
             Pending::Sync { conn, .. } | Pending::Resync { conn } => Some(*conn),
             Pending::Request | Pending::Open => None,

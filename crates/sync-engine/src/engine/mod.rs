@@ -269,6 +269,15 @@ impl<P: AccessPolicy> Engine<P> {
         self.loading.len()
     }
 
+    /// Connections with work queued behind the load of `doc` (what [`Engine::loaded`] will
+    /// run for them): the suspects if that work panics.
+    pub fn waiting_for(&self, doc: &DocumentId) -> BTreeSet<ConnId> {
+        self.loading
+            .get(doc)
+            .map(|q| q.iter().filter_map(Pending::conn).collect())
+            .unwrap_or_default()
+    }
+
     /// Persisted sync states held for a loaded document.
     pub fn sync_state_count(&self, doc: &DocumentId) -> usize {
         self.docs.get(doc).map_or(0, |d| d.persisted_sync.len())
