@@ -178,11 +178,14 @@ async fn idle_documents_are_evicted_from_memory() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn reconnect_with_persisted_sync_state_is_small() {
+/// Bytes on the wire when a client reconnects after one small edit to a case with 200
+/// earlier changes, after a server restart; and the document's saved size. `persist`:
+/// whether the client has a storage id (so both sides keep sync state) or is ephemeral.
+async fn reconnect_cost(persist: bool) -> (u64, usize) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&config(dir.path())).await.unwrap();
-    let a = client(&server).await;
+    let a = Client::new(persist.then(StorageId::random));
+    a.connect(&server.sync_url()).await.expect("connect");
     let doc = new_case(&a, "Bytes Child");
     for n in 0..50 {
         // A note is typed in several sittings: several changes per note.
@@ -202,16 +205,28 @@ async fn reconnect_with_persisted_sync_state_is_small() {
     a.connect(&server.sync_url()).await.unwrap();
     a.wait_synced(doc, T).await.unwrap();
     let (s1, r1) = a.wire_bytes();
-    let reconnect = (s1 - s0) + (r1 - r0);
-    assert!(reconnect < 2048, "reconnect cost {reconnect} bytes");
+    server.shutdown().await.unwrap();
+    ((s1 - s0) + (r1 - r0), full)
+}
+
+#[tokio::test]
+async fn reconnect_with_persisted_sync_state_is_small() {
+    let (reconnect, full) = reconnect_cost(true).await;
+    // Control: an ephemeral client, so no sync state is kept on either side.
+    let (control, _) = reconnect_cost(false).await;
     eprintln!(
-        "document {full} bytes saved; reconnect after one small edit {reconnect} bytes on the wire"
+        "document {full} bytes saved; reconnect after one small edit {reconnect} bytes on the \
+         wire with persisted sync state, {control} without"
     );
+    assert!(reconnect < 2048, "reconnect cost {reconnect} bytes");
     assert!(
         reconnect * 4 < full as u64,
         "reconnect {reconnect} vs document {full}"
     );
-    server.shutdown().await.unwrap();
+    assert!(
+        reconnect < control,
+        "persisted sync state saved nothing: {reconnect} vs {control} bytes"
+    );
 }
 
 #[tokio::test]
