@@ -5,13 +5,15 @@
 //! connections. A failed commit closes every connection in the batch and drops the
 //! affected documents from memory, so nothing unsaved is ever acknowledged.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldbook_sync::{
     AllowAll, ConnId, Engine, EngineConfig, Event, Identity, Message, Output, PeerId, Role,
     StorageOp,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit};
 
 use crate::storage::Store;
 
@@ -23,15 +25,108 @@ pub enum ToConn {
     Close(String),
 }
 
+/// The actor's end of one connection's bounded outbound queue. The actor never waits on
+/// it: a connection whose queue is full (by frames or bytes) is not reading, and is closed.
+pub struct ConnSender {
+    tx: mpsc::Sender<ToConn>,
+    shared: Arc<QueueShared>,
+}
+
+/// The connection task's end of its outbound queue.
+pub struct ConnReceiver {
+    rx: mpsc::Receiver<ToConn>,
+    shared: Arc<QueueShared>,
+}
+
+struct QueueShared {
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    overflow: Notify,
+}
+
+/// A bounded outbound queue: at most `max_frames` frames and, unless it is empty,
+/// `max_bytes` bytes (one frame larger than `max_bytes` still goes to an idle connection).
+pub fn conn_queue(max_frames: usize, max_bytes: usize) -> (ConnSender, ConnReceiver) {
+    let (tx, rx) = mpsc::channel(max_frames.max(1));
+    let shared = Arc::new(QueueShared {
+        queued_bytes: AtomicUsize::new(0),
+        max_bytes,
+        overflow: Notify::new(),
+    });
+    (
+        ConnSender {
+            tx,
+            shared: shared.clone(),
+        },
+        ConnReceiver { rx, shared },
+    )
+}
+
+impl ConnSender {
+    /// Queue without waiting. False: the queue is full or gone, and the connection has been
+    /// told to close at once (see [`ConnReceiver::overflowed`]).
+    pub fn try_send(&self, msg: ToConn) -> bool {
+        let len = match &msg {
+            ToConn::Frame(b) => b.len(),
+            ToConn::Close(_) => 0,
+        };
+        let queued = self.shared.queued_bytes.load(Ordering::Acquire);
+        let over_bytes = queued > 0 && queued.saturating_add(len) > self.shared.max_bytes;
+        if !over_bytes {
+            self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                    return false;
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                }
+            }
+        }
+        self.shared.overflow.notify_one();
+        false
+    }
+}
+
+impl ConnReceiver {
+    pub async fn recv(&mut self) -> Option<ToConn> {
+        let msg = self.rx.recv().await?;
+        if let ToConn::Frame(b) = &msg {
+            self.shared
+                .queued_bytes
+                .fetch_sub(b.len(), Ordering::AcqRel);
+        }
+        Some(msg)
+    }
+
+    /// Completes once the actor has found this queue full: the peer is not reading.
+    pub fn overflow(&self) -> Overflow {
+        Overflow(self.shared.clone())
+    }
+}
+
+pub struct Overflow(Arc<QueueShared>);
+
+impl Overflow {
+    pub async fn wait(&self) {
+        self.0.overflow.notified().await
+    }
+}
+
 pub enum Command {
     Open {
         conn: ConnId,
         identity: Identity,
-        to_conn: mpsc::UnboundedSender<ToConn>,
+        to_conn: ConnSender,
     },
-    Frame {
+    /// A decoded message. `budget` holds the message's share of the server-wide in-flight
+    /// byte budget until the actor has handled it.
+    Message {
         conn: ConnId,
-        bytes: Vec<u8>,
+        msg: Message,
+        budget: Option<OwnedSemaphorePermit>,
     },
     Closed {
         conn: ConnId,
@@ -47,13 +142,16 @@ pub struct Stats {
 
 #[derive(Clone)]
 pub struct ActorHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
     stats: watch::Receiver<Stats>,
 }
 
 impl ActorHandle {
-    pub fn send(&self, cmd: Command) -> bool {
-        self.tx.send(cmd).is_ok()
+    /// Queue a command, waiting while the inbox is full (back-pressure on the caller only:
+    /// the channel's waiters are served in order, so no sender is starved). False: the
+    /// actor has stopped.
+    pub async fn send(&self, cmd: Command) -> bool {
+        self.tx.send(cmd).await.is_ok()
     }
 
     /// Stats as of the end of the last batch; `wait_for` on it instead of polling.
@@ -64,7 +162,7 @@ impl ActorHandle {
     /// Current stats, answered by the actor itself (so it also proves the actor is alive).
     pub async fn stats(&self) -> Option<Stats> {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::Stats(tx));
+        self.send(Command::Stats(tx)).await;
         rx.await.ok()
     }
 }
@@ -72,6 +170,8 @@ impl ActorHandle {
 pub struct ActorSettings {
     pub compact_after_chunks: usize,
     pub evict_idle: Duration,
+    /// Commands queued for the actor before senders wait.
+    pub inbox_capacity: usize,
 }
 
 /// Largest number of queued commands folded into one commit.
@@ -84,7 +184,7 @@ pub fn spawn<S: Store + Send + 'static>(
     store: S,
     settings: ActorSettings,
 ) -> (ActorHandle, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(settings.inbox_capacity.max(1));
     let mut cfg = EngineConfig::new(
         Role::Server,
         PeerId::random("fieldbook-server"),
@@ -134,7 +234,7 @@ struct Actor<S: Store> {
     stats: watch::Sender<Stats>,
     engine: Engine,
     store: S,
-    conns: std::collections::HashMap<ConnId, mpsc::UnboundedSender<ToConn>>,
+    conns: std::collections::HashMap<ConnId, ConnSender>,
     started: Instant,
     tick_every: Duration,
 }
@@ -144,7 +244,7 @@ impl<S: Store> Actor<S> {
         self.started.elapsed().as_millis() as u64
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -179,9 +279,11 @@ impl<S: Store> Actor<S> {
                         self.conns.insert(conn, to_conn);
                         self.engine.connect(conn, identity, now)
                     }
-                    Command::Frame { conn, bytes } => {
+                    Command::Message { conn, msg, budget } => {
                         touched.push(conn);
-                        self.engine.receive(conn, &bytes, now)
+                        let step = self.engine.receive_message(conn, msg, now);
+                        drop(budget);
+                        step
                     }
                     Command::Closed { conn } => {
                         self.conns.remove(&conn);
@@ -258,15 +360,28 @@ impl<S: Store> Actor<S> {
         self.deliver(out.send, out.close);
     }
 
+    /// Hand frames to connections without ever waiting: a connection whose queue is full
+    /// is not reading, so it is closed (its task is notified) and forgotten.
     fn deliver(&mut self, send: Vec<(ConnId, Message)>, close: Vec<(ConnId, String)>) {
+        let mut stalled = Vec::new();
         for (conn, msg) in send {
             if let Some(tx) = self.conns.get(&conn) {
-                let _ = tx.send(ToConn::Frame(msg.encode()));
+                if !tx.try_send(ToConn::Frame(msg.encode())) {
+                    self.conns.remove(&conn);
+                    stalled.push(conn);
+                }
             }
+        }
+        for conn in stalled {
+            tracing::info!(
+                conn = conn.0,
+                "closing connection: not reading (outbound queue full)"
+            );
+            let _ = self.engine.disconnect(conn, self.now());
         }
         for (conn, reason) in close {
             if let Some(tx) = self.conns.remove(&conn) {
-                let _ = tx.send(ToConn::Close(reason));
+                let _ = tx.try_send(ToConn::Close(reason));
             }
         }
     }

@@ -410,6 +410,16 @@ impl<P: AccessPolicy> Engine<P> {
         out
     }
 
+    /// One message from `conn` that the transport has already decoded.
+    pub fn receive_message(&mut self, conn: ConnId, msg: Message, now: Millis) -> Output {
+        self.now = now;
+        let mut out = Output::default();
+        if self.conns.contains_key(&conn) {
+            self.handle(conn, msg, &mut out);
+        }
+        out
+    }
+
     fn handle(&mut self, conn: ConnId, msg: Message, out: &mut Output) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
