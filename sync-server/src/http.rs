@@ -242,7 +242,7 @@ struct ConnSlot {
 }
 
 impl ConnLimits {
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, Response> {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, (StatusCode, &'static str)> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let refusal = if open.0 >= self.max_total {
             Some((
@@ -267,7 +267,7 @@ impl ConnLimits {
                     "refusing new connections (logged once until one is accepted again)"
                 );
             }
-            return Err((status, why).into_response());
+            return Err((status, why));
         }
         open.0 += 1;
         *open.1.entry(ip).or_insert(0) += 1;
@@ -331,7 +331,7 @@ async fn sync_upgrade(
 ) -> Response {
     let slot = match state.limits.admit(peer.ip()) {
         Ok(slot) => slot,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     // Leave tungstenite a little headroom so an oversized frame reaches our own check and
     // the peer gets a protocol error, not just a dropped socket.
@@ -363,7 +363,14 @@ async fn connection(socket: WebSocket, state: AppState, _slot: ConnSlot) {
     let close = |code: u16, reason: &str| {
         WsMessage::Close(Some(CloseFrame {
             code,
-            reason: reason.chars().take(120).collect::<String>().into(),
+            // A close reason may hold at most 123 bytes; cut at a character boundary.
+            reason: {
+                let mut end = reason.len().min(120);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason[..end].to_owned().into()
+            },
         }))
     };
     let refuse = |text: &str| {
