@@ -528,3 +528,81 @@ async fn stopping(rx: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not Send: drop it before anything else awaits.
     let _ = rx.wait_for(|stop| *stop).await.map(|_| ());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync_actor::conn_queue;
+
+    #[test]
+    fn token_bucket_allows_the_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5, 10, t0);
+        assert!((0..5).all(|_| b.take(t0)));
+        assert!(!b.take(t0), "burst spent");
+        // 10 per second: one token every 100 ms, never more than the burst.
+        assert!(b.take(t0 + Duration::from_millis(100)));
+        assert!(!b.take(t0 + Duration::from_millis(100)));
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!((0..10).filter(|_| b.take(later)).count(), 5);
+    }
+
+    #[test]
+    fn connection_slots_are_counted_and_given_back() {
+        let limits = Arc::new(ConnLimits {
+            max_total: 3,
+            max_per_address: 2,
+            open: Mutex::new((0, HashMap::new())),
+            refusing: AtomicBool::new(false),
+        });
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let a1 = limits.admit(a).unwrap();
+        let _a2 = limits.admit(a).unwrap();
+        assert_eq!(
+            limits.admit(a).err().map(|e| e.0),
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        let _b1 = limits.admit(b).unwrap();
+        assert_eq!(
+            limits.admit(b).err().map(|e| e.0),
+            Some(StatusCode::SERVICE_UNAVAILABLE)
+        );
+        drop(a1);
+        let _a3 = limits.admit(a).unwrap();
+        drop(_a3);
+        drop(_a2);
+        assert!(
+            limits.open.lock().unwrap().1.get(&a).is_none(),
+            "no entry left for a gone address"
+        );
+    }
+
+    #[tokio::test]
+    async fn outbound_queue_is_bounded_by_frames_and_bytes() {
+        use crate::sync_actor::ToConn;
+        // By frames.
+        let (tx, mut rx) = conn_queue(2, 1 << 20);
+        assert!(tx.try_send(ToConn::Frame(vec![0; 10])));
+        assert!(tx.try_send(ToConn::Frame(vec![0; 10])));
+        assert!(
+            !tx.try_send(ToConn::Frame(vec![0; 10])),
+            "third frame refused"
+        );
+        let overflow = rx.overflow();
+        tokio::time::timeout(Duration::from_secs(1), overflow.wait())
+            .await
+            .expect("the connection is told it overflowed");
+        assert!(matches!(rx.recv().await, Some(ToConn::Frame(_))));
+
+        // By bytes: one oversized frame goes to an empty queue, nothing after it.
+        let (tx, mut rx) = conn_queue(100, 1000);
+        assert!(tx.try_send(ToConn::Frame(vec![0; 5000])));
+        assert!(!tx.try_send(ToConn::Frame(vec![0; 1])));
+        rx.recv().await.unwrap();
+        // Drained: room again.
+        assert!(tx.try_send(ToConn::Frame(vec![0; 600])));
+        assert!(tx.try_send(ToConn::Frame(vec![0; 400])));
+        assert!(!tx.try_send(ToConn::Frame(vec![0; 1])), "1000 bytes queued");
+    }
+}

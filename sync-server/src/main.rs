@@ -147,25 +147,46 @@ impl<'a> MakeWriter<'a> for EscapedStderr {
 
 impl std::io::Write for EscapedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        let (body, newline) = match text.strip_suffix('\n') {
-            Some(body) => (body, "\n"),
-            None => (&*text, ""),
-        };
-        let mut line = String::with_capacity(buf.len() + 1);
-        for c in body.chars() {
-            if c.is_control() {
-                line.extend(c.escape_default());
-            } else {
-                line.push(c);
-            }
-        }
-        line.push_str(newline);
+        let line = escape_controls(&String::from_utf8_lossy(buf));
         std::io::stderr().lock().write_all(line.as_bytes())?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+/// `text` with every control character escaped, except one final newline.
+fn escape_controls(text: &str) -> String {
+    let (body, newline) = match text.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (text, ""),
+    };
+    let mut line = String::with_capacity(text.len() + 1);
+    for c in body.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line.push_str(newline);
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn log_lines_cannot_be_forged() {
+        let peer = "evil\n2026-01-01T00:00:00Z INFO forged\x1b[2J\r\u{85}";
+        let line = escape_controls(&format!("WARN peer={peer}\n"));
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
+        assert!(!line.contains('\x1b') && !line.contains('\r') && !line.contains('\u{85}'));
+        assert!(line.contains("evil\\n2026"), "{line:?}");
+        assert_eq!(escape_controls("plain text é\n"), "plain text é\n");
     }
 }
