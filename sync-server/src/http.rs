@@ -573,7 +573,7 @@ mod tests {
         drop(_a3);
         drop(_a2);
         assert!(
-            limits.open.lock().unwrap().1.get(&a).is_none(),
+            !limits.open.lock().unwrap().1.contains_key(&a),
             "no entry left for a gone address"
         );
     }
