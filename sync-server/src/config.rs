@@ -133,6 +133,17 @@ impl Config {
                 return Err(format!("{name} must be at least 1"));
             }
         }
+        // Channel and semaphore sizes: larger values would make tokio panic at start-up.
+        let max_permits = tokio::sync::Semaphore::MAX_PERMITS;
+        for (name, v) in [
+            ("inflight_bytes", self.inflight_bytes),
+            ("actor_inbox", self.actor_inbox),
+            ("outbound_frames", self.outbound_frames),
+        ] {
+            if v > max_permits {
+                return Err(format!("{name} must be at most {max_permits}"));
+            }
+        }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
         }
@@ -272,6 +283,13 @@ mod tests {
                 ..d()
             },
             "join_timeout_secs",
+        );
+        bad(
+            Config {
+                actor_inbox: usize::MAX,
+                ..d()
+            },
+            "actor_inbox",
         );
     }
 
