@@ -64,7 +64,7 @@ pub fn conn_queue(max_frames: usize, max_bytes: usize) -> (ConnSender, ConnRecei
 
 impl ConnSender {
     /// Queue without waiting. False: the queue is full or gone, and the connection has been
-    /// told to close at once (see [`ConnReceiver::overflowed`]).
+    /// told to close at once (see [`ConnReceiver::overflow`]).
     pub fn try_send(&self, msg: ToConn) -> bool {
         let len = match &msg {
             ToConn::Frame(b) => b.len(),
