@@ -18,7 +18,33 @@ pub struct Config {
     /// Built PWA to serve at `/` (Trunk's `dist/`). Nothing is served at `/` when unset.
     pub static_dir: Option<PathBuf>,
     /// Largest WebSocket message accepted, in bytes. Larger frames close the connection.
+    /// The WebSocket library buffers a whole message before the server sees it, so memory
+    /// under attack grows with this times the number of connections sending at once.
     pub max_frame_bytes: usize,
+    /// Bytes of received messages, server-wide, decoded or queued for the sync actor at
+    /// once. A connection whose message does not fit waits (and stops reading its socket)
+    /// until earlier ones are handled. At least `max_frame_bytes`.
+    pub inflight_bytes: usize,
+    /// Commands queued for the sync actor before connection tasks wait their turn.
+    pub actor_inbox: usize,
+    /// Frames queued for one connection before it is closed as "not reading".
+    pub outbound_frames: usize,
+    /// Bytes queued for one connection before it is closed as "not reading" (one larger
+    /// frame still goes to a connection with nothing queued).
+    pub outbound_bytes: usize,
+    /// Open WebSocket connections, in total; more are refused with HTTP 503.
+    pub max_connections: usize,
+    /// Open WebSocket connections from one remote address; more are refused with HTTP 429.
+    /// Generous: every phone behind one council NAT shares an address.
+    pub max_connections_per_address: usize,
+    /// Messages one connection may send in a burst (token bucket size). A fresh phone
+    /// announces every case it holds at once.
+    pub message_burst: u32,
+    /// Messages per second one connection may send once its burst is spent; a connection
+    /// over the limit is closed with an error.
+    pub messages_per_sec: u32,
+    /// Seconds a new connection has to send `join` before it is closed.
+    pub join_timeout_secs: u64,
     /// Seconds a document with no connected peer stays in memory.
     pub evict_idle_secs: u64,
     /// Incremental chunks per document before they are compacted into a snapshot.
@@ -38,7 +64,16 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("fieldbook-data"),
             static_dir: None,
-            max_frame_bytes: 16 * 1024 * 1024,
+            max_frame_bytes: 8 * 1024 * 1024,
+            inflight_bytes: 64 * 1024 * 1024,
+            actor_inbox: 1024,
+            outbound_frames: 4096,
+            outbound_bytes: 32 * 1024 * 1024,
+            max_connections: 2048,
+            max_connections_per_address: 256,
+            message_burst: 2000,
+            messages_per_sec: 500,
+            join_timeout_secs: 10,
             evict_idle_secs: 30,
             compact_after_chunks: 32,
             demo: false,
@@ -65,7 +100,8 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig.merge(Env::prefixed(Self::ENV_PREFIX).ignore(&["LOG"]))
+        // Logging is set up from its own variables before the configuration loads.
+        fig.merge(Env::prefixed(Self::ENV_PREFIX).ignore(&["LOG", "LOG_FORMAT"]))
             .extract()
     }
 
@@ -77,6 +113,52 @@ impl Config {
     pub fn check(&self) -> Result<(), String> {
         if self.ping_interval_secs == 0 {
             return Err("ping_interval_secs must be at least 1".into());
+        }
+        let at_least_one = [
+            ("max_frame_bytes", self.max_frame_bytes as u64),
+            ("actor_inbox", self.actor_inbox as u64),
+            ("outbound_frames", self.outbound_frames as u64),
+            ("outbound_bytes", self.outbound_bytes as u64),
+            ("max_connections", self.max_connections as u64),
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address as u64,
+            ),
+            ("message_burst", self.message_burst.into()),
+            ("messages_per_sec", self.messages_per_sec.into()),
+            ("join_timeout_secs", self.join_timeout_secs),
+        ];
+        for (name, v) in at_least_one {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        // Channel and semaphore sizes: larger values would make tokio panic at start-up.
+        let max_permits = tokio::sync::Semaphore::MAX_PERMITS;
+        for (name, v) in [
+            ("inflight_bytes", self.inflight_bytes),
+            ("actor_inbox", self.actor_inbox),
+            ("outbound_frames", self.outbound_frames),
+        ] {
+            if v > max_permits {
+                return Err(format!("{name} must be at most {max_permits}"));
+            }
+        }
+        if self.max_frame_bytes > u32::MAX as usize {
+            return Err("max_frame_bytes must be below 4 GiB".into());
+        }
+        if self.inflight_bytes < self.max_frame_bytes {
+            return Err(format!(
+                "inflight_bytes ({}) must be at least max_frame_bytes ({}), or a maximum-size \
+                 message could never be handled",
+                self.inflight_bytes, self.max_frame_bytes
+            ));
+        }
+        if self.max_connections_per_address > self.max_connections {
+            return Err(format!(
+                "max_connections_per_address ({}) must not exceed max_connections ({})",
+                self.max_connections_per_address, self.max_connections
+            ));
         }
         if self.idle_timeout_secs <= self.ping_interval_secs {
             return Err(format!(
@@ -134,6 +216,81 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.check().is_err());
+    }
+
+    #[test]
+    fn limits_load_and_invalid_ones_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "fb.toml",
+                "max_connections = 10\nmax_connections_per_address = 3\nmessage_burst = 50",
+            )?;
+            jail.set_env("FIELDBOOK_MESSAGES_PER_SEC", "20");
+            jail.set_env("FIELDBOOK_JOIN_TIMEOUT_SECS", "4");
+            jail.set_env("FIELDBOOK_LOG_FORMAT", "json");
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!(
+                (
+                    c.max_connections,
+                    c.max_connections_per_address,
+                    c.message_burst,
+                    c.messages_per_sec,
+                    c.join_timeout_secs
+                ),
+                (10, 3, 50, 20, 4)
+            );
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        let bad = |c: Config, needle: &str| {
+            let e = c.check().unwrap_err();
+            assert!(e.contains(needle), "{e}");
+        };
+        let d = Config::default;
+        bad(
+            Config {
+                inflight_bytes: 1024,
+                max_frame_bytes: 2048,
+                ..d()
+            },
+            "inflight_bytes",
+        );
+        bad(
+            Config {
+                max_connections: 5,
+                max_connections_per_address: 6,
+                ..d()
+            },
+            "max_connections_per_address",
+        );
+        bad(
+            Config {
+                messages_per_sec: 0,
+                ..d()
+            },
+            "messages_per_sec",
+        );
+        bad(
+            Config {
+                outbound_frames: 0,
+                ..d()
+            },
+            "outbound_frames",
+        );
+        bad(
+            Config {
+                join_timeout_secs: 0,
+                ..d()
+            },
+            "join_timeout_secs",
+        );
+        bad(
+            Config {
+                actor_inbox: usize::MAX,
+                ..d()
+            },
+            "actor_inbox",
+        );
     }
 
     #[test]

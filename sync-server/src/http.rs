@@ -6,22 +6,23 @@
 //! nothing at all (no message, no Pong) for `idle_timeout_secs`, or that stops taking our
 //! frames for as long, so half-open sockets do not live on.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use fieldbook_sync::{ConnId, DocumentId, Identity, Message};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{watch, Semaphore};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -34,6 +35,7 @@ const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_POLICY: u16 = 1008;
 /// How long a close frame to an unresponsive peer may take before we just drop the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -45,6 +47,14 @@ struct AppState {
     ping_interval: Duration,
     idle_timeout: Duration,
     shutdown: watch::Receiver<bool>,
+    /// Server-wide bytes of received messages not yet handled by the actor.
+    budget: Arc<Semaphore>,
+    limits: Arc<ConnLimits>,
+    outbound_frames: usize,
+    outbound_bytes: usize,
+    message_burst: u32,
+    messages_per_sec: u32,
+    join_timeout: Duration,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -77,6 +87,12 @@ impl RunningServer {
 
     pub fn watch_stats(&self) -> tokio::sync::watch::Receiver<Stats> {
         self.actor.watch_stats()
+    }
+
+    /// Completes when the sync actor has ended. Before [`RunningServer::shutdown`] that
+    /// means it died: nothing can sync, so the process should exit and be restarted.
+    pub async fn actor_ended(&mut self) {
+        let _ = (&mut self.actor_task).await;
     }
 
     /// Close every connection, let the actor commit what it has, and wait for both.
@@ -132,6 +148,7 @@ pub async fn start_with_store<S: Store + Clone + Send + 'static>(
         ActorSettings {
             compact_after_chunks: config.compact_after_chunks,
             evict_idle: Duration::from_secs(config.evict_idle_secs),
+            inbox_capacity: config.actor_inbox,
         },
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -142,6 +159,18 @@ pub async fn start_with_store<S: Store + Clone + Send + 'static>(
         ping_interval: Duration::from_secs(config.ping_interval_secs),
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         shutdown: shutdown_rx.clone(),
+        budget: Arc::new(Semaphore::new(config.inflight_bytes)),
+        limits: Arc::new(ConnLimits {
+            max_total: config.max_connections,
+            max_per_address: config.max_connections_per_address,
+            open: Mutex::new((0, HashMap::new())),
+            refusing: AtomicBool::new(false),
+        }),
+        outbound_frames: config.outbound_frames,
+        outbound_bytes: config.outbound_bytes,
+        message_burst: config.message_burst,
+        messages_per_sec: config.messages_per_sec,
+        join_timeout: Duration::from_secs(config.join_timeout_secs),
     };
     let mut app = Router::new()
         .route("/sync", get(sync_upgrade))
@@ -167,11 +196,14 @@ pub async fn start_with_store<S: Store + Clone + Send + 'static>(
     }
     let mut shutdown = shutdown_rx;
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                stopping(&mut shutdown).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stopping(&mut shutdown).await;
+        })
+        .await
     });
     Ok(RunningServer {
         addr,
@@ -194,32 +226,151 @@ async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn sync_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+/// Open connections, in total and per remote address. A slot is held by each connection
+/// task and given back when it ends.
+struct ConnLimits {
+    max_total: usize,
+    max_per_address: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    /// Set while refusing, so a flood of refused upgrades is logged once, not per attempt.
+    refusing: AtomicBool,
+}
+
+struct ConnSlot {
+    limits: Arc<ConnLimits>,
+    ip: IpAddr,
+}
+
+impl ConnLimits {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnSlot, (StatusCode, &'static str)> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let refusal = if open.0 >= self.max_total {
+            Some((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is at its connection limit",
+            ))
+        } else if open.1.get(&ip).copied().unwrap_or(0) >= self.max_per_address {
+            Some((
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections from this address",
+            ))
+        } else {
+            None
+        };
+        if let Some((status, why)) = refusal {
+            drop(open);
+            if !self.refusing.swap(true, Ordering::Relaxed) {
+                // The address is not logged: it identifies a worker's network.
+                tracing::warn!(
+                    status = status.as_u16(),
+                    reason = why,
+                    "refusing new connections (logged once until one is accepted again)"
+                );
+            }
+            return Err((status, why));
+        }
+        open.0 += 1;
+        *open.1.entry(ip).or_insert(0) += 1;
+        drop(open);
+        self.refusing.store(false, Ordering::Relaxed);
+        Ok(ConnSlot {
+            limits: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.0 -= 1;
+        if let Some(n) = open.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Messages a connection may send: `burst` at once, then `per_sec`.
+struct TokenBucket {
+    tokens: f64,
+    burst: f64,
+    per_sec: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(burst: u32, per_sec: u32, now: Instant) -> Self {
+        TokenBucket {
+            tokens: burst.into(),
+            burst: burst.into(),
+            per_sec: per_sec.into(),
+            last: now,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let secs = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + secs * self.per_sec).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn sync_upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let slot = match state.limits.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
     // Leave tungstenite a little headroom so an oversized frame reaches our own check and
     // the peer gets a protocol error, not just a dropped socket.
     let limit = state.max_frame_bytes;
     ws.max_message_size(limit.saturating_add(1))
         .max_frame_size(limit.saturating_add(1))
-        .on_upgrade(move |socket| connection(socket, state))
+        .on_upgrade(move |socket| connection(socket, state, slot))
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(socket: WebSocket, state: AppState, _slot: ConnSlot) {
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
-    let (to_conn_tx, mut to_conn) = mpsc::unbounded_channel();
+    let (to_conn_tx, mut to_conn) =
+        sync_actor::conn_queue(state.outbound_frames, state.outbound_bytes);
     // Identity comes from the transport; authentication at the upgrade arrives in a later issue.
-    if !state.actor.send(Command::Open {
-        conn,
-        identity: Identity::anonymous(),
-        to_conn: to_conn_tx,
-    }) {
+    if !state
+        .actor
+        .send(Command::Open {
+            conn,
+            identity: Identity::anonymous(),
+            to_conn: to_conn_tx,
+        })
+        .await
+    {
         return;
     }
+    let overflow = to_conn.overflow();
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
     let close = |code: u16, reason: &str| {
         WsMessage::Close(Some(CloseFrame {
             code,
-            reason: reason.chars().take(120).collect::<String>().into(),
+            // A close reason may hold at most 123 bytes; cut at a character boundary.
+            reason: {
+                let mut end = reason.len().min(120);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason[..end].to_owned().into()
+            },
         }))
     };
     let refuse = |text: &str| {
@@ -236,6 +387,9 @@ async fn connection(socket: WebSocket, state: AppState) {
     let heartbeat: axum::body::Bytes = Message::Heartbeat.encode().into();
     let idle = state.idle_timeout;
     let mut last_inbound = Instant::now();
+    let join_deadline = last_inbound + state.join_timeout;
+    let mut joined = false;
+    let mut rate = TokenBucket::new(state.message_burst, state.messages_per_sec, last_inbound);
     let mut pings =
         tokio::time::interval_at(last_inbound + state.ping_interval, state.ping_interval);
     pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -244,7 +398,11 @@ async fn connection(socket: WebSocket, state: AppState) {
         tokio::select! {
             out = to_conn.recv() => match out {
                 Some(ToConn::Frame(bytes)) => {
-                    if !send_bounded(&mut sink, WsMessage::Binary(bytes.into()), idle, conn).await { break; }
+                    let sent = tokio::select! {
+                        ok = send_bounded(&mut sink, WsMessage::Binary(bytes.into()), idle, conn) => ok,
+                        _ = overflow.wait() => false,
+                    };
+                    if !sent { break; }
                 }
                 Some(ToConn::Close(reason)) => {
                     let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_PROTOCOL_ERROR, &reason))).await;
@@ -252,6 +410,8 @@ async fn connection(socket: WebSocket, state: AppState) {
                 }
                 None => break,
             },
+            // The actor found our queue full and has forgotten us (it logged why).
+            _ = overflow.wait() => break,
             _ = pings.tick() => {
                 if !send_bounded(&mut sink, WsMessage::Ping(axum::body::Bytes::new()), idle, conn).await { break; }
             }
@@ -260,9 +420,22 @@ async fn connection(socket: WebSocket, state: AppState) {
                 let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_GOING_AWAY, "no traffic: connection presumed dead"))).await;
                 break;
             }
+            _ = tokio::time::sleep_until(join_deadline), if !joined => {
+                tracing::info!(conn = conn.0, secs = state.join_timeout.as_secs(), "closing connection: no join within the handshake timeout");
+                let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(refuse("no join within the handshake timeout"))).await;
+                let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_POLICY, "no join"))).await;
+                break;
+            }
             inbound = stream.next() => {
                 if matches!(inbound, Some(Ok(_))) {
-                    last_inbound = Instant::now();
+                    let now = Instant::now();
+                    last_inbound = now;
+                    if !rate.take(now) {
+                        tracing::warn!(conn = conn.0, "closing connection: over the message rate limit");
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(refuse("too many messages: over the rate limit"))).await;
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_POLICY, "over the rate limit"))).await;
+                        break;
+                    }
                 }
                 match inbound {
                     Some(Ok(WsMessage::Binary(bytes))) if Message::is_heartbeat(&bytes) => {
@@ -272,24 +445,52 @@ async fn connection(socket: WebSocket, state: AppState) {
                     Some(Ok(WsMessage::Binary(bytes))) => {
                         if bytes.len() > state.max_frame_bytes {
                             tracing::warn!(conn = conn.0, bytes = bytes.len(), "closing connection: frame over the size limit");
-                            let _ = sink.send(refuse("message too large")).await;
-                            let _ = sink.send(close(CLOSE_TOO_BIG, "message too large")).await;
+                            let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(refuse("message too large"))).await;
+                            let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_TOO_BIG, "message too large"))).await;
                             break;
                         }
-                        state.actor.send(Command::Frame { conn, bytes: bytes.into() });
+                        // Wait for room in the server-wide budget before decoding (which copies
+                        // the payload): this connection stops reading meanwhile, others go on.
+                        // Fits in u32: `Config::check` caps max_frame_bytes.
+                        let want = bytes.len().max(1) as u32;
+                        let budget = tokio::select! {
+                            p = state.budget.clone().acquire_many_owned(want) => match p {
+                                Ok(p) => p,
+                                Err(_) => break,
+                            },
+                            _ = stopping(&mut shutdown) => break,
+                        };
+                        let msg = match Message::decode(&bytes) {
+                            Ok(msg) => msg,
+                            Err(e) => {
+                                let reason = e.to_string();
+                                tracing::warn!(conn = conn.0, reason = ?reason, "closing connection: malformed message");
+                                let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(refuse(&reason))).await;
+                                let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_PROTOCOL_ERROR, &reason))).await;
+                                break;
+                            }
+                        };
+                        drop(bytes);
+                        joined |= matches!(msg, Message::Join { .. });
+                        let cmd = Command::Message { conn, msg, budget: Some(budget) };
+                        let queued = tokio::select! {
+                            ok = state.actor.send(cmd) => ok,
+                            _ = stopping(&mut shutdown) => false,
+                        };
+                        if !queued { break; }
                     }
                     Some(Ok(WsMessage::Text(_))) => {
                         tracing::warn!(conn = conn.0, "closing connection: text frame (the protocol is binary CBOR)");
-                        let _ = sink.send(refuse("text frames are not part of the protocol")).await;
-                        let _ = sink.send(close(CLOSE_UNSUPPORTED, "binary frames only")).await;
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(refuse("text frames are not part of the protocol"))).await;
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_UNSUPPORTED, "binary frames only"))).await;
                         break;
                     }
                     Some(Ok(WsMessage::Close(_))) | None => break,
                     Some(Ok(_)) => {} // ping/pong: answered by the library, counted above
                     Some(Err(e)) => {
-                        tracing::warn!(conn = conn.0, error = %e, "closing connection: transport error");
-                        let _ = sink.send(refuse("message too large or malformed")).await;
-                        let _ = sink.send(close(CLOSE_TOO_BIG, "message too large or malformed")).await;
+                        tracing::warn!(conn = conn.0, error = ?e.to_string(), "closing connection: transport error");
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(refuse("message too large or malformed"))).await;
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_TOO_BIG, "message too large or malformed"))).await;
                         break;
                     }
                 }
@@ -300,7 +501,7 @@ async fn connection(socket: WebSocket, state: AppState) {
             }
         }
     }
-    state.actor.send(Command::Closed { conn });
+    state.actor.send(Command::Closed { conn }).await;
 }
 
 /// Send, giving up after `limit`: a peer that stops reading would otherwise keep the send
@@ -326,4 +527,82 @@ where
 async fn stopping(rx: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not Send: drop it before anything else awaits.
     let _ = rx.wait_for(|stop| *stop).await.map(|_| ());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync_actor::conn_queue;
+
+    #[test]
+    fn token_bucket_allows_the_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5, 10, t0);
+        assert!((0..5).all(|_| b.take(t0)));
+        assert!(!b.take(t0), "burst spent");
+        // 10 per second: one token every 100 ms, never more than the burst.
+        assert!(b.take(t0 + Duration::from_millis(100)));
+        assert!(!b.take(t0 + Duration::from_millis(100)));
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!((0..10).filter(|_| b.take(later)).count(), 5);
+    }
+
+    #[test]
+    fn connection_slots_are_counted_and_given_back() {
+        let limits = Arc::new(ConnLimits {
+            max_total: 3,
+            max_per_address: 2,
+            open: Mutex::new((0, HashMap::new())),
+            refusing: AtomicBool::new(false),
+        });
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let a1 = limits.admit(a).unwrap();
+        let _a2 = limits.admit(a).unwrap();
+        assert_eq!(
+            limits.admit(a).err().map(|e| e.0),
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        let _b1 = limits.admit(b).unwrap();
+        assert_eq!(
+            limits.admit(b).err().map(|e| e.0),
+            Some(StatusCode::SERVICE_UNAVAILABLE)
+        );
+        drop(a1);
+        let _a3 = limits.admit(a).unwrap();
+        drop(_a3);
+        drop(_a2);
+        assert!(
+            !limits.open.lock().unwrap().1.contains_key(&a),
+            "no entry left for a gone address"
+        );
+    }
+
+    #[tokio::test]
+    async fn outbound_queue_is_bounded_by_frames_and_bytes() {
+        use crate::sync_actor::ToConn;
+        // By frames.
+        let (tx, mut rx) = conn_queue(2, 1 << 20);
+        assert!(tx.try_send(ToConn::Frame(vec![0; 10])));
+        assert!(tx.try_send(ToConn::Frame(vec![0; 10])));
+        assert!(
+            !tx.try_send(ToConn::Frame(vec![0; 10])),
+            "third frame refused"
+        );
+        let overflow = rx.overflow();
+        tokio::time::timeout(Duration::from_secs(1), overflow.wait())
+            .await
+            .expect("the connection is told it overflowed");
+        assert!(matches!(rx.recv().await, Some(ToConn::Frame(_))));
+
+        // By bytes: one oversized frame goes to an empty queue, nothing after it.
+        let (tx, mut rx) = conn_queue(100, 1000);
+        assert!(tx.try_send(ToConn::Frame(vec![0; 5000])));
+        assert!(!tx.try_send(ToConn::Frame(vec![0; 1])));
+        rx.recv().await.unwrap();
+        // Drained: room again.
+        assert!(tx.try_send(ToConn::Frame(vec![0; 600])));
+        assert!(tx.try_send(ToConn::Frame(vec![0; 400])));
+        assert!(!tx.try_send(ToConn::Frame(vec![0; 1])), "1000 bytes queued");
+    }
 }

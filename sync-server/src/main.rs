@@ -6,7 +6,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use fieldbook_sync_server::config::Config;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{filter_fn, FilterExt};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Exit code when the sync actor dies: EX_SOFTWARE, so a supervisor restarts the server.
+const EXIT_ACTOR_DIED: i32 = 70;
 
 /// Fieldbook sync server. Settings come from defaults, then --config FILE, then FIELDBOOK_*
 /// environment variables (e.g. FIELDBOOK_LISTEN, FIELDBOOK_DATA_DIR), then these flags.
@@ -35,12 +42,7 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("FIELDBOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging()?;
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     if let Some(v) = cli.listen {
@@ -73,7 +75,14 @@ async fn main() -> anyhow::Result<()> {
         server.url(),
         server.sync_url()
     );
-    shutdown_signal().await;
+    let mut server = server;
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = server.actor_ended() => {
+            tracing::error!(code = EXIT_ACTOR_DIED, "the sync actor stopped: exiting so the server can be restarted");
+            std::process::exit(EXIT_ACTOR_DIED);
+        }
+    }
     tracing::info!("shutting down");
     server.shutdown().await?;
     Ok(())
@@ -86,5 +95,98 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term.recv() => {}
+    }
+}
+
+/// Logs go to stderr as text, or JSON lines with `FIELDBOOK_LOG_FORMAT=json`; the level
+/// comes from `FIELDBOOK_LOG` (default `info`). Invalid values stop the server.
+fn init_logging() -> anyhow::Result<()> {
+    let filter = match std::env::var("FIELDBOOK_LOG") {
+        Ok(v) => EnvFilter::builder().parse(&v).with_context(|| {
+            format!("FIELDBOOK_LOG={v:?} is not a valid log filter (try info, debug or warn)")
+        })?,
+        Err(std::env::VarError::NotPresent) => EnvFilter::new("info"),
+        Err(e) => anyhow::bail!("FIELDBOOK_LOG: {e}"),
+    };
+    // At debug and trace the WebSocket library logs frame payloads (case content) in hex:
+    // keep it at info whatever the filter asks for, including more specific targets.
+    let quiet_ws = filter_fn(|meta| {
+        let t = meta.target();
+        !(t.starts_with("tungstenite") || t.starts_with("tokio_tungstenite"))
+            || *meta.level() <= tracing::Level::INFO
+    });
+    let json = match std::env::var("FIELDBOOK_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") | Err(std::env::VarError::NotPresent) => false,
+        Ok(other) => anyhow::bail!("FIELDBOOK_LOG_FORMAT={other:?} is not valid: use text or json"),
+        Err(e) => anyhow::bail!("FIELDBOOK_LOG_FORMAT: {e}"),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(EscapedStderr)
+        .with_ansi(false);
+    let layer = if json {
+        fmt.json().with_filter(filter.and(quiet_ws)).boxed()
+    } else {
+        fmt.with_filter(filter.and(quiet_ws)).boxed()
+    };
+    tracing_subscriber::registry().with(layer).try_init()?;
+    Ok(())
+}
+
+/// Stderr that escapes control characters inside each log line. Peer-supplied text (ids,
+/// error messages) can reach a log; a newline or ESC in it must not forge a line or drive
+/// the terminal. The formatter writes one whole event per `write` call.
+struct EscapedStderr;
+
+impl<'a> MakeWriter<'a> for EscapedStderr {
+    type Writer = EscapedStderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        EscapedStderr
+    }
+}
+
+impl std::io::Write for EscapedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = escape_controls(&String::from_utf8_lossy(buf));
+        std::io::stderr().lock().write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// `text` with every control character escaped, except one final newline.
+fn escape_controls(text: &str) -> String {
+    let (body, newline) = match text.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (text, ""),
+    };
+    let mut line = String::with_capacity(text.len() + 1);
+    for c in body.chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line.push_str(newline);
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn log_lines_cannot_be_forged() {
+        let peer = "evil\n2026-01-01T00:00:00Z INFO forged\x1b[2J\r\u{85}";
+        let line = escape_controls(&format!("WARN peer={peer}\n"));
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
+        assert!(!line.contains('\x1b') && !line.contains('\r') && !line.contains('\u{85}'));
+        assert!(line.contains("evil\\n2026"), "{line:?}");
+        assert_eq!(escape_controls("plain text é\n"), "plain text é\n");
     }
 }

@@ -1,10 +1,14 @@
 //! The one task that owns the sync engine and the store.
 //!
-//! Connections send it frames; it runs the engine, commits the resulting storage writes in
-//! one transaction per batch (group commit), and only then hands replies to the
-//! connections. A failed commit closes every connection in the batch and drops the
-//! affected documents from memory, so nothing unsaved is ever acknowledged.
+//! Connection tasks send it decoded messages; it runs the engine and carries out its output
+//! with the engine's runner (`fieldbook_sync::runner`): everything queued is committed in
+//! one transaction (group commit) and only then are replies handed to the connections. A
+//! failed commit closes the connections involved and drops the unsaved state, so nothing
+//! unsaved is ever acknowledged. A panic in one connection's step closes only that
+//! connection. The actor never waits on a client: a full outbound queue closes it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
@@ -13,7 +17,7 @@ use fieldbook_sync::{
     drain, AllowAll, CloseReason, Commit, ConnId, Engine, EngineConfig, Event, Host, Identity,
     Message, PeerId, Role, Runner,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit};
 
 use crate::storage::{Store, StoreError};
 
@@ -25,15 +29,108 @@ pub enum ToConn {
     Close(String),
 }
 
+/// The actor's end of one connection's bounded outbound queue. The actor never waits on
+/// it: a connection whose queue is full (by frames or bytes) is not reading, and is closed.
+pub struct ConnSender {
+    tx: mpsc::Sender<ToConn>,
+    shared: Arc<QueueShared>,
+}
+
+/// The connection task's end of its outbound queue.
+pub struct ConnReceiver {
+    rx: mpsc::Receiver<ToConn>,
+    shared: Arc<QueueShared>,
+}
+
+struct QueueShared {
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    overflow: Notify,
+}
+
+/// A bounded outbound queue: at most `max_frames` frames and, unless it is empty,
+/// `max_bytes` bytes (one frame larger than `max_bytes` still goes to an idle connection).
+pub fn conn_queue(max_frames: usize, max_bytes: usize) -> (ConnSender, ConnReceiver) {
+    let (tx, rx) = mpsc::channel(max_frames.max(1));
+    let shared = Arc::new(QueueShared {
+        queued_bytes: AtomicUsize::new(0),
+        max_bytes,
+        overflow: Notify::new(),
+    });
+    (
+        ConnSender {
+            tx,
+            shared: shared.clone(),
+        },
+        ConnReceiver { rx, shared },
+    )
+}
+
+impl ConnSender {
+    /// Queue without waiting. False: the queue is full or gone, and the connection has been
+    /// told to close at once (see [`ConnReceiver::overflow`]).
+    pub fn try_send(&self, msg: ToConn) -> bool {
+        let len = match &msg {
+            ToConn::Frame(b) => b.len(),
+            ToConn::Close(_) => 0,
+        };
+        let queued = self.shared.queued_bytes.load(Ordering::Acquire);
+        let over_bytes = queued > 0 && queued.saturating_add(len) > self.shared.max_bytes;
+        if !over_bytes {
+            self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                    return false;
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+                }
+            }
+        }
+        self.shared.overflow.notify_one();
+        false
+    }
+}
+
+impl ConnReceiver {
+    pub async fn recv(&mut self) -> Option<ToConn> {
+        let msg = self.rx.recv().await?;
+        if let ToConn::Frame(b) = &msg {
+            self.shared
+                .queued_bytes
+                .fetch_sub(b.len(), Ordering::AcqRel);
+        }
+        Some(msg)
+    }
+
+    /// Completes once the actor has found this queue full: the peer is not reading.
+    pub fn overflow(&self) -> Overflow {
+        Overflow(self.shared.clone())
+    }
+}
+
+pub struct Overflow(Arc<QueueShared>);
+
+impl Overflow {
+    pub async fn wait(&self) {
+        self.0.overflow.notified().await
+    }
+}
+
 pub enum Command {
     Open {
         conn: ConnId,
         identity: Identity,
-        to_conn: mpsc::UnboundedSender<ToConn>,
+        to_conn: ConnSender,
     },
-    Frame {
+    /// A decoded message. `budget` holds the message's share of the server-wide in-flight
+    /// byte budget until the actor has handled it.
+    Message {
         conn: ConnId,
-        bytes: Vec<u8>,
+        msg: Message,
+        budget: Option<OwnedSemaphorePermit>,
     },
     Closed {
         conn: ConnId,
@@ -49,13 +146,16 @@ pub struct Stats {
 
 #[derive(Clone)]
 pub struct ActorHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
     stats: watch::Receiver<Stats>,
 }
 
 impl ActorHandle {
-    pub fn send(&self, cmd: Command) -> bool {
-        self.tx.send(cmd).is_ok()
+    /// Queue a command, waiting while the inbox is full (back-pressure on the caller only:
+    /// the channel's waiters are served in order, so no sender is starved). False: the
+    /// actor has stopped.
+    pub async fn send(&self, cmd: Command) -> bool {
+        self.tx.send(cmd).await.is_ok()
     }
 
     /// Stats as of the end of the last batch; `wait_for` on it instead of polling.
@@ -66,7 +166,7 @@ impl ActorHandle {
     /// Current stats, answered by the actor itself (so it also proves the actor is alive).
     pub async fn stats(&self) -> Option<Stats> {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::Stats(tx));
+        self.send(Command::Stats(tx)).await;
         rx.await.ok()
     }
 }
@@ -74,6 +174,8 @@ impl ActorHandle {
 pub struct ActorSettings {
     pub compact_after_chunks: usize,
     pub evict_idle: Duration,
+    /// Commands queued for the actor before senders wait.
+    pub inbox_capacity: usize,
 }
 
 /// Largest number of queued commands folded into one commit.
@@ -86,7 +188,7 @@ pub fn spawn<S: Store + Clone + Send + 'static>(
     store: S,
     settings: ActorSettings,
 ) -> (ActorHandle, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(settings.inbox_capacity.max(1));
     let mut cfg = EngineConfig::new(
         Role::Server,
         PeerId::random("fieldbook-server"),
@@ -106,6 +208,7 @@ pub fn spawn<S: Store + Clone + Send + 'static>(
         conns: Conns {
             started: Instant::now(),
             to_conn: Default::default(),
+            stalled: Vec::new(),
         },
         tick_every: (settings.evict_idle / 2).max(Duration::from_millis(100)),
     };
@@ -143,7 +246,9 @@ struct Actor<S: Store + Clone> {
 /// The actor's side of the runner: its clock, its connections' queues, and its logs.
 struct Conns {
     started: Instant,
-    to_conn: std::collections::HashMap<ConnId, mpsc::UnboundedSender<ToConn>>,
+    to_conn: std::collections::HashMap<ConnId, ConnSender>,
+    /// Connections found not reading (outbound queue full) during a drain.
+    stalled: Vec<ConnId>,
 }
 
 impl Host for Conns {
@@ -151,15 +256,21 @@ impl Host for Conns {
         self.started.elapsed().as_millis() as u64
     }
 
+    /// Never waits: a connection whose queue is full is not reading; its task has been
+    /// told to close, and the engine forgets it after this drain.
     fn send(&mut self, conn: ConnId, msg: Message) {
         if let Some(tx) = self.to_conn.get(&conn) {
-            let _ = tx.send(ToConn::Frame(msg.encode()));
+            if !tx.try_send(ToConn::Frame(msg.encode())) {
+                self.to_conn.remove(&conn);
+                self.stalled.push(conn);
+            }
         }
     }
 
     fn close(&mut self, conn: ConnId, reason: CloseReason) {
         if let Some(tx) = self.to_conn.remove(&conn) {
-            let _ = tx.send(ToConn::Close(reason.to_string()));
+            // A full queue already made the task close; nothing more to do.
+            let _ = tx.try_send(ToConn::Close(reason.to_string()));
         }
     }
 
@@ -175,7 +286,7 @@ impl Host for Conns {
 }
 
 impl<S: Store + Clone> Actor<S> {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -219,7 +330,17 @@ impl<S: Store + Clone> Actor<S> {
                 self.conns.to_conn.insert(conn, to_conn);
                 runner.step(|e| e.connect(conn, identity, now));
             }
-            Command::Frame { conn, bytes } => runner.step(|e| e.receive(conn, &bytes, now)),
+            Command::Message { conn, msg, budget } => {
+                let doc = msg.document_id();
+                if !runner.step_for(conn, doc, now, |e| e.receive_message(conn, msg, now)) {
+                    tracing::error!(
+                        conn = conn.0,
+                        "an engine step panicked: closed that connection, reloading its document"
+                    );
+                }
+                // The message is handled: its bytes no longer count against the budget.
+                drop(budget);
+            }
             Command::Closed { conn } => {
                 self.conns.to_conn.remove(&conn);
                 runner.step(|e| e.disconnect(conn, now));
@@ -237,8 +358,22 @@ impl<S: Store + Clone> Actor<S> {
 
     /// Commit, then deliver (the runner's rules); then publish stats.
     async fn finish(&mut self) {
-        // A storage error is logged by `committed` and handled by the runner.
-        let _ = drain(&self.runner, &mut self.conns).await;
+        loop {
+            // A storage error is logged by `committed` and handled by the runner.
+            let _ = drain(&self.runner, &mut self.conns).await;
+            let stalled = std::mem::take(&mut self.conns.stalled);
+            if stalled.is_empty() {
+                break;
+            }
+            let now = self.conns.now();
+            for conn in stalled {
+                tracing::info!(
+                    conn = conn.0,
+                    "closing connection: not reading (outbound queue full)"
+                );
+                self.runner.get_mut().step(|e| e.disconnect(conn, now));
+            }
+        }
         let stats = self.current_stats();
         self.stats
             .send_if_modified(|s| std::mem::replace(s, stats) != stats);

@@ -1,0 +1,304 @@
+//! The real server binary in a child process, watched from outside: its stderr, its memory
+//! (from `/proc`), `/healthz`, and raw WebSocket clients that can misbehave.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldbook_native_client::Client;
+use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ROOT};
+use fieldbook_sync::{DocumentId, Message, PeerId, PeerMetadata, StorageId};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+pub const T: Duration = Duration::from_secs(20);
+/// A bystander's change must be acknowledged within this, whatever an attacker does.
+pub const ROUND_TRIP_BOUND: Duration = Duration::from_secs(1);
+/// Peak server memory allowed under any attack.
+pub const RSS_BOUND_KB: u64 = 300 * 1024;
+/// Address space the server may reserve: far above the RSS bound (thread stacks and malloc
+/// arenas reserve much more than they touch), low enough that an attack the server fails to
+/// stop cannot take the whole test machine with it.
+const ADDRESS_SPACE_KB: u64 = 4 * 1024 * 1024;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub pid: u32,
+    pub addr: String,
+    pub sync_url: String,
+    /// Every stderr line so far; the watch ticks on each new line.
+    stderr: Arc<Mutex<Vec<String>>>,
+    lines: watch::Receiver<usize>,
+    pub dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// Start the binary on port 0 with a fresh data directory and `FIELDBOOK_*` settings.
+    pub async fn start(env: &[(&str, &str)]) -> ServerProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -v {ADDRESS_SPACE_KB} && exec \"$0\" \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_fieldbook-sync-server"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("FIELDBOOK_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("server binary starts");
+        let pid = child.id().unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (tick, lines) = watch::channel(0);
+        let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = err.next_line().await {
+                let mut s = sink.lock().unwrap();
+                s.push(line);
+                let _ = tick.send(s.len());
+            }
+        });
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(T, out.next_line())
+            .await
+            .expect("server printed its address in time")
+            .unwrap()
+            .unwrap_or_else(|| panic!("server exited: {:?}", stderr.lock().unwrap()));
+        let sync_url = line
+            .split("sync endpoint ")
+            .nth(1)
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let addr = sync_url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/sync")
+            .to_owned();
+        ServerProcess {
+            child,
+            pid,
+            addr,
+            sync_url,
+            stderr,
+            lines,
+            dir,
+        }
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Wait until a stderr line contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let mut lines = self.lines.clone();
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(l) = self.stderr().into_iter().find(|l| l.contains(needle)) {
+                    return l;
+                }
+                if lines.changed().await.is_err() {
+                    // stderr closed: the process is gone.
+                    return self
+                        .stderr()
+                        .into_iter()
+                        .find(|l| l.contains(needle))
+                        .unwrap_or_default();
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(l) if !l.is_empty() => l,
+            _ => panic!(
+                "no log line with {needle:?} within {timeout:?}; stderr: {:#?}",
+                self.stderr()
+            ),
+        }
+    }
+
+    /// (VmRSS, VmHWM) in kB. VmHWM is the peak resident size since the process started.
+    pub fn memory_kb(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .unwrap_or_else(|e| panic!("server process is gone ({e}): {:#?}", self.stderr()));
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| {
+                    v.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap()
+                })
+                .unwrap_or_else(|| panic!("{name} missing from /proc status"))
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Status code of `GET path`.
+    pub async fn get(&self, path: &str) -> u16 {
+        let mut s = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut resp = Vec::new();
+        tokio::time::timeout(T, s.read_to_end(&mut resp))
+            .await
+            .expect("HTTP answer in time")
+            .unwrap();
+        let text = String::from_utf8_lossy(&resp);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
+    }
+
+    /// Upgrade to a WebSocket, or the HTTP status the server refused with.
+    pub async fn try_connect(&self) -> Result<Socket, u16> {
+        match tokio_tungstenite::connect_async(&self.sync_url).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("connecting failed unexpectedly: {e}"),
+        }
+    }
+
+    pub async fn raw(&self) -> Socket {
+        self.try_connect().await.expect("upgrade accepted")
+    }
+
+    /// A raw connection past the handshake; returns the server's peer id.
+    pub async fn joined(&self, me: &PeerId) -> (Socket, PeerId) {
+        let mut ws = self.raw().await;
+        send(&mut ws, &join(me)).await;
+        match next_message(&mut ws).await {
+            Some(Message::Peer { sender_id, .. }) => (ws, sender_id),
+            other => panic!("expected peer, got {other:?}"),
+        }
+    }
+
+    /// Everyone else is still served: the bystander's round trip is fast, memory stayed
+    /// under the bound, and `/healthz` answers 200.
+    pub async fn assert_serving(&self, bystander: &Bystander, label: &str) {
+        let rtt = bystander.round_trip(label).await;
+        assert!(
+            rtt < ROUND_TRIP_BOUND,
+            "{label}: bystander round trip {rtt:?} over {ROUND_TRIP_BOUND:?}"
+        );
+        let (rss, peak) = self.memory_kb();
+        assert!(
+            peak < RSS_BOUND_KB,
+            "{label}: server peak RSS {peak} kB over {RSS_BOUND_KB} kB"
+        );
+        assert_eq!(self.get("/healthz").await, 200, "{label}: /healthz");
+        eprintln!(
+            "{label}: bystander round trip {rtt:?}, server RSS {} MB (peak {} MB)",
+            rss / 1024,
+            peak / 1024
+        );
+    }
+}
+
+pub fn join(me: &PeerId) -> Message {
+    Message::Join {
+        sender_id: me.clone(),
+        metadata: PeerMetadata {
+            storage_id: None,
+            is_ephemeral: true,
+        },
+        supported_protocol_versions: vec!["1".into()],
+    }
+}
+
+pub async fn send(ws: &mut Socket, msg: &Message) {
+    ws.send(Ws::Binary(msg.encode().into())).await.unwrap();
+}
+
+/// The next protocol message, or None once the server has closed the connection.
+pub async fn next_message(ws: &mut Socket) -> Option<Message> {
+    // One deadline for the whole wait: Pings arriving meanwhile do not extend it.
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("server neither answered nor closed in time")
+        {
+            Some(Ok(Ws::Binary(b))) => {
+                return Some(Message::decode(&b).expect("server sent a valid message"))
+            }
+            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Read until the server closes; returns the text of any `error` it sent first.
+pub async fn closed_by_server(ws: &mut Socket) -> Vec<String> {
+    let mut errors = Vec::new();
+    while let Some(m) = next_message(ws).await {
+        if let Message::Error { message, .. } = m {
+            errors.push(message);
+        }
+    }
+    errors
+}
+
+/// A well-behaved client with a real case document, syncing through the attack.
+pub struct Bystander {
+    pub client: Client,
+    pub doc: DocumentId,
+}
+
+impl Bystander {
+    pub async fn join(server: &ServerProcess) -> Bystander {
+        let client = Client::new(Some(StorageId::random()));
+        client.connect(&server.sync_url).await.unwrap();
+        let doc = client
+            .create(|tx| {
+                tx.put(ROOT, "name", "Bystander Test Child")?;
+                tx.put_object(ROOT, "notes", ObjType::List)?;
+                Ok(())
+            })
+            .unwrap();
+        client.wait_synced(doc, T).await.unwrap();
+        Bystander { client, doc }
+    }
+
+    /// Add a note and wait for the server's acknowledgement (it is on disk).
+    pub async fn round_trip(&self, label: &str) -> Duration {
+        self.round_trip_with(label, "a short synthetic note").await
+    }
+
+    pub async fn round_trip_with(&self, label: &str, text: &str) -> Duration {
+        let started = Instant::now();
+        self.client
+            .change(self.doc, |tx| {
+                let notes = tx.get(ROOT, "notes")?.unwrap().1;
+                let at = tx.length(&notes);
+                tx.insert(&notes, at, text)?;
+                Ok(())
+            })
+            .unwrap();
+        self.client
+            .wait_synced(self.doc, T)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: bystander's change not acknowledged: {e}"));
+        started.elapsed()
+    }
+}
