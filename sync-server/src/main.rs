@@ -43,6 +43,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_logging()?;
+    log_panics();
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     if let Some(v) = cli.listen {
@@ -86,6 +87,24 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await?;
     Ok(())
+}
+
+/// Panics are logged like everything else, never printed raw: a panic caught in one
+/// connection's engine step (see `sync_actor`) could otherwise put a formatted message built
+/// from case data on stderr. Only compile-time text (`&'static str` payloads) is shown.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&'static str>()
+            .copied()
+            .unwrap_or("(message withheld: it may contain data)");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, message, "panic");
+    }));
 }
 
 async fn shutdown_signal() {
