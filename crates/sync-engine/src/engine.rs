@@ -852,7 +852,7 @@ impl<P: AccessPolicy> Engine<P> {
             out.send.push((conn, self.unavailable(remote, doc_id)));
             return;
         }
-        let message = match sync::Message::decode(data) {
+        let message = match crate::guard::decode_default(data) {
             Ok(m) => m,
             Err(e) => {
                 return self.violation(conn, format!("invalid automerge sync message: {e}"), out)

@@ -5,6 +5,7 @@ pub mod storage;
 pub use ids::{DocumentId, InvalidDocumentId, PeerId, StorageId};
 pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, Store, StoreError, StoredDocument};
 pub mod engine;
+pub mod guard;
 pub mod health;
 pub mod wire;
 
@@ -14,4 +15,5 @@ pub use engine::{
     AccessPolicy, AllowAll, ConnId, Engine, EngineConfig, EngineError, Event, Identity, Millis,
     Output, Role,
 };
+pub use guard::{GuardError, GuardLimits};
 pub use wire::{DecodeError, Message, PeerMetadata, PROTOCOL_V1};

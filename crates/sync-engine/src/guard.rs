@@ -1,0 +1,388 @@
+//! A bounded validator for automerge sync messages, run before automerge 0.12 parses them.
+//!
+//! automerge 0.12's own decoder trusts its input in ways a hostile peer can exploit (see
+//! docs/AUTOMERGE-BUGS.md): a Bloom filter with entries but no bits divides by zero, a
+//! Bloom filter claiming 2^32 probes allocates 16 GB, and compressed chunks inflate without
+//! bound. [`decode`] walks the message layout once (message type, heads, need, have entries
+//! and their Bloom filters, change chunk headers, every deflate stream, flags) checking each
+//! count and length against [`GuardLimits`], and only then hands the bytes to
+//! `automerge::sync::Message::decode`. Inflating is streamed into a fixed buffer and stopped
+//! at the limit, so a bomb costs at most `max_inflated_bytes` of CPU and no memory.
+//!
+//! The layout checked is exactly automerge 0.12's (`sync.rs`, `sync/bloom.rs`,
+//! `storage/chunk.rs`, `storage/document.rs`); the workspace pins that version.
+
+use std::io::Read;
+
+use automerge::sync;
+
+/// What one sync message may contain. Defaults fit a large real caseload (a case document
+/// with thousands of notes typed one keystroke per change syncs well inside them) while
+/// keeping the worst case a peer can force to tens of megabytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardLimits {
+    /// `heads`, and `lastSync` in each have entry (concurrent branch tips: a handful).
+    pub max_heads: u64,
+    /// Hashes in `need`.
+    pub max_need: u64,
+    /// Have entries (automerge sends at most one).
+    pub max_have: u64,
+    /// Entries a Bloom filter may summarise (its bit array must also fit in the frame).
+    pub max_bloom_entries: u64,
+    /// Bits per Bloom entry; automerge (Rust and JS) uses 10.
+    pub max_bloom_bits_per_entry: u64,
+    /// Hash probes per Bloom lookup; automerge uses 7.
+    pub max_bloom_probes: u64,
+    /// Change chunks in one message.
+    pub max_changes: u64,
+    /// Actors listed in one document chunk.
+    pub max_actors: u64,
+    /// Bytes one deflate stream (a compressed change or a document column) may inflate to.
+    pub max_inflated_chunk: u64,
+    /// Bytes of change data in one message once everything is inflated.
+    pub max_inflated_bytes: u64,
+}
+
+impl Default for GuardLimits {
+    fn default() -> Self {
+        GuardLimits {
+            max_heads: 1024,
+            max_need: 100_000,
+            max_have: 16,
+            max_bloom_entries: 4_000_000,
+            max_bloom_bits_per_entry: 32,
+            max_bloom_probes: 32,
+            max_changes: 1_000_000,
+            max_actors: 100_000,
+            max_inflated_chunk: 32 << 20,
+            max_inflated_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Why a sync message was refused. Messages name counts and positions, never content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    #[error("sync message is truncated")]
+    Truncated,
+    #[error("not a sync message (type byte {0:#04x})")]
+    WrongType(u8),
+    #[error("malformed LEB128 number")]
+    BadLeb128,
+    #[error("too many {what}: {count} (limit {limit})")]
+    TooMany {
+        what: &'static str,
+        count: u64,
+        limit: u64,
+    },
+    #[error("invalid Bloom filter: {0}")]
+    BadBloom(&'static str),
+    #[error("invalid chunk {index}: {reason}")]
+    BadChunk { index: u64, reason: &'static str },
+    #[error("compressed data inflates past the limit of {limit} bytes")]
+    InflateLimit { limit: u64 },
+    #[error("compressed data is not a valid deflate stream")]
+    BadDeflate,
+    #[error("automerge refused the sync message: {0}")]
+    Automerge(String),
+}
+
+/// What a message that passed the guard contains.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub heads: u64,
+    pub need: u64,
+    pub have: u64,
+    pub chunks: u64,
+    pub compressed_streams: u64,
+    /// Change data once inflated (uncompressed chunks count at their size).
+    pub inflated_bytes: u64,
+}
+
+/// Validates `data` against `limits`, then decodes it with automerge.
+pub fn decode(data: &[u8], limits: &GuardLimits) -> Result<sync::Message, GuardError> {
+    validate(data, limits)?;
+    sync::Message::decode(data).map_err(|e| GuardError::Automerge(e.to_string()))
+}
+
+/// [`decode`] with [`GuardLimits::default`].
+pub fn decode_default(data: &[u8]) -> Result<sync::Message, GuardError> {
+    decode(data, &GuardLimits::default())
+}
+
+const MESSAGE_TYPE_SYNC: u8 = 0x42;
+const MESSAGE_TYPE_SYNC_V2: u8 = 0x43;
+const HASH_LEN: u64 = 32;
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+const CHUNK_DOCUMENT: u8 = 0;
+const CHUNK_CHANGE: u8 = 1;
+const CHUNK_COMPRESSED: u8 = 2;
+const COLUMN_DEFLATE: u64 = 0b0000_1000;
+/// automerge defines about a dozen column kinds per chunk.
+const MAX_COLUMNS: u64 = 256;
+/// Flags are one legacy byte plus one bitfield byte today; leave room for growth.
+const MAX_FLAGS_LEN: u64 = 1024;
+
+/// Checks the whole layout of a sync message without decoding it.
+pub fn validate(data: &[u8], limits: &GuardLimits) -> Result<Summary, GuardError> {
+    let mut r = Reader::new(data);
+    let mut sum = Summary::default();
+    match r.byte()? {
+        MESSAGE_TYPE_SYNC | MESSAGE_TYPE_SYNC_V2 => {}
+        other => return Err(GuardError::WrongType(other)),
+    }
+    sum.heads = hashes(&mut r, "heads", limits.max_heads)?;
+    sum.need = hashes(&mut r, "need", limits.max_need)?;
+    sum.have = r.count("have entries", limits.max_have, 2)?;
+    for _ in 0..sum.have {
+        hashes(&mut r, "lastSync heads", limits.max_heads)?;
+        let len = r.leb()?;
+        bloom(r.take(len)?, limits)?;
+    }
+    let entries = r.count("changes", limits.max_changes, 1)?;
+    for _ in 0..entries {
+        let len = r.leb()?;
+        let mut chunk = Reader::new(r.take(len)?);
+        // automerge concatenates the entries and loads them as a sequence of chunks.
+        while !chunk.is_empty() {
+            sum.chunks += 1;
+            if sum.chunks > limits.max_changes {
+                return Err(GuardError::TooMany {
+                    what: "change chunks",
+                    count: sum.chunks,
+                    limit: limits.max_changes,
+                });
+            }
+            change_chunk(&mut chunk, sum.chunks - 1, limits, &mut sum)?;
+        }
+    }
+    if !r.is_empty() {
+        let len = r.leb()?;
+        if len > MAX_FLAGS_LEN {
+            return Err(GuardError::TooMany {
+                what: "flag bytes",
+                count: len,
+                limit: MAX_FLAGS_LEN,
+            });
+        }
+        r.take(len)?;
+        // automerge 0.12 ignores anything after the flags (room for future extensions).
+    }
+    Ok(sum)
+}
+
+fn hashes(r: &mut Reader<'_>, what: &'static str, limit: u64) -> Result<u64, GuardError> {
+    let n = r.count(what, limit, HASH_LEN)?;
+    r.take(n * HASH_LEN)?;
+    Ok(n)
+}
+
+/// automerge's `BloomFilter::parse`: empty, or entries, bits per entry, probes (LEB128) and
+/// exactly ceil(entries * bits / 8) bytes of bit array.
+fn bloom(bytes: &[u8], limits: &GuardLimits) -> Result<(), GuardError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut r = Reader::new(bytes);
+    let entries = r.leb()?;
+    let bits_per_entry = r.leb()?;
+    let probes = r.leb()?;
+    if entries == 0 {
+        // automerge encodes an empty filter as no bytes at all.
+        return Err(GuardError::BadBloom("parameters without entries"));
+    }
+    if entries > limits.max_bloom_entries {
+        return Err(GuardError::TooMany {
+            what: "Bloom filter entries",
+            count: entries,
+            limit: limits.max_bloom_entries,
+        });
+    }
+    if bits_per_entry == 0 || bits_per_entry > limits.max_bloom_bits_per_entry {
+        return Err(GuardError::BadBloom("bits per entry out of range"));
+    }
+    if probes == 0 || probes > limits.max_bloom_probes {
+        return Err(GuardError::BadBloom("probe count out of range"));
+    }
+    // Both factors are bounded above, so this cannot overflow.
+    let bit_bytes = (entries * bits_per_entry).div_ceil(8);
+    // automerge computes the probe modulus as `8 * len` in u32.
+    if bit_bytes * 8 > u64::from(u32::MAX) {
+        return Err(GuardError::BadBloom("bit array too large"));
+    }
+    if r.remaining() != bit_bytes {
+        return Err(GuardError::BadBloom(
+            "bit array length does not match its entries",
+        ));
+    }
+    Ok(())
+}
+
+/// One chunk from `r`: header (magic, checksum, type, length), then for compressed data the
+/// size it inflates to.
+fn change_chunk(
+    r: &mut Reader<'_>,
+    index: u64,
+    limits: &GuardLimits,
+    sum: &mut Summary,
+) -> Result<(), GuardError> {
+    let bad = |reason| GuardError::BadChunk { index, reason };
+    let magic = r.take(4).map_err(|_| bad("truncated header"))?;
+    if magic != CHUNK_MAGIC {
+        return Err(bad("bad magic bytes"));
+    }
+    r.take(4).map_err(|_| bad("truncated header"))?; // checksum, verified by automerge
+    let kind = r.byte().map_err(|_| bad("truncated header"))?;
+    let len = r.leb()?;
+    let body = r.take(len).map_err(|_| bad("length exceeds the message"))?;
+    match kind {
+        CHUNK_CHANGE => add_inflated(sum, len, limits),
+        CHUNK_COMPRESSED => {
+            let n = inflate_bounded(body, remaining_budget(sum, limits))?;
+            sum.compressed_streams += 1;
+            add_inflated(sum, n, limits)
+        }
+        CHUNK_DOCUMENT => document(body, index, limits, sum),
+        // Bundles (3) are experimental and never sent in sync messages.
+        _ => Err(bad("chunk type not allowed in a sync message")),
+    }
+}
+
+/// A document chunk (sent by sync message v2): walks its prefix to find the column data,
+/// inflating every deflated column under the limits.
+fn document(
+    body: &[u8],
+    index: u64,
+    limits: &GuardLimits,
+    sum: &mut Summary,
+) -> Result<(), GuardError> {
+    let bad = |reason| GuardError::BadChunk { index, reason };
+    let mut r = Reader::new(body);
+    let actors = r.count("actors", limits.max_actors, 1)?;
+    for _ in 0..actors {
+        let len = r.leb()?;
+        r.take(len)?;
+    }
+    hashes(&mut r, "document heads", limits.max_heads)?;
+    let mut columns = Vec::new();
+    for _ in 0..2 {
+        let n = r.count("columns", MAX_COLUMNS, 2)?;
+        for _ in 0..n {
+            let spec = r.leb()?;
+            if spec > u64::from(u32::MAX) {
+                return Err(bad("column spec out of range"));
+            }
+            columns.push((spec, r.leb()?));
+        }
+    }
+    for (spec, len) in columns {
+        let col = r.take(len).map_err(|_| bad("column data exceeds the chunk"))?;
+        if spec & COLUMN_DEFLATE != 0 {
+            let n = inflate_bounded(col, remaining_budget(sum, limits))?;
+            sum.compressed_streams += 1;
+            add_inflated(sum, n, limits)?;
+        } else {
+            add_inflated(sum, len, limits)?;
+        }
+    }
+    // The rest is head indices, which automerge reads as one LEB128 per head.
+    Ok(())
+}
+
+fn remaining_budget(sum: &Summary, limits: &GuardLimits) -> u64 {
+    limits
+        .max_inflated_chunk
+        .min(limits.max_inflated_bytes.saturating_sub(sum.inflated_bytes))
+}
+
+fn add_inflated(sum: &mut Summary, n: u64, limits: &GuardLimits) -> Result<(), GuardError> {
+    sum.inflated_bytes = sum.inflated_bytes.saturating_add(n);
+    if sum.inflated_bytes > limits.max_inflated_bytes {
+        return Err(GuardError::InflateLimit {
+            limit: limits.max_inflated_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Inflates a raw deflate stream (what automerge's `DeflateDecoder` reads) into a fixed
+/// buffer, discarding the output, and stops as soon as it passes `limit` bytes.
+fn inflate_bounded(data: &[u8], limit: u64) -> Result<u64, GuardError> {
+    let mut decoder = flate2::bufread::DeflateDecoder::new(data);
+    let mut buf = [0u8; 8192];
+    let mut total = 0u64;
+    loop {
+        match decoder.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                total += n as u64;
+                if total > limit {
+                    return Err(GuardError::InflateLimit { limit });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(GuardError::BadDeflate),
+        }
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+    fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+    fn remaining(&self) -> u64 {
+        self.buf.len() as u64
+    }
+    fn byte(&mut self) -> Result<u8, GuardError> {
+        let (&b, rest) = self.buf.split_first().ok_or(GuardError::Truncated)?;
+        self.buf = rest;
+        Ok(b)
+    }
+    fn take(&mut self, n: u64) -> Result<&'a [u8], GuardError> {
+        if n > self.remaining() {
+            return Err(GuardError::Truncated);
+        }
+        let (head, rest) = self.buf.split_at(n as usize);
+        self.buf = rest;
+        Ok(head)
+    }
+    /// Unsigned LEB128 that fits in a u64.
+    fn leb(&mut self) -> Result<u64, GuardError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(GuardError::BadLeb128);
+            }
+            value |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(GuardError::BadLeb128)
+    }
+    /// A count of items each at least `min_size` bytes long: refused if over `limit` or if
+    /// the rest of the input could not hold that many.
+    fn count(&mut self, what: &'static str, limit: u64, min_size: u64) -> Result<u64, GuardError> {
+        let n = self.leb()?;
+        if n > limit {
+            return Err(GuardError::TooMany {
+                what,
+                count: n,
+                limit,
+            });
+        }
+        if n.saturating_mul(min_size) > self.remaining() {
+            return Err(GuardError::Truncated);
+        }
+        Ok(n)
+    }
+}
