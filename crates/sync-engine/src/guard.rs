@@ -276,7 +276,9 @@ fn document(
         }
     }
     for (spec, len) in columns {
-        let col = r.take(len).map_err(|_| bad("column data exceeds the chunk"))?;
+        let col = r
+            .take(len)
+            .map_err(|_| bad("column data exceeds the chunk"))?;
         if spec & COLUMN_DEFLATE != 0 {
             let n = inflate_bounded(col, remaining_budget(sum, limits))?;
             sum.compressed_streams += 1;

@@ -573,8 +573,7 @@ fn read_val<'a>(d: &mut Decoder<'a>) -> CborResult<Val<'a>> {
         Type::Tag => {
             let start = d.position();
             // Some encoders tag typed arrays (RFC 8746 tag 64 = uint8 array).
-            if u64::from(d.tag()?) == 64
-                && matches!(d.datatype()?, Type::Bytes | Type::BytesIndef)
+            if u64::from(d.tag()?) == 64 && matches!(d.datatype()?, Type::Bytes | Type::BytesIndef)
             {
                 Val::Bytes(read_bytes(d)?)
             } else {
