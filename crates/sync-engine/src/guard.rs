@@ -12,7 +12,7 @@
 //! The layout checked is exactly automerge 0.12's (`sync.rs`, `sync/bloom.rs`,
 //! `storage/chunk.rs`, `storage/document.rs`); the workspace pins that version.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 
 use automerge::sync;
 
@@ -35,8 +35,11 @@ pub struct GuardLimits {
     pub max_bloom_probes: u64,
     /// Change chunks in one message.
     pub max_changes: u64,
-    /// Actors listed in one document chunk.
+    /// Actors listed in one document or change chunk.
     pub max_actors: u64,
+    /// Operations (rows) all chunks of one message expand to. Run-length encoding lets a
+    /// few bytes claim billions, each of which automerge would decode and store.
+    pub max_ops: u64,
     /// Bytes one deflate stream (a compressed change or a document column) may inflate to.
     pub max_inflated_chunk: u64,
     /// Bytes of change data in one message once everything is inflated.
@@ -54,6 +57,7 @@ impl Default for GuardLimits {
             max_bloom_probes: 32,
             max_changes: 1_000_000,
             max_actors: 100_000,
+            max_ops: 2_000_000,
             max_inflated_chunk: 32 << 20,
             max_inflated_bytes: 64 << 20,
         }
@@ -79,6 +83,8 @@ pub enum GuardError {
     BadBloom(&'static str),
     #[error("invalid chunk {index}: {reason}")]
     BadChunk { index: u64, reason: &'static str },
+    #[error("invalid column: {0}")]
+    BadColumn(&'static str),
     #[error("compressed data inflates past the limit of {limit} bytes")]
     InflateLimit { limit: u64 },
     #[error("compressed data is not a valid deflate stream")]
@@ -97,6 +103,8 @@ pub struct Summary {
     pub compressed_streams: u64,
     /// Change data once inflated (uncompressed chunks count at their size).
     pub inflated_bytes: u64,
+    /// Operations (and, in document chunks, changes) the chunks expand to.
+    pub ops: u64,
 }
 
 /// Validates `data` against `limits`, then decodes it with automerge.
@@ -218,8 +226,10 @@ fn bloom(bytes: &[u8], limits: &GuardLimits) -> Result<(), GuardError> {
     Ok(())
 }
 
-/// One chunk from `r`: header (magic, checksum, type, length), then for compressed data the
-/// size it inflates to.
+/// One chunk from `r`: header (magic, checksum, type, length), then the body: for a change
+/// (plain or compressed) its header fields and every column; for a document chunk its
+/// prefix and every column. Columns are walked run by run to count the rows they expand
+/// to, and deflated data is streamed, never buffered.
 fn change_chunk(
     r: &mut Reader<'_>,
     index: u64,
@@ -236,11 +246,19 @@ fn change_chunk(
     let len = r.leb()?;
     let body = r.take(len).map_err(|_| bad("length exceeds the message"))?;
     match kind {
-        CHUNK_CHANGE => add_inflated(sum, len, limits),
+        CHUNK_CHANGE => {
+            add_inflated(sum, len, limits)?;
+            let mut src = Src::plain(body);
+            let rows = change_body(&mut src, index, limits, sum)?;
+            add_ops(sum, rows, limits)
+        }
         CHUNK_COMPRESSED => {
-            let n = inflate_bounded(body, remaining_budget(sum, limits))?;
+            let mut src = Src::deflated(body, remaining_budget(sum, limits));
+            let rows = change_body(&mut src, index, limits, sum)?;
+            src.skip_rest()?; // extra bytes, kept by automerge
             sum.compressed_streams += 1;
-            add_inflated(sum, n, limits)
+            add_inflated(sum, src.read, limits)?;
+            add_ops(sum, rows, limits)
         }
         CHUNK_DOCUMENT => document(body, index, limits, sum),
         // Bundles (3) are experimental and never sent in sync messages.
@@ -248,8 +266,71 @@ fn change_chunk(
     }
 }
 
-/// A document chunk (sent by sync message v2): walks its prefix to find the column data,
-/// inflating every deflated column under the limits.
+/// The body of a change chunk (automerge `Change::parse_following_header`); returns the
+/// number of operations its columns expand to.
+fn change_body<R: BufRead>(
+    src: &mut Src<R>,
+    index: u64,
+    limits: &GuardLimits,
+    sum: &Summary,
+) -> Result<u64, GuardError> {
+    let deps = src.uleb()?;
+    if deps > limits.max_heads {
+        return Err(GuardError::TooMany {
+            what: "change dependencies",
+            count: deps,
+            limit: limits.max_heads,
+        });
+    }
+    src.skip(deps * HASH_LEN)?;
+    let actor = src.uleb()?;
+    src.skip(actor)?;
+    for _ in 0..3 {
+        src.skip_leb()?; // seq, start op, timestamp
+    }
+    let message = src.uleb()?;
+    src.skip(message)?;
+    let others = src.uleb()?;
+    if others > limits.max_actors {
+        return Err(GuardError::TooMany {
+            what: "actors",
+            count: others,
+            limit: limits.max_actors,
+        });
+    }
+    for _ in 0..others {
+        let len = src.uleb()?;
+        src.skip(len)?;
+    }
+    let n = src.uleb()?;
+    if n > MAX_COLUMNS {
+        return Err(GuardError::TooMany {
+            what: "columns",
+            count: n,
+            limit: MAX_COLUMNS,
+        });
+    }
+    let mut columns = Vec::new();
+    for _ in 0..n {
+        let spec = src.uleb()?;
+        if spec > u64::from(u32::MAX) || spec & COLUMN_DEFLATE != 0 {
+            // automerge refuses deflated columns inside a change (it compresses whole chunks).
+            return Err(GuardError::BadChunk {
+                index,
+                reason: "invalid column spec",
+            });
+        }
+        columns.push((spec, src.uleb()?));
+    }
+    let mut rows = 0;
+    for (spec, len) in columns {
+        rows = rows.max(src.column(len, spec, limits.max_ops.saturating_sub(sum.ops))?);
+    }
+    Ok(rows)
+}
+
+/// A document chunk (sent by sync message v2): walks its prefix, then every column,
+/// inflating deflated ones as a stream under the limits.
 fn document(
     body: &[u8],
     index: u64,
@@ -275,20 +356,24 @@ fn document(
             columns.push((spec, r.leb()?));
         }
     }
+    let mut rows = 0;
     for (spec, len) in columns {
         let col = r
             .take(len)
             .map_err(|_| bad("column data exceeds the chunk"))?;
+        let budget = limits.max_ops.saturating_sub(sum.ops);
         if spec & COLUMN_DEFLATE != 0 {
-            let n = inflate_bounded(col, remaining_budget(sum, limits))?;
+            let mut src = Src::deflated(col, remaining_budget(sum, limits));
+            rows = rows.max(src.column(u64::MAX, spec, budget)?);
             sum.compressed_streams += 1;
-            add_inflated(sum, n, limits)?;
+            add_inflated(sum, src.read, limits)?;
         } else {
+            rows = rows.max(Src::plain(col).column(len, spec, budget)?);
             add_inflated(sum, len, limits)?;
         }
     }
     // The rest is head indices, which automerge reads as one LEB128 per head.
-    Ok(())
+    add_ops(sum, rows, limits)
 }
 
 fn remaining_budget(sum: &Summary, limits: &GuardLimits) -> u64 {
@@ -307,24 +392,218 @@ fn add_inflated(sum: &mut Summary, n: u64, limits: &GuardLimits) -> Result<(), G
     Ok(())
 }
 
-/// Inflates a raw deflate stream (what automerge's `DeflateDecoder` reads) into a fixed
-/// buffer, discarding the output, and stops as soon as it passes `limit` bytes.
-fn inflate_bounded(data: &[u8], limit: u64) -> Result<u64, GuardError> {
-    let mut decoder = flate2::bufread::DeflateDecoder::new(data);
-    let mut buf = [0u8; 8192];
-    let mut total = 0u64;
-    loop {
-        match decoder.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => {
-                total += n as u64;
-                if total > limit {
-                    return Err(GuardError::InflateLimit { limit });
+fn add_ops(sum: &mut Summary, rows: u64, limits: &GuardLimits) -> Result<(), GuardError> {
+    sum.ops = sum.ops.saturating_add(rows);
+    if sum.ops > limits.max_ops {
+        return Err(GuardError::TooMany {
+            what: "operations",
+            count: sum.ops,
+            limit: limits.max_ops,
+        });
+    }
+    Ok(())
+}
+
+const COLUMN_TYPE_BOOLEAN: u64 = 4;
+const COLUMN_TYPE_STRING: u64 = 5;
+const COLUMN_TYPE_VALUE: u64 = 7;
+
+/// Chunk bytes read either straight from the frame or out of a deflate stream (then at most
+/// `cap` of them, read through a small buffer: a bomb costs CPU up to `cap`, no memory).
+struct Src<R> {
+    r: R,
+    /// Bytes read so far.
+    read: u64,
+    /// Position of the end of the current column (`u64::MAX`: the end of the data).
+    end: u64,
+    cap: u64,
+}
+
+impl<'a> Src<&'a [u8]> {
+    fn plain(bytes: &'a [u8]) -> Self {
+        Src {
+            r: bytes,
+            read: 0,
+            end: u64::MAX,
+            cap: u64::MAX,
+        }
+    }
+}
+
+impl<'a> Src<BufReader<flate2::bufread::DeflateDecoder<&'a [u8]>>> {
+    fn deflated(bytes: &'a [u8], cap: u64) -> Self {
+        Src {
+            r: BufReader::with_capacity(8192, flate2::bufread::DeflateDecoder::new(bytes)),
+            read: 0,
+            end: u64::MAX,
+            cap,
+        }
+    }
+}
+
+impl<R: BufRead> Src<R> {
+    /// The buffered bytes, empty at the end of the data.
+    fn fill(&mut self) -> Result<&[u8], GuardError> {
+        let left = usize::try_from(self.end - self.read).unwrap_or(usize::MAX);
+        let buf = self.r.fill_buf().map_err(|_| GuardError::BadDeflate)?;
+        Ok(&buf[..buf.len().min(left)])
+    }
+    fn advance(&mut self, n: usize) -> Result<(), GuardError> {
+        self.r.consume(n);
+        self.read += n as u64;
+        if self.read > self.cap {
+            return Err(GuardError::InflateLimit { limit: self.cap });
+        }
+        Ok(())
+    }
+    fn at_end(&mut self) -> Result<bool, GuardError> {
+        Ok(self.fill()?.is_empty())
+    }
+    fn byte(&mut self) -> Result<u8, GuardError> {
+        let b = *self.fill()?.first().ok_or(GuardError::Truncated)?;
+        self.advance(1)?;
+        Ok(b)
+    }
+    fn skip(&mut self, mut n: u64) -> Result<(), GuardError> {
+        while n > 0 {
+            let avail = self.fill()?.len() as u64;
+            if avail == 0 {
+                return Err(GuardError::Truncated);
+            }
+            let k = avail.min(n);
+            self.advance(k as usize)?;
+            n -= k;
+        }
+        Ok(())
+    }
+    fn skip_rest(&mut self) -> Result<(), GuardError> {
+        loop {
+            let avail = self.fill()?.len();
+            if avail == 0 {
+                return Ok(());
+            }
+            self.advance(avail)?;
+        }
+    }
+    fn skip_leb(&mut self) -> Result<(), GuardError> {
+        for _ in 0..10 {
+            if self.byte()? & 0x80 == 0 {
+                return Ok(());
+            }
+        }
+        Err(GuardError::BadLeb128)
+    }
+    fn uleb(&mut self) -> Result<u64, GuardError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            let bits = u64::from(b & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(GuardError::BadLeb128);
+            }
+            value |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(GuardError::BadLeb128)
+    }
+    fn sleb(&mut self) -> Result<i64, GuardError> {
+        let mut value = 0i64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            if shift == 63 && b != 0 && b != 0x7f {
+                return Err(GuardError::BadLeb128);
+            }
+            value |= i64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                if shift + 7 < 64 && b & 0x40 != 0 {
+                    value |= -1i64 << (shift + 7);
+                }
+                return Ok(value);
+            }
+        }
+        Err(GuardError::BadLeb128)
+    }
+
+    /// Walks the next `len` bytes as one column of type `spec & 7` and returns how many rows
+    /// it expands to. A run-length column can claim 2^63 rows in a few bytes; automerge
+    /// would iterate (and store) every one, so more than `budget` is refused.
+    fn column(&mut self, len: u64, spec: u64, budget: u64) -> Result<u64, GuardError> {
+        let outer = self.end;
+        self.end = if len == u64::MAX {
+            outer
+        } else {
+            self.read
+                .checked_add(len)
+                .filter(|e| *e <= outer)
+                .ok_or(GuardError::Truncated)?
+        };
+        let mut rows = 0u64;
+        let mut add = |n: u64| {
+            rows = rows.saturating_add(n);
+            if rows > budget {
+                Err(GuardError::TooMany {
+                    what: "operations",
+                    count: rows,
+                    limit: budget,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        match spec & 0b111 {
+            COLUMN_TYPE_VALUE => self.skip_rest()?,
+            COLUMN_TYPE_BOOLEAN => {
+                // Alternating run lengths, starting with `false`; only that first run may be
+                // empty. Refusing empty runs bounds the work by `budget`, however the bytes
+                // were compressed.
+                let mut first = true;
+                while !self.at_end()? {
+                    let n = self.uleb()?;
+                    if n == 0 && !first {
+                        return Err(GuardError::BadColumn("empty run"));
+                    }
+                    first = false;
+                    add(n)?;
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(GuardError::BadDeflate),
+            // Every other type is run-length encoded: +n (a run of one value), -n (n literal
+            // values), 0 then n (n nulls). Values are LEB128, or length-prefixed strings.
+            ty => {
+                let value = |s: &mut Self| {
+                    if ty == COLUMN_TYPE_STRING {
+                        let n = s.uleb()?;
+                        s.skip(n)
+                    } else {
+                        s.skip_leb()
+                    }
+                };
+                while !self.at_end()? {
+                    match self.sleb()? {
+                        0 => match self.uleb()? {
+                            0 => return Err(GuardError::BadColumn("empty run")),
+                            n => add(n)?,
+                        },
+                        n if n > 0 => {
+                            add(n.unsigned_abs())?;
+                            value(self)?;
+                        }
+                        n => {
+                            add(n.unsigned_abs())?;
+                            for _ in 0..n.unsigned_abs() {
+                                value(self)?;
+                            }
+                        }
+                    }
+                }
+            }
         }
+        if len != u64::MAX && self.read != self.end {
+            return Err(GuardError::Truncated);
+        }
+        self.end = outer;
+        Ok(rows)
     }
 }
 

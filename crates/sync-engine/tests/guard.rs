@@ -310,12 +310,148 @@ fn a_decompression_bomb_is_refused_fast_without_inflating_it_into_memory() {
     let mut doc = Vec::new();
     doc.extend([0, 0]); // no actors, no heads
     doc.push(1); // one change column
-    leb(&mut doc, 0x08); // spec with the deflate bit
+    leb(&mut doc, 0x0f); // a raw value column with the deflate bit
     leb(&mut doc, bomb.len() as u64);
     doc.push(0); // no op columns
     doc.extend(&bomb);
     let data = message(&[], &[chunk(0, [0; 4], &doc)]);
     assert!(matches!(refused(&data), GuardError::InflateLimit { .. }));
+    // As a run-length column, the zeros are empty runs: refused at the first one.
+    doc[3] = 0x08;
+    let data = message(&[], &[chunk(0, [0; 4], &doc)]);
+    assert_eq!(refused(&data), GuardError::BadColumn("empty run"));
+}
+
+// ---- run-length "op count" bombs ----
+
+fn sleb(o: &mut Vec<u8>, mut v: i64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if (v == 0 && b & 0x40 == 0) || (v == -1 && b & 0x40 != 0) {
+            o.push(b);
+            return;
+        }
+        o.push(b | 0x80);
+    }
+}
+
+/// The body of a change whose columns are single runs claiming `n` operations
+/// (`put(ROOT, "k", null)` n times): about 50 bytes whatever `n` is.
+fn run_length_change_body(n: i64) -> Vec<u8> {
+    let mut cols: Vec<(u64, Vec<u8>)> = Vec::new();
+    let run = |value: &[u8]| {
+        let mut c = Vec::new();
+        sleb(&mut c, n);
+        c.extend(value);
+        c
+    };
+    cols.push((0x15, run(&[1, b'k']))); // key string
+    let mut insert = Vec::new();
+    leb(&mut insert, n as u64); // n falses
+    cols.push((0x34, insert));
+    cols.push((0x42, run(&[1]))); // action: set
+    cols.push((0x56, run(&[0]))); // value: null
+    cols.push((0x70, run(&[0]))); // no predecessors
+    let mut body = vec![0, 16];
+    body.extend([9u8; 16]); // actor
+    body.extend([1, 1, 0, 0, 0]); // seq, start op, time, message, other actors
+    leb(&mut body, cols.len() as u64);
+    for (spec, data) in &cols {
+        leb(&mut body, *spec);
+        leb(&mut body, data.len() as u64);
+    }
+    for (_, data) in &cols {
+        body.extend(data);
+    }
+    body
+}
+
+fn run_length_change(n: i64) -> Vec<u8> {
+    let body = run_length_change_body(n);
+    let mut h = vec![1u8];
+    leb(&mut h, body.len() as u64);
+    use sha2::Digest;
+    let hash = sha2::Sha256::new()
+        .chain_update(&h)
+        .chain_update(&body)
+        .finalize();
+    chunk(1, hash[..4].try_into().unwrap(), &body)
+}
+
+#[test]
+fn a_run_length_op_count_bomb_is_refused() {
+    // Control: automerge expands a 59-byte change into 20,000 operations (and would try
+    // 2^62 just as readily).
+    let small = run_length_change(20_000);
+    assert!(small.len() < 80, "{}", small.len());
+    let mut doc = Automerge::new();
+    doc.load_incremental(&small).unwrap();
+    assert_eq!(doc.get_changes(&[])[0].len(), 20_000);
+    // It passes the guard under the default limit and is refused under a tighter one.
+    let data = message(&[], &[small]);
+    assert_eq!(
+        guard::validate(&data, &GuardLimits::default()).unwrap().ops,
+        20_000
+    );
+    let tight = GuardLimits {
+        max_ops: 10_000,
+        ..GuardLimits::default()
+    };
+    assert!(matches!(
+        guard::validate(&data, &tight),
+        Err(GuardError::TooMany {
+            what: "operations",
+            ..
+        })
+    ));
+
+    let huge = 1i64 << 62;
+    let err = refused(&message(&[], &[run_length_change(huge)]));
+    assert!(
+        matches!(
+            err,
+            GuardError::TooMany {
+                what: "operations",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The same inside a compressed chunk, and spread over many small changes.
+    let compressed = chunk(2, [0; 4], &deflate(&run_length_change_body(huge)));
+    let err = refused(&message(&[], &[compressed]));
+    assert!(
+        matches!(
+            err,
+            GuardError::TooMany {
+                what: "operations",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let many = vec![run_length_change(1_000_000); 3];
+    let err = refused(&message(&[], &many));
+    assert!(
+        matches!(
+            err,
+            GuardError::TooMany {
+                what: "operations",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Literal and null runs count too.
+    let mut body = run_length_change_body(1);
+    body.truncate(body.len() - 2); // drop the predecessor column's run
+    body.extend([0x00, 0xff, 0xff, 0xff, 0xff, 0x0f]); // 2^32 - 1 nulls
+    let nulls = chunk(1, [0; 4], &body);
+    assert!(matches!(
+        refused(&message(&[], &[nulls])),
+        GuardError::TooMany { .. } | GuardError::Truncated
+    ));
 }
 
 // ---- truncated, garbage and oversized messages ----
@@ -721,26 +857,49 @@ fn a_large_case_document_syncs_through_the_guard() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
     fn messages_from_real_documents_always_pass_the_guard(
-        edits in prop::collection::vec((any::<bool>(), 0usize..4, "[a-z ]{0,12}", any::<bool>()), 1..40),
+        edits in prop::collection::vec(
+            (any::<bool>(), 0u8..6, 0usize..6, "[a-z ]{0,12}", any::<bool>()),
+            1..50,
+        ),
     ) {
         let mut a = AutoCommit::new();
-        let mut b = AutoCommit::new();
+        let text = a.put_object(ROOT, "text", ObjType::Text).unwrap();
+        let list = a.put_object(ROOT, "list", ObjType::List).unwrap();
+        a.put(ROOT, "count", fieldbook_sync::automerge::ScalarValue::counter(0)).unwrap();
+        a.commit();
+        let mut b = a.fork();
         let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-        for (i, (on_a, key, text, sync_now)) in edits.into_iter().enumerate() {
+        for (on_a, kind, at, s, sync_now) in edits {
             let d = if on_a { &mut a } else { &mut b };
-            d.put(ROOT, format!("k{key}"), text.as_str()).unwrap();
-            if i % 3 == 0 {
-                d.put(ROOT, "n", i as i64).unwrap();
+            match kind {
+                0 => d.put(ROOT, format!("k{at}"), s.as_str()).unwrap(),
+                1 => {
+                    let pos = at.min(d.length(&text));
+                    d.splice_text(&text, pos, 0, &s).unwrap();
+                }
+                2 => {
+                    let len = d.length(&text);
+                    if len > 0 {
+                        let pos = at.min(len - 1);
+                        d.splice_text(&text, pos, (len - pos).min(3) as isize, "").unwrap();
+                    }
+                }
+                3 => {
+                    let pos = at.min(d.length(&list));
+                    d.insert(&list, pos, s.as_str()).unwrap();
+                }
+                4 => d.increment(ROOT, "count", at as i64 + 1).unwrap(),
+                _ => {
+                    let _ = d.delete(ROOT, format!("k{at}"));
+                }
             }
             d.commit();
             if sync_now {
-                for bytes in sync_pair(&mut a, &mut b, &mut sa, &mut sb) {
-                    let ours = guard::validate(&bytes, &GuardLimits::default());
-                    prop_assert!(ours.is_ok(), "{ours:?}");
-                }
+                // sync_pair fails the test if the guard refuses any message.
+                sync_pair(&mut a, &mut b, &mut sa, &mut sb);
             }
         }
         sync_pair(&mut a, &mut b, &mut sa, &mut sb);
