@@ -17,6 +17,10 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 # Seeds: every frame of real syncs between a phone and a server engine.
 cargo run --quiet --example gen_corpus -- corpus
+# ...and between stock automerge-repo 2.5.6 peers, when the npm packages are installed.
+if command -v node >/dev/null && [ -d ../node_modules/@automerge/automerge-repo ]; then
+  node js/capture.mjs corpus || echo "skipping stock-peer seeds"
+fi
 
 cargo fuzz build -O
 for t in "${targets[@]}"; do

@@ -566,8 +566,9 @@ fn read_val<'a>(d: &mut Decoder<'a>) -> CborResult<Val<'a>> {
         Type::Bytes | Type::BytesIndef => Val::Bytes(read_bytes(d)?),
         Type::U8 | Type::U16 | Type::U32 | Type::U64 => Val::Uint(d.u64()?),
         Type::Bool => Val::Bool(d.bool()?),
-        Type::Null => {
-            d.null()?;
+        // cbor-x writes JavaScript `undefined` (e.g. a peer without storage's `storageId`).
+        Type::Null | Type::Undefined => {
+            d.skip()?;
             Val::Null
         }
         Type::Tag => {
@@ -923,6 +924,32 @@ mod tests {
                 ..
             } => {
                 assert_eq!(supported_protocol_versions, vec!["1".to_string()])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stock_js_join_without_storage_decodes() {
+        // What automerge-repo 2.5.6 (cbor-x) sends from a repo with no storage adapter:
+        // {type, senderId, supportedProtocolVersions, peerMetadata: {storageId: undefined, isEphemeral: true}}
+        let mut f = vec![0xa4];
+        for (k, v) in [("type", "join"), ("senderId", "phone")] {
+            f.extend(cbor(Value::Text(k.into())));
+            f.extend(cbor(Value::Text(v.into())));
+        }
+        f.extend(cbor(Value::Text("supportedProtocolVersions".into())));
+        f.extend(cbor(Value::Array(vec![Value::Text("1".into())])));
+        f.extend(cbor(Value::Text("peerMetadata".into())));
+        f.push(0xa2);
+        f.extend(cbor(Value::Text("storageId".into())));
+        f.push(0xf7); // undefined
+        f.extend(cbor(Value::Text("isEphemeral".into())));
+        f.push(0xf5);
+        match Message::decode(&f).unwrap() {
+            Message::Join { metadata, .. } => {
+                assert_eq!(metadata.storage_id, None);
+                assert!(metadata.is_ephemeral);
             }
             other => panic!("{other:?}"),
         }
