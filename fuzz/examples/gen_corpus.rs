@@ -29,7 +29,9 @@ fn main() {
         if *to_server {
             std::fs::write(dirs[2].join(name(n)), frame).unwrap();
         }
-        if let Ok(Message::Sync { data, .. } | Message::Request { data, .. }) = Message::decode(frame) {
+        if let Ok(Message::Sync { data, .. } | Message::Request { data, .. }) =
+            Message::decode(frame)
+        {
             std::fs::write(dirs[1].join(name(n)), data).unwrap();
         }
         n += 1;

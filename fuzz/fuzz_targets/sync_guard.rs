@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(msg) = guard::decode_default(data) else {
         return;
     };
-    let mut doc = BASE.get_or_init(|| fieldbook_sync_fuzz::case_doc(5, 1)).clone();
+    let mut doc = BASE
+        .get_or_init(|| fieldbook_sync_fuzz::case_doc(5, 1))
+        .clone();
     let mut state = sync::State::new();
     // Our reply first (as a server that speaks first would), then theirs applied.
     let _ = doc.generate_sync_message(&mut state);

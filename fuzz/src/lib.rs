@@ -4,8 +4,8 @@
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{Automerge, ObjType, ROOT};
 use fieldbook_sync::{
-    AllowAll, ChunkKey, ChunkKind, ConnId, DocumentId, Engine, EngineConfig, Identity,
-    MemoryStore, Message, Output, PeerId, PeerMetadata, Role, StorageId, StoredDocument,
+    AllowAll, ChunkKey, ChunkKind, ConnId, DocumentId, Engine, EngineConfig, Identity, MemoryStore,
+    Message, Output, PeerId, PeerMetadata, Role, StorageId, StoredDocument,
 };
 
 /// The document every corpus frame is about, so the fuzzer reaches the sync paths.
@@ -28,7 +28,11 @@ pub fn case_doc(notes: usize, actor_seed: u8) -> Automerge {
     let action = tx.insert_object(&plan, 0, ObjType::Map).unwrap();
     tx.put(&action, "owner", "Key worker").unwrap();
     tx.commit();
-    add_notes(&mut doc, notes, "Met at the youth centre; calm, talked about school.");
+    add_notes(
+        &mut doc,
+        notes,
+        "Met at the youth centre; calm, talked about school.",
+    );
     doc
 }
 
@@ -44,7 +48,11 @@ pub fn add_notes(doc: &mut Automerge, notes: usize, text: &str) {
         tx.commit();
         for (i, word) in text.split_inclusive(' ').enumerate() {
             let mut tx = doc.transaction();
-            let at = text.split_inclusive(' ').take(i).map(str::len).sum::<usize>();
+            let at = text
+                .split_inclusive(' ')
+                .take(i)
+                .map(str::len)
+                .sum::<usize>();
             tx.splice_text(&body, at, 0, word).unwrap();
             tx.commit();
         }
@@ -54,7 +62,10 @@ pub fn add_notes(doc: &mut Automerge, notes: usize, text: &str) {
 pub fn stored(doc: &mut Automerge) -> StoredDocument {
     let bytes = doc.save();
     StoredDocument {
-        chunks: vec![(ChunkKey::for_data(doc_id(), ChunkKind::Snapshot, &bytes), bytes)],
+        chunks: vec![(
+            ChunkKey::for_data(doc_id(), ChunkKind::Snapshot, &bytes),
+            bytes,
+        )],
         sync_states: Default::default(),
     }
 }
@@ -83,7 +94,11 @@ pub fn server_with(doc: &mut Automerge) -> (Engine, MemoryStore) {
             .collect(),
     );
     let mut server = Engine::new(
-        EngineConfig::new(Role::Server, PeerId(SERVER.into()), Some(StorageId("srv".into()))),
+        EngineConfig::new(
+            Role::Server,
+            PeerId(SERVER.into()),
+            Some(StorageId("srv".into())),
+        ),
         AllowAll,
     );
     let out = server.connect(ConnId(1), Identity(PHONE.into()), 0);
@@ -103,7 +118,10 @@ pub fn server_with(doc: &mut Automerge) -> (Engine, MemoryStore) {
 
 /// Every frame of a real sync between a phone holding `phone_doc` (or asking for the
 /// document if `None`) and a server holding `server_doc`: (sent to the server?, frame).
-pub fn traffic(server_doc: &mut Automerge, phone_doc: Option<&mut Automerge>) -> Vec<(bool, Vec<u8>)> {
+pub fn traffic(
+    server_doc: &mut Automerge,
+    phone_doc: Option<&mut Automerge>,
+) -> Vec<(bool, Vec<u8>)> {
     let store = MemoryStore::new(StorageId("srv-store".into()));
     let _ = store.apply_now(
         stored(server_doc)
@@ -113,15 +131,24 @@ pub fn traffic(server_doc: &mut Automerge, phone_doc: Option<&mut Automerge>) ->
             .collect(),
     );
     let mut server = Engine::new(
-        EngineConfig::new(Role::Server, PeerId(SERVER.into()), Some(StorageId("srv".into()))),
+        EngineConfig::new(
+            Role::Server,
+            PeerId(SERVER.into()),
+            Some(StorageId("srv".into())),
+        ),
         AllowAll,
     );
     let phone_store = MemoryStore::new(StorageId("phone-store".into()));
     let mut phone = Engine::new(
-        EngineConfig::new(Role::Client, PeerId(PHONE.into()), Some(StorageId("phone-store".into()))),
+        EngineConfig::new(
+            Role::Client,
+            PeerId(PHONE.into()),
+            Some(StorageId("phone-store".into())),
+        ),
         AllowAll,
     );
-    let first = match phone_doc {
+    // The phone loads its copy, or starts looking for the document.
+    let _ = match phone_doc {
         Some(d) => {
             let _ = phone_store.apply_now(
                 stored(d)
@@ -138,24 +165,36 @@ pub fn traffic(server_doc: &mut Automerge, phone_doc: Option<&mut Automerge>) ->
             run(&mut phone, &phone_store, out)
         }
     };
-    let _ = first;
     let mut frames = Vec::new();
     let out = server.connect(ConnId(1), Identity(PHONE.into()), 0);
     let _ = run(&mut server, &store, out);
     let out = phone.connect(ConnId(1), Identity(SERVER.into()), 0);
-    let mut to_server: Vec<Vec<u8>> =
-        run(&mut phone, &phone_store, out).send.into_iter().map(|(_, m)| m.encode()).collect();
+    let mut to_server: Vec<Vec<u8>> = run(&mut phone, &phone_store, out)
+        .send
+        .into_iter()
+        .map(|(_, m)| m.encode())
+        .collect();
     for _ in 0..100 {
         let mut to_phone = Vec::new();
         for f in to_server.drain(..) {
             let out = server.receive(ConnId(1), &f, 0);
             frames.push((true, f));
-            to_phone.extend(run(&mut server, &store, out).send.into_iter().map(|(_, m)| m.encode()));
+            to_phone.extend(
+                run(&mut server, &store, out)
+                    .send
+                    .into_iter()
+                    .map(|(_, m)| m.encode()),
+            );
         }
         for f in to_phone.drain(..) {
             let out = phone.receive(ConnId(1), &f, 0);
             frames.push((false, f));
-            to_server.extend(run(&mut phone, &phone_store, out).send.into_iter().map(|(_, m)| m.encode()));
+            to_server.extend(
+                run(&mut phone, &phone_store, out)
+                    .send
+                    .into_iter()
+                    .map(|(_, m)| m.encode()),
+            );
         }
         if to_server.is_empty() {
             break;

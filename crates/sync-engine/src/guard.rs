@@ -4,10 +4,12 @@
 //! docs/AUTOMERGE-BUGS.md): a Bloom filter with entries but no bits divides by zero, a
 //! Bloom filter claiming 2^32 probes allocates 16 GB, and compressed chunks inflate without
 //! bound. [`decode`] walks the message layout once (message type, heads, need, have entries
-//! and their Bloom filters, change chunk headers, every deflate stream, flags) checking each
-//! count and length against [`GuardLimits`], and only then hands the bytes to
-//! `automerge::sync::Message::decode`. Inflating is streamed into a fixed buffer and stopped
-//! at the limit, so a bomb costs at most `max_inflated_bytes` of CPU and no memory.
+//! and their Bloom filters, change and document chunks down to every column's run-length
+//! runs, every deflate stream, flags) checking each count and length against
+//! [`GuardLimits`], and only then hands the bytes to `automerge::sync::Message::decode`.
+//! Deflated data is parsed as it streams through a small buffer and stopped at the limit,
+//! so a bomb costs at most `max_inflated_bytes` of CPU and no memory; run-length columns are
+//! walked run by run, so claiming 2^62 operations costs one run.
 //!
 //! The layout checked is exactly automerge 0.12's (`sync.rs`, `sync/bloom.rs`,
 //! `storage/chunk.rs`, `storage/document.rs`); the workspace pins that version.
