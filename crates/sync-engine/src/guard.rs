@@ -81,6 +81,8 @@ pub enum GuardError {
         count: u64,
         limit: u64,
     },
+    #[error("a hash appears twice in {what}")]
+    DuplicateHash { what: &'static str },
     #[error("invalid Bloom filter: {0}")]
     BadBloom(&'static str),
     #[error("invalid chunk {index}: {reason}")]
@@ -181,9 +183,19 @@ pub fn validate(data: &[u8], limits: &GuardLimits) -> Result<Summary, GuardError
     Ok(sum)
 }
 
+/// A list of change hashes. automerge sends them sorted and unique; a repeated hash in
+/// `need` makes automerge 0.12 panic while building its reply (docs/AUTOMERGE-BUGS.md §5).
 fn hashes(r: &mut Reader<'_>, what: &'static str, limit: u64) -> Result<u64, GuardError> {
     let n = r.count(what, limit, HASH_LEN)?;
-    r.take(n * HASH_LEN)?;
+    let bytes = r.take(n * HASH_LEN)?;
+    let list: Vec<&[u8]> = bytes.chunks_exact(HASH_LEN as usize).collect();
+    if !list.windows(2).all(|w| w[0] < w[1]) {
+        let mut sorted = list;
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            return Err(GuardError::DuplicateHash { what });
+        }
+    }
     Ok(n)
 }
 

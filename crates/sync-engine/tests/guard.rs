@@ -454,6 +454,48 @@ fn a_run_length_op_count_bomb_is_refused() {
     ));
 }
 
+// ---- fuzzing finding: a repeated hash in `need` ----
+
+/// A v1 message asking for `need` (no heads, no have entries, no changes).
+fn needing(need: &[fieldbook_sync::automerge::ChangeHash]) -> Vec<u8> {
+    let mut m = vec![0x42, 0];
+    leb(&mut m, need.len() as u64);
+    for h in need {
+        m.extend(h.0);
+    }
+    m.extend([0, 0]);
+    m
+}
+
+#[test]
+fn a_repeated_hash_in_need_is_refused_and_would_crash_automerge() {
+    // Found by the sync_guard fuzz target (docs/RELIABILITY.md).
+    let mut doc = doc_with_changes(5);
+    let h = doc.get_changes(&[])[1].hash();
+    let data = needing(&[h, h]);
+    assert_eq!(refused(&data), GuardError::DuplicateHash { what: "need" });
+
+    // Control: automerge alone accepts the message and panics building its reply.
+    let msg = sync::Message::decode(&data).expect("automerge 0.12 accepts it");
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut state = sync::State::new();
+        doc.sync().receive_sync_message(&mut state, msg).unwrap();
+        doc.sync().generate_sync_message(&mut state)
+    }));
+    assert!(crashed.is_err(), "automerge 0.12 panics (MissingOps)");
+
+    // The same hashes once each, in any order, are fine.
+    let mut all: Vec<_> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
+    all.reverse();
+    guard::validate(&needing(&all), &GuardLimits::default()).unwrap();
+    // Heads and lastSync lists are held to the same rule.
+    let mut m = vec![0x42, 2];
+    m.extend(h.0);
+    m.extend(h.0);
+    m.extend([0, 0, 0]);
+    assert_eq!(refused(&m), GuardError::DuplicateHash { what: "heads" });
+}
+
 // ---- truncated, garbage and oversized messages ----
 
 #[test]
