@@ -1,26 +1,28 @@
 //! A bounded validator for automerge sync messages, run before automerge 0.12 parses them.
 //!
-//! automerge 0.12's own decoder trusts its input in ways a hostile peer can exploit (see
-//! docs/AUTOMERGE-BUGS.md): a Bloom filter with entries but no bits divides by zero, a
-//! Bloom filter claiming 2^32 probes allocates 16 GB, and compressed chunks inflate without
-//! bound. [`decode`] walks the message layout once (message type, heads, need, have entries
-//! and their Bloom filters, change and document chunks down to every column's run-length
-//! runs, every deflate stream, flags) checking each count and length against
-//! [`GuardLimits`], and only then hands the bytes to `automerge::sync::Message::decode`.
-//! Deflated data is parsed as it streams through a small buffer and stopped at the limit,
-//! so a bomb costs at most `max_inflated_bytes` of CPU and no memory; run-length columns are
-//! walked run by run, so claiming 2^62 operations costs one run.
+//! automerge 0.12 trusts its input in ways a hostile peer can exploit (docs/AUTOMERGE-BUGS.md):
+//! a Bloom filter with entries but no bits divides by zero, one claiming 2^32 probes
+//! allocates 16 GiB, compressed chunks inflate without bound, a run-length column can claim
+//! 2^62 operations in a few bytes, and a hash repeated in `need` panics the reply.
+//! [`decode`] walks the message once (type byte, heads, need, have entries and their Bloom
+//! filters, change and document chunks down to every column's runs, every deflate stream,
+//! flags), checks each count and length against [`GuardLimits`], and only then hands the
+//! bytes to `automerge::sync::Message::decode`. Deflated data is parsed as it streams
+//! through a small buffer and stopped at the limit, so a bomb costs CPU up to
+//! `max_inflated_bytes` and no memory; a run costs O(1) whatever it claims.
 //!
-//! The layout checked is exactly automerge 0.12's (`sync.rs`, `sync/bloom.rs`,
-//! `storage/chunk.rs`, `storage/document.rs`); the workspace pins that version.
+//! The layout checked is automerge 0.12's (`sync.rs`, `sync/bloom.rs`, `storage/chunk.rs`,
+//! `storage/change.rs`, `storage/document.rs`, `columnar/encoding/`); the workspace pins
+//! that version.
 
 use std::io::{BufRead, BufReader};
 
 use automerge::sync;
 
 /// What one sync message may contain. Defaults fit a large real caseload (a case document
-/// with thousands of notes typed one keystroke per change syncs well inside them) while
-/// keeping the worst case a peer can force to tens of megabytes.
+/// with hundreds of notes typed one keystroke per change syncs well inside them) while
+/// bounding what one message can make automerge do: inflate at most 64 MiB and decode at
+/// most 2 million operations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardLimits {
     /// `heads`, and `lastSync` in each have entry (concurrent branch tips: a handful).
