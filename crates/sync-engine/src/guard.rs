@@ -340,7 +340,7 @@ fn change_body<R: BufRead>(
     }
     let mut rows = 0;
     for (spec, len) in columns {
-        rows = rows.max(src.column(len, spec, limits.max_ops.saturating_sub(sum.ops))?);
+        rows = rows.max(src.column(len, spec, sum.ops, limits.max_ops)?);
     }
     Ok(rows)
 }
@@ -377,14 +377,13 @@ fn document(
         let col = r
             .take(len)
             .map_err(|_| bad("column data exceeds the chunk"))?;
-        let budget = limits.max_ops.saturating_sub(sum.ops);
         if spec & COLUMN_DEFLATE != 0 {
             let mut src = Src::deflated(col, remaining_budget(sum, limits));
-            rows = rows.max(src.column(u64::MAX, spec, budget)?);
+            rows = rows.max(src.column(u64::MAX, spec, sum.ops, limits.max_ops)?);
             sum.compressed_streams += 1;
             add_inflated(sum, src.read, limits)?;
         } else {
-            rows = rows.max(Src::plain(col).column(len, spec, budget)?);
+            rows = rows.max(Src::plain(col).column(len, spec, sum.ops, limits.max_ops)?);
             add_inflated(sum, len, limits)?;
         }
     }
@@ -544,8 +543,8 @@ impl<R: BufRead> Src<R> {
 
     /// Walks the next `len` bytes as one column of type `spec & 7` and returns how many rows
     /// it expands to. A run-length column can claim 2^63 rows in a few bytes; automerge
-    /// would iterate (and store) every one, so more than `budget` is refused.
-    fn column(&mut self, len: u64, spec: u64, budget: u64) -> Result<u64, GuardError> {
+    /// would iterate (and store) every one, so more than `max_ops - used` is refused.
+    fn column(&mut self, len: u64, spec: u64, used: u64, max_ops: u64) -> Result<u64, GuardError> {
         let outer = self.end;
         self.end = if len == u64::MAX {
             outer
@@ -558,11 +557,11 @@ impl<R: BufRead> Src<R> {
         let mut rows = 0u64;
         let mut add = |n: u64| {
             rows = rows.saturating_add(n);
-            if rows > budget {
+            if used.saturating_add(rows) > max_ops {
                 Err(GuardError::TooMany {
                     what: "operations",
-                    count: rows,
-                    limit: budget,
+                    count: used.saturating_add(rows),
+                    limit: max_ops,
                 })
             } else {
                 Ok(())
