@@ -23,9 +23,15 @@ if command -v node >/dev/null && [ -d ../node_modules/@automerge/automerge-repo 
 fi
 
 cargo fuzz build -O
+failed=()
 for t in "${targets[@]}"; do
   echo "== $t: ${secs}s"
   # -rss_limit_mb: a bounded decoder never needs more; -max_len: frames up to 256 KiB.
   cargo fuzz run -O "$t" "corpus/$t" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 -timeout=10 -print_final_stats=1
+    -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 -timeout=10 -print_final_stats=1 \
+    || failed+=("$t")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "crashes in: ${failed[*]} (see fuzz/artifacts/)" >&2
+  exit 1
+fi
