@@ -5,6 +5,7 @@ pub mod storage;
 pub use ids::{DocumentId, InvalidDocumentId, PeerId, StorageId};
 pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, Store, StoreError, StoredDocument};
 pub mod engine;
+pub mod guard;
 pub mod health;
 pub mod runner;
 #[cfg(feature = "story")]
@@ -17,5 +18,6 @@ pub use engine::{
     AccessPolicy, AllowAll, CloseReason, ConnId, Engine, EngineConfig, EngineError, Event,
     Identity, Limits, LoadFailure, Millis, Output, Role, Violation,
 };
+pub use guard::{GuardError, GuardLimits};
 pub use runner::{drain, Commit, Host, Runner, RunnerCell};
 pub use wire::{DecodeError, Message, PeerMetadata, PROTOCOL_V1};

@@ -4,9 +4,11 @@
 //! peers send and expect (field names camelCase, `data` a CBOR byte string). Changing them
 //! breaks interop; add new message types instead.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use ciborium::value::Value;
+use minicbor::data::Type;
+use minicbor::Decoder;
 
 use crate::{DocumentId, PeerId, StorageId};
 
@@ -133,6 +135,9 @@ pub enum DecodeError {
     },
     #[error("invalid document id in a `{ty}` message")]
     BadDocumentId { ty: &'static str },
+    /// Too long, or holds control characters (which could forge log lines).
+    #[error("`{field}` is too long or contains control characters")]
+    UnsafeText { field: &'static str },
 }
 
 impl Message {
@@ -280,35 +285,38 @@ impl Message {
         frame.len() <= 64 && matches!(Message::decode(frame), Ok(Message::Heartbeat))
     }
 
+    /// Decodes one frame straight into a [`Message`]: strings borrow from `bytes` and `data`
+    /// is copied once, so memory stays O(frame) with a small constant (no generic value tree).
+    /// Unknown keys are skipped with a nesting bound; malformed CBOR anywhere is `NotCbor`.
     pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
-        let value: Value = ciborium::de::from_reader_with_recursion_limit(bytes, MAX_CBOR_DEPTH)
-            .map_err(|_| DecodeError::NotCbor)?;
-        let Value::Map(entries) = value else {
-            return Err(DecodeError::NotAMap);
-        };
-        let mut fields: BTreeMap<String, Value> = BTreeMap::new();
-        for (k, v) in entries {
-            if let Value::Text(k) = k {
-                fields.insert(k, v);
+        let mut d = Decoder::new(bytes);
+        let fields = match d.datatype().map_err(|_| DecodeError::NotCbor)? {
+            Type::Map | Type::MapIndef => read_fields(&mut d).map_err(|_| DecodeError::NotCbor)?,
+            _ => {
+                skip(&mut d, 0).map_err(|_| DecodeError::NotCbor)?;
+                return Err(DecodeError::NotAMap);
             }
-        }
-        let ty = match fields.get("type") {
-            Some(Value::Text(t)) => t.clone(),
+        };
+        let ty = match &fields.ty {
+            Some(Val::Text(t)) => t.clone(),
             _ => return Err(DecodeError::NoType),
         };
+        if !safe_text(&ty, MAX_ID_LEN) {
+            return Err(DecodeError::UnsafeText { field: "type" });
+        }
         let f = Fields { ty: "", fields };
-        match ty.as_str() {
+        match &*ty {
             "join" => {
                 let f = f.named("join");
                 Ok(Message::Join {
-                    sender_id: f.peer("senderId")?,
+                    sender_id: f.peer(&f.fields.sender_id, "senderId")?,
                     metadata: f.metadata()?,
-                    supported_protocol_versions: match f.fields.get("supportedProtocolVersions") {
+                    supported_protocol_versions: match &f.fields.versions {
                         // automerge-repo treats a missing list as "1"
-                        None | Some(Value::Null) => vec![PROTOCOL_V1.to_owned()],
-                        Some(Value::Array(vs)) => vs
+                        None | Some(Val::Null) => vec![PROTOCOL_V1.to_owned()],
+                        Some(Val::TextList(Some(vs))) => vs
                             .iter()
-                            .map(|v| v.as_text().map(str::to_owned))
+                            .map(|v| safe_text(v, MAX_ID_LEN).then(|| v.to_string()))
                             .collect::<Option<Vec<_>>>()
                             .ok_or(f.bad("supportedProtocolVersions"))?,
                         Some(_) => return Err(f.bad("supportedProtocolVersions")),
@@ -318,29 +326,34 @@ impl Message {
             "peer" => {
                 let f = f.named("peer");
                 Ok(Message::Peer {
-                    sender_id: f.peer("senderId")?,
-                    target_id: f.peer("targetId")?,
+                    sender_id: f.peer(&f.fields.sender_id, "senderId")?,
+                    target_id: f.peer(&f.fields.target_id, "targetId")?,
                     metadata: f.metadata()?,
-                    selected_protocol_version: f.text("selectedProtocolVersion")?,
-                    heartbeat: matches!(f.fields.get(HEARTBEAT_ADVERT), Some(Value::Bool(true))),
+                    selected_protocol_version: f
+                        .text(&f.fields.selected_version, "selectedProtocolVersion")?,
+                    heartbeat: matches!(f.fields.heartbeat, Some(Val::Bool(true))),
                 })
             }
             "error" => {
                 let f = f.named("error");
                 Ok(Message::Error {
-                    sender_id: f.peer("senderId").ok(),
-                    target_id: f.peer("targetId").ok(),
-                    message: f.text("message").unwrap_or_default(),
+                    sender_id: f.peer(&f.fields.sender_id, "senderId").ok(),
+                    target_id: f.peer(&f.fields.target_id, "targetId").ok(),
+                    // Shown to operators: bounded, and never able to start a new log line.
+                    message: match &f.fields.message {
+                        Some(Val::Text(t)) => defang(t, MAX_ERROR_LEN),
+                        _ => String::new(),
+                    },
                 })
             }
             "request" | "sync" => {
-                let name = if ty == "sync" { "sync" } else { "request" };
+                let name = if &*ty == "sync" { "sync" } else { "request" };
                 let f = f.named(name);
                 let (sender_id, target_id, document_id, data) = (
-                    f.peer("senderId")?,
-                    f.peer("targetId")?,
+                    f.peer(&f.fields.sender_id, "senderId")?,
+                    f.peer(&f.fields.target_id, "targetId")?,
                     f.doc()?,
-                    f.bytes("data")?,
+                    f.bytes()?,
                 );
                 Ok(if name == "sync" {
                     Message::Sync {
@@ -361,37 +374,65 @@ impl Message {
             "doc-unavailable" => {
                 let f = f.named("doc-unavailable");
                 Ok(Message::DocUnavailable {
-                    sender_id: f.peer("senderId")?,
-                    target_id: f.peer("targetId")?,
+                    sender_id: f.peer(&f.fields.sender_id, "senderId")?,
+                    target_id: f.peer(&f.fields.target_id, "targetId")?,
                     document_id: f.doc()?,
                 })
             }
             "ephemeral" => {
                 let f = f.named("ephemeral");
                 Ok(Message::Ephemeral {
-                    sender_id: f.peer("senderId")?,
-                    target_id: f.peer("targetId")?,
+                    sender_id: f.peer(&f.fields.sender_id, "senderId")?,
+                    target_id: f.peer(&f.fields.target_id, "targetId")?,
                     document_id: f.doc()?,
-                    session_id: f.text("sessionId")?,
-                    count: match f.fields.get("count") {
-                        Some(Value::Integer(i)) => u64::try_from(*i).map_err(|_| f.bad("count"))?,
+                    session_id: f.text(&f.fields.session_id, "sessionId")?,
+                    count: match f.fields.count {
+                        Some(Val::Uint(n)) => n,
                         _ => return Err(f.bad("count")),
                     },
-                    data: f.bytes("data")?,
+                    data: f.bytes()?,
                 })
             }
             HEARTBEAT => Ok(Message::Heartbeat),
-            "remote-heads-changed" | "remote-subscription-change" => Ok(Message::Gossip {
-                sender_id: f.named("gossip").peer("senderId")?,
-                kind: ty,
-            }),
+            "remote-heads-changed" | "remote-subscription-change" => {
+                let f = f.named("gossip");
+                Ok(Message::Gossip {
+                    sender_id: f.peer(&f.fields.sender_id, "senderId")?,
+                    kind: ty.into_owned(),
+                })
+            }
             _ => Err(DecodeError::UnknownType(truncate(&ty, 64))),
         }
     }
 }
 
+/// Longest id-like string a peer may send (peer, storage, session and document ids, `type`).
+pub const MAX_ID_LEN: usize = 256;
+const MAX_ERROR_LEN: usize = 1024;
+/// More protocol versions than any peer will ever list.
+const MAX_VERSIONS: u64 = 64;
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
+}
+
+/// Characters that let a peer forge or disguise log lines: C0/C1 controls (newline, ESC, DEL),
+/// Unicode line separators and bidirectional overrides.
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether a peer-supplied identifier is short and printable.
+pub fn safe_text(s: &str, max_len: usize) -> bool {
+    s.len() <= max_len && !s.chars().any(is_unsafe_char)
+}
+
+fn defang(s: &str, max_len: usize) -> String {
+    s.chars()
+        .take(max_len)
+        .map(|c| if is_unsafe_char(c) { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 impl PeerMetadata {
@@ -408,65 +449,288 @@ impl PeerMetadata {
     }
 }
 
-struct Fields {
-    ty: &'static str,
-    fields: BTreeMap<String, Value>,
+/// A decoded value of a field we know, kept only as far as we need it.
+#[derive(Debug)]
+enum Val<'a> {
+    Text(Cow<'a, str>),
+    Bytes(Cow<'a, [u8]>),
+    Uint(u64),
+    Bool(bool),
+    Null,
+    /// `peerMetadata` as a map: `Err` names the bad entry.
+    Meta(Result<PeerMetadata, &'static str>),
+    /// `supportedProtocolVersions` as an array; `None` if an element is not text.
+    TextList(Option<Vec<Cow<'a, str>>>),
+    /// Anything else (right key, wrong type).
+    Other,
 }
 
-impl Fields {
+/// The keys of the automerge-repo envelope; a repeated key keeps its last value.
+#[derive(Default)]
+struct RawFields<'a> {
+    ty: Option<Val<'a>>,
+    sender_id: Option<Val<'a>>,
+    target_id: Option<Val<'a>>,
+    document_id: Option<Val<'a>>,
+    session_id: Option<Val<'a>>,
+    selected_version: Option<Val<'a>>,
+    versions: Option<Val<'a>>,
+    metadata: Option<Val<'a>>,
+    message: Option<Val<'a>>,
+    count: Option<Val<'a>>,
+    data: Option<Val<'a>>,
+    heartbeat: Option<Val<'a>>,
+}
+
+type CborResult<T> = Result<T, minicbor::decode::Error>;
+
+fn bad_cbor(msg: &'static str) -> minicbor::decode::Error {
+    minicbor::decode::Error::message(msg)
+}
+
+/// Calls `each` once per element of the array or map at the decoder's position (for a map,
+/// once per key/value pair; `each` reads both), definite or indefinite length.
+fn for_each<'a>(
+    d: &mut Decoder<'a>,
+    is_map: bool,
+    mut each: impl FnMut(&mut Decoder<'a>) -> CborResult<()>,
+) -> CborResult<()> {
+    let len = if is_map { d.map()? } else { d.array()? };
+    match len {
+        Some(n) => {
+            // Every element consumes at least one byte, so a hostile `n` just runs out of input.
+            for _ in 0..n {
+                each(d)?;
+            }
+        }
+        None => loop {
+            if d.datatype()? == Type::Break {
+                d.set_position(d.position() + 1);
+                break;
+            }
+            each(d)?;
+        },
+    }
+    Ok(())
+}
+
+/// Skips one value, refusing nesting deeper than [`MAX_CBOR_DEPTH`].
+fn skip(d: &mut Decoder<'_>, depth: usize) -> CborResult<()> {
+    if depth > MAX_CBOR_DEPTH {
+        return Err(bad_cbor("nested too deeply"));
+    }
+    match d.datatype()? {
+        Type::Array | Type::ArrayIndef => for_each(d, false, |d| skip(d, depth + 1)),
+        Type::Map | Type::MapIndef => for_each(d, true, |d| {
+            skip(d, depth + 1)?;
+            skip(d, depth + 1)
+        }),
+        Type::Tag => {
+            d.tag()?;
+            skip(d, depth + 1)
+        }
+        Type::Break => Err(bad_cbor("unexpected break")),
+        // Scalars and (possibly chunked) strings: no nesting.
+        _ => d.skip(),
+    }
+}
+
+fn read_text<'a>(d: &mut Decoder<'a>) -> CborResult<Cow<'a, str>> {
+    if d.datatype()? == Type::StringIndef {
+        let mut s = String::new();
+        for part in d.str_iter()? {
+            s.push_str(part?);
+        }
+        Ok(Cow::Owned(s))
+    } else {
+        d.str().map(Cow::Borrowed)
+    }
+}
+
+fn read_bytes<'a>(d: &mut Decoder<'a>) -> CborResult<Cow<'a, [u8]>> {
+    if d.datatype()? == Type::BytesIndef {
+        let mut b = Vec::new();
+        for part in d.bytes_iter()? {
+            b.extend_from_slice(part?);
+        }
+        Ok(Cow::Owned(b))
+    } else {
+        d.bytes().map(Cow::Borrowed)
+    }
+}
+
+/// A scalar value; containers (other than a uint8-array tag) become [`Val::Other`].
+fn read_val<'a>(d: &mut Decoder<'a>) -> CborResult<Val<'a>> {
+    Ok(match d.datatype()? {
+        Type::String | Type::StringIndef => Val::Text(read_text(d)?),
+        Type::Bytes | Type::BytesIndef => Val::Bytes(read_bytes(d)?),
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => Val::Uint(d.u64()?),
+        Type::Bool => Val::Bool(d.bool()?),
+        // cbor-x writes JavaScript `undefined` (e.g. a peer without storage's `storageId`).
+        Type::Null | Type::Undefined => {
+            d.skip()?;
+            Val::Null
+        }
+        Type::Tag => {
+            let start = d.position();
+            // Some encoders tag typed arrays (RFC 8746 tag 64 = uint8 array).
+            if u64::from(d.tag()?) == 64 && matches!(d.datatype()?, Type::Bytes | Type::BytesIndef)
+            {
+                Val::Bytes(read_bytes(d)?)
+            } else {
+                d.set_position(start);
+                skip(d, 1)?;
+                Val::Other
+            }
+        }
+        _ => {
+            skip(d, 1)?;
+            Val::Other
+        }
+    })
+}
+
+fn read_metadata(d: &mut Decoder<'_>) -> CborResult<Val<'static>> {
+    if !matches!(d.datatype()?, Type::Map | Type::MapIndef) {
+        return Ok(match read_val(d)? {
+            Val::Null => Val::Null,
+            _ => Val::Other,
+        });
+    }
+    let mut md = PeerMetadata::default();
+    let mut bad = None;
+    for_each(d, true, |d| {
+        let key = match d.datatype()? {
+            Type::String | Type::StringIndef => Some(read_text(d)?),
+            _ => {
+                skip(d, 2)?;
+                None
+            }
+        };
+        match key.as_deref() {
+            Some("storageId") => match read_val(d)? {
+                Val::Text(s) if !s.is_empty() && safe_text(&s, MAX_ID_LEN) => {
+                    md.storage_id = Some(StorageId(s.into_owned()))
+                }
+                Val::Null => {}
+                _ => bad = Some("peerMetadata.storageId"),
+            },
+            Some("isEphemeral") => {
+                if let Val::Bool(b) = read_val(d)? {
+                    md.is_ephemeral = b
+                }
+            }
+            _ => skip(d, 2)?,
+        }
+        Ok(())
+    })?;
+    Ok(Val::Meta(bad.map_or(Ok(md), Err)))
+}
+
+fn read_versions<'a>(d: &mut Decoder<'a>) -> CborResult<Val<'a>> {
+    if !matches!(d.datatype()?, Type::Array | Type::ArrayIndef) {
+        return read_val(d);
+    }
+    let mut out = Some(Vec::new());
+    let mut n = 0u64;
+    for_each(d, false, |d| {
+        n += 1;
+        match read_val(d)? {
+            Val::Text(t) if n <= MAX_VERSIONS => {
+                if let Some(v) = out.as_mut() {
+                    v.push(t)
+                }
+            }
+            _ => out = None,
+        }
+        Ok(())
+    })?;
+    Ok(Val::TextList(out))
+}
+
+fn read_fields<'a>(d: &mut Decoder<'a>) -> CborResult<RawFields<'a>> {
+    let mut f = RawFields::default();
+    for_each(d, true, |d| {
+        let key = match d.datatype()? {
+            Type::String | Type::StringIndef => Some(read_text(d)?),
+            _ => {
+                skip(d, 1)?;
+                None
+            }
+        };
+        let Some(key) = key else {
+            return skip(d, 1);
+        };
+        let slot = match &*key {
+            "type" => &mut f.ty,
+            "senderId" => &mut f.sender_id,
+            "targetId" => &mut f.target_id,
+            "documentId" => &mut f.document_id,
+            "sessionId" => &mut f.session_id,
+            "selectedProtocolVersion" => &mut f.selected_version,
+            "message" => &mut f.message,
+            "count" => &mut f.count,
+            "data" => &mut f.data,
+            HEARTBEAT_ADVERT => &mut f.heartbeat,
+            "peerMetadata" => {
+                f.metadata = Some(read_metadata(d)?);
+                return Ok(());
+            }
+            "supportedProtocolVersions" => {
+                f.versions = Some(read_versions(d)?);
+                return Ok(());
+            }
+            _ => return skip(d, 1),
+        };
+        *slot = Some(read_val(d)?);
+        Ok(())
+    })?;
+    Ok(f)
+}
+
+struct Fields<'a> {
+    ty: &'static str,
+    fields: RawFields<'a>,
+}
+
+impl<'a> Fields<'a> {
     fn named(self, ty: &'static str) -> Self {
         Fields { ty, ..self }
     }
     fn bad(&self, field: &'static str) -> DecodeError {
         DecodeError::BadField { ty: self.ty, field }
     }
-    fn text(&self, field: &'static str) -> Result<String, DecodeError> {
-        match self.fields.get(field) {
-            Some(Value::Text(t)) => Ok(t.clone()),
+    /// A peer-supplied id: present, text, at most [`MAX_ID_LEN`] bytes, printable.
+    fn text(&self, v: &Option<Val<'a>>, field: &'static str) -> Result<String, DecodeError> {
+        match v {
+            Some(Val::Text(t)) if safe_text(t, MAX_ID_LEN) => Ok(t.to_string()),
+            Some(Val::Text(_)) => Err(DecodeError::UnsafeText { field }),
             _ => Err(self.bad(field)),
         }
     }
-    fn peer(&self, field: &'static str) -> Result<PeerId, DecodeError> {
-        let t = self.text(field)?;
-        if t.is_empty() || t.len() > 256 {
+    fn peer(&self, v: &Option<Val<'a>>, field: &'static str) -> Result<PeerId, DecodeError> {
+        let t = self.text(v, field)?;
+        if t.is_empty() {
             return Err(self.bad(field));
         }
         Ok(PeerId(t))
     }
     fn doc(&self) -> Result<DocumentId, DecodeError> {
-        self.text("documentId")?
+        self.text(&self.fields.document_id, "documentId")?
             .parse()
             .map_err(|_| DecodeError::BadDocumentId { ty: self.ty })
     }
-    fn bytes(&self, field: &'static str) -> Result<Vec<u8>, DecodeError> {
-        match self.fields.get(field) {
-            Some(Value::Bytes(b)) => Ok(b.clone()),
-            // Some encoders tag typed arrays (RFC 8746 tag 64 = uint8 array).
-            Some(Value::Tag(64, inner)) => match inner.as_ref() {
-                Value::Bytes(b) => Ok(b.clone()),
-                _ => Err(self.bad(field)),
-            },
-            _ => Err(self.bad(field)),
+    fn bytes(&self) -> Result<Vec<u8>, DecodeError> {
+        match &self.fields.data {
+            Some(Val::Bytes(b)) => Ok(b.to_vec()),
+            _ => Err(self.bad("data")),
         }
     }
     fn metadata(&self) -> Result<PeerMetadata, DecodeError> {
-        match self.fields.get("peerMetadata") {
-            None | Some(Value::Null) => Ok(PeerMetadata::default()),
-            Some(Value::Map(entries)) => {
-                let mut md = PeerMetadata::default();
-                for (k, v) in entries {
-                    match (k.as_text(), v) {
-                        (Some("storageId"), Value::Text(s)) if !s.is_empty() && s.len() <= 256 => {
-                            md.storage_id = Some(StorageId(s.clone()))
-                        }
-                        (Some("storageId"), Value::Null) => {}
-                        (Some("storageId"), _) => return Err(self.bad("peerMetadata.storageId")),
-                        (Some("isEphemeral"), Value::Bool(b)) => md.is_ephemeral = *b,
-                        _ => {}
-                    }
-                }
-                Ok(md)
-            }
+        match &self.fields.metadata {
+            None | Some(Val::Null) => Ok(PeerMetadata::default()),
+            Some(Val::Meta(Ok(md))) => Ok(md.clone()),
+            Some(Val::Meta(Err(field))) => Err(self.bad(field)),
             Some(_) => Err(self.bad("peerMetadata")),
         }
     }
@@ -660,6 +924,32 @@ mod tests {
                 ..
             } => {
                 assert_eq!(supported_protocol_versions, vec!["1".to_string()])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stock_js_join_without_storage_decodes() {
+        // What automerge-repo 2.5.6 (cbor-x) sends from a repo with no storage adapter:
+        // {type, senderId, supportedProtocolVersions, peerMetadata: {storageId: undefined, isEphemeral: true}}
+        let mut f = vec![0xa4];
+        for (k, v) in [("type", "join"), ("senderId", "phone")] {
+            f.extend(cbor(Value::Text(k.into())));
+            f.extend(cbor(Value::Text(v.into())));
+        }
+        f.extend(cbor(Value::Text("supportedProtocolVersions".into())));
+        f.extend(cbor(Value::Array(vec![Value::Text("1".into())])));
+        f.extend(cbor(Value::Text("peerMetadata".into())));
+        f.push(0xa2);
+        f.extend(cbor(Value::Text("storageId".into())));
+        f.push(0xf7); // undefined
+        f.extend(cbor(Value::Text("isEphemeral".into())));
+        f.push(0xf5);
+        match Message::decode(&f).unwrap() {
+            Message::Join { metadata, .. } => {
+                assert_eq!(metadata.storage_id, None);
+                assert!(metadata.is_ephemeral);
             }
             other => panic!("{other:?}"),
         }

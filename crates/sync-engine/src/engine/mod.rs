@@ -64,6 +64,9 @@ pub struct Limits {
     /// ones are deleted with [`crate::StorageOp::ForgetSyncState`]). A peer that reconnects after
     /// its state was dropped pays one full sync, nothing more.
     pub sync_states_per_document: usize,
+    /// What one automerge sync message may contain, checked before automerge parses it
+    /// ([`crate::guard`]).
+    pub sync_message: crate::GuardLimits,
 }
 
 impl Default for Limits {
@@ -74,6 +77,7 @@ impl Default for Limits {
             pending_bytes_per_connection: 64 << 20,
             loaded_documents: 10_000,
             sync_states_per_document: 64,
+            sync_message: crate::GuardLimits::default(),
         }
     }
 }

@@ -82,7 +82,7 @@ impl<P: AccessPolicy> Engine<P> {
             out.send.push((conn, self.unavailable(remote, doc_id)));
             return;
         }
-        let message = match sync::Message::decode(data) {
+        let message = match crate::guard::decode(data, &self.cfg.limits.sync_message) {
             Ok(m) => m,
             Err(e) => return self.violation(conn, Violation::invalid_sync_message(e), out),
         };
