@@ -123,6 +123,16 @@ pub async fn start_with_store<S: Store + Clone + Send + 'static>(
     config: &Config,
     store: S,
 ) -> anyhow::Result<RunningServer> {
+    start_with(config, store, fieldbook_sync::AllowAll).await
+}
+
+/// Start with a given store and access policy (every connection is anonymous until
+/// sign-in arrives; tests use a policy to reach engine paths).
+pub async fn start_with<S, P>(config: &Config, store: S, policy: P) -> anyhow::Result<RunningServer>
+where
+    S: Store + Clone + Send + 'static,
+    P: fieldbook_sync::AccessPolicy + Send + 'static,
+{
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
@@ -150,6 +160,7 @@ pub async fn start_with_store<S: Store + Clone + Send + 'static>(
             evict_idle: Duration::from_secs(config.evict_idle_secs),
             inbox_capacity: config.actor_inbox,
         },
+        policy,
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {

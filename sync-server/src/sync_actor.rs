@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use std::cell::RefCell;
 
 use fieldbook_sync::{
-    drain, AllowAll, CloseReason, Commit, ConnId, Engine, EngineConfig, Event, Host, Identity,
+    drain, AccessPolicy, CloseReason, Commit, ConnId, Engine, EngineConfig, Event, Host, Identity,
     Message, PeerId, Role, Runner,
 };
 use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit};
@@ -184,10 +184,15 @@ const MAX_BATCH: usize = 256;
 /// Start the actor on its own thread (store futures need not be `Send`: IndexedDB's are
 /// not, and the same trait serves both). The returned task ends when the actor does; if
 /// that happens before shutdown, the caller must treat the server as dead.
-pub fn spawn<S: Store + Clone + Send + 'static>(
+pub fn spawn<S, P>(
     store: S,
     settings: ActorSettings,
-) -> (ActorHandle, tokio::task::JoinHandle<()>) {
+    policy: P,
+) -> (ActorHandle, tokio::task::JoinHandle<()>)
+where
+    S: Store + Clone + Send + 'static,
+    P: AccessPolicy + Send + 'static,
+{
     let (tx, rx) = mpsc::channel(settings.inbox_capacity.max(1));
     let mut cfg = EngineConfig::new(
         Role::Server,
@@ -204,7 +209,7 @@ pub fn spawn<S: Store + Clone + Send + 'static>(
     });
     let actor = Actor {
         stats: stats_tx,
-        runner: RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store)),
+        runner: RefCell::new(Runner::new(Engine::new(cfg, policy), store)),
         conns: Conns {
             started: Instant::now(),
             to_conn: Default::default(),
@@ -236,9 +241,9 @@ pub fn spawn<S: Store + Clone + Send + 'static>(
     )
 }
 
-struct Actor<S: Store + Clone> {
+struct Actor<S: Store + Clone, P: AccessPolicy> {
     stats: watch::Sender<Stats>,
-    runner: RefCell<Runner<S>>,
+    runner: RefCell<Runner<S, P>>,
     conns: Conns,
     tick_every: Duration,
 }
@@ -285,7 +290,7 @@ impl Host for Conns {
     }
 }
 
-impl<S: Store + Clone> Actor<S> {
+impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -380,7 +385,7 @@ impl<S: Store + Clone> Actor<S> {
     }
 }
 
-fn current_stats(engine: &Engine) -> Stats {
+fn current_stats<P: AccessPolicy>(engine: &Engine<P>) -> Stats {
     Stats {
         loaded_documents: engine.loaded_count(),
         connections: engine.connection_count(),

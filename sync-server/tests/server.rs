@@ -256,3 +256,60 @@ async fn a_full_disk_closes_the_writer_and_acknowledges_nothing() {
     assert_eq!(notes(&got), vec!["fits"]);
     server.shutdown().await.unwrap();
 }
+
+/// Test-only hook: the next read of the armed document panics inside the engine, as a bug
+/// reached by one peer's crafted input would (once: other peers' reads are fine).
+#[derive(Clone, Default)]
+struct Tripwire(std::sync::Arc<std::sync::Mutex<Option<DocumentId>>>);
+
+impl fieldbook_sync::AccessPolicy for Tripwire {
+    fn may_read(&self, _: &fieldbook_sync::Identity, doc: &DocumentId) -> bool {
+        let mut armed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if *armed == Some(*doc) {
+            *armed = None;
+            drop(armed);
+            panic!("injected panic");
+        }
+        true
+    }
+    fn may_write(&self, _: &fieldbook_sync::Identity, _: &DocumentId) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_one_engine_step_closes_only_that_connection() {
+    use fieldbook_sync_server::http::start_with;
+    use fieldbook_sync_server::storage::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap();
+    let trip = Tripwire::default();
+    let server = start_with(&config(dir.path()), store, trip.clone())
+        .await
+        .unwrap();
+    let alice = client(&server).await;
+    let safe = new_case(&alice, "Safe Child");
+    let trap = new_case(&alice, "Trap Child");
+    alice.wait_synced(safe, T).await.unwrap();
+    alice.wait_synced(trap, T).await.unwrap();
+    *trip.0.lock().unwrap() = Some(trap);
+
+    // Bob asks for the trapped document: his step panics; he alone is disconnected.
+    let bob = client(&server).await;
+    tokio::select! {
+        found = bob.find(trap, T) => assert!(found.is_err(), "bob got nothing"),
+        gone = bob.wait_disconnected(T) => { gone.unwrap(); }
+    }
+    assert!(!bob.is_connected());
+    assert!(trip.0.lock().unwrap().is_none(), "the panic did happen");
+
+    // Alice keeps syncing through the same actor, and a newcomer is served.
+    add_note(&alice, safe, "still syncing after the panic");
+    alice.wait_synced(safe, T).await.unwrap();
+    assert!(alice.is_connected());
+    let carol = client(&server).await;
+    let got = carol.find(safe, T).await.unwrap();
+    assert_eq!(notes(&got), vec!["still syncing after the panic"]);
+    assert!(server.stats().await.is_some(), "the actor is alive");
+    server.shutdown().await.unwrap();
+}
