@@ -45,6 +45,12 @@ pub struct Config {
     pub messages_per_sec: u32,
     /// Seconds a new connection has to send `join` before it is closed.
     pub join_timeout_secs: u64,
+    /// Automerge operations one sync message may expand to (checked before automerge reads
+    /// it). Applying them is the sync actor's work, which every connection waits behind:
+    /// about 1.2 µs per operation here in a release build (500,000 ≈ 0.6 s). A case document
+    /// syncing more history than this in one round is refused, so raise it for unusually
+    /// large cases.
+    pub max_ops_per_message: u64,
     /// Seconds a document with no connected peer stays in memory.
     pub evict_idle_secs: u64,
     /// Incremental chunks per document before they are compacted into a snapshot.
@@ -71,6 +77,7 @@ impl Default for Config {
             outbound_bytes: 32 * 1024 * 1024,
             max_connections: 2048,
             max_connections_per_address: 256,
+            max_ops_per_message: 500_000,
             message_burst: 2000,
             messages_per_sec: 500,
             join_timeout_secs: 10,
@@ -127,6 +134,7 @@ impl Config {
             ("message_burst", self.message_burst.into()),
             ("messages_per_sec", self.messages_per_sec.into()),
             ("join_timeout_secs", self.join_timeout_secs),
+            ("max_ops_per_message", self.max_ops_per_message),
         ];
         for (name, v) in at_least_one {
             if v == 0 {

@@ -159,6 +159,7 @@ where
             compact_after_chunks: config.compact_after_chunks,
             evict_idle: Duration::from_secs(config.evict_idle_secs),
             inbox_capacity: config.actor_inbox,
+            max_ops_per_message: config.max_ops_per_message,
         },
         policy,
     );

@@ -176,6 +176,8 @@ pub struct ActorSettings {
     pub evict_idle: Duration,
     /// Commands queued for the actor before senders wait.
     pub inbox_capacity: usize,
+    /// Operations one automerge sync message may expand to (`GuardLimits::max_ops`).
+    pub max_ops_per_message: u64,
 }
 
 /// Largest number of queued commands folded into one commit.
@@ -203,6 +205,7 @@ where
     cfg.evict_idle_after = Some(settings.evict_idle.as_millis() as u64);
     // Connection tasks (http.rs) answer heartbeats; the engine says so in `peer`.
     cfg.heartbeat = true;
+    cfg.limits.sync_message.max_ops = settings.max_ops_per_message;
     let (stats_tx, stats_rx) = watch::channel(Stats {
         loaded_documents: 0,
         connections: 0,
