@@ -183,7 +183,13 @@ impl Message {
         let mut m: Vec<(Value, Value)> = Vec::with_capacity(7);
         let mut put = |k: &str, v: Value| m.push((Value::Text(k.into()), v));
         let text = |s: &str| Value::Text(s.to_owned());
-        put("type", text(self.type_name()));
+        let kind = match self {
+            // Gossip keeps the type it arrived with (we never originate it, but a relay or a
+            // test may encode what it decoded).
+            Message::Gossip { kind, .. } => kind.as_str(),
+            other => other.type_name(),
+        };
+        put("type", text(kind));
         match self {
             Message::Join {
                 sender_id,
@@ -271,7 +277,7 @@ impl Message {
                 put("count", Value::Integer((*count).into()));
                 put("data", Value::Bytes(data.clone()));
             }
-            Message::Gossip { .. } => unreachable!("gossip is never sent"),
+            Message::Gossip { sender_id, .. } => put("senderId", text(&sender_id.0)),
             Message::Heartbeat => {}
         }
         let mut out = Vec::new();
@@ -742,6 +748,15 @@ mod tests {
 
     fn doc() -> DocumentId {
         DocumentId::random()
+    }
+
+    #[test]
+    fn gossip_encodes_back_to_what_was_received() {
+        let g = Message::Gossip {
+            sender_id: PeerId("peer-1".into()),
+            kind: "remote-heads-changed".into(),
+        };
+        assert_eq!(Message::decode(&g.encode()).unwrap(), g);
     }
 
     #[test]
