@@ -12,9 +12,9 @@ static BASE: OnceLock<Automerge> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let mut doc = BASE.get_or_init(|| case_doc(5, 1)).clone();
-    let (mut server, store) = server_with(&mut doc);
+    let mut server = server_with(&mut doc);
     for _ in 0..2 {
-        let out = server.receive(ConnId(1), data, 0);
-        let _ = run(&mut server, &store, out);
+        server.step(|e| e.receive(ConnId(1), data, 0));
+        run(&mut server);
     }
 });

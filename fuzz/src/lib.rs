@@ -3,10 +3,17 @@
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{Automerge, ObjType, ROOT};
+use std::cell::RefCell;
+
+use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    AllowAll, ChunkKey, ChunkKind, ConnId, DocumentId, Engine, EngineConfig, Identity, MemoryStore,
-    Message, Output, PeerId, PeerMetadata, Role, StorageId, StoredDocument,
+    drain, AllowAll, ChunkKey, ChunkKind, CloseReason, ConnId, DocumentId, Engine, EngineConfig,
+    Host, Identity, MemoryStore, Message, PeerId, PeerMetadata, Role, Runner, StorageId,
+    StoredDocument,
 };
+
+/// An engine with its store, carried out by the shared runner as every driver does.
+pub type Node = Runner<MemoryStore>;
 
 /// The document every corpus frame is about, so the fuzzer reaches the sync paths.
 pub fn doc_id() -> DocumentId {
@@ -70,21 +77,35 @@ pub fn stored(doc: &mut Automerge) -> StoredDocument {
     }
 }
 
-/// Carries out `out` the way a driver must (store, answer loads) and returns everything.
-pub fn run(engine: &mut Engine, store: &MemoryStore, mut out: Output) -> Output {
-    let mut all = Output::default();
-    loop {
-        let _ = store.apply_now(std::mem::take(&mut out.storage));
-        let doc = out.loads.pop();
-        all.merge(out);
-        let Some(doc) = doc else { break };
-        out = engine.loaded(doc, Ok(store.snapshot(&doc)), 0);
+/// What the runner hands over: the messages sent.
+#[derive(Default)]
+struct Sent(Vec<(ConnId, Message)>);
+
+impl Host for Sent {
+    fn now(&self) -> u64 {
+        0
     }
-    all
+    fn send(&mut self, conn: ConnId, msg: Message) {
+        self.0.push((conn, msg));
+    }
+    fn close(&mut self, _: ConnId, _: CloseReason) {}
+}
+
+/// Carries out everything `node` queued with the shared runner (store, answer loads) and
+/// returns what it sent. libfuzzer-sys aborts on any panic, also one the runner catches.
+pub fn run(node: &mut Node) -> Vec<(ConnId, Message)> {
+    let mut sent = Sent::default();
+    let _ = run_ready(drain(&RefCell::new(node), &mut sent));
+    sent.0
+}
+
+fn node(role: Role, peer: &str, storage: &str, store: MemoryStore) -> Node {
+    let cfg = EngineConfig::new(role, PeerId(peer.into()), Some(StorageId(storage.into())));
+    Runner::new(Engine::new(cfg, AllowAll), store)
 }
 
 /// A server holding `doc` in its store, with `ConnId(1)` joined by [`PHONE`].
-pub fn server_with(doc: &mut Automerge) -> (Engine, MemoryStore) {
+pub fn server_with(doc: &mut Automerge) -> Node {
     let store = MemoryStore::new(StorageId("srv-store".into()));
     let _ = store.apply_now(
         stored(doc)
@@ -93,16 +114,9 @@ pub fn server_with(doc: &mut Automerge) -> (Engine, MemoryStore) {
             .map(|(key, data)| fieldbook_sync::StorageOp::PutChunk { key, data })
             .collect(),
     );
-    let mut server = Engine::new(
-        EngineConfig::new(
-            Role::Server,
-            PeerId(SERVER.into()),
-            Some(StorageId("srv".into())),
-        ),
-        AllowAll,
-    );
-    let out = server.connect(ConnId(1), Identity(PHONE.into()), 0);
-    let _ = run(&mut server, &store, out);
+    let mut server = node(Role::Server, SERVER, "srv", store);
+    server.step(|e| e.connect(ConnId(1), Identity(PHONE.into()), 0));
+    run(&mut server);
     let join = Message::Join {
         sender_id: PeerId(PHONE.into()),
         metadata: PeerMetadata {
@@ -111,9 +125,9 @@ pub fn server_with(doc: &mut Automerge) -> (Engine, MemoryStore) {
         },
         supported_protocol_versions: vec!["1".into()],
     };
-    let out = server.receive(ConnId(1), &join.encode(), 0);
-    let _ = run(&mut server, &store, out);
-    (server, store)
+    server.step(|e| e.receive(ConnId(1), &join.encode(), 0));
+    run(&mut server);
+    server
 }
 
 /// Every frame of a real sync between a phone holding `phone_doc` (or asking for the
@@ -130,25 +144,11 @@ pub fn traffic(
             .map(|(key, data)| fieldbook_sync::StorageOp::PutChunk { key, data })
             .collect(),
     );
-    let mut server = Engine::new(
-        EngineConfig::new(
-            Role::Server,
-            PeerId(SERVER.into()),
-            Some(StorageId("srv".into())),
-        ),
-        AllowAll,
-    );
+    let mut server = node(Role::Server, SERVER, "srv", store);
     let phone_store = MemoryStore::new(StorageId("phone-store".into()));
-    let mut phone = Engine::new(
-        EngineConfig::new(
-            Role::Client,
-            PeerId(PHONE.into()),
-            Some(StorageId("phone-store".into())),
-        ),
-        AllowAll,
-    );
+    let mut phone = node(Role::Client, PHONE, "phone-store", phone_store.clone());
     // The phone loads its copy, or starts looking for the document.
-    let _ = match phone_doc {
+    match phone_doc {
         Some(d) => {
             let _ = phone_store.apply_now(
                 stored(d)
@@ -157,41 +157,35 @@ pub fn traffic(
                     .map(|(key, data)| fieldbook_sync::StorageOp::PutChunk { key, data })
                     .collect(),
             );
-            let out = phone.open(doc_id());
-            run(&mut phone, &phone_store, out)
+            phone.step(|e| e.open(doc_id()));
         }
-        None => {
-            let out = phone.find(doc_id(), 0);
-            run(&mut phone, &phone_store, out)
-        }
-    };
+        None => phone.step(|e| e.find(doc_id(), 0)),
+    }
+    run(&mut phone);
     let mut frames = Vec::new();
-    let out = server.connect(ConnId(1), Identity(PHONE.into()), 0);
-    let _ = run(&mut server, &store, out);
-    let out = phone.connect(ConnId(1), Identity(SERVER.into()), 0);
-    let mut to_server: Vec<Vec<u8>> = run(&mut phone, &phone_store, out)
-        .send
+    server.step(|e| e.connect(ConnId(1), Identity(PHONE.into()), 0));
+    run(&mut server);
+    phone.step(|e| e.connect(ConnId(1), Identity(SERVER.into()), 0));
+    let mut to_server: Vec<Vec<u8>> = run(&mut phone)
         .into_iter()
         .map(|(_, m)| m.encode())
         .collect();
     for _ in 0..100 {
         let mut to_phone = Vec::new();
         for f in to_server.drain(..) {
-            let out = server.receive(ConnId(1), &f, 0);
+            server.step(|e| e.receive(ConnId(1), &f, 0));
             frames.push((true, f));
             to_phone.extend(
-                run(&mut server, &store, out)
-                    .send
+                run(&mut server)
                     .into_iter()
                     .map(|(_, m)| m.encode()),
             );
         }
         for f in to_phone.drain(..) {
-            let out = phone.receive(ConnId(1), &f, 0);
+            phone.step(|e| e.receive(ConnId(1), &f, 0));
             frames.push((false, f));
             to_server.extend(
-                run(&mut phone, &phone_store, out)
-                    .send
+                run(&mut phone)
                     .into_iter()
                     .map(|(_, m)| m.encode()),
             );
