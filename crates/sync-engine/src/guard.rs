@@ -509,19 +509,7 @@ impl<R: BufRead> Src<R> {
         Err(GuardError::BadLeb128)
     }
     fn uleb(&mut self) -> Result<u64, GuardError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(GuardError::BadLeb128);
-            }
-            value |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(GuardError::BadLeb128)
+        uleb128(|| self.byte())
     }
     fn sleb(&mut self) -> Result<i64, GuardError> {
         let mut value = 0i64;
@@ -651,19 +639,7 @@ impl<'a> Reader<'a> {
     }
     /// Unsigned LEB128 that fits in a u64.
     fn leb(&mut self) -> Result<u64, GuardError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(GuardError::BadLeb128);
-            }
-            value |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(GuardError::BadLeb128)
+        uleb128(|| self.byte())
     }
     /// A count of items each at least `min_size` bytes long: refused if over `limit` or if
     /// the rest of the input could not hold that many.
@@ -681,4 +657,21 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+}
+
+/// Unsigned LEB128 that fits in a u64, from whatever yields the next byte.
+fn uleb128(mut byte: impl FnMut() -> Result<u8, GuardError>) -> Result<u64, GuardError> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = byte()?;
+        let bits = u64::from(b & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(GuardError::BadLeb128);
+        }
+        value |= bits << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(GuardError::BadLeb128)
 }
