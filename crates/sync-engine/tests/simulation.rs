@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
-    drain, AllowAll, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Host, Identity,
+    drain, AllowAll, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Host, Identity, Limits,
     MemoryStore, Message, Output, PeerId, Role, Runner, StorageId,
 };
 use proptest::prelude::*;
@@ -44,7 +44,18 @@ impl Host for Wire {
 impl Node {
     /// `sid: None` makes an ephemeral peer: no sync state is persisted or resumed.
     fn new(role: Role, name: &str, store: MemoryStore, sid: Option<StorageId>) -> Self {
+        Node::with_limits(role, name, store, sid, Limits::default())
+    }
+
+    fn with_limits(
+        role: Role,
+        name: &str,
+        store: MemoryStore,
+        sid: Option<StorageId>,
+        limits: Limits,
+    ) -> Self {
         let mut cfg = EngineConfig::new(role, PeerId(name.into()), sid);
+        cfg.limits = limits;
         cfg.compact_after_chunks = 4; // exercise compaction often
         cfg.evict_idle_after = Some(10);
         // Ids and actor ids from a seed per node, so a proptest case replays exactly.
@@ -374,6 +385,10 @@ impl Sim {
     }
 
     fn restart_server(&mut self) {
+        self.restart_server_with(Limits::default());
+    }
+
+    fn restart_server_with(&mut self, limits: Limits) {
         for c in 0..self.clients.len() {
             self.break_link(c);
         }
@@ -381,7 +396,7 @@ impl Sim {
         // acknowledged: messages leave only after their writes are stored).
         let store = self.server.store();
         let sid = self.persist.then(|| self.server_sid.clone());
-        self.server = Node::new(Role::Server, "server", store, sid);
+        self.server = Node::with_limits(Role::Server, "server", store, sid, limits);
         for c in 0..self.clients.len() {
             self.connect(c);
         }
@@ -667,4 +682,52 @@ fn unconfirmed_changes_count_down_to_zero_and_survive_going_offline() {
         sim.clients[1].engine().unconfirmed_changes(&doc, &server),
         0
     );
+}
+
+/// A phone away for weeks: while it was offline the server's cap on sync states per
+/// document pushed its state out (other phones synced since), but the phone still has its
+/// own half, which says the server holds what it last sent. Its offline edits must still
+/// arrive, and it must still get everyone else's.
+#[test]
+fn a_stale_phone_whose_server_side_sync_state_was_dropped_still_converges() {
+    let mut sim = Sim::new(3);
+    sim.restart_server_with(Limits {
+        sync_states_per_document: 1,
+        ..Limits::default()
+    });
+    sim.settle();
+    let doc = sim.docs[0];
+    sim.partitioned[1] = true;
+    sim.break_link(1);
+    sim.edit(1, 0);
+    sim.edit_text(1, 0, 0);
+    // Others keep working; each sync leaves only the latest peer's state on the server.
+    for _ in 0..3 {
+        sim.edit(0, 0);
+        sim.edit(2, 0);
+        sim.settle_without_redial();
+    }
+    // The server restarts too, so nothing of the phone's state is even in its memory.
+    sim.restart_server_with(Limits {
+        sync_states_per_document: 1,
+        ..Limits::default()
+    });
+    sim.settle_without_redial();
+    let kept = sim.server.store().snapshot(&doc).unwrap().sync_states;
+    assert!(
+        !kept.contains_key("c1"),
+        "the scenario needs the phone's state gone: {:?}",
+        kept.keys()
+    );
+    // The phone still holds its half.
+    assert!(sim.clients[1]
+        .store()
+        .snapshot(&doc)
+        .unwrap()
+        .sync_states
+        .contains_key("server"));
+    sim.partitioned[1] = false;
+    sim.connect(1);
+    sim.settle_without_redial();
+    sim.check_converged();
 }
