@@ -515,37 +515,28 @@ trait TextControl {
     fn select(&self, start: u32, end: u32);
 }
 
-impl TextControl for web_sys::HtmlInputElement {
-    fn text(&self) -> String {
-        self.value()
-    }
-    fn set_text(&self, v: &str) {
-        self.set_value(v)
-    }
-    fn selection(&self) -> Option<(u32, u32)> {
-        Some((self.selection_start().ok()??, self.selection_end().ok()??))
-    }
-    fn select(&self, start: u32, end: u32) {
-        // Throws only for input types without a selection; ours are text: the caret stays.
-        let _ = self.set_selection_range(start, end);
-    }
+/// Inputs and text areas have the same value and selection API, but no common trait.
+macro_rules! text_control {
+    ($($element:ty),*) => {$(
+        impl TextControl for $element {
+            fn text(&self) -> String {
+                self.value()
+            }
+            fn set_text(&self, v: &str) {
+                self.set_value(v)
+            }
+            fn selection(&self) -> Option<(u32, u32)> {
+                Some((self.selection_start().ok()??, self.selection_end().ok()??))
+            }
+            fn select(&self, start: u32, end: u32) {
+                // Throws only for input types without a selection; ours are text: the caret
+                // stays.
+                let _ = self.set_selection_range(start, end);
+            }
+        }
+    )*};
 }
-
-impl TextControl for web_sys::HtmlTextAreaElement {
-    fn text(&self) -> String {
-        self.value()
-    }
-    fn set_text(&self, v: &str) {
-        self.set_value(v)
-    }
-    fn selection(&self) -> Option<(u32, u32)> {
-        Some((self.selection_start().ok()??, self.selection_end().ok()??))
-    }
-    fn select(&self, start: u32, end: u32) {
-        // Throws only for input types without a selection; ours are text: the caret stays.
-        let _ = self.set_selection_range(start, end);
-    }
-}
+text_control!(web_sys::HtmlInputElement, web_sys::HtmlTextAreaElement);
 
 /// Show `new` in the field. If the worker is typing in it (it has focus), their caret and
 /// selection keep their place in the text around them ([`caret::map_caret`]).
