@@ -130,6 +130,23 @@ impl<P: AccessPolicy> Engine<P> {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        // After the handshake, every message naming a sender must name the joined peer.
+        if let ConnState::Ready { remote, .. } = &c.state {
+            let named = match &msg {
+                Message::Request { sender_id, .. }
+                | Message::Sync { sender_id, .. }
+                | Message::DocUnavailable { sender_id, .. }
+                | Message::Ephemeral { sender_id, .. }
+                | Message::Gossip { sender_id, .. } => Some(sender_id),
+                Message::Join { .. }
+                | Message::Peer { .. }
+                | Message::Error { .. }
+                | Message::Heartbeat => None,
+            };
+            if named.is_some_and(|s| s != remote) {
+                return self.violation(conn, Violation::WrongSender, out);
+            }
+        }
         // Every message type meets every connection state here, so a new type or state
         // has to be decided on.
         match (&c.state, msg) {
@@ -215,50 +232,45 @@ impl<P: AccessPolicy> Engine<P> {
                     out,
                 ),
             (
-                ConnState::Ready { remote, .. },
+                ConnState::Ready { .. },
                 Message::Request {
-                    sender_id,
                     target_id,
                     document_id,
                     data,
+                    ..
                 },
             ) => {
-                let from_peer = sender_id == *remote;
                 let work = Pending::Sync {
                     conn,
                     data,
                     is_request: true,
                 };
-                self.doc_frame(conn, from_peer, target_id, document_id, work, out)
+                self.doc_frame(conn, target_id, document_id, work, out)
             }
             (
-                ConnState::Ready { remote, .. },
+                ConnState::Ready { .. },
                 Message::Sync {
-                    sender_id,
                     target_id,
                     document_id,
                     data,
+                    ..
                 },
             ) => {
-                let from_peer = sender_id == *remote;
                 let work = Pending::Sync {
                     conn,
                     data,
                     is_request: false,
                 };
-                self.doc_frame(conn, from_peer, target_id, document_id, work, out)
+                self.doc_frame(conn, target_id, document_id, work, out)
             }
             (
-                ConnState::Ready { remote, .. },
+                ConnState::Ready { .. },
                 Message::DocUnavailable {
-                    sender_id,
                     target_id,
                     document_id,
+                    ..
                 },
             ) => {
-                if sender_id != *remote {
-                    return self.violation(conn, Violation::WrongSender, out);
-                }
                 if target_id != self.cfg.peer_id {
                     return self.violation(conn, Violation::WrongTarget, out);
                 }
@@ -269,7 +281,7 @@ impl<P: AccessPolicy> Engine<P> {
                 });
             }
             (
-                ConnState::Ready { remote, .. },
+                ConnState::Ready { .. },
                 Message::Ephemeral {
                     sender_id,
                     target_id: _,
@@ -279,9 +291,6 @@ impl<P: AccessPolicy> Engine<P> {
                     data,
                 },
             ) => {
-                if sender_id != *remote {
-                    return self.violation(conn, Violation::WrongSender, out);
-                }
                 let e = Ephemeral {
                     sender_id,
                     session_id,
@@ -290,11 +299,8 @@ impl<P: AccessPolicy> Engine<P> {
                 };
                 self.relay_ephemeral(conn, document_id, e, out)
             }
-            (ConnState::Ready { remote, .. }, Message::Gossip { sender_id, kind: _ }) => {
-                if sender_id != *remote {
-                    self.violation(conn, Violation::WrongSender, out);
-                }
-            }
+            // Known gossip we do not act on (its sender was checked above).
+            (ConnState::Ready { .. }, Message::Gossip { .. }) => {}
         }
     }
 
@@ -302,15 +308,11 @@ impl<P: AccessPolicy> Engine<P> {
     fn doc_frame(
         &mut self,
         conn: ConnId,
-        from_peer: bool,
         target_id: PeerId,
         doc: DocumentId,
         work: Pending,
         out: &mut Output,
     ) {
-        if !from_peer {
-            return self.violation(conn, Violation::WrongSender, out);
-        }
         if target_id != self.cfg.peer_id {
             return self.violation(conn, Violation::WrongTarget, out);
         }
