@@ -1,4 +1,5 @@
 //! Fieldbook sync server: durable storage, the sync actor, and the HTTP/WebSocket front.
+pub mod accounts;
 pub mod caseload;
 pub mod config;
 pub mod demo;

@@ -1,0 +1,1 @@
+//! Versioned migrations for the directory tables. STUB.

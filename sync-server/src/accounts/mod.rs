@@ -1,0 +1,269 @@
+//! Accounts, teams, devices, sessions, tickets, case registrations, grants and the audit
+//! log: the server's directory, stored in the same SQLite file as the documents (its own
+//! versioned migrations, `migrations.rs`) and read by the access policy (`crate::access`).
+//!
+//! Everything here is plain data plus one `Directory` handle. Secrets (passwords, session
+//! tokens, tickets) have their own types whose `Debug` prints `[redacted]`; only hashes of
+//! session tokens and tickets are stored.
+
+use fieldbook_sync::DocumentId;
+
+pub mod password;
+pub mod throttle;
+mod directory;
+mod migrations;
+pub mod secret;
+
+pub use directory::{Directory, DirectoryError};
+pub use secret::{Password, SessionToken, Ticket};
+pub use throttle::Throttle;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct UserId(pub String);
+
+/// A team's id is the short name the administrator gives it (`north-cce`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct TeamId(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct DeviceId(pub String);
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::fmt::Display for TeamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Practitioner,
+    Manager,
+    Administrator,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Practitioner => "practitioner",
+            Role::Manager => "manager",
+            Role::Administrator => "administrator",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "practitioner" => Some(Role::Practitioner),
+            "manager" => Some(Role::Manager),
+            "administrator" => Some(Role::Administrator),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Edit,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Edit => "edit",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Access> {
+        match s {
+            "read" => Some(Access::Read),
+            "edit" => Some(Access::Edit),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grantee {
+    User(UserId),
+    Team(TeamId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub agency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    /// What the person types to sign in (unique, case-insensitive).
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub agency: String,
+    pub team: Option<TeamId>,
+    pub active: bool,
+    /// This user's own caseload index document (written only by the server).
+    pub caseload: DocumentId,
+}
+
+/// What an administrator gives to create a user.
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub agency: String,
+    pub team: Option<TeamId>,
+    pub password: Password,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: DeviceId,
+    pub user: UserId,
+    pub name: String,
+    pub created_at: Millis,
+    pub last_seen: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// A valid session or redeemed ticket: who is on the other end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: UserId,
+    pub device: DeviceId,
+    pub expires_at: Millis,
+}
+
+/// A document the server has registered: a case, or a part of one (`part_of`), such as a
+/// case's relationships-and-places document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub doc: DocumentId,
+    pub allocated: Option<UserId>,
+    pub team: Option<TeamId>,
+    pub created_by: Option<UserId>,
+    pub created_at: Millis,
+    pub part_of: Option<DocumentId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: i64,
+    pub doc: DocumentId,
+    pub grantee: Grantee,
+    pub access: Access,
+    pub granted_by: Option<UserId>,
+    pub granted_at: Millis,
+}
+
+/// Everything the access policy needs, read in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub users: Vec<User>,
+    pub teams: Vec<Team>,
+    /// (manager, team they manage). A manager's own team is not implied: it is listed.
+    pub manages: Vec<(UserId, TeamId)>,
+    pub devices: Vec<Device>,
+    pub cases: Vec<CaseRecord>,
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditKind {
+    SignIn,
+    SignInFailed,
+    SignOut,
+    TicketMinted,
+    DeviceRegistered,
+    DeviceRevoked,
+    SessionsExpired,
+    UserAdded,
+    UserChanged,
+    TeamAdded,
+    GrantAdded,
+    GrantRemoved,
+    CaseRegistered,
+    CaseAllocated,
+    /// A connection started syncing a case (the server sent or compared its content).
+    CaseRead,
+    /// A connection's changes were applied to a case.
+    CaseChanged,
+    /// A connection's changes were refused (no edit access).
+    WriteRefused,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::SignIn => "sign-in",
+            AuditKind::SignInFailed => "sign-in-failed",
+            AuditKind::SignOut => "sign-out",
+            AuditKind::TicketMinted => "ticket-minted",
+            AuditKind::DeviceRegistered => "device-registered",
+            AuditKind::DeviceRevoked => "device-revoked",
+            AuditKind::SessionsExpired => "sessions-expired",
+            AuditKind::UserAdded => "user-added",
+            AuditKind::UserChanged => "user-changed",
+            AuditKind::TeamAdded => "team-added",
+            AuditKind::GrantAdded => "grant-added",
+            AuditKind::GrantRemoved => "grant-removed",
+            AuditKind::CaseRegistered => "case-registered",
+            AuditKind::CaseAllocated => "case-allocated",
+            AuditKind::CaseRead => "case-read",
+            AuditKind::CaseChanged => "case-changed",
+            AuditKind::WriteRefused => "write-refused",
+        }
+    }
+}
+
+/// One audit record. `detail` is metadata only (never case content or a secret), e.g.
+/// "grant edit to team north-cce" or "wrong password".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: Millis,
+    pub kind: AuditKind,
+    /// Who did it (None: an administrator at the console, or an unknown account name).
+    pub user: Option<UserId>,
+    pub device: Option<DeviceId>,
+    pub case: Option<DocumentId>,
+    /// Remote address for sign-ins and connections.
+    pub address: Option<String>,
+    pub detail: String,
+}
+
+/// An audit record as read back, with names resolved for people reading it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: Millis,
+    pub kind: AuditKind,
+    pub user: Option<UserId>,
+    pub user_name: Option<String>,
+    pub device: Option<DeviceId>,
+    pub device_name: Option<String>,
+    pub case: Option<String>,
+    pub address: Option<String>,
+    pub detail: String,
+}

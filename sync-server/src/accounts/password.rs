@@ -1,0 +1,1 @@
+//! Argon2id password hashing. STUB.
