@@ -1,5 +1,5 @@
-//! Documents the server itself writes before it takes connections: the caseload index
-//! (every case, so a new device learns them) and, on request, invented demo cases.
+//! Documents the server itself writes before it takes connections (invented demo cases, on
+//! request), and registering documents stored before sign-in existed.
 //!
 //! Edits go through the same sync engine as everything else, in a private instance with no
 //! connections, so they are stored in exactly the layout peers' changes are.
@@ -13,6 +13,7 @@ use fieldbook_sync::{
     drain, AllowAll, DocumentId, Engine, EngineConfig, Event, Host, PeerId, Role, Runner,
 };
 
+use crate::accounts::{CaseRecord, Directory};
 use crate::storage::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum SeedError {
     Edit { doc: DocumentId, reason: String },
     #[error("could not create a document: {0}")]
     Create(String),
+    #[error("the directory: {0}")]
+    Directory(String),
 }
 
 /// A connectionless engine over `store`, carried out by the shared runner: edit documents,
@@ -66,21 +69,6 @@ impl<'a, S: Store> Offline<'a, S> {
         }
     }
 
-    /// Load `doc`; true if it has any content.
-    pub(crate) async fn open(&mut self, doc: DocumentId) -> Result<bool, SeedError> {
-        self.runner.get_mut().step(|e| e.open(doc));
-        let mut host = NoPeers {
-            now: self.now,
-            load_failed: None,
-        };
-        drain(&self.runner, &mut host).await?;
-        if let Some(reason) = host.load_failed {
-            return Err(SeedError::Load { doc, reason });
-        }
-        // `document` is None for a loaded-but-empty document.
-        Ok(self.runner.get_mut().engine().document(&doc).is_some())
-    }
-
     pub(crate) fn create<F>(&mut self, init: F) -> Result<DocumentId, SeedError>
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
@@ -94,22 +82,6 @@ impl<'a, S: Store> Offline<'a, S> {
         Ok(doc)
     }
 
-    pub(crate) fn change<F>(&mut self, doc: DocumentId, f: F) -> Result<(), SeedError>
-    where
-        F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
-    {
-        let runner = self.runner.get_mut();
-        let out = runner
-            .engine_mut()
-            .change(doc, f, self.now)
-            .map_err(|e| SeedError::Edit {
-                doc,
-                reason: e.to_string(),
-            })?;
-        runner.push(out);
-        Ok(())
-    }
-
     /// Write everything queued (one transaction: nothing else is queued between edits).
     pub(crate) async fn commit(self) -> Result<(), SeedError> {
         let mut host = NoPeers {
@@ -120,14 +92,54 @@ impl<'a, S: Store> Offline<'a, S> {
     }
 }
 
-/// Make sure this server's caseload index exists; returns its id.
-pub async fn ensure_index<S: Store>(store: &S, now: u64) -> Result<DocumentId, SeedError> {
-    let id = caseload::index_id(store.storage_id());
-    let mut offline = Offline::new(store, now);
-    if !offline.open(id).await? {
-        offline.change(id, |tx| caseload::init(tx))?;
-        offline.commit().await?;
-        tracing::info!(index = %id, "created the caseload index");
+/// Register every stored document the directory does not know, unallocated: documents
+/// written before sign-in existed (or whose registration was lost in a crash) are then seen
+/// by nobody until an administrator allocates them (`admin cases allocate`), and nobody can
+/// claim one by writing to it. The old server-wide caseload index is not a case: skipped.
+pub async fn adopt_unregistered<S: Store>(
+    store: &S,
+    dir: &Directory,
+    now: i64,
+) -> Result<usize, SeedError> {
+    let known: std::collections::HashSet<DocumentId> = dir
+        .cases()
+        .map_err(|e| SeedError::Directory(e.to_string()))?
+        .into_iter()
+        .map(|c| c.doc)
+        .collect();
+    let indexes: std::collections::HashSet<DocumentId> = dir
+        .snapshot()
+        .map_err(|e| SeedError::Directory(e.to_string()))?
+        .users
+        .into_iter()
+        .map(|u| u.caseload)
+        .collect();
+    let old_index = caseload::index_id(store.storage_id());
+    let mut adopted = 0;
+    for doc in store.list_documents().await? {
+        if known.contains(&doc) || indexes.contains(&doc) || doc == old_index {
+            continue;
+        }
+        let record = CaseRecord {
+            doc,
+            allocated: None,
+            team: None,
+            created_by: None,
+            created_at: now,
+            part_of: None,
+        };
+        if dir
+            .register_case(&record)
+            .map_err(|e| SeedError::Directory(e.to_string()))?
+        {
+            adopted += 1;
+        }
     }
-    Ok(id)
+    if adopted > 0 {
+        tracing::warn!(
+            adopted,
+            "registered documents stored before sign-in as unallocated: allocate them with `admin cases allocate`"
+        );
+    }
+    Ok(adopted)
 }

@@ -62,6 +62,16 @@ pub struct Config {
     /// Close a connection that has sent nothing (no message, no Pong) for this many seconds:
     /// reaps half-open sockets. Must be longer than `ping_interval_secs`.
     pub idle_timeout_secs: u64,
+    /// Hours a sign-in lasts. A worker keeps working offline for this long; the session is
+    /// checked whenever a connection opens.
+    pub session_ttl_hours: u64,
+    /// Seconds a sync ticket (`POST /api/tickets`, for stock automerge-repo clients and the
+    /// CLI) stays redeemable. Each ticket opens one connection.
+    pub ticket_ttl_secs: u64,
+    /// Web origins (e.g. `https://fieldbook.example.gov.uk`) allowed to open `/sync` and
+    /// call the API from a browser, besides the server's own origin. Requests without an
+    /// `Origin` header (non-browser clients) are not affected.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -86,6 +96,9 @@ impl Default for Config {
             demo: false,
             ping_interval_secs: 5,
             idle_timeout_secs: 15,
+            session_ttl_hours: 14 * 24,
+            ticket_ttl_secs: 60,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -135,6 +148,8 @@ impl Config {
             ("messages_per_sec", self.messages_per_sec.into()),
             ("join_timeout_secs", self.join_timeout_secs),
             ("max_ops_per_message", self.max_ops_per_message),
+            ("session_ttl_hours", self.session_ttl_hours),
+            ("ticket_ttl_secs", self.ticket_ttl_secs),
         ];
         for (name, v) in at_least_one {
             if v == 0 {

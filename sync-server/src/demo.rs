@@ -1,39 +1,152 @@
-//! `--demo`: invented cases (`fieldbook_case::demo`) so a newcomer sees a working caseload.
+//! `--demo`: invented cases (`fieldbook_case::demo`) and invented accounts to sign in with,
+//! so a newcomer sees a working caseload. Demo accounts have published passwords: they are
+//! only ever created in a store that holds nothing else, and the store is then marked as a
+//! demo store for good.
 
-use fieldbook_case::{caseload, demo};
+use fieldbook_case::demo;
 
+use crate::accounts::{CaseRecord, Directory, NewUser, Password, Role, Team, TeamId, UserId};
 use crate::caseload::{Offline, SeedError};
 use crate::storage::Store;
 
 /// Setting that records the demo was seeded, so a restart with `--demo` adds nothing twice.
 const SEEDED: &str = "demo_seeded";
 
-/// Seed the demo caseload once: invented cases covering every record, all listed in the index.
-/// Returns how many cases were added (0 if seeded before).
-/// `index` is the caseload index, already prepared by [`crate::caseload::ensure_index`].
-pub async fn seed<S: Store>(
-    store: &S,
-    index: fieldbook_sync::DocumentId,
-    now_ms: i64,
-) -> Result<usize, SeedError> {
+/// An invented account: username, display name, role, team, password (published).
+pub struct DemoUser {
+    pub username: &'static str,
+    pub name: &'static str,
+    pub role: Role,
+    pub team: &'static str,
+    pub password: &'static str,
+}
+
+pub const AGENCY: &str = "Invented County Council (demo)";
+
+pub const TEAMS: &[(&str, &str)] = &[
+    ("north", "North CCE team (demo)"),
+    ("south", "South CCE team (demo)"),
+];
+
+pub const USERS: &[DemoUser] = &[
+    DemoUser {
+        username: "demo-ayo",
+        name: "Ayo Demo (practitioner, North)",
+        role: Role::Practitioner,
+        team: "north",
+        password: "demo-only-ayo-password",
+    },
+    DemoUser {
+        username: "demo-bea",
+        name: "Bea Demo (practitioner, North)",
+        role: Role::Practitioner,
+        team: "north",
+        password: "demo-only-bea-password",
+    },
+    DemoUser {
+        username: "demo-cal",
+        name: "Cal Demo (practitioner, South)",
+        role: Role::Practitioner,
+        team: "south",
+        password: "demo-only-cal-password",
+    },
+    DemoUser {
+        username: "demo-mo",
+        name: "Mo Demo (manager, North and South)",
+        role: Role::Manager,
+        team: "north",
+        password: "demo-only-mo-password",
+    },
+];
+
+/// How many invented cases the demo seeds.
+pub const PEOPLE_COUNT: usize = demo::PEOPLE.len();
+
+/// Invented cases `0..NORTH_CASES` belong to the North team (allocated to Ayo), the rest to
+/// the South team (allocated to Cal).
+pub const NORTH_CASES: usize = 5;
+
+/// Seed the demo once: accounts, then invented cases covering every record, registered to
+/// the demo teams. Returns how many cases were added (0 if seeded before).
+pub async fn seed<S: Store>(store: &S, dir: &Directory, now_ms: i64) -> Result<usize, SeedError> {
+    let err = |e: crate::accounts::DirectoryError| SeedError::Directory(e.to_string());
     if store.get_setting(SEEDED).await?.is_some() {
         return Ok(0);
     }
-    let mut offline = Offline::new(store, now_ms as u64);
-    offline.open(index).await?;
-    let mut ids = Vec::new();
-    for i in 0..demo::PEOPLE.len() {
-        ids.push(offline.create(|tx| demo::write(tx, i, now_ms))?);
+    let existing = dir.snapshot().map_err(err)?;
+    if !existing.users.is_empty() || !store.list_documents().await?.is_empty() {
+        return Err(SeedError::Directory(
+            "--demo only runs on an empty data directory: this one already holds accounts or cases, \
+             and demo accounts have published passwords. Use a new --data-dir for the demo."
+                .into(),
+        ));
     }
-    offline.change(index, |tx| {
-        for id in &ids {
-            caseload::add(tx, id, now_ms)?;
-        }
-        Ok(())
-    })?;
+    for (id, name) in TEAMS {
+        dir.add_team(&Team {
+            id: TeamId((*id).into()),
+            name: (*name).into(),
+            agency: AGENCY.into(),
+        })
+        .map_err(err)?;
+    }
+    let mut ids: Vec<UserId> = Vec::new();
+    for u in USERS {
+        let user = dir
+            .add_user(
+                NewUser {
+                    username: u.username.into(),
+                    display_name: u.name.into(),
+                    role: u.role,
+                    agency: AGENCY.into(),
+                    team: Some(TeamId(u.team.into())),
+                    password: Password::new(u.password.into()),
+                },
+                now_ms,
+            )
+            .map_err(err)?;
+        ids.push(user.id);
+    }
+    let manager = &ids[3];
+    for (team, _) in TEAMS {
+        dir.manage(manager, &TeamId((*team).into()), true)
+            .map_err(err)?;
+    }
+    let mut offline = Offline::new(store, now_ms as u64);
+    let mut cases = Vec::new();
+    for i in 0..demo::PEOPLE.len() {
+        cases.push(offline.create(|tx| demo::write(tx, i, now_ms))?);
+    }
     offline.commit().await?;
-    // Not in the same transaction as the cases: a crash between the two seeds a second set
-    // on the next `--demo` start, which is harmless for invented data.
+    for (i, doc) in cases.iter().enumerate() {
+        let (allocated, team) = if i < NORTH_CASES {
+            (&ids[0], "north")
+        } else {
+            (&ids[2], "south")
+        };
+        dir.register_case(&CaseRecord {
+            doc: *doc,
+            allocated: Some(allocated.clone()),
+            team: Some(TeamId(team.into())),
+            created_by: None,
+            created_at: now_ms,
+            part_of: None,
+        })
+        .map_err(err)?;
+    }
     store.put_setting(SEEDED, "1").await?;
-    Ok(ids.len())
+    Ok(cases.len())
+}
+
+/// What the server prints at start-up in demo mode.
+pub fn sign_in_help() -> String {
+    let mut s = String::from(
+        "DEMO ONLY — invented accounts with published passwords (never use a demo store for real work):\n",
+    );
+    for u in USERS {
+        s.push_str(&format!(
+            "  {:<10} password {:<24} {}\n",
+            u.username, u.password, u.name
+        ));
+    }
+    s
 }

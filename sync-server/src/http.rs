@@ -15,20 +15,24 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use fieldbook_sync::{ConnId, DocumentId, Identity, Message};
+use fieldbook_sync::{ConnId, Message};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{watch, Semaphore};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::access::CaseAccess;
+use crate::accounts::Directory;
+use crate::api::{Auth, AuthSettings, Principal};
 use crate::config::Config;
 use crate::storage::{SqliteStore, Store};
 use crate::sync_actor::{self, ActorHandle, ActorSettings, Command, Stats, ToConn};
+use crate::watch_access::Accounts;
 
 /// WebSocket close codes (RFC 6455).
 const CLOSE_PROTOCOL_ERROR: u16 = 1002;
@@ -55,6 +59,8 @@ struct AppState {
     message_burst: u32,
     messages_per_sec: u32,
     join_timeout: Duration,
+    /// Sign-in; None only for in-process tests of sync behaviour (`start_with`).
+    auth: Option<Arc<Auth>>,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -64,7 +70,7 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     actor_task: tokio::task::JoinHandle<()>,
     actor: ActorHandle,
-    caseload: DocumentId,
+    watcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -81,10 +87,6 @@ impl RunningServer {
     }
 
     /// The caseload index document (see `fieldbook_case::caseload`).
-    pub fn caseload_index(&self) -> DocumentId {
-        self.caseload
-    }
-
     pub fn watch_stats(&self) -> tokio::sync::watch::Receiver<Stats> {
         self.actor.watch_stats()
     }
@@ -102,23 +104,51 @@ impl RunningServer {
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(w) = self.watcher {
+            w.abort();
+        }
         drop(self.actor);
         let _ = self.actor_task.await;
         res
     }
 }
 
-/// Open the embedded store and start serving on `config.listen`.
+/// Open the embedded store and its directory of accounts, and start serving on
+/// `config.listen`. Every connection must sign in (docs/ACCESS.md).
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
-    let store = SqliteStore::open(&config.database_path()).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the store at {}: {e}",
-            config.database_path().display()
-        )
-    })?;
+    let path = config.database_path();
+    let store = SqliteStore::open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
+    let dir = Directory::open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the directory at {}: {e}", path.display()))?;
+    let now = crate::api::now_ms();
+    crate::caseload::adopt_unregistered(&store, &dir, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot register existing documents: {e}"))?;
+    if config.demo {
+        let added = crate::demo::seed(&store, &dir, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot seed the demo: {e}"))?;
+        tracing::info!(added, "demo cases and accounts (invented people) seeded");
+    }
+    let (accounts, version) =
+        Accounts::load(dir).map_err(|e| anyhow::anyhow!("cannot read the directory: {e}"))?;
+    let policy = CaseAccess::new(accounts.model.clone());
+    serve(config, store, policy, Some((accounts, version))).await
+}
+
+/// The embedded store WITHOUT sign-in: only for in-process tests of sync behaviour (the
+/// binary always uses [`start`]).
+#[doc(hidden)]
+pub async fn start_without_sign_in(config: &Config) -> anyhow::Result<RunningServer> {
+    let path = config.database_path();
+    let store = SqliteStore::open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
     start_with_store(config, store).await
 }
 
+/// Start WITHOUT sign-in, every connection anonymous and allowed everything: only for
+/// in-process tests of sync behaviour. The binary always uses [`start`].
 pub async fn start_with_store<S: Store + Clone + Send + 'static>(
     config: &Config,
     store: S,
@@ -126,9 +156,22 @@ pub async fn start_with_store<S: Store + Clone + Send + 'static>(
     start_with(config, store, fieldbook_sync::AllowAll).await
 }
 
-/// Start with a given store and access policy (every connection is anonymous until
-/// sign-in arrives; tests use a policy to reach engine paths).
+/// Like [`start_with_store`] (no sign-in) with a given access policy, for tests that need
+/// to reach engine paths.
 pub async fn start_with<S, P>(config: &Config, store: S, policy: P) -> anyhow::Result<RunningServer>
+where
+    S: Store + Clone + Send + 'static,
+    P: fieldbook_sync::AccessPolicy + Send + 'static,
+{
+    serve(config, store, policy, None).await
+}
+
+async fn serve<S, P>(
+    config: &Config,
+    store: S,
+    policy: P,
+    accounts: Option<(Accounts, i64)>,
+) -> anyhow::Result<RunningServer>
 where
     S: Store + Clone + Send + 'static,
     P: fieldbook_sync::AccessPolicy + Send + 'static,
@@ -140,19 +183,6 @@ where
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let index = crate::caseload::ensure_index(&store, now as u64)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot prepare the caseload index: {e}"))?;
-    if config.demo {
-        let added = crate::demo::seed(&store, index, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot seed demo cases: {e}"))?;
-        tracing::info!(added, "demo cases (invented people) seeded");
-    }
     let (actor, actor_task) = sync_actor::spawn(
         store,
         ActorSettings {
@@ -162,7 +192,22 @@ where
             max_ops_per_message: config.max_ops_per_message,
         },
         policy,
+        accounts.as_ref().map(|(a, _)| a.clone()),
     );
+    let auth = accounts.as_ref().map(|(a, _)| {
+        Arc::new(Auth::new(
+            a.dir.clone(),
+            a.model.clone(),
+            AuthSettings {
+                session_ttl_ms: (config.session_ttl_hours as i64).saturating_mul(3_600_000),
+                ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
+                secure_cookies: false,
+                allowed_origins: config.allowed_origins.clone(),
+            },
+        ))
+    });
+    let watcher =
+        accounts.map(|(a, version)| crate::watch_access::spawn(a, version, actor.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         actor: actor.clone(),
@@ -183,11 +228,15 @@ where
         message_burst: config.message_burst,
         messages_per_sec: config.messages_per_sec,
         join_timeout: Duration::from_secs(config.join_timeout_secs),
+        auth: auth.clone(),
     };
     let mut app = Router::new()
         .route("/sync", get(sync_upgrade))
         .route("/healthz", get(health))
         .with_state(state);
+    if let Some(auth) = auth {
+        app = app.merge(crate::api::routes(auth));
+    }
     if let Some(dir) = &config.static_dir {
         // Unknown paths get index.html so client-side routes survive a reload.
         // Brotli/gzip copies written at build time (scripts/post-build.sh) are sent to
@@ -223,7 +272,7 @@ where
         task,
         actor_task,
         actor,
-        caseload: index,
+        watcher,
     })
 }
 
@@ -336,11 +385,28 @@ impl TokenBucket {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct SyncQuery {
+    ticket: Option<String>,
+}
+
 async fn sync_upgrade(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<SyncQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let principal = match &state.auth {
+        None => None,
+        Some(auth) => {
+            let ticket = query.ticket;
+            match auth.admit(&headers, ticket).await {
+                Ok(p) => Some(p),
+                Err(refused) => return refused,
+            }
+        }
+    };
     let slot = match state.limits.admit(peer.ip()) {
         Ok(slot) => slot,
         Err(refused) => return refused.into_response(),
@@ -350,19 +416,24 @@ async fn sync_upgrade(
     let limit = state.max_frame_bytes;
     ws.max_message_size(limit.saturating_add(1))
         .max_frame_size(limit.saturating_add(1))
-        .on_upgrade(move |socket| connection(socket, state, slot))
+        .on_upgrade(move |socket| connection(socket, state, slot, principal))
 }
 
-async fn connection(socket: WebSocket, state: AppState, _slot: ConnSlot) {
+async fn connection(
+    socket: WebSocket,
+    state: AppState,
+    _slot: ConnSlot,
+    principal: Option<Principal>,
+) {
     let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
     let (to_conn_tx, mut to_conn) =
         sync_actor::conn_queue(state.outbound_frames, state.outbound_bytes);
-    // Identity comes from the transport; authentication at the upgrade arrives in a later issue.
+    // Identity comes from the sign-in checked at the upgrade, never from what the peer says.
     if !state
         .actor
         .send(Command::Open {
             conn,
-            identity: Identity::anonymous(),
+            principal,
             to_conn: to_conn_tx,
         })
         .await
@@ -418,6 +489,10 @@ async fn connection(socket: WebSocket, state: AppState, _slot: ConnSlot) {
                 }
                 Some(ToConn::Close(reason)) => {
                     let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_PROTOCOL_ERROR, &reason))).await;
+                    break;
+                }
+                Some(ToConn::SignedOut) => {
+                    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_POLICY, "signed out: sign in again"))).await;
                     break;
                 }
                 None => break,

@@ -1,8 +1,11 @@
 //! Fieldbook sync server: durable storage, the sync actor, and the HTTP/WebSocket front.
+pub mod access;
 pub mod accounts;
+pub mod api;
 pub mod caseload;
 pub mod config;
 pub mod demo;
 pub mod http;
 pub mod storage;
 pub mod sync_actor;
+pub mod watch_access;

@@ -35,7 +35,7 @@ struct Cli {
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long)]
     max_frame_bytes: Option<usize>,
-    /// Seed invented demo cases (once per data directory).
+    /// Seed invented demo cases and demo accounts (once; only in an empty data directory).
     #[arg(long)]
     demo: bool,
 }
@@ -76,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
         server.url(),
         server.sync_url()
     );
+    if config.demo {
+        print!("{}", fieldbook_sync_server::demo::sign_in_help());
+    }
     let mut server = server;
     tokio::select! {
         _ = shutdown_signal() => {}

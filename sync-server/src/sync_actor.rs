@@ -19,7 +19,12 @@ use fieldbook_sync::{
 };
 use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit};
 
+mod accounts;
+
+use crate::api::Principal;
 use crate::storage::{Store, StoreError};
+use crate::watch_access::Accounts;
+use accounts::Audit;
 
 /// What the actor tells a connection task.
 #[derive(Debug)]
@@ -27,6 +32,8 @@ pub enum ToConn {
     Frame(Vec<u8>),
     /// Flush what was queued, then close with this reason.
     Close(String),
+    /// The connection's sign-in is no longer valid (device revoked, account disabled).
+    SignedOut,
 }
 
 /// The actor's end of one connection's bounded outbound queue. The actor never waits on
@@ -72,7 +79,7 @@ impl ConnSender {
     pub fn try_send(&self, msg: ToConn) -> bool {
         let len = match &msg {
             ToConn::Frame(b) => b.len(),
-            ToConn::Close(_) => 0,
+            ToConn::Close(_) | ToConn::SignedOut => 0,
         };
         let queued = self.shared.queued_bytes.load(Ordering::Acquire);
         let over_bytes = queued > 0 && queued.saturating_add(len) > self.shared.max_bytes;
@@ -122,9 +129,13 @@ impl Overflow {
 pub enum Command {
     Open {
         conn: ConnId,
-        identity: Identity,
+        /// Who signed in (None only where the server runs without sign-in: in-process tests).
+        principal: Option<Principal>,
         to_conn: ConnSender,
     },
+    /// The directory changed (a grant, a revoked device, a disabled user...): close what may
+    /// no longer connect and bring every caseload index up to date.
+    AccessChanged,
     /// A decoded message. `budget` holds the message's share of the server-wide in-flight
     /// byte budget until the actor has handled it.
     Message {
@@ -190,6 +201,7 @@ pub fn spawn<S, P>(
     store: S,
     settings: ActorSettings,
     policy: P,
+    accounts: Option<Accounts>,
 ) -> (ActorHandle, tokio::task::JoinHandle<()>)
 where
     S: Store + Clone + Send + 'static,
@@ -217,8 +229,14 @@ where
             started: Instant::now(),
             to_conn: Default::default(),
             stalled: Vec::new(),
+            principals: Default::default(),
+            audit: Audit::default(),
+            accounts_on: accounts.is_some(),
         },
         tick_every: (settings.evict_idle / 2).max(Duration::from_millis(100)),
+        accounts,
+        // Every caseload index is checked once at start-up.
+        access_changed: true,
     };
     let thread = std::thread::Builder::new()
         .name("sync-actor".into())
@@ -249,6 +267,9 @@ struct Actor<S: Store + Clone, P: AccessPolicy> {
     runner: RefCell<Runner<S, P>>,
     conns: Conns,
     tick_every: Duration,
+    accounts: Option<Accounts>,
+    /// Set by `AccessChanged`; handled once the batch is committed.
+    access_changed: bool,
 }
 
 /// The actor's side of the runner: its clock, its connections' queues, and its logs.
@@ -257,6 +278,11 @@ struct Conns {
     to_conn: std::collections::HashMap<ConnId, ConnSender>,
     /// Connections found not reading (outbound queue full) during a drain.
     stalled: Vec<ConnId>,
+    /// Who signed in on each connection.
+    principals: std::collections::HashMap<ConnId, Principal>,
+    /// What happened to cases, for the audit log and for registering new cases.
+    audit: Audit,
+    accounts_on: bool,
 }
 
 impl Host for Conns {
@@ -284,6 +310,22 @@ impl Host for Conns {
 
     fn event(&mut self, event: &Event) {
         log_event(event);
+        if !self.accounts_on {
+            return;
+        }
+        match event {
+            Event::DocumentChanged { doc, from } => {
+                if let Some(p) = self.principals.get(from) {
+                    self.audit.changed.push((*from, p.clone(), *doc));
+                }
+            }
+            Event::WriteRejected { doc, conn } => {
+                if let Some(p) = self.principals.get(conn) {
+                    self.audit.refused.push((p.clone(), *doc));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn committed(&mut self, commit: &Commit, result: Result<(), &StoreError>) {
@@ -297,6 +339,9 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if self.accounts.is_some() {
+            self.after_batch().await;
+        }
         loop {
             let first = tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -322,6 +367,9 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                 self.command(cmd);
             }
             self.finish().await;
+            if self.accounts.is_some() {
+                self.after_batch().await;
+            }
         }
         tracing::info!("sync actor stopped");
     }
@@ -332,14 +380,25 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         match cmd {
             Command::Open {
                 conn,
-                identity,
+                principal,
                 to_conn,
             } => {
                 self.conns.to_conn.insert(conn, to_conn);
+                let identity = principal
+                    .as_ref()
+                    .map(|p| Identity(p.user.0.clone()))
+                    .unwrap_or_else(Identity::anonymous);
+                if let Some(p) = principal {
+                    self.conns.principals.insert(conn, p);
+                }
                 runner.step(|e| e.connect(conn, identity, now));
             }
+            Command::AccessChanged => self.access_changed = true,
             Command::Message { conn, msg, budget } => {
                 let doc = msg.document_id();
+                if let (Some(d), Message::Request { .. } | Message::Sync { .. }) = (doc, &msg) {
+                    self.conns.note_read(conn, d);
+                }
                 if !runner.step_for(conn, doc, now, |e| e.receive_message(conn, msg, now)) {
                     tracing::error!(
                         conn = conn.0,
@@ -351,6 +410,7 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
             }
             Command::Closed { conn } => {
                 self.conns.to_conn.remove(&conn);
+                self.conns.forget(conn);
                 runner.step(|e| e.disconnect(conn, now));
             }
             Command::Stats(reply) => {

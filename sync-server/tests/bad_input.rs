@@ -7,7 +7,7 @@ use fieldbook_native_client::Client;
 use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
 use fieldbook_sync::{DocumentId, Message, PeerId, PeerMetadata, StorageId};
 use fieldbook_sync_server::config::Config;
-use fieldbook_sync_server::http::{start, RunningServer};
+use fieldbook_sync_server::http::{start_without_sign_in as start, RunningServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as Ws;
 

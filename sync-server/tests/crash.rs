@@ -13,14 +13,30 @@ use tokio::process::{Child, Command};
 
 const T: Duration = Duration::from_secs(20);
 
+#[path = "support/mod.rs"]
+mod support;
+
 struct ServerProcess {
     child: Child,
     sync_url: String,
+    addr: String,
+    cookie: String,
+}
+
+impl ServerProcess {
+    /// The sync URL with a fresh single-use ticket for the demo practitioner.
+    async fn url(&self) -> String {
+        format!(
+            "{}?ticket={}",
+            self.sync_url,
+            support::ticket(&self.addr, &self.cookie).await
+        )
+    }
 }
 
 async fn spawn_server(data_dir: &std::path::Path) -> ServerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--listen", "127.0.0.1:0", "--demo", "--data-dir"])
         .arg(data_dir)
         .env("FIELDBOOK_LOG", "warn")
         .stdout(Stdio::piped())
@@ -40,7 +56,21 @@ async fn spawn_server(data_dir: &std::path::Path) -> ServerProcess {
         .and_then(|s| s.strip_suffix(')'))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    ServerProcess { child, sync_url }
+    let addr = sync_url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/sync")
+        .to_owned();
+    let (user, password) = support::DEMO_USER;
+    let cookie = support::sign_in(&addr, user, password)
+        .await
+        .session_cookie()
+        .expect("demo sign-in");
+    ServerProcess {
+        child,
+        sync_url,
+        addr,
+        cookie,
+    }
 }
 
 fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
@@ -63,7 +93,7 @@ async fn sigkill_during_writes_loses_no_acknowledged_change() {
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(Client::new(Some(StorageId::random())));
     let mut server = spawn_server(dir.path()).await;
-    writer.connect(&server.sync_url).await.unwrap();
+    writer.connect(&server.url().await).await.unwrap();
     let doc = writer
         .create(|tx| {
             tx.put(ROOT, "name", "Crash Test Child")?;
@@ -122,7 +152,7 @@ async fn sigkill_during_writes_loses_no_acknowledged_change() {
 
         server = spawn_server(dir.path()).await;
         let checker = Client::new(None);
-        checker.connect(&server.sync_url).await.unwrap();
+        checker.connect(&server.url().await).await.unwrap();
         let stored = notes(&checker.find(doc, T).await.unwrap());
         for a in acknowledged.lock().unwrap().iter() {
             assert!(
@@ -131,7 +161,7 @@ async fn sigkill_during_writes_loses_no_acknowledged_change() {
             );
         }
         checker.disconnect();
-        writer.connect(&server.sync_url).await.unwrap();
+        writer.connect(&server.url().await).await.unwrap();
     }
     assert!(acknowledged.lock().unwrap().len() >= 6 * 3);
     server.child.start_kill().unwrap();

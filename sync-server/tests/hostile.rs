@@ -176,7 +176,7 @@ async fn client_that_never_reads() {
     socket.set_recv_buffer_size(4096).unwrap();
     let tcp = socket.connect(server.addr.parse().unwrap()).await.unwrap();
     let (mut ws, _) = tokio_tungstenite::client_async(
-        server.sync_url.as_str(),
+        server.ticket_url().await.as_str(),
         tokio_tungstenite::MaybeTlsStream::Plain(tcp),
     )
     .await
@@ -315,8 +315,11 @@ async fn flood_of_new_storage_ids() {
     let server = ServerProcess::start(&[]).await;
     let by = Bystander::join(&server).await;
     for batch in 0..PEERS / 25 {
-        let wave = (0..25).map(|_| {
-            let url = server.sync_url.clone();
+        let mut urls = Vec::new();
+        for _ in 0..25 {
+            urls.push(server.ticket_url().await);
+        }
+        let wave = urls.into_iter().map(|url| {
             let doc = by.doc;
             tokio::spawn(async move {
                 let c = Client::new(Some(StorageId::random()));

@@ -72,6 +72,20 @@ pub fn add(tx: &mut impl Transactable, case: &DocumentId, at: i64) -> Result<boo
     Ok(true)
 }
 
+/// Remove `case` from the index, from every concurrent copy of its map (false if it was
+/// not listed). Only the server does this, when someone loses access to a case.
+pub fn remove(tx: &mut impl Transactable, case: &DocumentId) -> Result<bool, AutomergeError> {
+    let key = case.to_string();
+    let mut removed = false;
+    for m in doc::all_objs(tx, &ROOT, "cases", ObjType::Map) {
+        if matches!(tx.get(&m, key.as_str()), Ok(Some(_))) {
+            tx.delete(&m, key.as_str())?;
+            removed = true;
+        }
+    }
+    Ok(removed)
+}
+
 /// What a device does about the caseload index after its documents change ([`reconcile`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconcile {

@@ -78,13 +78,23 @@ impl Directory {
 
     /// Check a sign-in. `Ok(None)` for an unknown username, a wrong password or a disabled
     /// account alike (and an unknown username still costs one Argon2id verification).
-    pub fn verify_password(&self, username: &str, password: &Password) -> Result<Option<User>, DirectoryError> {
+    pub fn verify_password(
+        &self,
+        username: &str,
+        password: &Password,
+    ) -> Result<Option<User>, DirectoryError> {
         todo!()
     }
 
     // --- devices, sessions, tickets ---
     /// Register a new device for `user`, or reuse `existing` if it is that user's and not revoked.
-    pub fn register_device(&self, user: &UserId, name: &str, existing: Option<&DeviceId>, now: Millis) -> Result<Device, DirectoryError> {
+    pub fn register_device(
+        &self,
+        user: &UserId,
+        name: &str,
+        existing: Option<&DeviceId>,
+        now: Millis,
+    ) -> Result<Device, DirectoryError> {
         todo!()
     }
     pub fn devices(&self, user: Option<&UserId>) -> Result<Vec<Device>, DirectoryError> {
@@ -97,12 +107,22 @@ impl Directory {
     pub fn revoke_device(&self, device: &DeviceId, now: Millis) -> Result<(), DirectoryError> {
         todo!()
     }
-    pub fn create_session(&self, user: &UserId, device: &DeviceId, now: Millis, ttl_ms: i64) -> Result<(SessionToken, Session), DirectoryError> {
+    pub fn create_session(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<(SessionToken, Session), DirectoryError> {
         todo!()
     }
     /// The session for `token` if it exists, has not expired, its device is not revoked and
     /// its user is active.
-    pub fn session(&self, token: &SessionToken, now: Millis) -> Result<Option<Session>, DirectoryError> {
+    pub fn session(
+        &self,
+        token: &SessionToken,
+        now: Millis,
+    ) -> Result<Option<Session>, DirectoryError> {
         todo!()
     }
     pub fn end_session(&self, token: &SessionToken) -> Result<(), DirectoryError> {
@@ -112,12 +132,21 @@ impl Directory {
     pub fn expire_sessions(&self, user: &UserId) -> Result<usize, DirectoryError> {
         todo!()
     }
-    pub fn mint_ticket(&self, session: &Session, now: Millis, ttl_ms: i64) -> Result<Ticket, DirectoryError> {
+    pub fn mint_ticket(
+        &self,
+        session: &Session,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> Result<Ticket, DirectoryError> {
         todo!()
     }
     /// Redeem a ticket once: `Some` the first time within its lifetime (and only while its
     /// device and user are still allowed), `None` ever after.
-    pub fn redeem_ticket(&self, ticket: &Ticket, now: Millis) -> Result<Option<Session>, DirectoryError> {
+    pub fn redeem_ticket(
+        &self,
+        ticket: &Ticket,
+        now: Millis,
+    ) -> Result<Option<Session>, DirectoryError> {
         todo!()
     }
 
@@ -126,17 +155,33 @@ impl Directory {
     pub fn register_case(&self, case: &CaseRecord) -> Result<bool, DirectoryError> {
         todo!()
     }
-    pub fn allocate(&self, doc: &DocumentId, user: Option<&UserId>, team: Option<&TeamId>) -> Result<(), DirectoryError> {
+    pub fn allocate(
+        &self,
+        doc: &DocumentId,
+        user: Option<&UserId>,
+        team: Option<&TeamId>,
+    ) -> Result<(), DirectoryError> {
         todo!()
     }
     pub fn cases(&self) -> Result<Vec<CaseRecord>, DirectoryError> {
         todo!()
     }
-    pub fn add_grant(&self, doc: &DocumentId, grantee: &Grantee, access: Access, by: Option<&UserId>, now: Millis) -> Result<Grant, DirectoryError> {
+    pub fn add_grant(
+        &self,
+        doc: &DocumentId,
+        grantee: &Grantee,
+        access: Access,
+        by: Option<&UserId>,
+        now: Millis,
+    ) -> Result<Grant, DirectoryError> {
         todo!()
     }
     /// Remove every grant on `doc` to `grantee`; returns how many.
-    pub fn remove_grant(&self, doc: &DocumentId, grantee: &Grantee) -> Result<usize, DirectoryError> {
+    pub fn remove_grant(
+        &self,
+        doc: &DocumentId,
+        grantee: &Grantee,
+    ) -> Result<usize, DirectoryError> {
         todo!()
     }
     pub fn grants(&self, doc: Option<&DocumentId>) -> Result<Vec<Grant>, DirectoryError> {

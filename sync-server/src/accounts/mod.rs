@@ -8,11 +8,11 @@
 
 use fieldbook_sync::DocumentId;
 
-pub mod password;
-pub mod throttle;
 mod directory;
 mod migrations;
+pub mod password;
 pub mod secret;
+pub mod throttle;
 
 pub use directory::{Directory, DirectoryError};
 pub use secret::{Password, SessionToken, Ticket};

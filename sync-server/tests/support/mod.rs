@@ -37,7 +37,111 @@ pub struct ServerProcess {
     stderr: Arc<Mutex<Vec<String>>>,
     lines: watch::Receiver<usize>,
     pub dir: tempfile::TempDir,
+    /// Session cookie of the demo practitioner every connection signs in as.
+    pub cookie: String,
 }
+
+/// A raw HTTP/1.1 response.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// `name=value` of the session cookie this response sets.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .find_map(|(_, v)| {
+                v.split(';')
+                    .next()
+                    .filter(|kv| kv.starts_with("fieldbook_session="))
+            })
+            .map(str::to_owned)
+    }
+}
+
+/// One HTTP/1.1 request to `addr` over a fresh TCP connection.
+pub async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or_default());
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(T, s.read_to_end(&mut resp))
+        .await
+        .expect("HTTP answer in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Sign in over HTTP; the whole response (cookie in `Set-Cookie`).
+pub async fn sign_in(addr: &str, username: &str, password: &str) -> HttpResponse {
+    let body = serde_json::json!({
+        "username": username,
+        "password": password,
+        "device_name": "test device",
+    })
+    .to_string();
+    http(addr, "POST", "/api/session", &[], Some(&body)).await
+}
+
+/// A fresh single-use sync ticket for the session `cookie`.
+pub async fn ticket(addr: &str, cookie: &str) -> String {
+    let r = http(addr, "POST", "/api/tickets", &[("Cookie", cookie)], None).await;
+    assert_eq!(r.status, 200, "minting a ticket: {r:?}");
+    r.json()["ticket"].as_str().expect("ticket").to_owned()
+}
+
+/// The demo practitioner every `ServerProcess` connection signs in as.
+pub const DEMO_USER: (&str, &str) = ("demo-ayo", "demo-only-ayo-password");
 
 impl ServerProcess {
     /// Start the binary on port 0 with a fresh data directory and `FIELDBOOK_*` settings.
@@ -49,7 +153,7 @@ impl ServerProcess {
                 "ulimit -v {ADDRESS_SPACE_KB} && exec \"$0\" \"$@\""
             ))
             .arg(env!("CARGO_BIN_EXE_fieldbook-sync-server"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", "127.0.0.1:0", "--demo", "--data-dir"])
             .arg(dir.path())
             .env("FIELDBOOK_LOG", "info")
             .stdout(Stdio::piped())
@@ -87,6 +191,10 @@ impl ServerProcess {
             .trim_start_matches("ws://")
             .trim_end_matches("/sync")
             .to_owned();
+        let signed_in = sign_in(&addr, DEMO_USER.0, DEMO_USER.1).await;
+        let cookie = signed_in
+            .session_cookie()
+            .unwrap_or_else(|| panic!("demo sign-in failed: {signed_in:?}"));
         ServerProcess {
             child,
             pid,
@@ -95,7 +203,17 @@ impl ServerProcess {
             stderr,
             lines,
             dir,
+            cookie,
         }
+    }
+
+    /// The sync URL with a fresh ticket for the demo practitioner.
+    pub async fn ticket_url(&self) -> String {
+        format!(
+            "{}?ticket={}",
+            self.sync_url,
+            ticket(&self.addr, &self.cookie).await
+        )
     }
 
     pub fn stderr(&self) -> Vec<String> {
@@ -170,9 +288,14 @@ impl ServerProcess {
             .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
     }
 
-    /// Upgrade to a WebSocket, or the HTTP status the server refused with.
+    /// Upgrade to a WebSocket (signed in), or the HTTP status the server refused with.
     pub async fn try_connect(&self) -> Result<Socket, u16> {
-        match tokio_tungstenite::connect_async(&self.sync_url).await {
+        self.try_connect_to(&self.ticket_url().await).await
+    }
+
+    /// Upgrade at exactly `url` (with or without a ticket).
+    pub async fn try_connect_to(&self, url: &str) -> Result<Socket, u16> {
+        match tokio_tungstenite::connect_async(url).await {
             Ok((ws, _)) => Ok(ws),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
             Err(e) => panic!("connecting failed unexpectedly: {e}"),
@@ -248,6 +371,21 @@ pub async fn next_message(ws: &mut Socket) -> Option<Message> {
     }
 }
 
+/// The next binary frame as sent (None once closed).
+pub async fn next_frame(ws: &mut Socket) -> Option<Vec<u8>> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("server neither answered nor closed in time")
+        {
+            Some(Ok(Ws::Binary(b))) => return Some(b.to_vec()),
+            Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
 /// Read until the server closes; returns the text of any `error` it sent first.
 pub async fn closed_by_server(ws: &mut Socket) -> Vec<String> {
     let mut errors = Vec::new();
@@ -268,7 +406,7 @@ pub struct Bystander {
 impl Bystander {
     pub async fn join(server: &ServerProcess) -> Bystander {
         let client = Client::new(Some(StorageId::random()));
-        client.connect(&server.sync_url).await.unwrap();
+        client.connect(&server.ticket_url().await).await.unwrap();
         let doc = client
             .create(|tx| {
                 tx.put(ROOT, "name", "Bystander Test Child")?;

@@ -1,0 +1,407 @@
+//! Who may read and write which document: the rules of docs/ACCESS.md over a snapshot of
+//! the directory, and the engine's `AccessPolicy` built on them.
+//!
+//! The model is plain data, rebuilt from `Directory::snapshot` whenever the directory's
+//! `access_version` moves (an admin CLI change, a sign-in registering a device, a case
+//! registered by its first write). The sync actor asks it on every message, so lookups are
+//! hash-map reads; nothing here touches the database.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use fieldbook_sync::{AccessPolicy, DocumentId, Identity};
+
+use crate::accounts::{
+    Access, CaseRecord, DeviceId, Grantee, Role, Snapshot, TeamId, User, UserId,
+};
+
+/// What one user may do with one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Allowed {
+    Nothing,
+    Read,
+    Edit,
+}
+
+/// The access rules over one directory snapshot.
+#[derive(Debug, Default)]
+pub struct AccessModel {
+    users: HashMap<UserId, User>,
+    /// Caseload index document → its owner.
+    indexes: HashMap<DocumentId, UserId>,
+    /// Teams each manager manages.
+    manages: HashMap<UserId, HashSet<TeamId>>,
+    cases: HashMap<DocumentId, CaseRecord>,
+    grants: HashMap<DocumentId, Vec<(Grantee, Access)>>,
+    revoked_devices: HashSet<DeviceId>,
+}
+
+impl AccessModel {
+    pub fn new(s: Snapshot) -> Self {
+        let mut manages: HashMap<UserId, HashSet<TeamId>> = HashMap::new();
+        for (m, t) in s.manages {
+            manages.entry(m).or_default().insert(t);
+        }
+        let mut grants: HashMap<DocumentId, Vec<(Grantee, Access)>> = HashMap::new();
+        for g in s.grants {
+            grants.entry(g.doc).or_default().push((g.grantee, g.access));
+        }
+        AccessModel {
+            indexes: s.users.iter().map(|u| (u.caseload, u.id.clone())).collect(),
+            users: s.users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+            manages,
+            cases: s.cases.into_iter().map(|c| (c.doc, c)).collect(),
+            grants,
+            revoked_devices: s
+                .devices
+                .into_iter()
+                .filter(|d| d.revoked_at.is_some())
+                .map(|d| d.id)
+                .collect(),
+        }
+    }
+
+    pub fn user(&self, id: &UserId) -> Option<&User> {
+        self.users.get(id)
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    pub fn case(&self, doc: &DocumentId) -> Option<&CaseRecord> {
+        self.cases.get(doc)
+    }
+
+    pub fn is_index(&self, doc: &DocumentId) -> bool {
+        self.indexes.contains_key(doc)
+    }
+
+    /// Whether a connection authenticated as `user` on `device` may stay open.
+    pub fn may_connect(&self, user: &UserId, device: &DeviceId) -> bool {
+        self.users.get(user).is_some_and(|u| u.active) && !self.revoked_devices.contains(device)
+    }
+
+    /// Record a registration made by the server itself, before the next snapshot arrives.
+    pub fn register(&mut self, case: CaseRecord) {
+        self.cases.entry(case.doc).or_insert(case);
+    }
+
+    /// The rules of docs/ACCESS.md, "Who may see what".
+    pub fn allowed(&self, user: &UserId, doc: &DocumentId) -> Allowed {
+        let Some(u) = self.users.get(user).filter(|u| u.active) else {
+            return Allowed::Nothing;
+        };
+        if let Some(owner) = self.indexes.get(doc) {
+            // Written by the server only.
+            return if owner == user {
+                Allowed::Read
+            } else {
+                Allowed::Nothing
+            };
+        }
+        let Some(case) = self.cases.get(doc) else {
+            // Unregistered: absent (documents that existed before sign-in are registered at
+            // start-up), so only a new case by someone who may create one.
+            return match u.role {
+                Role::Practitioner | Role::Manager => Allowed::Edit,
+                Role::Administrator => Allowed::Nothing,
+            };
+        };
+        match case.part_of {
+            Some(parent) => self.allowed_restricted(u, &parent, doc),
+            None => self.allowed_case(u, case),
+        }
+    }
+
+    fn allowed_case(&self, u: &User, case: &CaseRecord) -> Allowed {
+        if case.allocated.as_ref() == Some(&u.id)
+            || (case.team.is_some() && case.team == u.team)
+            || self.manages_team(&u.id, case.team.as_ref())
+        {
+            return Allowed::Edit;
+        }
+        self.granted(u, &case.doc, true)
+    }
+
+    /// Relationships and places: the allocated worker, managers of the case's team, and
+    /// people named in a grant on the case (team grants do not reach it).
+    fn allowed_restricted(&self, u: &User, parent: &DocumentId, doc: &DocumentId) -> Allowed {
+        let Some(case) = self.cases.get(parent) else {
+            return Allowed::Nothing;
+        };
+        if case.allocated.as_ref() == Some(&u.id) || self.manages_team(&u.id, case.team.as_ref()) {
+            return Allowed::Edit;
+        }
+        self.granted(u, parent, false)
+            .max(self.granted(u, doc, false))
+    }
+
+    fn manages_team(&self, user: &UserId, team: Option<&TeamId>) -> bool {
+        team.is_some_and(|t| self.manages.get(user).is_some_and(|m| m.contains(t)))
+    }
+
+    fn granted(&self, u: &User, doc: &DocumentId, teams: bool) -> Allowed {
+        let mut best = Allowed::Nothing;
+        for (grantee, access) in self.grants.get(doc).into_iter().flatten() {
+            let names = match grantee {
+                Grantee::User(id) => *id == u.id,
+                Grantee::Team(t) => teams && u.team.as_ref() == Some(t),
+            };
+            if names {
+                best = best.max(match access {
+                    Access::Read => Allowed::Read,
+                    Access::Edit => Allowed::Edit,
+                });
+            }
+        }
+        best
+    }
+
+    /// Every case (not its parts) each user may read: what their caseload index lists.
+    pub fn caseloads(&self) -> HashMap<UserId, BTreeSet<DocumentId>> {
+        let mut out: HashMap<UserId, BTreeSet<DocumentId>> = self
+            .users
+            .values()
+            .filter(|u| u.active)
+            .map(|u| (u.id.clone(), BTreeSet::new()))
+            .collect();
+        // Users by team and managers by team, so this is linear in cases + grants + users.
+        let mut by_team: HashMap<&TeamId, Vec<&UserId>> = HashMap::new();
+        for u in self.users.values().filter(|u| u.active) {
+            if let Some(t) = &u.team {
+                by_team.entry(t).or_default().push(&u.id);
+            }
+        }
+        let mut managers: HashMap<&TeamId, Vec<&UserId>> = HashMap::new();
+        for (m, teams) in &self.manages {
+            for t in teams {
+                managers.entry(t).or_default().push(m);
+            }
+        }
+        for case in self.cases.values().filter(|c| c.part_of.is_none()) {
+            let mut add = |u: &UserId| {
+                if let Some(set) = out.get_mut(u) {
+                    set.insert(case.doc);
+                }
+            };
+            if let Some(a) = &case.allocated {
+                add(a);
+            }
+            if let Some(t) = &case.team {
+                by_team.get(t).into_iter().flatten().for_each(|u| add(u));
+                managers.get(t).into_iter().flatten().for_each(|u| add(u));
+            }
+            for (grantee, _) in self.grants.get(&case.doc).into_iter().flatten() {
+                match grantee {
+                    Grantee::User(u) => add(u),
+                    Grantee::Team(t) => by_team.get(t).into_iter().flatten().for_each(|u| add(u)),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The model shared by the sync actor's policy, the HTTP handlers and the watcher that
+/// reloads it.
+pub type SharedModel = Arc<RwLock<AccessModel>>;
+
+/// The engine's policy: a connection's identity is its authenticated user id.
+#[derive(Clone)]
+pub struct CaseAccess {
+    model: SharedModel,
+}
+
+impl CaseAccess {
+    pub fn new(model: SharedModel) -> Self {
+        CaseAccess { model }
+    }
+
+    fn allowed(&self, who: &Identity, doc: &DocumentId) -> Allowed {
+        let user = UserId(who.0.clone());
+        // A poisoned lock means a panic while swapping snapshots: deny rather than guess.
+        self.model
+            .read()
+            .map(|m| m.allowed(&user, doc))
+            .unwrap_or(Allowed::Nothing)
+    }
+}
+
+impl AccessPolicy for CaseAccess {
+    fn may_read(&self, who: &Identity, doc: &DocumentId) -> bool {
+        self.allowed(who, doc) >= Allowed::Read
+    }
+    fn may_write(&self, who: &Identity, doc: &DocumentId) -> bool {
+        self.allowed(who, doc) == Allowed::Edit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{Device, Grant};
+
+    fn user(id: &str, role: Role, team: Option<&str>) -> User {
+        User {
+            id: UserId(id.into()),
+            username: id.into(),
+            display_name: format!("Invented {id}"),
+            role,
+            agency: "Invented Council".into(),
+            team: team.map(|t| TeamId(t.into())),
+            active: true,
+            caseload: DocumentId::random(),
+        }
+    }
+
+    fn case(doc: DocumentId, allocated: &str, team: &str) -> CaseRecord {
+        CaseRecord {
+            doc,
+            allocated: Some(UserId(allocated.into())),
+            team: Some(TeamId(team.into())),
+            created_by: Some(UserId(allocated.into())),
+            created_at: 0,
+            part_of: None,
+        }
+    }
+
+    struct World {
+        model: AccessModel,
+        x: DocumentId,
+        rel: DocumentId,
+    }
+
+    /// a, b: practitioners in north; c: practitioner in south; m: manages north and south;
+    /// admin: administrator. X is a's case (north); rel is X's relationships document.
+    fn world(grants: Vec<(Grantee, Access)>) -> World {
+        let x = DocumentId::random();
+        let rel = DocumentId::random();
+        let mut r = case(rel, "a", "north");
+        r.part_of = Some(x);
+        let snapshot = Snapshot {
+            users: vec![
+                user("a", Role::Practitioner, Some("north")),
+                user("b", Role::Practitioner, Some("north")),
+                user("c", Role::Practitioner, Some("south")),
+                user("m", Role::Manager, Some("south")),
+                user("admin", Role::Administrator, None),
+            ],
+            teams: vec![],
+            manages: vec![
+                (UserId("m".into()), TeamId("north".into())),
+                (UserId("m".into()), TeamId("south".into())),
+            ],
+            devices: vec![Device {
+                id: DeviceId("dev_revoked".into()),
+                user: UserId("a".into()),
+                name: "lost phone".into(),
+                created_at: 0,
+                last_seen: None,
+                revoked_at: Some(1),
+            }],
+            cases: vec![case(x, "a", "north"), r],
+            grants: grants
+                .into_iter()
+                .enumerate()
+                .map(|(i, (grantee, access))| Grant {
+                    id: i as i64,
+                    doc: x,
+                    grantee,
+                    access,
+                    granted_by: None,
+                    granted_at: 0,
+                })
+                .collect(),
+        };
+        World {
+            model: AccessModel::new(snapshot),
+            x,
+            rel,
+        }
+    }
+
+    fn u(s: &str) -> UserId {
+        UserId(s.into())
+    }
+
+    #[test]
+    fn team_and_managers_edit_other_teams_see_nothing() {
+        let w = world(vec![]);
+        assert_eq!(w.model.allowed(&u("a"), &w.x), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("b"), &w.x), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("m"), &w.x), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("c"), &w.x), Allowed::Nothing);
+        assert_eq!(w.model.allowed(&u("admin"), &w.x), Allowed::Nothing);
+        assert_eq!(w.model.allowed(&u("nobody"), &w.x), Allowed::Nothing);
+    }
+
+    #[test]
+    fn grants_give_read_or_edit_to_a_user_or_a_team() {
+        let w = world(vec![(Grantee::User(u("c")), Access::Read)]);
+        assert_eq!(w.model.allowed(&u("c"), &w.x), Allowed::Read);
+        let w = world(vec![
+            (Grantee::User(u("c")), Access::Read),
+            (Grantee::Team(TeamId("south".into())), Access::Edit),
+        ]);
+        assert_eq!(w.model.allowed(&u("c"), &w.x), Allowed::Edit);
+    }
+
+    #[test]
+    fn relationships_reach_only_the_allocated_worker_managers_and_named_grants() {
+        let w = world(vec![(Grantee::Team(TeamId("south".into())), Access::Edit)]);
+        assert_eq!(w.model.allowed(&u("a"), &w.rel), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("m"), &w.rel), Allowed::Edit);
+        // Same team as the case, but not allocated: the case yes, its relationships no.
+        assert_eq!(w.model.allowed(&u("b"), &w.x), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("b"), &w.rel), Allowed::Nothing);
+        // A team grant reaches the case only.
+        assert_eq!(w.model.allowed(&u("c"), &w.x), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("c"), &w.rel), Allowed::Nothing);
+        let w = world(vec![(Grantee::User(u("c")), Access::Read)]);
+        assert_eq!(w.model.allowed(&u("c"), &w.rel), Allowed::Read);
+    }
+
+    #[test]
+    fn unregistered_documents_may_be_created_by_practitioners_and_managers_only() {
+        let w = world(vec![]);
+        let new = DocumentId::random();
+        assert_eq!(w.model.allowed(&u("c"), &new), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("m"), &new), Allowed::Edit);
+        assert_eq!(w.model.allowed(&u("admin"), &new), Allowed::Nothing);
+    }
+
+    #[test]
+    fn an_index_is_read_only_and_only_for_its_owner() {
+        let w = world(vec![]);
+        let a_index = w.model.user(&u("a")).unwrap().caseload;
+        assert_eq!(w.model.allowed(&u("a"), &a_index), Allowed::Read);
+        assert_eq!(w.model.allowed(&u("b"), &a_index), Allowed::Nothing);
+    }
+
+    #[test]
+    fn disabled_users_and_revoked_devices_lose_everything() {
+        let mut w = world(vec![]);
+        assert!(w.model.may_connect(&u("a"), &DeviceId("dev_ok".into())));
+        assert!(!w
+            .model
+            .may_connect(&u("a"), &DeviceId("dev_revoked".into())));
+        w.model.users.get_mut(&u("a")).unwrap().active = false;
+        assert_eq!(w.model.allowed(&u("a"), &w.x), Allowed::Nothing);
+        assert!(!w.model.may_connect(&u("a"), &DeviceId("dev_ok".into())));
+        assert!(!w.model.caseloads().contains_key(&u("a")));
+    }
+
+    #[test]
+    fn caseloads_list_exactly_the_readable_cases() {
+        let w = world(vec![(Grantee::User(u("c")), Access::Read)]);
+        let loads = w.model.caseloads();
+        for who in ["a", "b", "c", "m", "admin"] {
+            let listed = loads[&u(who)].contains(&w.x);
+            let readable = w.model.allowed(&u(who), &w.x) >= Allowed::Read;
+            assert_eq!(listed, readable, "{who}");
+            // Parts of a case are never listed on their own.
+            assert!(!loads[&u(who)].contains(&w.rel), "{who}");
+        }
+    }
+}

@@ -1,0 +1,573 @@
+//! Sign-in and the gate in front of `/sync` (docs/ACCESS.md has the contract).
+//!
+//! `POST/GET/DELETE /api/session` sign in, read and end a session (an `HttpOnly`,
+//! `SameSite=Strict` cookie bound to a registered device); `POST /api/tickets` mints a
+//! single-use ticket for clients that cannot send the cookie (stock automerge-repo peers,
+//! the CLI); `GET /api/cases/{id}/audit` tells a manager who has opened a file.
+//! [`Auth::admit`] decides every WebSocket upgrade: a foreign `Origin` is refused with 403,
+//! no valid session or ticket with 401.
+//!
+//! Secrets never reach a log: request URIs (which carry tickets) are not logged, and
+//! tokens only exist here as their redacting types.
+
+// Handlers return a ready `Response` as their error: one per request, so its size is moot.
+#![allow(clippy::result_large_err)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fieldbook_sync::DocumentId;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::access::{Allowed, SharedModel};
+use crate::accounts::{
+    AuditEntry, AuditKind, DeviceId, Directory, DirectoryError, Password, Role, Session,
+    SessionToken, Throttle, Ticket, UserId,
+};
+
+pub const COOKIE: &str = "fieldbook_session";
+/// Longest device name kept (it is shown to administrators).
+const DEVICE_NAME_MAX: usize = 60;
+
+/// Who is on an authenticated connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserId,
+    pub device: DeviceId,
+}
+
+/// Sign-in state shared by the API handlers and the upgrade gate.
+pub struct Auth {
+    pub dir: Directory,
+    pub model: SharedModel,
+    throttle: Mutex<Throttle>,
+    session_ttl_ms: i64,
+    ticket_ttl_ms: i64,
+    secure_cookies: bool,
+    allowed_origins: Vec<String>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").finish_non_exhaustive()
+    }
+}
+
+pub struct AuthSettings {
+    pub session_ttl_ms: i64,
+    pub ticket_ttl_ms: i64,
+    pub secure_cookies: bool,
+    pub allowed_origins: Vec<String>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "directory error");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on the server. Try again; if it keeps happening, tell your administrator.",
+    )
+}
+
+/// Run a directory call off the async workers (SQLite and Argon2 block).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+impl Auth {
+    pub fn new(dir: Directory, model: SharedModel, s: AuthSettings) -> Self {
+        Auth {
+            dir,
+            model,
+            throttle: Mutex::new(Throttle::default()),
+            session_ttl_ms: s.session_ttl_ms,
+            ticket_ttl_ms: s.ticket_ttl_ms,
+            secure_cookies: s.secure_cookies,
+            allowed_origins: s.allowed_origins,
+        }
+    }
+
+    /// A browser request from a page on another site is refused. Requests without `Origin`
+    /// come from non-browser clients, which could send any header anyway.
+    fn origin_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        if self.allowed_origins.iter().any(|o| o == origin) {
+            return true;
+        }
+        // Same origin: the page was served by this server under the name it was asked for.
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let (scheme, rest) = origin.split_once("://").unwrap_or(("", ""));
+        matches!(scheme, "http" | "https") && !host.is_empty() && rest == host
+    }
+
+    fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == COOKIE)
+            .map(|(_, v)| SessionToken::new(v.to_owned()))
+    }
+
+    async fn current_session(self: &Arc<Self>, headers: &HeaderMap) -> Result<Session, Response> {
+        let unauthorised = || error(StatusCode::UNAUTHORIZED, "Sign in to continue.");
+        let token = Self::session_token(headers).ok_or_else(unauthorised)?;
+        let dir = self.dir.clone();
+        blocking(move || dir.session(&token, now_ms()))
+            .await?
+            .ok_or_else(unauthorised)
+    }
+
+    /// Decide a WebSocket upgrade: 403 for a foreign origin, 401 without a valid session
+    /// cookie or ticket. The ticket is spent here, whatever happens next.
+    pub async fn admit(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        ticket: Option<String>,
+    ) -> Result<Principal, Response> {
+        if !self.origin_ok(headers) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "This site may not connect to Fieldbook.",
+            ));
+        }
+        let session = match ticket {
+            Some(t) => {
+                let dir = self.dir.clone();
+                let ticket = Ticket::new(t);
+                blocking(move || dir.redeem_ticket(&ticket, now_ms()))
+                    .await?
+                    .ok_or_else(|| {
+                        error(
+                            StatusCode::UNAUTHORIZED,
+                            "This ticket has expired or was already used: ask for a new one.",
+                        )
+                    })?
+            }
+            None => self.current_session(headers).await?,
+        };
+        let principal = Principal {
+            user: session.user,
+            device: session.device,
+        };
+        let allowed = self
+            .model
+            .read()
+            .map(|m| m.may_connect(&principal.user, &principal.device))
+            .unwrap_or(false);
+        if !allowed {
+            return Err(error(StatusCode::UNAUTHORIZED, "Sign in to continue."));
+        }
+        let (dir, device) = (self.dir.clone(), principal.device.clone());
+        blocking(move || dir.touch_device(&device, now_ms())).await?;
+        Ok(principal)
+    }
+
+    fn cookie(&self, token: &SessionToken, max_age_secs: i64) -> HeaderValue {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}",
+            token.expose()
+        ))
+        .expect("base64url token and fixed attributes are a valid header value")
+    }
+
+    fn session_body(&self, session: &Session) -> Result<serde_json::Value, Response> {
+        let model = self.model.read().map_err(internal)?;
+        let user = model
+            .user(&session.user)
+            .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Sign in to continue."))?;
+        Ok(json!({
+            "user": {
+                "id": user.id,
+                "username": user.username,
+                "display_name": user.display_name,
+                "role": user.role,
+                "agency": user.agency,
+                "team": user.team,
+            },
+            "device": { "id": session.device },
+            "caseload": user.caseload.to_string(),
+            "expires_at": session.expires_at,
+        }))
+    }
+
+    fn with_device_name(
+        &self,
+        mut body: serde_json::Value,
+        device: &DeviceId,
+    ) -> Result<serde_json::Value, Response> {
+        let user = UserId(body["user"]["id"].as_str().unwrap_or_default().to_owned());
+        let name = self
+            .dir
+            .devices(Some(&user))
+            .map_err(internal)?
+            .into_iter()
+            .find(|d| d.id == *device)
+            .map(|d| d.name)
+            .unwrap_or_default();
+        body["device"]["name"] = json!(name);
+        Ok(body)
+    }
+}
+
+/// The API routes, sharing `auth`.
+pub fn routes(auth: Arc<Auth>) -> Router {
+    Router::new()
+        .route(
+            "/api/session",
+            post(sign_in).get(get_session).delete(sign_out),
+        )
+        .route("/api/tickets", post(mint_ticket))
+        .route("/api/cases/{doc}/audit", get(case_audit))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(auth)
+        .layer(axum::middleware::map_response(no_store))
+}
+
+async fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    username: String,
+    password: String,
+    #[serde(default)]
+    device_name: String,
+    #[serde(default)]
+    device_id: Option<String>,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+fn clean_device_name(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(DEVICE_NAME_MAX)
+        .collect();
+    match name.trim() {
+        "" => "Unnamed device".to_owned(),
+        n => n.to_owned(),
+    }
+}
+
+async fn sign_in(
+    State(auth): State<Arc<Auth>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<SignIn>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !auth.origin_ok(&headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "This site may not sign in to Fieldbook.",
+        );
+    }
+    let Ok(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Send JSON with username, password and device_name.",
+        );
+    };
+    let ip: IpAddr = peer.ip();
+    let now = now_ms();
+    let username = body.username.trim().to_lowercase();
+    let locked = auth
+        .throttle
+        .lock()
+        .map_err(internal)
+        .map(|t| t.check(&username, ip, now));
+    match locked {
+        Err(resp) => return resp,
+        Ok(Err(retry_ms)) => {
+            let secs = (retry_ms + 999) / 1000;
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts to sign in. Wait, then try again.",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            return r;
+        }
+        Ok(Ok(())) => {}
+    }
+    let dir = auth.dir.clone();
+    let password = Password::new(body.password);
+    let name = username.clone();
+    let user = match blocking(move || dir.verify_password(&name, &password)).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let Some(user) = user else {
+        if let Ok(mut t) = auth.throttle.lock() {
+            t.failed(&username, ip, now);
+        }
+        let dir = auth.dir.clone();
+        let known = dir.user_by_username(&username).ok().flatten().map(|u| u.id);
+        let entry = AuditEntry {
+            at: now,
+            kind: AuditKind::SignInFailed,
+            user: known,
+            device: None,
+            case: None,
+            address: Some(ip.to_string()),
+            detail: "wrong password, unknown account or account disabled".into(),
+        };
+        if let Err(r) = blocking(move || dir.record(&[entry])).await {
+            return r;
+        }
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Enter a correct username and password",
+        );
+    };
+    if let Ok(mut t) = auth.throttle.lock() {
+        t.succeeded(&username, ip);
+    }
+    let dir = auth.dir.clone();
+    let device_name = clean_device_name(&body.device_name);
+    let existing = body.device_id.map(DeviceId);
+    let ttl = auth.session_ttl_ms;
+    let made = blocking(move || {
+        let device = dir.register_device(&user.id, &device_name, existing.as_ref(), now)?;
+        let (token, session) = dir.create_session(&user.id, &device.id, now, ttl)?;
+        dir.record(&[AuditEntry {
+            at: now,
+            kind: AuditKind::SignIn,
+            user: Some(user.id.clone()),
+            device: Some(device.id.clone()),
+            case: None,
+            address: Some(ip.to_string()),
+            detail: String::new(),
+        }])?;
+        Ok((token, session, device.name))
+    })
+    .await;
+    let (token, session, device_name) = match made {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // A sign-in may register a device the model has not seen; the user is already there.
+    let mut body = match auth.session_body(&session) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    body["device"]["name"] = json!(device_name);
+    let mut r = Json(body).into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, auth.cookie(&token, ttl / 1000));
+    r
+}
+
+async fn get_session(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
+    let session = match auth.current_session(&headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match auth
+        .session_body(&session)
+        .and_then(|b| auth.with_device_name(b, &session.device))
+    {
+        Ok(b) => Json(b).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn sign_out(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
+    if !auth.origin_ok(&headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "This site may not sign out of Fieldbook.",
+        );
+    }
+    if let (Some(token), Ok(session)) = (
+        Auth::session_token(&headers),
+        auth.current_session(&headers).await,
+    ) {
+        let dir = auth.dir.clone();
+        let done = blocking(move || {
+            dir.end_session(&token)?;
+            dir.record(&[AuditEntry {
+                at: now_ms(),
+                kind: AuditKind::SignOut,
+                user: Some(session.user),
+                device: Some(session.device),
+                case: None,
+                address: None,
+                detail: String::new(),
+            }])
+        })
+        .await;
+        if let Err(r) = done {
+            return r;
+        }
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        auth.cookie(&SessionToken::new(String::new()), 0),
+    );
+    r
+}
+
+async fn mint_ticket(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
+    if !auth.origin_ok(&headers) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "This site may not connect to Fieldbook.",
+        );
+    }
+    let session = match auth.current_session(&headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let dir = auth.dir.clone();
+    let ttl = auth.ticket_ttl_ms;
+    let minted = blocking(move || {
+        let now = now_ms();
+        let ticket = dir.mint_ticket(&session, now, ttl)?;
+        dir.record(&[AuditEntry {
+            at: now,
+            kind: AuditKind::TicketMinted,
+            user: Some(session.user),
+            device: Some(session.device),
+            case: None,
+            address: None,
+            detail: String::new(),
+        }])?;
+        Ok(ticket)
+    })
+    .await;
+    match minted {
+        Ok(ticket) => Json(json!({
+            "ticket": ticket.expose(),
+            "expires_in_secs": ttl / 1000,
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// "Who has opened this file", for managers who may read the case. Anyone else gets the
+/// same 404 as for an unknown case.
+async fn case_audit(
+    State(auth): State<Arc<Auth>>,
+    headers: HeaderMap,
+    Path(doc): Path<String>,
+) -> Response {
+    let session = match auth.current_session(&headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let not_found = || error(StatusCode::NOT_FOUND, "This case is not available.");
+    let Ok(doc) = doc.parse::<DocumentId>() else {
+        return not_found();
+    };
+    let allowed = auth
+        .model
+        .read()
+        .map(|m| {
+            m.user(&session.user)
+                .is_some_and(|u| u.role == Role::Manager)
+                && m.case(&doc).is_some()
+                && m.allowed(&session.user, &doc) >= Allowed::Read
+        })
+        .unwrap_or(false);
+    if !allowed {
+        return not_found();
+    }
+    let dir = auth.dir.clone();
+    let rows = match blocking(move || dir.audit_for_case(&doc)).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let rows: Vec<_> = rows
+        .into_iter()
+        .rev()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                AuditKind::CaseRead | AuditKind::CaseChanged | AuditKind::WriteRefused
+            )
+        })
+        .map(|r| {
+            json!({
+                "at": r.at,
+                "kind": r.kind,
+                "user_name": r.user_name,
+                "device_name": r.device_name,
+            })
+        })
+        .collect();
+    Json(rows).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(clean_device_name("  "), "Unnamed device");
+        assert_eq!(clean_device_name("Pixel\n7\u{1b}[2J"), "Pixel7[2J");
+        assert_eq!(clean_device_name(&"x".repeat(500)).len(), DEVICE_NAME_MAX);
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; fieldbook_session=abc; b=2"),
+        );
+        assert_eq!(Auth::session_token(&h).unwrap().expose(), "abc");
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("fieldbook_sessionx=abc"),
+        );
+        assert!(Auth::session_token(&h).is_none());
+    }
+}

@@ -1,0 +1,239 @@
+//! The sync actor's side of sign-in: auditing who read and changed which case, registering
+//! new cases to their creator, closing connections that may no longer connect, and keeping
+//! every user's caseload index equal to the cases they may read (docs/ACCESS.md).
+//!
+//! All of it runs after a batch is committed, so an audit row or a registration never
+//! describes a change that was not stored.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use fieldbook_case::caseload;
+use fieldbook_sync::{AccessPolicy, ConnId, DocumentId};
+
+use super::{Actor, Conns, ToConn};
+use crate::accounts::{AuditEntry, AuditKind, CaseRecord};
+use crate::api::{now_ms, Principal};
+use crate::storage::Store;
+
+/// A connection's changes to one case are audited at most this often.
+const CHANGE_AUDIT_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+pub(super) struct Audit {
+    /// Sync requests seen this batch: (conn, doc), each once per connection.
+    reads: Vec<(ConnId, DocumentId)>,
+    read_seen: HashSet<(ConnId, DocumentId)>,
+    pub(super) changed: Vec<(ConnId, Principal, DocumentId)>,
+    pub(super) refused: Vec<(Principal, DocumentId)>,
+    last_change: HashMap<(ConnId, DocumentId), Instant>,
+}
+
+impl Conns {
+    pub(super) fn note_read(&mut self, conn: ConnId, doc: DocumentId) {
+        if self.accounts_on
+            && self.principals.contains_key(&conn)
+            && self.audit.read_seen.insert((conn, doc))
+        {
+            self.audit.reads.push((conn, doc));
+        }
+    }
+
+    pub(super) fn forget(&mut self, conn: ConnId) {
+        self.principals.remove(&conn);
+        self.audit.read_seen.retain(|(c, _)| *c != conn);
+        self.audit.last_change.retain(|(c, _), _| *c != conn);
+    }
+}
+
+impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
+    /// After a committed batch: register new cases, write the audit, and on a directory
+    /// change close what may no longer connect and refresh the caseload indexes.
+    pub(super) async fn after_batch(&mut self) {
+        let Some(accounts) = self.accounts.clone() else {
+            return;
+        };
+        let now = now_ms();
+        let audit = &mut self.conns.audit;
+        let mut entries = Vec::new();
+        let mut registered = false;
+        {
+            let Ok(mut model) = accounts.model.write() else {
+                tracing::error!("access model lock poisoned; audit and registration skipped");
+                return;
+            };
+            for (conn, principal, doc) in std::mem::take(&mut audit.changed) {
+                if model.case(&doc).is_none() && !model.is_index(&doc) {
+                    let team = model.user(&principal.user).and_then(|u| u.team.clone());
+                    let record = CaseRecord {
+                        doc,
+                        allocated: Some(principal.user.clone()),
+                        team,
+                        created_by: Some(principal.user.clone()),
+                        created_at: now,
+                        part_of: None,
+                    };
+                    match accounts.dir.register_case(&record) {
+                        Ok(_) => {
+                            entries.push(entry(
+                                now,
+                                AuditKind::CaseRegistered,
+                                &principal,
+                                doc,
+                                "",
+                            ));
+                            model.register(record);
+                            registered = true;
+                        }
+                        // The change is stored; the document stays unregistered (nobody
+                        // sees it) until an administrator allocates it.
+                        Err(e) => {
+                            tracing::error!(%doc, error = %e, "could not register a new case")
+                        }
+                    }
+                }
+                let due = audit
+                    .last_change
+                    .get(&(conn, doc))
+                    .is_none_or(|t| t.elapsed() >= CHANGE_AUDIT_EVERY);
+                if due && model.case(&doc).is_some() {
+                    audit.last_change.insert((conn, doc), Instant::now());
+                    entries.push(entry(now, AuditKind::CaseChanged, &principal, doc, ""));
+                }
+            }
+            for (principal, doc) in std::mem::take(&mut audit.refused) {
+                entries.push(entry(
+                    now,
+                    AuditKind::WriteRefused,
+                    &principal,
+                    doc,
+                    "read-only access",
+                ));
+            }
+            for (conn, doc) in std::mem::take(&mut audit.reads) {
+                let Some(p) = self.conns.principals.get(&conn) else {
+                    continue;
+                };
+                if model.case(&doc).is_some()
+                    && model.allowed(&p.user, &doc) >= crate::access::Allowed::Read
+                {
+                    entries.push(entry(now, AuditKind::CaseRead, p, doc, ""));
+                }
+            }
+        }
+        if !entries.is_empty() {
+            if let Err(e) = accounts.dir.record(&entries) {
+                tracing::error!(error = %e, rows = entries.len(), "could not write the audit log");
+            }
+        }
+        if std::mem::take(&mut self.access_changed) {
+            self.close_revoked(&accounts);
+            self.refresh_caseloads(&accounts).await;
+        } else if registered {
+            self.refresh_caseloads(&accounts).await;
+        }
+    }
+
+    /// Close every connection whose user was disabled or whose device was revoked.
+    fn close_revoked(&mut self, accounts: &crate::watch_access::Accounts) {
+        let Ok(model) = accounts.model.read() else {
+            return;
+        };
+        let gone: Vec<ConnId> = self
+            .conns
+            .principals
+            .iter()
+            .filter(|(_, p)| !model.may_connect(&p.user, &p.device))
+            .map(|(c, _)| *c)
+            .collect();
+        drop(model);
+        let now = self.conns_now();
+        for conn in gone {
+            tracing::info!(
+                conn = conn.0,
+                "closing connection: its device or account may no longer connect"
+            );
+            if let Some(tx) = self.conns.to_conn.remove(&conn) {
+                // A full queue has already made the task close.
+                let _ = tx.try_send(ToConn::SignedOut);
+            }
+            self.conns.forget(conn);
+            self.runner.get_mut().step(|e| e.disconnect(conn, now));
+        }
+    }
+
+    fn conns_now(&self) -> u64 {
+        use fieldbook_sync::Host;
+        self.conns.now()
+    }
+
+    /// Make every active user's caseload index list exactly the cases they may read.
+    async fn refresh_caseloads(&mut self, accounts: &crate::watch_access::Accounts) {
+        let wanted: Vec<(DocumentId, BTreeSet<DocumentId>)> = {
+            let Ok(model) = accounts.model.read() else {
+                return;
+            };
+            let loads = model.caseloads();
+            model
+                .users()
+                .filter(|u| u.active)
+                .map(|u| (u.caseload, loads.get(&u.id).cloned().unwrap_or_default()))
+                .collect()
+        };
+        let runner = self.runner.get_mut();
+        for (index, _) in &wanted {
+            runner.step(|e| e.open(*index));
+        }
+        self.finish().await;
+        let now = self.conns_now();
+        let runner = self.runner.get_mut();
+        for (index, want) in wanted {
+            let listed: BTreeSet<DocumentId> = match runner.engine().document(&index) {
+                Some(d) if caseload::is_caseload(d) => caseload::case_ids(d).into_iter().collect(),
+                Some(_) => {
+                    tracing::error!(%index, "a caseload index holds something else; left alone");
+                    continue;
+                }
+                None => BTreeSet::new(),
+            };
+            let fresh = runner.engine().document(&index).is_none();
+            if !fresh && listed == want {
+                continue;
+            }
+            let at = now_ms();
+            let changed = runner.engine_mut().change(
+                index,
+                |tx| {
+                    if fresh {
+                        caseload::init(tx)?;
+                    }
+                    for doc in want.difference(&listed) {
+                        caseload::add(tx, doc, at)?;
+                    }
+                    for doc in listed.difference(&want) {
+                        caseload::remove(tx, doc)?;
+                    }
+                    Ok(())
+                },
+                now,
+            );
+            match changed {
+                Ok(out) => runner.push(out),
+                Err(e) => tracing::error!(%index, error = %e, "could not update a caseload index"),
+            }
+        }
+        self.finish().await;
+    }
+}
+
+fn entry(now: i64, kind: AuditKind, p: &Principal, doc: DocumentId, detail: &str) -> AuditEntry {
+    AuditEntry {
+        at: now,
+        kind,
+        user: Some(p.user.clone()),
+        device: Some(p.device.clone()),
+        case: Some(doc),
+        address: None,
+        detail: detail.to_owned(),
+    }
+}
