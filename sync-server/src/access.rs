@@ -235,6 +235,58 @@ impl AccessPolicy for CaseAccess {
     fn may_write(&self, who: &Identity, doc: &DocumentId) -> bool {
         self.allowed(who, doc) == Allowed::Edit
     }
+
+    fn inspects_changes(&self) -> bool {
+        true
+    }
+
+    /// "Who set this" must be true: every `by` a change writes is the signed-in user's
+    /// display name (see docs/ACCESS.md, "Authorship").
+    fn check_changes(
+        &self,
+        who: &Identity,
+        _doc: &DocumentId,
+        changes: &[fieldbook_sync::automerge::Change],
+    ) -> Result<(), &'static str> {
+        let name = match self.model.read() {
+            Ok(m) => m
+                .user(&UserId(who.0.clone()))
+                .map(|u| u.display_name.clone()),
+            Err(_) => None,
+        };
+        let Some(name) = name else {
+            return Err("unknown author");
+        };
+        for change in changes {
+            check_authorship(change, &name)?;
+        }
+        Ok(())
+    }
+}
+
+/// The key that records who made a record, a critical value or a removal
+/// (`fieldbook_case`: critical.rs, removal.rs, notes.rs, nrm.rs, outcomes.rs, assessment.rs).
+pub const AUTHOR_KEY: &str = "by";
+
+/// Every operation on an `AUTHOR_KEY` key must put exactly `name` as a plain string: not
+/// another name, not a text object (which could spell one), not a deletion.
+pub fn check_authorship(
+    change: &fieldbook_sync::automerge::Change,
+    name: &str,
+) -> Result<(), &'static str> {
+    use fieldbook_sync::automerge::legacy::{Key, OpType};
+    use fieldbook_sync::automerge::ScalarValue;
+    for op in change.decode().operations {
+        let Key::Map(key) = &op.key else { continue };
+        if key.as_str() != AUTHOR_KEY {
+            continue;
+        }
+        match &op.action {
+            OpType::Put(ScalarValue::Str(s)) if s.as_str() == name => {}
+            _ => return Err("a change names someone else as its author"),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -390,6 +442,41 @@ mod tests {
         assert_eq!(w.model.allowed(&u("a"), &w.x), Allowed::Nothing);
         assert!(!w.model.may_connect(&u("a"), &DeviceId("dev_ok".into())));
         assert!(!w.model.caseloads().contains_key(&u("a")));
+    }
+
+    #[test]
+    fn authorship_must_be_the_signed_in_users_own_name() {
+        use fieldbook_sync::automerge::transaction::Transactable;
+        use fieldbook_sync::automerge::{AutoCommit, ObjType, ROOT};
+        let change = |f: &dyn Fn(&mut AutoCommit)| {
+            let mut d = AutoCommit::new();
+            f(&mut d);
+            d.get_last_local_change().unwrap().clone()
+        };
+        let own = change(&|d| {
+            let m = d.put_object(ROOT, "level", ObjType::Map).unwrap();
+            d.put(&m, "by", "Invented Ayo").unwrap();
+            d.put(&m, "note", "by the way").unwrap();
+        });
+        assert_eq!(check_authorship(&own, "Invented Ayo"), Ok(()));
+        assert!(check_authorship(&own, "Invented Bea").is_err());
+        let as_text = change(&|d| {
+            let t = d.put_object(ROOT, "by", ObjType::Text).unwrap();
+            d.splice_text(&t, 0, 0, "Invented Ayo").unwrap();
+        });
+        assert!(
+            check_authorship(&as_text, "Invented Ayo").is_err(),
+            "a text object could spell any name"
+        );
+        let deleted = change(&|d| {
+            d.put(ROOT, "by", "Invented Ayo").unwrap();
+            d.delete(ROOT, "by").unwrap();
+        });
+        assert!(check_authorship(&deleted, "Invented Ayo").is_err());
+        let unrelated = change(&|d| {
+            d.put(ROOT, "bystander", "anyone").unwrap();
+        });
+        assert_eq!(check_authorship(&unrelated, "Invented Ayo"), Ok(()));
     }
 
     #[test]

@@ -21,8 +21,24 @@ export async function removeDir(dir) {
   await rm(dir, { recursive: true, force: true })
 }
 
-/** Start the server on a free port; resolves once it has printed its address. */
+/**
+ * The invented demo accounts every test server has (`--demo`; sync-server/src/demo.rs):
+ * Ayo and Bea in the North team, Cal in the South team, Mo managing both.
+ */
+export const DEMO_USERS = {
+  ayo: { username: "demo-ayo", password: "demo-only-ayo-password" },
+  bea: { username: "demo-bea", password: "demo-only-bea-password" },
+  cal: { username: "demo-cal", password: "demo-only-cal-password" },
+  mo: { username: "demo-mo", password: "demo-only-mo-password" },
+}
+
+/**
+ * Start the server on a free port with the demo accounts; resolves once it has printed its
+ * address. `server.signIn(who)` signs a demo person in over HTTP; `server.ticketUrl(who)`
+ * is the sync URL with a fresh single-use ticket (what stock automerge-repo clients use).
+ */
 export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0") {
+  extraArgs = extraArgs.includes("--demo") ? extraArgs : ["--demo", ...extraArgs]
   // The harness's own FIELDBOOK_* variables are not server settings, and the server refuses
   // unknown ones: keep them out of its environment.
   const { FIELDBOOK_DIST, FIELDBOOK_SERVER_BIN, FIELDBOOK_CLIENT_BIN, FIELDBOOK_CHROMIUM, ...env } = process.env
@@ -44,10 +60,33 @@ export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0
   )
   const m = line.match(/running at (http:\/\/\S+) \(sync endpoint (ws:\/\/\S+)\)/)
   if (!m) throw new Error(`unexpected server banner: ${line}`)
+  const url = m[1]
+  const sessions = new Map()
+  const signIn = async (who = "ayo") => {
+    const { username, password } = DEMO_USERS[who]
+    const res = await fetch(new URL("/api/session", url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password, device_name: `test ${who}` }),
+    })
+    if (res.status !== 200) throw new Error(`sign-in as ${who} failed: ${res.status} ${await res.text()}`)
+    const cookie = res.headers.get("set-cookie").split(";")[0]
+    const session = { cookie, ...(await res.json()) }
+    sessions.set(who, session)
+    return session
+  }
   return {
-    url: m[1],
+    url,
     wsUrl: m[2],
     logs: () => stderr,
+    signIn,
+    async ticketUrl(who = "ayo") {
+      const session = sessions.get(who) ?? (await signIn(who))
+      const res = await fetch(new URL("/api/tickets", url), { method: "POST", headers: { cookie: session.cookie } })
+      if (res.status !== 200) throw new Error(`ticket for ${who} failed: ${res.status} ${await res.text()}`)
+      const { ticket } = await res.json()
+      return `${m[2]}?ticket=${encodeURIComponent(ticket)}`
+    },
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
       return withTimeout(exited, TIMEOUT, "server stop")
@@ -55,10 +94,13 @@ export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0
   }
 }
 
-/** Run the native CLI peer; resolves with {code, stdout, stderr}. */
-export function runClient(wsUrl, args) {
+/** Run the native CLI peer signed in as a demo person; resolves with {code, stdout, stderr}. */
+export function runClient(wsUrl, args, who = "ayo") {
+  const { username, password } = DEMO_USERS[who]
+  const signIn = ["--username", username, "--password-env", "FB_TEST_PASSWORD"]
   return new Promise(resolve => {
-    execFile(CLIENT_BIN, ["--server", wsUrl, "--timeout", "15", ...args], { timeout: TIMEOUT * 2 }, (err, stdout, stderr) => {
+    const env = { ...process.env, FB_TEST_PASSWORD: password }
+    execFile(CLIENT_BIN, ["--server", wsUrl, "--timeout", "15", ...signIn, ...args], { timeout: TIMEOUT * 2, env }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? 1) : 0, stdout: stdout.trim(), stderr })
     })
   })

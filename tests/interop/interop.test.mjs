@@ -3,7 +3,8 @@
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
 import { Repo } from "@automerge/automerge-repo"
-import { startServer, runClient, jsRepo, serverHas, until, tempDir, removeDir, TIMEOUT } from "./harness.mjs"
+import WebSocket from "ws"
+import { startServer, runClient, jsRepo, serverHas, until, tempDir, removeDir, withTimeout, TIMEOUT } from "./harness.mjs"
 
 let dir, server
 const open = []
@@ -25,9 +26,33 @@ after(async () => {
   await removeDir(dir)
 })
 
+/** The HTTP status the server answers a plain WebSocket upgrade to `url` with (101: accepted). */
+function upgradeStatus(url) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(url)
+      ws.on("open", () => {
+        ws.close()
+        resolve(101)
+      })
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode))
+      ws.on("error", e => reject(e))
+    }),
+    TIMEOUT,
+    "the upgrade answer",
+  )
+}
+
+test("a stock client is refused without a ticket, accepted with one, and a ticket works once", async () => {
+  assert.equal(await upgradeStatus(server.wsUrl), 401)
+  const url = await server.ticketUrl()
+  assert.equal(await upgradeStatus(url), 101)
+  assert.equal(await upgradeStatus(url), 401, "a spent ticket")
+})
+
 test("a JS repo creates a case through our server and a second JS repo finds and edits it", async () => {
-  const a = peer(server.wsUrl)
-  const b = peer(server.wsUrl)
+  const a = peer(await server.ticketUrl())
+  const b = peer(await server.ticketUrl())
   const handleA = a.create({ title: "Interop check", notes: ["first contact at the library"] })
   await serverHas(a, handleA)
 
@@ -44,7 +69,7 @@ test("a document created by the Rust client is found by a JS repo, and a JS edit
   assert.equal(created.code, 0, created.stderr)
   assert.match(created.stdout, /^automerge:\w+$/)
 
-  const js = peer(server.wsUrl)
+  const js = peer(await server.ticketUrl())
   const handle = await js.find(created.stdout)
   assert.equal(handle.doc().title, "Made in Rust")
   handle.change(d => (d.editedBy = "js"))
@@ -56,7 +81,7 @@ test("a document created by the Rust client is found by a JS repo, and a JS edit
 })
 
 test("a document created by a JS repo is read and edited by the Rust client", async () => {
-  const js = peer(server.wsUrl)
+  const js = peer(await server.ticketUrl())
   const handle = js.create({ title: "Made in JS", count: 3 })
   await serverHas(js, handle)
 
@@ -73,7 +98,7 @@ test("an unknown document is reported unavailable to both kinds of client", asyn
   const offline = new Repo({ network: [] })
   const neverShared = offline.create({ secret: "never synced" }).url
   await offline.shutdown()
-  const js = peer(server.wsUrl)
+  const js = peer(await server.ticketUrl())
   const started = Date.now()
   await assert.rejects(js.find(neverShared), /unavailable/i)
   assert.ok(Date.now() - started < TIMEOUT)
@@ -83,7 +108,7 @@ test("an unknown document is reported unavailable to both kinds of client", asyn
 })
 
 test("documents survive a server restart on the same store", async () => {
-  const js = peer(server.wsUrl)
+  const js = peer(await server.ticketUrl())
   const handle = js.create({ title: "Survives restart", notes: ["written before the restart"] })
   await serverHas(js, handle)
   // Close every peer first: the stock adapter keeps redialling a vanished server, even
@@ -94,7 +119,7 @@ test("documents survive a server restart on the same store", async () => {
   assert.equal(exit.code, 0, server.logs())
   server = await startServer(dir)
 
-  const fresh = peer(server.wsUrl)
+  const fresh = peer(await server.ticketUrl())
   const found = await fresh.find(handle.url)
   assert.deepEqual(found.doc(), { title: "Survives restart", notes: ["written before the restart"] })
 })

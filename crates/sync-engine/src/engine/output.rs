@@ -38,6 +38,9 @@ pub enum Violation {
     TooManyDocuments { limit: usize },
     #[error("too many messages waiting for documents to load on one connection")]
     TooManyPending,
+    /// The access policy refused the content of a change (e.g. it names another author).
+    #[error("change refused: {0}")]
+    ChangeRefused(&'static str),
 }
 
 impl Violation {

@@ -18,6 +18,23 @@ impl Identity {
 pub trait AccessPolicy {
     fn may_read(&self, who: &Identity, doc: &DocumentId) -> bool;
     fn may_write(&self, who: &Identity, doc: &DocumentId) -> bool;
+
+    /// Whether [`AccessPolicy::check_changes`] needs to see changes (decoding them costs).
+    fn inspects_changes(&self) -> bool {
+        false
+    }
+
+    /// Inspect changes a writer sends before they are applied; `Err` refuses the whole
+    /// message and closes the connection (the peer keeps its changes). The server uses it
+    /// to refuse changes that name someone else as their author.
+    fn check_changes(
+        &self,
+        _who: &Identity,
+        _doc: &DocumentId,
+        _changes: &[automerge::Change],
+    ) -> Result<(), &'static str> {
+        Ok(())
+    }
 }
 
 /// Everyone may read and write everything (single-user and test setups).

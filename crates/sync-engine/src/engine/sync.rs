@@ -19,6 +19,23 @@ pub(super) struct Ephemeral {
     pub(super) data: Vec<u8>,
 }
 
+/// The changes a sync message carries, whether as change chunks or as one document chunk
+/// (automerge-repo's v2 messages). None if a chunk is neither. Sizes are already bounded by
+/// the guard.
+fn decode_changes(chunks: &sync::ChunkList) -> Option<Vec<automerge::Change>> {
+    let mut out = Vec::new();
+    for chunk in chunks.iter() {
+        match automerge::Change::from_bytes(chunk.to_vec()) {
+            Ok(c) => out.push(c),
+            Err(_) => {
+                let doc = Automerge::load(chunk).ok()?;
+                out.extend(doc.get_changes(&[]));
+            }
+        }
+    }
+    Some(out)
+}
+
 impl<P: AccessPolicy> Engine<P> {
     /// Start tracking sync with `conn` for a loaded document, resuming persisted state.
     pub(super) fn ensure_peer(&mut self, conn: ConnId, doc_id: DocumentId, identity: &Identity) {
@@ -114,6 +131,17 @@ impl<P: AccessPolicy> Engine<P> {
         let ps = d.peers.get_mut(&conn).expect("inserted above");
         if sends_changes && ps.state.read_only {
             out.events.push(Event::WriteRejected { doc: doc_id, conn });
+        } else if sends_changes && self.policy.inspects_changes() {
+            let Some(changes) = decode_changes(&message.changes) else {
+                return self.violation(
+                    conn,
+                    Violation::ChangeRefused("a change could not be decoded"),
+                    out,
+                );
+            };
+            if let Err(why) = self.policy.check_changes(&identity, &doc_id, &changes) {
+                return self.violation(conn, Violation::ChangeRefused(why), out);
+            }
         }
         let before = d.am.get_heads();
         if let Err(e) = d.am.receive_sync_message(&mut ps.state, message) {
