@@ -109,6 +109,15 @@ impl AccessModel {
             };
         };
         match case.part_of {
+            // A relationships document can reach the server before its case does: until
+            // then only its creator has it.
+            Some(parent) if !self.cases.contains_key(&parent) => {
+                if case.created_by.as_ref() == Some(&u.id) {
+                    Allowed::Edit
+                } else {
+                    Allowed::Nothing
+                }
+            }
             Some(parent) => self.allowed_restricted(u, &parent, doc),
             None => self.allowed_case(u, case),
         }
@@ -135,6 +144,18 @@ impl AccessModel {
         }
         self.granted(u, parent, false)
             .max(self.granted(u, doc, false))
+    }
+
+    /// Whether `user` may write `case`'s relationships and places (for a relationships
+    /// document that names `case`).
+    pub fn may_edit_relationships(&self, user: &UserId, case: &DocumentId) -> bool {
+        match (
+            self.users.get(user).filter(|u| u.active),
+            self.cases.contains_key(case),
+        ) {
+            (Some(u), true) => self.allowed_restricted(u, case, case) == Allowed::Edit,
+            _ => false,
+        }
     }
 
     fn manages_team(&self, user: &UserId, team: Option<&TeamId>) -> bool {

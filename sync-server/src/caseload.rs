@@ -69,17 +69,17 @@ impl<'a, S: Store> Offline<'a, S> {
         }
     }
 
-    pub(crate) fn create<F>(&mut self, init: F) -> Result<DocumentId, SeedError>
+    pub(crate) fn create_with_id<F>(&mut self, doc: DocumentId, init: F) -> Result<(), SeedError>
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
         let runner = self.runner.get_mut();
-        let (doc, out) = runner
+        let out = runner
             .engine_mut()
-            .create(init, self.now)
+            .create_with_id(doc, init, self.now)
             .map_err(|e| SeedError::Create(e.to_string()))?;
         runner.push(out);
-        Ok(doc)
+        Ok(())
     }
 
     /// Write everything queued (one transaction: nothing else is queued between edits).

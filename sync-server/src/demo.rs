@@ -3,7 +3,8 @@
 //! only ever created in a store that holds nothing else, and the store is then marked as a
 //! demo store for good.
 
-use fieldbook_case::demo;
+use fieldbook_case::{demo, network};
+use fieldbook_sync::DocumentId;
 
 use crate::accounts::{CaseRecord, Directory, NewUser, Password, Role, Team, TeamId, UserId};
 use crate::caseload::{Offline, SeedError};
@@ -114,22 +115,37 @@ pub async fn seed<S: Store>(store: &S, dir: &Directory, now_ms: i64) -> Result<u
     let mut offline = Offline::new(store, now_ms as u64);
     let mut cases = Vec::new();
     for i in 0..demo::PEOPLE.len() {
-        cases.push(offline.create(|tx| demo::write(tx, i, now_ms))?);
+        let (case, relationships) = (DocumentId::random(), DocumentId::random());
+        offline.create_with_id(relationships, |tx| {
+            network::init(tx, &case)?;
+            demo::write_relationships(tx, i)
+        })?;
+        offline.create_with_id(case, |tx| {
+            demo::write(tx, i, now_ms)?;
+            network::link(tx, &relationships)
+        })?;
+        cases.push((case, relationships));
     }
     offline.commit().await?;
-    for (i, doc) in cases.iter().enumerate() {
+    for (i, (case, relationships)) in cases.iter().enumerate() {
         let (allocated, team) = if i < NORTH_CASES {
             (&ids[0], "north")
         } else {
             (&ids[2], "south")
         };
-        dir.register_case(&CaseRecord {
-            doc: *doc,
+        let record = CaseRecord {
+            doc: *case,
             allocated: Some(allocated.clone()),
             team: Some(TeamId(team.into())),
             created_by: None,
             created_at: now_ms,
             part_of: None,
+        };
+        dir.register_case(&record).map_err(err)?;
+        dir.register_case(&CaseRecord {
+            doc: *relationships,
+            part_of: Some(*case),
+            ..record
         })
         .map_err(err)?;
     }

@@ -404,6 +404,53 @@ async fn another_teams_case_is_answered_exactly_like_an_unknown_one() {
 }
 
 #[tokio::test]
+async fn relationships_reach_the_allocated_worker_and_managers_not_the_whole_team() {
+    let w = World::start().await;
+    let (ayo, bea, mo) = (
+        person(&w, "demo-ayo").await,
+        person(&w, "demo-bea").await,
+        person(&w, "demo-mo").await,
+    );
+    let (a, b, m) = (
+        device(&w, &ayo).await,
+        device(&w, &bea).await,
+        device(&w, &mo).await,
+    );
+    let x = caseload_of(&a, &ayo, demo::NORTH_CASES).await[0];
+    let case_doc = b.find(x, T).await.expect("the team reads the case");
+    let rel = fieldbook_case::network::linked(&case_doc).expect("a linked relationships document");
+    assert!(fieldbook_case::network::case_of(&a.find(rel, T).await.unwrap()) == Some(x));
+    m.find(rel, T)
+        .await
+        .expect("the manager reads relationships");
+    match b.find(rel, T).await {
+        Err(fieldbook_native_client::ClientError::Unavailable(_)) => {}
+        other => panic!(
+            "a team colleague must not get relationships: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // Bea's phone creating a relationships document that claims Ayo's case does not make
+    // it part of that case: it stays Bea's own document.
+    let claim = b
+        .create(|tx| fieldbook_case::network::init(tx, &x))
+        .unwrap();
+    b.wait_synced(claim, T).await.unwrap();
+    let record = w
+        .dir
+        .cases()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.doc == claim)
+        .unwrap();
+    assert_eq!(record.part_of, None);
+    for d in [a, b, m] {
+        d.disconnect();
+    }
+    w.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_read_only_grant_reads_but_its_changes_never_reach_the_server() {
     let w = World::start().await;
     let (ayo, cal) = (person(&w, "demo-ayo").await, person(&w, "demo-cal").await);
@@ -571,7 +618,14 @@ async fn demo_accounts_are_seeded_once_and_never_into_a_real_store() {
     let s = start(&config(data.path())).await.unwrap();
     let dir = Directory::open(&config(data.path()).database_path()).unwrap();
     assert_eq!(dir.snapshot().unwrap().users.len(), demo::USERS.len());
-    assert_eq!(dir.cases().unwrap().len(), demo::PEOPLE_COUNT);
+    let cases = dir.cases().unwrap();
+    let whole = cases.iter().filter(|c| c.part_of.is_none()).count();
+    assert_eq!(whole, demo::PEOPLE_COUNT);
+    assert_eq!(
+        cases.len(),
+        2 * demo::PEOPLE_COUNT,
+        "each with its relationships document"
+    );
     s.shutdown().await.unwrap();
     // A store with real accounts refuses --demo.
     let real = tempfile::tempdir().unwrap();

@@ -204,6 +204,12 @@ pub fn write(
             by: WORKER.into(),
         },
     )?;
+    Ok(())
+}
+
+/// Write demo case number `i`'s relationships and places into its own relationships
+/// document (see [`network`]), already initialised with [`network::init`].
+pub fn write_relationships(tx: &mut impl Transactable, i: usize) -> Result<(), AutomergeError> {
     network::add(
         tx,
         LinkKind::Place,
@@ -266,8 +272,16 @@ mod tests {
             assert_eq!(c.nrm.history.len(), 1);
             assert!(crate::validate::nrm_step(&c.nrm.history[0]).is_empty());
             assert_eq!(c.outcomes.len(), 1);
-            assert_eq!(network::read(&d, LinkKind::Person).len(), 1);
+            // The case document holds no relationships: they have a document of their own.
+            assert!(network::read(&d, LinkKind::Person).is_empty());
             assert!(c.conflicts().is_empty());
+            let case_id = fieldbook_sync::DocumentId::random();
+            let mut r = AutoCommit::new();
+            network::init(&mut r, &case_id).unwrap();
+            write_relationships(&mut r, i).unwrap();
+            assert_eq!(network::case_of(&r), Some(case_id));
+            assert_eq!(network::read(&r, LinkKind::Person).len(), 1);
+            assert_eq!(network::read(&r, LinkKind::Place).len(), 1);
         }
         assert!(with_missing > 0);
     }

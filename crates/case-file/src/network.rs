@@ -1,9 +1,49 @@
 //! Relationships and places, the most sensitive part of a case: the app shows this
 //! section only when someone asks for it, and it is never exported by default.
 //! Domain notes: `docs/domain/case-file.md`.
+//!
+//! Since sign-in, they live in a **separate document per case** (the *relationships
+//! document*: `{ type, case, network: { people, places } }`), linked from the case by its
+//! `relationships` field, so the server can let the whole team read the case while only the
+//! allocated worker, their managers and people named in a grant read this
+//! (docs/ACCESS.md). Cases written before keep theirs in the case document; readers take
+//! both, writers write where the case says.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjType, ReadDoc, ROOT};
+use fieldbook_sync::DocumentId;
+
+/// Value of a relationships document's root `type`.
+pub const TYPE: &str = "fieldbook-relationships";
+
+/// Initialise a new relationships document for `case`.
+pub fn init(tx: &mut impl Transactable, case: &DocumentId) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "type", TYPE)?;
+    tx.put(ROOT, "case", case.to_string())?;
+    let network = tx.put_object(ROOT, "network", ObjType::Map)?;
+    tx.put_object(&network, "people", ObjType::List)?;
+    tx.put_object(&network, "places", ObjType::List)?;
+    Ok(())
+}
+
+/// The case a relationships document belongs to (None if `d` is not one).
+pub fn case_of<D: ReadDoc>(d: &D) -> Option<DocumentId> {
+    (doc::text(d, &ROOT, "type") == TYPE)
+        .then(|| doc::text(d, &ROOT, "case").parse().ok())
+        .flatten()
+}
+
+/// Link a case to its relationships document.
+pub fn link(tx: &mut impl Transactable, relationships: &DocumentId) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "relationships", relationships.to_string())?;
+    Ok(())
+}
+
+/// The relationships document a case links to, if it has one (cases written before sign-in
+/// keep relationships inside the case document).
+pub fn linked<D: ReadDoc>(case: &D) -> Option<DocumentId> {
+    doc::text(case, &ROOT, "relationships").parse().ok()
+}
 
 use crate::doc;
 use crate::removal::{self, Removal};

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use fieldbook_case::caseload;
+use fieldbook_case::{caseload, network};
 use fieldbook_sync::{AccessPolicy, ConnId, DocumentId};
 
 use super::{Actor, Conns, ToConn};
@@ -65,13 +65,25 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
             for (conn, principal, doc) in std::mem::take(&mut audit.changed) {
                 if model.case(&doc).is_none() && !model.is_index(&doc) {
                     let team = model.user(&principal.user).and_then(|u| u.team.clone());
+                    // A relationships document joins its case when its creator may write
+                    // that case's relationships, or the case has not arrived yet.
+                    let part_of = self
+                        .runner
+                        .get_mut()
+                        .engine()
+                        .document(&doc)
+                        .and_then(network::case_of)
+                        .filter(|case| {
+                            model.case(case).is_none()
+                                || model.may_edit_relationships(&principal.user, case)
+                        });
                     let record = CaseRecord {
                         doc,
                         allocated: Some(principal.user.clone()),
                         team,
                         created_by: Some(principal.user.clone()),
                         created_at: now,
-                        part_of: None,
+                        part_of,
                     };
                     match accounts.dir.register_case(&record) {
                         Ok(_) => {
