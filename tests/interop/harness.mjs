@@ -55,10 +55,15 @@ export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0
   }
 }
 
-/** Run the native CLI peer; resolves with {code, stdout, stderr}. */
-export function runClient(wsUrl, args) {
+/**
+ * Run the native CLI peer; resolves with {code, stdout, stderr}. With `as: {username, password}`
+ * it signs in first; the password goes through an environment variable, as the CLI requires.
+ */
+export function runClient(wsUrl, args, { as } = {}) {
+  const signIn = as ? ["--username", as.username, "--password-env", "FIELDBOOK_CLIENT_PASSWORD"] : []
+  const env = as ? { ...process.env, FIELDBOOK_CLIENT_PASSWORD: as.password } : process.env
   return new Promise(resolve => {
-    execFile(CLIENT_BIN, ["--server", wsUrl, "--timeout", "15", ...args], { timeout: TIMEOUT * 2 }, (err, stdout, stderr) => {
+    execFile(CLIENT_BIN, ["--server", wsUrl, "--timeout", "15", ...signIn, ...args], { timeout: TIMEOUT * 2, env }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? 1) : 0, stdout: stdout.trim(), stderr })
     })
   })
