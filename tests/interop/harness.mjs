@@ -94,12 +94,16 @@ export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0
   }
 }
 
-/** Run the native CLI peer signed in as a demo person; resolves with {code, stdout, stderr}. */
+/**
+ * Run the native CLI peer signed in as a demo person (`who`: a key of DEMO_USERS, or
+ * `null` for no sign-in); resolves with {code, stdout, stderr}. The password goes through
+ * an environment variable, as the CLI requires.
+ */
 export function runClient(wsUrl, args, who = "ayo") {
-  const { username, password } = DEMO_USERS[who]
-  const signIn = ["--username", username, "--password-env", "FB_TEST_PASSWORD"]
+  const as = who ? DEMO_USERS[who] : null
+  const signIn = as ? ["--username", as.username, "--password-env", "FB_TEST_PASSWORD"] : []
+  const env = as ? { ...process.env, FB_TEST_PASSWORD: as.password } : process.env
   return new Promise(resolve => {
-    const env = { ...process.env, FB_TEST_PASSWORD: password }
     execFile(CLIENT_BIN, ["--server", wsUrl, "--timeout", "15", ...signIn, ...args], { timeout: TIMEOUT * 2, env }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? 1) : 0, stdout: stdout.trim(), stderr })
     })

@@ -9,6 +9,8 @@
 //! it declares the connection dead and closes it ([`Client::wait_disconnected`] reports
 //! why). It reconnects only when told to ([`Client::connect`]): tests and tools decide.
 
+pub mod auth;
+
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,8 +24,12 @@ use fieldbook_sync::{
     MemoryStore, Message, Output, PeerId, Role, Runner, StorageId,
 };
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+
+pub use auth::{sign_in, AuthError, Connector, SignedIn};
 
 /// Invented content for tests and benchmarks.
 pub mod synthetic {
@@ -109,6 +115,8 @@ pub enum ClientError {
     Engine(#[from] fieldbook_sync::EngineError),
     #[error("the server closed the connection: {0}")]
     Closed(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }
 
 pub struct Client {
@@ -175,9 +183,48 @@ impl Client {
             tokio_tungstenite::connect_async(url)
                 .await
                 .map_err(|e| ClientError::Connect {
-                    url: url.to_owned(),
+                    url: without_query(url),
                     source: Box::new(e),
                 })?;
+        self.attach(ws).await
+    }
+
+    /// Mint a ticket for `signed_in` and connect to `sync_url` with it (`wss://` uses the
+    /// sign-in's TLS settings). Each call needs a fresh ticket: they are single-use.
+    pub async fn connect_signed_in(
+        &self,
+        sync_url: &str,
+        signed_in: &SignedIn,
+    ) -> Result<(), ClientError> {
+        let ticket = signed_in.ticket().await?;
+        let url = signed_in.sync_url_with_ticket(sync_url, &ticket);
+        let parsed = url::Url::parse(&url).map_err(|_| AuthError::BadUrl(without_query(&url)))?;
+        let io = signed_in
+            .connector()
+            .open(&parsed)
+            .await
+            .map_err(|e| match e {
+                // The ticket is a credential: no error names it.
+                AuthError::Unreachable { reason, .. } => AuthError::Unreachable {
+                    url: without_query(&url),
+                    reason,
+                },
+                _ => AuthError::BadUrl(without_query(&url)),
+            })?;
+        let (ws, _) = tokio_tungstenite::client_async(url.as_str(), io)
+            .await
+            .map_err(|e| ClientError::Connect {
+                url: without_query(&url),
+                source: Box::new(e),
+            })?;
+        self.attach(ws).await
+    }
+
+    /// Run the sync protocol over an open WebSocket and wait for the server's `peer` reply.
+    async fn attach<S>(&self, ws: WebSocketStream<S>) -> Result<(), ClientError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (mut sink, mut stream) = ws.split();
         let (tx, mut rx) = mpsc::unbounded_channel::<WsMessage>();
         let conn = {
@@ -430,6 +477,11 @@ impl Client {
             }
         }
     }
+}
+
+/// A URL fit for an error message: no query, where a ticket would be.
+fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
 
 /// Ping when the connection has been quiet, and give it up when it stays silent.

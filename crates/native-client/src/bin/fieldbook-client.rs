@@ -1,11 +1,16 @@
 //! `fieldbook-client`: a small command-line sync peer, used by interop tests and for poking
 //! at a server by hand. It keeps nothing on disk.
+//!
+//! With `--username U --password-env VAR` it signs in (docs/ACCESS.md), opens the sync
+//! socket with a single-use ticket, and ends the session when done. The password is read
+//! from the environment variable VAR so that it never sits on a command line (visible to
+//! every user of the machine in `ps`) or in shell history.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fieldbook_native_client::{Client, ClientError};
+use fieldbook_native_client::{Client, ClientError, Connector, SignedIn};
 use fieldbook_sync::automerge::{
     transaction::Transactable, AutoSerde, AutomergeError, ObjType, ROOT,
 };
@@ -20,6 +25,19 @@ struct Cli {
     /// Seconds to wait for the server.
     #[arg(long, default_value_t = 20)]
     timeout: u64,
+    /// Sign in as this user (with --password-env).
+    #[arg(long, requires = "password_env")]
+    username: Option<String>,
+    /// Name of the environment variable that holds the password (never the password itself).
+    #[arg(long, value_name = "VAR", requires = "username")]
+    password_env: Option<String>,
+    /// The device name the server records for this sign-in.
+    #[arg(long, default_value = "fieldbook-client")]
+    device_name: String,
+    /// Also trust the CA certificate(s) in this PEM file for https/wss (a private CA, or a
+    /// test server's self-signed certificate).
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<std::path::PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -31,8 +49,8 @@ enum Cmd {
         #[arg(long)]
         title: String,
     },
-    /// Create a case (invented data only) and list it in the server's caseload index;
-    /// prints the case's automerge: URL once the server has both.
+    /// Create a case (invented data only; needs sign-in); prints the case's automerge: URL
+    /// once the server has it and lists it in the signed-in user's caseload index.
     CreateCase {
         #[arg(long)]
         name: String,
@@ -42,7 +60,8 @@ enum Cmd {
         #[arg(long, default_value = "")]
         dob: String,
     },
-    /// Print the automerge: URL of every case in the server's caseload index, one per line.
+    /// Print the automerge: URL of every case in the signed-in user's caseload index, one per
+    /// line (needs sign-in).
     Cases,
     /// Print a document as JSON. Exits with status 3 if the server does not have it.
     Get { url: String },
@@ -58,9 +77,86 @@ enum Cmd {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let timeout = Duration::from_secs(cli.timeout);
+    if cli.cmd.needs_sign_in() && cli.username.is_none() {
+        anyhow::bail!(NEEDS_SIGN_IN);
+    }
     let client = Client::new(Some(StorageId::random()));
-    client.connect(&cli.server).await?;
-    match cli.cmd {
+    let signed_in = sign_in(&cli, timeout).await?;
+    let connected = match &signed_in {
+        Some(s) => client.connect_signed_in(&cli.server, s).await,
+        None => client.connect(&cli.server).await,
+    };
+    let result = match connected {
+        Ok(()) => run(&client, cli.cmd, signed_in.as_ref(), timeout).await,
+        Err(e) => Err(e.into()),
+    };
+    client.disconnect();
+    if let Some(s) = &signed_in {
+        // A tool's session is not reused (nothing is kept on disk): end it rather than leave
+        // a live token behind for two weeks.
+        if let Err(e) = s.sign_out().await {
+            eprintln!("warning: could not end the session: {e}");
+        }
+    }
+    match result? {
+        Outcome::Done => Ok(()),
+        Outcome::Unavailable(url) => {
+            eprintln!("document {url} is unavailable");
+            std::process::exit(3);
+        }
+    }
+}
+
+enum Outcome {
+    Done,
+    /// `get` of a document the server does not have (or will not share): exit status 3.
+    Unavailable(String),
+}
+
+async fn sign_in(cli: &Cli, timeout: Duration) -> anyhow::Result<Option<SignedIn>> {
+    let (Some(username), Some(var)) = (&cli.username, &cli.password_env) else {
+        return Ok(None);
+    };
+    let password = std::env::var(var).with_context(|| {
+        format!("--password-env {var}: the environment variable {var} is not set (or not UTF-8)")
+    })?;
+    let connector = match &cli.ca_cert {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading --ca-cert {}", path.display()))?;
+            Connector::with_ca_pem(&pem).with_context(|| format!("--ca-cert {}", path.display()))?
+        }
+        None => Connector::new(),
+    }
+    .with_timeout(timeout);
+    let signed_in = connector
+        .sign_in(&cli.server, username, &password, &cli.device_name, None)
+        .await
+        .with_context(|| format!("signing in as {username}"))?;
+    Ok(Some(signed_in))
+}
+
+const NEEDS_SIGN_IN: &str =
+    "this command acts as a user: sign in with --username and --password-env";
+
+impl Cmd {
+    /// Commands about a user's own caseload (the index id comes with the session).
+    fn needs_sign_in(&self) -> bool {
+        matches!(self, Cmd::Cases | Cmd::CreateCase { .. })
+    }
+}
+
+fn need_sign_in(signed_in: Option<&SignedIn>) -> anyhow::Result<&SignedIn> {
+    signed_in.context(NEEDS_SIGN_IN)
+}
+
+async fn run(
+    client: &Client,
+    cmd: Cmd,
+    signed_in: Option<&SignedIn>,
+    timeout: Duration,
+) -> anyhow::Result<Outcome> {
+    match cmd {
         Cmd::Create { title } => {
             let doc = client.create(|tx| put_text(tx, "title", &title))?;
             client.wait_synced(doc, timeout).await?;
@@ -71,24 +167,32 @@ async fn main() -> anyhow::Result<()> {
             known_as,
             dob,
         } => {
-            let index = caseload_index(&client, timeout).await?;
+            let index = need_sign_in(signed_in)?.caseload;
             let profile = fieldbook_case::Profile {
                 name,
                 known_as,
                 dob,
                 ..Default::default()
             };
+            // The server registers the new case to us and lists it in our index: devices
+            // never write the index.
             let doc = client.create(|tx| fieldbook_case::create(tx, &profile))?;
-            client.change(index, |tx| {
-                fieldbook_case::caseload::add(tx, &doc, now_ms()).map(|_| ())
-            })?;
-            client.wait_synced(doc, timeout).await?;
-            client.wait_synced(index, timeout).await?;
+            client
+                .wait_synced(doc, timeout)
+                .await
+                .context("waiting for the server to store the case")?;
+            find_index(client, index, timeout).await?;
+            client
+                .wait_for_document(index, timeout, |d| {
+                    fieldbook_case::caseload::case_ids(d).contains(&doc)
+                })
+                .await
+                .context("waiting for the case to appear in the caseload index")?;
             println!("{}", doc.to_url());
         }
         Cmd::Cases => {
-            let index = caseload_index(&client, timeout).await?;
-            let doc = client.document(&index).context("caseload index vanished")?;
+            let index = need_sign_in(signed_in)?.caseload;
+            let doc = find_index(client, index, timeout).await?;
             for id in fieldbook_case::caseload::case_ids(&doc) {
                 println!("{}", id.to_url());
             }
@@ -97,10 +201,7 @@ async fn main() -> anyhow::Result<()> {
             let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
             match client.find(doc, timeout).await {
                 Ok(d) => println!("{}", serde_json::to_string(&AutoSerde::from(&d))?),
-                Err(ClientError::Unavailable(_)) => {
-                    eprintln!("document {url} is unavailable");
-                    std::process::exit(3);
-                }
+                Err(ClientError::Unavailable(_)) => return Ok(Outcome::Unavailable(url)),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -111,28 +212,19 @@ async fn main() -> anyhow::Result<()> {
             client.wait_synced(doc, timeout).await?;
         }
     }
-    client.disconnect();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
-/// Fetch the server's caseload index (its id follows from the server's storage id).
-async fn caseload_index(client: &Client, timeout: Duration) -> anyhow::Result<DocumentId> {
-    let server = client
-        .server_storage_id()
-        .context("the server did not announce a storage id, so it has no caseload index")?;
-    let index = fieldbook_case::caseload::index_id(&server);
+/// Fetch the signed-in user's caseload index (its id came with the session).
+async fn find_index(
+    client: &Client,
+    index: DocumentId,
+    timeout: Duration,
+) -> anyhow::Result<fieldbook_sync::automerge::Automerge> {
     client
         .find(index, timeout)
         .await
-        .context("fetching the caseload index")?;
-    Ok(index)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .with_context(|| format!("fetching your caseload index {}", index.to_url()))
 }
 
 /// Strings as collaborative text, which is what automerge-repo JS peers write and expect.
