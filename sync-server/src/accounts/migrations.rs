@@ -1,1 +1,323 @@
-//! Versioned migrations for the directory tables. STUB.
+//! Versioned migrations for the directory tables.
+//!
+//! The directory shares the server's SQLite file with the document store, and the `meta`
+//! table with it too, under its own key (`directory_schema_version`), so the two evolve
+//! independently. Each step runs in its own `BEGIN IMMEDIATE` transaction that re-reads the
+//! version first: a server and an admin command opening an old file at the same moment
+//! cannot both apply a step.
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+pub(super) const VERSION_KEY: &str = "directory_schema_version";
+
+/// One step: applied when the stored version is `version - 1`.
+pub(super) struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+/// In order; never edit a step that has shipped: add another.
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: V1,
+}];
+
+/// The newest directory schema this build knows.
+pub(super) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[derive(Debug)]
+pub(super) enum MigrateError {
+    Sqlite(rusqlite::Error),
+    Newer { found: i64, known: i64 },
+    Unreadable(String),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sqlite(e)
+    }
+}
+
+/// Bring the directory tables up to `latest()`.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    migrate_to(conn, latest())
+}
+
+pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), MigrateError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    )?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = stored_version(&tx)?;
+        if current > latest() {
+            return Err(MigrateError::Newer {
+                found: current,
+                known: latest(),
+            });
+        }
+        let Some(step) = MIGRATIONS.iter().find(|m| m.version == current + 1) else {
+            return Ok(());
+        };
+        if step.version > target {
+            return Ok(());
+        }
+        tx.execute_batch(step.sql)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (VERSION_KEY, step.version.to_string()),
+        )?;
+        tx.commit()?;
+    }
+}
+
+pub(super) fn stored_version(conn: &Connection) -> Result<i64, MigrateError> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [VERSION_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match value {
+        None => Ok(0),
+        Some(v) => v
+            .parse()
+            .map_err(|_| MigrateError::Unreadable(format!("{VERSION_KEY} is {v:?}"))),
+    }
+}
+
+/// Version 1: accounts, devices, sessions, tickets, case registrations, grants, the audit
+/// log and the access version.
+///
+/// No foreign keys from `audit`: its rows outlive whatever they name, and a failed sign-in
+/// names nobody. Usernames compare case-insensitively (`COLLATE NOCASE`, ASCII), so
+/// `Alice` and `alice` cannot both exist.
+const V1: &str = "
+CREATE TABLE teams (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    agency TEXT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('practitioner', 'manager', 'administrator')),
+    agency TEXT NOT NULL,
+    team TEXT REFERENCES teams (id),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    password_hash TEXT NOT NULL,
+    caseload TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE manages (
+    user TEXT NOT NULL REFERENCES users (id),
+    team TEXT NOT NULL REFERENCES teams (id),
+    PRIMARY KEY (user, team)
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users (id),
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX devices_by_user ON devices (user);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users (id),
+    device TEXT NOT NULL REFERENCES devices (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user);
+CREATE INDEX sessions_by_device ON sessions (device);
+CREATE TABLE tickets (
+    hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users (id),
+    device TEXT NOT NULL REFERENCES devices (id),
+    expires_at INTEGER NOT NULL,
+    -- The expiry of the session that minted it: a connection opened with the ticket lasts
+    -- no longer than that session would have.
+    session_expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1))
+);
+CREATE INDEX tickets_by_device ON tickets (device);
+CREATE TABLE cases (
+    doc TEXT PRIMARY KEY,
+    allocated TEXT REFERENCES users (id),
+    team TEXT REFERENCES teams (id),
+    created_by TEXT REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    part_of TEXT
+);
+CREATE TABLE grants (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc TEXT NOT NULL REFERENCES cases (doc),
+    grantee_user TEXT REFERENCES users (id),
+    grantee_team TEXT REFERENCES teams (id),
+    access TEXT NOT NULL CHECK (access IN ('read', 'edit')),
+    granted_by TEXT REFERENCES users (id),
+    granted_at INTEGER NOT NULL,
+    CHECK ((grantee_user IS NULL) <> (grantee_team IS NULL))
+);
+CREATE INDEX grants_by_doc ON grants (doc);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    user TEXT,
+    device TEXT,
+    case_doc TEXT,
+    address TEXT,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_by_case ON audit (case_doc, seq);
+CREATE INDEX audit_by_user ON audit (user, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE access_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO access_version (id, version) VALUES (1, 0);
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{Directory, DirectoryError};
+    use crate::storage::SqliteStore;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn steps_are_in_order_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+        assert!(latest() >= 1);
+    }
+
+    #[test]
+    fn a_documents_only_store_gets_the_directory_and_keeps_its_own_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fieldbook.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        let storage_id = fieldbook_sync::Store::storage_id(&store).clone();
+        drop(store);
+        {
+            let conn = Connection::open(&path).unwrap();
+            assert!(!tables(&conn).contains(&"users".to_owned()));
+        }
+
+        Directory::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let names = tables(&conn);
+        for t in [
+            "teams",
+            "users",
+            "manages",
+            "devices",
+            "sessions",
+            "tickets",
+            "cases",
+            "grants",
+            "audit",
+            "access_version",
+            "chunks",
+            "sync_states",
+        ] {
+            assert!(names.contains(&t.to_owned()), "{t} missing from {names:?}");
+        }
+        assert_eq!(stored_version(&conn).unwrap(), latest());
+        let store_version: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(store_version, "1");
+        drop(conn);
+        // The store still opens, with the same identity, and opening again changes nothing.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(fieldbook_sync::Store::storage_id(&store), &storage_id);
+        Directory::open(&path).unwrap();
+    }
+
+    #[test]
+    fn a_directory_first_file_still_opens_as_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("fieldbook.sqlite3");
+        Directory::open(&path).unwrap();
+        SqliteStore::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert!(tables(&conn).contains(&"chunks".to_owned()));
+    }
+
+    #[test]
+    fn a_newer_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fieldbook.sqlite3");
+        Directory::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = ?2",
+            ((latest() + 1).to_string(), VERSION_KEY),
+        )
+        .unwrap();
+        drop(conn);
+        match Directory::open(&path) {
+            Err(DirectoryError::NewerSchema { found, known }) => {
+                assert_eq!((found, known), (latest() + 1, latest()));
+            }
+            other => panic!("expected NewerSchema, got {other:?}"),
+        }
+        let msg = DirectoryError::NewerSchema { found: 9, known: 1 }.to_string();
+        assert!(msg.contains("upgrade the server"), "{msg}");
+    }
+
+    #[test]
+    fn migrating_twice_and_stepwise_is_the_same() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 0).unwrap();
+        assert_eq!(stored_version(&conn).unwrap(), 0);
+        assert!(!tables(&conn).contains(&"users".to_owned()));
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(stored_version(&conn).unwrap(), latest());
+        let v: i64 = conn
+            .query_row("SELECT version FROM access_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 0);
+    }
+
+    #[test]
+    fn an_unreadable_version_is_an_error_not_a_fresh_start() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = 'two' WHERE key = ?1",
+            [VERSION_KEY],
+        )
+        .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(MigrateError::Unreadable(_))
+        ));
+    }
+}

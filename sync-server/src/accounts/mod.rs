@@ -215,6 +215,30 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
+    pub const ALL: [AuditKind; 17] = [
+        AuditKind::SignIn,
+        AuditKind::SignInFailed,
+        AuditKind::SignOut,
+        AuditKind::TicketMinted,
+        AuditKind::DeviceRegistered,
+        AuditKind::DeviceRevoked,
+        AuditKind::SessionsExpired,
+        AuditKind::UserAdded,
+        AuditKind::UserChanged,
+        AuditKind::TeamAdded,
+        AuditKind::GrantAdded,
+        AuditKind::GrantRemoved,
+        AuditKind::CaseRegistered,
+        AuditKind::CaseAllocated,
+        AuditKind::CaseRead,
+        AuditKind::CaseChanged,
+        AuditKind::WriteRefused,
+    ];
+
+    pub fn parse(s: &str) -> Option<AuditKind> {
+        AuditKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditKind::SignIn => "sign-in",
