@@ -229,6 +229,7 @@ where
             started: Instant::now(),
             to_conn: Default::default(),
             stalled: Vec::new(),
+            outbox: Vec::new(),
             principals: Default::default(),
             audit: Audit::default(),
             accounts_on: accounts.is_some(),
@@ -237,6 +238,7 @@ where
         accounts,
         // Every caseload index is checked once at start-up.
         access_changed: true,
+        caseloads_stale: false,
     };
     let thread = std::thread::Builder::new()
         .name("sync-actor".into())
@@ -270,6 +272,8 @@ struct Actor<S: Store + Clone, P: AccessPolicy> {
     accounts: Option<Accounts>,
     /// Set by `AccessChanged`; handled once the batch is committed.
     access_changed: bool,
+    /// A case was registered: caseload indexes need refreshing after the batch.
+    caseloads_stale: bool,
 }
 
 /// The actor's side of the runner: its clock, its connections' queues, and its logs.
@@ -278,6 +282,8 @@ struct Conns {
     to_conn: std::collections::HashMap<ConnId, ConnSender>,
     /// Connections found not reading (outbound queue full) during a drain.
     stalled: Vec<ConnId>,
+    /// Frames and closes of the current drain, in order.
+    outbox: Vec<(ConnId, ToConn)>,
     /// Who signed in on each connection.
     principals: std::collections::HashMap<ConnId, Principal>,
     /// What happened to cases, for the audit log and for registering new cases.
@@ -285,27 +291,44 @@ struct Conns {
     accounts_on: bool,
 }
 
+impl Conns {
+    /// Hand the drain's frames to their connections. Never waits: a connection whose queue
+    /// is full is not reading; its task has been told to close, and the engine forgets it.
+    fn flush(&mut self) {
+        for (conn, msg) in std::mem::take(&mut self.outbox) {
+            match msg {
+                ToConn::Close(_) => {
+                    if let Some(tx) = self.to_conn.remove(&conn) {
+                        // A full queue already made the task close; nothing more to do.
+                        let _ = tx.try_send(msg);
+                    }
+                }
+                frame => {
+                    if let Some(tx) = self.to_conn.get(&conn) {
+                        if !tx.try_send(frame) {
+                            self.to_conn.remove(&conn);
+                            self.stalled.push(conn);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Host for Conns {
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Never waits: a connection whose queue is full is not reading; its task has been
-    /// told to close, and the engine forgets it after this drain.
+    /// Held until the drain ends ([`Conns::flush`]), so the audit and case registrations
+    /// of a batch are written before anything it acknowledges leaves.
     fn send(&mut self, conn: ConnId, msg: Message) {
-        if let Some(tx) = self.to_conn.get(&conn) {
-            if !tx.try_send(ToConn::Frame(msg.encode())) {
-                self.to_conn.remove(&conn);
-                self.stalled.push(conn);
-            }
-        }
+        self.outbox.push((conn, ToConn::Frame(msg.encode())));
     }
 
     fn close(&mut self, conn: ConnId, reason: CloseReason) {
-        if let Some(tx) = self.to_conn.remove(&conn) {
-            // A full queue already made the task close; nothing more to do.
-            let _ = tx.try_send(ToConn::Close(reason.to_string()));
-        }
+        self.outbox.push((conn, ToConn::Close(reason.to_string())));
     }
 
     fn event(&mut self, event: &Event) {
@@ -429,6 +452,10 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         loop {
             // A storage error is logged by `committed` and handled by the runner.
             let _ = drain(&self.runner, &mut self.conns).await;
+            if self.accounts.is_some() {
+                self.record_batch();
+            }
+            self.conns.flush();
             let stalled = std::mem::take(&mut self.conns.stalled);
             if stalled.is_empty() {
                 break;

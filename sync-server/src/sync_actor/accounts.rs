@@ -47,9 +47,9 @@ impl Conns {
 }
 
 impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
-    /// After a committed batch: register new cases, write the audit, and on a directory
-    /// change close what may no longer connect and refresh the caseload indexes.
-    pub(super) async fn after_batch(&mut self) {
+    /// After a committed batch, before its replies leave: register new cases and write the
+    /// audit.
+    pub(super) fn record_batch(&mut self) {
         let Some(accounts) = self.accounts.clone() else {
             return;
         };
@@ -138,10 +138,20 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                 tracing::error!(error = %e, rows = entries.len(), "could not write the audit log");
             }
         }
+        self.caseloads_stale |= registered;
+    }
+
+    /// After a batch: on a directory change, close what may no longer connect; then bring
+    /// caseload indexes up to date if anything they depend on changed.
+    pub(super) async fn after_batch(&mut self) {
+        let Some(accounts) = self.accounts.clone() else {
+            return;
+        };
         if std::mem::take(&mut self.access_changed) {
             self.close_revoked(&accounts);
-            self.refresh_caseloads(&accounts).await;
-        } else if registered {
+            self.caseloads_stale = true;
+        }
+        if std::mem::take(&mut self.caseloads_stale) {
             self.refresh_caseloads(&accounts).await;
         }
     }

@@ -126,10 +126,9 @@ impl<P: AccessPolicy> Engine<P> {
             return;
         }
         self.ensure_peer(conn, doc_id, &identity);
-        let d = self.docs.get_mut(&doc_id).expect("present");
-        d.wants.remove(&conn);
-        let ps = d.peers.get_mut(&conn).expect("inserted above");
-        if sends_changes && ps.state.read_only {
+        let d = self.docs.get(&doc_id).expect("present");
+        let read_only = d.peers.get(&conn).is_some_and(|ps| ps.state.read_only);
+        if sends_changes && read_only {
             out.events.push(Event::WriteRejected { doc: doc_id, conn });
         } else if sends_changes && self.policy.inspects_changes() {
             let Some(changes) = decode_changes(&message.changes) else {
@@ -139,10 +138,19 @@ impl<P: AccessPolicy> Engine<P> {
                     out,
                 );
             };
+            // Changes this document already has were checked when they first arrived (and
+            // peers resend them, e.g. inside a whole-document chunk): only new ones count.
+            let changes: Vec<automerge::Change> = changes
+                .into_iter()
+                .filter(|c| d.am.get_change_by_hash(&c.hash()).is_none())
+                .collect();
             if let Err(why) = self.policy.check_changes(&identity, &doc_id, &changes) {
                 return self.violation(conn, Violation::ChangeRefused(why), out);
             }
         }
+        let d = self.docs.get_mut(&doc_id).expect("present");
+        d.wants.remove(&conn);
+        let ps = d.peers.get_mut(&conn).expect("inserted above");
         let before = d.am.get_heads();
         if let Err(e) = d.am.receive_sync_message(&mut ps.state, message) {
             return self.violation(conn, Violation::SyncNotApplied(Arc::new(e)), out);
