@@ -12,6 +12,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+mod admin;
+
 /// Exit code when the sync actor dies: EX_SOFTWARE, so a supervisor restarts the server.
 const EXIT_ACTOR_DIED: i32 = 70;
 
@@ -38,6 +40,15 @@ struct Cli {
     /// Seed invented demo cases and demo accounts (once; only in an empty data directory).
     #[arg(long)]
     demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage teams, users, case allocation, grants and devices, and read the audit log,
+    /// in the server's data directory (safe while the server runs).
+    Admin(admin::AdminArgs),
 }
 
 #[tokio::main]
@@ -45,6 +56,9 @@ async fn main() -> anyhow::Result<()> {
     init_logging()?;
     log_panics();
     let cli = Cli::parse();
+    if let Some(Command::Admin(args)) = cli.command {
+        std::process::exit(admin::main(args, cli.config.as_deref(), cli.data_dir));
+    }
     let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     if let Some(v) = cli.listen {
         config.listen = v;

@@ -228,57 +228,57 @@ impl Directory {
             team,
             password: secret,
         } = new;
-        self.finish((|| {
+        let checked = (|| {
             check_username(&username)?;
-            let display_name = clean_name("display name", &display_name)?;
-            let agency = clean_name("agency", &agency)?;
             password::check(&secret).map_err(|e| invalid(e.to_string()))?;
-            Ok((display_name, agency))
-        })())
-        .and_then(|(display_name, agency)| {
-            // Hashing takes tens of milliseconds: not while holding the connection.
-            let hash = password::hash(&secret);
-            self.write(|tx| {
-                if let Some(t) = &team {
-                    if !team_exists(tx, t)? {
-                        return Err(not_found("team", &t.0));
-                    }
+            Ok((
+                clean_name("display name", &display_name)?,
+                clean_name("agency", &agency)?,
+            ))
+        })();
+        let (display_name, agency) = self.finish(checked)?;
+        // Hashing takes tens of milliseconds: not while holding the connection.
+        let hash = password::hash(&secret);
+        self.write(|tx| {
+            if let Some(t) = &team {
+                if !team_exists(tx, t)? {
+                    return Err(not_found("team", &t.0));
                 }
-                if user_id_by_username(tx, &username)?.is_some() {
-                    return Err(Fail::Dir(DirectoryError::Exists {
-                        what: "user",
-                        name: username.clone(),
-                    }));
-                }
-                let user = User {
-                    id: UserId(random_id("usr_")),
-                    username: username.clone(),
-                    display_name,
-                    role,
-                    agency,
-                    team: team.clone(),
-                    active: true,
-                    caseload: DocumentId::random(),
-                };
-                tx.execute(
-                    "INSERT INTO users (id, username, display_name, role, agency, team, active,
+            }
+            if user_id_by_username(tx, &username)?.is_some() {
+                return Err(Fail::Dir(DirectoryError::Exists {
+                    what: "user",
+                    name: username.clone(),
+                }));
+            }
+            let user = User {
+                id: UserId(random_id("usr_")),
+                username: username.clone(),
+                display_name,
+                role,
+                agency,
+                team: team.clone(),
+                active: true,
+                caseload: DocumentId::random(),
+            };
+            tx.execute(
+                "INSERT INTO users (id, username, display_name, role, agency, team, active,
                                         password_hash, caseload, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9)",
-                    params![
-                        user.id.0,
-                        user.username,
-                        user.display_name,
-                        user.role.as_str(),
-                        user.agency,
-                        user.team.as_ref().map(|t| &t.0),
-                        hash,
-                        user.caseload.to_string(),
-                        now
-                    ],
-                )?;
-                bump(tx)?;
-                Ok(user)
-            })
+                params![
+                    user.id.0,
+                    user.username,
+                    user.display_name,
+                    user.role.as_str(),
+                    user.agency,
+                    user.team.as_ref().map(|t| &t.0),
+                    hash,
+                    user.caseload.to_string(),
+                    now
+                ],
+            )?;
+            bump(tx)?;
+            Ok(user)
         })
     }
 
