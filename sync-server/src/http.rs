@@ -71,6 +71,7 @@ pub struct RunningServer {
     actor_task: tokio::task::JoinHandle<()>,
     actor: ActorHandle,
     watcher: Option<tokio::task::JoinHandle<()>>,
+    auth: Option<Arc<Auth>>,
 }
 
 impl RunningServer {
@@ -80,6 +81,14 @@ impl RunningServer {
 
     pub fn sync_url(&self) -> String {
         format!("ws://{}/sync", self.addr)
+    }
+
+    /// Whether anyone can sign in (false for a new store, and without sign-in).
+    pub fn has_accounts(&self) -> bool {
+        self.auth
+            .as_ref()
+            .and_then(|a| a.model.read().ok().map(|m| m.users().next().is_some()))
+            .unwrap_or(false)
     }
 
     pub async fn stats(&self) -> Option<Stats> {
@@ -230,6 +239,7 @@ where
         join_timeout: Duration::from_secs(config.join_timeout_secs),
         auth: auth.clone(),
     };
+    let state_auth = state.auth.clone();
     let mut app = Router::new()
         .route("/sync", get(sync_upgrade))
         .route("/healthz", get(health))
@@ -273,6 +283,7 @@ where
         actor_task,
         actor,
         watcher,
+        auth: state_auth,
     })
 }
 

@@ -92,6 +92,17 @@ async fn main() -> anyhow::Result<()> {
     );
     if config.demo {
         print!("{}", fieldbook_sync_server::demo::sign_in_help());
+    } else if !server.has_accounts() {
+        let exe = std::env::args()
+            .next()
+            .unwrap_or_else(|| "fieldbook-sync-server".into());
+        println!(
+            "No accounts yet. Create a team and the first person, then sign in at the URL above:\n  \
+             {exe} admin --data-dir {dir} teams add <team-id> --name \"<team name>\" --agency \"<agency>\"\n  \
+             {exe} admin --data-dir {dir} users add <username> --name \"<display name>\" --role practitioner --agency \"<agency>\" --team <team-id>\n\
+             (or start with --demo on an empty data directory for invented demo accounts)",
+            dir = config.data_dir.display()
+        );
     }
     let mut server = server;
     tokio::select! {

@@ -547,6 +547,56 @@ async fn a_read_only_grant_reads_but_its_changes_never_reach_the_server() {
 }
 
 #[tokio::test]
+async fn a_change_naming_someone_else_as_its_author_is_refused() {
+    let w = World::start().await;
+    let (ayo, bea) = (person(&w, "demo-ayo").await, person(&w, "demo-bea").await);
+    let a = device(&w, &ayo).await;
+    let x = caseload_of(&a, &ayo, demo::NORTH_CASES).await[0];
+    let b = device(&w, &bea).await;
+    b.find(x, T).await.unwrap();
+    let set_by = |name: &'static str, key: &'static str| {
+        move |tx: &mut fieldbook_sync::automerge::transaction::Transaction<'_>| {
+            use fieldbook_sync::automerge::transaction::Transactable;
+            let m = tx.put_object(
+                fieldbook_sync::automerge::ROOT,
+                key,
+                fieldbook_sync::automerge::ObjType::Map,
+            )?;
+            tx.put(&m, "value", "high")?;
+            tx.put(&m, "by", name)?;
+            Ok(())
+        }
+    };
+    // Her own name: accepted.
+    b.change(x, set_by(demo::USERS[1].name, "own_claim"))
+        .unwrap();
+    b.wait_synced(x, T)
+        .await
+        .expect("her own authorship is accepted");
+    // Ayo's name: refused, the connection closes, the server keeps nothing of it.
+    b.change(x, set_by(demo::USERS[0].name, "forged_claim"))
+        .unwrap();
+    let reason = b
+        .wait_disconnected(T)
+        .await
+        .expect("the server closes the connection");
+    assert!(reason.contains("change refused"), "{reason}");
+    let fresh = device(&w, &ayo).await;
+    let server_copy = fresh.find(x, T).await.unwrap();
+    use fieldbook_sync::automerge::ReadDoc;
+    let root = fieldbook_sync::automerge::ROOT;
+    assert!(server_copy
+        .get(root.clone(), "own_claim")
+        .unwrap()
+        .is_some());
+    assert!(server_copy.get(root, "forged_claim").unwrap().is_none());
+    for d in [a, fresh] {
+        d.disconnect();
+    }
+    w.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_revoked_device_is_disconnected_within_a_second_and_cannot_come_back() {
     let w = World::start().await;
     let cal = person(&w, "demo-cal").await;

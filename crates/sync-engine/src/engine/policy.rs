@@ -24,9 +24,10 @@ pub trait AccessPolicy {
         false
     }
 
-    /// Inspect changes a writer sends before they are applied; `Err` refuses the whole
-    /// message and closes the connection (the peer keeps its changes). The server uses it
-    /// to refuse changes that name someone else as their author.
+    /// Inspect the changes a writer's message added; `Err` refuses the whole message: the
+    /// connection is closed, the document is reloaded from storage without them, and the
+    /// peer keeps its changes. The server uses it to refuse changes that name someone else
+    /// as their author.
     fn check_changes(
         &self,
         _who: &Identity,

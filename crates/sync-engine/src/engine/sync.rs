@@ -19,23 +19,6 @@ pub(super) struct Ephemeral {
     pub(super) data: Vec<u8>,
 }
 
-/// The changes a sync message carries, whether as change chunks or as one document chunk
-/// (automerge-repo's v2 messages). None if a chunk is neither. Sizes are already bounded by
-/// the guard.
-fn decode_changes(chunks: &sync::ChunkList) -> Option<Vec<automerge::Change>> {
-    let mut out = Vec::new();
-    for chunk in chunks.iter() {
-        match automerge::Change::from_bytes(chunk.to_vec()) {
-            Ok(c) => out.push(c),
-            Err(_) => {
-                let doc = Automerge::load(chunk).ok()?;
-                out.extend(doc.get_changes(&[]));
-            }
-        }
-    }
-    Some(out)
-}
-
 impl<P: AccessPolicy> Engine<P> {
     /// Start tracking sync with `conn` for a loaded document, resuming persisted state.
     pub(super) fn ensure_peer(&mut self, conn: ConnId, doc_id: DocumentId, identity: &Identity) {
@@ -130,23 +113,6 @@ impl<P: AccessPolicy> Engine<P> {
         let read_only = d.peers.get(&conn).is_some_and(|ps| ps.state.read_only);
         if sends_changes && read_only {
             out.events.push(Event::WriteRejected { doc: doc_id, conn });
-        } else if sends_changes && self.policy.inspects_changes() {
-            let Some(changes) = decode_changes(&message.changes) else {
-                return self.violation(
-                    conn,
-                    Violation::ChangeRefused("a change could not be decoded"),
-                    out,
-                );
-            };
-            // Changes this document already has were checked when they first arrived (and
-            // peers resend them, e.g. inside a whole-document chunk): only new ones count.
-            let changes: Vec<automerge::Change> = changes
-                .into_iter()
-                .filter(|c| d.am.get_change_by_hash(&c.hash()).is_none())
-                .collect();
-            if let Err(why) = self.policy.check_changes(&identity, &doc_id, &changes) {
-                return self.violation(conn, Violation::ChangeRefused(why), out);
-            }
         }
         let d = self.docs.get_mut(&doc_id).expect("present");
         d.wants.remove(&conn);
@@ -156,6 +122,20 @@ impl<P: AccessPolicy> Engine<P> {
             return self.violation(conn, Violation::SyncNotApplied(Arc::new(e)), out);
         }
         let changed = d.am.get_heads() != before;
+        if changed && self.policy.inspects_changes() {
+            // Checked once applied: automerge-repo's v2 messages carry changes as a partial
+            // document that only decodes against the document's own history. Refused
+            // changes are in memory only (nothing is saved before this point), so the
+            // document is dropped and reloaded from storage, as after a panic.
+            let new: Vec<automerge::Change> = d.am.get_changes(&before);
+            if let Err(why) = self.policy.check_changes(&identity, &doc_id, &new) {
+                self.violation(conn, Violation::ChangeRefused(why), out);
+                let reload = self.quarantine(conn, Some(doc_id), self.now);
+                out.merge(reload);
+                return;
+            }
+        }
+        let d = self.docs.get_mut(&doc_id).expect("present");
         if changed {
             out.events.push(Event::DocumentChanged {
                 doc: doc_id,
