@@ -60,6 +60,8 @@ struct AppState {
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Serving HTTPS and WSS (the server terminates TLS).
+    tls: bool,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     actor_task: tokio::task::JoinHandle<()>,
@@ -69,11 +71,13 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     pub fn sync_url(&self) -> String {
-        format!("ws://{}/sync", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/sync", self.addr)
     }
 
     pub async fn stats(&self) -> Option<Stats> {
@@ -136,10 +140,9 @@ where
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr()?;
+    let listener = crate::transport::bind(config).await?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
+    let tls = config.tls_enabled();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -206,6 +209,7 @@ where
                 HeaderValue::from_static("no-cache"),
             ));
     }
+    let app = crate::transport::security_headers(app, config);
     let mut shutdown = shutdown_rx;
     let task = tokio::spawn(async move {
         axum::serve(
@@ -219,6 +223,7 @@ where
     });
     Ok(RunningServer {
         addr,
+        tls,
         shutdown: shutdown_tx,
         task,
         actor_task,

@@ -6,3 +6,4 @@ pub mod demo;
 pub mod http;
 pub mod storage;
 pub mod sync_actor;
+pub mod transport;
