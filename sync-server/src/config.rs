@@ -72,6 +72,16 @@ pub struct Config {
     /// call the API from a browser, besides the server's own origin. Requests without an
     /// `Origin` header (non-browser clients) are not affected.
     pub allowed_origins: Vec<String>,
+    /// PEM file with the server's TLS certificate, then any intermediates. With `tls_key`
+    /// the port speaks only HTTPS and WSS. Both or neither.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy in front of the server terminates TLS, so browsers reach it over
+    /// HTTPS even though this port speaks plain HTTP. Allows a non-loopback `listen` without
+    /// `tls_cert`; the server then sends HSTS and marks cookies `Secure`. Only set it when the
+    /// port is reachable through that proxy alone.
+    pub behind_tls_proxy: bool,
 }
 
 impl Default for Config {
@@ -99,6 +109,9 @@ impl Default for Config {
             session_ttl_hours: 14 * 24,
             ticket_ttl_secs: 60,
             allowed_origins: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            behind_tls_proxy: false,
         }
     }
 }
@@ -129,8 +142,47 @@ impl Config {
         self.data_dir.join("fieldbook.sqlite3")
     }
 
+    /// The server terminates TLS itself (`tls_cert` and `tls_key` are set).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// Browsers reach the server over HTTPS: it terminates TLS, or a TLS proxy in front does.
+    /// Cookies are then `Secure` and responses carry `Strict-Transport-Security`.
+    pub fn serves_https(&self) -> bool {
+        self.tls_enabled() || self.behind_tls_proxy
+    }
+
     /// Settings that load but cannot work together.
     pub fn check(&self) -> Result<(), String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(
+                    "tls_cert is set but tls_key is not: give both the certificate \
+                            and its private key (--tls-cert FILE --tls-key FILE), or neither"
+                        .into(),
+                )
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "tls_key is set but tls_cert is not: give both the certificate \
+                            and its private key (--tls-cert FILE --tls-key FILE), or neither"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        if !self.listen.ip().to_canonical().is_loopback() && !self.serves_https() {
+            return Err(format!(
+                "refusing to serve plain HTTP on {}, which other machines can reach: sign-in \
+                 and case files would cross the network unencrypted. Give the server a \
+                 certificate (--tls-cert FILE --tls-key FILE, or tls_cert and tls_key) so it \
+                 speaks HTTPS; or, only if a reverse proxy in front of it terminates TLS and \
+                 this port is reachable through that proxy alone, set --behind-tls-proxy \
+                 (behind_tls_proxy = true); or listen on 127.0.0.1 to serve this machine only",
+                self.listen
+            ));
+        }
         if self.ping_interval_secs == 0 {
             return Err("ping_interval_secs must be at least 1".into());
         }
@@ -314,6 +366,64 @@ mod tests {
             },
             "actor_inbox",
         );
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_and_tls_needs_both_files() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "fb.toml",
+                "listen = \"0.0.0.0:443\"\ntls_cert = \"/etc/fb/cert.pem\"",
+            )?;
+            jail.set_env("FIELDBOOK_TLS_KEY", "/etc/fb/key.pem");
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!(c.tls_key.as_deref(), Some(Path::new("/etc/fb/key.pem")));
+            assert!(c.tls_enabled() && c.serves_https());
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        let d = Config::default;
+        assert!(!d().serves_https(), "plain HTTP on loopback by default");
+        assert_eq!(d().check(), Ok(()));
+        for listen in ["0.0.0.0:8080", "192.168.1.20:8080", "[::]:8080"] {
+            let open = Config {
+                listen: listen.parse().unwrap(),
+                ..d()
+            };
+            let e = open.check().unwrap_err();
+            assert!(e.contains(&format!("plain HTTP on {listen}")), "{e}");
+            assert!(
+                e.contains("--tls-cert FILE --tls-key FILE") && e.contains("--behind-tls-proxy"),
+                "says what to do: {e}"
+            );
+            let proxied = Config {
+                behind_tls_proxy: true,
+                ..open
+            };
+            assert_eq!(proxied.check(), Ok(()));
+            assert!(proxied.serves_https() && !proxied.tls_enabled());
+        }
+        for loopback in ["127.0.0.1:0", "[::1]:0", "[::ffff:127.0.0.1]:0"] {
+            let local = Config {
+                listen: loopback.parse().unwrap(),
+                ..d()
+            };
+            assert_eq!(local.check(), Ok(()), "{loopback}");
+        }
+        let half = Config {
+            tls_cert: Some("cert.pem".into()),
+            ..d()
+        };
+        let e = half.check().unwrap_err();
+        assert!(e.starts_with("tls_cert is set but tls_key is not"), "{e}");
+        assert!(!half.serves_https(), "half a TLS configuration is not TLS");
+        let half = Config {
+            tls_key: Some("key.pem".into()),
+            listen: "0.0.0.0:443".parse().unwrap(),
+            ..d()
+        };
+        let e = half.check().unwrap_err();
+        assert!(e.starts_with("tls_key is set but tls_cert is not"), "{e}");
     }
 
     #[test]

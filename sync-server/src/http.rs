@@ -66,6 +66,8 @@ struct AppState {
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Serving HTTPS and WSS (the server terminates TLS).
+    tls: bool,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     actor_task: tokio::task::JoinHandle<()>,
@@ -76,11 +78,13 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     pub fn sync_url(&self) -> String {
-        format!("ws://{}/sync", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/sync", self.addr)
     }
 
     /// Whether anyone can sign in (false for a new store, and without sign-in).
@@ -188,10 +192,9 @@ where
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr()?;
+    let listener = crate::transport::bind(config).await?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
+    let tls = config.tls_enabled();
     let (actor, actor_task) = sync_actor::spawn(
         store,
         ActorSettings {
@@ -210,7 +213,7 @@ where
             AuthSettings {
                 session_ttl_ms: (config.session_ttl_hours as i64).saturating_mul(3_600_000),
                 ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
-                secure_cookies: false,
+                secure_cookies: config.serves_https(),
                 allowed_origins: config.allowed_origins.clone(),
             },
         ))
@@ -265,6 +268,7 @@ where
                 HeaderValue::from_static("no-cache"),
             ));
     }
+    let app = crate::transport::security_headers(app, config);
     let mut shutdown = shutdown_rx;
     let task = tokio::spawn(async move {
         axum::serve(
@@ -278,6 +282,7 @@ where
     });
     Ok(RunningServer {
         addr,
+        tls,
         shutdown: shutdown_tx,
         task,
         actor_task,

@@ -8,4 +8,5 @@ pub mod demo;
 pub mod http;
 pub mod storage;
 pub mod sync_actor;
+pub mod transport;
 pub mod watch_access;

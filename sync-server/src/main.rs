@@ -40,6 +40,17 @@ struct Cli {
     /// Seed invented demo cases and demo accounts (once; only in an empty data directory).
     #[arg(long)]
     demo: bool,
+    /// PEM file with the TLS certificate (then any intermediates): serve HTTPS and WSS.
+    /// Needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM file with the private key for --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// A reverse proxy in front terminates TLS: allow plain HTTP on a non-loopback --listen
+    /// address, and send HSTS and Secure cookies.
+    #[arg(long)]
+    behind_tls_proxy: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -74,6 +85,15 @@ async fn main() -> anyhow::Result<()> {
     }
     if cli.demo {
         config.demo = true;
+    }
+    if let Some(v) = cli.tls_cert {
+        config.tls_cert = Some(v);
+    }
+    if let Some(v) = cli.tls_key {
+        config.tls_key = Some(v);
+    }
+    if cli.behind_tls_proxy {
+        config.behind_tls_proxy = true;
     }
     if let Some(dir) = &config.static_dir {
         anyhow::ensure!(

@@ -2,6 +2,7 @@
 import { chromium } from "playwright-core"
 import { spawn } from "node:child_process"
 import { createServer } from "node:net"
+import { readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import assert from "node:assert/strict"
 import { before, after } from "node:test"
@@ -101,15 +102,47 @@ export async function setAuthor(page, baseUrl, name) {
 }
 
 const AXE = fileURLToPath(new URL("../../node_modules/axe-core/axe.min.js", import.meta.url))
+let axeSource
 
 /** Run axe-core (WCAG 2.1 A and AA rules) on the page as it is; returns the violations. */
 export async function axeViolations(page) {
-  await page.addScriptTag({ path: AXE })
+  // Evaluated through DevTools, not added as a <script> element: the server's
+  // Content-Security-Policy blocks inline scripts, as it should.
+  axeSource ??= await readFile(AXE, "utf8")
+  await page.evaluate(axeSource)
   const result = await page.evaluate(() =>
     // eslint-disable-next-line no-undef
     axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
   )
   return result.violations.map(v => `${v.id}: ${v.help} — ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)
+}
+
+/**
+ * Record every Content-Security-Policy violation on every page of `context`, from the
+ * `securitypolicyviolation` event (the document's own report) and from the console, where
+ * Chromium also reports what the policy blocks. `seen` is the live list; `next()` resolves
+ * with the next violation recorded.
+ */
+export async function watchCsp(context) {
+  const violations = []
+  let waiting = []
+  const record = v => {
+    violations.push(v)
+    for (const resolve of waiting) resolve(v)
+    waiting = []
+  }
+  // A binding and an init script come in through DevTools, so the policy does not stop them.
+  await context.exposeBinding("__fieldbookCspViolation", ({ page }, v) => record({ page: page.url(), ...v }))
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", e =>
+      // eslint-disable-next-line no-undef
+      __fieldbookCspViolation({ directive: e.effectiveDirective, blocked: e.blockedURI, sample: e.sample }),
+    )
+  })
+  context.on("console", msg => {
+    if (msg.type() === "error" && /Content Security Policy/i.test(msg.text())) record({ console: msg.text() })
+  })
+  return { seen: violations, next: () => new Promise(resolve => waiting.push(resolve)) }
 }
 
 /**
@@ -158,14 +191,26 @@ export function useApp(extraArgs = [], { browser = true } = {}) {
       return { context, page }
     },
   }
+  // Every page a test opens in `app.browser` is watched: a screen the policy breaks fails
+  // the file.
+  const cspSeen = []
   before(async () => {
     app.server = await appServer(extraArgs)
     await app.server.start()
-    if (browser) app.browser = await launch()
+    if (browser) {
+      app.browser = await launch()
+      const newContext = app.browser.newContext.bind(app.browser)
+      app.browser.newContext = async options => {
+        const context = await newContext(options)
+        cspSeen.push((await watchCsp(context)).seen)
+        return context
+      }
+    }
   })
   after(async () => {
     await app.browser?.close()
     await app.server?.close()
+    assert.deepEqual(cspSeen.flat(), [], "Content-Security-Policy violations")
   })
   return app
 }

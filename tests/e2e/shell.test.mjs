@@ -6,9 +6,12 @@ import http from "node:http"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { brotliDecompressSync } from "node:zlib"
-import { startServer, tempDir, removeDir } from "../interop/harness.mjs"
+import { execFile } from "node:child_process"
+import { X509Certificate, createHash } from "node:crypto"
+import { promisify } from "node:util"
+import { startServer, tempDir, removeDir, withTimeout, TIMEOUT } from "../interop/harness.mjs"
 import { chromium } from "playwright-core"
-import { launch, CHROMIUM, FLAGS } from "./browser.mjs"
+import { launch, CHROMIUM, FLAGS, watchCsp, createCase, upToDate } from "./browser.mjs"
 
 const dist = process.env.FIELDBOOK_DIST ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 let dir, server, browser
@@ -66,5 +69,80 @@ test("the shell is sent brotli-compressed to browsers that accept it, and identi
     const plain = await getRaw(new URL(asset, server.url), "identity")
     assert.equal(plain.encoding, undefined, asset)
     assert.ok(plain.body.equals(raw), asset)
+  }
+})
+
+const POLICY = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'"
+
+/** Open the app, sync a case, wait for the service worker; returns the page's WebSocket URLs. */
+async function bootAndSync(page, url, name) {
+  const sockets = []
+  page.on("websocket", ws => sockets.push(ws.url()))
+  const response = await page.goto(url)
+  await createCase(page, name)
+  await upToDate(page) // the sync socket is open: connect-src 'self' admits it
+  await page.evaluate(() => navigator.serviceWorker.ready)
+  await page.goto(`${url}#/settings`)
+  await page.getByLabel("Your name and role").waitFor()
+  return { response, sockets }
+}
+
+test("the app starts, syncs and registers its service worker under the Content-Security-Policy", async () => {
+  const context = await browser.newContext()
+  const csp = await watchCsp(context)
+  const page = await context.newPage()
+  const { response, sockets } = await bootAndSync(page, server.url, "Policy Test Child")
+  const headers = response.headers()
+  assert.equal(headers["content-security-policy"], POLICY)
+  assert.equal(headers["strict-transport-security"], undefined, "no HSTS over plain HTTP")
+  const html = await response.text()
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, "no inline script left in index.html")
+  assert.ok(sockets.includes(server.wsUrl), sockets.join(", "))
+  assert.deepEqual(csp.seen, [])
+
+  // Control: the watcher does catch a violation when there is one.
+  const next = csp.next()
+  await page.evaluate(() => {
+    new Image().src = "https://example.invalid/pixel.png"
+  })
+  const caught = await withTimeout(next, TIMEOUT, "the control violation")
+  assert.ok(caught.directive === "img-src" || /img-src/.test(caught.console), JSON.stringify(caught))
+  await context.close()
+})
+
+test("over HTTPS the app syncs through wss:// with the same policy and HSTS", async () => {
+  const certDir = await tempDir()
+  const dataDir = await tempDir()
+  const cert = path.join(certDir, "cert.pem")
+  const key = path.join(certDir, "key.pem")
+  await promisify(execFile)("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=Fieldbook test",
+    "-addext", "subjectAltName=IP:127.0.0.1",
+  ])
+  // Chromium trusts exactly this key (by its SPKI hash), nothing else.
+  const spki = new X509Certificate(await readFile(cert)).publicKey.export({ type: "spki", format: "der" })
+  const pin = createHash("sha256").update(spki).digest("base64")
+  const tls = await startServer(dataDir, ["--static-dir", dist, "--tls-cert", cert, "--tls-key", key])
+  const secure = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...FLAGS, `--ignore-certificate-errors-spki-list=${pin}`],
+  })
+  try {
+    assert.match(tls.url, /^https:\/\/127\.0\.0\.1:\d+\/$/)
+    assert.match(tls.wsUrl, /^wss:\/\/127\.0\.0\.1:\d+\/sync$/)
+    const context = await secure.newContext()
+    const csp = await watchCsp(context)
+    const page = await context.newPage()
+    const { response, sockets } = await bootAndSync(page, tls.url, "Secure Test Child")
+    assert.equal(response.headers()["content-security-policy"], POLICY)
+    assert.equal(response.headers()["strict-transport-security"], "max-age=31536000")
+    assert.ok(sockets.length > 0 && sockets.every(u => u === tls.wsUrl), sockets.join(", "))
+    assert.deepEqual(csp.seen, [])
+  } finally {
+    await secure.close()
+    await tls.stop()
+    await removeDir(dataDir)
+    await removeDir(certDir)
   }
 })

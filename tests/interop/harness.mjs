@@ -58,7 +58,7 @@ export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0
     TIMEOUT,
     "server start",
   )
-  const m = line.match(/running at (http:\/\/\S+) \(sync endpoint (ws:\/\/\S+)\)/)
+  const m = line.match(/running at (https?:\/\/\S+) \(sync endpoint (wss?:\/\/\S+)\)/)
   if (!m) throw new Error(`unexpected server banner: ${line}`)
   const url = m[1]
   const sessions = new Map()

@@ -326,7 +326,7 @@ fn frozen_section(driver: Driver, id: DocumentId, a: Assessment, section: &str) 
         None if c.is_conflict() => "Set two ways at once".to_owned(),
         None => "Not set".to_owned(),
     };
-    let text = |t: String| view! { <p class="fb-frozen" data-testid="frozen-text" style="white-space: pre-wrap">{t}</p> };
+    let text = |t: String| view! { <p class="fb-frozen" data-testid="frozen-text">{t}</p> };
     let body = match vocab::RISK_CATEGORIES.iter().find(|(c, _)| *c == section) {
         Some((cid, label)) => {
             let cat = a.category(cid).cloned();
