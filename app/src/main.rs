@@ -99,14 +99,11 @@ fn App(driver: Driver) -> impl IntoView {
 /// No one is signed in: the sign-in screen and nothing else (no case, no connection).
 #[component]
 fn SignInOnly(driver: Driver) -> impl IntoView {
-    let d = driver.clone();
-    // Wherever the person was going (a link to a case, say), they go there once signed in.
+    // Wherever the person was going (a link to a case, say), they go there once signed in:
+    // the app opens on the page in the URL and asks for its case.
     let done = move |_| {
-        let route = Route::parse(&current_hash());
-        if route == Route::SignIn {
+        if Route::parse(&current_hash()) == Route::SignIn {
             ui::go(&Route::Cases);
-        } else {
-            open_case(&d, &route);
         }
         ui::show_page_top();
     };

@@ -27,9 +27,9 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use fieldbook_browser_store::{IdbStore, Store};
+use fieldbook_case as case;
 use fieldbook_case::account::{self, Account};
 use fieldbook_case::status::Tracker;
-use fieldbook_case::{self as case};
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::{Automerge, AutomergeError};
 use fieldbook_sync::health::{Monitor, Policy};
