@@ -1,7 +1,9 @@
 //! Fieldbook PWA: case list, case page with contact notes, and the note form. All state
 //! lives in Automerge documents held by the [`driver::Driver`]; the UI only renders them.
+//! Until someone signs in on the device, the only screen is "Sign in to Fieldbook".
 
 mod driver;
+mod http;
 mod pages;
 mod ui;
 
@@ -18,6 +20,7 @@ use pages::note::NoteForm;
 use pages::plan::SafetyPlan;
 use pages::profile::ProfileForm;
 use pages::settings::Settings;
+use pages::signin::SignIn;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -68,8 +71,55 @@ fn Root() -> impl IntoView {
     }
 }
 
+/// Someone is signed in on this device (and did not sign out): cases may be shown.
+fn signed_in(driver: &Driver) -> bool {
+    driver
+        .signals
+        .account
+        .with_untracked(|a| a.as_ref().is_some_and(|a| a.is_signed_in()))
+}
+
 #[component]
 fn App(driver: Driver) -> impl IntoView {
+    let s = driver.signals;
+    let shown = Memo::new(move |_| {
+        s.account
+            .with(|a| a.as_ref().is_some_and(|a| a.is_signed_in()))
+    });
+    let d = driver.clone();
+    view! {
+        {move || if shown.get() {
+            view! { <Signed driver=d.clone()/> }.into_any()
+        } else {
+            view! { <SignInOnly driver=d.clone()/> }.into_any()
+        }}
+    }
+}
+
+/// No one is signed in: the sign-in screen and nothing else (no case, no connection).
+#[component]
+fn SignInOnly(driver: Driver) -> impl IntoView {
+    // Wherever the person was going (a link to a case, say), they go there once signed in:
+    // the app opens on the page in the URL and asks for its case.
+    let done = move |_| {
+        if Route::parse(&current_hash()) == Route::SignIn {
+            ui::go(&Route::Cases);
+        }
+        ui::show_page_top();
+    };
+    view! {
+        <header class="fb-header">
+            <span class="fb-logo">"Fieldbook"</span>
+        </header>
+        <main class="fb-main">
+            <SignIn driver=driver on_done=done/>
+        </main>
+    }
+}
+
+/// Someone is signed in: the app.
+#[component]
+fn Signed(driver: Driver) -> impl IntoView {
     let page = RwSignal::new(Route::parse(&current_hash()));
     open_case(&driver, &page.get_untracked());
     let d = driver.clone();
@@ -78,6 +128,13 @@ fn App(driver: Driver) -> impl IntoView {
         open_case(&d, &route);
         page.set(route);
         ui::show_page_top();
+    });
+    // Gone with this screen (signing out): the next one listens for itself.
+    let listener: js_sys::Function = on_hash.as_ref().unchecked_ref::<js_sys::Function>().clone();
+    on_cleanup(move || {
+        if let Some(w) = web_sys::window() {
+            let _ = w.remove_event_listener_with_callback("hashchange", &listener);
+        }
     });
     // Cannot fail for a window.
     let _ = web_sys::window()
@@ -91,12 +148,26 @@ fn App(driver: Driver) -> impl IntoView {
 
     let s = driver.signals;
     let d2 = driver.clone();
+    let name = move || {
+        s.account.with(|a| {
+            a.as_ref()
+                .map(|a| a.display_name.clone())
+                .unwrap_or_default()
+        })
+    };
     view! {
         <header class="fb-header">
             <a class="fb-logo" href=Route::Cases.href()>"Fieldbook"</a>
+            <a class="fb-user" href=Route::Settings.href() data-testid="user-name">{name}</a>
             <span class=move || s.status.get().class()
                   data-testid="sync-status">{move || s.status.get().label()}</span>
         </header>
+        <Show when=move || s.signed_out.get()>
+            <div class="fb-error" role="alert" data-testid="signed-out">
+                <p>"Your sign-in has ended. Sign in again to send your changes. Changes on this device are kept."</p>
+                <p><a href=Route::SignIn.href()>"Sign in"</a></p>
+            </div>
+        </Show>
         <div class="fb-banner" data-testid="unsent">
             <span data-testid="waiting">{move || {
                 let sent = s.sent_at.get().map(sent_when);
@@ -129,6 +200,9 @@ fn App(driver: Driver) -> impl IntoView {
                 match page.get() {
                     Route::Cases => view! { <CaseList driver=d/> }.into_any(),
                     Route::Settings => view! { <Settings driver=d/> }.into_any(),
+                    Route::SignIn => {
+                        view! { <SignIn driver=d on_done=|_| ui::go(&Route::Cases)/> }.into_any()
+                    }
                     Route::Case(id) => view! { <CasePage driver=d id=id/> }.into_any(),
                     Route::Note(id, note) => view! { <NoteForm driver=d id=id note=note.to_string()/> }.into_any(),
                     Route::Assessments(id) => view! { <Assessments driver=d id=id/> }.into_any(),
@@ -150,6 +224,9 @@ fn App(driver: Driver) -> impl IntoView {
 /// then the server). Done here, on navigation, rather than while the page renders: nothing
 /// that renders changes the driver's state or a document.
 fn open_case(driver: &Driver, route: &Route) {
+    if !signed_in(driver) {
+        return;
+    }
     if let Some(id) = route.case() {
         if driver.with_doc(&id, |_| ()).is_none() {
             driver.find(id);

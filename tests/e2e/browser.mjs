@@ -93,6 +93,15 @@ export function waitingText(page) {
   return page.getByTestId("waiting").textContent()
 }
 
+/** Fill in and send the sign-in form (the page shows "Sign in to Fieldbook"). */
+export async function signIn(page, username, password) {
+  await page.getByLabel("Username").fill(username)
+  await page.getByLabel("Password").fill(password)
+  await page.getByRole("button", { name: "Sign in" }).click()
+}
+
+// TODO(sign-in merge): the app no longer has a typed author name (the author is the
+// signed-in person), so this helper and `useApp().phone` must sign in a demo user instead.
 /** Record the practitioner's name on this device (shown next to critical changes). */
 export async function setAuthor(page, baseUrl, name) {
   await page.goto(`${baseUrl}#/settings`)

@@ -106,6 +106,7 @@ impl Driver {
             let conn = ConnId(inner.next_conn);
             inner.next_conn += 1;
             inner.ws = Some((conn, ws.clone()));
+            inner.joined = false;
             conn
         };
         let current = {
@@ -163,29 +164,34 @@ impl Driver {
             if !current() {
                 return;
             }
-            let out = {
+            let (out, refused) = {
                 let mut inner = this.inner.borrow_mut();
                 inner.ws = None;
                 inner.monitor.closed(now());
-                inner.runner.engine_mut().disconnect(conn, now())
+                let refused = !inner.joined;
+                (inner.runner.engine_mut().disconnect(conn, now()), refused)
             };
             this.enqueue(out);
             this.arm();
+            // Never got the server's `peer`: perhaps a 401 at the upgrade, which the
+            // browser does not show. Ask.
+            if refused {
+                this.check_session();
+            }
         });
         ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
         onclose.forget();
     }
 
     /// Follow the browser's view of the network: `offline` shows Offline and closes the
-    /// connection at once; `online` dials at once.
+    /// connection at once; `online` dials at once (if someone is signed in).
     pub(super) fn watch_network(&self) {
         let window = web_sys::window().expect("window");
         for (event, online) in [("online", true), ("offline", false)] {
             let this = self.clone();
             let cb = Closure::<dyn FnMut()>::new(move || {
-                let actions = this.inner.borrow_mut().monitor.set_online(online, now());
-                this.perform(actions);
-                this.arm();
+                this.inner.borrow_mut().online = online;
+                this.apply_network();
             });
             // Cannot fail for a window; without the events the heartbeat still notices.
             let _ = window.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref());

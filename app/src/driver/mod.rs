@@ -8,18 +8,28 @@
 //! `online`/`offline` events. What is waiting to send is counted in records
 //! (`fieldbook_case::pending`) against the heads the server is known to have, which works
 //! offline because the server's storage id is remembered on the device.
+//!
+//! Sign-in (`docs/ACCESS.md`): the driver always opens the device's cases (so it can tell
+//! whether any change is unsent), but dials only while someone is signed in. A connection
+//! that fails before the server's `peer` message may be a refused session (the browser does
+//! not show a WebSocket's HTTP 401), so the driver asks `GET /api/session` once per failed
+//! attempt; a 401 stops dialling and tells the person to sign in again. Nothing on the
+//! device is touched.
 
 mod connection;
 mod queue;
 mod refresh;
+mod session;
 mod settle;
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use fieldbook_browser_store::{IdbStore, Store};
+use fieldbook_case as case;
+use fieldbook_case::account::{self, Account};
 use fieldbook_case::status::Tracker;
-use fieldbook_case::{self as case, caseload};
 use fieldbook_sync::automerge::transaction::Transaction;
 use fieldbook_sync::automerge::{Automerge, AutomergeError};
 use fieldbook_sync::health::{Monitor, Policy};
@@ -37,6 +47,9 @@ use settle::Settle;
 /// after a reload with no signal.
 const SERVER_STORAGE: &str = "server-storage-id";
 
+/// The device's IndexedDB database (deleted when someone else takes the device over).
+const DATABASE: &str = "fieldbook";
+
 /// What the UI watches.
 #[derive(Clone, Copy)]
 pub struct Signals {
@@ -53,8 +66,15 @@ pub struct Signals {
     pub cases: RwSignal<Vec<DocumentId>>,
     /// Cases in the server's caseload index that are on this device, and how many it lists.
     pub fetched: RwSignal<(usize, usize)>,
-    /// The practitioner's name on this device, recorded with safety-critical changes.
-    pub author: RwSignal<String>,
+    /// Who is signed in on this device (the stored record; `signed_out` when they signed
+    /// out on purpose). `None` before anyone has signed in here.
+    pub account: RwSignal<Option<Account>>,
+    /// The server ended this device's session (expired, ended elsewhere, device revoked):
+    /// the person must sign in again to send their changes. Work on the device is kept.
+    pub signed_out: RwSignal<bool>,
+    /// Cases the server said are not available (absent, or not this person's) that the
+    /// device does not hold.
+    pub unavailable: RwSignal<BTreeSet<DocumentId>>,
     pub error: RwSignal<Option<String>>,
 }
 
@@ -67,7 +87,7 @@ struct Inner {
     next_conn: u64,
     /// The server's storage id: from its `peer` message, remembered on the device.
     server_storage: Option<StorageId>,
-    /// The caseload index document, once known (from the server's storage id, or found locally).
+    /// The signed-in person's caseload index document (from their account).
     index: Option<DocumentId>,
     monitor: Monitor,
     /// The pending `setTimeout` for the monitor's next wakeup.
@@ -77,6 +97,21 @@ struct Inner {
     recount_armed: bool,
     settle: Settle,
     url: String,
+    /// The browser's view of the network (its `online`/`offline` events).
+    online: bool,
+    /// Someone is signed in and the server has not said their session ended: the monitor
+    /// dials only while this holds.
+    may_dial: bool,
+    /// The current connection has finished its handshake (the server's `peer` arrived).
+    joined: bool,
+    /// A `GET /api/session` is on its way.
+    checking: bool,
+    /// Sign-ins since start: a session check that was sent before the latest sign-in says
+    /// nothing about it.
+    sign_ins: u64,
+    /// A document on the device could not be loaded, so whether it holds unsent changes is
+    /// not known.
+    load_failed: bool,
 }
 
 /// Cheap to clone. `SendWrapper` satisfies the UI framework's `Send` bounds; the browser
@@ -93,9 +128,7 @@ fn now() -> u64 {
 
 impl Driver {
     pub async fn start(sync_url: String) -> Result<Driver, String> {
-        let store = IdbStore::open("fieldbook")
-            .await
-            .map_err(|e| e.to_string())?;
+        let store = IdbStore::open(DATABASE).await.map_err(|e| e.to_string())?;
         let cfg = EngineConfig::new(
             Role::Client,
             PeerId::random("fieldbook-pwa"),
@@ -109,16 +142,19 @@ impl Driver {
             unsaved: RwSignal::new(0),
             cases: RwSignal::new(Vec::new()),
             fetched: RwSignal::new((0, 0)),
-            author: RwSignal::new(
-                store
-                    .get_setting("author")
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-            ),
+            account: RwSignal::new(None),
+            signed_out: RwSignal::new(false),
+            unavailable: RwSignal::new(BTreeSet::new()),
             error: RwSignal::new(None),
         };
+        // A record this app cannot read (damaged, or written by a newer app) counts as no
+        // record: the person signs in again, and the cases on the device are kept for them.
+        let account = store
+            .get_setting(account::SETTING)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|json| Account::from_stored(&json).ok());
+        let may_dial = account.as_ref().is_some_and(Account::is_signed_in);
         let docs = store.list_documents().await.map_err(|e| e.to_string())?;
         let server_storage = store
             .get_setting(SERVER_STORAGE)
@@ -131,14 +167,14 @@ impl Driver {
         let mut monitor = Monitor::new(Policy::default(), seed);
         let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
         // A new monitor has no connection to close, and `tick` below dials: nothing to do.
-        let _ = monitor.set_online(online, now());
+        let _ = monitor.set_online(online && may_dial, now());
         let driver = Driver {
             inner: SendWrapper::new(Rc::new(RefCell::new(Inner {
                 runner: Runner::new(Engine::new(cfg, AllowAll), Rc::new(store)),
                 draining: false,
                 ws: None,
                 next_conn: 1,
-                index: server_storage.as_ref().map(caseload::index_id),
+                index: account.as_ref().map(|a| a.caseload),
                 server_storage,
                 monitor,
                 timer: None,
@@ -146,9 +182,16 @@ impl Driver {
                 recount_armed: false,
                 settle: Settle::default(),
                 url: sync_url,
+                online,
+                may_dial,
+                joined: false,
+                checking: false,
+                sign_ins: 0,
+                load_failed: false,
             }))),
             signals,
         };
+        signals.account.set(account);
         signals.cases.set(docs.clone());
         for doc in docs {
             let out = driver.inner.borrow_mut().runner.engine_mut().open(doc);
@@ -159,25 +202,14 @@ impl Driver {
         Ok(driver)
     }
 
-    /// Who to record as the author of a change made on this device.
+    /// Who to record as the author of a change made on this device: the signed-in
+    /// person's display name (changes are made only while someone is signed in).
     pub fn author(&self) -> String {
-        let name = self.signals.author.get_untracked();
-        if name.trim().is_empty() {
-            "Unnamed worker".to_owned()
-        } else {
-            name.trim().to_owned()
-        }
-    }
-
-    /// Remember the practitioner's name on this device.
-    pub async fn set_author(&self, name: String) -> Result<(), String> {
-        let store = self.inner.borrow().runner.store().clone();
-        store
-            .put_setting("author", name.trim())
-            .await
-            .map_err(|e| e.to_string())?;
-        self.signals.author.set(name.trim().to_owned());
-        Ok(())
+        self.signals
+            .account
+            .with_untracked(|a| a.as_ref().map(|a| a.display_name.trim().to_owned()))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "Unnamed worker".to_owned())
     }
 
     /// Read a document (None until loaded).

@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use fieldbook_browser_store::IdbStore;
-use fieldbook_case::caseload;
 use fieldbook_sync::{
     drain, AllowAll, CloseReason, Commit, ConnId, Event, Host, Message, Output, Runner, RunnerCell,
     StoreError,
@@ -71,6 +70,7 @@ impl Host for Page<'_> {
             } => {
                 let mut inner = self.driver.inner.borrow_mut();
                 inner.monitor.joined(now(), *heartbeat);
+                inner.joined = true;
                 if let Some(s) = storage_id
                     .as_ref()
                     .filter(|s| inner.server_storage.as_ref() != Some(*s))
@@ -78,15 +78,39 @@ impl Host for Page<'_> {
                     remember_server(inner.runner.store().clone(), s.clone());
                 }
                 inner.server_storage = storage_id.clone();
-                if let Some(s) = storage_id {
-                    // Ask for the caseload index every time: the server sends what changed.
-                    let index = caseload::index_id(s);
-                    inner.index = Some(index);
+                // The signed-in person's own index (from their account). Asked for every
+                // time: the server sends what changed.
+                if let Some(index) = inner.index {
                     inner.runner.step(|e| e.find(index, now()));
                 }
             }
             Event::LoadFailed { reason, .. } => {
+                self.driver.inner.borrow_mut().load_failed = true;
                 self.driver.signals.error.set(Some(reason.to_string()))
+            }
+            Event::DocumentUnavailable { doc, .. } => {
+                let held = self
+                    .driver
+                    .inner
+                    .borrow()
+                    .runner
+                    .engine()
+                    .document(doc)
+                    .is_some();
+                let unavailable = self.driver.signals.unavailable;
+                if !held && !unavailable.with_untracked(|u| u.contains(doc)) {
+                    unavailable.update(|u| {
+                        u.insert(*doc);
+                    });
+                }
+            }
+            Event::DocumentChanged { doc, .. } => {
+                let unavailable = self.driver.signals.unavailable;
+                if unavailable.with_untracked(|u| u.contains(doc)) {
+                    unavailable.update(|u| {
+                        u.remove(doc);
+                    });
+                }
             }
             _ => {}
         }

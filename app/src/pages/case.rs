@@ -1,14 +1,17 @@
 //! The case page: who the young person is, hazard labels, the sections of their file, and
 //! contact notes newest first.
 
+use fieldbook_case::account::{self, AuditRow, Role};
 use fieldbook_case::network::{self, LinkKind};
 use fieldbook_case::route::Route;
+use fieldbook_case::status::Status;
 use fieldbook_case::{self as case, nrm, profile, removal, validate, vocab, Note, CONTACT_TYPES};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
+use crate::http;
 use crate::ui::{
     field_error, format_time, go, new_id, now, today, CriticalChoice, ErrorSummary, Radios,
     TextField,
@@ -81,6 +84,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <NrmSection driver=d.clone() id=id case=c/>
             <Outcomes driver=d.clone() id=id case=c/>
             <Network driver=d.clone() id=id/>
+            <WhoOpened driver=d.clone() id=id/>
         </Show>
     }
 }
@@ -446,5 +450,71 @@ fn NetworkAdd(driver: Driver, id: DocumentId) -> impl IntoView {
                 <button class="fb-button" type="submit">"Add"</button>
             </form>
         </details>
+    }
+}
+
+/// "Who has opened this file", from the server's audit log: for managers, when online
+/// (the log is on the server; nothing of it is kept on the device).
+#[component]
+fn WhoOpened(driver: Driver, id: DocumentId) -> impl IntoView {
+    let s = driver.signals;
+    let manager = Memo::new(move |_| {
+        s.account
+            .with(|a| a.as_ref().is_some_and(|a| a.role == Role::Manager))
+    });
+    let online = Memo::new(move |_| s.status.get() != Status::Offline);
+    // None: not asked yet (or asked again); Some(Err): what to tell the manager.
+    let rows = RwSignal::new(None::<Result<Vec<AuditRow>, String>>);
+    let asking = RwSignal::new(false);
+    let ask = move || {
+        if asking.get_untracked() {
+            return;
+        }
+        asking.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = http::call("GET", &format!("/api/cases/{id}/audit"), None).await;
+            let result = match answer {
+                Err(_) => Err(account::audit_problem(None)),
+                Ok(a) if a.status == 200 => account::audit_rows(&a.body)
+                    .map_err(|e| format!("Fieldbook could not read who has opened this file: {e}")),
+                Ok(a) => Err(account::audit_problem(Some(a.status))),
+            };
+            asking.set(false);
+            rows.set(Some(result));
+        });
+    };
+    Effect::new(move |_| {
+        if manager.get() && online.get() && rows.with_untracked(Option::is_none) {
+            ask();
+        }
+    });
+    move || {
+        manager.get().then(|| {
+            view! {
+                <section data-testid="who-opened">
+                    <h2>"Who has opened this file"</h2>
+                    {move || match (online.get(), rows.get()) {
+                        (false, _) => view! { <p class="fb-hint">"Shown when this device is online."</p> }.into_any(),
+                        (true, None) => view! { <p class="fb-hint">"Asking the server…"</p> }.into_any(),
+                        (true, Some(Err(e))) => view! {
+                            <p class="fb-error-message" role="alert" data-testid="who-opened-problem">{e}</p>
+                            <button type="button" class="fb-button fb-button-secondary" on:click=move |_| ask()>"Try again"</button>
+                        }.into_any(),
+                        (true, Some(Ok(list))) if list.is_empty() => view! { <p>"No one has opened this file yet."</p> }.into_any(),
+                        (true, Some(Ok(list))) => view! {
+                            <table class="fb-table">
+                                <thead><tr><th scope="col">"Who"</th><th scope="col">"Device"</th><th scope="col">"When"</th><th scope="col">"What"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|r| view! {
+                                        <tr><td>{r.who().to_owned()}</td><td>{r.device().to_owned()}</td><td>{format_time(r.at)}</td><td>{r.action().to_owned()}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <button type="button" class="fb-button fb-button-secondary" on:click=move |_| ask()>"Check again"</button>
+                        }.into_any(),
+                    }}
+                </section>
+            }
+        })
     }
 }

@@ -88,6 +88,6 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
             <input id="case-dob" class="fb-input fb-input-short" type="date" prop:value=move || dob.get() on:input=move |ev| dob.set(event_target_value(&ev))/>
             <button class="fb-button" type="submit">"Create case"</button>
         </form>
-        <p><a href=Route::Settings.href()>"Your name on this device"</a></p>
+        <p><a href=Route::Settings.href()>"You and this device"</a></p>
     }
 }

@@ -10,6 +10,7 @@ pub mod note;
 pub mod plan;
 pub mod profile;
 pub mod settings;
+pub mod signin;
 
 use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, Case};
@@ -26,6 +27,7 @@ use crate::ui::{Choosers, Disputes, Hazards};
 /// dispute banner needs: the driver (to settle a dispute) and the page's own choosers.
 pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     provide_context(driver.clone());
+    provide_context(ThisCase(id));
     provide_context(Choosers(RwSignal::new(Vec::new())));
     // Asking for a case not on this device happens on navigation (`main::open_case`), not
     // here: rendering only reads.
@@ -65,7 +67,28 @@ pub fn CaseTop(
     }
 }
 
-/// Shown while a case is not (yet) on this device.
+/// The case the page is about (for [`looking`]).
+#[derive(Clone, Copy)]
+struct ThisCase(DocumentId);
+
+/// Shown while a case is not (yet) on this device, or, once the server has said it does
+/// not have it or will not share it, that it is not available. Reads the page's case from
+/// the context [`case_memo`] provides.
 pub fn looking() -> AnyView {
-    view! { <p data-testid="case-loading">"Looking for this case…"</p> }.into_any()
+    let unavailable = match (use_context::<Driver>(), use_context::<ThisCase>()) {
+        (Some(d), Some(ThisCase(id))) => d.signals.unavailable.with(|u| u.contains(&id)),
+        _ => false,
+    };
+    if unavailable {
+        view! {
+            <div data-testid="case-unavailable">
+                <h1>"This case is not available"</h1>
+                <p>"It is not on this device, and the server did not send it: the link may be wrong, or the case is not one you can open."</p>
+                <p><a href=Route::Cases.href()>"Go to your cases"</a></p>
+            </div>
+        }
+        .into_any()
+    } else {
+        view! { <p data-testid="case-loading">"Looking for this case…"</p> }.into_any()
+    }
 }

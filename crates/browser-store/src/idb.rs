@@ -88,6 +88,24 @@ impl IdbStore {
     pub async fn delete(self) -> Result<(), StoreError> {
         self.db.delete().map_err(idb_err)?.await.map_err(idb_err)
     }
+
+    /// Close the connection while the handle is still shared (the app's runner holds it):
+    /// every later request through it fails. Needed before [`IdbStore::delete_database`],
+    /// which waits until every connection to the database has closed.
+    pub fn close_connection(&self) {
+        self.db.as_sys().close();
+    }
+
+    /// Delete the database `name` (when someone else signs in on a device whose last
+    /// person's changes have all been sent). Every connection to it must be closed first,
+    /// including this page's ([`IdbStore::close_connection`]): the browser holds the deletion
+    /// until they are.
+    pub async fn delete_database(name: &str) -> Result<(), StoreError> {
+        Database::delete_by_name(name)
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)
+    }
 }
 
 impl Store for IdbStore {

@@ -305,3 +305,35 @@ async fn apply_issues_the_whole_write_on_its_first_poll() {
     );
     store.delete().await.unwrap();
 }
+
+/// Someone else signing in on a device whose changes were all sent: the app closes its
+/// shared connection and deletes the database; opening it again finds nothing of before.
+#[wasm_bindgen_test]
+async fn a_deleted_database_opens_empty_with_a_new_storage_id() {
+    let name = db_name();
+    let store = IdbStore::open(&name).await.unwrap();
+    store
+        .put_setting("account", "{\"user_id\":\"u-1\"}")
+        .await
+        .unwrap();
+    let mut e = engine();
+    let (_, out) = e
+        .create(|tx| tx.put(ROOT, "name", "Test Child").map(|_| ()), 0)
+        .unwrap();
+    store.apply(out.storage).await.unwrap();
+    assert_eq!(store.list_documents().await.unwrap().len(), 1);
+    let before = store.storage_id().clone();
+
+    store.close_connection();
+    assert!(
+        store.get_setting("account").await.is_err(),
+        "a closed connection refuses requests"
+    );
+    IdbStore::delete_database(&name).await.unwrap();
+
+    let again = IdbStore::open(&name).await.unwrap();
+    assert!(again.list_documents().await.unwrap().is_empty());
+    assert_eq!(again.get_setting("account").await.unwrap(), None);
+    assert_ne!(again.storage_id(), &before);
+    again.delete().await.unwrap();
+}

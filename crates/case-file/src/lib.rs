@@ -26,6 +26,7 @@
 //!   plan: { known, review, actions: [..] }, missing: [..], nrm: { status, history: [..] },
 //!   network: { people: [..], places: [..] }, outcomes: [..] }`
 
+pub mod account;
 pub mod assessment;
 pub mod caret;
 pub mod caseload;

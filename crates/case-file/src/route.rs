@@ -59,6 +59,8 @@ impl Section {
 pub enum Route {
     Cases,
     Settings,
+    /// Sign in (the only screen before anyone has; reached from the "sign-in has ended" banner).
+    SignIn,
     Case(DocumentId),
     Note(DocumentId, ItemId),
     Assessments(DocumentId),
@@ -122,6 +124,7 @@ impl Route {
         let item = |s: &str| ItemId::new(s);
         let (id, rest) = match parts {
             ["settings"] => return Some(Route::Settings),
+            ["sign-in"] => return Some(Route::SignIn),
             ["case", id, rest @ ..] => (id.parse::<DocumentId>().ok()?, rest),
             _ => return None,
         };
@@ -146,6 +149,7 @@ impl Route {
         match self {
             Route::Cases => "#/".to_owned(),
             Route::Settings => "#/settings".to_owned(),
+            Route::SignIn => "#/sign-in".to_owned(),
             Route::Case(id) => format!("#/case/{id}"),
             Route::Note(id, n) => format!("#/case/{id}/note/{n}"),
             Route::Assessments(id) => format!("#/case/{id}/assessments"),
@@ -198,7 +202,7 @@ impl Route {
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
-            Route::Cases | Route::Settings | Route::NotFound => None,
+            Route::Cases | Route::Settings | Route::SignIn | Route::NotFound => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -222,6 +226,7 @@ mod tests {
         let mut all = vec![
             Route::Cases,
             Route::Settings,
+            Route::SignIn,
             Route::Case(id),
             Route::Note(id, ItemId::new("demo-note-1-2").unwrap()),
             Route::Assessments(id),
@@ -281,6 +286,13 @@ mod tests {
     }
 
     #[test]
+    fn the_sign_in_screen_has_its_own_fragment() {
+        assert_eq!(Route::parse("#/sign-in"), Route::SignIn);
+        assert_eq!(Route::SignIn.href(), "#/sign-in");
+        assert_eq!(Route::SignIn.case(), None);
+    }
+
+    #[test]
     fn unknown_or_garbage_fragments_are_not_found() {
         let id = DocumentId::random();
         let long = "a".repeat(MAX_HASH + 1);
@@ -298,6 +310,9 @@ mod tests {
             format!("#/case/{id}/assessment/a1/summary/more"),
             format!("#/case/{id}/missing"),
             "#/settings/x".to_owned(),
+            "#/sign-in/x".to_owned(),
+            "#/signin".to_owned(),
+            "#/sign-in/".to_owned(),
             format!("#//case/{id}"),
             format!("#/{long}"),
             "#/case/%00".to_owned(),
@@ -374,7 +389,10 @@ mod tests {
     fn case_pages_know_their_case() {
         let id = DocumentId::random();
         for r in every_route(id) {
-            let expect = !matches!(r, Route::Cases | Route::Settings | Route::NotFound);
+            let expect = !matches!(
+                r,
+                Route::Cases | Route::Settings | Route::SignIn | Route::NotFound
+            );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }
     }
