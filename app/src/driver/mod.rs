@@ -256,6 +256,39 @@ impl Driver {
         Ok(())
     }
 
+    /// Create a case and its relationships-and-places document (docs/ACCESS.md: a document
+    /// of its own, so the server can keep it from colleagues who may read the case).
+    pub fn create_case(&self, profile: &case::Profile) -> Result<DocumentId, String> {
+        let (id, relationships) = (DocumentId::random(), DocumentId::random());
+        let mut inner = self.inner.borrow_mut();
+        let engine = inner.runner.engine_mut();
+        let rel = engine
+            .create_with_id(relationships, |tx| case::network::init(tx, &id), now())
+            .map_err(|e| e.to_string())?;
+        let made = engine
+            .create_with_id(
+                id,
+                |tx| {
+                    case::create(tx, profile)?;
+                    case::network::link(tx, &relationships)
+                },
+                now(),
+            )
+            .map_err(|e| e.to_string())?;
+        drop(inner);
+        self.signals.cases.update(|c| c.push(id));
+        self.enqueue(rel);
+        self.enqueue(made);
+        Ok(id)
+    }
+
+    /// Open a document this device may not have yet (e.g. a case from a link, or a case's
+    /// relationships): local first, then the server. Only cases join the case list.
+    pub fn fetch(&self, doc: DocumentId) {
+        let out = self.inner.borrow_mut().runner.engine_mut().find(doc, now());
+        self.enqueue(out);
+    }
+
     /// Open a case this device may not have yet (e.g. from a link): local first, then the server.
     pub fn find(&self, doc: DocumentId) {
         let out = self.inner.borrow_mut().runner.engine_mut().find(doc, now());

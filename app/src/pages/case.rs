@@ -364,43 +364,89 @@ fn Outcomes(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) -> i
     }
 }
 
-/// Relationships and places: the most sensitive data, read only when someone asks.
+/// Relationships and places: the most sensitive data, read only when someone asks. They
+/// live in the case's own relationships document (fetched when shown, if this device does
+/// not hold it); cases written before that keep them in the case document.
 #[component]
 fn Network(driver: Driver, id: DocumentId) -> impl IntoView {
     let shown = RwSignal::new(false);
     let d2 = driver.clone();
     let s = driver.signals;
     let d = driver.clone();
-    let links = move || {
-        s.revision.get();
-        d.with_doc(&id, |doc| {
-            (
-                network::read(doc, LinkKind::Person),
-                network::read(doc, LinkKind::Place),
-            )
-        })
-        .unwrap_or_default()
+    // Where this case's relationships are written: its own document, or (older cases) itself.
+    let home = {
+        let d = driver.clone();
+        move || {
+            s.revision.get();
+            d.with_doc(&id, network::linked).flatten().unwrap_or(id)
+        }
+    };
+    let links = {
+        let home = home.clone();
+        move || {
+            let at = home();
+            d.with_doc(&at, |doc| {
+                (
+                    network::read(doc, LinkKind::Person),
+                    network::read(doc, LinkKind::Place),
+                )
+            })
+        }
+    };
+    let show = {
+        let d = driver.clone();
+        let home = home.clone();
+        move |_| {
+            let at = home();
+            if at != id {
+                d.fetch(at);
+            }
+            shown.set(true);
+        }
+    };
+    let refused = {
+        let home = home.clone();
+        move || {
+            let at = home();
+            at != id && s.unavailable.with(|u| u.contains(&at))
+        }
     };
     view! {
         <h2>"Relationships and places"</h2>
         <Show when=move || shown.get() fallback=move || view! {
             <p class="fb-hint">"Hidden: only open this when you need it."</p>
-            <button class="fb-button fb-button-secondary" on:click=move |_| shown.set(true)>"Show relationships and places"</button>
+            <button class="fb-button fb-button-secondary" on:click=show.clone()>"Show relationships and places"</button>
         }>
             {
                 let links = links.clone();
+                let refused = refused.clone();
                 move || {
-                    let (people, places) = links();
+                    if refused() {
+                        return view! {
+                            <p data-testid="relationships-restricted">"Only the allocated worker, their managers and people the case is shared with can see relationships and places."</p>
+                        }.into_any();
+                    }
+                    let Some((people, places)) = links() else {
+                        return view! { <p class="fb-hint">"Fetching relationships and places…"</p> }.into_any();
+                    };
                     view! {
                         <h3>"People"</h3>
                         <ul class="fb-list">{people.into_iter().map(|l| view! { <li>{format!("{} — {} ({})", l.name, vocab::label(vocab::LINK_TYPES, &l.link), l.rating)}</li> }).collect_view()}</ul>
                         <h3>"Places"</h3>
                         <ul class="fb-list">{places.into_iter().map(|l| view! { <li>{format!("{} — {} ({})", l.name, vocab::label(vocab::LINK_TYPES, &l.link), l.rating)}</li> }).collect_view()}</ul>
                         <button class="fb-button fb-button-secondary" on:click=move |_| shown.set(false)>"Hide"</button>
-                    }
+                    }.into_any()
                 }
             }
-            <NetworkAdd driver=d2.clone() id=id/>
+            {
+                let home = home.clone();
+                let refused = refused.clone();
+                let d2 = d2.clone();
+                move || {
+                    let (d2, at) = (d2.clone(), home());
+                    (!refused()).then(move || view! { <NetworkAdd driver=d2 id=at/> })
+                }
+            }
         </Show>
     }
 }

@@ -31,7 +31,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
             return;
         }
         errors.set(Vec::new());
-        match d.create(|tx| case::create(tx, &profile)) {
+        match d.create_case(&profile) {
             Ok(id) => go(&Route::Case(id)),
             Err(e) => s.error.set(Some(e)),
         }
