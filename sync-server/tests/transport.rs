@@ -40,6 +40,45 @@ fn config(dir: &Path) -> Config {
     }
 }
 
+/// Create a throwaway account with one device in `dir`'s store, before the server starts
+/// (so its access model knows them): `/sync` is behind sign-in.
+fn prepare_account(dir: &Path) {
+    use fieldbook_sync_server::accounts::{Directory, NewUser, Password, Role};
+    let d = Directory::open(&config(dir).database_path()).unwrap();
+    let now = fieldbook_sync_server::api::now_ms();
+    let user = d
+        .add_user(
+            NewUser {
+                username: "transport-test".into(),
+                display_name: "Transport Test (invented)".into(),
+                role: Role::Practitioner,
+                agency: "Invented Council".into(),
+                team: None,
+                password: Password::new("a-long-enough-password".into()),
+            },
+            now,
+        )
+        .unwrap();
+    d.register_device(&user.id, "transport test", None, now)
+        .unwrap();
+}
+
+/// A fresh single-use sync ticket for the account `prepare_account` made.
+fn ticket(dir: &Path) -> String {
+    use fieldbook_sync_server::accounts::Directory;
+    let d = Directory::open(&config(dir).database_path()).unwrap();
+    let now = fieldbook_sync_server::api::now_ms();
+    let user = d.user_by_username("transport-test").unwrap().unwrap();
+    let device = d.devices(Some(&user.id)).unwrap().remove(0);
+    let (_, session) = d
+        .create_session(&user.id, &device.id, now, 3_600_000)
+        .unwrap();
+    d.mint_ticket(&session, now, 60_000)
+        .unwrap()
+        .expose()
+        .to_owned()
+}
+
 /// A self-signed certificate for `localhost`, written as PEM files in `dir`.
 struct TestCert {
     cert: PathBuf,
@@ -242,6 +281,7 @@ fn join(me: &PeerId) -> Message {
 async fn https_and_wss_with_a_real_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let cert = self_signed(dir.path(), "server");
+    prepare_account(dir.path());
     let server = start(&tls_config(dir.path(), &cert)).await.unwrap();
     let port = server.addr.port();
     assert_eq!(server.url(), format!("https://127.0.0.1:{port}/"));
@@ -280,7 +320,7 @@ async fn https_and_wss_with_a_real_certificate() {
 
     // The sync endpoint over WSS, through the automerge-repo handshake.
     let tls = tls_connect(&server, &cert).await;
-    let url = format!("wss://localhost:{port}/sync");
+    let url = format!("wss://localhost:{port}/sync?ticket={}", ticket(dir.path()));
     let (mut ws, upgrade) = tokio::time::timeout(T, tokio_tungstenite::client_async(url, tls))
         .await
         .expect("upgrade in time")
@@ -331,6 +371,7 @@ fn still_open(socket: &TcpStream) -> bool {
 async fn clients_that_never_finish_the_handshake_do_not_hold_up_others() {
     let dir = tempfile::tempdir().unwrap();
     let cert = self_signed(dir.path(), "server");
+    prepare_account(dir.path());
     let server = start(&tls_config(dir.path(), &cert)).await.unwrap();
 
     // Connected (so queued for accept ahead of the good client) and then silent: some send
@@ -355,7 +396,11 @@ async fn clients_that_never_finish_the_handshake_do_not_hold_up_others() {
     }
     // And a WebSocket too.
     let tls = tls_connect(&server, &cert).await;
-    let url = format!("wss://localhost:{}/sync", server.addr.port());
+    let url = format!(
+        "wss://localhost:{}/sync?ticket={}",
+        server.addr.port(),
+        ticket(dir.path())
+    );
     let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.unwrap();
     ws.close(None).await.unwrap();
 
