@@ -56,6 +56,9 @@ pub struct Signals {
     /// The practitioner's name on this device, recorded with safety-critical changes.
     pub author: RwSignal<String>,
     pub error: RwSignal<Option<String>>,
+    /// Cases deleted from this device since it started because the caseload index stopped
+    /// listing them (see `refresh`): their pages say so.
+    pub removed: RwSignal<Vec<DocumentId>>,
 }
 
 struct Inner {
@@ -77,6 +80,8 @@ struct Inner {
     recount_armed: bool,
     settle: Settle,
     url: String,
+    /// What the caseload index has been seen to list (see `refresh`).
+    listed: refresh::ListedCases,
 }
 
 /// Cheap to clone. `SendWrapper` satisfies the UI framework's `Send` bounds; the browser
@@ -118,6 +123,7 @@ impl Driver {
                     .unwrap_or_default(),
             ),
             error: RwSignal::new(None),
+            removed: RwSignal::new(Vec::new()),
         };
         let docs = store.list_documents().await.map_err(|e| e.to_string())?;
         let server_storage = store
@@ -127,6 +133,7 @@ impl Driver {
             .flatten()
             .filter(|s| !s.is_empty())
             .map(StorageId);
+        let listed = refresh::ListedCases::load(&store).await;
         let seed = (js_sys::Math::random() * u32::MAX as f64) as u64;
         let mut monitor = Monitor::new(Policy::default(), seed);
         let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
@@ -146,6 +153,7 @@ impl Driver {
                 recount_armed: false,
                 settle: Settle::default(),
                 url: sync_url,
+                listed,
             }))),
             signals,
         };

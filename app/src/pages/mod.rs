@@ -27,6 +27,7 @@ use crate::ui::{Choosers, Disputes, Hazards};
 pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     provide_context(driver.clone());
     provide_context(Choosers(RwSignal::new(Vec::new())));
+    provide_context(ShownCase(id));
     // Asking for a case not on this device happens on navigation (`main::open_case`), not
     // here: rendering only reads.
     let s = driver.signals;
@@ -67,5 +68,21 @@ pub fn CaseTop(
 
 /// Shown while a case is not (yet) on this device.
 pub fn looking() -> AnyView {
+    // Deleted from this device (the caseload index stopped listing it): say so rather than
+    // look for it forever.
+    let removed = use_context::<Driver>()
+        .zip(use_context::<ShownCase>())
+        .is_some_and(|(d, ShownCase(id))| d.signals.removed.with(|r| r.contains(&id)));
+    if removed {
+        return view! {
+            <p data-testid="case-removed">"This case is no longer available on this device"</p>
+            <p><a href=Route::Cases.href()>"Go to your cases"</a></p>
+        }
+        .into_any();
+    }
     view! { <p data-testid="case-loading">"Looking for this case…"</p> }.into_any()
 }
+
+/// The case a page shows (for [`looking`]).
+#[derive(Clone, Copy)]
+struct ShownCase(DocumentId);
