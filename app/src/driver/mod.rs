@@ -76,6 +76,9 @@ pub struct Signals {
     /// device does not hold.
     pub unavailable: RwSignal<BTreeSet<DocumentId>>,
     pub error: RwSignal<Option<String>>,
+    /// Cases deleted from this device since it started because the caseload index stopped
+    /// listing them (see `refresh`): their pages say so.
+    pub removed: RwSignal<Vec<DocumentId>>,
 }
 
 struct Inner {
@@ -112,6 +115,8 @@ struct Inner {
     /// A document on the device could not be loaded, so whether it holds unsent changes is
     /// not known.
     load_failed: bool,
+    /// What the caseload index has been seen to list (see `refresh`).
+    listed: refresh::ListedCases,
 }
 
 /// Cheap to clone. `SendWrapper` satisfies the UI framework's `Send` bounds; the browser
@@ -146,6 +151,7 @@ impl Driver {
             signed_out: RwSignal::new(false),
             unavailable: RwSignal::new(BTreeSet::new()),
             error: RwSignal::new(None),
+            removed: RwSignal::new(Vec::new()),
         };
         // A record this app cannot read (damaged, or written by a newer app) counts as no
         // record: the person signs in again, and the cases on the device are kept for them.
@@ -163,6 +169,7 @@ impl Driver {
             .flatten()
             .filter(|s| !s.is_empty())
             .map(StorageId);
+        let listed = refresh::ListedCases::load(&store).await;
         let seed = (js_sys::Math::random() * u32::MAX as f64) as u64;
         let mut monitor = Monitor::new(Policy::default(), seed);
         let online = web_sys::window().is_none_or(|w| w.navigator().on_line());
@@ -188,6 +195,7 @@ impl Driver {
                 checking: false,
                 sign_ins: 0,
                 load_failed: false,
+                listed,
             }))),
             signals,
         };

@@ -75,10 +75,25 @@ struct ThisCase(DocumentId);
 /// not have it or will not share it, that it is not available. Reads the page's case from
 /// the context [`case_memo`] provides.
 pub fn looking() -> AnyView {
-    let unavailable = match (use_context::<Driver>(), use_context::<ThisCase>()) {
-        (Some(d), Some(ThisCase(id))) => d.signals.unavailable.with(|u| u.contains(&id)),
-        _ => false,
+    let (removed, unavailable) = match (use_context::<Driver>(), use_context::<ThisCase>()) {
+        (Some(d), Some(ThisCase(id))) => (
+            d.signals.removed.with(|r| r.contains(&id)),
+            d.signals.unavailable.with(|u| u.contains(&id)),
+        ),
+        _ => (false, false),
     };
+    // Deleted from this device (the caseload index stopped listing it): say so rather than
+    // look for it forever.
+    if removed {
+        return view! {
+            <div data-testid="case-removed">
+                <h1>"This case is no longer available on this device"</h1>
+                <p>"You no longer have access to it, so its copy was removed from this device."</p>
+                <p><a href=Route::Cases.href()>"Go to your cases"</a></p>
+            </div>
+        }
+        .into_any();
+    }
     if unavailable {
         view! {
             <div data-testid="case-unavailable">

@@ -246,6 +246,23 @@ impl Store for IdbStore {
                                 .map_err(idb_err)?,
                         );
                     }
+                    StorageOp::DeleteDocument { document } => {
+                        // A document's records are one key range in each store (see `keys`).
+                        let (lo, hi) = keys::range(&document);
+                        let range = || KeyRange::Bound(lo.clone(), false, hi.clone(), false);
+                        drop(
+                            chunks
+                                .delete::<String, _>(range())
+                                .primitive()
+                                .map_err(idb_err)?,
+                        );
+                        drop(
+                            states
+                                .delete::<String, _>(range())
+                                .primitive()
+                                .map_err(idb_err)?,
+                        );
+                    }
                 }
             }
         }

@@ -1,14 +1,17 @@
-//! The caseload index: one document per server that lists every case document, so a device
-//! that has never seen a case learns it exists (and can show progress while fetching them).
+//! The caseload index: one document listing the cases a device should hold, so a device
+//! that has never seen a case learns it exists (and can show progress while fetching them),
+//! and a device learns when it must no longer keep one.
 //!
-//! Its id is derived from the server's storage id ([`index_id`]), which every peer learns
-//! in the protocol's `peer` message: no extra endpoint, and it works with the server's
-//! storage alone. Only the server creates it (at start-up); devices only find and add to it,
-//! so there is never a second, competing `cases` map.
+//! Today there is one index per server, its id derived from the server's storage id
+//! ([`index_id`]), which every peer learns in the protocol's `peer` message; with sign-in
+//! each user has their own (docs/ACCESS.md). Only the server writes it: it lists the cases
+//! the user may read, and removes a case when access is lost. Devices only read it
+//! ([`reconcile`]): fetch what it lists, and delete their copy of a case it listed before
+//! and no longer lists.
 //!
 //! Layout: `{ type: "fieldbook-caseload", cases: { "<document id>": { added: <ms> } } }`.
-//! Cases are map keys, not list items: two devices adding cases offline both survive the
-//! merge, and adding the same case twice is one entry.
+//! Cases are map keys, not list items: two concurrent additions both survive the merge,
+//! and adding the same case twice is one entry.
 
 use std::collections::BTreeSet;
 
@@ -95,20 +98,28 @@ pub struct Reconcile {
     pub progress: (usize, usize),
     /// Listed cases this device does not know yet: fetch them.
     pub to_find: Vec<DocumentId>,
-    /// Cases on this device the index does not list: add them (one change to the index).
-    pub to_list: Vec<DocumentId>,
+    /// Cases this device knows that this index listed before and no longer lists: access
+    /// to them was lost (or they were erased), so the device deletes its copy.
+    pub to_delete: Vec<DocumentId>,
+    /// Listed cases not yet in the device's [`Listed`] record of this index: add them, so
+    /// the device notices if they are unlisted later.
+    pub newly_listed: Vec<DocumentId>,
 }
 
-/// Decide what to fetch and what to list. `index` is the server's index if known (from its
-/// storage id); else, offline since install, whichever `loaded` document is one. `known`
-/// is every case this device knows of; `doc` reads a loaded document.
+/// Decide what to fetch, what to delete and what to remember. `index` is the index's id if
+/// known (from the server); else, offline since install, whichever `loaded` document is
+/// one. `known` is every case this device holds (or is fetching); `listed` is what the
+/// device has seen this index list before; `doc` reads a loaded document.
 ///
-/// `None` while there is no index with content here: a device only ever edits an index
-/// that came from the server, so it never starts a competing one.
+/// `None` while there is no index with content here (not fetched yet): nothing is deleted
+/// on the strength of an index the device has not seen. A case is deleted only if this
+/// index listed it before: a case created on this device and never listed (not yet on the
+/// server, or not yet indexed there) is always kept.
 pub fn reconcile<'a>(
     index: Option<DocumentId>,
     loaded: &[DocumentId],
     known: &[DocumentId],
+    listed: &Listed,
     doc: impl Fn(&DocumentId) -> Option<&'a Automerge>,
 ) -> Option<Reconcile> {
     let index = index.or_else(|| {
@@ -117,34 +128,145 @@ pub fn reconcile<'a>(
             .copied()
             .find(|d| doc(d).is_some_and(is_caseload))
     })?;
-    let listed = doc(&index).filter(|d| is_caseload(*d)).map(case_ids)?;
+    let now_listed = doc(&index).filter(|d| is_caseload(*d)).map(case_ids)?;
     // Runs after every batch (each keystroke): sets keep it linear in the caseload.
     let known_set: BTreeSet<DocumentId> = known.iter().copied().collect();
-    let listed_set: BTreeSet<DocumentId> = listed.iter().copied().collect();
+    let listed_now: BTreeSet<DocumentId> = now_listed.iter().copied().collect();
+    // A record of another index says nothing about this one (see `Listed`).
+    let before = if listed.index == Some(index) {
+        &listed.cases
+    } else {
+        &BTreeSet::new()
+    };
     let has_content = |d: &DocumentId| doc(d).is_some_and(|a| !a.get_heads().is_empty());
     Some(Reconcile {
         index,
         progress: (
-            listed.iter().filter(|d| has_content(d)).count(),
-            listed.len(),
+            now_listed.iter().filter(|d| has_content(d)).count(),
+            now_listed.len(),
         ),
-        to_find: listed
+        to_find: now_listed
             .iter()
             .filter(|d| !known_set.contains(d))
             .copied()
             .collect(),
-        to_list: known_set
+        to_delete: known_set
             .iter()
-            .filter(|d| !listed_set.contains(d) && **d != index)
-            .filter(|d| doc(d).is_some_and(crate::is_case))
+            .filter(|d| before.contains(d) && !listed_now.contains(d) && **d != index)
+            .copied()
+            .collect(),
+        newly_listed: now_listed
+            .iter()
+            .filter(|d| !before.contains(d))
             .copied()
             .collect(),
     })
 }
 
+/// What a device has seen one caseload index list, kept in its store (setting
+/// [`Listed::SETTING`]) so that a case can be told apart when the index stops listing it:
+/// one listed before is deleted, one created here and never listed is kept.
+///
+/// It belongs to one index: when the index changes (another server, another user) nothing
+/// seen in the old one is deleted because the new one does not list it. Ids stay in it
+/// after their case is deleted: if the deletion did not reach storage, the case is still
+/// known at the next start and deleted then; if the index lists it again, it is fetched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// The index these were seen in; `None` before any.
+    pub index: Option<DocumentId>,
+    pub cases: BTreeSet<DocumentId>,
+}
+
+/// The stored record of [`Listed`] is not one this build wrote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the record of cases listed for this device is unreadable")]
+pub struct ListedUnreadable;
+
+impl Listed {
+    /// The store setting it is kept in.
+    pub const SETTING: &'static str = "listed_cases";
+
+    /// Record `cases` as listed by `index` (starting afresh if the record was of another).
+    pub fn record(&mut self, index: DocumentId, cases: &[DocumentId]) {
+        if self.index != Some(index) {
+            *self = Listed {
+                index: Some(index),
+                cases: BTreeSet::new(),
+            };
+        }
+        self.cases.extend(cases.iter().copied());
+    }
+
+    /// JSON: `{"index":"<id>","cases":["<id>",…]}` (document ids are bs58: nothing to escape).
+    pub fn to_json(&self) -> String {
+        let cases: Vec<String> = self.cases.iter().map(|c| format!("\"{c}\"")).collect();
+        match self.index {
+            Some(i) => format!("{{\"index\":\"{i}\",\"cases\":[{}]}}", cases.join(",")),
+            None => format!("{{\"index\":null,\"cases\":[{}]}}", cases.join(",")),
+        }
+    }
+
+    /// Read what [`Listed::to_json`] wrote (whitespace between tokens allowed).
+    pub fn from_json(json: &str) -> Result<Listed, ListedUnreadable> {
+        let mut p = Json(json.trim());
+        p.eat("{")?;
+        p.eat("\"index\"")?;
+        p.eat(":")?;
+        let index = if p.0.starts_with("null") {
+            p.eat("null")?;
+            None
+        } else {
+            Some(p.id()?)
+        };
+        p.eat(",")?;
+        p.eat("\"cases\"")?;
+        p.eat(":")?;
+        p.eat("[")?;
+        let mut cases = BTreeSet::new();
+        if !p.0.starts_with(']') {
+            loop {
+                cases.insert(p.id()?);
+                if p.0.starts_with(']') {
+                    break;
+                }
+                p.eat(",")?;
+            }
+        }
+        p.eat("]")?;
+        p.eat("}")?;
+        if !p.0.is_empty() {
+            return Err(ListedUnreadable);
+        }
+        Ok(Listed { index, cases })
+    }
+}
+
+/// The rest of a [`Listed`] record being read.
+struct Json<'a>(&'a str);
+
+impl Json<'_> {
+    fn eat(&mut self, token: &str) -> Result<(), ListedUnreadable> {
+        self.0 = self
+            .0
+            .strip_prefix(token)
+            .ok_or(ListedUnreadable)?
+            .trim_start();
+        Ok(())
+    }
+
+    fn id(&mut self) -> Result<DocumentId, ListedUnreadable> {
+        let rest = self.0.strip_prefix('"').ok_or(ListedUnreadable)?;
+        let (id, rest) = rest.split_once('"').ok_or(ListedUnreadable)?;
+        self.0 = rest.trim_start();
+        id.parse().map_err(|_| ListedUnreadable)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fieldbook_sync::automerge::transaction::Transaction;
     use fieldbook_sync::automerge::AutoCommit;
 
     #[test]
@@ -219,8 +341,175 @@ mod tests {
         d
     }
 
+    /// A test device: its documents, and what it has seen `index` list.
+    struct Device {
+        index: DocumentId,
+        docs: Vec<(DocumentId, Automerge)>,
+        listed: Listed,
+    }
+
+    impl Device {
+        /// A device whose copy of the index lists `listed` and that holds `held` cases.
+        fn new(listed: &[DocumentId], held: &[DocumentId]) -> Device {
+            let index = DocumentId::random();
+            let mut docs = vec![(index, index_listing(listed))];
+            docs.extend(held.iter().map(|d| (*d, a_case())));
+            Device {
+                index,
+                docs,
+                listed: Listed::default(),
+            }
+        }
+
+        fn known(&self) -> Vec<DocumentId> {
+            self.docs.iter().map(|(d, _)| *d).collect()
+        }
+
+        fn reconcile(&self) -> Option<Reconcile> {
+            let known = self.known();
+            reconcile(Some(self.index), &known, &known, &self.listed, |d| {
+                self.docs.iter().find(|(i, _)| i == d).map(|(_, a)| a)
+            })
+        }
+
+        /// Reconcile and apply it as the app does: remember what is listed, drop what is
+        /// to be deleted. Returns what was deleted.
+        fn step(&mut self) -> Vec<DocumentId> {
+            let r = self.reconcile().expect("an index with content");
+            self.listed.record(r.index, &r.newly_listed);
+            self.docs.retain(|(d, _)| !r.to_delete.contains(d));
+            r.to_delete
+        }
+
+        /// The server edits the index (the only writer).
+        fn server_edits(&mut self, f: impl FnOnce(&mut Transaction<'_>)) {
+            let (_, d) = self
+                .docs
+                .iter_mut()
+                .find(|(i, _)| *i == self.index)
+                .unwrap();
+            let mut tx = d.transaction();
+            f(&mut tx);
+            tx.commit();
+        }
+    }
+
     #[test]
-    fn reconcile_fetches_what_is_listed_and_lists_own_cases() {
+    fn a_case_listed_then_unlisted_is_deleted_and_the_others_are_kept() {
+        let (x, y) = (DocumentId::random(), DocumentId::random());
+        let mut dev = Device::new(&[x, y], &[x, y]);
+        assert_eq!(dev.step(), vec![], "both listed: nothing to delete");
+        assert_eq!(dev.listed.cases, [x, y].into());
+        dev.server_edits(|tx| assert!(remove(tx, &x).unwrap()));
+        assert_eq!(case_ids(&dev.docs[0].1), vec![y]);
+        assert_eq!(dev.step(), vec![x]);
+        assert_eq!(dev.known(), vec![dev.index, y]);
+        assert_eq!(dev.step(), vec![], "deleted once");
+        assert!(
+            dev.listed.cases.contains(&x),
+            "remembered, so a deletion that failed is retried at the next start"
+        );
+    }
+
+    #[test]
+    fn a_case_created_here_and_never_listed_is_never_deleted() {
+        let (listed, mine) = (DocumentId::random(), DocumentId::random());
+        let mut dev = Device::new(&[listed], &[listed, mine]);
+        for _ in 0..3 {
+            assert_eq!(dev.step(), vec![]);
+        }
+        // Even once every listed case is unlisted, and however often it runs.
+        dev.server_edits(|tx| {
+            remove(tx, &listed).unwrap();
+        });
+        assert_eq!(dev.step(), vec![listed]);
+        assert_eq!(dev.step(), vec![]);
+        assert!(dev.known().contains(&mine));
+        // Listed later (the server indexed it), and unlisted after that: now it goes.
+        dev.server_edits(|tx| {
+            add(tx, &mine, 2).unwrap();
+        });
+        assert_eq!(dev.step(), vec![]);
+        dev.server_edits(|tx| {
+            remove(tx, &mine).unwrap();
+        });
+        assert_eq!(dev.step(), vec![mine]);
+    }
+
+    #[test]
+    fn an_index_with_no_content_yet_deletes_nothing() {
+        let x = DocumentId::random();
+        let mut dev = Device::new(&[x], &[x]);
+        dev.step();
+        // The device has seen x listed; now its index copy is not there or has no content
+        // (as before the first fetch): no decision at all, so nothing is deleted.
+        dev.docs[0].1 = Automerge::new();
+        assert_eq!(dev.reconcile(), None);
+        dev.docs.remove(0);
+        assert_eq!(dev.reconcile(), None);
+        let known = dev.known();
+        let get = |d: &DocumentId| dev.docs.iter().find(|(i, _)| i == d).map(|(_, a)| a);
+        assert_eq!(reconcile(None, &known, &known, &dev.listed, get), None);
+    }
+
+    #[test]
+    fn an_unlisted_case_that_was_listed_again_is_kept() {
+        let x = DocumentId::random();
+        let mut dev = Device::new(&[x], &[x]);
+        dev.step();
+        // Access lost and regained before this device looked again: listed now, so kept.
+        dev.server_edits(|tx| {
+            remove(tx, &x).unwrap();
+        });
+        dev.server_edits(|tx| {
+            add(tx, &x, 9).unwrap();
+        });
+        assert_eq!(case_ids(&dev.docs[0].1), vec![x]);
+        assert_eq!(dev.step(), vec![]);
+        assert!(dev.known().contains(&x));
+    }
+
+    #[test]
+    fn a_case_unlisted_while_still_being_fetched_is_deleted_and_not_fetched() {
+        let x = DocumentId::random();
+        let mut dev = Device::new(&[x], &[]);
+        let r = dev.reconcile().unwrap();
+        assert_eq!(r.to_find, vec![x]);
+        dev.step();
+        // Being fetched: known, no content yet.
+        dev.docs.push((x, Automerge::new()));
+        assert_eq!(dev.reconcile().unwrap().progress, (0, 1));
+        dev.server_edits(|tx| {
+            remove(tx, &x).unwrap();
+        });
+        let r = dev.reconcile().unwrap();
+        assert!(r.to_find.is_empty());
+        assert_eq!(r.to_delete, vec![x], "the fetch is cancelled");
+    }
+
+    #[test]
+    fn what_another_index_listed_is_never_deleted() {
+        let x = DocumentId::random();
+        let mut dev = Device::new(&[x], &[x]);
+        dev.step();
+        // The device now follows another index (another server or user) that lists nothing.
+        let other = DocumentId::random();
+        dev.docs.push((other, index_listing(&[])));
+        dev.index = other;
+        let r = dev.reconcile().unwrap();
+        assert_eq!(r.to_delete, vec![]);
+        assert_eq!(r.newly_listed, vec![]);
+        dev.step();
+        assert_eq!(
+            dev.listed.index,
+            Some(other),
+            "the record follows the index"
+        );
+        assert!(dev.listed.cases.is_empty());
+    }
+
+    #[test]
+    fn reconcile_fetches_what_is_listed_and_reports_progress() {
         let (fetched, missing, unknown, own, other, empty) = (
             DocumentId::random(),
             DocumentId::random(),
@@ -249,15 +538,14 @@ mod tests {
         let get = |d: &DocumentId| docs.iter().find(|(i, _)| i == d).map(|(_, a)| *a);
         let loaded: Vec<DocumentId> = docs.iter().map(|(i, _)| *i).collect();
         let known = [fetched, missing, own, other, empty, index];
-        let r = reconcile(Some(index), &loaded, &known, get).unwrap();
+        let r = reconcile(Some(index), &loaded, &known, &Listed::default(), get).unwrap();
         assert_eq!(r.index, index);
         assert_eq!(r.progress, (1, 3), "only the fetched case has content");
         assert_eq!(r.to_find, vec![unknown]);
-        assert_eq!(
-            r.to_list,
-            vec![own],
-            "not the index, not a non-case, not empty"
-        );
+        assert_eq!(r.to_delete, vec![], "nothing was listed before");
+        let mut listed = vec![fetched, missing, unknown];
+        listed.sort_by_key(|d| d.to_string());
+        assert_eq!(r.newly_listed, listed);
     }
 
     #[test]
@@ -269,32 +557,77 @@ mod tests {
         let docs = [(case, &case_doc), (index, &index_doc)];
         let get = |d: &DocumentId| docs.iter().find(|(i, _)| i == d).map(|(_, a)| *a);
         let known = [case, index];
+        let none = Listed::default();
 
-        let found = reconcile(None, &[case, index], &known, get).unwrap();
+        let found = reconcile(None, &[case, index], &known, &none, get).unwrap();
         assert_eq!(found.index, index);
-        assert_eq!(found.to_list, vec![case]);
         assert_eq!(found.to_find, vec![listed]);
+        assert_eq!(found.to_delete, vec![]);
 
         // No index among the local documents, or a known id whose document is not here
         // (or not an index): nothing to do, and nothing created.
-        assert_eq!(reconcile(None, &[case], &[case], get), None);
+        assert_eq!(reconcile(None, &[case], &[case], &none, get), None);
         assert_eq!(
-            reconcile(Some(DocumentId::random()), &[case], &[case], get),
+            reconcile(Some(DocumentId::random()), &[case], &[case], &none, get),
             None
         );
-        assert_eq!(reconcile(Some(case), &[case], &[case], get), None);
+        assert_eq!(reconcile(Some(case), &[case], &[case], &none, get), None);
     }
 
     #[test]
     fn reconcile_with_everything_in_step_does_nothing() {
         let case = DocumentId::random();
-        let index = DocumentId::random();
-        let index_doc = index_listing(&[case]);
-        let case_doc = a_case();
-        let docs = [(case, &case_doc), (index, &index_doc)];
-        let get = |d: &DocumentId| docs.iter().find(|(i, _)| i == d).map(|(_, a)| *a);
-        let r = reconcile(Some(index), &[case, index], &[case, index], get).unwrap();
+        let mut dev = Device::new(&[case], &[case]);
+        dev.step();
+        let r = dev.reconcile().unwrap();
         assert_eq!(r.progress, (1, 1));
-        assert!(r.to_find.is_empty() && r.to_list.is_empty());
+        assert!(r.to_find.is_empty() && r.to_delete.is_empty() && r.newly_listed.is_empty());
+    }
+
+    #[test]
+    fn the_listed_record_round_trips_through_json_and_refuses_anything_else() {
+        let index = DocumentId::random();
+        let mut l = Listed::default();
+        assert_eq!(Listed::from_json(&l.to_json()), Ok(l.clone()));
+        l.record(index, &[]);
+        assert_eq!(Listed::from_json(&l.to_json()), Ok(l.clone()));
+        l.record(index, &[DocumentId::random(), DocumentId::random()]);
+        let json = l.to_json();
+        assert_eq!(Listed::from_json(&json), Ok(l.clone()));
+        let spaced = json
+            .replace(',', " ,\n ")
+            .replace(':', " : ")
+            .replace('[', "[ ");
+        assert_eq!(Listed::from_json(&format!("  {spaced} ")), Ok(l.clone()));
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            &json[..json.len() - 1],
+            &format!("{json}x"),
+            &json.replace("cases", "kases"),
+            "{\"index\":null,\"cases\":[\"not-an-id\"]}",
+            "{\"index\":null,\"cases\":[,]}",
+        ] {
+            assert_eq!(Listed::from_json(bad), Err(ListedUnreadable), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn remove_takes_a_case_out_of_every_copy_of_the_map() {
+        let mut a = AutoCommit::new();
+        init(&mut a).unwrap();
+        let mut b = AutoCommit::load(&a.save()).unwrap();
+        let x = DocumentId::random();
+        // Both copies of an index that once got its map twice list x.
+        a.put_object(ROOT, "cases", ObjType::Map).unwrap();
+        b.put_object(ROOT, "cases", ObjType::Map).unwrap();
+        add(&mut a, &x, 1).unwrap();
+        add(&mut b, &x, 1).unwrap();
+        a.merge(&mut b).unwrap();
+        assert_eq!(doc::all_objs(&a, &ROOT, "cases", ObjType::Map).len(), 2);
+        assert!(remove(&mut a, &x).unwrap());
+        assert_eq!(case_ids(&a), vec![]);
+        assert!(!remove(&mut a, &x).unwrap(), "not listed any more");
     }
 }

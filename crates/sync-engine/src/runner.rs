@@ -177,10 +177,15 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
 
     /// After a failed commit of `written`: queued writes to those documents were built on
     /// state the engine is about to forget; drop them and what they would have sent.
+    /// Deletions stay: they depend on no state, and dropping one would keep on this store a
+    /// document the engine has already let go of ([`Engine::forget`]).
     fn drop_writes_to(&mut self, written: &BTreeSet<DocumentId>) {
+        let stale = |op: &StorageOp| {
+            written.contains(op.document()) && !matches!(op, StorageOp::DeleteDocument { .. })
+        };
         for out in self.queue.iter_mut() {
-            if out.storage.iter().any(|op| written.contains(op.document())) {
-                out.storage.retain(|op| !written.contains(op.document()));
+            if out.storage.iter().any(stale) {
+                out.storage.retain(|op| !stale(op));
                 out.send.clear();
             }
         }

@@ -84,10 +84,16 @@ pub enum StorageOp {
         document: DocumentId,
         peer_storage_id: String,
     },
+    /// Delete everything stored for `document`: every chunk, the snapshot and every sync
+    /// state (the document is no longer kept here: access lost, or erased). Ops apply in
+    /// order, so writes to `document` later in the same transaction start it afresh.
+    /// Deleting a document that is not there is not an error.
+    DeleteDocument { document: DocumentId },
 }
 
 impl StorageOp {
-    /// Whether this records only how far a peer got, not document content.
+    /// Whether this records only how far a peer got, not document content. A deletion is
+    /// content: what a page shows changes.
     pub fn is_sync_progress(&self) -> bool {
         matches!(self, StorageOp::PutSyncState { .. })
     }
@@ -97,7 +103,8 @@ impl StorageOp {
             StorageOp::PutChunk { key, .. } => &key.document,
             StorageOp::Compact { snapshot, .. } => &snapshot.document,
             StorageOp::PutSyncState { document, .. }
-            | StorageOp::ForgetSyncState { document, .. } => document,
+            | StorageOp::ForgetSyncState { document, .. }
+            | StorageOp::DeleteDocument { document } => document,
         }
     }
 }
@@ -138,6 +145,10 @@ impl std::fmt::Debug for StorageOp {
                 .debug_struct("ForgetSyncState")
                 .field("document", document)
                 .field("peer_storage_id", peer_storage_id)
+                .finish(),
+            StorageOp::DeleteDocument { document } => f
+                .debug_struct("DeleteDocument")
+                .field("document", document)
                 .finish(),
         }
     }
@@ -346,6 +357,9 @@ fn apply_op(docs: &mut BTreeMap<DocumentId, StoredDocument>, op: StorageOp) {
             if let Some(e) = docs.get_mut(&document) {
                 e.sync_states.remove(&peer_storage_id);
             }
+        }
+        StorageOp::DeleteDocument { document } => {
+            docs.remove(&document);
         }
     }
 }

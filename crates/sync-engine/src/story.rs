@@ -94,6 +94,68 @@ pub async fn run<S: Store>(s: &S) {
     want.sort();
     assert_eq!(docs, want);
 
+    // Deleting a document removes its chunks (snapshot too) and sync states, and nothing of
+    // any other document. `a` has a snapshot and an incremental; give it a sync state too.
+    s.apply(vec![StorageOp::PutSyncState {
+        document: a,
+        peer_storage_id: "peer-1".into(),
+        data: b"sa".to_vec(),
+    }])
+    .await
+    .unwrap();
+    let b_before = s.load(b).await.unwrap();
+    s.apply(vec![StorageOp::DeleteDocument { document: a }])
+        .await
+        .unwrap();
+    assert!(
+        s.load(a).await.unwrap().is_none(),
+        "a deleted document is gone"
+    );
+    assert_eq!(s.load(b).await.unwrap(), b_before, "the other is untouched");
+    assert_eq!(s.list_documents().await.unwrap(), vec![b]);
+
+    // Deleting a document that is not there (again, or never stored) is not an error.
+    s.apply(vec![
+        StorageOp::DeleteDocument { document: a },
+        StorageOp::DeleteDocument {
+            document: DocumentId::random(),
+        },
+    ])
+    .await
+    .unwrap();
+
+    // Ops apply in order within one commit: deleted then written again leaves only the new
+    // content; written then deleted leaves nothing.
+    let c = DocumentId::random();
+    s.apply(vec![
+        chunk(c, ChunkKind::Incremental, b"c-old"),
+        StorageOp::PutSyncState {
+            document: c,
+            peer_storage_id: "peer-1".into(),
+            data: b"sc-old".to_vec(),
+        },
+    ])
+    .await
+    .unwrap();
+    s.apply(vec![
+        StorageOp::DeleteDocument { document: c },
+        chunk(c, ChunkKind::Incremental, b"c-new"),
+    ])
+    .await
+    .unwrap();
+    let got = s.load(c).await.unwrap().unwrap();
+    let data: Vec<&[u8]> = got.chunks.iter().map(|(_, d)| d.as_slice()).collect();
+    assert_eq!(data, vec![b"c-new".as_slice()], "only the new content");
+    assert!(got.sync_states.is_empty(), "the old sync state went too");
+    s.apply(vec![
+        chunk(c, ChunkKind::Incremental, b"c-newer"),
+        StorageOp::DeleteDocument { document: c },
+    ])
+    .await
+    .unwrap();
+    assert!(s.load(c).await.unwrap().is_none(), "written then deleted");
+    assert_eq!(s.list_documents().await.unwrap(), vec![b]);
+
     // Settings: absent until set, last write wins, and they never touch the store's identity.
     let id = s.storage_id().clone();
     assert_eq!(s.get_setting("caseload").await.unwrap(), None);

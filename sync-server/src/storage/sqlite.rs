@@ -235,6 +235,11 @@ impl Store for SqliteStore {
                         tx.prepare_cached("DELETE FROM sync_states WHERE doc_id = ?1 AND peer_storage_id = ?2")?
                             .execute(params![document.to_string(), peer_storage_id])?;
                     }
+                    StorageOp::DeleteDocument { document } => {
+                        let id = document.to_string();
+                        tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?.execute([&id])?;
+                        tx.prepare_cached("DELETE FROM sync_states WHERE doc_id = ?1")?.execute([&id])?;
+                    }
                 }
             }
             tx.commit()

@@ -122,6 +122,15 @@ impl<P: AccessPolicy> Engine<P> {
     ) -> Output {
         self.now = now;
         let mut out = Output::default();
+        if let Some(n) = self.stale_loads.get_mut(&doc) {
+            // Asked for before `forget`: answers come in the order loads were asked for, so
+            // this is that one, and a later load (if any) is still waiting in `loading`.
+            *n -= 1;
+            if *n == 0 {
+                self.stale_loads.remove(&doc);
+            }
+            return out;
+        }
         let queue = self.loading.remove(&doc).unwrap_or_default();
         for p in &queue {
             self.unqueue(p);

@@ -22,7 +22,7 @@ use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::storage::ChunkKey;
+use crate::storage::{ChunkKey, StorageOp};
 use crate::wire::PeerMetadata;
 use crate::{DocumentId, PeerId, StorageId};
 
@@ -206,6 +206,9 @@ pub struct Engine<P: AccessPolicy = AllowAll> {
     /// Documents storage does not have that peers asked for, with who asked. Kept instead
     /// of an empty `Automerge` (about 11 KB each) so made-up ids cost next to nothing.
     absent: BTreeMap<DocumentId, BTreeSet<ConnId>>,
+    /// Loads asked for before [`Engine::forget`] and not yet answered, per document: their
+    /// answers may predate the deletion and are dropped.
+    stale_loads: BTreeMap<DocumentId, usize>,
     /// Loaded documents by last use, oldest first.
     lru: BTreeSet<(u64, DocumentId)>,
     /// Use counter for `lru` and sync-state recency (a clock can stand still between steps).
@@ -227,6 +230,7 @@ impl<P: AccessPolicy> Engine<P> {
             docs: BTreeMap::new(),
             loading: BTreeMap::new(),
             absent: BTreeMap::new(),
+            stale_loads: BTreeMap::new(),
             lru: BTreeSet::new(),
             uses: 0,
             rng,
@@ -436,6 +440,34 @@ impl<P: AccessPolicy> Engine<P> {
         let mut out = Output::default();
         self.after_change(doc, None, &mut out);
         Ok(out)
+    }
+
+    /// Stop keeping `doc` here (access to it was lost, or it was erased): drop it from memory
+    /// with every peer's sync state, the work waiting for its load and the peers waiting for
+    /// it, and delete it from storage ([`StorageOp::DeleteDocument`], in this output's
+    /// commit). Afterwards the engine knows no more of `doc` than of a document it never saw:
+    /// a later `find`, `open` or peer message about it starts from storage (which has
+    /// nothing). Peers are not told: whether they may still have it is their server's business.
+    pub fn forget(&mut self, doc: DocumentId, now: Millis) -> Output {
+        self.now = now;
+        self.remove_doc(&doc);
+        self.absent.remove(&doc);
+        if let Some(queue) = self.loading.remove(&doc) {
+            for p in &queue {
+                self.unqueue(p);
+            }
+            // Its load is already asked for; what it returns may have been read before the
+            // deletion commits.
+            *self.stale_loads.entry(doc).or_default() += 1;
+        }
+        // Not counted against any connection any more: a peer asking again starts afresh.
+        for c in self.conns.values_mut() {
+            c.docs.remove(&doc);
+        }
+        Output {
+            storage: vec![StorageOp::DeleteDocument { document: doc }],
+            ..Output::default()
+        }
     }
 
     /// Merge changes obtained out of band (e.g. an import) into a loaded document.
