@@ -63,9 +63,6 @@ enum Cmd {
     /// Print the automerge: URL of every case in the signed-in user's caseload index, one per
     /// line (needs sign-in).
     Cases,
-    /// Remove a case from the server's caseload index (as the server does when access to
-    /// it is lost) and wait until the server has the change. Devices then delete their copy.
-    Unlist { url: String },
     /// Print a document as JSON. Exits with status 3 if the server does not have it.
     Get { url: String },
     /// Set a top-level text field of a document and wait until the server has it.
@@ -199,17 +196,6 @@ async fn run(
             for id in fieldbook_case::caseload::case_ids(&doc) {
                 println!("{}", id.to_url());
             }
-        }
-        Cmd::Unlist { url } => {
-            let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
-            let index = caseload_index(&client, timeout).await?;
-            let mut listed = false;
-            client.change(index, |tx| {
-                listed = fieldbook_case::caseload::remove(tx, &doc)?;
-                Ok(())
-            })?;
-            anyhow::ensure!(listed, "{url} is not in the server's caseload index");
-            client.wait_synced(index, timeout).await?;
         }
         Cmd::Get { url } => {
             let doc = DocumentId::from_url(&url).context("not an automerge: URL")?;
