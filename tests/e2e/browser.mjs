@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import assert from "node:assert/strict"
 import { before, after } from "node:test"
-import { withTimeout, TIMEOUT, startServer, tempDir, removeDir } from "../interop/harness.mjs"
+import { withTimeout, TIMEOUT, startServer, tempDir, removeDir, DEMO_USERS } from "../interop/harness.mjs"
 
 export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
 export const FLAGS = [
@@ -100,14 +100,25 @@ export async function signIn(page, username, password) {
   await page.getByRole("button", { name: "Sign in" }).click()
 }
 
-// TODO(sign-in merge): the app no longer has a typed author name (the author is the
-// signed-in person), so this helper and `useApp().phone` must sign in a demo user instead.
-/** Record the practitioner's name on this device (shown next to critical changes). */
-export async function setAuthor(page, baseUrl, name) {
-  await page.goto(`${baseUrl}#/settings`)
-  await page.getByLabel("Your name and role").fill(name)
-  await page.getByRole("button", { name: "Save" }).click()
-  await page.getByTestId("author-saved").waitFor()
+/**
+ * Open the app on `page` and sign in as the demo person `who` (a key of DEMO_USERS: ayo,
+ * bea, cal, mo); resolves once their case list shows and the service worker is ready.
+ */
+export async function signInAs(page, baseUrl, who = "ayo") {
+  const { username, password } = DEMO_USERS[who]
+  await page.goto(baseUrl)
+  await page.getByRole("heading", { name: "Sign in to Fieldbook" }).waitFor({ timeout: TIMEOUT })
+  await signIn(page, username, password)
+  await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
+  await page.evaluate(() => navigator.serviceWorker.ready)
+}
+
+/** The display name the app shows (and records as the author) for the demo person `who`. */
+export const DISPLAY_NAMES = {
+  ayo: "Ayo Demo (practitioner, North)",
+  bea: "Bea Demo (practitioner, North)",
+  cal: "Cal Demo (practitioner, South)",
+  mo: "Mo Demo (manager, North and South)",
 }
 
 const AXE = fileURLToPath(new URL("../../node_modules/axe-core/axe.min.js", import.meta.url))
@@ -167,6 +178,10 @@ export async function appServer(extraArgs = []) {
   return {
     get url() { return running.url },
     get wsUrl() { return running.wsUrl },
+    /** The server's data directory (for the admin CLI). */
+    dir,
+    /** The running server (sign-in and tickets: `signIn`, `ticketUrl`). */
+    get running() { return running },
     async start() {
       running = await startServer(dir, ["--static-dir", dist, ...extraArgs], `127.0.0.1:${port}`)
     },
@@ -190,13 +205,14 @@ export function useApp(extraArgs = [], { browser = true } = {}) {
   const app = {
     server: undefined,
     browser: undefined,
-    /** A phone: its own browser context (so it can go offline alone), named, app loaded. */
-    async phone(name, contextOptions = {}) {
+    /**
+     * A phone: its own browser context (so it can go offline alone), the app loaded and the
+     * demo person `who` (ayo, bea, cal or mo) signed in.
+     */
+    async phone(who = "ayo", contextOptions = {}) {
       const context = await app.browser.newContext(contextOptions)
       const page = await context.newPage()
-      await setAuthor(page, app.server.url, name)
-      await page.goto(app.server.url)
-      await page.evaluate(() => navigator.serviceWorker.ready)
+      await signInAs(page, app.server.url, who)
       return { context, page }
     },
   }
