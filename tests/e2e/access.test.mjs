@@ -120,6 +120,8 @@ test("an edit made offline before the session expired reaches the server after s
   await page.getByRole("heading", { name: "Sign in to Fieldbook" }).waitFor()
   await screenshot(page, "sign-in-again-ayo")
   await signIn(page, "demo-ayo", "demo-only-ayo-password")
+  // Signed in again as the same person: the banner goes, nothing was lost, and it sends.
+  await banner.waitFor({ state: "detached", timeout: TIMEOUT })
   await page.goto(app.server.url)
   await upToDate(page)
   const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`], "bea")
