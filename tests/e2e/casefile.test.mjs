@@ -4,7 +4,10 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
-import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment } from "./browser.mjs"
+import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment, DISPLAY_NAMES } from "./browser.mjs"
+
+/** A RegExp source matching `text` literally (the display names have brackets in them). */
+const literally = text => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const CATEGORIES = [
   "missing", "coercion", "contact", "substances", "education", "online",
@@ -15,13 +18,17 @@ const app = useApp()
 const start = () => app.server.start()
 const stop = () => app.server.stop()
 
-/** A device with a name, on the app, service worker ready. */
-async function device(name) {
-  return (await app.phone(name)).page
+/** A phone with the demo person `who` signed in (their name is the author of their changes), service worker ready. */
+async function device(who) {
+  return (await app.phone(who)).page
 }
 
+// Ayo and Bea are in the same team, so both may edit each other's cases.
+const AYO = DISPLAY_NAMES.ayo
+const BEA = DISPLAY_NAMES.bea
+
 test("a 12-category risk assessment is completed offline, survives a reload, and is submitted", async () => {
-  const page = await device("Worker A (social care)")
+  const page = await device("ayo")
   const id = await createCase(page, "Test Person Assessed")
   await upToDate(page)
   const aid = await startAssessment(page, app.server.url, id)
@@ -53,7 +60,7 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
   await page.getByTestId("assessment-history").getByText(/overall: High/).waitFor()
   assert.deepEqual(await axeViolations(page), [])
   await page.getByTestId("confirm-level").click()
-  await page.getByTestId("assessment-history").getByText(/confirmed by Worker A \(social care\)/).waitFor()
+  await page.getByTestId("assessment-history").getByText(new RegExp(`confirmed by ${literally(AYO)}`)).waitFor()
 
   await start()
   await upToDate(page)
@@ -63,15 +70,15 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
   const a = doc.assessments.find(x => x.id === aid)
   assert.ok(a.submitted, "submitted on the server")
   assert.equal(a.overall.value, "high")
-  assert.equal(a.confirmed.by, "Worker A (social care)")
+  assert.equal(a.confirmed.by, AYO)
   assert.equal(a.categories.coercion.rating.value, "high")
   assert.equal(a.categories.safeguarding.text, "Observed for safeguarding.")
   await page.context().close()
 })
 
 test("two devices set different overall levels offline: both see both values and who set them, then settle", async () => {
-  const a = await device("Worker A")
-  const b = await device("Worker B")
+  const a = await device("ayo")
+  const b = await device("bea")
   const id = await createCase(a, "Test Person Disputed")
   const aid = await startAssessment(a, app.server.url, id)
   await upToDate(a)
@@ -92,15 +99,15 @@ test("two devices set different overall levels offline: both see both values and
     await conflict.waitFor({ timeout: TIMEOUT })
     const candidates = await conflict.getByTestId("candidate").allTextContents()
     assert.equal(candidates.length, 2, candidates.join(" | "))
-    assert.ok(candidates.some(c => c.startsWith("High") && c.includes("set by Worker A")), candidates.join(" | "))
-    assert.ok(candidates.some(c => c.startsWith("Emerging") && c.includes("set by Worker B")), candidates.join(" | "))
+    assert.ok(candidates.some(c => c.startsWith("High") && c.includes(`set by ${AYO}`)), candidates.join(" | "))
+    assert.ok(candidates.some(c => c.startsWith("Emerging") && c.includes(`set by ${BEA}`)), candidates.join(" | "))
     await p.getByTestId("conflicts").waitFor()
   }
   assert.deepEqual(await axeViolations(b), [])
   await b.getByRole("button", { name: "Keep High" }).click()
   for (const p of [a, b]) {
     await p.getByTestId("conflict-overall").waitFor({ state: "detached", timeout: TIMEOUT })
-    await p.getByText(/Set by Worker B at/).waitFor({ timeout: TIMEOUT })
+    await p.getByText(new RegExp(`Set by ${literally(BEA)} at`)).waitFor({ timeout: TIMEOUT })
     assert.ok(await p.getByLabel("High", { exact: true }).isChecked())
   }
   await a.context().close()
@@ -108,7 +115,7 @@ test("two devices set different overall levels offline: both see both values and
 })
 
 test("a missing episode whose interview was not completed cannot be saved without a reason", async () => {
-  const page = await device("Worker A")
+  const page = await device("ayo")
   const id = await createCase(page, "Test Person Missing")
   await page.goto(`${app.server.url}#/case/${id}/missing/new`)
   const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10)
@@ -142,8 +149,8 @@ test("a missing episode whose interview was not completed cannot be saved withou
 })
 
 test("the chronology shows events from both devices in time order, and every screen passes axe", async () => {
-  const a = await device("Worker A")
-  const b = await device("Worker B")
+  const a = await device("ayo")
+  const b = await device("bea")
   const id = await createCase(a, "Test Person Timeline")
   await upToDate(a)
   assert.deepEqual(await axeViolations(a), [], "case page")
@@ -212,7 +219,7 @@ test("the chronology shows events from both devices in time order, and every scr
 })
 
 test("a link the app does not understand shows Page not found, never a page for an impossible id", async () => {
-  const page = await device("Worker R")
+  const page = await device("ayo")
   const id = await createCase(page, "Test Person Routed")
   const notFound = page.getByRole("heading", { level: 1, name: "Page not found" })
   for (const hash of ["#/nowhere", "#/case/not-a-case-id", `#/case/${id}/note/bad%20id`, `#/case/${id}/assessment/a1/no-such-section`, `#/case/${id}/plan/extra`]) {

@@ -1,6 +1,6 @@
 // A fast burst of typing is all on the device when the browser is killed 30 ms after the
 // last key. Ten rounds, each a different text (65–95 characters) typed at 10 ms a key into a
-// new contact note on a lived-in case (the demo caseload: eight cases, every record type)
+// new contact note on a lived-in case (Ayo's demo caseload: five cases, every record type)
 // while connected, so the server's replies are being stored too, as for a worker with
 // signal; then SIGKILL. The server is stopped before the browser is relaunched with the same
 // profile and the case read back: only the device's own store can answer.
@@ -12,13 +12,13 @@ import path from "node:path"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launchKillable, useApp } from "./browser.mjs"
+import { launchKillable, useApp, signInAs } from "./browser.mjs"
 
 const ROUNDS = 10
 /** The crash: this long after the last key event has been handled by the page. */
 const KILL_AFTER_MS = 30
 const KEY_DELAY_MS = 10
-const CASE = "Demo — Kasey Brightwater"
+const CASE = "Demo — Kasey Brightwater" // one of Ayo's
 
 const app = useApp(["--demo"], { browser: false })
 
@@ -53,9 +53,9 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
   let chrome
   try {
     chrome = await launchKillable(profile)
+    // Signed in once: the account stays on the device (its profile) through every crash.
     let page = await chrome.context.newPage()
-    await page.goto(app.server.url)
-    await page.evaluate(() => navigator.serviceWorker.ready)
+    await signInAs(page, app.server.url, "ayo")
     await page.getByRole("link", { name: CASE }).click({ timeout: TIMEOUT })
     await page.getByTestId("case-name").filter({ hasText: CASE }).waitFor()
     const id = page.url().split("#/case/")[1]

@@ -6,7 +6,10 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment } from "./browser.mjs"
+import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment, DISPLAY_NAMES } from "./browser.mjs"
+
+/** A RegExp source matching `text` literally (the display names have brackets in them). */
+const literally = text => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const CATEGORIES = [
   "missing", "coercion", "contact", "substances", "education", "online",
@@ -15,10 +18,15 @@ const CATEGORIES = [
 const PHONE = { width: 360, height: 740 }
 const app = useApp()
 
-/** A device with a name, on the app, service worker ready. */
-async function device(name, viewport) {
-  return (await app.phone(name, viewport ? { viewport } : {})).page
+/** A phone with the demo person `who` signed in (the author of its changes), service worker ready. */
+async function device(who, viewport) {
+  return (await app.phone(who, viewport ? { viewport } : {})).page
 }
+
+// Ayo and Bea are in the same team: both may edit each other's cases.
+const AYO = literally(DISPLAY_NAMES.ayo)
+const BEA = literally(DISPLAY_NAMES.bea)
+const AT = String.raw` at \d\d/\d\d/\d{4} \d\d:\d\d`
 
 /** Local date `YYYY-MM-DD`, `days` from today. */
 function localDate(days = 0) {
@@ -45,8 +53,8 @@ async function recordMissing(page, caseId, { from = "Home", reportedBy = "" } = 
 }
 
 test("a dispute is settled from the case page's banner on one phone and disappears on both", async () => {
-  const a = await device("Worker A", PHONE)
-  const b = await device("Worker B", PHONE)
+  const a = await device("ayo", PHONE)
+  const b = await device("bea", PHONE)
   const name = "Test Person Banner"
   const id = await createCase(a, name)
   const aid = await startAssessment(a, app.server.url, id)
@@ -86,8 +94,8 @@ test("a dispute is settled from the case page's banner on one phone and disappea
     await dispute.waitFor({ timeout: TIMEOUT })
     const values = await dispute.getByTestId("candidate").allTextContents()
     assert.equal(values.length, 2, values.join(" | "))
-    assert.ok(values.some(v => /^High — set by Worker A at \d\d\/\d\d\/\d{4} \d\d:\d\d/.test(v)), values.join(" | "))
-    assert.ok(values.some(v => /^Emerging — set by Worker B at \d\d\/\d\d\/\d{4} \d\d:\d\d/.test(v)), values.join(" | "))
+    assert.ok(values.some(v => new RegExp(`^High — set by ${AYO}${AT}`).test(v)), values.join(" | "))
+    assert.ok(values.some(v => new RegExp(`^Emerging — set by ${BEA}${AT}`).test(v)), values.join(" | "))
     await dispute.getByRole("button", { name: /^Keep High/ }).waitFor()
     await dispute.getByRole("button", { name: /^Keep Emerging/ }).waitFor()
   }
@@ -100,7 +108,7 @@ test("a dispute is settled from the case page's banner on one phone and disappea
   for (const p of [b, a]) {
     await p.getByTestId("conflicts").waitFor({ state: "detached", timeout: TIMEOUT })
     await p.goto(app.server.url + summary)
-    await p.getByText(/Set by Worker B at/).waitFor({ timeout: TIMEOUT })
+    await p.getByText(new RegExp(`Set by ${BEA} at`)).waitFor({ timeout: TIMEOUT })
     assert.ok(await p.getByLabel("High", { exact: true }).isChecked())
     assert.equal(await p.getByTestId("conflicts").count(), 0)
     assert.equal(await p.getByTestId("save-continue").textContent(), "Save and continue")
@@ -110,7 +118,7 @@ test("a dispute is settled from the case page's banner on one phone and disappea
 })
 
 test("a page opened from the bottom of the case page opens at its top, heading focused", async () => {
-  const page = await device("Worker A", PHONE)
+  const page = await device("ayo", PHONE)
   const id = await createCase(page, "Test Person Scroll")
   await recordMissing(page, id)
   // Back on the case page (recording returns there); go to its bottom.
@@ -134,7 +142,7 @@ test("a page opened from the bottom of the case page opens at its top, heading f
 })
 
 test("a safety-plan action can be saved with no due date", async () => {
-  const page = await device("Worker A", PHONE)
+  const page = await device("ayo", PHONE)
   const id = await createCase(page, "Test Person Plan")
   await page.goto(`${app.server.url}#/case/${id}/plan`)
   await page.getByLabel("Action", { exact: true }).fill("Appointments at 3pm")
@@ -157,7 +165,7 @@ test("a safety-plan action can be saved with no due date", async () => {
 })
 
 test("a contact time later than now is refused with a message, keeping what was typed", async () => {
-  const page = await device("Worker A", PHONE)
+  const page = await device("ayo", PHONE)
   const id = await createCase(page, "Test Person Future")
   await page.getByTestId("add-note").click()
   const at = page.getByLabel("Date and time")
@@ -193,7 +201,7 @@ test("a contact time later than now is refused with a message, keeping what was 
 })
 
 test("counts read naturally, the chronology says who reported them missing, and fits a phone", async () => {
-  const page = await device("Worker A", PHONE)
+  const page = await device("ayo", PHONE)
   const name = "Test Person Counted"
   const id = await createCase(page, name)
   await addNote(page, "Talked about football.")
@@ -224,7 +232,7 @@ test("counts read naturally, the chronology says who reported them missing, and 
 })
 
 test("the case page shows the name once, the age and the current risk level", async () => {
-  const page = await device("Worker A", PHONE)
+  const page = await device("ayo", PHONE)
   const name = "Test Person Levelled"
   const id = await createCase(page, name)
   // createCase enters a date of birth of 2010-05-17.
@@ -258,8 +266,8 @@ test("the case page shows the name once, the age and the current risk level", as
 })
 
 test("a colleague's edit to the same field arrives without moving the caret", async () => {
-  const a = await device("Worker A")
-  const b = await device("Worker B")
+  const a = await device("ayo")
+  const b = await device("bea")
   const id = await createCase(a, "Test Person Caret")
   await a.getByTestId("add-note").click()
   const fieldA = a.getByLabel("What happened")

@@ -6,7 +6,7 @@ import { test } from "node:test"
 import assert from "node:assert/strict"
 import net from "node:net"
 import { runClient, jsRepo, serverHas, TIMEOUT } from "../interop/harness.mjs"
-import { createCase, addNote, upToDate, waitingText, useApp } from "./browser.mjs"
+import { createCase, addNote, upToDate, waitingText, useApp, signInAs, DISPLAY_NAMES } from "./browser.mjs"
 
 /** The acceptance bound: a dead connection shows as Offline within this long. */
 const NOTICE_MS = 5_000
@@ -76,9 +76,7 @@ async function offlineWithin(page, act) {
 }
 
 test("the browser's offline switch shows Offline at once, and online reconnects", async t => {
-  const context = await app.browser.newContext()
-  const page = await context.newPage()
-  await page.goto(app.server.url)
+  const { context, page } = await app.phone("ayo")
   await createCase(page, "Test Person Switch")
   await upToDate(page)
 
@@ -96,8 +94,10 @@ test("a silently dropped connection shows Offline within 5 s; a note waits as a 
   const proxy = await blackHoleProxy(app.server.url)
   const context = await app.browser.newContext()
   try {
+    // Signed in through the proxy (its own origin), so the session and the sync socket both
+    // go through it.
     const page = await context.newPage()
-    await page.goto(proxy.url)
+    await signInAs(page, proxy.url, "ayo")
     const id = await createCase(page, "Test Person Dropped")
     await upToDate(page)
     assert.match(await waitingText(page), /^Everything sent (at|on) /)
@@ -132,17 +132,18 @@ test("a silently dropped connection shows Offline within 5 s; a note waits as a 
 test("opening every screen of a synced case offline, and reloading, leaves nothing to send", async () => {
   // An older (schema 1) case, written by a stock automerge-repo peer: the kind a device
   // used to "upgrade" just by opening it.
-  const js = jsRepo(app.server.wsUrl)
+  // It is Ayo's: the peer signs in as Ayo (a ticket), and the note names Ayo as its author,
+  // as the server insists.
+  const js = jsRepo(await app.server.running.ticketUrl("ayo"))
   const handle = js.repo.create({
     profile: { name: "Test Person Older", knownAs: "TPO", dob: "2010-02-03" },
-    notes: [{ id: "n1", at: new Date(1_700_000_000_000), kind: "Face-to-face", text: "An earlier visit.", by: "Test Worker" }],
+    notes: [{ id: "n1", at: new Date(1_700_000_000_000), kind: "Face-to-face", text: "An earlier visit.", by: DISPLAY_NAMES.ayo }],
   })
   await serverHas(js.repo, handle)
   const id = handle.documentId
   await js.close()
 
-  const context = await app.browser.newContext()
-  const page = await context.newPage()
+  const { context, page } = await app.phone("ayo")
   await page.goto(`${app.server.url}#/case/${id}`)
   await page.getByTestId("case-name").filter({ hasText: "Test Person Older" }).waitFor({ timeout: TIMEOUT })
   await page.evaluate(() => navigator.serviceWorker.ready)

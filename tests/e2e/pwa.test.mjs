@@ -6,7 +6,7 @@ import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { runClient, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launchKillable, createCase, addNote, upToDate, useApp } from "./browser.mjs"
+import { launchKillable, createCase, addNote, upToDate, useApp, signInAs } from "./browser.mjs"
 
 const app = useApp()
 
@@ -16,9 +16,7 @@ const stop = () => app.server.stop()
 const noteTexts = page => page.getByTestId("note-text").allTextContents()
 
 test("works offline: loads from the service worker, keeps notes, syncs when the server returns", async () => {
-  const context = await app.browser.newContext()
-  const page = await context.newPage()
-  await page.goto(app.server.url)
+  const { context, page } = await app.phone("ayo")
   const id = await createCase(page, "Offline Test Child")
   await upToDate(page)
   await page.evaluate(() => navigator.serviceWorker.ready)
@@ -44,9 +42,9 @@ test("works offline: loads from the service worker, keeps notes, syncs when the 
 })
 
 test("two devices edit the same case offline and converge with both notes and merged text", async () => {
-  const a = await (await app.browser.newContext()).newPage()
-  const b = await (await app.browser.newContext()).newPage()
-  await a.goto(app.server.url)
+  // Ayo's case; Bea is in the same team, so her phone may edit it too.
+  const { page: a } = await app.phone("ayo")
+  const { page: b } = await app.phone("bea")
   const id = await createCase(a, "Two Device Child")
   await addNote(a, "Shared start")
   await upToDate(a)
@@ -84,7 +82,7 @@ test("a note survives the browser being killed right after typing", async () => 
   const profile = await mkdtemp(path.join(tmpdir(), "fieldbook-profile-"))
   let chrome = await launchKillable(profile)
   let page = await chrome.context.newPage()
-  await page.goto(app.server.url)
+  await signInAs(page, app.server.url, "ayo")
   const id = await createCase(page, "Durable Child")
   await page.getByTestId("add-note").click()
   await page.getByLabel("What happened").pressSequentially("Typed just before the crash")

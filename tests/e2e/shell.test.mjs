@@ -9,9 +9,9 @@ import { brotliDecompressSync } from "node:zlib"
 import { execFile } from "node:child_process"
 import { X509Certificate, createHash } from "node:crypto"
 import { promisify } from "node:util"
-import { startServer, tempDir, removeDir, withTimeout, TIMEOUT } from "../interop/harness.mjs"
+import { startServer, tempDir, removeDir, withTimeout, TIMEOUT, DEMO_USERS } from "../interop/harness.mjs"
 import { chromium } from "playwright-core"
-import { launch, CHROMIUM, FLAGS, watchCsp, createCase, upToDate } from "./browser.mjs"
+import { launch, CHROMIUM, FLAGS, watchCsp, createCase, upToDate, signIn, DISPLAY_NAMES } from "./browser.mjs"
 
 const dist = process.env.FIELDBOOK_DIST ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 let dir, server, browser
@@ -74,16 +74,22 @@ test("the shell is sent brotli-compressed to browsers that accept it, and identi
 
 const POLICY = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'"
 
-/** Open the app, sync a case, wait for the service worker; returns the page's WebSocket URLs. */
+/**
+ * Open the app, sign in (the sign-in screen and its request are under the policy too), sync a
+ * case, wait for the service worker; returns the page's WebSocket URLs.
+ */
 async function bootAndSync(page, url, name) {
   const sockets = []
   page.on("websocket", ws => sockets.push(ws.url()))
   const response = await page.goto(url)
+  await page.getByRole("heading", { name: "Sign in to Fieldbook" }).waitFor({ timeout: TIMEOUT })
+  await signIn(page, DEMO_USERS.ayo.username, DEMO_USERS.ayo.password)
+  await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await createCase(page, name)
   await upToDate(page) // the sync socket is open: connect-src 'self' admits it
   await page.evaluate(() => navigator.serviceWorker.ready)
   await page.goto(`${url}#/settings`)
-  await page.getByLabel("Your name and role").waitFor()
+  await page.getByTestId("account-name").filter({ hasText: DISPLAY_NAMES.ayo }).waitFor()
   return { response, sockets }
 }
 

@@ -2,30 +2,21 @@
 // device with no account shows only the sign-in screen and never connects; a wrong password
 // is told in the error summary; the right one opens the case list, which survives a reload;
 // signing out hides the cases again.
-//
-// HARNESS HELPERS THIS FILE EXPECTS (from tests/interop/harness.mjs, landing with the
-// server's sign-in):
-//   startServer(dataDir, extraArgs, listen, { users: true })
-//     with `--demo` in extraArgs, resolves to the usual running server plus
-//     `server.users`: the demo accounts' credentials, an array (or an object keyed by
-//     username) of { username, password, display_name, role }.
-// And from tests/e2e/browser.mjs (on this branch): launch, axeViolations, signIn.
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
-import { startServer, tempDir, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launch, axeViolations, signIn } from "./browser.mjs"
+import { startServer, tempDir, removeDir, TIMEOUT, DEMO_USERS } from "../interop/harness.mjs"
+import { launch, axeViolations, signIn, DISPLAY_NAMES } from "./browser.mjs"
 
 const dist = process.env.FIELDBOOK_DIST ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
-let dir, server, browser, user
+/** A demo practitioner (the harness's server always has the demo accounts). */
+const user = { ...DEMO_USERS.ayo, display_name: DISPLAY_NAMES.ayo }
+let dir, server, browser
 
 before(async () => {
   dir = await tempDir()
-  server = await startServer(dir, ["--static-dir", dist, "--demo"], "127.0.0.1:0", { users: true })
-  const users = Array.isArray(server.users) ? server.users : Object.values(server.users ?? {})
-  user = users.find(u => u.role === "practitioner")
-  assert.ok(user, `the harness gave no demo practitioner: ${JSON.stringify(users.map(u => u.username))}`)
+  server = await startServer(dir, ["--static-dir", dist])
   browser = await launch()
 })
 

@@ -5,7 +5,10 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { createCase, upToDate, axeViolations, useApp, startAssessment } from "./browser.mjs"
+import { createCase, upToDate, axeViolations, useApp, startAssessment, DISPLAY_NAMES } from "./browser.mjs"
+
+/** A RegExp source matching `text` literally (the display names have brackets in them). */
+const literally = text => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 const app = useApp()
 
@@ -15,8 +18,8 @@ const editControls = page => page.locator("main").locator("textarea, input, sele
 const textOf = page => page.locator("#category-text, #summary").first()
 
 test("a submitted version cannot be changed anywhere, and offline edits made before seeing the submission become a new draft on both phones", async () => {
-  const A = await app.phone("Worker A")
-  const B = await app.phone("Worker B")
+  const A = await app.phone("ayo")
+  const B = await app.phone("bea")
   const a = A.page
   const b = B.page
   const id = await createCase(a, "Test Person Submitted")
@@ -66,7 +69,7 @@ test("a submitted version cannot be changed anywhere, and offline edits made bef
     await history.getByText(/overall: Moderate/).waitFor({ timeout: TIMEOUT })
     await history.getByTestId("late-edits").waitFor({ timeout: TIMEOUT })
     assert.match(await history.getByTestId("late-edits").innerText(),
-      /Changes made on another device after this version was submitted are kept in a new draft[\s\S]*Set by Worker B/)
+      new RegExp(String.raw`Changes made on another device after this version was submitted are kept in a new draft[\s\S]*Set by ${literally(DISPLAY_NAMES.bea)}`))
     assert.deepEqual(await axeViolations(p), [], "versions with late edits")
     for (const s of sections) {
       await p.goto(`${base}/${s}`)
@@ -75,7 +78,7 @@ test("a submitted version cannot be changed anywhere, and offline edits made bef
     }
     await p.goto(`${base}/coercion`)
     await p.getByTestId("frozen-text").getByText("A saw coercion.", { exact: true }).waitFor()
-    assert.match(await p.getByTestId("frozen-rating").innerText(), /^Moderate \(set by Worker A/)
+    assert.match(await p.getByTestId("frozen-rating").innerText(), new RegExp(`^Moderate \\(set by ${literally(DISPLAY_NAMES.ayo)}`))
     assert.deepEqual(await axeViolations(p), [], "a submitted section")
     await p.goto(`${base}/summary`)
     await p.getByTestId("frozen-text").getByText("A's summary.", { exact: true }).waitFor()
