@@ -5,6 +5,7 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import net from "node:net"
+import { ImmutableString } from "@automerge/automerge-repo"
 import { runClient, jsRepo, serverHas, TIMEOUT } from "../interop/harness.mjs"
 import { createCase, addNote, upToDate, waitingText, useApp, signInAs, DISPLAY_NAMES } from "./browser.mjs"
 
@@ -132,12 +133,12 @@ test("a silently dropped connection shows Offline within 5 s; a note waits as a 
 test("opening every screen of a synced case offline, and reloading, leaves nothing to send", async () => {
   // An older (schema 1) case, written by a stock automerge-repo peer: the kind a device
   // used to "upgrade" just by opening it.
-  // It is Ayo's: the peer signs in as Ayo (a ticket), and the note names Ayo as its author,
-  // as the server insists.
+  // It is Ayo's: the peer signs in as Ayo (a ticket), and the note names Ayo as its author
+  // in a plain string (a JS string would be a text object), as the server insists.
   const js = jsRepo(await app.server.running.ticketUrl("ayo"))
   const handle = js.repo.create({
     profile: { name: "Test Person Older", knownAs: "TPO", dob: "2010-02-03" },
-    notes: [{ id: "n1", at: new Date(1_700_000_000_000), kind: "Face-to-face", text: "An earlier visit.", by: DISPLAY_NAMES.ayo }],
+    notes: [{ id: "n1", at: new Date(1_700_000_000_000), kind: "Face-to-face", text: "An earlier visit.", by: new ImmutableString(DISPLAY_NAMES.ayo) }],
   })
   await serverHas(js.repo, handle)
   const id = handle.documentId
