@@ -12,7 +12,8 @@ import path from "node:path"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launchKillable, useApp, signInAs } from "./browser.mjs"
+import { chromium } from "playwright-core"
+import { launchKillable, useApp, signInAs, CHROMIUM, FLAGS } from "./browser.mjs"
 
 const ROUNDS = 10
 /** The crash: this long after the last key event has been handled by the page. */
@@ -52,10 +53,20 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
   const profile = await mkdtemp(path.join(tmpdir(), "fieldbook-burst-"))
   let chrome
   try {
+    // Ayo signed in on this phone earlier, in a browser session that ended normally.
+    // Chromium writes cookies to disk lazily (about every 30 s), so a session cookie set
+    // moments before a SIGKILL would be lost with it, and the phone would rightly ask her
+    // to sign in again: not what this test is about.
+    const earlier = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS })
+    try {
+      await signInAs(await earlier.newPage(), app.server.url, "ayo")
+    } finally {
+      await earlier.close()
+    }
+
     chrome = await launchKillable(profile)
-    // Signed in once: the account stays on the device (its profile) through every crash.
     let page = await chrome.context.newPage()
-    await signInAs(page, app.server.url, "ayo")
+    await page.goto(app.server.url)
     await page.getByRole("link", { name: CASE }).click({ timeout: TIMEOUT })
     await page.getByTestId("case-name").filter({ hasText: CASE }).waitFor()
     const id = page.url().split("#/case/")[1]
