@@ -587,13 +587,20 @@ pub fn start_draft_from_late_edits<T: Transactable + History>(
             .or(now.candidates.first())
             .cloned()
     };
+    // Carried into the draft by the person starting it, so recorded as theirs (see below).
     let d = write_draft(tx, new_id, at, Some(content), |cid, now| {
         let then = version.category(cid).map(|c| c.rating.clone());
-        pick(now, &then.unwrap_or_default())
+        pick(now, &then.unwrap_or_default()).map(|c| Candidate {
+            by: by.to_owned(),
+            ..c
+        })
     })?;
     doc::set_text(tx, &d, "completedBy", &content.completed_by)?;
+    // The person starting the draft carries the level into it, so it is recorded as theirs:
+    // a change may only name its own author (docs/ACCESS.md, "Authorship"); who set it
+    // first stays on the submitted version.
     if let Some(o) = pick(&content.overall, &version.overall) {
-        critical::set(tx, &d, "overall", &o.value, &o.by, o.at)?;
+        critical::set(tx, &d, "overall", &o.value, by, o.at)?;
     }
     tx.put(&d, "fromLateEdits", id)?;
     // What was taken, on the submitted version (not content: the version is unchanged).
