@@ -60,6 +60,10 @@ test("each worker sees their team's cases; another team's case is not available;
   await caseLinks(m).filter({ hasText: "Invented Access Person" }).waitFor({ timeout: TIMEOUT })
   await b.goto(`${app.server.url}#/case/${id}`)
   await b.getByTestId("case-name").filter({ hasText: "Invented Access Person" }).waitFor({ timeout: TIMEOUT })
+  // Bea, in the same team, may edit it: her note reaches Ayo's phone.
+  await addNote(b, "Second contact, by a team colleague.")
+  await upToDate(b)
+  await a.getByTestId("note-text").filter({ hasText: "Second contact, by a team colleague." }).waitFor({ timeout: TIMEOUT })
   await progress(c, 3).waitFor()
   assert.ok(!(await listed(c)).includes("Invented Access Person"))
 
@@ -88,10 +92,21 @@ test("each worker sees their team's cases; another team's case is not available;
   // The admin CLI's audit lists the reads and the changes, with people and devices.
   const audit = await admin("audit", "--case", id, "--json")
   const rows = audit.trim().split("\n").map(l => JSON.parse(l))
-  const did = (kind, name) => rows.some(r => r.kind === kind && (r.user_name ?? "").startsWith(name) && r.device_name)
-  assert.ok(did("case-changed", "Ayo Demo"), audit)
-  assert.ok(did("case-read", "Bea Demo"), audit)
-  assert.ok(did("case-read", "Cal Demo"), audit)
+  const by = (kind, who) =>
+    rows.filter(r => r.kind === kind && r.username === `demo-${who}` && r.user_name === DISPLAY_NAMES[who])
+  // Ayo's phone registered the case (it made it) and changed it; the others read it from
+  // the server, and Bea changed it too.
+  const expected = [
+    ["case-registered", "ayo"], ["case-changed", "ayo"], ["case-read", "bea"], ["case-changed", "bea"],
+    ["case-read", "mo"], ["case-read", "cal"],
+  ]
+  for (const [kind, who] of expected) {
+    const found = by(kind, who)
+    assert.ok(found.length > 0, `no ${kind} row for ${who}:\n${audit}`)
+    // The PWA names its device from the browser's user agent.
+    assert.ok(found.every(r => r.device && r.device_name === "Headless Chrome on Linux"), audit)
+  }
+  assert.notEqual(by("case-changed", "ayo")[0].device, by("case-changed", "bea")[0].device, "each phone is its own device")
   assert.ok(rows.some(r => r.kind === "grant-added") && rows.some(r => r.kind === "grant-removed"), audit)
 })
 
@@ -110,6 +125,9 @@ test("an edit made offline before the session expired reaches the server after s
   const banner = page.getByTestId("signed-out")
   await banner.waitFor({ timeout: TIMEOUT })
   assert.match(await banner.textContent(), /Your sign-in has ended/)
+  // Signed out, the device still counts the note as waiting (the count follows writes by a
+  // moment, so wait for it rather than read it).
+  await page.getByTestId("waiting").filter({ hasText: "1 note waiting to send" }).waitFor({ timeout: TIMEOUT })
   await screenshot(page, "signed-out-ayo")
   // The note is still on the device and not sent.
   const notSent = await runClient(app.server.wsUrl, ["get", `automerge:${id}`], "bea")
