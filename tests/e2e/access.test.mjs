@@ -3,24 +3,13 @@
 // South, Mo manages both (the invented `--demo` accounts).
 import { test } from "node:test"
 import assert from "node:assert/strict"
-import { execFile } from "node:child_process"
 import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import path from "node:path"
-import { SERVER_BIN, runClient, TIMEOUT } from "../interop/harness.mjs"
+import { runClient, TIMEOUT } from "../interop/harness.mjs"
 import { addNote, createCase, signIn, signInAs, upToDate, useApp, DISPLAY_NAMES } from "./browser.mjs"
 
 const app = useApp()
-
-/** Run the real admin CLI against the server's data directory (as an administrator would). */
-function admin(...args) {
-  return new Promise((resolve, reject) => {
-    execFile(SERVER_BIN, ["admin", "--data-dir", app.server.dir, ...args], { timeout: TIMEOUT }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`admin ${args.join(" ")} failed: ${stderr}`))
-      else resolve(stdout)
-    })
-  })
-}
 
 const caseLinks = page => page.getByTestId("case-list").getByRole("link")
 const listed = async page => (await caseLinks(page).allTextContents()).sort()
@@ -75,10 +64,10 @@ test("each worker sees their team's cases; another team's case is not available;
 
   // A read grant lists it for Cal; removing it takes it off Cal's device again.
   await c.goto(app.server.url)
-  await admin("grants", "add", id, "--user", "demo-cal", "--access", "read")
+  await app.server.admin("grants", "add", id, "--user", "demo-cal", "--access", "read")
   await caseLinks(c).filter({ hasText: "Invented Access Person" }).waitFor({ timeout: TIMEOUT })
   await progress(c, 4).waitFor({ timeout: TIMEOUT })
-  await admin("grants", "remove", id, "--user", "demo-cal")
+  await app.server.admin("grants", "remove", id, "--user", "demo-cal")
   await progress(c, 3).waitFor({ timeout: TIMEOUT })
   assert.ok(!(await listed(c)).includes("Invented Access Person"))
   await c.goto(`${app.server.url}#/case/${id}`)
@@ -90,7 +79,7 @@ test("each worker sees their team's cases; another team's case is not available;
   await whoOpened.getByRole("cell", { name: DISPLAY_NAMES.bea }).first().waitFor({ timeout: TIMEOUT })
 
   // The admin CLI's audit lists the reads and the changes, with people and devices.
-  const audit = await admin("audit", "--case", id, "--json")
+  const audit = await app.server.admin("audit", "--case", id, "--json")
   const rows = audit.trim().split("\n").map(l => JSON.parse(l))
   const by = (kind, who) =>
     rows.filter(r => r.kind === kind && r.username === `demo-${who}` && r.user_name === DISPLAY_NAMES[who])
@@ -119,7 +108,7 @@ test("an edit made offline before the session expired reaches the server after s
   await context.setOffline(true)
   await page.getByTestId("sync-status").filter({ hasText: /Offline/ }).waitFor({ timeout: TIMEOUT })
   await addNote(page, "Written on the bus, before the sign-in ran out.")
-  await admin("sessions", "expire", "demo-ayo")
+  await app.server.admin("sessions", "expire", "demo-ayo")
   await context.setOffline(false)
 
   const banner = page.getByTestId("signed-out")

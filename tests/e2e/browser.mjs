@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import assert from "node:assert/strict"
 import { before, after } from "node:test"
-import { withTimeout, TIMEOUT, startServer, tempDir, removeDir, DEMO_USERS } from "../interop/harness.mjs"
+import { withTimeout, TIMEOUT, startServer, tempDir, removeDir, DEMO_USERS, runAdmin } from "../interop/harness.mjs"
 
 export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
 export const FLAGS = [
@@ -113,6 +113,9 @@ export async function signInAs(page, baseUrl, who = "ayo") {
   await page.evaluate(() => navigator.serviceWorker.ready)
 }
 
+/** `text` as a regular expression matching it literally (display names hold brackets). */
+export const literally = text => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
 /** The display name the app shows (and records as the author) for the demo person `who`. */
 export const DISPLAY_NAMES = {
   ayo: "Ayo Demo (practitioner, North)",
@@ -180,6 +183,8 @@ export async function appServer(extraArgs = []) {
     get wsUrl() { return running.wsUrl },
     /** The server's data directory (for the admin CLI). */
     dir,
+    /** Run the real admin CLI on this server's data directory, as an administrator would. */
+    admin: (...args) => runAdmin(dir, ...args),
     /** The running server (sign-in and tickets: `signIn`, `ticketUrl`). */
     get running() { return running },
     async start() {

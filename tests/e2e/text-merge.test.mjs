@@ -5,8 +5,7 @@
 // missing episode's details) is created twice at once: nothing may be lost.
 import { test } from "node:test"
 import assert from "node:assert/strict"
-import { execFile } from "node:child_process"
-import { runClient, SERVER_BIN, TIMEOUT } from "../interop/harness.mjs"
+import { runClient, TIMEOUT } from "../interop/harness.mjs"
 import { createCase, upToDate, useApp } from "./browser.mjs"
 
 const app = useApp()
@@ -15,15 +14,6 @@ const app = useApp()
  * Run the real admin CLI against the app server's data directory, as an administrator on the
  * server machine would; resolves with its stdout.
  */
-function admin(...args) {
-  return new Promise((resolve, reject) => {
-    execFile(SERVER_BIN, ["admin", "--data-dir", app.server.dir, ...args], { timeout: TIMEOUT }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`admin ${args.join(" ")} failed: ${stderr}`))
-      else resolve(stdout)
-    })
-  })
-}
-
 const status = (page, re) => page.getByTestId("sync-status").filter({ hasText: re }).waitFor({ timeout: TIMEOUT })
 
 /**
@@ -156,7 +146,7 @@ test("every text field typed on two offline phones shows both phones' words on b
   const sections = await a.getByTestId("task-list").getByRole("link").evaluateAll(links => links.map(l => l.getAttribute("href")))
   assert.equal(sections.length, 14, "12 categories, summary and level, who completed it")
   await upToDate(a)
-  await admin("grants", "add", id, "--user", "demo-bea", "--access", "edit")
+  await app.server.admin("grants", "add", id, "--user", "demo-bea", "--access", "edit")
   // The server notices a grant within a second (docs/ACCESS.md). Until then a request from
   // Bea's phone is answered "unavailable", which the page keeps until a reload: wait until
   // the server serves Bea the relationships document before her phone asks for it.

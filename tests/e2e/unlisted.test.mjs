@@ -3,8 +3,7 @@
 // so. A case created on the device and not yet listed when the index changes stays.
 import { test } from "node:test"
 import assert from "node:assert/strict"
-import { execFile } from "node:child_process"
-import { runClient, SERVER_BIN, TIMEOUT } from "../interop/harness.mjs"
+import { runClient, TIMEOUT } from "../interop/harness.mjs"
 import { createCase, useApp } from "./browser.mjs"
 
 const app = useApp()
@@ -13,15 +12,6 @@ const app = useApp()
  * Run the real admin CLI against the app server's data directory, as an administrator on the
  * server machine would; resolves with its stdout.
  */
-function admin(...args) {
-  return new Promise((resolve, reject) => {
-    execFile(SERVER_BIN, ["admin", "--data-dir", app.server.dir, ...args], { timeout: TIMEOUT }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`admin ${args.join(" ")} failed: ${stderr}`))
-      else resolve(stdout)
-    })
-  })
-}
-
 const caseLinks = page => page.getByTestId("case-list").getByRole("link")
 const allOnDevice = (page, n) =>
   page.getByTestId("caseload-progress").filter({ hasText: `All ${n} cases in your caseload are on this device` })
@@ -51,7 +41,7 @@ test("a case whose grant is removed is deleted from the device; one created here
   const { context, page } = await app.phone("cal")
   await allOnDevice(page, 3).waitFor({ timeout: TIMEOUT })
   const own = await caseLinks(page).allTextContents()
-  await admin("grants", "add", id, "--user", "demo-cal", "--access", "read")
+  await app.server.admin("grants", "add", id, "--user", "demo-cal", "--access", "read")
   await allOnDevice(page, 4).waitFor({ timeout: TIMEOUT })
   const link = page.getByTestId("case-list").locator(`a[href$="#/case/${id}"]`)
   const name = await link.textContent()
@@ -69,7 +59,7 @@ test("a case whose grant is removed is deleted from the device; one created here
   const mine = await createCase(page, "Test Person Local")
   await page.goto(`${app.server.url}#/case/${id}`)
   await page.getByTestId("case-name").filter({ hasText: name }).waitFor()
-  await admin("grants", "remove", id, "--user", "demo-cal")
+  await app.server.admin("grants", "remove", id, "--user", "demo-cal")
   await context.setOffline(false)
 
   // The open page says so, and IndexedDB no longer holds any of it.

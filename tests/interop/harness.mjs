@@ -110,6 +110,16 @@ export function runClient(wsUrl, args, who = "ayo") {
   })
 }
 
+/** Run the real admin CLI on the data directory `dataDir`; resolves with its stdout. */
+export function runAdmin(dataDir, ...args) {
+  return new Promise((resolve, reject) => {
+    execFile(SERVER_BIN, ["admin", "--data-dir", dataDir, ...args], { timeout: TIMEOUT }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`admin ${args.join(" ")} failed: ${stderr}`))
+      else resolve(stdout)
+    })
+  })
+}
+
 /** A stock automerge-repo peer with no storage, connected to our server. */
 export function jsRepo(wsUrl) {
   const adapter = new WebSocketClientAdapter(wsUrl, 1000)
