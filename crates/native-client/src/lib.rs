@@ -275,8 +275,10 @@ impl Client {
                     }
                     Ok(WsMessage::Close(frame)) => {
                         let mut st = inner.state.lock().unwrap();
-                        st.closed_reason =
-                            Some(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+                        let said = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                        if !said.is_empty() || st.closed_reason.is_none() {
+                            st.closed_reason = Some(said);
+                        }
                         break;
                     }
                     Ok(_) => {}
@@ -550,6 +552,7 @@ impl Inner {
             joined,
             server_storage,
             unavailable,
+            closed_reason,
             ..
         } = st;
         runner.push(out);
@@ -557,8 +560,12 @@ impl Inner {
             inner: self,
             conn: conn.as_ref(),
             events: Vec::new(),
+            peer_said: None,
         };
         run_ready(drain(&RefCell::new(runner), &mut host)).expect("the memory store never fails");
+        if host.peer_said.is_some() {
+            *closed_reason = host.peer_said;
+        }
         for ev in host.events {
             match ev {
                 Event::PeerJoined { storage_id, .. } => {
@@ -578,6 +585,9 @@ struct Wire<'a> {
     inner: &'a Inner,
     conn: Option<&'a (ConnId, mpsc::UnboundedSender<WsMessage>)>,
     events: Vec<Event>,
+    /// Why the server said it is hanging up. Kept because the close frame carrying the same
+    /// reason can lose the race with our own close in reply.
+    peer_said: Option<String>,
 }
 
 impl Host for Wire<'_> {
@@ -596,7 +606,10 @@ impl Host for Wire<'_> {
         }
     }
 
-    fn close(&mut self, c: ConnId, _reason: CloseReason) {
+    fn close(&mut self, c: ConnId, reason: CloseReason) {
+        if let CloseReason::PeerError(said) = &reason {
+            self.peer_said = Some(said.clone());
+        }
         if let Some((_, tx)) = self.conn.filter(|(conn, _)| *conn == c) {
             let _ = tx.send(WsMessage::Close(None));
         }
