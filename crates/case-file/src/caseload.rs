@@ -9,9 +9,13 @@
 //! ([`reconcile`]): fetch what it lists, and delete their copy of a case it listed before
 //! and no longer lists.
 //!
-//! Layout: `{ type: "fieldbook-caseload", cases: { "<document id>": { added: <ms> } } }`.
+//! Layout: `{ type: "fieldbook-caseload", cases: { "<document id>": { added: <ms>,
+//! restricted?: true } }, erased?: { "<document id>": { at: <ms> } } }`.
 //! Cases are map keys, not list items: two concurrent additions both survive the merge,
-//! and adding the same case twice is one entry.
+//! and adding the same case twice is one entry. `restricted` marks a case whose processing
+//! is restricted (GDPR Art. 18: readable by named people only, no edits), so the app can
+//! say so; `erased` lists cases an administrator erased, so every device holding one
+//! deletes it, even a copy the index never listed (created offline).
 
 use std::collections::BTreeSet;
 
@@ -89,6 +93,73 @@ pub fn remove(tx: &mut impl Transactable, case: &DocumentId) -> Result<bool, Aut
     Ok(removed)
 }
 
+/// Record that `case` was erased (at `at`, ms since the epoch): it leaves the list and
+/// joins `erased`. False if it was already recorded as erased.
+pub fn erase(
+    tx: &mut impl Transactable,
+    case: &DocumentId,
+    at: i64,
+) -> Result<bool, AutomergeError> {
+    remove(tx, case)?;
+    let key = case.to_string();
+    if doc::all_objs(tx, &ROOT, "erased", ObjType::Map)
+        .iter()
+        .any(|m| matches!(tx.get(m, key.as_str()), Ok(Some(_))))
+    {
+        return Ok(false);
+    }
+    let erased = doc::ensure_obj(tx, &ROOT, "erased", ObjType::Map)?;
+    let entry = tx.put_object(&erased, key.as_str(), ObjType::Map)?;
+    tx.put(&entry, "at", ScalarValue::Timestamp(at))?;
+    Ok(true)
+}
+
+/// Every case the index records as erased (from every concurrent copy), in id order.
+pub fn erased_ids<D: ReadDoc>(d: &D) -> Vec<DocumentId> {
+    let ids: BTreeSet<DocumentId> = doc::all_objs(d, &ROOT, "erased", ObjType::Map)
+        .iter()
+        .flat_map(|m| d.keys(m).filter_map(|k| k.parse().ok()).collect::<Vec<_>>())
+        .collect();
+    let mut ids: Vec<DocumentId> = ids.into_iter().collect();
+    ids.sort_by_key(|id| id.to_string());
+    ids
+}
+
+/// Mark a listed case as restricted (or not): false if the index does not list it.
+pub fn set_restricted(
+    tx: &mut impl Transactable,
+    case: &DocumentId,
+    restricted: bool,
+) -> Result<bool, AutomergeError> {
+    let key = case.to_string();
+    let mut listed = false;
+    for m in doc::all_objs(tx, &ROOT, "cases", ObjType::Map) {
+        let entry = match tx.get(&m, key.as_str()) {
+            Ok(Some((_, id))) => id,
+            _ => continue,
+        };
+        listed = true;
+        if restricted {
+            tx.put(&entry, "restricted", true)?;
+        } else if matches!(tx.get(&entry, "restricted"), Ok(Some(_))) {
+            tx.delete(&entry, "restricted")?;
+        }
+    }
+    Ok(listed)
+}
+
+/// Whether the index lists `case` as restricted (in any concurrent copy of its entry).
+pub fn is_restricted<D: ReadDoc>(d: &D, case: &DocumentId) -> bool {
+    let key = case.to_string();
+    doc::all_objs(d, &ROOT, "cases", ObjType::Map)
+        .iter()
+        .filter_map(|m| match d.get(m, key.as_str()) {
+            Ok(Some((_, id))) => Some(id),
+            _ => None,
+        })
+        .any(|entry| doc::boolean(d, &entry, "restricted"))
+}
+
 /// What a device does about the caseload index after its documents change ([`reconcile`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconcile {
@@ -98,8 +169,9 @@ pub struct Reconcile {
     pub progress: (usize, usize),
     /// Listed cases this device does not know yet: fetch them.
     pub to_find: Vec<DocumentId>,
-    /// Cases this device knows that this index listed before and no longer lists: access
-    /// to them was lost (or they were erased), so the device deletes its copy.
+    /// Cases this device knows that this index listed before and no longer lists (access
+    /// to them was lost), and every case it knows that the index records as erased (even
+    /// one never listed, such as a case created offline): the device deletes its copy.
     pub to_delete: Vec<DocumentId>,
     /// Listed cases not yet in the device's [`Listed`] record of this index: add them, so
     /// the device notices if they are unlisted later.
@@ -128,7 +200,13 @@ pub fn reconcile<'a>(
             .copied()
             .find(|d| doc(d).is_some_and(is_caseload))
     })?;
-    let now_listed = doc(&index).filter(|d| is_caseload(*d)).map(case_ids)?;
+    let index_doc = doc(&index).filter(|d| is_caseload(*d))?;
+    let erased: BTreeSet<DocumentId> = erased_ids(index_doc).into_iter().collect();
+    // An erased case is never fetched, even if a stale copy of the list still names it.
+    let now_listed: Vec<DocumentId> = case_ids(index_doc)
+        .into_iter()
+        .filter(|d| !erased.contains(d))
+        .collect();
     // Runs after every batch (each keystroke): sets keep it linear in the caseload.
     let known_set: BTreeSet<DocumentId> = known.iter().copied().collect();
     let listed_now: BTreeSet<DocumentId> = now_listed.iter().copied().collect();
@@ -152,7 +230,10 @@ pub fn reconcile<'a>(
             .collect(),
         to_delete: known_set
             .iter()
-            .filter(|d| before.contains(d) && !listed_now.contains(d) && **d != index)
+            .filter(|d| {
+                **d != index
+                    && (erased.contains(d) || (before.contains(d) && !listed_now.contains(d)))
+            })
             .copied()
             .collect(),
         newly_listed: now_listed
@@ -611,6 +692,68 @@ mod tests {
         ] {
             assert_eq!(Listed::from_json(bad), Err(ListedUnreadable), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_erased_case_is_deleted_even_if_never_listed_here_and_never_fetched() {
+        let (x, offline, kept) = (
+            DocumentId::random(),
+            DocumentId::random(),
+            DocumentId::random(),
+        );
+        // The device saw x and kept listed; it created `offline` itself, never listed.
+        let mut dev = Device::new(&[x, kept], &[x, kept, offline]);
+        assert_eq!(dev.step(), vec![]);
+        dev.server_edits(|tx| {
+            assert!(erase(tx, &x, 10).unwrap());
+            assert!(!erase(tx, &x, 11).unwrap(), "recorded once");
+            assert!(erase(tx, &offline, 12).unwrap());
+        });
+        assert_eq!(case_ids(&dev.docs[0].1), vec![kept]);
+        let mut erased = vec![x, offline];
+        erased.sort_by_key(|d| d.to_string());
+        assert_eq!(erased_ids(&dev.docs[0].1), erased);
+        let mut deleted = dev.step();
+        deleted.sort_by_key(|d| d.to_string());
+        assert_eq!(deleted, erased);
+        assert_eq!(dev.known(), vec![dev.index, kept]);
+        assert_eq!(dev.step(), vec![]);
+
+        // A merge with a stale copy that still lists x (and an x known again, e.g. being
+        // fetched): x is neither fetched nor kept.
+        let mut stale = index_listing(&[x]);
+        let mut merged = dev.docs[0].1.clone();
+        merged.merge(&mut stale).unwrap();
+        dev.docs[0].1 = merged;
+        let r = dev.reconcile().unwrap();
+        assert!(!r.to_find.contains(&x));
+        dev.docs.push((x, Automerge::new()));
+        assert_eq!(dev.reconcile().unwrap().to_delete, vec![x]);
+    }
+
+    #[test]
+    fn restricted_entries_are_flagged_and_unflagged() {
+        let mut d = AutoCommit::new();
+        init(&mut d).unwrap();
+        let (x, y) = (DocumentId::random(), DocumentId::random());
+        add(&mut d, &x, 1).unwrap();
+        assert!(!is_restricted(&d, &x));
+        assert!(set_restricted(&mut d, &x, true).unwrap());
+        assert!(is_restricted(&d, &x));
+        assert!(!set_restricted(&mut d, &y, true).unwrap(), "not listed");
+        assert!(!is_restricted(&d, &y));
+        let mut other = AutoCommit::load(&d.save()).unwrap();
+        assert!(set_restricted(&mut d, &x, false).unwrap());
+        assert!(!is_restricted(&d, &x));
+        assert_eq!(case_ids(&d), vec![x], "still listed");
+        // A copy made while it was restricted, merged back later, does not bring the flag
+        // back: the unflagging came after it.
+        other.put(ROOT, "unrelated", 1).unwrap();
+        d.merge(&mut other).unwrap();
+        assert!(
+            !is_restricted(&d, &x),
+            "the later unflagging wins the merge"
+        );
     }
 
     #[test]
