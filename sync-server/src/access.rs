@@ -34,6 +34,10 @@ pub struct AccessModel {
     cases: HashMap<DocumentId, CaseRecord>,
     grants: HashMap<DocumentId, Vec<(Grantee, Access)>>,
     revoked_devices: HashSet<DeviceId>,
+    /// Erased documents (tombstones), and whether the server has removed their content.
+    erased: HashMap<DocumentId, bool>,
+    /// Restricted cases and the only people who may read them.
+    restricted: HashMap<DocumentId, HashSet<UserId>>,
 }
 
 impl AccessModel {
@@ -58,7 +62,51 @@ impl AccessModel {
                 .filter(|d| d.revoked_at.is_some())
                 .map(|d| d.id)
                 .collect(),
+            erased: s
+                .erasures
+                .into_iter()
+                .map(|e| (e.doc, e.content_removed_at.is_some()))
+                .collect(),
+            restricted: s
+                .restrictions
+                .into_iter()
+                .map(|r| (r.doc, r.readers.into_iter().collect()))
+                .collect(),
         }
+    }
+
+    /// Whether `doc` was erased: nobody may read or write it, ever.
+    pub fn is_erased(&self, doc: &DocumentId) -> bool {
+        self.erased.contains_key(doc)
+    }
+
+    /// Every erased document.
+    pub fn erased_ids(&self) -> impl Iterator<Item = DocumentId> + '_ {
+        self.erased.keys().copied()
+    }
+
+    /// Erased documents whose content the server has not removed yet.
+    pub fn pending_erasures(&self) -> Vec<DocumentId> {
+        let mut v: Vec<DocumentId> = self
+            .erased
+            .iter()
+            .filter(|(_, removed)| !**removed)
+            .map(|(d, _)| *d)
+            .collect();
+        v.sort_by_key(|d| d.to_string());
+        v
+    }
+
+    /// Record a tombstone the server itself wrote, or that content is gone, before the next
+    /// snapshot arrives.
+    pub fn note_erased(&mut self, doc: DocumentId, content_removed: bool) {
+        let e = self.erased.entry(doc).or_insert(false);
+        *e |= content_removed;
+    }
+
+    /// Whether processing of case `doc` is restricted (docs/ACCESS.md, "Restriction").
+    pub fn is_restricted(&self, doc: &DocumentId) -> bool {
+        self.restricted.contains_key(doc)
     }
 
     pub fn user(&self, id: &UserId) -> Option<&User> {
@@ -92,6 +140,11 @@ impl AccessModel {
         let Some(u) = self.users.get(user).filter(|u| u.active) else {
             return Allowed::Nothing;
         };
+        // Checked before anything else, above all before "an unregistered document may be
+        // created": a stale device offering an erased case as new must not bring it back.
+        if self.erased.contains_key(doc) {
+            return Allowed::Nothing;
+        }
         if let Some(owner) = self.indexes.get(doc) {
             // Written by the server only.
             return if owner == user {
@@ -108,7 +161,8 @@ impl AccessModel {
                 Role::Administrator => Allowed::Nothing,
             };
         };
-        match case.part_of {
+        let normal = match case.part_of {
+            Some(parent) if self.erased.contains_key(&parent) => Allowed::Nothing,
             // A relationships document can reach the server before its case does: until
             // then only its creator has it.
             Some(parent) if !self.cases.contains_key(&parent) => {
@@ -120,6 +174,14 @@ impl AccessModel {
             }
             Some(parent) => self.allowed_restricted(u, &parent, doc),
             None => self.allowed_case(u, case),
+        };
+        // Restriction of processing: the named readers may read the case (and those of them
+        // who could read its parts, the parts); nobody else anything; nobody may change it.
+        match self.restricted.get(&case.part_of.unwrap_or(*doc)) {
+            None => normal,
+            Some(readers) if !readers.contains(&u.id) => Allowed::Nothing,
+            Some(_) if case.part_of.is_none() => Allowed::Read,
+            Some(_) => normal.min(Allowed::Read),
         }
     }
 
@@ -149,10 +211,10 @@ impl AccessModel {
     /// Whether `user` may write `case`'s relationships and places (for a relationships
     /// document that names `case`).
     pub fn may_edit_relationships(&self, user: &UserId, case: &DocumentId) -> bool {
-        match (
-            self.users.get(user).filter(|u| u.active),
-            self.cases.contains_key(case),
-        ) {
+        let open = self.cases.contains_key(case)
+            && !self.erased.contains_key(case)
+            && !self.restricted.contains_key(case);
+        match (self.users.get(user).filter(|u| u.active), open) {
             (Some(u), true) => self.allowed_restricted(u, case, case) == Allowed::Edit,
             _ => false,
         }
@@ -200,7 +262,16 @@ impl AccessModel {
                 managers.entry(t).or_default().push(m);
             }
         }
-        for case in self.cases.values().filter(|c| c.part_of.is_none()) {
+        let listable = |c: &&CaseRecord| c.part_of.is_none() && !self.erased.contains_key(&c.doc);
+        for case in self.cases.values().filter(listable) {
+            if let Some(readers) = self.restricted.get(&case.doc) {
+                for u in readers {
+                    if let Some(set) = out.get_mut(u) {
+                        set.insert(case.doc);
+                    }
+                }
+                continue;
+            }
             let mut add = |u: &UserId| {
                 if let Some(set) = out.get_mut(u) {
                     set.insert(case.doc);
@@ -386,6 +457,7 @@ mod tests {
                     granted_at: 0,
                 })
                 .collect(),
+            ..Snapshot::default()
         };
         World {
             model: AccessModel::new(snapshot),
@@ -498,6 +570,48 @@ mod tests {
             d.put(ROOT, "bystander", "anyone").unwrap();
         });
         assert_eq!(check_authorship(&unrelated, "Invented Ayo"), Ok(()));
+    }
+
+    #[test]
+    fn an_erased_case_and_its_parts_are_nothing_to_anyone_and_cannot_be_recreated() {
+        let mut w = world(vec![(Grantee::User(u("c")), Access::Edit)]);
+        w.model.note_erased(w.x, false);
+        w.model.note_erased(w.rel, false);
+        for who in ["a", "b", "c", "m", "admin"] {
+            assert_eq!(w.model.allowed(&u(who), &w.x), Allowed::Nothing, "{who}");
+            assert_eq!(w.model.allowed(&u(who), &w.rel), Allowed::Nothing, "{who}");
+            assert!(!w.model.caseloads()[&u(who)].contains(&w.x), "{who}");
+        }
+        assert!(!w.model.may_edit_relationships(&u("a"), &w.x));
+        // Even were it not registered, a tombstoned id is not "a new document".
+        w.model.cases.clear();
+        assert_eq!(w.model.allowed(&u("a"), &w.x), Allowed::Nothing);
+        assert_eq!(w.model.pending_erasures().len(), 2);
+        w.model.note_erased(w.x, true);
+        assert_eq!(w.model.pending_erasures(), vec![w.rel]);
+        assert!(w.model.is_erased(&w.x));
+    }
+
+    #[test]
+    fn a_restricted_case_is_read_only_and_only_for_its_named_readers() {
+        let mut w = world(vec![(Grantee::User(u("c")), Access::Edit)]);
+        w.model
+            .restricted
+            .insert(w.x, [u("b"), u("a")].into_iter().collect());
+        assert!(w.model.is_restricted(&w.x));
+        assert_eq!(w.model.allowed(&u("a"), &w.x), Allowed::Read);
+        assert_eq!(w.model.allowed(&u("b"), &w.x), Allowed::Read);
+        assert_eq!(w.model.allowed(&u("c"), &w.x), Allowed::Nothing, "grant");
+        assert_eq!(w.model.allowed(&u("m"), &w.x), Allowed::Nothing, "manager");
+        // Parts: read only, and only for named readers who could read them anyway.
+        assert_eq!(w.model.allowed(&u("a"), &w.rel), Allowed::Read);
+        assert_eq!(w.model.allowed(&u("b"), &w.rel), Allowed::Nothing);
+        assert_eq!(w.model.allowed(&u("m"), &w.rel), Allowed::Nothing);
+        assert!(!w.model.may_edit_relationships(&u("a"), &w.x));
+        let loads = w.model.caseloads();
+        for (who, listed) in [("a", true), ("b", true), ("c", false), ("m", false)] {
+            assert_eq!(loads[&u(who)].contains(&w.x), listed, "{who}");
+        }
     }
 
     #[test]

@@ -190,6 +190,8 @@ impl Directory {
                 devices: query_devices(tx, None)?,
                 cases: query_cases(tx, None)?,
                 grants: query_grants(tx, None)?,
+                erasures: query_erasures(tx)?,
+                restrictions: query_restrictions(tx)?,
             })
         })
     }
@@ -519,9 +521,63 @@ impl Directory {
                 "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![device.0, now],
             )?;
-            tx.execute("DELETE FROM sessions WHERE device = ?1", [&device.0])?;
+            // Its sessions are kept (they never validate again: `session` checks the device)
+            // so the device can be told it was revoked (`session_revoked`) and wipe itself.
             tx.execute("DELETE FROM tickets WHERE device = ?1", [&device.0])?;
+            tx.execute("DELETE FROM device_keys WHERE device = ?1", [&device.0])?;
             bump(tx)
+        })
+    }
+
+    /// Whether `token` is a session of a revoked device (kept so the device can be told).
+    pub fn session_revoked(&self, token: &SessionToken) -> Result<bool, DirectoryError> {
+        let hash = token.hash_hex();
+        self.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sessions s JOIN devices d ON d.id = s.device
+                 WHERE s.token_hash = ?1 AND d.revoked_at IS NOT NULL)",
+                [&hash],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The escrowed key of `device`, created on first use; `None` if the device is not
+    /// `user`'s or is revoked.
+    pub fn device_key(
+        &self,
+        device: &DeviceId,
+        user: &UserId,
+        now: Millis,
+    ) -> Result<Option<DeviceKey>, DirectoryError> {
+        self.write(|tx| {
+            let ok: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND user = ?2 AND revoked_at IS NULL)",
+                [&device.0, &user.0],
+                |r| r.get(0),
+            )?;
+            if !ok {
+                return Ok(None);
+            }
+            let found: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT key FROM device_keys WHERE device = ?1",
+                    [&device.0],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(bytes) = found {
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| invalid("a stored device key is damaged"))?;
+                return Ok(Some(DeviceKey(key)));
+            }
+            let key = DeviceKey::generate();
+            tx.execute(
+                "INSERT INTO device_keys (device, key, created_at) VALUES (?1, ?2, ?3)",
+                params![device.0, &key.0[..], now],
+            )?;
+            Ok(Some(key))
         })
     }
 
@@ -559,8 +615,13 @@ impl Directory {
                     device.0
                 )));
             }
-            // Expired sessions are no use to anyone: clear them as new ones are made.
-            tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            // Expired sessions are no use to anyone: clear them as new ones are made (but
+            // not a revoked device's: it is told so whenever it shows its cookie).
+            tx.execute(
+                "DELETE FROM sessions WHERE expires_at <= ?1
+                 AND device NOT IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)",
+                [now],
+            )?;
             tx.execute(
                 "INSERT INTO sessions (token_hash, user, device, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -621,7 +682,11 @@ impl Directory {
             if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &user.0)? {
                 return Err(not_found("user", &user.0));
             }
-            let n = tx.execute("DELETE FROM sessions WHERE user = ?1", [&user.0])?;
+            let n = tx.execute(
+                "DELETE FROM sessions WHERE user = ?1
+                 AND device NOT IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)",
+                [&user.0],
+            )?;
             tx.execute("DELETE FROM tickets WHERE user = ?1", [&user.0])?;
             bump(tx)?;
             Ok(n)
@@ -826,6 +891,193 @@ impl Directory {
         self.read(|tx| query_grants(tx, doc))
     }
 
+    // --- erasure, retention and restriction (issue 11) ---
+    /// Erase a registered case: a permanent tombstone for it and for every document
+    /// registered as part of it, in one transaction. Returns the erased ids, the case first.
+    pub fn erase_case(
+        &self,
+        doc: &DocumentId,
+        by: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Vec<DocumentId>, DirectoryError> {
+        let id = doc.to_string();
+        self.write(|tx| {
+            let by = clean_text("name of who erases", by, MAX_NAME_CHARS)?;
+            let reason = clean_text("reason", reason, MAX_REASON_CHARS)?;
+            if exists(tx, "SELECT 1 FROM erasures WHERE doc = ?1", &id)? {
+                return Err(invalid(format!(
+                    "case {id} was already erased (see `admin erasures`)"
+                )));
+            }
+            let Some(case) = query_cases(tx, Some(doc))?.pop() else {
+                return Err(not_found("case", &id));
+            };
+            if let Some(parent) = case.part_of {
+                return Err(invalid(format!(
+                    "{id} is part of case {parent}: erase that case (its parts go with it)"
+                )));
+            }
+            let parts: Vec<DocumentId> = tx
+                .prepare("SELECT doc FROM cases WHERE part_of = ?1 ORDER BY created_at, doc")?
+                .query_map([&id], |r| doc_id(r, 0))?
+                .collect::<Result<_, _>>()?;
+            let mut insert = tx.prepare(
+                "INSERT INTO erasures (doc, part_of, erased_at, erased_by, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (doc) DO NOTHING",
+            )?;
+            insert.execute(params![id, None::<String>, now, by, reason])?;
+            for p in &parts {
+                insert.execute(params![p.to_string(), id, now, by, reason])?;
+            }
+            drop(insert);
+            bump(tx)?;
+            Ok(std::iter::once(*doc).chain(parts).collect())
+        })
+    }
+
+    /// Erase a document that arrived as part of `case` after `case` was erased (a stale
+    /// device's relationships document). False if `case` is not erased (nothing written).
+    pub fn erase_late_part(
+        &self,
+        doc: &DocumentId,
+        case: &DocumentId,
+        now: Millis,
+    ) -> Result<bool, DirectoryError> {
+        self.write(|tx| {
+            let parent: Option<String> = tx
+                .query_row(
+                    "SELECT reason FROM erasures WHERE doc = ?1",
+                    [case.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(reason) = parent else {
+                return Ok(false);
+            };
+            tx.execute(
+                "INSERT INTO erasures (doc, part_of, erased_at, erased_by, reason)
+                 VALUES (?1, ?2, ?3, 'server', ?4) ON CONFLICT (doc) DO NOTHING",
+                params![doc.to_string(), case.to_string(), now, reason],
+            )?;
+            bump(tx)?;
+            Ok(true)
+        })
+    }
+
+    /// Every tombstone, oldest first.
+    pub fn erasures(&self) -> Result<Vec<Erasure>, DirectoryError> {
+        self.read(query_erasures)
+    }
+
+    /// Record that the server deleted `doc`'s content (once; false if already recorded or
+    /// not erased).
+    pub fn mark_content_removed(
+        &self,
+        doc: &DocumentId,
+        now: Millis,
+    ) -> Result<bool, DirectoryError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE erasures SET content_removed_at = ?2
+                 WHERE doc = ?1 AND content_removed_at IS NULL",
+                params![doc.to_string(), now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Set (`Some`) or clear (`None`, reopened) a case's closed date.
+    pub fn set_closed(
+        &self,
+        doc: &DocumentId,
+        closed_at: Option<Millis>,
+    ) -> Result<(), DirectoryError> {
+        let id = doc.to_string();
+        self.write(|tx| {
+            if exists(tx, "SELECT 1 FROM erasures WHERE doc = ?1", &id)? {
+                return Err(invalid(format!("case {id} was erased")));
+            }
+            let n = tx.execute(
+                "UPDATE cases SET closed_at = ?2 WHERE doc = ?1 AND part_of IS NULL",
+                params![id, closed_at],
+            )?;
+            if n == 0 {
+                return Err(not_found("case", &id));
+            }
+            Ok(())
+        })
+    }
+
+    /// Closed cases not erased, with their closed date, oldest closure first.
+    pub fn closed_cases(&self) -> Result<Vec<(DocumentId, Millis)>, DirectoryError> {
+        self.read(|tx| {
+            Ok(tx
+                .prepare(
+                    "SELECT doc, closed_at FROM cases WHERE closed_at IS NOT NULL
+                     AND doc NOT IN (SELECT doc FROM erasures) ORDER BY closed_at, doc",
+                )?
+                .query_map([], |r| Ok((doc_id(r, 0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Restrict processing of a case: only `readers` may read it, nobody may change it.
+    /// Restricting again replaces the reason and the readers.
+    pub fn restrict(
+        &self,
+        doc: &DocumentId,
+        reason: &str,
+        readers: &[UserId],
+        now: Millis,
+    ) -> Result<(), DirectoryError> {
+        let id = doc.to_string();
+        self.write(|tx| {
+            let reason = clean_text("reason", reason, MAX_REASON_CHARS)?;
+            if exists(tx, "SELECT 1 FROM erasures WHERE doc = ?1", &id)? {
+                return Err(invalid(format!("case {id} was erased")));
+            }
+            match query_cases(tx, Some(doc))?.pop() {
+                None => return Err(not_found("case", &id)),
+                Some(c) if c.part_of.is_some() => {
+                    return Err(invalid(format!(
+                        "{id} is part of a case: restrict that case"
+                    )))
+                }
+                Some(_) => {}
+            }
+            for u in readers {
+                if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &u.0)? {
+                    return Err(not_found("user", &u.0));
+                }
+            }
+            tx.execute("DELETE FROM restrictions WHERE doc = ?1", [&id])?;
+            tx.execute(
+                "INSERT INTO restrictions (doc, reason, restricted_at) VALUES (?1, ?2, ?3)",
+                params![id, reason, now],
+            )?;
+            for u in readers {
+                tx.execute(
+                    "INSERT INTO restriction_readers (doc, user) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                    [&id, &u.0],
+                )?;
+            }
+            bump(tx)
+        })
+    }
+
+    /// Lift a restriction; false if the case was not restricted.
+    pub fn unrestrict(&self, doc: &DocumentId) -> Result<bool, DirectoryError> {
+        self.write(|tx| {
+            let n = tx.execute("DELETE FROM restrictions WHERE doc = ?1", [doc.to_string()])?;
+            if n > 0 {
+                bump(tx)?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     // --- audit (append-only) ---
     pub fn record(&self, entries: &[AuditEntry]) -> Result<(), DirectoryError> {
         if entries.is_empty() {
@@ -955,6 +1207,29 @@ fn check_team_id(id: &str) -> R<()> {
         ));
     }
     Ok(())
+}
+
+/// Longest reason for an erasure or a restriction, in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+
+/// Free text an administrator gives (a reason): trimmed, non-empty, at most `max`
+/// characters, no control characters.
+fn clean_text(what: &str, text: &str, max: usize) -> R<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid(format!("the {what} is empty")));
+    }
+    if text.chars().count() > max {
+        return Err(invalid(format!(
+            "the {what} is too long: at most {max} characters"
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "the {what} contains a control character (a newline or tab?)"
+        )));
+    }
+    Ok(text.to_owned())
 }
 
 /// A person-given name, trimmed: non-empty, at most `MAX_NAME_CHARS`, no control characters.
@@ -1138,6 +1413,47 @@ fn query_grants(tx: &Transaction<'_>, doc: Option<&DocumentId>) -> R<Vec<Grant>>
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+fn query_erasures(tx: &Transaction<'_>) -> R<Vec<Erasure>> {
+    Ok(tx
+        .prepare(
+            "SELECT doc, part_of, erased_at, erased_by, reason, content_removed_at
+             FROM erasures ORDER BY erased_at, part_of IS NOT NULL, doc",
+        )?
+        .query_map([], |r| {
+            Ok(Erasure {
+                doc: doc_id(r, 0)?,
+                part_of: opt_doc_id(r, 1)?,
+                erased_at: r.get(2)?,
+                erased_by: r.get(3)?,
+                reason: r.get(4)?,
+                content_removed_at: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+fn query_restrictions(tx: &Transaction<'_>) -> R<Vec<Restriction>> {
+    let mut out: Vec<Restriction> = tx
+        .prepare("SELECT doc, reason, restricted_at FROM restrictions ORDER BY restricted_at, doc")?
+        .query_map([], |r| {
+            Ok(Restriction {
+                doc: doc_id(r, 0)?,
+                reason: r.get(1)?,
+                restricted_at: r.get(2)?,
+                readers: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut readers =
+        tx.prepare("SELECT user FROM restriction_readers WHERE doc = ?1 ORDER BY user")?;
+    for r in &mut out {
+        r.readers = readers
+            .query_map([r.doc.to_string()], |row| Ok(UserId(row.get(0)?)))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(out)
 }
 
 /// `column` is a fixed name from this file.
@@ -1726,6 +2042,136 @@ mod tests {
             assert!(e.contains("append-only"), "{sql}: {e}");
         }
         assert_eq!(d.audit_for_case(&doc).unwrap(), rows);
+    }
+
+    #[test]
+    fn erasures_are_permanent_and_take_the_cases_parts() {
+        let (t, d) = open();
+        let north = team(&d, "north-cce");
+        let a = user(&d, "ayesha", Role::Practitioner, Some(&north));
+        let x = case(&d, &a);
+        let rel = DocumentId::random();
+        d.register_case(&CaseRecord {
+            doc: rel,
+            allocated: Some(a.id.clone()),
+            team: Some(north.clone()),
+            created_by: Some(a.id.clone()),
+            created_at: 6_000,
+            part_of: Some(x),
+        })
+        .unwrap();
+        let before = d.access_version().unwrap();
+        assert!(matches!(
+            d.erase_case(&rel, "admin", "request", 1),
+            Err(DirectoryError::Invalid(_))
+        ));
+        assert!(matches!(
+            d.erase_case(&x, "admin", "  ", 1),
+            Err(DirectoryError::Invalid(_))
+        ));
+        assert!(matches!(
+            d.erase_case(&DocumentId::random(), "admin", "r", 1),
+            Err(DirectoryError::NotFound { what: "case", .. })
+        ));
+        assert_eq!(
+            d.erase_case(&x, "admin", "Subject access: erasure", 7_000)
+                .unwrap(),
+            vec![x, rel]
+        );
+        assert!(d.access_version().unwrap() > before);
+        assert!(matches!(
+            d.erase_case(&x, "admin", "again", 8_000),
+            Err(DirectoryError::Invalid(_))
+        ));
+        let e = d.erasures().unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].doc, e[0].part_of), (x, None));
+        assert_eq!(e[1].part_of, Some(x));
+        assert!(e.iter().all(|e| e.content_removed_at.is_none()));
+        assert_eq!(d.snapshot().unwrap().erasures, e);
+        assert!(d.mark_content_removed(&x, 9_000).unwrap());
+        assert!(!d.mark_content_removed(&x, 9_500).unwrap(), "once");
+        assert_eq!(d.erasures().unwrap()[0].content_removed_at, Some(9_000));
+        let late = DocumentId::random();
+        assert!(d.erase_late_part(&late, &x, 10_000).unwrap());
+        assert!(!d
+            .erase_late_part(&DocumentId::random(), &DocumentId::random(), 1)
+            .unwrap());
+        assert_eq!(d.erasures().unwrap()[2].erased_by, "server");
+        // Erased cases cannot be closed or restricted.
+        assert!(d.set_closed(&x, Some(1)).is_err());
+        assert!(d.restrict(&x, "why", &[], 1).is_err());
+
+        let conn = Connection::open(t.path().join("fieldbook.sqlite3")).unwrap();
+        for sql in [
+            "DELETE FROM erasures",
+            "UPDATE erasures SET reason = 'changed'",
+            "UPDATE erasures SET content_removed_at = NULL",
+            "UPDATE erasures SET content_removed_at = 1 WHERE content_removed_at IS NOT NULL",
+        ] {
+            let e = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(e.contains("permanent"), "{sql}: {e}");
+        }
+    }
+
+    #[test]
+    fn closing_reopening_and_restricting_cases() {
+        let (_t, d) = open();
+        let a = user(&d, "ayesha", Role::Practitioner, None);
+        let b = user(&d, "ben", Role::Practitioner, None);
+        let (x, y) = (case(&d, &a), case(&d, &a));
+        d.set_closed(&x, Some(50)).unwrap();
+        d.set_closed(&y, Some(20)).unwrap();
+        assert_eq!(d.closed_cases().unwrap(), vec![(y, 20), (x, 50)]);
+        d.set_closed(&y, None).unwrap();
+        assert_eq!(d.closed_cases().unwrap(), vec![(x, 50)]);
+        assert!(d.set_closed(&DocumentId::random(), Some(1)).is_err());
+
+        let v = d.access_version().unwrap();
+        d.restrict(&x, "Art. 18 request", &[a.id.clone(), b.id.clone()], 5)
+            .unwrap();
+        assert!(d.access_version().unwrap() > v);
+        d.restrict(&x, "Art. 18 request, narrowed", &[b.id.clone()], 6)
+            .unwrap();
+        let r = d.snapshot().unwrap().restrictions;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].readers, vec![b.id.clone()]);
+        assert_eq!(r[0].reason, "Art. 18 request, narrowed");
+        assert!(matches!(
+            d.restrict(&x, "r", &[UserId("usr_nobody".into())], 7),
+            Err(DirectoryError::NotFound { what: "user", .. })
+        ));
+        assert!(d.unrestrict(&x).unwrap());
+        assert!(!d.unrestrict(&x).unwrap());
+        assert!(d.snapshot().unwrap().restrictions.is_empty());
+    }
+
+    #[test]
+    fn a_revoked_devices_session_is_known_as_revoked_and_its_key_is_gone() {
+        let (_t, d) = open();
+        let a = user(&d, "ayesha", Role::Practitioner, None);
+        let b = user(&d, "ben", Role::Practitioner, None);
+        let phone = d.register_device(&a.id, "Phone", None, 0).unwrap();
+        let (tok, _) = d.create_session(&a.id, &phone.id, 0, HOUR).unwrap();
+        let k1 = d.device_key(&phone.id, &a.id, 1).unwrap().expect("a key");
+        let k2 = d.device_key(&phone.id, &a.id, 2).unwrap().expect("a key");
+        assert_eq!(k1, k2, "stable per device");
+        assert_eq!(format!("{k1:?}"), "DeviceKey([redacted])");
+        assert_eq!(
+            d.device_key(&phone.id, &b.id, 3).unwrap(),
+            None,
+            "not Ben's"
+        );
+        assert!(!d.session_revoked(&tok).unwrap());
+        d.revoke_device(&phone.id, 10).unwrap();
+        assert_eq!(d.session(&tok, 20).unwrap(), None);
+        assert!(d.session_revoked(&tok).unwrap());
+        assert_eq!(d.device_key(&phone.id, &a.id, 30).unwrap(), None);
+        // Expired sessions are cleared as new ones are made, but not the revoked device's.
+        let laptop = d.register_device(&a.id, "Laptop", None, 0).unwrap();
+        d.create_session(&a.id, &laptop.id, 2 * HOUR, HOUR).unwrap();
+        assert!(d.session_revoked(&tok).unwrap());
+        assert!(!d.session_revoked(&SessionToken::generate()).unwrap());
     }
 
     #[test]

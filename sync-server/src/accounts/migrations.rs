@@ -16,10 +16,16 @@ pub(super) struct Migration {
 }
 
 /// In order; never edit a step that has shipped: add another.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: V1,
-}];
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        sql: V2,
+    },
+];
 
 /// The newest directory schema this build knows.
 pub(super) fn latest() -> i64 {
@@ -189,6 +195,47 @@ CREATE TABLE access_version (
 INSERT INTO access_version (id, version) VALUES (1, 0);
 ";
 
+/// Version 2 (issue 11): erasure tombstones, closed dates for retention, restriction of
+/// processing, and each device's escrowed key.
+///
+/// A tombstone is permanent: it cannot be deleted, and the only change allowed is setting
+/// `content_removed_at` once (the server has deleted the content). `erased_by` is who ran
+/// the command (an OS user name, or `--by`), not a Fieldbook account.
+const V2: &str = "
+CREATE TABLE erasures (
+    doc TEXT PRIMARY KEY,
+    part_of TEXT,
+    erased_at INTEGER NOT NULL,
+    erased_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    content_removed_at INTEGER
+);
+CREATE TRIGGER erasures_no_delete BEFORE DELETE ON erasures
+BEGIN SELECT RAISE(ABORT, 'erasures are permanent'); END;
+CREATE TRIGGER erasures_only_content_removed BEFORE UPDATE ON erasures
+WHEN NEW.doc IS NOT OLD.doc OR NEW.part_of IS NOT OLD.part_of
+  OR NEW.erased_at IS NOT OLD.erased_at OR NEW.erased_by IS NOT OLD.erased_by
+  OR NEW.reason IS NOT OLD.reason OR OLD.content_removed_at IS NOT NULL
+  OR NEW.content_removed_at IS NULL
+BEGIN SELECT RAISE(ABORT, 'erasures are permanent'); END;
+ALTER TABLE cases ADD COLUMN closed_at INTEGER;
+CREATE TABLE restrictions (
+    doc TEXT PRIMARY KEY REFERENCES cases (doc),
+    reason TEXT NOT NULL,
+    restricted_at INTEGER NOT NULL
+);
+CREATE TABLE restriction_readers (
+    doc TEXT NOT NULL REFERENCES restrictions (doc) ON DELETE CASCADE,
+    user TEXT NOT NULL REFERENCES users (id),
+    PRIMARY KEY (doc, user)
+);
+CREATE TABLE device_keys (
+    device TEXT PRIMARY KEY REFERENCES devices (id),
+    key BLOB NOT NULL CHECK (length(key) = 32),
+    created_at INTEGER NOT NULL
+);
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +285,10 @@ mod tests {
             "grants",
             "audit",
             "access_version",
+            "erasures",
+            "restrictions",
+            "restriction_readers",
+            "device_keys",
             "chunks",
             "sync_states",
         ] {

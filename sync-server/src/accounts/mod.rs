@@ -15,7 +15,7 @@ pub mod secret;
 pub mod throttle;
 
 pub use directory::{Directory, DirectoryError};
-pub use secret::{Password, SessionToken, Ticket};
+pub use secret::{DeviceKey, Password, SessionToken, Ticket};
 pub use throttle::Throttle;
 
 /// Milliseconds since the Unix epoch.
@@ -177,6 +177,45 @@ pub struct Grant {
     pub granted_at: Millis,
 }
 
+/// A permanent record that a document was erased (docs/ACCESS.md, "Erasure"): nobody may
+/// read or write it again, and a device offering it is answered as if it did not exist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Erasure {
+    #[serde(serialize_with = "display")]
+    pub doc: DocumentId,
+    /// The case this document was part of (its relationships document), if not a case.
+    #[serde(serialize_with = "display_opt")]
+    pub part_of: Option<DocumentId>,
+    pub erased_at: Millis,
+    /// Who ran the erasure (an OS user name or `--by`), or "server" for a part that arrived
+    /// after its case was erased.
+    pub erased_by: String,
+    pub reason: String,
+    /// When the server deleted its content (None: still to do, e.g. the server was stopped).
+    pub content_removed_at: Option<Millis>,
+}
+
+fn display<S: serde::Serializer>(d: &DocumentId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
+}
+
+fn display_opt<S: serde::Serializer>(d: &Option<DocumentId>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.collect_str(d),
+        None => s.serialize_none(),
+    }
+}
+
+/// Restriction of processing (GDPR Art. 18) on a case: only `readers` may read it (and its
+/// parts), and nobody may change it, until it is lifted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restriction {
+    pub doc: DocumentId,
+    pub reason: String,
+    pub restricted_at: Millis,
+    pub readers: Vec<UserId>,
+}
+
 /// Everything the access policy needs, read in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -187,6 +226,8 @@ pub struct Snapshot {
     pub devices: Vec<Device>,
     pub cases: Vec<CaseRecord>,
     pub grants: Vec<Grant>,
+    pub erasures: Vec<Erasure>,
+    pub restrictions: Vec<Restriction>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -212,10 +253,20 @@ pub enum AuditKind {
     CaseChanged,
     /// A connection's changes were refused (no edit access).
     WriteRefused,
+    /// An administrator erased a case (and its parts).
+    CaseErased,
+    /// The server deleted an erased document's content.
+    ContentRemoved,
+    CaseClosed,
+    CaseReopened,
+    CaseRestricted,
+    CaseUnrestricted,
+    /// A device's escrowed key was handed to its signed-in user.
+    DeviceKeyIssued,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 17] = [
+    pub const ALL: [AuditKind; 24] = [
         AuditKind::SignIn,
         AuditKind::SignInFailed,
         AuditKind::SignOut,
@@ -233,6 +284,13 @@ impl AuditKind {
         AuditKind::CaseRead,
         AuditKind::CaseChanged,
         AuditKind::WriteRefused,
+        AuditKind::CaseErased,
+        AuditKind::ContentRemoved,
+        AuditKind::CaseClosed,
+        AuditKind::CaseReopened,
+        AuditKind::CaseRestricted,
+        AuditKind::CaseUnrestricted,
+        AuditKind::DeviceKeyIssued,
     ];
 
     pub fn parse(s: &str) -> Option<AuditKind> {
@@ -258,6 +316,13 @@ impl AuditKind {
             AuditKind::CaseRead => "case-read",
             AuditKind::CaseChanged => "case-changed",
             AuditKind::WriteRefused => "write-refused",
+            AuditKind::CaseErased => "case-erased",
+            AuditKind::ContentRemoved => "content-removed",
+            AuditKind::CaseClosed => "case-closed",
+            AuditKind::CaseReopened => "case-reopened",
+            AuditKind::CaseRestricted => "case-restricted",
+            AuditKind::CaseUnrestricted => "case-unrestricted",
+            AuditKind::DeviceKeyIssued => "device-key-issued",
         }
     }
 }

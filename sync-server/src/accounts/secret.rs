@@ -40,6 +40,30 @@ macro_rules! secret {
         impl Eq for $t {}
     };
 }
+/// A device's escrowed data key: 32 random bytes, handed to its signed-in user
+/// (`POST /api/device-key`) so the PWA can recover local data after a forgotten passcode.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceKey(pub(crate) [u8; 32]);
+
+impl DeviceKey {
+    pub fn generate() -> Self {
+        DeviceKey(rand::random())
+    }
+    /// Standard base64 (with padding), for the response body only.
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceKey([redacted])")
+    }
+}
+
 secret!(Password);
 secret!(SessionToken);
 secret!(Ticket);

@@ -5,7 +5,7 @@
 //! All of it runs after a batch is committed, so an audit row or a registration never
 //! describes a change that was not stored.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use fieldbook_case::{caseload, network};
@@ -57,26 +57,42 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         let audit = &mut self.conns.audit;
         let mut entries = Vec::new();
         let mut registered = false;
+        let mut erased_late = false;
         {
             let Ok(mut model) = accounts.model.write() else {
                 tracing::error!("access model lock poisoned; audit and registration skipped");
                 return;
             };
             for (conn, principal, doc) in std::mem::take(&mut audit.changed) {
-                if model.case(&doc).is_none() && !model.is_index(&doc) {
+                if model.case(&doc).is_none() && !model.is_index(&doc) && !model.is_erased(&doc) {
                     let team = model.user(&principal.user).and_then(|u| u.team.clone());
-                    // A relationships document joins its case when its creator may write
-                    // that case's relationships, or the case has not arrived yet.
-                    let part_of = self
+                    let names_case = self
                         .runner
                         .get_mut()
                         .engine()
                         .document(&doc)
-                        .and_then(network::case_of)
-                        .filter(|case| {
-                            model.case(case).is_none()
-                                || model.may_edit_relationships(&principal.user, case)
-                        });
+                        .and_then(network::case_of);
+                    // The relationships document of an erased case, from a device that was
+                    // offline when it was erased: erased too, never registered.
+                    if let Some(case) = names_case.filter(|c| model.is_erased(c)) {
+                        match accounts.dir.erase_late_part(&doc, &case, now) {
+                            Ok(_) => {
+                                model.note_erased(doc, false);
+                                tracing::info!(%doc, "a part of an erased case arrived: erased");
+                            }
+                            Err(e) => {
+                                tracing::error!(%doc, error = %e, "could not erase a late part of an erased case")
+                            }
+                        }
+                        erased_late = true;
+                        continue;
+                    }
+                    // A relationships document joins its case when its creator may write
+                    // that case's relationships, or the case has not arrived yet.
+                    let part_of = names_case.filter(|case| {
+                        model.case(case).is_none()
+                            || model.may_edit_relationships(&principal.user, case)
+                    });
                     let record = CaseRecord {
                         doc,
                         allocated: Some(principal.user.clone()),
@@ -139,6 +155,8 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
             }
         }
         self.caseloads_stale |= registered;
+        // Its content was stored with this batch: delete it after the batch.
+        self.access_changed |= erased_late;
     }
 
     /// After a batch: on a directory change, close what may no longer connect; then bring
@@ -149,6 +167,7 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         };
         if std::mem::take(&mut self.access_changed) {
             self.close_revoked(&accounts);
+            self.remove_erased(&accounts).await;
             self.caseloads_stale = true;
         }
         if std::mem::take(&mut self.caseloads_stale) {
@@ -184,23 +203,91 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         }
     }
 
+    /// Delete the content of every erased document not yet removed: forget it (memory, sync
+    /// states, waiting work) and delete it from the store in one commit, check the store
+    /// has nothing of it, then mark its tombstone "content removed". Runs at start-up too,
+    /// so an erasure made while the server was stopped is carried out when it starts.
+    async fn remove_erased(&mut self, accounts: &crate::watch_access::Accounts) {
+        let pending = match accounts.model.read() {
+            Ok(m) => m.pending_erasures(),
+            Err(_) => return,
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let now = self.conns_now();
+        for doc in &pending {
+            self.runner.get_mut().step(|e| e.forget(*doc, now));
+        }
+        self.finish().await;
+        let store = self.runner.get_mut().store().clone();
+        let mut entries = Vec::new();
+        for doc in pending {
+            match store.load(doc).await {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    tracing::error!(%doc, "an erased document is still in the store; retried at the next directory change");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(%doc, error = %e, "cannot check that an erased document is gone; retried at the next directory change");
+                    continue;
+                }
+            }
+            let at = now_ms();
+            match accounts.dir.mark_content_removed(&doc, at) {
+                Ok(_) => {
+                    if let Ok(mut m) = accounts.model.write() {
+                        m.note_erased(doc, true);
+                    }
+                    tracing::info!(%doc, "erased document's content removed");
+                    entries.push(AuditEntry {
+                        at,
+                        kind: AuditKind::ContentRemoved,
+                        user: None,
+                        device: None,
+                        case: Some(doc),
+                        address: None,
+                        detail: "content, sync states and key deleted by the server".into(),
+                    });
+                }
+                Err(e) => tracing::error!(%doc, error = %e, "could not mark an erasure done"),
+            }
+        }
+        if let Err(e) = accounts.dir.record(&entries) {
+            tracing::error!(error = %e, rows = entries.len(), "could not write the audit log");
+        }
+    }
+
     fn conns_now(&self) -> u64 {
         use fieldbook_sync::Host;
         self.conns.now()
     }
 
-    /// Make every active user's caseload index list exactly the cases they may read.
+    /// Make every active user's caseload index list exactly the cases they may read, each
+    /// marked restricted or not, and record erased cases it listed under `erased`.
     async fn refresh_caseloads(&mut self, accounts: &crate::watch_access::Accounts) {
-        let wanted: Vec<(DocumentId, BTreeSet<DocumentId>)> = {
+        type Want = BTreeMap<DocumentId, bool>;
+        let (wanted, erased): (Vec<(DocumentId, Want)>, HashSet<DocumentId>) = {
             let Ok(model) = accounts.model.read() else {
                 return;
             };
             let loads = model.caseloads();
-            model
+            let wanted = model
                 .users()
                 .filter(|u| u.active)
-                .map(|u| (u.caseload, loads.get(&u.id).cloned().unwrap_or_default()))
-                .collect()
+                .map(|u| {
+                    let want = loads
+                        .get(&u.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|d| (*d, model.is_restricted(d)))
+                        .collect();
+                    (u.caseload, want)
+                })
+                .collect();
+            let erased = model.erased_ids().collect();
+            (wanted, erased)
         };
         let runner = self.runner.get_mut();
         for (index, _) in &wanted {
@@ -210,13 +297,16 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         let now = self.conns_now();
         let runner = self.runner.get_mut();
         for (index, want) in wanted {
-            let listed: BTreeSet<DocumentId> = match runner.engine().document(&index) {
-                Some(d) if caseload::is_caseload(d) => caseload::case_ids(d).into_iter().collect(),
+            let listed: Want = match runner.engine().document(&index) {
+                Some(d) if caseload::is_caseload(d) => caseload::case_ids(d)
+                    .into_iter()
+                    .map(|c| (c, caseload::is_restricted(d, &c)))
+                    .collect(),
                 Some(_) => {
                     tracing::error!(%index, "a caseload index holds something else; left alone");
                     continue;
                 }
-                None => BTreeSet::new(),
+                None => BTreeMap::new(),
             };
             let fresh = runner.engine().document(&index).is_none();
             if !fresh && listed == want {
@@ -229,11 +319,26 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                     if fresh {
                         caseload::init(tx)?;
                     }
-                    for doc in want.difference(&listed) {
-                        caseload::add(tx, doc, at)?;
+                    for (doc, restricted) in &want {
+                        match listed.get(doc) {
+                            None => {
+                                caseload::add(tx, doc, at)?;
+                                if *restricted {
+                                    caseload::set_restricted(tx, doc, true)?;
+                                }
+                            }
+                            Some(was) if was != restricted => {
+                                caseload::set_restricted(tx, doc, *restricted)?;
+                            }
+                            Some(_) => {}
+                        }
                     }
-                    for doc in listed.difference(&want) {
-                        caseload::remove(tx, doc)?;
+                    for doc in listed.keys().filter(|d| !want.contains_key(d)) {
+                        if erased.contains(doc) {
+                            caseload::erase(tx, doc, at)?;
+                        } else {
+                            caseload::remove(tx, doc)?;
+                        }
                     }
                     Ok(())
                 },
