@@ -130,6 +130,10 @@ impl AccessModel {
         self.users.get(user).is_some_and(|u| u.active) && !self.revoked_devices.contains(device)
     }
 
+    pub fn is_device_revoked(&self, device: &DeviceId) -> bool {
+        self.revoked_devices.contains(device)
+    }
+
     /// Record a registration made by the server itself, before the next snapshot arrives.
     pub fn register(&mut self, case: CaseRecord) {
         self.cases.entry(case.doc).or_insert(case);

@@ -60,6 +60,50 @@ enum AdminCommand {
     Sessions(SessionsCommand),
     /// Show the audit log for one case or one user, oldest first.
     Audit(AuditArgs),
+    /// Erase a case and its parts for good: a permanent tombstone; the running server
+    /// deletes the content and every device deletes its copy. Cannot be undone.
+    EraseCase {
+        #[arg(value_parser = parse_doc)]
+        doc: DocumentId,
+        /// Why (kept in the tombstone and the audit log), e.g. "erasure request ref 1234".
+        #[arg(long)]
+        reason: String,
+        /// Who is erasing (default: your login name).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List erased documents: when, by whom, why, and whether the content is gone.
+    Erasures {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List closed cases kept longer than retention_days (a dry run), or erase them with
+    /// --erase --reason.
+    Retention {
+        #[arg(long, requires = "reason")]
+        erase: bool,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Restrict processing of a case (GDPR Art. 18): only the named people may read it, and
+    /// nobody may change it, until `unrestrict-case`.
+    RestrictCase {
+        #[arg(value_parser = parse_doc)]
+        doc: DocumentId,
+        #[arg(long)]
+        reason: String,
+        /// Usernames who may still read it, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        allow: Vec<String>,
+    },
+    /// Lift a restriction of processing.
+    UnrestrictCase {
+        #[arg(value_parser = parse_doc)]
+        doc: DocumentId,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +176,18 @@ enum UsersCommand {
 #[derive(Debug, Subcommand)]
 enum CasesCommand {
     List,
+    /// Record that a case was closed (today, or --on YYYY-MM-DD): retention counts from then.
+    Close {
+        #[arg(value_parser = parse_doc)]
+        doc: DocumentId,
+        #[arg(long, value_parser = parse_date)]
+        on: Option<Millis>,
+    },
+    /// Clear a case's closed date.
+    Reopen {
+        #[arg(value_parser = parse_doc)]
+        doc: DocumentId,
+    },
     /// Allocate a case to a worker and/or a team (with --user only, the team becomes the
     /// worker's team).
     Allocate {
@@ -228,6 +284,51 @@ fn parse_access(s: &str) -> Result<Access, String> {
     Access::parse(s).ok_or_else(|| format!("unknown access {s:?}: use read or edit"))
 }
 
+/// `YYYY-MM-DD` as milliseconds at midnight UTC.
+fn parse_date(s: &str) -> Result<Millis, String> {
+    let bad = || format!("{s:?} is not a date: use YYYY-MM-DD");
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let y: i64 = y.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let d: u32 = d.parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&m) || d == 0 || d > 31 {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, m, d);
+    // 31 February and the like come back as another date.
+    if civil_from_days(days) != (y, m, d) {
+        return Err(bad());
+    }
+    Ok(days * 86_400_000)
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Who is at the console: `--by`, else the login name, else "administrator".
+fn console_user(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "administrator".to_owned())
+}
+
 /// A document id, bare or as an `automerge:` URL.
 fn parse_doc(s: &str) -> Result<DocumentId, String> {
     let r = match s.strip_prefix(DocumentId::URL_PREFIX) {
@@ -270,6 +371,8 @@ pub fn run(
             | AdminCommand::Grants(GrantsCommand::List { .. })
             | AdminCommand::Devices(DevicesCommand::List { .. })
             | AdminCommand::Audit(_)
+            | AdminCommand::Erasures { .. }
+            | AdminCommand::Retention { erase: false, .. }
     );
     // Reading from a mistyped directory should say so, not create an empty database there.
     if !writes && !path.exists() {
@@ -279,7 +382,10 @@ pub fn run(
         );
     }
     let dir = Directory::open(&path)?;
-    let console = Console { dir };
+    let console = Console {
+        dir,
+        retention_days: settings.retention_days,
+    };
     match args.command {
         AdminCommand::Teams(c) => console.teams(c),
         AdminCommand::Users(c) => console.users(c),
@@ -288,11 +394,23 @@ pub fn run(
         AdminCommand::Devices(c) => console.devices(c),
         AdminCommand::Sessions(c) => console.sessions(c),
         AdminCommand::Audit(a) => console.audit(a),
+        AdminCommand::EraseCase { doc, reason, by } => {
+            console.erase(&doc, &reason, &console_user(by))
+        }
+        AdminCommand::Erasures { json } => console.erasures(json),
+        AdminCommand::Retention { erase, reason, by } => {
+            console.retention(erase.then_some(reason).flatten(), &console_user(by))
+        }
+        AdminCommand::RestrictCase { doc, reason, allow } => {
+            console.restrict(&doc, &reason, &allow)
+        }
+        AdminCommand::UnrestrictCase { doc } => console.unrestrict(&doc),
     }
 }
 
 struct Console {
     dir: Directory,
+    retention_days: u64,
 }
 
 impl Console {
@@ -583,6 +701,19 @@ impl Console {
                     "cases",
                 );
             }
+            CasesCommand::Close { doc, on } => {
+                let at = on.unwrap_or_else(now);
+                self.dir.set_closed(&doc, Some(at))?;
+                let what = format!("closed case {doc} on {}", &iso(at)[..10]);
+                self.audit_change(AuditKind::CaseClosed, Some(doc), None, what.clone())?;
+                println!("{}.", capitalise(&what));
+            }
+            CasesCommand::Reopen { doc } => {
+                self.dir.set_closed(&doc, None)?;
+                let what = format!("reopened case {doc}");
+                self.audit_change(AuditKind::CaseReopened, Some(doc), None, what.clone())?;
+                println!("{}.", capitalise(&what));
+            }
             CasesCommand::Allocate { doc, to } => {
                 let user = to.user.as_deref().map(|u| self.user(u)).transpose()?;
                 let team = match (&to.team, &user) {
@@ -725,6 +856,147 @@ impl Console {
                 println!("{}: they sign in again on each device.", capitalise(&what));
             }
         }
+        Ok(())
+    }
+
+    fn erase(&self, doc: &DocumentId, reason: &str, by: &str) -> anyhow::Result<()> {
+        let erased = self.dir.erase_case(doc, by, reason, now())?;
+        let parts = erased.len() - 1;
+        let what = format!(
+            "erased case {doc}{} by {}: {}",
+            match parts {
+                0 => String::new(),
+                1 => " and 1 part".to_owned(),
+                n => format!(" and {n} parts"),
+            },
+            by.trim(),
+            reason.trim()
+        );
+        self.audit_change(AuditKind::CaseErased, Some(*doc), None, what.clone())?;
+        println!(
+            "{}. A running server deletes its content within seconds; otherwise at its next start.",
+            capitalise(&what)
+        );
+        Ok(())
+    }
+
+    fn erasures(&self, json: bool) -> anyhow::Result<()> {
+        let rows = self.dir.erasures()?;
+        if json {
+            for e in &rows {
+                let mut v = serde_json::to_value(e)?;
+                v["time"] = serde_json::json!(iso(e.erased_at));
+                v["content_removed"] = serde_json::json!(e.content_removed_at.is_some());
+                println!("{v}");
+            }
+            return Ok(());
+        }
+        let table = rows
+            .iter()
+            .map(|e| {
+                vec![
+                    e.doc.to_string(),
+                    e.part_of.map_or("-".to_owned(), |d| d.to_string()),
+                    iso(e.erased_at),
+                    e.erased_by.clone(),
+                    if e.content_removed_at.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .to_owned(),
+                    e.reason.clone(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "DOC",
+                "PART OF",
+                "ERASED",
+                "BY",
+                "CONTENT REMOVED",
+                "REASON",
+            ],
+            table,
+            "erasures",
+        );
+        Ok(())
+    }
+
+    fn retention(&self, erase_reason: Option<String>, by: &str) -> anyhow::Result<()> {
+        let cutoff = now().saturating_sub(
+            i64::try_from(self.retention_days)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(86_400_000),
+        );
+        let due: Vec<(DocumentId, Millis)> = self
+            .dir
+            .closed_cases()?
+            .into_iter()
+            .filter(|(_, closed)| *closed <= cutoff)
+            .collect();
+        match erase_reason {
+            None => {
+                if due.is_empty() {
+                    println!(
+                        "No closed case is older than the retention period ({} days).",
+                        self.retention_days
+                    );
+                    return Ok(());
+                }
+                println!(
+                    "Closed more than {} days ago; `admin retention --erase --reason \"…\"` would erase:",
+                    self.retention_days
+                );
+                let rows = due
+                    .iter()
+                    .map(|(d, c)| vec![d.to_string(), iso(*c)[..10].to_owned()])
+                    .collect();
+                print_table(&["DOC", "CLOSED"], rows, "cases");
+            }
+            Some(reason) => {
+                if due.is_empty() {
+                    println!("Nothing to erase.");
+                }
+                for (doc, _) in due {
+                    self.erase(&doc, &reason, by)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn restrict(&self, doc: &DocumentId, reason: &str, allow: &[String]) -> anyhow::Result<()> {
+        let mut readers = Vec::new();
+        for name in allow.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            readers.push(self.user(name)?);
+        }
+        if readers.is_empty() {
+            bail!(
+                "name at least one person who may still read it: --allow <username>[,<username>…]"
+            );
+        }
+        let ids: Vec<_> = readers.iter().map(|u| u.id.clone()).collect();
+        self.dir.restrict(doc, reason, &ids, now())?;
+        let names: Vec<&str> = readers.iter().map(|u| u.username.as_str()).collect();
+        let what = format!(
+            "restricted case {doc} (readable by {} only, no changes): {}",
+            names.join(", "),
+            reason.trim()
+        );
+        self.audit_change(AuditKind::CaseRestricted, Some(*doc), None, what.clone())?;
+        println!("{}.", capitalise(&what));
+        Ok(())
+    }
+
+    fn unrestrict(&self, doc: &DocumentId) -> anyhow::Result<()> {
+        if !self.dir.unrestrict(doc)? {
+            bail!("case {doc} is not restricted");
+        }
+        let what = format!("lifted the restriction on case {doc}");
+        self.audit_change(AuditKind::CaseUnrestricted, Some(*doc), None, what.clone())?;
+        println!("{}.", capitalise(&what));
         Ok(())
     }
 
@@ -929,6 +1201,26 @@ fn print_table(headers: &[&str], rows: Vec<Vec<String>>, what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_midnight_utc_and_checked() {
+        assert_eq!(parse_date("1970-01-01"), Ok(0));
+        assert_eq!(parse_date("2000-02-29"), Ok(951_782_400_000));
+        assert_eq!(
+            iso(parse_date("2026-09-21").unwrap()),
+            "2026-09-21T00:00:00Z"
+        );
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "yesterday",
+            "2026-01-01-",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn times_are_utc_iso_8601() {

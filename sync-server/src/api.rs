@@ -51,7 +51,36 @@ pub struct Auth {
     ticket_ttl_ms: i64,
     secure_cookies: bool,
     allowed_origins: Vec<String>,
+    device_policy: DevicePolicy,
 }
+
+/// What the administrator sets for every device (config `device_*`, `exit_url`), sent in
+/// the session body as `device_policy`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DevicePolicy {
+    pub idle_lock_secs: u64,
+    pub hidden_grace_secs: u64,
+    pub unlock_attempts: u32,
+    pub lease_days: u64,
+    pub exit_url: String,
+}
+
+impl DevicePolicy {
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        DevicePolicy {
+            idle_lock_secs: c.device_idle_lock_secs,
+            hidden_grace_secs: c.device_hidden_grace_secs,
+            unlock_attempts: c.device_unlock_attempts,
+            lease_days: c.device_lease_days,
+            exit_url: c.exit_url.trim().to_owned(),
+        }
+    }
+}
+
+/// Why a request has no valid session, in the 401 body's `reason`: a revoked device wipes
+/// itself; otherwise the person signs in again and keeps their unsent work.
+pub const REASON_SIGNED_OUT: &str = "signed-out";
+pub const REASON_DEVICE_REVOKED: &str = "device-revoked";
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +93,7 @@ pub struct AuthSettings {
     pub ticket_ttl_ms: i64,
     pub secure_cookies: bool,
     pub allowed_origins: Vec<String>,
+    pub device_policy: DevicePolicy,
 }
 
 pub fn now_ms() -> i64 {
@@ -75,6 +105,20 @@ pub fn now_ms() -> i64 {
 
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// 401 with the reason the client acts on.
+fn unauthorised(reason: &str) -> Response {
+    let message = if reason == REASON_DEVICE_REVOKED {
+        "This device's access to Fieldbook was withdrawn by your administrator."
+    } else {
+        "Sign in to continue."
+    };
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": message, "reason": reason })),
+    )
+        .into_response()
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
@@ -106,6 +150,7 @@ impl Auth {
             ticket_ttl_ms: s.ticket_ttl_ms,
             secure_cookies: s.secure_cookies,
             allowed_origins: s.allowed_origins,
+            device_policy: s.device_policy,
         }
     }
 
@@ -141,13 +186,24 @@ impl Auth {
             .map(|(_, v)| SessionToken::new(v.to_owned()))
     }
 
+    /// The cookie's valid session, or 401 with `reason` "device-revoked" when it belongs
+    /// to a revoked device (which then wipes itself), "signed-out" otherwise.
     async fn current_session(self: &Arc<Self>, headers: &HeaderMap) -> Result<Session, Response> {
-        let unauthorised = || error(StatusCode::UNAUTHORIZED, "Sign in to continue.");
-        let token = Self::session_token(headers).ok_or_else(unauthorised)?;
+        let token = Self::session_token(headers).ok_or_else(|| unauthorised(REASON_SIGNED_OUT))?;
         let dir = self.dir.clone();
-        blocking(move || dir.session(&token, now_ms()))
-            .await?
-            .ok_or_else(unauthorised)
+        let (session, revoked) = blocking(move || {
+            let now = now_ms();
+            match dir.session(&token, now)? {
+                Some(s) => Ok((Some(s), false)),
+                None => Ok((None, dir.session_revoked(&token)?)),
+            }
+        })
+        .await?;
+        match (session, revoked) {
+            (Some(s), _) => Ok(s),
+            (None, true) => Err(unauthorised(REASON_DEVICE_REVOKED)),
+            (None, false) => Err(unauthorised(REASON_SIGNED_OUT)),
+        }
     }
 
     /// Decide a WebSocket upgrade: 403 for a foreign origin, 401 without a valid session
@@ -170,10 +226,14 @@ impl Auth {
                 blocking(move || dir.redeem_ticket(&ticket, now_ms()))
                     .await?
                     .ok_or_else(|| {
-                        error(
+                        (
                             StatusCode::UNAUTHORIZED,
-                            "This ticket has expired or was already used: ask for a new one.",
+                            Json(json!({
+                                "error": "This ticket has expired or was already used: ask for a new one.",
+                                "reason": REASON_SIGNED_OUT,
+                            })),
                         )
+                            .into_response()
                     })?
             }
             None => self.current_session(headers).await?,
@@ -188,7 +248,16 @@ impl Auth {
             .map(|m| m.may_connect(&principal.user, &principal.device))
             .unwrap_or(false);
         if !allowed {
-            return Err(error(StatusCode::UNAUTHORIZED, "Sign in to continue."));
+            let revoked = self
+                .model
+                .read()
+                .map(|m| m.is_device_revoked(&principal.device))
+                .unwrap_or(false);
+            return Err(unauthorised(if revoked {
+                REASON_DEVICE_REVOKED
+            } else {
+                REASON_SIGNED_OUT
+            }));
         }
         let (dir, device) = (self.dir.clone(), principal.device.clone());
         blocking(move || dir.touch_device(&device, now_ms())).await?;
@@ -208,7 +277,7 @@ impl Auth {
         let model = self.model.read().map_err(internal)?;
         let user = model
             .user(&session.user)
-            .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Sign in to continue."))?;
+            .ok_or_else(|| unauthorised(REASON_SIGNED_OUT))?;
         Ok(json!({
             "user": {
                 "id": user.id,
@@ -221,6 +290,7 @@ impl Auth {
             "device": { "id": session.device },
             "caseload": user.caseload.to_string(),
             "expires_at": session.expires_at,
+            "device_policy": self.device_policy,
         }))
     }
 
@@ -251,6 +321,7 @@ pub fn routes(auth: Arc<Auth>) -> Router {
             post(sign_in).get(get_session).delete(sign_out),
         )
         .route("/api/tickets", post(mint_ticket))
+        .route("/api/device-key", post(device_key))
         .route("/api/cases/{doc}/audit", get(case_audit))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(auth)
@@ -487,6 +558,108 @@ async fn mint_ticket(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Respo
             "expires_in_secs": ttl / 1000,
         }))
         .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct Reauth {
+    password: String,
+}
+
+/// The signed-in device's escrowed key (created on first call), after the person gives
+/// their password again (counted by the sign-in throttle). The PWA wraps its local data
+/// key with it, so unsent work survives a forgotten passcode: sign in again, ask again.
+async fn device_key(
+    State(auth): State<Arc<Auth>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<Reauth>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if !auth.origin_ok(&headers) {
+        return error(StatusCode::FORBIDDEN, "This site may not use Fieldbook.");
+    }
+    let session = match auth.current_session(&headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Ok(Json(body)) = body else {
+        return error(StatusCode::BAD_REQUEST, "Send JSON with your password.");
+    };
+    let username = match auth.model.read() {
+        Ok(m) => match m.user(&session.user) {
+            Some(u) => u.username.to_lowercase(),
+            None => return unauthorised(REASON_SIGNED_OUT),
+        },
+        Err(e) => return internal(e),
+    };
+    let ip: IpAddr = peer.ip();
+    let now = now_ms();
+    match auth.throttle.lock().map(|t| t.check(&username, ip, now)) {
+        Err(e) => return internal(e),
+        Ok(Err(retry_ms)) => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts. Wait, then try again.",
+            );
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(((retry_ms + 999) / 1000).max(1)),
+            );
+            return r;
+        }
+        Ok(Ok(())) => {}
+    }
+    let dir = auth.dir.clone();
+    let password = Password::new(body.password);
+    let name = username.clone();
+    let verified = match blocking(move || dir.verify_password(&name, &password)).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if verified.as_ref().map(|u| &u.id) != Some(&session.user) {
+        if let Ok(mut t) = auth.throttle.lock() {
+            t.failed(&username, ip, now);
+        }
+        let dir = auth.dir.clone();
+        let entry = AuditEntry {
+            at: now,
+            kind: AuditKind::SignInFailed,
+            user: Some(session.user.clone()),
+            device: Some(session.device.clone()),
+            case: None,
+            address: Some(ip.to_string()),
+            detail: "wrong password asking for the device key".into(),
+        };
+        if let Err(r) = blocking(move || dir.record(&[entry])).await {
+            return r;
+        }
+        return error(StatusCode::UNAUTHORIZED, "Enter your correct password");
+    }
+    if let Ok(mut t) = auth.throttle.lock() {
+        t.succeeded(&username, ip);
+    }
+    let dir = auth.dir.clone();
+    let issued = blocking(move || {
+        let key = dir.device_key(&session.device, &session.user, now)?;
+        if key.is_some() {
+            dir.record(&[AuditEntry {
+                at: now,
+                kind: AuditKind::DeviceKeyIssued,
+                user: Some(session.user.clone()),
+                device: Some(session.device.clone()),
+                case: None,
+                address: Some(ip.to_string()),
+                detail: String::new(),
+            }])?;
+        }
+        Ok(key)
+    })
+    .await;
+    match issued {
+        Ok(Some(key)) => Json(json!({ "key": key.to_base64() })).into_response(),
+        // Revoked between the session check and now.
+        Ok(None) => unauthorised(REASON_DEVICE_REVOKED),
         Err(r) => r,
     }
 }

@@ -82,6 +82,25 @@ pub struct Config {
     /// `tls_cert`; the server then sends HSTS and marks cookies `Secure`. Only set it when the
     /// port is reachable through that proxy alone.
     pub behind_tls_proxy: bool,
+    /// Days a closed case is kept before `admin retention` lists it for erasure. The default,
+    /// 2555 days (7 years), is a common council retention schedule for children's social
+    /// care records below the age thresholds; it is the council's policy choice, not a rule
+    /// of Fieldbook: set it from your own records retention schedule.
+    pub retention_days: u64,
+    /// Device policy, sent to every signed-in device (session body `device_policy`):
+    /// seconds without input before the app locks behind its passcode.
+    pub device_idle_lock_secs: u64,
+    /// Seconds the app may be hidden (another app in front) before it locks.
+    pub device_hidden_grace_secs: u64,
+    /// Wrong passcodes in a row before the app wipes its local data (unsent work is kept
+    /// wrapped by the device key, recoverable by signing in again).
+    pub device_unlock_attempts: u32,
+    /// Days a device may go without reaching the server before the app locks it until it
+    /// signs in again.
+    pub device_lease_days: u64,
+    /// Where the app's quick-exit button goes: a neutral page (relative to the app, or an
+    /// absolute https URL).
+    pub exit_url: String,
 }
 
 impl Default for Config {
@@ -112,6 +131,12 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             behind_tls_proxy: false,
+            retention_days: 2555,
+            device_idle_lock_secs: 300,
+            device_hidden_grace_secs: 30,
+            device_unlock_attempts: 5,
+            device_lease_days: 14,
+            exit_url: "exit.html".into(),
         }
     }
 }
@@ -202,6 +227,10 @@ impl Config {
             ("max_ops_per_message", self.max_ops_per_message),
             ("session_ttl_hours", self.session_ttl_hours),
             ("ticket_ttl_secs", self.ticket_ttl_secs),
+            ("retention_days", self.retention_days),
+            ("device_idle_lock_secs", self.device_idle_lock_secs),
+            ("device_unlock_attempts", self.device_unlock_attempts.into()),
+            ("device_lease_days", self.device_lease_days),
         ];
         for (name, v) in at_least_one {
             if v == 0 {
@@ -218,6 +247,19 @@ impl Config {
             if v > max_permits {
                 return Err(format!("{name} must be at most {max_permits}"));
             }
+        }
+        let exit = self.exit_url.trim();
+        let relative = !exit.is_empty()
+            && !exit.contains(':')
+            && !exit.starts_with("//")
+            && !exit.chars().any(|c| c.is_control() || c.is_whitespace());
+        let https = exit.starts_with("https://")
+            && !exit.chars().any(|c| c.is_control() || c.is_whitespace());
+        if !(relative || https) {
+            return Err(format!(
+                "exit_url {:?} must be a page of the app (e.g. exit.html) or an https:// URL",
+                self.exit_url
+            ));
         }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
@@ -424,6 +466,53 @@ mod tests {
         };
         let e = half.check().unwrap_err();
         assert!(e.starts_with("tls_key is set but tls_cert is not"), "{e}");
+    }
+
+    #[test]
+    fn retention_and_device_policy_load_from_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "fb.toml",
+                "retention_days = 3650\ndevice_idle_lock_secs = 120\nexit_url = \"https://www.bbc.co.uk/weather\"",
+            )?;
+            jail.set_env("FIELDBOOK_DEVICE_HIDDEN_GRACE_SECS", "10");
+            jail.set_env("FIELDBOOK_DEVICE_UNLOCK_ATTEMPTS", "3");
+            jail.set_env("FIELDBOOK_DEVICE_LEASE_DAYS", "7");
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!(c.retention_days, 3650);
+            assert_eq!(
+                (
+                    c.device_idle_lock_secs,
+                    c.device_hidden_grace_secs,
+                    c.device_unlock_attempts,
+                    c.device_lease_days
+                ),
+                (120, 10, 3, 7)
+            );
+            assert_eq!(c.exit_url, "https://www.bbc.co.uk/weather");
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        let d = Config::default();
+        assert_eq!((d.retention_days, d.exit_url.as_str()), (2555, "exit.html"));
+        for bad in [
+            "javascript:alert(1)",
+            "",
+            "http://example.com",
+            "//evil.example",
+            "a b",
+        ] {
+            let c = Config {
+                exit_url: bad.into(),
+                ..Config::default()
+            };
+            assert!(c.check().unwrap_err().contains("exit_url"), "{bad:?}");
+        }
+        let c = Config {
+            device_unlock_attempts: 0,
+            ..Config::default()
+        };
+        assert!(c.check().unwrap_err().contains("device_unlock_attempts"));
     }
 
     #[test]

@@ -215,6 +215,7 @@ where
                 ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
                 secure_cookies: config.serves_https(),
                 allowed_origins: config.allowed_origins.clone(),
+                device_policy: crate::api::DevicePolicy::from_config(config),
             },
         ))
     });
