@@ -590,3 +590,135 @@ fn the_data_directory_is_found_as_the_server_finds_it() {
     assert_success(&out, &["admin --config … teams list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("north-cce"));
 }
+
+/// A registered case, as the server registers one on its first write.
+fn registered(dir: &Directory) -> DocumentId {
+    let doc = DocumentId::random();
+    assert!(dir
+        .register_case(&CaseRecord {
+            doc,
+            allocated: None,
+            team: None,
+            created_by: None,
+            created_at: now(),
+            part_of: None,
+        })
+        .unwrap());
+    doc
+}
+
+#[test]
+fn retention_lists_long_closed_cases_and_erases_them_only_when_asked() {
+    let a = Admin::new();
+    let dir = a.directory();
+    let (old, recent, open, reopened) = (
+        registered(&dir),
+        registered(&dir),
+        registered(&dir),
+        registered(&dir),
+    );
+    let said = a.ok(&["cases", "close", &old.to_string(), "--on", "2015-03-01"]);
+    assert!(
+        said.contains("Closed case") && said.contains("2015-03-01"),
+        "{said}"
+    );
+    a.ok(&["cases", "close", &recent.to_string()]);
+    a.ok(&[
+        "cases",
+        "close",
+        &reopened.to_string(),
+        "--on",
+        "2010-01-01",
+    ]);
+    a.ok(&["cases", "reopen", &reopened.to_string()]);
+    let err = a.fails(
+        &["cases", "close", &open.to_string(), "--on", "2015-02-30"],
+        None,
+    );
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+
+    // The dry run (the default) lists only the case closed beyond retention_days.
+    let dry = a.ok(&["retention"]);
+    assert!(
+        dry.contains(&old.to_string()) && dry.contains("2015-03-01"),
+        "{dry}"
+    );
+    for other in [recent, open, reopened] {
+        assert!(!dry.contains(&other.to_string()), "{dry}");
+    }
+    assert!(
+        dir.erasures().unwrap().is_empty(),
+        "a dry run erases nothing"
+    );
+    assert_eq!(a.ok(&["erasures"]).trim(), "No erasures.");
+    let err = a.fails(&["retention", "--erase"], None);
+    assert!(err.contains("--reason"), "{err}");
+
+    // A shorter council policy reaches the recent case too (config from the environment).
+    let mut cmd = a.command();
+    cmd.env("FIELDBOOK_RETENTION_DAYS", "1")
+        .args(["admin", "--data-dir"])
+        .arg(a.dir.path())
+        .arg("retention");
+    let out = run(cmd, None);
+    assert_success(&out, &["retention"]);
+    let short = String::from_utf8(out.stdout).unwrap();
+    assert!(short.contains(&old.to_string()), "{short}");
+    assert!(
+        !short.contains(&recent.to_string()),
+        "closed today: {short}"
+    );
+
+    let done = a.ok(&[
+        "retention",
+        "--erase",
+        "--reason",
+        "Retention schedule: 7 years after closure",
+        "--by",
+        "records-officer",
+    ]);
+    assert!(done.contains(&format!("Erased case {old}")), "{done}");
+    let e = dir.erasures().unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        (e[0].doc, e[0].erased_by.as_str(), e[0].reason.as_str()),
+        (
+            old,
+            "records-officer",
+            "Retention schedule: 7 years after closure"
+        )
+    );
+    assert_eq!(e[0].content_removed_at, None, "no server ran yet");
+    let table = a.ok(&["erasures"]);
+    same_column(
+        &table,
+        "CONTENT REMOVED",
+        line(&table, &old.to_string()),
+        "no",
+    );
+    let again = a.ok(&["retention"]);
+    assert!(
+        !again.contains(&old.to_string()),
+        "erased cases leave the list: {again}"
+    );
+    let err = a.fails(&["erase-case", &old.to_string(), "--reason", "twice"], None);
+    assert!(err.contains("already erased"), "{err}");
+    let err = a.fails(
+        &[
+            "restrict-case",
+            &old.to_string(),
+            "--reason",
+            "r",
+            "--allow",
+            "x",
+        ],
+        None,
+    );
+    assert!(err.contains("no user") || err.contains("erased"), "{err}");
+    let audit = a.ok(&["audit", "--case", &old.to_string()]);
+    for kind in ["case-closed", "case-erased"] {
+        assert!(audit.contains(kind), "{audit}");
+    }
+    let audit = a.ok(&["audit", "--case", &reopened.to_string()]);
+    assert!(audit.contains("case-reopened"), "{audit}");
+}
