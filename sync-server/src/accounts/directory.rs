@@ -2131,8 +2131,13 @@ mod tests {
         d.restrict(&x, "Art. 18 request", &[a.id.clone(), b.id.clone()], 5)
             .unwrap();
         assert!(d.access_version().unwrap() > v);
-        d.restrict(&x, "Art. 18 request, narrowed", &[b.id.clone()], 6)
-            .unwrap();
+        d.restrict(
+            &x,
+            "Art. 18 request, narrowed",
+            std::slice::from_ref(&b.id),
+            6,
+        )
+        .unwrap();
         let r = d.snapshot().unwrap().restrictions;
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].readers, vec![b.id.clone()]);
