@@ -416,6 +416,14 @@ async fn a_store_from_before_sealing_is_sealed_on_open_and_loads_the_same() {
         )
         .unwrap();
     assert_eq!(v, "2");
+    let pending: i64 = c
+        .query_row(
+            "SELECT count(*) FROM meta WHERE key = 'sealed_rebuild_pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, 0, "the file was rebuilt once sealed");
 }
 
 #[tokio::test]

@@ -19,6 +19,8 @@ pub const SCHEMA_VERSION: i64 = 2;
 const KEYS_SCHEMA_VERSION: i64 = 1;
 /// Settings share the `meta` table with the store's own rows, under their own prefix.
 const SETTING_PREFIX: &str = "setting:";
+/// Set while the file still has to be rebuilt after sealing a schema 1 store.
+const REBUILD_PENDING: &str = "sealed_rebuild_pending";
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -194,6 +196,7 @@ impl SqliteStore {
             Some(1) => inner.seal_plain_rows(&keys_id)?,
             Some(_) => {}
         }
+        inner.finish_sealing()?;
         // Finish any deletion a crash interrupted between its commit and its key's removal.
         inner.sweep_orphan_keys()?;
         let storage_id: String = inner
@@ -459,21 +462,48 @@ impl Inner {
             [keys_id],
         )
         .map_err(err)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, 'pending')
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [REBUILD_PENDING],
+        )
+        .map_err(err)?;
         tx.commit().map_err(err)?;
-        // Pages freed before `secure_delete` was on may still hold plain rows: rebuild the
-        // file from its live (now sealed) rows, then empty the WAL.
-        self.data.execute_batch("VACUUM;").map_err(err)?;
-        self.checkpoint()?;
-        if self.checkpoint_pending {
-            return Err(StoreError::Locked {
-                path: self.paths.data.clone(),
-            });
-        }
         tracing::info!(
             documents = docs.len(),
             "stored documents sealed under per-document keys (schema 1 to 2)"
         );
         Ok(())
+    }
+
+    /// Pages freed before `secure_delete` was on may still hold plain rows: after sealing,
+    /// rebuild the file from its live (now sealed) rows and empty the WAL. Until that has
+    /// happened it is retried at every open; a busy reader only postpones it.
+    fn finish_sealing(&mut self) -> Result<(), StoreError> {
+        if read_meta(&self.data, REBUILD_PENDING)
+            .map_err(self.data_err())?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let rebuilt = self.data.execute_batch("VACUUM;");
+        match rebuilt.map_err(self.data_err()) {
+            Ok(()) => {}
+            Err(StoreError::Locked { .. }) => {
+                tracing::warn!("could not rebuild the data file after sealing it (busy): retrying at the next start");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        self.checkpoint()?;
+        if self.checkpoint_pending {
+            return Ok(());
+        }
+        self.data
+            .execute("DELETE FROM meta WHERE key = ?1", [REBUILD_PENDING])
+            .map_err(self.data_err())?;
+        // The deletion itself leaves a WAL frame: empty it too.
+        self.checkpoint()
     }
 
     /// Delete the keys of documents with no rows left (deletions interrupted between their
