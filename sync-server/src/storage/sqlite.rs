@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fieldbook_sync::{ChunkKey, ChunkKind, DocumentId, StorageId, StorageOp, StoredDocument};
+// Write transactions are IMMEDIATE: they take the write lock at BEGIN (waiting out the
+// directory's writes to the same file), never upgrade a read snapshot another writer
+// has made stale (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out).
+use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use super::files;
@@ -384,7 +388,10 @@ impl Inner {
         }
         if !new.is_empty() {
             let err = |e| map_err(e, &self.paths.keys);
-            let tx = self.keys.transaction().map_err(err)?;
+            let tx = self
+                .keys
+                .transaction_with_behavior(Immediate)
+                .map_err(err)?;
             for (doc, wrapped) in &new {
                 tx.prepare_cached("INSERT INTO doc_keys (doc, wrapped) VALUES (?1, ?2)")
                     .and_then(|mut s| s.execute(params![doc, wrapped]))
@@ -408,7 +415,10 @@ impl Inner {
             .map_err(self.data_err())?;
         let keys = self.ensure_keys(docs.iter().map(String::as_str))?;
         let err = |e| map_err(e, &self.paths.data);
-        let tx = self.data.transaction().map_err(err)?;
+        let tx = self
+            .data
+            .transaction_with_behavior(Immediate)
+            .map_err(err)?;
         let chunk_ids: Vec<i64> = tx
             .prepare("SELECT rowid FROM chunks")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -544,7 +554,10 @@ impl Inner {
 
     fn delete_keys(&mut self, docs: &[String]) -> Result<(), StoreError> {
         let err = |e| map_err(e, &self.paths.keys);
-        let tx = self.keys.transaction().map_err(err)?;
+        let tx = self
+            .keys
+            .transaction_with_behavior(Immediate)
+            .map_err(err)?;
         for doc in docs {
             tx.prepare_cached("DELETE FROM doc_keys WHERE doc = ?1")
                 .and_then(|mut s| s.execute([doc]))
@@ -586,7 +599,10 @@ impl Inner {
             .collect();
         let keys = self.ensure_keys(written.iter().map(String::as_str))?;
         let err = |e| map_err(e, &self.paths.data);
-        let tx = self.data.transaction().map_err(err)?;
+        let tx = self
+            .data
+            .transaction_with_behavior(Immediate)
+            .map_err(err)?;
         let mut deleted = Vec::new();
         for op in ops {
             match op {
