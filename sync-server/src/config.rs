@@ -101,6 +101,12 @@ pub struct Config {
     /// Where the app's quick-exit button goes: a neutral page (relative to the app, or an
     /// absolute https URL).
     pub exit_url: String,
+    /// File holding the master key that wraps every document's key (base64 of 32 bytes, or
+    /// the raw bytes), created with 32 random bytes if missing. Default: `master.key` in
+    /// `data_dir`; in production keep it outside the data directory and out of the data's
+    /// backups (docs/AT-REST.md). The environment variable `FIELDBOOK_MASTER_KEY` (base64),
+    /// when set, is used instead and no file is read.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -137,6 +143,7 @@ impl Default for Config {
             device_unlock_attempts: 5,
             device_lease_days: 14,
             exit_url: "exit.html".into(),
+            master_key_file: None,
         }
     }
 }
@@ -158,13 +165,21 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        // Logging is set up from its own variables before the configuration loads.
-        fig.merge(Env::prefixed(Self::ENV_PREFIX).ignore(&["LOG", "LOG_FORMAT"]))
+        // Logging is set up from its own variables before the configuration loads; the
+        // master key is read by the store itself and never kept in the configuration.
+        fig.merge(Env::prefixed(Self::ENV_PREFIX).ignore(&["LOG", "LOG_FORMAT", "MASTER_KEY"]))
             .extract()
     }
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("fieldbook.sqlite3")
+    }
+
+    /// The master key file: `master_key_file`, or `master.key` in the data directory.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
     }
 
     /// The server terminates TLS itself (`tls_cert` and `tls_key` are set).
@@ -307,6 +322,23 @@ mod tests {
                 c.compact_after_chunks,
                 Config::default().compact_after_chunks
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_master_key_file_is_a_setting_and_the_key_itself_never_is() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FIELDBOOK_DATA_DIR", "/srv/fieldbook");
+            // Read by the store, not the configuration: it must not be an unknown key here,
+            // nor end up in the configuration (which is Debug-printable).
+            jail.set_env("FIELDBOOK_MASTER_KEY", "c2VjcmV0");
+            let c = Config::load(None)?;
+            assert_eq!(c.master_key_path(), Path::new("/srv/fieldbook/master.key"));
+            assert!(!format!("{c:?}").contains("c2VjcmV0"));
+            jail.set_env("FIELDBOOK_MASTER_KEY_FILE", "/etc/fieldbook/master.key");
+            let c = Config::load(None)?;
+            assert_eq!(c.master_key_path(), Path::new("/etc/fieldbook/master.key"));
             Ok(())
         });
     }

@@ -130,7 +130,7 @@ impl RunningServer {
 /// `config.listen`. Every connection must sign in (docs/ACCESS.md).
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let path = config.database_path();
-    let store = SqliteStore::open(&path)
+    let store = SqliteStore::open_configured(config)
         .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
     let dir = Directory::open(&path)
         .map_err(|e| anyhow::anyhow!("cannot open the directory at {}: {e}", path.display()))?;
@@ -155,7 +155,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 #[doc(hidden)]
 pub async fn start_without_sign_in(config: &Config) -> anyhow::Result<RunningServer> {
     let path = config.database_path();
-    let store = SqliteStore::open(&path)
+    let store = SqliteStore::open_configured(config)
         .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
     start_with_store(config, store).await
 }

@@ -64,6 +64,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Before any file is made: the data directory's files are the owner's alone
+    // (docs/AT-REST.md). The store also fixes modes an older install left wider.
+    fieldbook_sync_server::storage::files::restrict_umask();
     init_logging()?;
     log_panics();
     let cli = Cli::parse();

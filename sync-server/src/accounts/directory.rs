@@ -120,8 +120,12 @@ impl Directory {
                 message: format!("could not enable WAL (got {mode})"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(db)?;
+        // secure_delete: pages freed by a deletion (in the file it shares with the document
+        // store) are zeroed, not left holding what was deleted (docs/AT-REST.md).
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+        )
+        .map_err(db)?;
         migrations::migrate(&mut conn).map_err(|e| match e {
             MigrateError::Sqlite(e) => db(e),
             MigrateError::Newer { found, known } => DirectoryError::NewerSchema { found, known },

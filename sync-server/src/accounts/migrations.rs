@@ -302,7 +302,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(store_version, "1");
+        assert_eq!(store_version, crate::storage::SCHEMA_VERSION.to_string());
         drop(conn);
         // The store still opens, with the same identity, and opening again changes nothing.
         let store = SqliteStore::open(&path).unwrap();
