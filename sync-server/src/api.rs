@@ -52,6 +52,8 @@ pub struct Auth {
     secure_cookies: bool,
     allowed_origins: Vec<String>,
     device_policy: DevicePolicy,
+    /// Seals device keys in the directory (the master key's cipher).
+    device_key_wrap: Arc<crate::storage::keys::Sealer>,
 }
 
 /// What the administrator sets for every device (config `device_*`, `exit_url`), sent in
@@ -94,6 +96,7 @@ pub struct AuthSettings {
     pub secure_cookies: bool,
     pub allowed_origins: Vec<String>,
     pub device_policy: DevicePolicy,
+    pub device_key_wrap: Arc<crate::storage::keys::Sealer>,
 }
 
 pub fn now_ms() -> i64 {
@@ -151,6 +154,7 @@ impl Auth {
             secure_cookies: s.secure_cookies,
             allowed_origins: s.allowed_origins,
             device_policy: s.device_policy,
+            device_key_wrap: s.device_key_wrap,
         }
     }
 
@@ -640,8 +644,9 @@ async fn device_key(
         t.succeeded(&username, ip);
     }
     let dir = auth.dir.clone();
+    let wrap = auth.device_key_wrap.clone();
     let issued = blocking(move || {
-        let key = dir.device_key(&session.device, &session.user, now)?;
+        let key = dir.device_key(&session.device, &session.user, now, &wrap)?;
         if key.is_some() {
             dir.record(&[AuditEntry {
                 at: now,

@@ -192,6 +192,15 @@ where
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+    // The store resolved (or created) the master key already; device keys are sealed by it.
+    let device_key_wrap = match &accounts {
+        Some(_) => Some(Arc::new(
+            crate::storage::MasterKey::resolve(&config.master_key_path())
+                .and_then(|m| m.cipher())
+                .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
+        )),
+        None => None,
+    };
     let listener = crate::transport::bind(config).await?;
     let addr = axum::serve::Listener::local_addr(&listener)?;
     let tls = config.tls_enabled();
@@ -206,19 +215,23 @@ where
         policy,
         accounts.as_ref().map(|(a, _)| a.clone()),
     );
-    let auth = accounts.as_ref().map(|(a, _)| {
-        Arc::new(Auth::new(
-            a.dir.clone(),
-            a.model.clone(),
-            AuthSettings {
-                session_ttl_ms: (config.session_ttl_hours as i64).saturating_mul(3_600_000),
-                ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
-                secure_cookies: config.serves_https(),
-                allowed_origins: config.allowed_origins.clone(),
-                device_policy: crate::api::DevicePolicy::from_config(config),
-            },
-        ))
-    });
+    let auth = accounts
+        .as_ref()
+        .zip(device_key_wrap)
+        .map(|((a, _), wrap)| {
+            Arc::new(Auth::new(
+                a.dir.clone(),
+                a.model.clone(),
+                AuthSettings {
+                    session_ttl_ms: (config.session_ttl_hours as i64).saturating_mul(3_600_000),
+                    ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
+                    secure_cookies: config.serves_https(),
+                    allowed_origins: config.allowed_origins.clone(),
+                    device_policy: crate::api::DevicePolicy::from_config(config),
+                    device_key_wrap: wrap,
+                },
+            ))
+        });
     let watcher =
         accounts.map(|(a, version)| crate::watch_access::spawn(a, version, actor.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

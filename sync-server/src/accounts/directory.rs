@@ -548,12 +548,16 @@ impl Directory {
 
     /// The escrowed key of `device`, created on first use; `None` if the device is not
     /// `user`'s or is revoked.
+    /// Stored sealed under the server's master key (`wrap`), so a copy of the directory alone
+    /// does not open a lost phone.
     pub fn device_key(
         &self,
         device: &DeviceId,
         user: &UserId,
         now: Millis,
+        wrap: &crate::storage::keys::Sealer,
     ) -> Result<Option<DeviceKey>, DirectoryError> {
+        let aad = crate::storage::keys::aad(&[device.0.as_bytes(), b"device-key"]);
         self.write(|tx| {
             let ok: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND user = ?2 AND revoked_at IS NULL)",
@@ -565,21 +569,28 @@ impl Directory {
             }
             let found: Option<Vec<u8>> = tx
                 .query_row(
-                    "SELECT key FROM device_keys WHERE device = ?1",
+                    "SELECT sealed_key FROM device_keys WHERE device = ?1",
                     [&device.0],
                     |r| r.get(0),
                 )
                 .optional()?;
-            if let Some(bytes) = found {
-                let key: [u8; 32] = bytes
+            if let Some(sealed) = found {
+                let raw = zeroize::Zeroizing::new(
+                    wrap.open(&aad, &sealed)
+                        .map_err(|_| invalid("a stored device key does not open with the master key"))?,
+                );
+                let key: [u8; 32] = raw[..]
                     .try_into()
                     .map_err(|_| invalid("a stored device key is damaged"))?;
                 return Ok(Some(DeviceKey(key)));
             }
             let key = DeviceKey::generate();
+            let sealed = wrap
+                .seal(&aad, &key.0[..])
+                .map_err(|_| invalid("the device key could not be sealed"))?;
             tx.execute(
-                "INSERT INTO device_keys (device, key, created_at) VALUES (?1, ?2, ?3)",
-                params![device.0, &key.0[..], now],
+                "INSERT INTO device_keys (device, sealed_key, created_at) VALUES (?1, ?2, ?3)",
+                params![device.0, sealed, now],
             )?;
             Ok(Some(key))
         })
@@ -2162,12 +2173,29 @@ mod tests {
         let b = user(&d, "ben", Role::Practitioner, None);
         let phone = d.register_device(&a.id, "Phone", None, 0).unwrap();
         let (tok, _) = d.create_session(&a.id, &phone.id, 0, HOUR).unwrap();
-        let k1 = d.device_key(&phone.id, &a.id, 1).unwrap().expect("a key");
-        let k2 = d.device_key(&phone.id, &a.id, 2).unwrap().expect("a key");
+        let master = crate::storage::MasterKey::generate().unwrap();
+        let w = &master.cipher().unwrap();
+        let k1 = d
+            .device_key(&phone.id, &a.id, 1, w)
+            .unwrap()
+            .expect("a key");
+        let k2 = d
+            .device_key(&phone.id, &a.id, 2, w)
+            .unwrap()
+            .expect("a key");
         assert_eq!(k1, k2, "stable per device");
+        // Sealed at rest: the stored bytes are not the key, and another master key fails.
+        let stored: Vec<u8> = d
+            .read(|c| Ok(c.query_row("SELECT sealed_key FROM device_keys", [], |r| r.get(0))?))
+            .unwrap();
+        assert!(!stored.windows(32).any(|w| w == k1.bytes()));
+        let other = crate::storage::MasterKey::generate().unwrap();
+        assert!(d
+            .device_key(&phone.id, &a.id, 2, &other.cipher().unwrap())
+            .is_err());
         assert_eq!(format!("{k1:?}"), "DeviceKey([redacted])");
         assert_eq!(
-            d.device_key(&phone.id, &b.id, 3).unwrap(),
+            d.device_key(&phone.id, &b.id, 3, w).unwrap(),
             None,
             "not Ben's"
         );
@@ -2175,7 +2203,7 @@ mod tests {
         d.revoke_device(&phone.id, 10).unwrap();
         assert_eq!(d.session(&tok, 20).unwrap(), None);
         assert!(d.session_revoked(&tok).unwrap());
-        assert_eq!(d.device_key(&phone.id, &a.id, 30).unwrap(), None);
+        assert_eq!(d.device_key(&phone.id, &a.id, 30, w).unwrap(), None);
         // Expired sessions are cleared as new ones are made, but not the revoked device's.
         let laptop = d.register_device(&a.id, "Laptop", None, 0).unwrap();
         d.create_session(&a.id, &laptop.id, 2 * HOUR, HOUR).unwrap();

@@ -231,7 +231,8 @@ CREATE TABLE restriction_readers (
 );
 CREATE TABLE device_keys (
     device TEXT PRIMARY KEY REFERENCES devices (id),
-    key BLOB NOT NULL CHECK (length(key) = 32),
+    -- sealed under the master key: [1][12-byte nonce][32-byte key][16-byte tag]
+    sealed_key BLOB NOT NULL CHECK (length(sealed_key) = 61),
     created_at INTEGER NOT NULL
 );
 ";
