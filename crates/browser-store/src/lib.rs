@@ -8,6 +8,8 @@
 
 pub use fieldbook_sync::{Store, StoreError};
 
+pub mod crypto;
+
 #[cfg(target_arch = "wasm32")]
 mod idb;
 #[cfg(target_arch = "wasm32")]
