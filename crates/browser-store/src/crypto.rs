@@ -141,8 +141,9 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// Chosen by measuring unlock time in headless Chromium on the project's machine
-    /// (docs/PERFORMANCE.md, "Device encryption"): the strongest measured set whose p95
-    /// unlock stays within 1 s.
+    /// (docs/PERFORMANCE.md, "Device encryption", `scripts/bench-device.sh`): the strongest
+    /// measured set with p95 unlock ≤ 1 s and at most 64 MiB (a WASM page never gives memory
+    /// back); p50 265 ms, p95 283 ms there, RFC 9106's second recommended option.
     pub const DEVICE: KdfParams = KdfParams {
         m_kib: 65536,
         t: 3,

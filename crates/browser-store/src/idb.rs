@@ -352,7 +352,9 @@ impl Locked {
     /// Delete every chunk and sync state of documents not in `keep`, every setting, and the
     /// passcode wrap (too many wrong passcodes; `keep` is what has not reached the server).
     /// Kept: the server wrap, the storage id and the lock facts, so the server can still
-    /// unlock what was kept. One transaction: all of it happens or none.
+    /// unlock what was kept. One transaction: all of it happens or none. Without a server
+    /// wrap (`set_server_key` never called) nothing could open what is kept afterwards: the
+    /// caller checks that first.
     // Delete requests' futures are dropped unawaited, as in `apply`: the commit reports them.
     #[allow(clippy::let_underscore_future)]
     pub async fn wipe_except(&self, keep: &[DocumentId]) -> Result<(), StoreError> {
@@ -513,7 +515,7 @@ impl IdbStore {
             .map_err(idb_err)
     }
 
-    fn seal(
+    fn seal_value(
         &self,
         store: &str,
         key: &str,
@@ -528,7 +530,7 @@ impl IdbStore {
         ))
     }
 
-    fn open(&self, store: &str, key: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
+    fn open_value(&self, store: &str, key: &str, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
         crypto::open(&self.key, &crypto::record_aad(store, key), sealed)
             .map_err(|e| StoreError::InvalidRecord(format!("{store} record {key:?}: {e}")))
     }
@@ -555,7 +557,7 @@ impl IdbStore {
         let mut rng = rand::rng();
         let mut value = |store: &str, key: &str, data: Vec<u8>| {
             if sealed {
-                self.seal(store, key, &data, &mut rng)
+                self.seal_value(store, key, &data, &mut rng)
             } else {
                 Uint8Array::from(data)
             }
@@ -678,7 +680,7 @@ impl Store for IdbStore {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let plain = self.open(META, &record, sealed.as_ref())?;
+        let plain = self.open_value(META, &record, sealed.as_ref())?;
         String::from_utf8(plain)
             .map(Some)
             .map_err(|_| StoreError::InvalidRecord(format!("setting {key:?} is not UTF-8")))
@@ -693,7 +695,7 @@ impl Store for IdbStore {
             .map_err(idb_err)?;
         let meta = tx.object_store(META).map_err(idb_err)?;
         let record = setting_key(key);
-        meta.put(self.seal(META, &record, value.as_bytes(), &mut rand::rng()))
+        meta.put(self.seal_value(META, &record, value.as_bytes(), &mut rand::rng()))
             .with_key(record)
             .await
             .map_err(idb_err)?;
@@ -713,7 +715,7 @@ impl Store for IdbStore {
         for (k, v) in read_range(&chunks, &lo, &hi).await? {
             let key = keys::parse_chunk(&k)
                 .ok_or_else(|| StoreError::InvalidRecord(format!("chunk key {k:?}")))?;
-            stored.chunks.push((key, self.open(CHUNKS, &k, &v)?));
+            stored.chunks.push((key, self.open_value(CHUNKS, &k, &v)?));
         }
         let states = tx.object_store(SYNC_STATES).map_err(idb_err)?;
         for (k, v) in read_range(&states, &lo, &hi).await? {
@@ -721,7 +723,7 @@ impl Store for IdbStore {
                 .ok_or_else(|| StoreError::InvalidRecord(format!("sync state key {k:?}")))?;
             stored
                 .sync_states
-                .insert(peer, self.open(SYNC_STATES, &k, &v)?);
+                .insert(peer, self.open_value(SYNC_STATES, &k, &v)?);
         }
         if stored.chunks.is_empty() && stored.sync_states.is_empty() {
             return Ok(None);
