@@ -129,11 +129,42 @@ async fn update_keyring(
     Ok(ring)
 }
 
+/// A connection closed when dropped. IndexedDB otherwise keeps it open until the garbage
+/// collector comes by, and deleting the database waits until then: dropping a store (the
+/// app locking) must let go of the database at once.
+struct Connection(Database);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Closing twice (after `close_connection`) is allowed and does nothing.
+        self.0.as_sys().close();
+    }
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        &self.0
+    }
+}
+
+impl Connection {
+    /// Close, then delete the database.
+    async fn delete(self) -> Result<(), StoreError> {
+        let name = self.0.name();
+        drop(self);
+        Database::delete_by_name(&name)
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)
+    }
+}
+
 /// The database opened without any key: only the storage id, the keyring (wrapped keys) and
 /// the [`LockFacts`] can be read. [`Locked::unlock`] (or [`Locked::create`] on a new device)
 /// gives the [`IdbStore`].
 pub struct Locked {
-    db: Database,
+    db: Connection,
     storage_id: StorageId,
     keyring: RefCell<Option<Keyring>>,
     facts: RefCell<LockFacts>,
@@ -152,6 +183,24 @@ impl Locked {
     /// Open (creating on first use) the database `name`, without a key.
     pub async fn open(name: &str) -> Result<Locked, StoreError> {
         let db = open_database(name).await?;
+        match Self::read_plain_records(&db).await {
+            Ok((storage_id, keyring, facts)) => Ok(Locked {
+                db: Connection(db),
+                storage_id,
+                keyring: RefCell::new(keyring),
+                facts: RefCell::new(facts),
+            }),
+            Err(e) => {
+                db.close();
+                Err(e)
+            }
+        }
+    }
+
+    /// The storage id (created on first open), the keyring and the lock facts.
+    async fn read_plain_records(
+        db: &Database,
+    ) -> Result<(StorageId, Option<Keyring>, LockFacts), StoreError> {
         let tx = db
             .transaction(META)
             .with_mode(TransactionMode::Readwrite)
@@ -172,18 +221,15 @@ impl Locked {
         let keyring = get_text(&meta, KEYRING).await?;
         let facts = get_text(&meta, LOCK_FACTS).await?;
         tx.commit().await.map_err(idb_err)?;
-        Ok(Locked {
-            db,
+        Ok((
             storage_id,
-            keyring: RefCell::new(keyring.as_deref().map(parse_keyring).transpose()?),
-            facts: RefCell::new(
-                facts
-                    .as_deref()
-                    .map(parse_facts)
-                    .transpose()?
-                    .unwrap_or_default(),
-            ),
-        })
+            keyring.as_deref().map(parse_keyring).transpose()?,
+            facts
+                .as_deref()
+                .map(parse_facts)
+                .transpose()?
+                .unwrap_or_default(),
+        ))
     }
 
     pub fn storage_id(&self) -> &StorageId {
@@ -417,12 +463,12 @@ impl Locked {
 
     /// Close the connection and delete the whole database.
     pub async fn delete(self) -> Result<(), StoreError> {
-        self.db.delete().map_err(idb_err)?.await.map_err(idb_err)
+        self.db.delete().await
     }
 
-    /// Close the connection (IndexedDB keeps it open until told, even when dropped).
+    /// Close the connection (as dropping does).
     pub fn close(self) {
-        self.db.close();
+        drop(self);
     }
 
     fn into_store(self, keyring: Keyring, key: DataKey) -> IdbStore {
@@ -437,7 +483,7 @@ impl Locked {
 
 /// The unlocked store: holds the data key (dropped, and zeroized, with the store).
 pub struct IdbStore {
-    db: Database,
+    db: Connection,
     storage_id: StorageId,
     key: DataKey,
     keyring: RefCell<Keyring>,
@@ -487,14 +533,14 @@ impl IdbStore {
         write_facts(&self.db, facts).await
     }
 
-    /// Close the connection (IndexedDB keeps it open until told, even when dropped).
+    /// Close the connection (as dropping does).
     pub fn close(self) {
-        self.db.close();
+        drop(self);
     }
 
     /// Close the connection and delete the whole database ("wipe this device", tests).
     pub async fn delete(self) -> Result<(), StoreError> {
-        self.db.delete().map_err(idb_err)?.await.map_err(idb_err)
+        self.db.delete().await
     }
 
     /// Close the connection while the handle is still shared (the app's runner holds it):

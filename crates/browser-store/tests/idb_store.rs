@@ -767,3 +767,78 @@ async fn an_unsealed_database_is_refused() {
     ));
     Locked::open(&name).await.unwrap().delete().await.unwrap();
 }
+
+/// A damaged keyring is reported, not taken for a new device (which would orphan the data),
+/// and the failed open leaves no connection behind: the database can still be deleted.
+#[wasm_bindgen_test]
+async fn a_damaged_keyring_is_an_error_and_leaves_the_database_deletable() {
+    let name = db_name();
+    create(&name).await.close();
+    {
+        let db = Database::open(&name).await.unwrap();
+        let tx = db
+            .transaction("meta")
+            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        tx.object_store("meta")
+            .unwrap()
+            .put("{\"version\":1,".to_owned())
+            .with_key("keyring")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close();
+    }
+    assert!(matches!(
+        Locked::open(&name).await,
+        Err(StoreError::InvalidRecord(_))
+    ));
+    // Waits for every connection to close: it would hang if the failed open kept one.
+    IdbStore::delete_database(&name).await.unwrap();
+    assert!(!Locked::open(&name).await.unwrap().has_keyring());
+    Locked::open(&name).await.unwrap().delete().await.unwrap();
+}
+
+/// Delete the database `name` raw, answering how the request ended: "success", or "blocked"
+/// when some connection to it is still open (the browser then holds the deletion).
+async fn raw_delete_outcome(name: &str) -> String {
+    let factory = web_sys::window().unwrap().indexed_db().unwrap().unwrap();
+    let request = factory.delete_database(name).unwrap();
+    let outcome = js_sys::Promise::new(&mut |resolve, _| {
+        for event in ["success", "blocked", "error"] {
+            let resolve = resolve.clone();
+            let on = wasm_bindgen::closure::Closure::once_into_js(move || {
+                resolve.call1(&JsValue::NULL, &event.into()).unwrap();
+            });
+            match event {
+                "success" => request.set_onsuccess(Some(on.unchecked_ref())),
+                "blocked" => request.set_onblocked(Some(on.unchecked_ref())),
+                _ => request.set_onerror(Some(on.unchecked_ref())),
+            }
+        }
+    });
+    wasm_bindgen_futures::JsFuture::from(outcome)
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+/// Locking is dropping the store: its connection closes at once, so deleting the database
+/// (wipe, sign-out) is not held until the garbage collector comes by.
+#[wasm_bindgen_test]
+async fn dropping_a_store_or_a_locked_database_closes_its_connection() {
+    let name = db_name();
+    let store = create(&name).await;
+    store.put_setting("author", "Test Worker").await.unwrap();
+    drop(store);
+    let locked = Locked::open(&name).await.unwrap();
+    let (locked, _) = locked.unlock("wrong").await.unwrap_err();
+    drop(locked);
+    drop(unlock(&name).await);
+    assert_eq!(raw_delete_outcome(&name).await, "success");
+    let fresh = Locked::open(&name).await.unwrap();
+    assert!(!fresh.has_keyring(), "the database was deleted");
+    fresh.delete().await.unwrap();
+}
