@@ -2,7 +2,9 @@
 //! lives in Automerge documents held by the [`driver::Driver`]; the UI only renders them.
 //! Until someone signs in on the device, the only screen is "Sign in to Fieldbook".
 
+mod device;
 mod driver;
+mod gate;
 mod http;
 mod pages;
 mod ui;
@@ -10,6 +12,7 @@ mod ui;
 use driver::Driver;
 use fieldbook_case::route::Route;
 use fieldbook_case::status;
+use gate::{ChoosePasscode, Gate, LockScreen, Screen};
 use leptos::prelude::*;
 use pages::assessment::{AssessmentCheck, AssessmentSection, AssessmentTasks, Assessments};
 use pages::case::CasePage;
@@ -50,24 +53,64 @@ fn sync_url() -> String {
 
 #[component]
 fn Root() -> impl IntoView {
-    let driver: RwSignal<Option<Driver>, LocalStorage> = RwSignal::new_local(None);
-    let failed = RwSignal::new(None::<String>);
-    leptos::task::spawn_local(async move {
-        match Driver::start(sync_url()).await {
-            Ok(d) => driver.set(Some(d)),
-            Err(e) => failed.set(Some(e)),
+    device::reload_when_restored();
+    let gate = Gate::new(sync_url());
+    let screen = gate.screen;
+    let header = || {
+        view! {
+            <header class="fb-header">
+                <span class="fb-logo">"Fieldbook"</span>
+            </header>
         }
-    });
+    };
+    let done = move |_| {
+        if Route::parse(&current_hash()) == Route::SignIn {
+            ui::go(&Route::Cases);
+        }
+        ui::show_page_top();
+    };
     view! {
-        {move || match (driver.get(), failed.get()) {
-            (Some(d), _) => view! { <App driver=d/> }.into_any(),
-            (None, Some(e)) => view! {
+        {move || match screen.get() {
+            Screen::App(d) => {
+                let removed = d.signals.device_removed;
+                view! {
+                    {move || if removed.get() {
+                        view! { {header()} <main class="fb-main"><DeviceRemoved/></main> }.into_any()
+                    } else {
+                        view! { <App driver=d.clone()/> }.into_any()
+                    }}
+                }.into_any()
+            }
+            Screen::Opening => view! { {header()} <main class="fb-main"><p>"Opening Fieldbook…"</p></main> }.into_any(),
+            Screen::Failed(e) => view! {
+                {header()}
                 <main class="fb-main"><div class="fb-error" role="alert">
                     <h2>"Fieldbook cannot store cases on this device"</h2><p>{e}</p>
                 </div></main>
             }.into_any(),
-            _ => view! { <main class="fb-main"><p>"Opening your cases…"</p></main> }.into_any(),
+            Screen::SignIn(entry) => view! {
+                {header()}
+                <main class="fb-main"><SignIn gate=(gate.clone(), entry) on_done=done/></main>
+            }.into_any(),
+            Screen::ChoosePasscode(d) => view! {
+                {header()}
+                <main class="fb-main"><ChoosePasscode gate=gate.clone() driver=d/></main>
+            }.into_any(),
+            Screen::Locked => view! {
+                {header()}
+                <main class="fb-main"><LockScreen gate=gate.clone()/></main>
+            }.into_any(),
         }}
+    }
+}
+
+#[component]
+fn DeviceRemoved() -> impl IntoView {
+    view! {
+        <div class="fb-error" role="alert" data-testid="device-removed">
+            <h1>"This device has been removed from Fieldbook by an administrator."</h1>
+            <p>"Everything Fieldbook kept on it has been deleted. Talk to your manager if you need to use Fieldbook on this device again."</p>
+        </div>
     }
 }
 
@@ -148,6 +191,7 @@ fn Signed(driver: Driver) -> impl IntoView {
 
     let s = driver.signals;
     let d2 = driver.clone();
+    let exit_url = driver.record().device_policy.exit_url;
     let name = move || {
         s.account.with(|a| {
             a.as_ref()
@@ -156,6 +200,12 @@ fn Signed(driver: Driver) -> impl IntoView {
         })
     };
     view! {
+        <div class="fb-exit-wrap">
+            <button type="button" class="fb-exit" data-testid="exit-this-page"
+                    on:click=move |_| device::quick_exit(&exit_url)>
+                "Exit this page"
+            </button>
+        </div>
         <header class="fb-header">
             <a class="fb-logo" href=Route::Cases.href()>"Fieldbook"</a>
             <a class="fb-user" href=Route::Settings.href() data-testid="user-name">{name}</a>

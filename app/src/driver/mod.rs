@@ -17,6 +17,7 @@
 //! device is touched.
 
 mod connection;
+mod lockfacts;
 mod queue;
 mod refresh;
 mod session;
@@ -26,7 +27,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use fieldbook_browser_store::{IdbStore, Store};
+use fieldbook_browser_store::{IdbStore, LockFacts, Store};
 use fieldbook_case as case;
 use fieldbook_case::account::{self, Account};
 use fieldbook_case::status::Tracker;
@@ -47,8 +48,12 @@ use settle::Settle;
 /// after a reload with no signal.
 const SERVER_STORAGE: &str = "server-storage-id";
 
-/// The device's IndexedDB database (deleted when someone else takes the device over).
-const DATABASE: &str = "fieldbook";
+/// The device's IndexedDB database, sealed (deleted when someone else takes the device
+/// over, on signing out, and when an administrator removes the device).
+pub const DATABASE: &str = "fieldbook-v2";
+
+/// The unsealed database of earlier versions: deleted at start.
+pub const OLD_DATABASE: &str = "fieldbook";
 
 /// What the UI watches.
 #[derive(Clone, Copy)]
@@ -79,6 +84,8 @@ pub struct Signals {
     /// Cases deleted from this device since it started because the caseload index stopped
     /// listing them (see `refresh`): their pages say so.
     pub removed: RwSignal<Vec<DocumentId>>,
+    /// An administrator removed this device: its database has been deleted.
+    pub device_removed: RwSignal<bool>,
 }
 
 struct Inner {
@@ -117,6 +124,8 @@ struct Inner {
     load_failed: bool,
     /// What the caseload index has been seen to list (see `refresh`).
     listed: refresh::ListedCases,
+    /// The plain facts kept readable while locked (ids and counters, see `device`).
+    facts: LockFacts,
 }
 
 /// Cheap to clone. `SendWrapper` satisfies the UI framework's `Send` bounds; the browser
@@ -132,8 +141,9 @@ fn now() -> u64 {
 }
 
 impl Driver {
-    pub async fn start(sync_url: String) -> Result<Driver, String> {
-        let store = IdbStore::open(DATABASE).await.map_err(|e| e.to_string())?;
+    /// Run over `store`, just unlocked (the only way to one: `Locked::create`/`unlock`).
+    pub async fn start(store: IdbStore, sync_url: String) -> Result<Driver, String> {
+        let facts = store.facts().await;
         let cfg = EngineConfig::new(
             Role::Client,
             PeerId::random("fieldbook-pwa"),
@@ -152,6 +162,7 @@ impl Driver {
             unavailable: RwSignal::new(BTreeSet::new()),
             error: RwSignal::new(None),
             removed: RwSignal::new(Vec::new()),
+            device_removed: RwSignal::new(false),
         };
         // A record this app cannot read (damaged, or written by a newer app) counts as no
         // record: the person signs in again, and the cases on the device are kept for them.
@@ -196,6 +207,7 @@ impl Driver {
                 sign_ins: 0,
                 load_failed: false,
                 listed,
+                facts,
             }))),
             signals,
         };

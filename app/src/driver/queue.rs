@@ -71,6 +71,9 @@ impl Host for Page<'_> {
                 let mut inner = self.driver.inner.borrow_mut();
                 inner.monitor.joined(now(), *heartbeat);
                 inner.joined = true;
+                let driver = self.driver.clone();
+                // After this event's borrow: it records the contact and asks for the policy.
+                leptos::task::spawn_local(async move { driver.reached_server() });
                 if let Some(s) = storage_id
                     .as_ref()
                     .filter(|s| inner.server_storage.as_ref() != Some(*s))

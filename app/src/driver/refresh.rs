@@ -72,6 +72,7 @@ impl Driver {
         if self.signals.waiting.get_untracked() != description {
             self.signals.waiting.set(description);
         }
+        self.note_unsent();
         self.arm();
     }
 

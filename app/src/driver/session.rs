@@ -3,12 +3,12 @@
 //! handshake, and stop (keeping everything on the device) when it does not. The decisions
 //! are plain Rust in `fieldbook_case::account`.
 
-use fieldbook_browser_store::{IdbStore, Store};
+use fieldbook_browser_store::Store;
 use fieldbook_case::account::{self, Account, Session};
 use fieldbook_case::route::Route;
 use leptos::prelude::*;
 
-use super::{now, Driver, DATABASE};
+use super::{now, Driver};
 use crate::http;
 
 impl Driver {
@@ -44,6 +44,7 @@ impl Driver {
             };
             // No answer is just offline, as before sign-in existed: the monitor retries.
             let Ok(answer) = answer else { return };
+            this.session_said(answer.status, &answer.body);
             if current && account::session_answer(answer.status, &answer.body) == Session::Ended {
                 this.session_ended();
             }
@@ -85,25 +86,6 @@ impl Driver {
         Ok(())
     }
 
-    /// The person signed out (the server has ended the session): keep everything on the
-    /// device, stop connecting, and show no case until they sign in again.
-    pub async fn signed_out_on_purpose(&self) -> Result<(), String> {
-        let Some(mut account) = self.signals.account.get_untracked() else {
-            return Ok(());
-        };
-        account.signed_out = true;
-        self.inner.borrow_mut().may_dial = false;
-        self.apply_network();
-        let store = self.inner.borrow().runner.store().clone();
-        store
-            .put_setting(account::SETTING, &account.to_stored())
-            .await
-            .map_err(|e| e.to_string())?;
-        self.signals.account.set(Some(account));
-        self.signals.signed_out.set(false);
-        Ok(())
-    }
-
     /// Whether the device holds changes the server has not confirmed (what the banner
     /// counts as waiting, over every document). `None` while documents are still being
     /// opened or saved, when it cannot tell yet.
@@ -133,27 +115,47 @@ impl Driver {
     }
 
     /// Someone else has signed in and nothing of the last person's is unsent: delete the
-    /// device's database, keep only the new person's account, and reload into a fresh app.
-    pub async fn hand_over(&self, mut account: Account) -> Result<(), String> {
-        account.signed_out = false;
+    /// device's database and reload into a fresh app, where they sign in and choose a
+    /// passcode (the last person's keys leave with the page).
+    pub async fn hand_over(&self, _account: Account) -> Result<(), String> {
         self.inner.borrow_mut().may_dial = false;
         self.apply_network();
-        let store = self.inner.borrow().runner.store().clone();
-        // The deletion waits for every connection to close, this page's included.
-        store.close_connection();
-        IdbStore::delete_database(DATABASE)
-            .await
-            .map_err(|e| e.to_string())?;
-        let fresh = IdbStore::open(DATABASE).await.map_err(|e| e.to_string())?;
-        fresh
-            .put_setting(account::SETTING, &account.to_stored())
-            .await
-            .map_err(|e| e.to_string())?;
-        fresh.close();
+        self.delete_database().await?;
         let location = web_sys::window().expect("window").location();
         // Both throw only for a detached document, where there is nothing left to show.
         let _ = location.set_hash(&Route::Cases.to_hash());
         let _ = location.reload();
         Ok(())
+    }
+
+    /// Sign out of this device: refused while anything is unsent; otherwise end the
+    /// session (if the server can be reached: offline, the device is still emptied) and
+    /// delete the device's database. The caller reloads into the sign-in page.
+    pub async fn sign_out_of_device(&self) -> Result<(), String> {
+        self.settled().await;
+        match self.unsent() {
+            None => {
+                return Err(
+                    "Fieldbook is still opening or saving the cases on this device. Try again in a moment."
+                        .to_owned(),
+                )
+            }
+            Some(true) => {
+                return Err("You cannot sign out yet: this device has changes that have not been sent. Connect to the internet and wait until everything is sent, then sign out.".to_owned())
+            }
+            Some(false) => {}
+        }
+        self.inner.borrow_mut().may_dial = false;
+        self.apply_network();
+        // Offline (no answer), the session ends on its own; the device is emptied anyway.
+        if let Ok(answer) = http::call("DELETE", "/api/session", None).await {
+            if !matches!(answer.status, 200 | 204 | 401) {
+                return Err(format!(
+                    "Fieldbook's server could not sign you out (error {}). Try again in a few minutes.",
+                    answer.status
+                ));
+            }
+        }
+        self.delete_database().await
     }
 }

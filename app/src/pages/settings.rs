@@ -5,7 +5,6 @@ use fieldbook_case::route::Route;
 use leptos::prelude::*;
 
 use crate::driver::Driver;
-use crate::http;
 
 #[component]
 pub fn Settings(driver: Driver) -> impl IntoView {
@@ -19,10 +18,11 @@ pub fn Settings(driver: Driver) -> impl IntoView {
         busy.set(true);
         let d = driver.clone();
         leptos::task::spawn_local(async move {
-            let result = sign_out(&d).await;
+            let result = d.sign_out_of_device().await;
             busy.set(false);
             match result {
-                Ok(()) => crate::ui::go(&Route::SignIn),
+                // The database is gone: the reloaded app has only the sign-in page.
+                Ok(()) => crate::device::reload_locked(),
                 Err(e) => problem.set(Some(e)),
             }
         });
@@ -45,30 +45,9 @@ pub fn Settings(driver: Driver) -> impl IntoView {
         <p>"Colleagues see your name next to risk levels, ratings and other changes you make on this device."</p>
         {move || problem.get().map(|p| view! { <div class="fb-error" role="alert" data-testid="sign-out-problem"><p>{p}</p></div> })}
         <button type="button" class="fb-button fb-button-secondary" data-testid="sign-out" on:click=sign_out>
-            {move || if busy.get() { "Signing out…" } else { "Sign out" }}
+            {move || if busy.get() { "Signing out…" } else { "Sign out of this device" }}
         </button>
-        <p class="fb-hint">"Cases stay on this device after you sign out, and are shown again when you sign back in."</p>
+        <p class="fb-hint">"Signing out removes every case from this device. You cannot sign out while changes are waiting to be sent."</p>
         <p><a href=Route::Cases.href()>"Back to cases"</a></p>
     }
-}
-
-/// End the session on the server, then stop showing cases here. Offline, nothing changes:
-/// the server's session would otherwise stay valid in this browser.
-async fn sign_out(d: &Driver) -> Result<(), String> {
-    let answer = http::call("DELETE", "/api/session", None)
-        .await
-        .map_err(|_| {
-            "Fieldbook cannot reach the server to sign you out. Check your signal and try again."
-                .to_owned()
-        })?;
-    // 401: the session had already ended, which is what signing out wants.
-    if !matches!(answer.status, 200 | 204 | 401) {
-        return Err(format!(
-            "Fieldbook's server could not sign you out (error {}). Try again in a few minutes.",
-            answer.status
-        ));
-    }
-    d.signed_out_on_purpose()
-        .await
-        .map_err(|e| format!("You are signed out, but this device could not record it: {e}"))
 }

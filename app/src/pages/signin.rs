@@ -8,18 +8,29 @@ use fieldbook_case::validate::FieldError;
 use leptos::prelude::*;
 
 use crate::driver::Driver;
+use crate::gate::{entry_notice, Entry, Gate};
 use crate::http;
 use crate::ui::{field_error, ErrorSummary};
 
 #[component]
-pub fn SignIn(driver: Driver, #[prop(into)] on_done: Callback<()>) -> impl IntoView {
-    let s = driver.signals;
+pub fn SignIn(
+    /// The running app (signing in again after the session ended).
+    #[prop(optional)]
+    driver: Option<Driver>,
+    /// The way in (a new device, or signing in to unlock), and why it is shown.
+    #[prop(optional)]
+    gate: Option<(Gate, Entry)>,
+    #[prop(into)] on_done: Callback<()>,
+) -> impl IntoView {
+    let account = driver.as_ref().map(|d| d.signals.account);
+    let signed_out = driver.as_ref().map(|d| d.signals.signed_out);
     // Someone signing in again on their own device need not retype their username.
     let username = RwSignal::new(
-        s.account
-            .with_untracked(|a| a.as_ref().map(|a| a.username.clone()))
+        account
+            .and_then(|a| a.with_untracked(|a| a.as_ref().map(|a| a.username.clone())))
             .unwrap_or_default(),
     );
+    let notice = gate.as_ref().and_then(|(_, e)| entry_notice(e));
     let password = RwSignal::new(String::new());
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
@@ -35,9 +46,13 @@ pub fn SignIn(driver: Driver, #[prop(into)] on_done: Callback<()>) -> impl IntoV
             return;
         }
         busy.set(true);
-        let d = driver.clone();
+        let (d, g) = (driver.clone(), gate.clone());
         leptos::task::spawn_local(async move {
-            let result = sign_in(&d, &user, &pass).await;
+            let result = match (d, g) {
+                (Some(d), _) => sign_in(&d, &user, &pass).await,
+                (None, Some((g, entry))) => g.sign_in(&entry, &user, &pass).await,
+                (None, None) => Err(SignInProblem::StillOpening),
+            };
             busy.set(false);
             password.set(String::new());
             match result {
@@ -53,8 +68,9 @@ pub fn SignIn(driver: Driver, #[prop(into)] on_done: Callback<()>) -> impl IntoV
     let described = move |field: &'static str| invalid(field).then(|| format!("{field}-error"));
     // Whose changes are waiting, when the session ended under them.
     let again = move || {
-        s.account.with(|a| {
-            a.as_ref().filter(|_| s.signed_out.get()).map(|a| {
+        let (account, signed_out) = (account?, signed_out?);
+        account.with(|a| {
+            a.as_ref().filter(|_| signed_out.get()).map(|a| {
                 format!(
                     "Sign in as {} to send the changes on this device.",
                     a.display_name
@@ -64,6 +80,7 @@ pub fn SignIn(driver: Driver, #[prop(into)] on_done: Callback<()>) -> impl IntoV
     };
     view! {
         {move || view! { <ErrorSummary errors=errors.get()/> }}
+        {notice}
         <h1>"Sign in to Fieldbook"</h1>
         {move || again().map(|text| view! { <p class="fb-hint" data-testid="sign-in-again">{text}</p> })}
         <form on:submit=submit novalidate>
