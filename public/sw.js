@@ -13,7 +13,7 @@ self.addEventListener("install", event => {
       const index = await fetch("/", { cache: "no-store" })
       const html = await index.clone().text()
       const assets = [...html.matchAll(/["'](\/[^"'?#]+\.(?:js|wasm|css|png|webmanifest))["']/g)].map(m => m[1])
-      await cache.addAll([...new Set([...assets, "/manifest.webmanifest", "/icons/icon-192.png", "/icons/icon-512.png"])])
+      await cache.addAll([...new Set([...assets, "/manifest.webmanifest", "/exit.html", "/exit.css", "/icons/icon-192.png", "/icons/icon-512.png"])])
       await cache.put("/", index)
       if (!self.registration.active) {
         await self.skipWaiting() // first install: take over at once
@@ -43,7 +43,13 @@ self.addEventListener("fetch", event => {
   if (NOT_SHELL.some(p => url.pathname.startsWith(p))) return
   if (event.request.mode === "navigate") {
     // Network first so an online visit sees the latest shell; the cached one when offline.
-    event.respondWith(fetch(event.request).catch(async () => (await caches.open(CACHE)).match("/")))
+    // The neutral exit page is served as itself offline, never as the app.
+    event.respondWith(
+      fetch(event.request).catch(async () => {
+        const cache = await caches.open(CACHE)
+        return (await cache.match(url.pathname)) ?? cache.match("/")
+      }),
+    )
     return
   }
   event.respondWith(
