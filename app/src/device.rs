@@ -44,6 +44,15 @@ impl Default for Policy {
 pub struct Record {
     pub device_policy: Policy,
     pub device_id: Option<String>,
+    /// The copy was erased after too many wrong passcodes: only signing in opens it now.
+    pub wiped: Option<Wiped>,
+}
+
+/// How the copy came to be erased (said on the sign-in page until someone signs in).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Wiped {
+    pub attempts: u32,
+    pub kept: usize,
 }
 
 impl Record {
@@ -65,6 +74,7 @@ impl Record {
         Record {
             device_policy: serde_json::from_value(v["device_policy"].clone()).unwrap_or_default(),
             device_id: v["device"]["id"].as_str().map(str::to_owned),
+            wiped: None,
         }
     }
 }

@@ -100,8 +100,14 @@ impl Gate {
             Screen::SignIn(Entry::Fresh)
         } else {
             let facts = locked.facts();
-            let policy = Record::of(&facts).device_policy;
-            if device::lease_expired(&facts, &policy, js_sys::Date::now()) {
+            let record = Record::of(&facts);
+            let policy = record.device_policy;
+            if let Some(w) = record.wiped {
+                Screen::SignIn(Entry::Wiped {
+                    attempts: w.attempts,
+                    kept: w.kept,
+                })
+            } else if device::lease_expired(&facts, &policy, js_sys::Date::now()) {
                 Screen::SignIn(Entry::Lease {
                     days: policy.lease_days,
                 })
@@ -147,8 +153,20 @@ impl Gate {
             }
             Err((locked, UnlockError::WrongPasscode { failed_attempts })) => {
                 if failed_attempts >= policy.unlock_attempts {
-                    let kept = locked.facts().unsent;
-                    let wiped = locked.wipe_except(&kept).await;
+                    let mut facts = locked.facts();
+                    let kept = facts.unsent.clone();
+                    // Recorded first: a reload mid-way still says what happened and asks
+                    // for sign-in, not the passcode (which is about to be gone).
+                    let mut record = Record::of(&facts);
+                    record.wiped = Some(device::Wiped {
+                        attempts: failed_attempts,
+                        kept: kept.len(),
+                    });
+                    facts.policy = Some(record.to_json());
+                    let mut wiped = locked.put_facts(&facts).await;
+                    if wiped.is_ok() {
+                        wiped = locked.wipe_except(&kept).await;
+                    }
                     self.inner.borrow_mut().locked = Some(locked);
                     wiped.map_err(|e| format!("Could not erase this device's copy: {e}"))?;
                     self.screen.set(Screen::SignIn(Entry::Wiped {
