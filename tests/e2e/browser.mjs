@@ -100,17 +100,59 @@ export async function signIn(page, username, password) {
   await page.getByRole("button", { name: "Sign in" }).click()
 }
 
+/** The passcode each demo person chooses for their device (invented, like the people). */
+export const PASSCODES = {
+  ayo: "demo-passcode-ayo",
+  bea: "demo-passcode-bea",
+  cal: "demo-passcode-cal",
+  mo: "demo-passcode-mo",
+}
+
+/** Fill in "Choose a passcode for this device" (after signing in on a new device). */
+export async function choosePasscode(page, passcode) {
+  await page.getByRole("heading", { name: "Choose a passcode for this device" }).waitFor({ timeout: TIMEOUT })
+  await page.getByLabel("Passcode", { exact: true }).fill(passcode)
+  await page.getByLabel("Confirm passcode").fill(passcode)
+  await page.getByRole("button", { name: "Save passcode" }).click()
+}
+
+/** The app shows "Fieldbook is locked": enter `who`'s passcode and wait until it opens. */
+export async function unlock(page, who = "ayo", timeout = TIMEOUT) {
+  const lock = page.getByTestId("lock-screen")
+  await lock.waitFor({ timeout })
+  await page.getByLabel("Passcode", { exact: true }).fill(PASSCODES[who])
+  await page.getByRole("button", { name: "Unlock" }).click()
+  await lock.waitFor({ state: "detached", timeout })
+}
+
+/**
+ * Every time `page` loads the app afresh (a reload, a restart, a navigation that is not
+ * only a fragment change), the app opens locked: unlock it as `who` would. Tests that are
+ * about the lock itself do not use this.
+ */
+export function autoUnlock(page, who = "ayo") {
+  page.on("load", () => {
+    if (!page.url().startsWith("http") || page.url().includes("exit.html")) return
+    // A page that does not lock (the sign-in page, a closed page) leaves nothing to do.
+    unlock(page, who).catch(() => {})
+  })
+}
+
 /**
  * Open the app on `page` and sign in as the demo person `who` (a key of DEMO_USERS: ayo,
- * bea, cal, mo); resolves once their case list shows and the service worker is ready.
+ * bea, cal, mo), choosing their passcode for the device; resolves once their case list
+ * shows and the service worker is ready. Unless `auto` is false, later loads of the page
+ * are unlocked as they would be by the person (`autoUnlock`).
  */
-export async function signInAs(page, baseUrl, who = "ayo") {
+export async function signInAs(page, baseUrl, who = "ayo", { auto = true } = {}) {
   const { username, password } = DEMO_USERS[who]
   await page.goto(baseUrl)
   await page.getByRole("heading", { name: "Sign in to Fieldbook" }).waitFor({ timeout: TIMEOUT })
   await signIn(page, username, password)
+  await choosePasscode(page, PASSCODES[who])
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await page.evaluate(() => navigator.serviceWorker.ready)
+  if (auto) autoUnlock(page, who)
 }
 
 /** `text` as a regular expression matching it literally (display names hold brackets). */

@@ -13,7 +13,7 @@ import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { removeDir, TIMEOUT } from "../interop/harness.mjs"
 import { chromium } from "playwright-core"
-import { launchKillable, useApp, signInAs, CHROMIUM, FLAGS } from "./browser.mjs"
+import { launchKillable, useApp, signInAs, autoUnlock, CHROMIUM, FLAGS } from "./browser.mjs"
 
 const ROUNDS = 10
 /** The crash: this long after the last key event has been handled by the page. */
@@ -66,6 +66,7 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
 
     chrome = await launchKillable(profile)
     let page = await chrome.context.newPage()
+    autoUnlock(page, "ayo") // every restart opens the app locked
     await page.goto(app.server.url)
     await page.getByRole("link", { name: CASE }).click({ timeout: TIMEOUT })
     await page.getByTestId("case-name").filter({ hasText: CASE }).waitFor()
@@ -93,6 +94,7 @@ test("a burst of typing survives the browser being killed 30 ms after the last k
       await app.server.stop()
       chrome = await launchKillable(profile)
       page = await chrome.context.newPage()
+      autoUnlock(page, "ayo")
       const got = await notesOnDevice(page, id)
       assert.deepEqual(
         got,

@@ -6,7 +6,7 @@ import { mkdtemp } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { runClient, removeDir, TIMEOUT } from "../interop/harness.mjs"
-import { launchKillable, createCase, addNote, upToDate, useApp, signInAs } from "./browser.mjs"
+import { launchKillable, createCase, addNote, upToDate, useApp, signInAs, autoUnlock } from "./browser.mjs"
 
 const app = useApp()
 
@@ -92,6 +92,7 @@ test("a note survives the browser being killed right after typing", async () => 
 
   chrome = await launchKillable(profile)
   page = await chrome.context.newPage()
+  autoUnlock(page, "ayo") // the restarted browser opens the app locked
   await page.goto(`${app.server.url}#/case/${id}`).catch(() => {}) // server is down: the service worker answers
   await page.getByTestId("note-text").filter({ hasText: "Typed just before the crash" }).waitFor({ timeout: TIMEOUT })
   await chrome.kill()

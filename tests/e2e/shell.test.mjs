@@ -11,7 +11,7 @@ import { X509Certificate, createHash } from "node:crypto"
 import { promisify } from "node:util"
 import { startServer, tempDir, removeDir, withTimeout, TIMEOUT, DEMO_USERS } from "../interop/harness.mjs"
 import { chromium } from "playwright-core"
-import { launch, CHROMIUM, FLAGS, watchCsp, createCase, upToDate, signIn, DISPLAY_NAMES } from "./browser.mjs"
+import { launch, CHROMIUM, FLAGS, watchCsp, createCase, upToDate, signIn, choosePasscode, PASSCODES, DISPLAY_NAMES } from "./browser.mjs"
 
 const dist = process.env.FIELDBOOK_DIST ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 let dir, server, browser
@@ -84,6 +84,7 @@ async function bootAndSync(page, url, name) {
   const response = await page.goto(url)
   await page.getByRole("heading", { name: "Sign in to Fieldbook" }).waitFor({ timeout: TIMEOUT })
   await signIn(page, DEMO_USERS.ayo.username, DEMO_USERS.ayo.password)
+  await choosePasscode(page, PASSCODES.ayo)
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await createCase(page, name)
   await upToDate(page) // the sync socket is open: connect-src 'self' admits it

@@ -1,13 +1,13 @@
 // Sign-in in the PWA (docs/ACCESS.md), against the real server and headless Chromium: a
 // device with no account shows only the sign-in screen and never connects; a wrong password
 // is told in the error summary; the right one opens the case list, which survives a reload;
-// signing out hides the cases again.
+// signing out empties the device.
 import { test, before, after } from "node:test"
 import assert from "node:assert/strict"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { startServer, tempDir, removeDir, TIMEOUT, DEMO_USERS } from "../interop/harness.mjs"
-import { launch, axeViolations, signIn, DISPLAY_NAMES } from "./browser.mjs"
+import { launch, axeViolations, signIn, choosePasscode, unlock, PASSCODES, DISPLAY_NAMES } from "./browser.mjs"
 
 const dist = process.env.FIELDBOOK_DIST ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist")
 /** A demo practitioner (the harness's server always has the demo accounts). */
@@ -77,14 +77,17 @@ test("a wrong password is refused in the error summary; the right one opens the 
 
   const connected = page.waitForEvent("websocket", { timeout: TIMEOUT })
   await signIn(page, user.username, user.password)
+  await choosePasscode(page, PASSCODES.ayo)
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await page.getByRole("heading", { name: "Cases" }).waitFor()
   assert.equal((await page.getByTestId("user-name").textContent()).trim(), user.display_name)
   assert.match((await connected).url(), /\/sync$/)
   await page.getByTestId("sync-status").filter({ hasText: /Sending|Everything sent/ }).waitFor({ timeout: TIMEOUT })
 
-  // The account is kept on the device: a reload opens the cases, not the sign-in screen.
+  // The account is kept on the device: a reload opens it locked, the passcode opens the
+  // cases, not the sign-in screen.
   await page.reload()
+  await unlock(page, "ayo")
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   assert.equal(await heading(page).count(), 0)
 
@@ -98,12 +101,13 @@ test("a wrong password is refused in the error summary; the right one opens the 
   const session = await page.evaluate(async () => (await fetch("/api/session")).status)
   assert.equal(session, 401, "the server ended the session")
 
-  // After a reload too, until the same person signs in again.
+  // Signing out emptied the device: after a reload it is a new device (nothing of theirs
+  // kept, not even their username), until someone signs in and chooses a passcode.
   await page.reload()
   await heading(page).waitFor({ timeout: TIMEOUT })
-  assert.equal(await page.getByLabel("Username").inputValue(), user.username, "their username is offered")
-  await page.getByLabel("Password").fill(user.password)
-  await page.getByRole("button", { name: "Sign in" }).click()
+  assert.equal(await page.getByLabel("Username").inputValue(), "", "nothing of theirs is kept")
+  await signIn(page, user.username, user.password)
+  await choosePasscode(page, PASSCODES.ayo)
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await context.close()
 })

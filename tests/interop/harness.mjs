@@ -113,7 +113,9 @@ export function runClient(wsUrl, args, who = "ayo") {
 /** Run the real admin CLI on the data directory `dataDir`; resolves with its stdout. */
 export function runAdmin(dataDir, ...args) {
   return new Promise((resolve, reject) => {
-    execFile(SERVER_BIN, ["admin", "--data-dir", dataDir, ...args], { timeout: TIMEOUT }, (err, stdout, stderr) => {
+    // The harness's own FIELDBOOK_* variables are not server settings (see startServer).
+    const { FIELDBOOK_DIST, FIELDBOOK_SERVER_BIN, FIELDBOOK_CLIENT_BIN, FIELDBOOK_CHROMIUM, ...env } = process.env
+    execFile(SERVER_BIN, ["admin", "--data-dir", dataDir, ...args], { timeout: TIMEOUT, env }, (err, stdout, stderr) => {
       if (err) reject(new Error(`admin ${args.join(" ")} failed: ${stderr}`))
       else resolve(stdout)
     })
