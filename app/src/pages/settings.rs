@@ -21,8 +21,20 @@ pub fn Settings(driver: Driver) -> impl IntoView {
             let result = d.sign_out_of_device().await;
             busy.set(false);
             match result {
-                // The database is gone: the reloaded app has only the sign-in page.
-                Ok(()) => crate::device::reload_locked(),
+                // The database is gone: the reloaded app has only the sign-in page, which
+                // leads to the case list.
+                Ok(()) => {
+                    let window = web_sys::window().expect("window");
+                    if let Ok(history) = window.history() {
+                        // Throws only for a detached document; the reload happens anyway.
+                        let _ = history.replace_state_with_url(
+                            &wasm_bindgen::JsValue::NULL,
+                            "",
+                            Some(&Route::Cases.to_hash()),
+                        );
+                    }
+                    crate::device::reload_locked()
+                }
                 Err(e) => problem.set(Some(e)),
             }
         });
