@@ -19,7 +19,7 @@ const allOnDevice = (page, n) =>
 /** Records of document `id` in the app's IndexedDB: [chunks, sync states]. */
 function storedRecords(page, id) {
   return page.evaluate(id => new Promise((resolve, reject) => {
-    const open = indexedDB.open("fieldbook")
+    const open = indexedDB.open("fieldbook-v2")
     open.onerror = () => reject(open.error)
     open.onsuccess = () => {
       const db = open.result
@@ -67,7 +67,7 @@ test("a case whose grant is removed is deleted from the device; one created here
     .filter({ hasText: "This case is no longer available on this device" })
     .waitFor({ timeout: TIMEOUT })
   await page.waitForFunction(async id => {
-    const open = indexedDB.open("fieldbook")
+    const open = indexedDB.open("fieldbook-v2")
     const db = await new Promise((ok, fail) => { open.onsuccess = () => ok(open.result); open.onerror = () => fail(open.error) })
     const tx = db.transaction(["chunks", "sync_states"])
     const range = IDBKeyRange.bound(`${id}/`, `${id}/\uffff`)
