@@ -190,7 +190,7 @@ impl Gate {
                 self.screen.set(Screen::SignIn(Entry::Forgotten));
                 Ok(())
             }
-            Err((locked, UnlockError::Store(e))) => {
+            Err((locked, e)) => {
                 self.inner.borrow_mut().locked = Some(locked);
                 Err(format!("Fieldbook could not open this device's copy: {e}"))
             }
@@ -249,7 +249,10 @@ impl Gate {
         };
         match locked.unlock_with_server_key(&key).await {
             Ok(store) => {
-                let mut facts = store.facts().await;
+                let mut facts = store
+                    .facts()
+                    .await
+                    .map_err(|e| SignInProblem::Device(e.to_string()))?;
                 facts.policy = Some(record.to_json());
                 store
                     .put_facts(&facts)
@@ -333,7 +336,7 @@ impl Gate {
             .set_server_key(&key)
             .await
             .map_err(|e| e.to_string())?;
-        let mut facts = store.facts().await;
+        let mut facts = store.facts().await.map_err(|e| e.to_string())?;
         facts.policy = Some(record.to_json());
         facts.failed_attempts = 0;
         store.put_facts(&facts).await.map_err(|e| e.to_string())?;

@@ -143,7 +143,7 @@ fn now() -> u64 {
 impl Driver {
     /// Run over `store`, just unlocked (the only way to one: `Locked::create`/`unlock`).
     pub async fn start(store: IdbStore, sync_url: String) -> Result<Driver, String> {
-        let facts = store.facts().await;
+        let facts = store.facts().await.map_err(|e| e.to_string())?;
         let cfg = EngineConfig::new(
             Role::Client,
             PeerId::random("fieldbook-pwa"),
