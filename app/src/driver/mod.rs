@@ -232,6 +232,16 @@ impl Driver {
             .unwrap_or_else(|| "Unnamed worker".to_owned())
     }
 
+    /// Whether this person's caseload index marks `case` restricted (GDPR Art. 18: kept, read
+    /// by named people only, changed by no one). Re-read on every revision.
+    pub fn restricted(&self, case: &DocumentId) -> bool {
+        let Some(index) = self.inner.borrow().index else {
+            return false;
+        };
+        self.with_doc(&index, |d| fieldbook_case::caseload::is_restricted(d, case))
+            .unwrap_or(false)
+    }
+
     /// Read a document (None until loaded).
     pub fn with_doc<R>(&self, doc: &DocumentId, f: impl FnOnce(&Automerge) -> R) -> Option<R> {
         self.inner.borrow().runner.engine().document(doc).map(f)

@@ -58,10 +58,23 @@ pub fn CaseTop(
                 .unwrap_or_default()
         })
     });
+    let restricted = use_context::<Driver>().map(|d| {
+        let s = d.signals;
+        Memo::new(move |_| {
+            s.revision.get();
+            d.restricted(&id)
+        })
+    });
     view! {
         {move || (!heading).then(|| name.get().map(|name| view! {
             <p class="fb-case-link"><a href=Route::Case(id).href()>{name}</a></p>
         }))}
+        {move || restricted.is_some_and(|r| r.get()).then(|| view! {
+            <div class="fb-restricted" role="region" aria-label="Restricted case" data-testid="restricted">
+                <strong>"Restricted case"</strong>
+                <p>"An administrator has restricted this case: it is kept, and only named people can read it. Nobody can change it while it is restricted."</p>
+            </div>
+        })}
         <Hazards hazards=hazards/>
         <Disputes case=case id=id/>
     }
