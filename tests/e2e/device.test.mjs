@@ -197,3 +197,54 @@ test("a device an administrator removed deletes its copy at its next contact", a
   assert.ok(!left.includes("fieldbook-v2"), `the device's database is gone: ${left}`)
   await context.close()
 })
+
+test("a device that has not reached the server for longer than its lease does not open with the passcode; signing in does", async () => {
+  const { context, page } = await phone(app.server.url)
+  const NAME = "Invented Leaseholder Person"
+  await createCase(page, NAME)
+  await upToDate(page)
+  await page.goto(`${app.server.url}#/`)
+  await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
+  // Offline from here, so the page records no newer contact; then the last contact is
+  // moved 15 days back (the lock facts are plain: counters and ids, readable while locked).
+  await context.setOffline(true)
+  await page.getByTestId("sync-status").filter({ hasText: /Offline/ }).waitFor({ timeout: TIMEOUT })
+  const moved = await page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("fieldbook-v2")
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          const tx = db.transaction("meta", "readwrite")
+          const meta = tx.objectStore("meta")
+          const get = meta.get("lock_facts")
+          get.onsuccess = () => {
+            const facts = JSON.parse(get.result)
+            if (typeof facts.last_contact_ms !== "number") return reject(new Error(`no last contact: ${get.result}`))
+            facts.last_contact_ms -= 15 * 24 * 3600 * 1000
+            meta.put(JSON.stringify(facts), "lock_facts")
+          }
+          tx.oncomplete = () => { db.close(); resolve(true) }
+          tx.onerror = () => reject(tx.error)
+        }
+      }),
+  )
+  assert.ok(moved)
+  await page.reload()
+  const notice = page.getByTestId("lock-notice")
+  await notice.filter({ hasText: "This device has not reached the server for more than 14 days. Connect to the internet and sign in to unlock." }).waitFor({ timeout: TIMEOUT })
+  assert.equal(await lockScreen(page).count(), 0, "no passcode field")
+  assert.ok(!(await page.evaluate(() => document.body.innerText)).includes(NAME))
+
+  await context.setOffline(false)
+  await signIn(page, DEMO_USERS.ayo.username, DEMO_USERS.ayo.password)
+  // The passcode still works, so none is asked for: the app opens.
+  await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
+  await page.getByRole("link", { name: NAME }).waitFor({ timeout: TIMEOUT })
+  await upToDate(page)
+  await page.reload()
+  await unlock(page, "ayo")
+  await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
+  await context.close()
+})
