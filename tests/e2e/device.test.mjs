@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import path from "node:path"
 import { runClient, TIMEOUT, DEMO_USERS } from "../interop/harness.mjs"
 import {
-  addNote, appServer, createCase, signIn, signInAs, choosePasscode, unlock, upToDate, useApp, PASSCODES,
+  addNote, appServer, axeViolations, createCase, signIn, signInAs, choosePasscode, unlock, upToDate, useApp, PASSCODES,
 } from "./browser.mjs"
 
 const app = useApp()
@@ -63,6 +63,7 @@ test("the app locks after the configured idle time, shows nothing of a case whil
     assert.equal(await page.title(), "Fieldbook")
     await page.getByRole("heading", { name: "Fieldbook is locked" }).waitFor()
     t.diagnostic(`screenshot: ${await screenshot(page, "locked")}`)
+    assert.deepEqual(await axeViolations(page), [])
 
     await unlock(page, "ayo")
     assert.ok(page.url().endsWith(`#/case/${id}`), page.url())
@@ -153,6 +154,7 @@ test("Exit this page leaves for a neutral page at once; Back shows the lock scre
   const { context, page } = await phone(app.server.url)
   const NAME = "Invented Exitway Person"
   await createCase(page, NAME)
+  assert.deepEqual(await axeViolations(page), [], "the case page with Exit this page")
   await page.getByTestId("exit-this-page").click()
   await page.waitForURL(/\/exit\.html$/, { timeout: TIMEOUT })
   assert.equal(await page.title(), "Weather")
@@ -245,6 +247,30 @@ test("a device that has not reached the server for longer than its lease does no
   await upToDate(page)
   await page.reload()
   await unlock(page, "ayo")
+  await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
+  await context.close()
+})
+
+test("choosing a passcode: too short or not confirmed is refused in the error summary", async () => {
+  const context = await app.browser.newContext()
+  const page = await context.newPage()
+  await page.goto(app.server.url)
+  await page.getByRole("heading", { name: "Sign in to Fieldbook" }).waitFor({ timeout: TIMEOUT })
+  await signIn(page, DEMO_USERS.mo.username, DEMO_USERS.mo.password)
+  await page.getByRole("heading", { name: "Choose a passcode for this device" }).waitFor({ timeout: TIMEOUT })
+  const summary = page.locator("#error-summary")
+  const choose = async (a, b) => {
+    await page.getByLabel("Passcode", { exact: true }).fill(a)
+    await page.getByLabel("Confirm passcode").fill(b)
+    await page.getByRole("button", { name: "Save passcode" }).click()
+  }
+  await choose("12345", "12345")
+  await summary.filter({ hasText: "Passcode must be 6 characters or more" }).waitFor()
+  await choose(PASSCODES.mo, `${PASSCODES.mo}x`)
+  await summary.filter({ hasText: "Passcodes do not match" }).waitFor()
+  assert.deepEqual(await axeViolations(page), [])
+  assert.equal(await page.getByTestId("case-list").count(), 0, "no case before a passcode is set")
+  await choose(PASSCODES.mo, PASSCODES.mo)
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await context.close()
 })
