@@ -72,6 +72,58 @@ impl World {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The sealed bytes the server's files hold for `docs`: every chunk and sync-state value
+    /// and each wrapped document key (read raw, as someone with the files would).
+    fn sealed_bytes(&self, docs: &[DocumentId]) -> Vec<Vec<u8>> {
+        let path = config(self.data.path()).database_path();
+        // Read-only: a reader must not checkpoint or clean up the server's WAL on closing.
+        let ro = |p: &Path| {
+            rusqlite::Connection::open_with_flags(p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap()
+        };
+        let (data, keys) = (ro(&path), ro(&SqliteStore::keys_path(&path)));
+        let mut out = Vec::new();
+        for doc in docs {
+            let id = doc.to_string();
+            let rows: Vec<Vec<u8>> = data
+                .prepare("SELECT data FROM chunks WHERE doc_id = ?1 UNION ALL SELECT data FROM sync_states WHERE doc_id = ?1")
+                .unwrap()
+                .query_map([&id], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(!rows.is_empty(), "{id} is stored before");
+            out.extend(rows);
+            out.push(
+                keys.query_row("SELECT wrapped FROM doc_keys WHERE doc = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .unwrap(),
+            );
+        }
+        out
+    }
+
+    /// Files of the data directory holding any 32-byte run of any of `values`.
+    fn files_holding(&self, values: &[Vec<u8>]) -> Vec<String> {
+        let wanted: std::collections::HashSet<&[u8]> =
+            values.iter().flat_map(|v| v.windows(32)).collect();
+        assert!(!wanted.is_empty());
+        let mut hits = Vec::new();
+        for entry in std::fs::read_dir(self.data.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                // Read by another process: closing a descriptor of the file here would drop
+                // this process's POSIX locks on it, which the in-process server's SQLite holds.
+                let bytes = Command::new("cat").arg(&path).output().unwrap().stdout;
+                if bytes.windows(32).any(|w| wanted.contains(w)) {
+                    hits.push(path.display().to_string());
+                }
+            }
+        }
+        hits
+    }
+
     /// Whether the server's store holds anything of `doc` (a second handle on its file).
     async fn stored(&self, doc: DocumentId) -> bool {
         let store = SqliteStore::open(&config(self.data.path()).database_path()).unwrap();
@@ -180,6 +232,13 @@ async fn an_erased_case_stays_erased_against_stale_devices_restarts_and_late_par
         .unwrap();
     let late = a.create(|tx| network::init(tx, &x)).unwrap();
 
+    // What the files hold of X and its part, sealed; the scan sees it before the erasure.
+    let sealed = w.sealed_bytes(&[x, rel]);
+    assert!(
+        !w.files_holding(&sealed).is_empty(),
+        "the scan finds stored bytes"
+    );
+
     // The administrator erases X through the CLI while the server runs.
     let said = w.admin(&[
         "erase-case",
@@ -219,6 +278,11 @@ async fn an_erased_case_stays_erased_against_stale_devices_restarts_and_late_par
     // The index was rewritten after the content was removed: nothing of X or its part.
     assert!(!w.stored(x).await, "X's content is gone from the server");
     assert!(!w.stored(rel).await, "and its relationships document's");
+    assert_eq!(
+        w.files_holding(&sealed),
+        Vec::<String>::new(),
+        "no byte of X, its part or their keys is left in the database, its WAL or the keys file"
+    );
     let erasures = w.dir.erasures().unwrap();
     assert_eq!(erasures.len(), 2);
     assert!(erasures.iter().all(|e| e.content_removed_at.is_some()));
