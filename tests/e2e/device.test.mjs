@@ -274,3 +274,36 @@ test("choosing a passcode: too short or not confirmed is refused in the error su
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
   await context.close()
 })
+
+test("the app locks once it has been in the background longer than the grace the server sets", async t => {
+  process.env.FIELDBOOK_DEVICE_HIDDEN_GRACE_SECS = "2"
+  const server = await appServer()
+  try {
+    await server.start()
+  } finally {
+    delete process.env.FIELDBOOK_DEVICE_HIDDEN_GRACE_SECS
+  }
+  const { context, page } = await phone(server.url)
+  try {
+    const NAME = "Invented Backgrounded Person"
+    await createCase(page, NAME)
+    // The page is hidden, as when the worker switches apps. Headless Chromium keeps every
+    // page visible (another tab in front or a minimised window changes nothing), so the
+    // page's visibility is set as the browser would report it, and its event fired.
+    await page.evaluate(() => {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" })
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true })
+      document.dispatchEvent(new Event("visibilitychange"))
+    })
+    const hiddenAt = Date.now()
+    await lockScreen(page).waitFor({ timeout: TIMEOUT })
+    t.diagnostic(`locked ${Date.now() - hiddenAt} ms after being hidden (grace 2 s)`)
+    const shown = await page.evaluate(() => `${document.title}\n${document.body.innerText}`)
+    assert.ok(!shown.includes(NAME), shown)
+    await unlock(page, "ayo")
+    await page.getByTestId("case-name").filter({ hasText: NAME }).waitFor({ timeout: TIMEOUT })
+  } finally {
+    await context.close()
+    await server.close()
+  }
+})
