@@ -69,13 +69,13 @@ pub fn CaseTop(
         {move || (!heading).then(|| name.get().map(|name| view! {
             <p class="fb-case-link"><a href=Route::Case(id).href()>{name}</a></p>
         }))}
+        <Hazards hazards=hazards/>
         {move || restricted.is_some_and(|r| r.get()).then(|| view! {
             <div class="fb-restricted" role="region" aria-label="Restricted case" data-testid="restricted">
                 <strong>"Restricted case"</strong>
                 <p>"An administrator has restricted this case: it is kept, and only named people can read it. Nobody can change it while it is restricted."</p>
             </div>
         })}
-        <Hazards hazards=hazards/>
         <Disputes case=case id=id/>
     }
 }
