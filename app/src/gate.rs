@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use fieldbook_browser_store::{Locked, UnlockError};
-use fieldbook_case::account::{self, Account, SignInProblem};
+use fieldbook_case::account::{Account, SignInProblem};
 use fieldbook_case::validate::FieldError;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
@@ -205,21 +205,8 @@ impl Gate {
         password: &str,
     ) -> Result<(), SignInProblem> {
         let device_id = self.record().device_id;
-        let agent = web_sys::window()
-            .and_then(|w| w.navigator().user_agent().ok())
-            .unwrap_or_default();
-        let body = account::sign_in_body(
-            username,
-            password,
-            &account::device_name(&agent),
-            device_id.as_deref(),
-        );
-        let answer = http::call("POST", "/api/session", Some(&body))
-            .await
-            .map_err(|_| SignInProblem::Unreachable)?;
-        let new =
-            account::sign_in_answer(answer.status, answer.retry_after.as_deref(), &answer.body)?;
-        let record = Record::from_session_body(&answer.body);
+        let (new, answer_body) = http::sign_in(username, password, device_id.as_deref()).await?;
+        let record = Record::from_session_body(&answer_body);
         if self.inner.borrow().locked.is_none() {
             let opened = Locked::open(DATABASE)
                 .await

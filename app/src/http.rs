@@ -56,3 +56,23 @@ pub async fn call(method: &str, path: &str, json: Option<&str>) -> Result<Answer
         retry_after,
     })
 }
+
+/// Send a sign-in as this browser (`device_id`: the device it was before, if any, so the
+/// server keeps one device and its key). The account, and the raw body for what else it
+/// says (the device policy).
+pub async fn sign_in(
+    username: &str,
+    password: &str,
+    device_id: Option<&str>,
+) -> Result<(fieldbook_case::account::Account, String), fieldbook_case::account::SignInProblem> {
+    use fieldbook_case::account::{self, SignInProblem};
+    let agent = web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default();
+    let body = account::sign_in_body(username, password, &account::device_name(&agent), device_id);
+    let answer = call("POST", "/api/session", Some(&body))
+        .await
+        .map_err(|_| SignInProblem::Unreachable)?;
+    let new = account::sign_in_answer(answer.status, answer.retry_after.as_deref(), &answer.body)?;
+    Ok((new, answer.body))
+}

@@ -117,19 +117,7 @@ async fn sign_in(d: &Driver, username: &str, password: &str) -> Result<(), SignI
         .as_ref()
         .and_then(|a| a.device_id_for(username))
         .map(str::to_owned);
-    let agent = web_sys::window()
-        .and_then(|w| w.navigator().user_agent().ok())
-        .unwrap_or_default();
-    let body = account::sign_in_body(
-        username,
-        password,
-        &account::device_name(&agent),
-        device_id.as_deref(),
-    );
-    let answer = http::call("POST", "/api/session", Some(&body))
-        .await
-        .map_err(|_| SignInProblem::Unreachable)?;
-    let new = account::sign_in_answer(answer.status, answer.retry_after.as_deref(), &answer.body)?;
+    let (new, _) = http::sign_in(username, password, device_id.as_deref()).await?;
     match account::switch(stored.as_ref(), &new, d.unsent()) {
         Switch::Keep => d.signed_in(new).await.map_err(SignInProblem::Device),
         Switch::Wipe => d.hand_over(new).await.map_err(SignInProblem::Device),
