@@ -36,18 +36,7 @@ impl Driver {
         let server = inner.server_storage.as_ref();
         let mut ids: Vec<DocumentId> = engine
             .loaded_documents()
-            .filter(|doc| {
-                let Some(am) = engine.document(doc) else {
-                    return false;
-                };
-                let mut confirmed = server
-                    .and_then(|s| engine.confirmed_heads(doc, s))
-                    .unwrap_or_default();
-                let mut heads = am.get_heads();
-                heads.sort();
-                confirmed.sort();
-                heads != confirmed
-            })
+            .filter(|doc| super::unconfirmed(engine, server, doc))
             .copied()
             .collect();
         ids.extend(

@@ -140,6 +140,21 @@ fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// Whether `doc` holds changes `server` has not confirmed: its heads differ from the last
+/// heads the server's sync state showed (no server known yet: any content is unsent).
+fn unconfirmed(engine: &Engine, server: Option<&StorageId>, doc: &DocumentId) -> bool {
+    let Some(am) = engine.document(doc) else {
+        return false;
+    };
+    let mut confirmed = server
+        .and_then(|s| engine.confirmed_heads(doc, s))
+        .unwrap_or_default();
+    let mut heads = am.get_heads();
+    heads.sort();
+    confirmed.sort();
+    heads != confirmed
+}
+
 impl Driver {
     /// Run over `store`, just unlocked (the only way to one: `Locked::create`/`unlock`).
     pub async fn start(store: IdbStore, sync_url: String) -> Result<Driver, String> {

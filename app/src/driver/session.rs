@@ -99,18 +99,9 @@ impl Driver {
             return Some(true);
         }
         let server = inner.server_storage.as_ref();
-        let unsent = engine.loaded_documents().any(|doc| {
-            let Some(am) = engine.document(doc) else {
-                return false;
-            };
-            let mut confirmed = server
-                .and_then(|s| engine.confirmed_heads(doc, s))
-                .unwrap_or_default();
-            let mut heads = am.get_heads();
-            heads.sort();
-            confirmed.sort();
-            heads != confirmed
-        });
+        let unsent = engine
+            .loaded_documents()
+            .any(|doc| super::unconfirmed(engine, server, doc));
         Some(unsent)
     }
 
