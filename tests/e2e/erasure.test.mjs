@@ -7,7 +7,7 @@ import assert from "node:assert/strict"
 import { execFile } from "node:child_process"
 import { join } from "node:path"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
-import { useApp } from "./browser.mjs"
+import { upToDate, useApp } from "./browser.mjs"
 
 const app = useApp()
 
@@ -116,6 +116,10 @@ test("a restricted case shows its banner to the person named and leaves everyone
   await app.server.admin("restrict-case", y, "--reason", "Test restriction request (invented)", "--allow", "demo-bea")
   await bea.page.getByTestId("restricted").filter({ hasText: "Restricted case" }).waitFor({ timeout: TIMEOUT })
   await removedNotice(ayo.page).waitFor({ timeout: TIMEOUT })
+  // Nobody can change it: an edit is refused on the phone, so nothing waits to be sent.
+  await bea.page.getByTestId("add-note").click()
+  await bea.page.getByText("this case is restricted: nobody can change it").first().waitFor({ timeout: TIMEOUT })
+  await upToDate(bea.page)
   await ayo.context.close()
   await bea.context.close()
 })

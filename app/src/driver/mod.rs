@@ -284,6 +284,17 @@ impl Driver {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
+        // The server refuses every change to a restricted case; refusing here keeps such an
+        // edit from waiting for ever (and blocking sign-out).
+        let case_id = self
+            .with_doc(&doc, case::network::case_of)
+            .flatten()
+            .unwrap_or(doc);
+        if self.restricted(&case_id) {
+            return Err(
+                "this case is restricted: nobody can change it while it is restricted".to_owned(),
+            );
+        }
         let edit = |tx: &mut Transaction<'_>| {
             if case::is_case(tx) {
                 case::migrate(tx)?;
