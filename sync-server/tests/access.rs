@@ -473,6 +473,17 @@ async fn a_read_only_grant_reads_but_its_changes_never_reach_the_server() {
         .unwrap();
     let c = device(&w, &cal).await;
     caseload_of(&c, &cal, demo::PEOPLE_COUNT - demo::NORTH_CASES + 1).await;
+    // Her index marks it read-only (her phone makes no edit to it); Ayo's does not.
+    let cal_index = c
+        .wait_for_document(cal.caseload, T, |d| caseload::is_read_only(d, &x))
+        .await
+        .expect("Cal's index marks the lent case read-only");
+    assert!(caseload::case_ids(&cal_index)
+        .iter()
+        .filter(|d| **d != x)
+        .all(|d| !caseload::is_read_only(&cal_index, d)));
+    let ayo_index = a.find(ayo.caseload, T).await.unwrap();
+    assert!(!caseload::is_read_only(&ayo_index, &x));
     let before = c.find(x, T).await.expect("a read grant reads");
     // A well-behaved client sends nothing to a read-only server (automerge's read-only flag):
     // a hostile one sends its change anyway, on a raw socket.

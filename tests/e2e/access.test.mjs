@@ -67,6 +67,12 @@ test("each worker sees their team's cases; another team's case is not available;
   await app.server.admin("grants", "add", id, "--user", "demo-cal", "--access", "read")
   await caseLinks(c).filter({ hasText: "Invented Access Person" }).waitFor({ timeout: TIMEOUT })
   await progress(c, 4).waitFor({ timeout: TIMEOUT })
+  // Read only: her phone refuses an edit (the server would), so nothing waits to be sent.
+  await caseLinks(c).filter({ hasText: "Invented Access Person" }).click()
+  await c.getByTestId("add-note").click()
+  await c.getByText("you can read this case but not change it").first().waitFor({ timeout: TIMEOUT })
+  await upToDate(c)
+  await c.goto(app.server.url)
   await app.server.admin("grants", "remove", id, "--user", "demo-cal")
   await progress(c, 3).waitFor({ timeout: TIMEOUT })
   assert.ok(!(await listed(c)).includes("Invented Access Person"))

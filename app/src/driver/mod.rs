@@ -250,11 +250,26 @@ impl Driver {
     /// Whether this person's caseload index marks `case` restricted (GDPR Art. 18: kept, read
     /// by named people only, changed by no one). Re-read on every revision.
     pub fn restricted(&self, case: &DocumentId) -> bool {
+        self.index_says(|d| fieldbook_case::caseload::is_restricted(d, case))
+    }
+
+    /// Why this person may not change `case`, if the caseload index says they may not
+    /// (restricted, or read-only access): the server would refuse the change.
+    pub fn read_only(&self, case: &DocumentId) -> Option<&'static str> {
+        if self.restricted(case) {
+            Some("this case is restricted: nobody can change it while it is restricted")
+        } else if self.index_says(|d| fieldbook_case::caseload::is_read_only(d, case)) {
+            Some("you can read this case but not change it; ask its team manager for edit access")
+        } else {
+            None
+        }
+    }
+
+    fn index_says(&self, f: impl FnOnce(&Automerge) -> bool) -> bool {
         let Some(index) = self.inner.borrow().index else {
             return false;
         };
-        self.with_doc(&index, |d| fieldbook_case::caseload::is_restricted(d, case))
-            .unwrap_or(false)
+        self.with_doc(&index, f).unwrap_or(false)
     }
 
     /// Read a document (None until loaded).
@@ -284,16 +299,15 @@ impl Driver {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), AutomergeError>,
     {
-        // The server refuses every change to a restricted case; refusing here keeps such an
-        // edit from waiting for ever (and blocking sign-out).
+        // The server refuses changes to a case this person may only read (or nobody may
+        // change: restricted); refusing here keeps such an edit from waiting for ever (and
+        // blocking sign-out).
         let case_id = self
             .with_doc(&doc, case::network::case_of)
             .flatten()
             .unwrap_or(doc);
-        if self.restricted(&case_id) {
-            return Err(
-                "this case is restricted: nobody can change it while it is restricted".to_owned(),
-            );
+        if let Some(why) = self.read_only(&case_id) {
+            return Err(why.to_owned());
         }
         let edit = |tx: &mut Transaction<'_>| {
             if case::is_case(tx) {

@@ -10,11 +10,12 @@
 //! and no longer lists.
 //!
 //! Layout: `{ type: "fieldbook-caseload", cases: { "<document id>": { added: <ms>,
-//! restricted?: true } }, erased?: { "<document id>": { at: <ms> } } }`.
+//! restricted?: true, read_only?: true } }, erased?: { "<document id>": { at: <ms> } } }`.
 //! Cases are map keys, not list items: two concurrent additions both survive the merge,
 //! and adding the same case twice is one entry. `restricted` marks a case whose processing
 //! is restricted (GDPR Art. 18: readable by named people only, no edits), so the app can
-//! say so; `erased` lists cases an administrator erased, so every device holding one
+//! say so; `read_only` marks a case this person may read but not change (a read grant, or
+//! restricted), so their device makes no edit the server would refuse; `erased` lists cases an administrator erased, so every device holding one
 //! deletes it, even a copy the index never listed (created offline).
 
 use std::collections::BTreeSet;
@@ -125,11 +126,12 @@ pub fn erased_ids<D: ReadDoc>(d: &D) -> Vec<DocumentId> {
     ids
 }
 
-/// Mark a listed case as restricted (or not): false if the index does not list it.
-pub fn set_restricted(
+/// Set (or clear) a flag on a listed case's entry: false if the index does not list it.
+fn set_flag(
     tx: &mut impl Transactable,
     case: &DocumentId,
-    restricted: bool,
+    flag: &str,
+    on: bool,
 ) -> Result<bool, AutomergeError> {
     let key = case.to_string();
     let mut listed = false;
@@ -139,17 +141,17 @@ pub fn set_restricted(
             _ => continue,
         };
         listed = true;
-        if restricted {
-            tx.put(&entry, "restricted", true)?;
-        } else if matches!(tx.get(&entry, "restricted"), Ok(Some(_))) {
-            tx.delete(&entry, "restricted")?;
+        if on {
+            tx.put(&entry, flag, true)?;
+        } else if matches!(tx.get(&entry, flag), Ok(Some(_))) {
+            tx.delete(&entry, flag)?;
         }
     }
     Ok(listed)
 }
 
-/// Whether the index lists `case` as restricted (in any concurrent copy of its entry).
-pub fn is_restricted<D: ReadDoc>(d: &D, case: &DocumentId) -> bool {
+/// Whether the index's entry for `case` carries `flag` (in any concurrent copy of it).
+fn has_flag<D: ReadDoc>(d: &D, case: &DocumentId, flag: &str) -> bool {
     let key = case.to_string();
     doc::all_objs(d, &ROOT, "cases", ObjType::Map)
         .iter()
@@ -157,7 +159,36 @@ pub fn is_restricted<D: ReadDoc>(d: &D, case: &DocumentId) -> bool {
             Ok(Some((_, id))) => Some(id),
             _ => None,
         })
-        .any(|entry| doc::boolean(d, &entry, "restricted"))
+        .any(|entry| doc::boolean(d, &entry, flag))
+}
+
+/// Mark a listed case as restricted (or not): false if the index does not list it.
+pub fn set_restricted(
+    tx: &mut impl Transactable,
+    case: &DocumentId,
+    restricted: bool,
+) -> Result<bool, AutomergeError> {
+    set_flag(tx, case, "restricted", restricted)
+}
+
+/// Whether the index lists `case` as restricted (in any concurrent copy of its entry).
+pub fn is_restricted<D: ReadDoc>(d: &D, case: &DocumentId) -> bool {
+    has_flag(d, case, "restricted")
+}
+
+/// Mark a listed case as one this person may read but not change (or not).
+pub fn set_read_only(
+    tx: &mut impl Transactable,
+    case: &DocumentId,
+    read_only: bool,
+) -> Result<bool, AutomergeError> {
+    set_flag(tx, case, "read_only", read_only)
+}
+
+/// Whether the index lists `case` as read-only for this person: the server refuses their
+/// changes to it, so the device does not make any.
+pub fn is_read_only<D: ReadDoc>(d: &D, case: &DocumentId) -> bool {
+    has_flag(d, case, "read_only")
 }
 
 /// What a device does about the caseload index after its documents change ([`reconcile`]).
@@ -754,6 +785,20 @@ mod tests {
             !is_restricted(&d, &x),
             "the later unflagging wins the merge"
         );
+    }
+
+    #[test]
+    fn read_only_is_its_own_flag() {
+        let mut d = AutoCommit::new();
+        init(&mut d).unwrap();
+        let x = DocumentId::random();
+        add(&mut d, &x, 1).unwrap();
+        assert!(!is_read_only(&d, &x));
+        assert!(set_read_only(&mut d, &x, true).unwrap());
+        assert!(is_read_only(&d, &x) && !is_restricted(&d, &x));
+        assert!(set_restricted(&mut d, &x, true).unwrap());
+        assert!(set_read_only(&mut d, &x, false).unwrap());
+        assert!(!is_read_only(&d, &x) && is_restricted(&d, &x));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use fieldbook_case::{caseload, network};
 use fieldbook_sync::{AccessPolicy, ConnId, DocumentId};
 
 use super::{Actor, Conns, ToConn};
+use crate::access::Allowed;
 use crate::accounts::{AuditEntry, AuditKind, CaseRecord};
 use crate::api::{now_ms, Principal};
 use crate::storage::Store;
@@ -265,9 +266,11 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
     }
 
     /// Make every active user's caseload index list exactly the cases they may read, each
-    /// marked restricted or not, and record erased cases it listed under `erased`.
+    /// marked restricted and read-only (for this person) or not, and record erased cases it
+    /// listed under `erased`.
     async fn refresh_caseloads(&mut self, accounts: &crate::watch_access::Accounts) {
-        type Want = BTreeMap<DocumentId, bool>;
+        /// Per case: (restricted, read-only for this person).
+        type Want = BTreeMap<DocumentId, (bool, bool)>;
         let (wanted, erased): (Vec<(DocumentId, Want)>, HashSet<DocumentId>) = {
             let Ok(model) = accounts.model.read() else {
                 return;
@@ -281,7 +284,10 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                         .get(&u.id)
                         .into_iter()
                         .flatten()
-                        .map(|d| (*d, model.is_restricted(d)))
+                        .map(|d| {
+                            let read_only = model.allowed(&u.id, d) != Allowed::Edit;
+                            (*d, (model.is_restricted(d), read_only))
+                        })
                         .collect();
                     (u.caseload, want)
                 })
@@ -300,7 +306,13 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
             let listed: Want = match runner.engine().document(&index) {
                 Some(d) if caseload::is_caseload(d) => caseload::case_ids(d)
                     .into_iter()
-                    .map(|c| (c, caseload::is_restricted(d, &c)))
+                    .map(|c| {
+                        let flags = (
+                            caseload::is_restricted(d, &c),
+                            caseload::is_read_only(d, &c),
+                        );
+                        (c, flags)
+                    })
                     .collect(),
                 Some(_) => {
                     tracing::error!(%index, "a caseload index holds something else; left alone");
@@ -319,18 +331,17 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                     if fresh {
                         caseload::init(tx)?;
                     }
-                    for (doc, restricted) in &want {
-                        match listed.get(doc) {
-                            None => {
-                                caseload::add(tx, doc, at)?;
-                                if *restricted {
-                                    caseload::set_restricted(tx, doc, true)?;
-                                }
-                            }
-                            Some(was) if was != restricted => {
-                                caseload::set_restricted(tx, doc, *restricted)?;
-                            }
-                            Some(_) => {}
+                    for (doc, &(restricted, read_only)) in &want {
+                        let was = listed.get(doc).copied();
+                        if was.is_none() {
+                            caseload::add(tx, doc, at)?;
+                        }
+                        let (was_restricted, was_read_only) = was.unwrap_or_default();
+                        if was_restricted != restricted {
+                            caseload::set_restricted(tx, doc, restricted)?;
+                        }
+                        if was_read_only != read_only {
+                            caseload::set_read_only(tx, doc, read_only)?;
                         }
                     }
                     for doc in listed.keys().filter(|d| !want.contains_key(d)) {
