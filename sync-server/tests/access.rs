@@ -16,7 +16,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{http, next_message, send, sign_in, ticket, Socket, T};
+use support::{
+    demo_person, http, next_message, send, sign_in, ticket, ticket_url, Person, Socket, T,
+};
 
 fn config(dir: &std::path::Path) -> Config {
     Config {
@@ -57,35 +59,12 @@ impl World {
     }
 }
 
-/// A demo person signed in over HTTP.
-struct Person {
-    cookie: String,
-    caseload: DocumentId,
-    device: String,
-}
-
 async fn person(w: &World, username: &str) -> Person {
-    let password = demo::USERS
-        .iter()
-        .find(|u| u.username == username)
-        .unwrap()
-        .password;
-    let r = sign_in(&w.addr, username, password).await;
-    assert_eq!(r.status, 200, "{r:?}");
-    let body = r.json();
-    Person {
-        cookie: r.session_cookie().expect("session cookie"),
-        caseload: body["caseload"].as_str().unwrap().parse().unwrap(),
-        device: body["device"]["id"].as_str().unwrap().to_owned(),
-    }
+    demo_person(&w.addr, username).await
 }
 
 async fn url(w: &World, p: &Person) -> String {
-    format!(
-        "{}?ticket={}",
-        w.server.sync_url(),
-        ticket(&w.addr, &p.cookie).await
-    )
+    ticket_url(&w.server.sync_url(), &w.addr, p).await
 }
 
 async fn device(w: &World, p: &Person) -> Client {

@@ -21,7 +21,7 @@ use fieldbook_sync_server::storage::SqliteStore;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{http, sign_in, ticket, T};
+use support::{demo_person, http, sign_in, ticket_url, Person, T};
 
 fn config(dir: &Path) -> Config {
     Config {
@@ -143,32 +143,12 @@ fn admin(data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-struct Person {
-    cookie: String,
-    caseload: DocumentId,
-}
-
 async fn person(w: &World, username: &str) -> Person {
-    let password = demo::USERS
-        .iter()
-        .find(|u| u.username == username)
-        .unwrap()
-        .password;
-    let r = sign_in(&w.addr, username, password).await;
-    assert_eq!(r.status, 200, "{r:?}");
-    let body = r.json();
-    Person {
-        cookie: r.session_cookie().expect("session cookie"),
-        caseload: body["caseload"].as_str().unwrap().parse().unwrap(),
-    }
+    demo_person(&w.addr, username).await
 }
 
 async fn connect(w: &World, p: &Person, c: &Client) {
-    let url = format!(
-        "{}?ticket={}",
-        w.server.sync_url(),
-        ticket(&w.addr, &p.cookie).await
-    );
+    let url = ticket_url(&w.server.sync_url(), &w.addr, p).await;
     c.connect(&url).await.expect("connect");
 }
 

@@ -140,6 +140,35 @@ pub async fn ticket(addr: &str, cookie: &str) -> String {
     r.json()["ticket"].as_str().expect("ticket").to_owned()
 }
 
+/// A demo person signed in over HTTP: their session cookie, caseload index and device.
+pub struct Person {
+    pub cookie: String,
+    pub caseload: DocumentId,
+    pub device: String,
+}
+
+/// Sign the demo person `username` in on the server at `addr`.
+pub async fn demo_person(addr: &str, username: &str) -> Person {
+    let password = fieldbook_sync_server::demo::USERS
+        .iter()
+        .find(|u| u.username == username)
+        .unwrap_or_else(|| panic!("{username} is not a demo person"))
+        .password;
+    let r = sign_in(addr, username, password).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let body = r.json();
+    Person {
+        cookie: r.session_cookie().expect("session cookie"),
+        caseload: body["caseload"].as_str().unwrap().parse().unwrap(),
+        device: body["device"]["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// `sync_url` with a fresh ticket for `p`'s session.
+pub async fn ticket_url(sync_url: &str, addr: &str, p: &Person) -> String {
+    format!("{sync_url}?ticket={}", ticket(addr, &p.cookie).await)
+}
+
 /// The demo practitioner every `ServerProcess` connection signs in as.
 pub const DEMO_USER: (&str, &str) = ("demo-ayo", "demo-only-ayo-password");
 
