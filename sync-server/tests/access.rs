@@ -7,60 +7,26 @@ use std::time::{Duration, Instant};
 
 use fieldbook_case::{self as case, caseload};
 use fieldbook_native_client::Client;
-use fieldbook_sync::{DocumentId, Message, PeerId, StorageId};
+use fieldbook_sync::{DocumentId, Message, PeerId};
 use fieldbook_sync_server::accounts::{Access, AuditKind, Directory, Grantee, UserId};
-use fieldbook_sync_server::config::Config;
 use fieldbook_sync_server::demo;
-use fieldbook_sync_server::http::{start, RunningServer};
+use fieldbook_sync_server::http::start;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[path = "support/mod.rs"]
 mod support;
 use support::{
-    demo_person, http, next_message, send, sign_in, ticket, ticket_url, Person, Socket, T,
+    demo_config, http, next_message, send, sign_in, ticket, ticket_url, Person, Socket, World, T,
 };
 
-fn config(dir: &std::path::Path) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        demo: true,
-        ..Config::default()
-    }
-}
-
-struct World {
-    server: RunningServer,
-    addr: String,
-    dir: Directory,
-    _data: tempfile::TempDir,
-}
-
 impl World {
-    async fn start() -> World {
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter(std::env::var("TEST_LOG").unwrap_or("info".into()))
-            .try_init();
-        let data = tempfile::tempdir().unwrap();
-        let server = start(&config(data.path())).await.unwrap();
-        let addr = server.addr.to_string();
-        let dir = Directory::open(&config(data.path()).database_path()).unwrap();
-        World {
-            server,
-            addr,
-            dir,
-            _data: data,
-        }
-    }
-
     fn user(&self, username: &str) -> UserId {
         self.dir.user_by_username(username).unwrap().unwrap().id
     }
 }
 
 async fn person(w: &World, username: &str) -> Person {
-    demo_person(&w.addr, username).await
+    w.person(username).await
 }
 
 async fn url(w: &World, p: &Person) -> String {
@@ -68,9 +34,7 @@ async fn url(w: &World, p: &Person) -> String {
 }
 
 async fn device(w: &World, p: &Person) -> Client {
-    let c = Client::new(Some(StorageId::random()));
-    c.connect(&url(w, p).await).await.expect("connect");
-    c
+    w.device(p).await
 }
 
 /// The cases `p`'s own caseload index lists, once it lists exactly `n`.
@@ -690,11 +654,11 @@ async fn the_audit_names_who_read_and_changed_a_case_from_which_device() {
 #[tokio::test]
 async fn demo_accounts_are_seeded_once_and_never_into_a_real_store() {
     let data = tempfile::tempdir().unwrap();
-    let s = start(&config(data.path())).await.unwrap();
+    let s = start(&demo_config(data.path())).await.unwrap();
     s.shutdown().await.unwrap();
     // A second --demo start adds nothing.
-    let s = start(&config(data.path())).await.unwrap();
-    let dir = Directory::open(&config(data.path()).database_path()).unwrap();
+    let s = start(&demo_config(data.path())).await.unwrap();
+    let dir = Directory::open(&demo_config(data.path()).database_path()).unwrap();
     assert_eq!(dir.snapshot().unwrap().users.len(), demo::USERS.len());
     let cases = dir.cases().unwrap();
     let whole = cases.iter().filter(|c| c.part_of.is_none()).count();
@@ -707,7 +671,7 @@ async fn demo_accounts_are_seeded_once_and_never_into_a_real_store() {
     s.shutdown().await.unwrap();
     // A store with real accounts refuses --demo.
     let real = tempfile::tempdir().unwrap();
-    let mut cfg = config(real.path());
+    let mut cfg = demo_config(real.path());
     cfg.demo = false;
     let s = start(&cfg).await.unwrap();
     s.shutdown().await.unwrap();

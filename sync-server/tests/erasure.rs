@@ -12,55 +12,20 @@ use fieldbook_case::{caseload, network};
 use fieldbook_native_client::{Client, ClientError};
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::ROOT;
-use fieldbook_sync::{DocumentId, StorageId, Store};
-use fieldbook_sync_server::accounts::Directory;
+use fieldbook_sync::{DocumentId, Store};
 use fieldbook_sync_server::config::Config;
 use fieldbook_sync_server::demo;
-use fieldbook_sync_server::http::{start, RunningServer};
 use fieldbook_sync_server::storage::SqliteStore;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{demo_person, http, sign_in, ticket_url, Person, T};
+use support::{demo_config, http, sign_in, Person, World, T};
 
 fn config(dir: &Path) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        demo: true,
-        ..Config::default()
-    }
-}
-
-struct World {
-    server: RunningServer,
-    addr: String,
-    dir: Directory,
-    data: tempfile::TempDir,
+    demo_config(dir)
 }
 
 impl World {
-    async fn start() -> World {
-        let data = tempfile::tempdir().unwrap();
-        World::start_in(data, config).await
-    }
-
-    async fn start_in(data: tempfile::TempDir, cfg: impl Fn(&Path) -> Config) -> World {
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter(std::env::var("TEST_LOG").unwrap_or("info".into()))
-            .try_init();
-        let server = start(&cfg(data.path())).await.unwrap();
-        let addr = server.addr.to_string();
-        let dir = Directory::open(&cfg(data.path()).database_path()).unwrap();
-        World {
-            server,
-            addr,
-            dir,
-            data,
-        }
-    }
-
     /// `admin --data-dir DIR <args>` as the real binary; expects success, returns stdout.
     fn admin(&self, args: &[&str]) -> String {
         let out = admin(self.data.path(), args);
@@ -144,18 +109,15 @@ fn admin(data: &Path, args: &[&str]) -> Output {
 }
 
 async fn person(w: &World, username: &str) -> Person {
-    demo_person(&w.addr, username).await
+    w.person(username).await
 }
 
 async fn connect(w: &World, p: &Person, c: &Client) {
-    let url = ticket_url(&w.server.sync_url(), &w.addr, p).await;
-    c.connect(&url).await.expect("connect");
+    w.connect(p, c).await
 }
 
 async fn device(w: &World, p: &Person) -> Client {
-    let c = Client::new(Some(StorageId::random()));
-    connect(w, p, &c).await;
-    c
+    w.device(p).await
 }
 
 /// `p`'s caseload index as `c` holds it, once `pred` holds for it.

@@ -1249,21 +1249,7 @@ fn clean_text(what: &str, text: &str, max: usize) -> R<String> {
 
 /// A person-given name, trimmed: non-empty, at most `MAX_NAME_CHARS`, no control characters.
 fn clean_name(what: &str, name: &str) -> R<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(invalid(format!("the {what} is empty")));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(invalid(format!(
-            "the {what} is too long: at most {MAX_NAME_CHARS} characters"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid(format!(
-            "the {what} contains a control character (a newline or tab?)"
-        )));
-    }
-    Ok(name.to_owned())
+    clean_text(what, name, MAX_NAME_CHARS)
 }
 
 /// Device names come from browsers: tidied rather than refused, because a sign-in should

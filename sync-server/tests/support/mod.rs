@@ -469,3 +469,70 @@ impl Bystander {
         started.elapsed()
     }
 }
+
+/// The real server in this process on a fresh data directory with the invented `--demo`
+/// accounts and cases, and a second handle on its directory.
+pub struct World {
+    pub server: fieldbook_sync_server::http::RunningServer,
+    pub addr: String,
+    pub dir: fieldbook_sync_server::accounts::Directory,
+    pub data: tempfile::TempDir,
+}
+
+/// The settings [`World::start`] uses for `dir`.
+pub fn demo_config(dir: &std::path::Path) -> fieldbook_sync_server::config::Config {
+    fieldbook_sync_server::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        demo: true,
+        ..Default::default()
+    }
+}
+
+impl World {
+    pub async fn start() -> World {
+        World::start_in(tempfile::tempdir().unwrap(), demo_config).await
+    }
+
+    /// Start (or restart) on `data` with the settings `cfg` gives for it.
+    pub async fn start_in(
+        data: tempfile::TempDir,
+        cfg: impl Fn(&std::path::Path) -> fieldbook_sync_server::config::Config,
+    ) -> World {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("TEST_LOG").unwrap_or("info".into()))
+            .try_init();
+        let server = fieldbook_sync_server::http::start(&cfg(data.path()))
+            .await
+            .unwrap();
+        let addr = server.addr.to_string();
+        let dir =
+            fieldbook_sync_server::accounts::Directory::open(&cfg(data.path()).database_path())
+                .unwrap();
+        World {
+            server,
+            addr,
+            dir,
+            data,
+        }
+    }
+
+    /// The demo person `username`, signed in over HTTP.
+    pub async fn person(&self, username: &str) -> Person {
+        demo_person(&self.addr, username).await
+    }
+
+    /// Connect `c` as `p` (with a fresh ticket).
+    pub async fn connect(&self, p: &Person, c: &Client) {
+        let url = ticket_url(&self.server.sync_url(), &self.addr, p).await;
+        c.connect(&url).await.expect("connect");
+    }
+
+    /// A new device of `p`'s, connected.
+    pub async fn device(&self, p: &Person) -> Client {
+        let c = Client::new(Some(StorageId::random()));
+        self.connect(p, &c).await;
+        c
+    }
+}
