@@ -4,6 +4,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
+mod common;
+use common::request;
+
 use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
@@ -208,23 +211,6 @@ fn relay(
         }
     }
     panic!("sync did not finish");
-}
-
-fn request(from: &str, doc: DocumentId) -> Message {
-    // What automerge-repo sends for a document it does not have: a sync message from an empty doc.
-    let empty = fieldbook_sync::automerge::Automerge::new();
-    let data = fieldbook_sync::automerge::sync::SyncDoc::generate_sync_message(
-        &empty,
-        &mut fieldbook_sync::automerge::sync::State::new(),
-    )
-    .unwrap()
-    .encode();
-    Message::Request {
-        sender_id: PeerId(from.into()),
-        target_id: PeerId("server".into()),
-        document_id: doc,
-        data,
-    }
 }
 
 fn sync(from: &str, doc: DocumentId, data: Vec<u8>) -> Message {

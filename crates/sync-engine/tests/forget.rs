@@ -4,6 +4,9 @@
 
 use std::cell::RefCell;
 
+mod common;
+use common::request;
+
 use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
@@ -138,23 +141,6 @@ fn converse(cell: &Cell, conn: ConnId, client: &mut Engine, mut to_server: Vec<M
         }
     }
     panic!("sync did not finish");
-}
-
-/// What automerge-repo sends for a document it does not have.
-fn request(from: &str, doc: DocumentId) -> Message {
-    let empty = fieldbook_sync::automerge::Automerge::new();
-    let data = fieldbook_sync::automerge::sync::SyncDoc::generate_sync_message(
-        &empty,
-        &mut fieldbook_sync::automerge::sync::State::new(),
-    )
-    .unwrap()
-    .encode();
-    Message::Request {
-        sender_id: PeerId(from.into()),
-        target_id: PeerId("server".into()),
-        document_id: doc,
-        data,
-    }
 }
 
 /// The server's reply to `msg` on `conn`, with the document id blanked out, so replies about
