@@ -318,9 +318,8 @@ impl Gate {
         let Some(locked) = self.inner.borrow_mut().locked.take() else {
             return Err("Fieldbook is still opening. Try again in a moment.".to_owned());
         };
-        let store = locked.create(passcode).await.map_err(|e| e.to_string())?;
-        store
-            .set_server_key(&key)
+        let store = locked
+            .create(passcode, &key)
             .await
             .map_err(|e| e.to_string())?;
         let mut facts = store.facts().await.map_err(|e| e.to_string())?;

@@ -260,11 +260,16 @@ impl Locked {
         Ok(())
     }
 
-    /// A new random data key wrapped under `passcode` (Argon2id with [`KdfParams::DEVICE`]).
+    /// A new random data key wrapped under `passcode` (Argon2id with [`KdfParams::DEVICE`])
+    /// and under `server_key` (this device's key on the server), written together.
     /// Refused when a keyring exists, or when the database holds records without one (an
     /// unsealed store from before: delete it instead). On failure the connection is closed.
-    pub async fn create(self, passcode: &str) -> Result<IdbStore, StoreError> {
-        match self.write_new_keyring(passcode).await {
+    pub async fn create(
+        self,
+        passcode: &str,
+        server_key: &[u8; 32],
+    ) -> Result<IdbStore, StoreError> {
+        match self.write_new_keyring(passcode, server_key).await {
             Ok((ring, key)) => Ok(self.into_store(ring, key)),
             Err(e) => {
                 self.close();
@@ -273,14 +278,21 @@ impl Locked {
         }
     }
 
-    async fn write_new_keyring(&self, passcode: &str) -> Result<(Keyring, DataKey), StoreError> {
+    /// Both wraps in the one transaction that writes the keyring: a keyring without the
+    /// server's wrap would leave what a lockout keeps unopenable.
+    async fn write_new_keyring(
+        &self,
+        passcode: &str,
+        server_key: &[u8; 32],
+    ) -> Result<(Keyring, DataKey), StoreError> {
         if self.has_keyring() {
             return Err(StoreError::InvalidRecord(
                 "this database already has a keyring: unlock it instead".into(),
             ));
         }
-        let (ring, key) = Keyring::create(passcode, KdfParams::DEVICE, &mut rand::rng())
+        let (mut ring, key) = Keyring::create(passcode, KdfParams::DEVICE, &mut rand::rng())
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        ring.set_server_key(&key, server_key, &mut rand::rng());
         let tx = self
             .db
             .transaction([CHUNKS, SYNC_STATES, META])

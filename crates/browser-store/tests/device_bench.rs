@@ -105,7 +105,7 @@ async fn b_unlock_the_store() {
     Locked::open(&name)
         .await
         .unwrap()
-        .create("bench-passcode")
+        .create("bench-passcode", &[9; 32])
         .await
         .unwrap()
         .close();
@@ -230,13 +230,13 @@ async fn d_apply_sealed_vs_unsealed() {
     let sealed = Locked::open(&format!("fieldbook-bench-{}", StorageId::random()))
         .await
         .unwrap()
-        .create("bench-passcode")
+        .create("bench-passcode", &[9; 32])
         .await
         .unwrap();
     let plain = Locked::open(&format!("fieldbook-bench-{}", StorageId::random()))
         .await
         .unwrap()
-        .create("bench-passcode")
+        .create("bench-passcode", &[9; 32])
         .await
         .unwrap();
     let mut e = engine();

@@ -16,13 +16,15 @@ fn db_name() -> String {
 }
 
 const PASSCODE: &str = "test-passcode-4711";
+/// The key the server would hold for the test device.
+const SERVER_KEY: [u8; 32] = [7; 32];
 
 /// A new sealed store (a new data key, wrapped under [`PASSCODE`]).
 async fn create(name: &str) -> IdbStore {
     Locked::open(name)
         .await
         .unwrap()
-        .create(PASSCODE)
+        .create(PASSCODE, &SERVER_KEY)
         .await
         .unwrap()
 }
@@ -576,14 +578,14 @@ async fn lock_facts_are_readable_and_writable_while_locked() {
     };
     locked.put_facts(&facts).await.unwrap();
     assert_eq!(locked.facts(), facts);
-    let store = locked.create(PASSCODE).await.unwrap();
+    let store = locked.create(PASSCODE, &SERVER_KEY).await.unwrap();
     assert_eq!(store.facts().await.unwrap(), facts);
     store.close();
     let locked = Locked::open(&name).await.unwrap();
     assert_eq!(locked.facts(), facts);
     assert!(
         matches!(
-            locked.create("another").await,
+            locked.create("another", &SERVER_KEY).await,
             Err(StoreError::InvalidRecord(_))
         ),
         "a second keyring would orphan the data"
@@ -762,7 +764,7 @@ async fn an_unsealed_database_is_refused() {
     let locked = Locked::open(&name).await.unwrap();
     assert!(!locked.has_keyring());
     assert!(matches!(
-        locked.create(PASSCODE).await,
+        locked.create(PASSCODE, &SERVER_KEY).await,
         Err(StoreError::InvalidRecord(_))
     ));
     Locked::open(&name).await.unwrap().delete().await.unwrap();
@@ -841,4 +843,20 @@ async fn dropping_a_store_or_a_locked_database_closes_its_connection() {
     let fresh = Locked::open(&name).await.unwrap();
     assert!(!fresh.has_keyring(), "the database was deleted");
     fresh.delete().await.unwrap();
+}
+
+/// The keyring is born with both wraps in one transaction: a browser killed right after
+/// `create` still leaves a device whose kept work the server's key opens.
+#[wasm_bindgen_test]
+async fn a_new_keyring_already_opens_with_the_server_key() {
+    let name = db_name();
+    create(&name).await.close();
+    let store = Locked::open(&name)
+        .await
+        .unwrap()
+        .unlock_with_server_key(&SERVER_KEY)
+        .await
+        .map_err(|(_, e)| e)
+        .expect("the server's key opens a keyring fresh from create");
+    store.delete().await.unwrap();
 }
