@@ -130,7 +130,15 @@ impl RunningServer {
 /// `config.listen`. Every connection must sign in (docs/ACCESS.md).
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let path = config.database_path();
-    let store = SqliteStore::open_configured(config)
+    // Read once: it seals the documents' keys and the directory's device keys.
+    let master = crate::storage::MasterKey::resolve(&config.master_key_path())
+        .map_err(|e| anyhow::anyhow!("master key: {e}"))?;
+    let device_key_wrap = Arc::new(
+        master
+            .cipher()
+            .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
+    );
+    let store = SqliteStore::open_with_key(&path, master)
         .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
     let dir = Directory::open(&path)
         .map_err(|e| anyhow::anyhow!("cannot open the directory at {}: {e}", path.display()))?;
@@ -147,7 +155,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let (accounts, version) =
         Accounts::load(dir).map_err(|e| anyhow::anyhow!("cannot read the directory: {e}"))?;
     let policy = CaseAccess::new(accounts.model.clone());
-    serve(config, store, policy, Some((accounts, version))).await
+    serve(
+        config,
+        store,
+        policy,
+        Some((accounts, version, device_key_wrap)),
+    )
+    .await
 }
 
 /// The embedded store WITHOUT sign-in: only for in-process tests of sync behaviour (the
@@ -183,7 +197,7 @@ async fn serve<S, P>(
     config: &Config,
     store: S,
     policy: P,
-    accounts: Option<(Accounts, i64)>,
+    accounts: Option<(Accounts, i64, Arc<crate::storage::keys::Sealer>)>,
 ) -> anyhow::Result<RunningServer>
 where
     S: Store + Clone + Send + 'static,
@@ -192,15 +206,6 @@ where
     config
         .check()
         .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
-    // The store resolved (or created) the master key already; device keys are sealed by it.
-    let device_key_wrap = match &accounts {
-        Some(_) => Some(Arc::new(
-            crate::storage::MasterKey::resolve(&config.master_key_path())
-                .and_then(|m| m.cipher())
-                .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
-        )),
-        None => None,
-    };
     let listener = crate::transport::bind(config).await?;
     let addr = axum::serve::Listener::local_addr(&listener)?;
     let tls = config.tls_enabled();
@@ -213,27 +218,24 @@ where
             max_ops_per_message: config.max_ops_per_message,
         },
         policy,
-        accounts.as_ref().map(|(a, _)| a.clone()),
+        accounts.as_ref().map(|(a, _, _)| a.clone()),
     );
-    let auth = accounts
-        .as_ref()
-        .zip(device_key_wrap)
-        .map(|((a, _), wrap)| {
-            Arc::new(Auth::new(
-                a.dir.clone(),
-                a.model.clone(),
-                AuthSettings {
-                    session_ttl_ms: (config.session_ttl_hours as i64).saturating_mul(3_600_000),
-                    ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
-                    secure_cookies: config.serves_https(),
-                    allowed_origins: config.allowed_origins.clone(),
-                    device_policy: crate::api::DevicePolicy::from_config(config),
-                    device_key_wrap: wrap,
-                },
-            ))
-        });
+    let auth = accounts.as_ref().map(|(a, _, wrap)| {
+        Arc::new(Auth::new(
+            a.dir.clone(),
+            a.model.clone(),
+            AuthSettings {
+                session_ttl_ms: (config.session_ttl_hours as i64).saturating_mul(3_600_000),
+                ticket_ttl_ms: (config.ticket_ttl_secs as i64).saturating_mul(1000),
+                secure_cookies: config.serves_https(),
+                allowed_origins: config.allowed_origins.clone(),
+                device_policy: crate::api::DevicePolicy::from_config(config),
+                device_key_wrap: wrap.clone(),
+            },
+        ))
+    });
     let watcher =
-        accounts.map(|(a, version)| crate::watch_access::spawn(a, version, actor.clone()));
+        accounts.map(|(a, version, _)| crate::watch_access::spawn(a, version, actor.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         actor: actor.clone(),
