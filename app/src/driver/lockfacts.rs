@@ -6,7 +6,7 @@ use fieldbook_browser_store::{IdbStore, LockFacts};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
-use super::{now, Driver, DATABASE};
+use super::{Driver, DATABASE};
 use crate::device::Record;
 use crate::http;
 
@@ -176,20 +176,6 @@ impl Driver {
     /// The device policy as last stored.
     pub fn record(&self) -> Record {
         Record::of(&self.inner.borrow().facts)
-    }
-
-    /// Store the device policy and id from a sign-in answer.
-    pub fn set_record(&self, record: &Record) {
-        let json = record.to_json();
-        self.update_facts(|f| {
-            f.policy = Some(json);
-            true
-        });
-    }
-
-    /// Milliseconds since the epoch (for the lease).
-    pub fn now_ms() -> u64 {
-        now()
     }
 }
 

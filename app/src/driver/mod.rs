@@ -146,13 +146,10 @@ fn unconfirmed(engine: &Engine, server: Option<&StorageId>, doc: &DocumentId) ->
     let Some(am) = engine.document(doc) else {
         return false;
     };
-    let mut confirmed = server
+    let confirmed = server
         .and_then(|s| engine.confirmed_heads(doc, s))
         .unwrap_or_default();
-    let mut heads = am.get_heads();
-    heads.sort();
-    confirmed.sort();
-    heads != confirmed
+    !case::status::same_heads(&am.get_heads(), &confirmed)
 }
 
 impl Driver {

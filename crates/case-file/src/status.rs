@@ -167,7 +167,8 @@ impl Tracker {
     }
 }
 
-fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
+/// Whether two sets of heads are the same (in any order).
+pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
     a.sort();
     b.sort();
