@@ -555,3 +555,41 @@ fn the_process_creates_owner_only_files_whoever_opens_the_file_first() {
         assert_eq!(mode(&p), 0o600, "{}", p.display());
     }
 }
+
+/// A deletion interrupted after its commit (the process killed before the key's removal)
+/// leaves a key without rows: the next open removes it, and keeps the others.
+#[tokio::test]
+async fn a_key_left_by_an_interrupted_deletion_is_removed_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fieldbook.sqlite3");
+    let (gone, kept) = (DocumentId::random(), DocumentId::random());
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.apply(vec![
+            chunk(gone, ChunkKind::Incremental, SECRETS[0].as_bytes()),
+            chunk(kept, ChunkKind::Incremental, b"kept one"),
+        ])
+        .await
+        .unwrap();
+    }
+    let keys_of = |doc: DocumentId| -> i64 {
+        Connection::open(SqliteStore::keys_path(&path))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM doc_keys WHERE doc = ?1",
+                [doc.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // What the crash leaves: the rows' deletion committed, the key still there.
+    Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM chunks WHERE doc_id = ?1", [gone.to_string()])
+        .unwrap();
+    assert_eq!(keys_of(gone), 1, "the orphan key is there before the open");
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(keys_of(gone), 0, "the open removed the orphan key");
+    assert_eq!(keys_of(kept), 1);
+    assert_eq!(s.load(kept).await.unwrap().unwrap().chunks.len(), 1);
+}

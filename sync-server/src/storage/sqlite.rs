@@ -524,7 +524,13 @@ impl Inner {
             .prepare("SELECT doc FROM doc_keys")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(self.keys_err())?;
-        let orphans = self.without_rows(docs)?;
+        // One pass over the data (this runs at every open), not a query per document.
+        let stored: std::collections::HashSet<String> = self
+            .data
+            .prepare("SELECT doc_id FROM chunks UNION SELECT doc_id FROM sync_states")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(self.data_err())?;
+        let orphans: Vec<String> = docs.into_iter().filter(|d| !stored.contains(d)).collect();
         if !orphans.is_empty() {
             self.delete_keys(&orphans)?;
             self.checkpoint()?;
