@@ -179,7 +179,7 @@ impl Config {
     pub fn master_key_path(&self) -> PathBuf {
         self.master_key_file
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("master.key"))
+            .unwrap_or_else(|| crate::storage::keys::default_master_key_path(&self.database_path()))
     }
 
     /// The server terminates TLS itself (`tls_cert` and `tls_key` are set).
