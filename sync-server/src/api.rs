@@ -99,6 +99,15 @@ pub struct AuthSettings {
     pub device_key_wrap: Arc<crate::storage::keys::Sealer>,
 }
 
+/// How a wrong password is audited and answered ([`Auth::check_password`]).
+struct Failed {
+    /// Said with 429 while the throttle holds.
+    throttled: &'static str,
+    device: Option<DeviceId>,
+    detail: &'static str,
+    says: &'static str,
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -156,6 +165,56 @@ impl Auth {
             device_policy: s.device_policy,
             device_key_wrap: s.device_key_wrap,
         }
+    }
+
+    /// Check `username`'s password under the sign-in throttle (429 with `Retry-After` while
+    /// locked out); a wrong one is counted and audited as `failed` says. The user, or the
+    /// answer to send.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: Password,
+        ip: IpAddr,
+        now: i64,
+        failed: Failed,
+    ) -> Result<crate::accounts::User, Response> {
+        match self.throttle.lock().map(|t| t.check(username, ip, now)) {
+            Err(e) => return Err(internal(e)),
+            Ok(Err(retry_ms)) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, failed.throttled);
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(((retry_ms + 999) / 1000).max(1)),
+                );
+                return Err(r);
+            }
+            Ok(Ok(())) => {}
+        }
+        let dir = self.dir.clone();
+        let name = username.to_owned();
+        let user = blocking(move || dir.verify_password(&name, &password)).await?;
+        let Some(user) = user else {
+            if let Ok(mut t) = self.throttle.lock() {
+                t.failed(username, ip, now);
+            }
+            let dir = self.dir.clone();
+            let known = dir.user_by_username(username).ok().flatten().map(|u| u.id);
+            let entry = AuditEntry {
+                at: now,
+                kind: AuditKind::SignInFailed,
+                user: known,
+                device: failed.device,
+                case: None,
+                address: Some(ip.to_string()),
+                detail: failed.detail.into(),
+            };
+            blocking(move || dir.record(&[entry])).await?;
+            return Err(error(StatusCode::UNAUTHORIZED, failed.says));
+        };
+        if let Ok(mut t) = self.throttle.lock() {
+            t.succeeded(username, ip);
+        }
+        Ok(user)
     }
 
     /// A browser request from a page on another site is refused. Requests without `Origin`
@@ -390,58 +449,24 @@ async fn sign_in(
     let ip: IpAddr = peer.ip();
     let now = now_ms();
     let username = body.username.trim().to_lowercase();
-    let locked = auth
-        .throttle
-        .lock()
-        .map_err(internal)
-        .map(|t| t.check(&username, ip, now));
-    match locked {
-        Err(resp) => return resp,
-        Ok(Err(retry_ms)) => {
-            let secs = (retry_ms + 999) / 1000;
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts to sign in. Wait, then try again.",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            return r;
-        }
-        Ok(Ok(())) => {}
-    }
-    let dir = auth.dir.clone();
-    let password = Password::new(body.password);
-    let name = username.clone();
-    let user = match blocking(move || dir.verify_password(&name, &password)).await {
+    let user = match auth
+        .check_password(
+            &username,
+            Password::new(body.password),
+            ip,
+            now,
+            Failed {
+                throttled: "Too many attempts to sign in. Wait, then try again.",
+                device: None,
+                detail: "wrong password, unknown account or account disabled",
+                says: "Enter a correct username and password",
+            },
+        )
+        .await
+    {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let Some(user) = user else {
-        if let Ok(mut t) = auth.throttle.lock() {
-            t.failed(&username, ip, now);
-        }
-        let dir = auth.dir.clone();
-        let known = dir.user_by_username(&username).ok().flatten().map(|u| u.id);
-        let entry = AuditEntry {
-            at: now,
-            kind: AuditKind::SignInFailed,
-            user: known,
-            device: None,
-            case: None,
-            address: Some(ip.to_string()),
-            detail: "wrong password, unknown account or account disabled".into(),
-        };
-        if let Err(r) = blocking(move || dir.record(&[entry])).await {
-            return r;
-        }
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "Enter a correct username and password",
-        );
-    };
-    if let Ok(mut t) = auth.throttle.lock() {
-        t.succeeded(&username, ip);
-    }
     let dir = auth.dir.clone();
     let device_name = clean_device_name(&body.device_name);
     let existing = body.device_id.map(DeviceId);
@@ -599,49 +624,25 @@ async fn device_key(
     };
     let ip: IpAddr = peer.ip();
     let now = now_ms();
-    match auth.throttle.lock().map(|t| t.check(&username, ip, now)) {
-        Err(e) => return internal(e),
-        Ok(Err(retry_ms)) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts. Wait, then try again.",
-            );
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(((retry_ms + 999) / 1000).max(1)),
-            );
-            return r;
-        }
-        Ok(Ok(())) => {}
-    }
-    let dir = auth.dir.clone();
-    let password = Password::new(body.password);
-    let name = username.clone();
-    let verified = match blocking(move || dir.verify_password(&name, &password)).await {
-        Ok(v) => v,
+    let verified = auth
+        .check_password(
+            &username,
+            Password::new(body.password),
+            ip,
+            now,
+            Failed {
+                throttled: "Too many attempts. Wait, then try again.",
+                device: Some(session.device.clone()),
+                detail: "wrong password asking for the device key",
+                says: "Enter your correct password",
+            },
+        )
+        .await;
+    match verified {
+        Ok(u) if u.id == session.user => {}
+        // Another person's correct password proves nothing about this session's person.
+        Ok(_) => return error(StatusCode::UNAUTHORIZED, "Enter your correct password"),
         Err(r) => return r,
-    };
-    if verified.as_ref().map(|u| &u.id) != Some(&session.user) {
-        if let Ok(mut t) = auth.throttle.lock() {
-            t.failed(&username, ip, now);
-        }
-        let dir = auth.dir.clone();
-        let entry = AuditEntry {
-            at: now,
-            kind: AuditKind::SignInFailed,
-            user: Some(session.user.clone()),
-            device: Some(session.device.clone()),
-            case: None,
-            address: Some(ip.to_string()),
-            detail: "wrong password asking for the device key".into(),
-        };
-        if let Err(r) = blocking(move || dir.record(&[entry])).await {
-            return r;
-        }
-        return error(StatusCode::UNAUTHORIZED, "Enter your correct password");
-    }
-    if let Ok(mut t) = auth.throttle.lock() {
-        t.succeeded(&username, ip);
     }
     let dir = auth.dir.clone();
     let wrap = auth.device_key_wrap.clone();
