@@ -562,3 +562,48 @@ async fn a_revoked_device_is_told_so_and_its_key_is_gone() {
     );
     w.server.shutdown().await.unwrap();
 }
+
+/// Someone holding a stolen session cookie cannot guess the password through the device
+/// key: wrong guesses there count like wrong sign-ins, lock the account (429 with
+/// `Retry-After`, even for the right password), and lock signing in too.
+#[tokio::test]
+async fn guessing_the_password_for_the_device_key_is_throttled_like_signing_in() {
+    let w = World::start().await;
+    let ayo = w.person("demo-ayo").await;
+    let ask = |password: &str| {
+        let body = serde_json::json!({ "password": password }).to_string();
+        let (addr, cookie) = (w.addr.clone(), ayo.cookie.clone());
+        async move {
+            http(
+                &addr,
+                "POST",
+                "/api/device-key",
+                &[("Cookie", &cookie)],
+                Some(&body),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        ask("demo-only-ayo-password").await.status,
+        200,
+        "the right one works"
+    );
+    for guess in 0..5 {
+        let r = ask(&format!("guess number {guess}")).await;
+        assert_eq!(r.status, 401, "{r:?}");
+    }
+    let r = ask("demo-only-ayo-password").await;
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    let s = sign_in(&w.addr, "demo-ayo", "demo-only-ayo-password").await;
+    assert_eq!(s.status, 429, "signing in is locked too: {s:?}");
+    let failed = w
+        .dir
+        .audit_for_user(&w.dir.user_by_username("demo-ayo").unwrap().unwrap().id)
+        .unwrap()
+        .iter()
+        .filter(|r| r.kind == fieldbook_sync_server::accounts::AuditKind::SignInFailed)
+        .count();
+    assert_eq!(failed, 5, "every wrong guess is audited");
+}
