@@ -188,18 +188,17 @@ pub fn watch(driver: &Driver, policy: &Policy) {
             let hidden = window()
                 .document()
                 .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
-            if hidden {
-                if hidden_since.get().is_none() {
-                    hidden_since.set(Some(now));
-                }
-            } else if hidden_since.take().is_some_and(|t| now - t > grace_ms) {
-                // Came back after too long: lock before anything is shown for longer.
-                locking.set(true);
-                return lock(&d);
+            if hidden && hidden_since.get().is_none() {
+                hidden_since.set(Some(now));
             }
-            let too_long_hidden = hidden_since.get().is_some_and(|t| now - t > grace_ms);
-            if !locking.get() && (now - last.get() > idle_ms || too_long_hidden) {
-                locking.set(true);
+            // Hidden too long counts whether still hidden or just back (then before anything
+            // is shown for longer); a page coming back forgets when it was hidden.
+            let hidden_too_long = hidden_since.get().is_some_and(|t| now - t > grace_ms);
+            if !hidden {
+                hidden_since.set(None);
+            }
+            // One lock, whichever condition (or timer tick) gets there first.
+            if (now - last.get() > idle_ms || hidden_too_long) && !locking.replace(true) {
                 lock(&d);
             }
         }
