@@ -81,8 +81,7 @@ impl DevicePolicy {
 
 /// Why a request has no valid session, in the 401 body's `reason`: a revoked device wipes
 /// itself; otherwise the person signs in again and keeps their unsent work.
-pub const REASON_SIGNED_OUT: &str = "signed-out";
-pub const REASON_DEVICE_REVOKED: &str = "device-revoked";
+pub use fieldbook_case::account::{REASON_DEVICE_REVOKED, REASON_SIGNED_OUT};
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -122,7 +122,7 @@ impl Driver {
             }
             401 => {
                 let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-                if v["reason"] == "device-revoked" {
+                if v["reason"] == fieldbook_case::account::REASON_DEVICE_REVOKED {
                     self.device_removed();
                 }
                 true

@@ -63,6 +63,12 @@ pub struct Account {
     pub signed_out: bool,
 }
 
+/// The `reason` of a 401 from the sign-in API (docs/ACCESS.md): the session ended or was
+/// never there (sign in again, unsent work kept) ...
+pub const REASON_SIGNED_OUT: &str = "signed-out";
+/// ... or it belongs to a device an administrator revoked (the device wipes itself).
+pub const REASON_DEVICE_REVOKED: &str = "device-revoked";
+
 /// Why an answer from the server or a stored record could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
