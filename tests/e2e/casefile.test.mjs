@@ -6,7 +6,6 @@ import assert from "node:assert/strict"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
 import { createCase, addNote, upToDate, axeViolations, useApp, offline, startAssessment, DISPLAY_NAMES, literally } from "./browser.mjs"
 
-/** A RegExp source matching `text` literally (the display names have brackets in them). */
 const CATEGORIES = [
   "missing", "coercion", "contact", "substances", "education", "online",
   "sexual-health", "health", "family", "offending", "isolation", "safeguarding",

@@ -7,7 +7,6 @@ import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
 import { createCase, upToDate, axeViolations, useApp, startAssessment, DISPLAY_NAMES, literally } from "./browser.mjs"
 
-/** A RegExp source matching `text` literally (the display names have brackets in them). */
 const app = useApp()
 
 /** Controls that could change something on the page's main content. */

@@ -10,10 +10,6 @@ import { createCase, upToDate, useApp } from "./browser.mjs"
 
 const app = useApp()
 
-/**
- * Run the real admin CLI against the app server's data directory, as an administrator on the
- * server machine would; resolves with its stdout.
- */
 const status = (page, re) => page.getByTestId("sync-status").filter({ hasText: re }).waitFor({ timeout: TIMEOUT })
 
 /**
