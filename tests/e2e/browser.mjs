@@ -287,6 +287,48 @@ export function useApp(extraArgs = [], { browser = true } = {}) {
   return app
 }
 
+/**
+ * Runs in the page: chunks and sync states of document `id` in the app's IndexedDB. With
+ * `untilNone`, counts again at each animation frame until none is left (`waitForFunction`
+ * cannot do this: it takes the promise an async predicate returns as truthy, and passes).
+ */
+async function countRecords({ id, untilNone }) {
+  for (;;) {
+    const db = await new Promise((ok, fail) => {
+      const open = indexedDB.open("fieldbook-v2")
+      open.onsuccess = () => ok(open.result)
+      open.onerror = () => fail(open.error)
+    })
+    let c
+    try {
+      const tx = db.transaction(["chunks", "sync_states"])
+      const range = IDBKeyRange.bound(`${id}/`, `${id}/\uffff`)
+      const chunks = tx.objectStore("chunks").count(range)
+      const states = tx.objectStore("sync_states").count(range)
+      await new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = () => fail(tx.error) })
+      c = { chunks: chunks.result, states: states.result }
+    } finally {
+      db.close()
+    }
+    if (!untilNone || c.chunks + c.states === 0) return c
+    await new Promise(requestAnimationFrame)
+  }
+}
+
+/** How many records of document `id` the device holds: `{ chunks, states }`. */
+export function recordsOnDevice(page, id) {
+  return page.evaluate(countRecords, { id, untilNone: false })
+}
+
+/** Wait until the device holds no record of document `id`. */
+export function noRecordsOnDevice(page, id, timeout = TIMEOUT) {
+  return withTimeout(
+    page.evaluate(countRecords, { id, untilNone: true }),
+    timeout,
+    `no record of ${id} on the device`,
+  )
+}
+
 /** The page has noticed it has no connection. */
 export function offline(page) {
   return page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()

@@ -4,34 +4,13 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { runClient, TIMEOUT } from "../interop/harness.mjs"
-import { createCase, useApp } from "./browser.mjs"
+import { createCase, noRecordsOnDevice, recordsOnDevice, useApp } from "./browser.mjs"
 
 const app = useApp()
 
-/**
- * Run the real admin CLI against the app server's data directory, as an administrator on the
- * server machine would; resolves with its stdout.
- */
 const caseLinks = page => page.getByTestId("case-list").getByRole("link")
 const allOnDevice = (page, n) =>
   page.getByTestId("caseload-progress").filter({ hasText: `All ${n} cases in your caseload are on this device` })
-
-/** Records of document `id` in the app's IndexedDB: [chunks, sync states]. */
-function storedRecords(page, id) {
-  return page.evaluate(id => new Promise((resolve, reject) => {
-    const open = indexedDB.open("fieldbook-v2")
-    open.onerror = () => reject(open.error)
-    open.onsuccess = () => {
-      const db = open.result
-      const tx = db.transaction(["chunks", "sync_states"])
-      const range = IDBKeyRange.bound(`${id}/`, `${id}/\uffff`)
-      const chunks = tx.objectStore("chunks").count(range)
-      const states = tx.objectStore("sync_states").count(range)
-      tx.oncomplete = () => { db.close(); resolve([chunks.result, states.result]) }
-      tx.onerror = () => { db.close(); reject(tx.error) }
-    }
-  }), id)
-}
 
 test("a case whose grant is removed is deleted from the device; one created here and not yet listed is kept", async () => {
   // Cal (South team) is lent one of Ayo's North cases with a read grant.
@@ -48,7 +27,7 @@ test("a case whose grant is removed is deleted from the device; one created here
   assert.ok(name.startsWith("Demo — ") && !own.includes(name), name)
   await link.click()
   await page.getByTestId("case-name").filter({ hasText: name }).waitFor()
-  const [chunks] = await storedRecords(page, id)
+  const { chunks } = await recordsOnDevice(page, id)
   assert.ok(chunks > 0, "the case is stored on the device before it is unlisted")
 
   // Offline, Cal's phone makes a case of its own (the server cannot list it yet) and goes
@@ -66,16 +45,7 @@ test("a case whose grant is removed is deleted from the device; one created here
   await page.getByTestId("case-removed")
     .filter({ hasText: "This case is no longer available on this device" })
     .waitFor({ timeout: TIMEOUT })
-  await page.waitForFunction(async id => {
-    const open = indexedDB.open("fieldbook-v2")
-    const db = await new Promise((ok, fail) => { open.onsuccess = () => ok(open.result); open.onerror = () => fail(open.error) })
-    const tx = db.transaction(["chunks", "sync_states"])
-    const range = IDBKeyRange.bound(`${id}/`, `${id}/\uffff`)
-    const counts = [tx.objectStore("chunks").count(range), tx.objectStore("sync_states").count(range)]
-    await new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = () => fail(tx.error) })
-    db.close()
-    return counts.every(c => c.result === 0)
-  }, id, { timeout: TIMEOUT })
+  await noRecordsOnDevice(page, id)
 
   // Off the list; the case created here stays, on the device too (and the server, once it
   // has it, lists it as Cal's).
@@ -83,13 +53,13 @@ test("a case whose grant is removed is deleted from the device; one created here
   await allOnDevice(page, 4).waitFor({ timeout: TIMEOUT })
   const names = await caseLinks(page).allTextContents()
   assert.deepEqual(names.sort(), [...own, "Test Person Local"].sort())
-  assert.ok((await storedRecords(page, mine))[0] > 0)
+  assert.ok((await recordsOnDevice(page, mine)).chunks > 0)
 
   // After a reload (everything read back from IndexedDB) it does not come back.
   await page.reload()
   await allOnDevice(page, 4).waitFor({ timeout: TIMEOUT })
   const after = await caseLinks(page).allTextContents()
   assert.deepEqual(after.sort(), [...own, "Test Person Local"].sort())
-  assert.deepEqual(await storedRecords(page, id), [0, 0])
+  assert.deepEqual(await recordsOnDevice(page, id), { chunks: 0, states: 0 })
   await context.close()
 })
