@@ -27,6 +27,8 @@ pub const PASSWORD_FIELD: &str = "password";
 pub enum Role {
     Practitioner,
     Manager,
+    /// A child protection chair: reviews Moderate and High assessments.
+    Chair,
     Administrator,
 }
 
@@ -36,6 +38,7 @@ impl Role {
         match self {
             Role::Practitioner => "Practitioner",
             Role::Manager => "Manager",
+            Role::Chair => "Child protection chair",
             Role::Administrator => "Administrator",
         }
     }

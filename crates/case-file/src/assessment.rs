@@ -49,12 +49,50 @@ pub struct Assessment {
     /// Emerging / Moderate / High (ids from [`vocab::LEVELS`]).
     pub overall: Critical,
     /// The manager (or child protection chair) who confirmed the overall level, and when.
+    /// Kept for versions confirmed before reviews recorded decisions; see `review`.
     pub confirmed: Option<(String, i64)>,
+    /// The review of a submitted version by the right role, with its decisions.
+    pub review: Option<Review>,
     /// On a draft started from late edits: the submitted version they were made to.
     pub from_late_edits: Option<String>,
     /// On a submitted version: changes made to it by a device that had not seen its
     /// submission. The version itself reads as submitted; these wait for a new draft.
     pub late_edits: Option<LateEdits>,
+}
+
+/// Review of a submitted version: Emerging goes to a team manager for quality assurance;
+/// Moderate or High to a child protection chair, who confirms three things: the overall
+/// level, whether a CCE multi-agency meeting is needed, and who chairs it (team manager for
+/// Moderate, the chair for High). Not a change of content: allowed on a submitted version.
+/// Layout: `review: { by, role, at, level, meetingNeeded, meetingChair, note (text) }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Review {
+    pub by: String,
+    /// An id from [`vocab::REVIEWERS`]: "manager" or "chair".
+    pub role: String,
+    pub at: i64,
+    /// The overall level confirmed (an id from [`vocab::LEVELS`]).
+    pub level: String,
+    /// "yes" or "no" (a chair's decision; empty for a manager's review).
+    pub meeting_needed: String,
+    /// "manager" or "chair" when a meeting is needed, else empty.
+    pub meeting_chair: String,
+    pub note: String,
+}
+
+/// Who reviews a version submitted at `level`: "manager" for Emerging, "chair" for
+/// Moderate or High (ids from [`vocab::REVIEWERS`]).
+pub fn reviewer_for(level: &str) -> &'static str {
+    match level {
+        "moderate" | "high" => "chair",
+        _ => "manager",
+    }
+}
+
+/// Record the review of submitted version `id`. False (nothing written) if there is no
+/// such version or it is a draft. The caller checks the person's role.
+pub fn review(_tx: &mut impl Transactable, _id: &str, _r: &Review) -> Result<bool, AutomergeError> {
+    Ok(false) // STAND-IN: the records helper implements this.
 }
 
 /// Changes that reached a submitted version after its submission.

@@ -107,6 +107,7 @@ pub fn write(
                     .map(|(id, _)| (*id).to_owned())
                     .collect(),
                 reachable: k.is_multiple_of(4),
+                reachable_kind: String::new(),
                 follow_ups: "Check in with school on Monday.".into(),
                 by: WORKER.into(),
                 removal: None,

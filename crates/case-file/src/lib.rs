@@ -31,10 +31,13 @@ pub mod assessment;
 pub mod caret;
 pub mod caseload;
 pub mod chronology;
+pub mod clocks;
+pub mod concerns;
 pub mod critical;
 pub mod demo;
 pub mod doc;
 pub mod history;
+pub mod meetings;
 pub mod missing;
 pub mod network;
 pub mod notes;
@@ -83,6 +86,10 @@ pub struct Case {
     pub nrm: Nrm,
     /// Oldest first.
     pub outcomes: Vec<Outcome>,
+    /// Multi-agency meetings, newest first.
+    pub meetings: Vec<meetings::Meeting>,
+    /// "A risk assessment is needed" records, newest first.
+    pub concerns: Vec<concerns::Concern>,
 }
 
 impl Case {
@@ -192,6 +199,8 @@ pub fn read<D: history::History>(d: &D) -> Case {
         missing: missing::read(d),
         nrm: nrm::read(d),
         outcomes: outcomes::read(d),
+        meetings: meetings::read(d),
+        concerns: concerns::read(d),
     }
 }
 

@@ -39,6 +39,10 @@ pub struct Episode {
     /// An id from [`crate::vocab::RHI_REASONS`] when `rhi` is "not-completed".
     pub rhi_reason: String,
     pub rhi_reason_text: String,
+    /// Why the interview was completed after it was due: an id from
+    /// [`crate::vocab::RHI_LATE_REASONS`]; required when it was late.
+    pub rhi_late_reason: String,
+    pub rhi_late_text: String,
     pub removal: Option<Removal>,
 }
 

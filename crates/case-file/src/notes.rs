@@ -41,6 +41,9 @@ pub struct Note {
     /// A reachable moment: a window when the young person may accept help
     /// (`docs/domain/practice-rules.md`).
     pub reachable: bool,
+    /// What kind of reachable moment (an id from [`crate::vocab::REACHABLE_MOMENTS`]), or
+    /// empty (older notes only say that it was one).
+    pub reachable_kind: String,
     pub follow_ups: String,
     pub by: String,
     pub removal: Option<Removal>,

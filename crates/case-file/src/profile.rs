@@ -29,6 +29,17 @@ pub struct Profile {
     pub key_contacts: String,
     /// The young person's own words.
     pub voice: String,
+    /// Every legal status that applies (ids from [`vocab::LEGAL_STATUS`]): they combine
+    /// (looked after *and* a care order). Read from the older single `legal_status` too.
+    pub legal_statuses: Vec<String>,
+    /// The transition-to-adulthood worker, once allocated.
+    pub transition_worker: String,
+    /// ISO date the transition worker was allocated, or empty.
+    pub transition_allocated: String,
+    /// A risk level recorded by another area's tool, kept exactly as stated ("Very high").
+    pub external_level: String,
+    /// Which area and tool that level came from.
+    pub external_source: String,
 }
 
 /// A profile field a person edits. Text fields merge character by character.

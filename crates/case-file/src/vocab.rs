@@ -140,6 +140,34 @@ pub const INDICATORS: &[Choice] = &[
     ("violence", "Injuries from violence"),
 ];
 
+/// Who reviews a submitted risk assessment.
+pub const REVIEWERS: &[Choice] = &[
+    ("manager", "Team manager"),
+    ("chair", "Child protection chair"),
+];
+
+/// Why a return home interview was completed after it was due (annual reports count these).
+pub const RHI_LATE_REASONS: &[Choice] = &[
+    (
+        "not-engaged",
+        "Young person or family could not be engaged in time",
+    ),
+    ("timescale", "Could not meet within the timescale"),
+    ("missing-again", "Went missing again before the interview"),
+    ("other", "Other"),
+];
+
+/// Kinds of reachable moment: windows when a young person may accept help.
+pub const REACHABLE_MOMENTS: &[Choice] = &[
+    ("arrest", "Arrest or time in custody"),
+    ("hospital", "Hospital or A&E attendance"),
+    ("returned", "Return from missing"),
+    ("exclusion", "Exclusion from school"),
+    ("disclosure", "A disclosure"),
+    ("court-order", "A new court order"),
+    ("other", "Another moment"),
+];
+
 pub const LINK_TYPES: &[Choice] = &[
     ("friend", "Friend"),
     ("associate", "Associate"),
