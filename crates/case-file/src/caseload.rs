@@ -191,6 +191,55 @@ pub fn is_read_only<D: ReadDoc>(d: &D, case: &DocumentId) -> bool {
     has_flag(d, case, "read_only")
 }
 
+/// Who a listed case is allocated to, as the server's directory has it (written by the
+/// server into each entry: `worker` = the allocated person's display name, `team` = the
+/// case's team id), so a manager's device can group its caseload by worker offline.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allocation {
+    pub worker: String,
+    pub team: String,
+}
+
+/// Record who `case` is allocated to: false if the index does not list it. Writes only
+/// values that differ, so rewriting an unchanged index makes no change.
+pub fn set_allocation(
+    tx: &mut impl Transactable,
+    case: &DocumentId,
+    a: &Allocation,
+) -> Result<bool, AutomergeError> {
+    let key = case.to_string();
+    let mut listed = false;
+    for m in doc::all_objs(tx, &ROOT, "cases", ObjType::Map) {
+        let entry = match tx.get(&m, key.as_str()) {
+            Ok(Some((_, id))) => id,
+            _ => continue,
+        };
+        listed = true;
+        for (k, v) in [("worker", &a.worker), ("team", &a.team)] {
+            if doc::text(tx, &entry, k) != *v {
+                tx.put(&entry, k, v.as_str())?;
+            }
+        }
+    }
+    Ok(listed)
+}
+
+/// Who the index says `case` is allocated to (the first copy of its entry that says).
+pub fn allocation<D: ReadDoc>(d: &D, case: &DocumentId) -> Option<Allocation> {
+    let key = case.to_string();
+    doc::all_objs(d, &ROOT, "cases", ObjType::Map)
+        .iter()
+        .filter_map(|m| match d.get(m, key.as_str()) {
+            Ok(Some((_, id))) => Some(id),
+            _ => None,
+        })
+        .map(|entry| Allocation {
+            worker: doc::text(d, &entry, "worker"),
+            team: doc::text(d, &entry, "team"),
+        })
+        .find(|a| !a.worker.is_empty() || !a.team.is_empty())
+}
+
 /// What a device does about the caseload index after its documents change ([`reconcile`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconcile {
@@ -760,6 +809,30 @@ mod tests {
         assert!(!r.to_find.contains(&x));
         dev.docs.push((x, Automerge::new()));
         assert_eq!(dev.reconcile().unwrap().to_delete, vec![x]);
+    }
+
+    #[test]
+    fn allocations_are_recorded_per_entry_and_rewrites_change_nothing() {
+        let mut d = AutoCommit::new();
+        init(&mut d).unwrap();
+        let x = DocumentId::random();
+        let a = Allocation {
+            worker: "Invented Worker".into(),
+            team: "north".into(),
+        };
+        assert!(!set_allocation(&mut d, &x, &a).unwrap(), "not listed yet");
+        add(&mut d, &x, 1).unwrap();
+        assert_eq!(allocation(&d, &x), None);
+        assert!(set_allocation(&mut d, &x, &a).unwrap());
+        assert_eq!(allocation(&d, &x), Some(a.clone()));
+        let heads = d.get_heads();
+        set_allocation(&mut d, &x, &a).unwrap();
+        d.commit();
+        assert_eq!(
+            d.get_heads(),
+            heads,
+            "an unchanged allocation writes nothing"
+        );
     }
 
     #[test]
