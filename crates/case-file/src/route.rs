@@ -67,6 +67,12 @@ pub enum Route {
     AssessmentTasks(DocumentId, ItemId),
     AssessmentSection(DocumentId, ItemId, Section),
     AssessmentCheck(DocumentId, ItemId),
+    /// The review of a submitted version by a team manager or child protection chair.
+    AssessmentReview(DocumentId, ItemId),
+    /// A new multi-agency meeting (`None`) or an existing one.
+    Meeting(DocumentId, Option<ItemId>),
+    /// A new "CCE concerns identified" record (`None`) or an existing one.
+    Concern(DocumentId, Option<ItemId>),
     /// A new episode (`None`) or an existing one.
     Missing(DocumentId, Option<ItemId>),
     Plan(DocumentId),
@@ -134,9 +140,14 @@ impl Route {
             ["assessments"] => Route::Assessments(id),
             ["assessment", a] => Route::AssessmentTasks(id, item(a)?),
             ["assessment", a, "check"] => Route::AssessmentCheck(id, item(a)?),
+            ["assessment", a, "review"] => Route::AssessmentReview(id, item(a)?),
             ["assessment", a, s] => Route::AssessmentSection(id, item(a)?, Section::parse(s)?),
             ["missing", "new"] => Route::Missing(id, None),
             ["missing", e] => Route::Missing(id, Some(item(e)?)),
+            ["meeting", "new"] => Route::Meeting(id, None),
+            ["meeting", m] => Route::Meeting(id, Some(item(m)?)),
+            ["concern", "new"] => Route::Concern(id, None),
+            ["concern", c] => Route::Concern(id, Some(item(c)?)),
             ["plan"] => Route::Plan(id),
             ["profile"] => Route::Profile(id),
             ["chronology"] => Route::Chronology(id),
@@ -158,6 +169,11 @@ impl Route {
                 format!("#/case/{id}/assessment/{a}/{}", s.key())
             }
             Route::AssessmentCheck(id, a) => format!("#/case/{id}/assessment/{a}/check"),
+            Route::AssessmentReview(id, a) => format!("#/case/{id}/assessment/{a}/review"),
+            Route::Meeting(id, None) => format!("#/case/{id}/meeting/new"),
+            Route::Meeting(id, Some(m)) => format!("#/case/{id}/meeting/{m}"),
+            Route::Concern(id, None) => format!("#/case/{id}/concern/new"),
+            Route::Concern(id, Some(c)) => format!("#/case/{id}/concern/{c}"),
             Route::Missing(id, None) => format!("#/case/{id}/missing/new"),
             Route::Missing(id, Some(e)) => format!("#/case/{id}/missing/{e}"),
             Route::Plan(id) => format!("#/case/{id}/plan"),
@@ -194,6 +210,21 @@ impl Route {
         ItemId::new(a).map_or(Route::NotFound, |a| Route::AssessmentCheck(case, a))
     }
 
+    /// The review of a submitted assessment version.
+    pub fn review(case: DocumentId, a: &str) -> Route {
+        ItemId::new(a).map_or(Route::NotFound, |a| Route::AssessmentReview(case, a))
+    }
+
+    /// An existing meeting.
+    pub fn meeting(case: DocumentId, m: &str) -> Route {
+        ItemId::new(m).map_or(Route::NotFound, |m| Route::Meeting(case, Some(m)))
+    }
+
+    /// An existing concern record.
+    pub fn concern(case: DocumentId, c: &str) -> Route {
+        ItemId::new(c).map_or(Route::NotFound, |c| Route::Concern(case, Some(c)))
+    }
+
     /// An existing missing episode.
     pub fn episode(case: DocumentId, e: &str) -> Route {
         ItemId::new(e).map_or(Route::NotFound, |e| Route::Missing(case, Some(e)))
@@ -209,6 +240,9 @@ impl Route {
             | Route::AssessmentTasks(id, _)
             | Route::AssessmentSection(id, _, _)
             | Route::AssessmentCheck(id, _)
+            | Route::AssessmentReview(id, _)
+            | Route::Meeting(id, _)
+            | Route::Concern(id, _)
             | Route::Missing(id, _)
             | Route::Plan(id)
             | Route::Profile(id)
@@ -232,10 +266,15 @@ mod tests {
             Route::Assessments(id),
             Route::AssessmentTasks(id, a.clone()),
             Route::AssessmentCheck(id, a.clone()),
+            Route::AssessmentReview(id, a.clone()),
             Route::AssessmentSection(id, a.clone(), Section::Summary),
             Route::AssessmentSection(id, a.clone(), Section::CompletedBy),
             Route::Missing(id, None),
             Route::Missing(id, Some(ItemId::new("demo-missing-3").unwrap())),
+            Route::Meeting(id, None),
+            Route::Meeting(id, Some(ItemId::new("m1").unwrap())),
+            Route::Concern(id, None),
+            Route::Concern(id, Some(ItemId::new("c1").unwrap())),
             Route::Plan(id),
             Route::Profile(id),
             Route::Chronology(id),
@@ -309,6 +348,11 @@ mod tests {
             format!("#/case/{id}/assessment/a1/not-a-section"),
             format!("#/case/{id}/assessment/a1/summary/more"),
             format!("#/case/{id}/missing"),
+            format!("#/case/{id}/meeting"),
+            format!("#/case/{id}/meeting/m1/extra"),
+            format!("#/case/{id}/concern"),
+            format!("#/case/{id}/concern/a b"),
+            format!("#/case/{id}/assessment/a1/review/x"),
             "#/settings/x".to_owned(),
             "#/sign-in/x".to_owned(),
             "#/signin".to_owned(),
@@ -361,14 +405,53 @@ mod tests {
             Route::check(id, "a1"),
             Route::AssessmentCheck(id, good.clone())
         );
+        assert_eq!(
+            Route::review(id, "a1"),
+            Route::AssessmentReview(id, good.clone())
+        );
+        assert_eq!(
+            Route::meeting(id, "a1"),
+            Route::Meeting(id, Some(good.clone()))
+        );
+        assert_eq!(
+            Route::concern(id, "a1"),
+            Route::Concern(id, Some(good.clone()))
+        );
         assert_eq!(Route::episode(id, "a1"), Route::Missing(id, Some(good)));
         for bad in ["", "../x", "a/b", "a#b"] {
+            assert_eq!(Route::review(id, bad), Route::NotFound);
+            assert_eq!(Route::meeting(id, bad), Route::NotFound);
+            assert_eq!(Route::concern(id, bad), Route::NotFound);
             assert_eq!(Route::note(id, bad), Route::NotFound);
             assert_eq!(Route::assessment(id, bad), Route::NotFound);
             assert_eq!(Route::section(id, bad, Section::Summary), Route::NotFound);
             assert_eq!(Route::check(id, bad), Route::NotFound);
             assert_eq!(Route::episode(id, bad), Route::NotFound);
         }
+    }
+
+    #[test]
+    fn meetings_concerns_and_reviews_have_their_own_fragments() {
+        let id = DocumentId::random();
+        let a = ItemId::new("a1").unwrap();
+        assert_eq!(
+            Route::parse(&format!("#/case/{id}/meeting/new")),
+            Route::Meeting(id, None)
+        );
+        assert_eq!(
+            Route::parse(&format!("#/case/{id}/concern/new")),
+            Route::Concern(id, None)
+        );
+        // "review" is not an assessment section: it is the review page.
+        assert_eq!(Section::parse("review"), None);
+        assert_eq!(
+            Route::parse(&format!("#/case/{id}/assessment/a1/review")),
+            Route::AssessmentReview(id, a.clone())
+        );
+        assert_eq!(
+            Route::AssessmentReview(id, a).href(),
+            format!("#/case/{id}/assessment/a1/review")
+        );
     }
 
     #[test]
