@@ -14,10 +14,14 @@ use fieldbook_case::route::Route;
 use fieldbook_case::status;
 use gate::{ChoosePasscode, Gate, LockScreen, Screen};
 use leptos::prelude::*;
-use pages::assessment::{AssessmentCheck, AssessmentSection, AssessmentTasks, Assessments};
+use pages::assessment::{
+    AssessmentCheck, AssessmentReview, AssessmentSection, AssessmentTasks, Assessments,
+};
 use pages::case::CasePage;
 use pages::cases::CaseList;
 use pages::chronology::Chronology;
+use pages::concern::ConcernForm;
+use pages::meeting::MeetingForm;
 use pages::missing::MissingForm;
 use pages::note::NoteForm;
 use pages::plan::SafetyPlan;
@@ -259,6 +263,9 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::AssessmentTasks(id, a) => view! { <AssessmentTasks driver=d id=id aid=a.to_string()/> }.into_any(),
                     Route::AssessmentSection(id, a, s) => view! { <AssessmentSection driver=d id=id aid=a.to_string() section=s/> }.into_any(),
                     Route::AssessmentCheck(id, a) => view! { <AssessmentCheck driver=d id=id aid=a.to_string()/> }.into_any(),
+                    Route::AssessmentReview(id, a) => view! { <AssessmentReview driver=d id=id aid=a.to_string()/> }.into_any(),
+                    Route::Meeting(id, m) => view! { <MeetingForm driver=d id=id meeting=m.map(|m| m.to_string())/> }.into_any(),
+                    Route::Concern(id, c) => view! { <ConcernForm driver=d id=id concern=c.map(|c| c.to_string())/> }.into_any(),
                     Route::Missing(id, e) => view! { <MissingForm driver=d id=id episode=e.map(|e| e.to_string())/> }.into_any(),
                     Route::Plan(id) => view! { <SafetyPlan driver=d id=id/> }.into_any(),
                     Route::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),

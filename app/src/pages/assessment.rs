@@ -2,17 +2,19 @@
 //! overall level, then who completed it; "check your answers" before submitting. Drafts
 //! are saved per keystroke, so an assessment can be finished offline across reloads.
 
-use fieldbook_case::assessment::{self, Assessment, AssessmentField};
+use fieldbook_case::account::Role;
+use fieldbook_case::assessment::{self, Assessment, AssessmentField, Review};
+use fieldbook_case::clocks::{self, words, Kind};
 use fieldbook_case::route::{Route, Section};
-use fieldbook_case::{validate, vocab};
+use fieldbook_case::{validate, vocab, Case};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::ui::{
-    format_time, go, new_id, now, CriticalChoice, ErrorSummary, TextField, ASSESSMENT_GONE,
-    LATE_EDITS_TAKEN, VERSION_GONE,
+    field_error, format_time, go, new_id, now, CriticalChoice, ErrorSummary, Radios, TextField,
+    ASSESSMENT_GONE, LATE_EDITS_TAKEN, VERSION_GONE,
 };
 
 /// History, trend and the way into a new version.
@@ -75,7 +77,7 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                                     })}
                                     <LateEditsNotice driver=d.clone() id=id version=a.clone()/>
                                     {a.has_conflict().then(|| view! { <p class="fb-warning">"A rating or the overall level was set two ways at the same time: choose what to keep at the top of this page."</p> })}
-                                    {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation."</p> })}
+                                    {a.suggests_cce().then(|| view! { <p class="fb-warning" data-testid="suggests-cce">{SUGGESTS_CCE}</p> })}
                                 </li>
                             }).collect_view()}
                         </ol>
@@ -145,9 +147,22 @@ fn LateEditsNotice(driver: Driver, id: DocumentId, version: Assessment) -> impl 
 /// Shown on every screen of a submitted version instead of anything that edits it.
 fn submitted_note(a: &Assessment) -> impl IntoView {
     a.submitted.map(|t| view! {
-        <p class="fb-warning" data-testid="submitted-note">{format!("Submitted {}. A submitted version cannot be changed: start a new assessment to review it.", format_time(t))}</p>
+        <p class="fb-warning" data-testid="submitted-note">{format!("This version was submitted on {} and cannot be changed. Start a new version to update it.", on_at(t))}</p>
     })
 }
+
+/// "26/11/2026 at 14:02".
+fn on_at(ms: i64) -> String {
+    let t = format_time(ms);
+    match t.split_once(' ') {
+        Some((date, time)) => format!("{date} at {time}"),
+        None => t,
+    }
+}
+
+/// The guidance's words for when ratings suggest criminal exploitation
+/// ([`Assessment::suggests_cce`]).
+const SUGGESTS_CCE: &str = "Ratings of Moderate or High at the same time in going missing, coercion and control, contact with abusive people or risky places, and offending (categories 1, 2, 3 and 10) strongly suggest criminal exploitation: weigh this in the overall level. Higher ratings in education, health or family (5, 8 and 9) alone are common and do not by themselves mean exploitation.";
 
 fn draft(c: Memo<Option<fieldbook_case::Case>>, aid: String) -> Memo<Option<Assessment>> {
     Memo::new(move |_| {
@@ -415,11 +430,247 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
                         {change.then(|| view! { <dd><a href=to(Section::Summary)>"Change" <span class="fb-visually-hidden">" overall risk level"</span></a></dd> })}</div>
                     <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=to(Section::CompletedBy)>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
                 </dl>
-                {a.suggests_cce().then(|| view! { <p class="fb-warning">"High ratings together in going missing, coercion, risky contacts and offending strongly suggest criminal exploitation: weigh this in the overall level."</p> })}
+                {a.suggests_cce().then(|| view! { <p class="fb-warning" data-testid="suggests-cce">{SUGGESTS_CCE}</p> })}
+                <ReviewStatus driver=driver.clone() id=id case=c version=a.clone()/>
             }
         })}
         <Show when=move || is_draft.get()>
             <button class="fb-button" data-testid="submit-assessment" on:click=submit.clone()>"Submit assessment"</button>
         </Show>
     }
+}
+
+/// Who reviews a version submitted at `level`, for people: "a team manager", "a child
+/// protection chair".
+fn reviewer_words(level: &str) -> String {
+    let role = assessment::reviewer_for(level);
+    format!("a {}", vocab::label(vocab::REVIEWERS, role).to_lowercase())
+}
+
+/// Whether the signed-in person may review as `reviewer` ("manager" or "chair").
+fn may_review(driver: &Driver, reviewer: &str) -> bool {
+    driver.signals.account.with(|a| {
+        a.as_ref().is_some_and(|a| match reviewer {
+            "chair" => a.role == Role::Chair,
+            _ => a.role == Role::Manager,
+        })
+    })
+}
+
+/// On a submitted version's check page: its review, or who must review it and by when, and
+/// for that person the way to the review.
+#[component]
+fn ReviewStatus(
+    driver: Driver,
+    id: DocumentId,
+    case: Memo<Option<Case>>,
+    version: Assessment,
+) -> impl IntoView {
+    version.submitted.map(|_| {
+        if let Some(r) = &version.review {
+            let mut lines = vec![format!(
+                "Reviewed by {} ({}) on {}: overall level {}.",
+                r.by,
+                vocab::label(vocab::REVIEWERS, &r.role).to_lowercase(),
+                on_at(r.at),
+                vocab::label(vocab::LEVELS, &r.level)
+            )];
+            match (r.meeting_needed.as_str(), r.meeting_chair.as_str()) {
+                ("yes", chair) => lines.push(format!(
+                    "A CCE multi-agency meeting is needed, chaired by {}.",
+                    vocab::label(vocab::REVIEWERS, chair).to_lowercase()
+                )),
+                ("no", _) => lines.push("A CCE multi-agency meeting is not needed.".to_owned()),
+                _ => {}
+            }
+            let note = r.note.clone();
+            return view! {
+                <div class="fb-panel" data-testid="review-status">
+                    <h2>"Review"</h2>
+                    {lines.into_iter().map(|l| view! { <p>{l}</p> }).collect_view()}
+                    {(!note.trim().is_empty()).then(|| view! { <p class="fb-note-text">{note}</p> })}
+                </div>
+            }
+            .into_any();
+        }
+        // Confirmed before reviews recorded their decisions: that confirmation stands.
+        if let Some((by, at)) = &version.confirmed {
+            return view! {
+                <div class="fb-panel" data-testid="review-status">
+                    <h2>"Review"</h2>
+                    <p>{format!("The overall level was confirmed by {by} on {}.", on_at(*at))}</p>
+                </div>
+            }
+            .into_any();
+        }
+        let Some(level) = version.overall.value().map(str::to_owned) else {
+            return view! {
+                <div class="fb-panel" data-testid="review-status">
+                    <h2>"Review"</h2>
+                    <p>"The overall level was set two ways: choose one at the top of this page before it can be reviewed."</p>
+                </div>
+            }
+            .into_any();
+        };
+        let reviewer = assessment::reviewer_for(&level);
+        let settings = driver.record().clock_settings.to_settings();
+        let due = case.with_untracked(|c| {
+            let t = now();
+            c.as_ref().and_then(|c| {
+                clocks::clocks(c, t, &settings)
+                    .into_iter()
+                    .find(|k| {
+                        k.kind == Kind::AssessmentReview
+                            && k.source.id == version.id
+                            && k.state.is_open()
+                    })
+                    .map(|k| words::when(&k, t))
+                    .filter(|w| !w.is_empty())
+            })
+        });
+        let waiting = match due {
+            Some(w) => format!("Waiting for review by {} ({w})", reviewer_words(&level)),
+            None => format!("Waiting for review by {}", reviewer_words(&level)),
+        };
+        let link = may_review(&driver, reviewer).then(|| {
+            view! {
+                <p><a class="fb-button" data-testid="review-link" href=Route::review(id, &version.id).href()>"Review this assessment"</a></p>
+            }
+        });
+        let who = (link.is_none()).then(|| {
+            view! { <p class="fb-hint" data-testid="review-who">{format!("Only {} can review it.", reviewer_words(&level))}</p> }
+        });
+        view! {
+            <div class="fb-panel" data-testid="review-status">
+                <h2>"Review"</h2>
+                <p data-testid="review-waiting">{waiting}</p>
+                {who}
+                {link}
+            </div>
+        }
+        .into_any()
+    })
+}
+
+/// The review of a submitted version by the right person: a team manager confirms an
+/// Emerging level; a child protection chair confirms a Moderate or High one and decides
+/// whether a CCE multi-agency meeting is needed and who chairs it.
+#[component]
+pub fn AssessmentReview(driver: Driver, id: DocumentId, aid: String) -> impl IntoView {
+    let c = case_memo(&driver, id);
+    let a = draft(c, aid.clone());
+    let ready = Memo::new(move |_| a.with(|a| a.as_ref().map(|a| a.id.clone())));
+    view! {
+        <CaseTop case=c id=id/>
+        {move || match ready.get() {
+            None => looking(),
+            Some(_) => {
+                let version = a.get_untracked().unwrap_or_default();
+                view! { <ReviewForm driver=driver.clone() id=id version=version/> }.into_any()
+            }
+        }}
+    }
+}
+
+#[component]
+fn ReviewForm(driver: Driver, id: DocumentId, version: Assessment) -> impl IntoView {
+    let check = Route::check(id, &version.id).href();
+    let level = version.overall.value().map(str::to_owned);
+    let refusal = match (&version.submitted, &level, &version.review) {
+        (None, _, _) => Some(
+            "This version has not been submitted yet: only a submitted version is reviewed."
+                .to_owned(),
+        ),
+        (_, None, _) => Some(
+            "The overall level was set two ways: it must be settled before the review.".to_owned(),
+        ),
+        (_, _, Some(r)) => Some(format!(
+            "This version was reviewed by {} on {}.",
+            r.by,
+            on_at(r.at)
+        )),
+        (_, _, None) if version.confirmed.is_some() => {
+            Some("The overall level of this version has already been confirmed.".to_owned())
+        }
+        _ => None,
+    };
+    let level = level.unwrap_or_default();
+    let reviewer = assessment::reviewer_for(&level);
+    if let Some(why) = refusal {
+        return view! {
+            <h1>"Review the risk assessment"</h1>
+            <p data-testid="review-refused">{why}</p>
+            <p><a href=check>"Back to the assessment"</a></p>
+        }
+        .into_any();
+    }
+    if !may_review(&driver, reviewer) {
+        return view! {
+            <h1>"Review the risk assessment"</h1>
+            <p data-testid="review-who">{format!("This assessment is reviewed by {}. Your role cannot review it.", reviewer_words(&level))}</p>
+            <p><a href=check>"Back to the assessment"</a></p>
+        }
+        .into_any();
+    }
+    let chair = reviewer == "chair";
+    let r = RwSignal::new(Review {
+        role: reviewer.to_owned(),
+        level: level.clone(),
+        // Preselected by level: the team manager chairs for Moderate, the chair for High.
+        meeting_chair: if chair {
+            if level == "high" { "chair" } else { "manager" }.to_owned()
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    });
+    let errors = RwSignal::new(Vec::new());
+    let d = driver.clone();
+    let (aid, submitted_level) = (version.id.clone(), level.clone());
+    let back = Route::check(id, &version.id);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut review = r.get_untracked();
+        if review.meeting_needed != "yes" {
+            review.meeting_chair.clear();
+        }
+        review.by = d.author();
+        review.at = now();
+        let problems = validate::review(&review, &submitted_level);
+        if !problems.is_empty() {
+            errors.set(problems);
+            return;
+        }
+        if d.act_on(id, VERSION_GONE, |tx| assessment::review(tx, &aid, &review)) {
+            go(&back);
+        }
+    };
+    let initial = r.get_untracked();
+    view! {
+        <h1>"Review the risk assessment"</h1>
+        <p>{format!("Submitted on {} with the overall level {}.", on_at(version.submitted.unwrap_or(0)), vocab::label(vocab::LEVELS, &level))}</p>
+        <p><a href=check.clone()>"See the answers"</a></p>
+        {move || view! { <ErrorSummary errors=errors.get()/> }}
+        <form on:submit=save novalidate>
+            {move || field_error(&errors.get(), "review-level")}
+            <Radios id="review-level".into() legend="Confirm the overall risk level".into() choices=vocab::LEVELS
+                    selected=Some(initial.level.clone()) on_pick=Callback::new(move |v| r.update(|r| r.level = v)) hint=None/>
+            {chair.then(|| view! {
+                {move || field_error(&errors.get(), "review-meeting-needed")}
+                <Radios id="review-meeting-needed".into() legend="Is a CCE multi-agency meeting needed?".into() choices=&[("yes", "Yes"), ("no", "No")]
+                        selected=None on_pick=Callback::new(move |v| r.update(|r| r.meeting_needed = v)) hint=None/>
+                <Show when=move || r.with(|r| r.meeting_needed == "yes")>
+                    {move || field_error(&errors.get(), "review-meeting-chair")}
+                    <Radios id="review-meeting-chair".into() legend="Who chairs it".into() choices=vocab::REVIEWERS
+                            selected=Some(r.with_untracked(|r| r.meeting_chair.clone())) on_pick=Callback::new(move |v| r.update(|r| r.meeting_chair = v))
+                            hint=Some("Usually the team manager for Moderate and the child protection chair for High.".into())/>
+                </Show>
+            })}
+            <label class="fb-label" for="review-note">"Note"</label>
+            <TextField id="review-note" rows=4 value=Signal::derive(move || r.with(|r| r.note.clone()))
+                       on_input=move |v: String| r.update(|r| r.note = v)/>
+            <button class="fb-button" type="submit" data-testid="save-review">"Save review"</button>
+        </form>
+    }
+    .into_any()
 }

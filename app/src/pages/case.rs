@@ -9,6 +9,8 @@ use fieldbook_case::{self as case, nrm, profile, removal, validate, vocab, Note,
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
+use super::concern::ConcernList;
+use super::meeting::MeetingList;
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::http;
@@ -80,6 +82,8 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     </li>
                 }).collect_view())}
             </ol>
+            <ConcernList case=c id=id/>
+            <MeetingList case=c id=id/>
             <MissingList case=c id=id/>
             <NrmSection driver=d.clone() id=id case=c/>
             <Outcomes driver=d.clone() id=id case=c/>

@@ -5,6 +5,8 @@ pub mod assessment;
 pub mod case;
 pub mod cases;
 pub mod chronology;
+pub mod concern;
+pub mod meeting;
 pub mod missing;
 pub mod note;
 pub mod plan;
