@@ -3,14 +3,15 @@
 
 use fieldbook_case::missing::{self, Episode, RHI_STATES};
 use fieldbook_case::route::Route;
-use fieldbook_case::{validate, vocab};
+use fieldbook_case::{clocks, validate, vocab, Case};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::ui::{
-    field_error, from_local_input, go, new_id, now, to_local_input, ErrorSummary, Radios, TextField,
+    field_error, format_time, from_local_input, go, new_id, now, to_local_input, ErrorSummary,
+    Radios, TextField,
 };
 
 #[component]
@@ -31,7 +32,7 @@ pub fn MissingForm(driver: Driver, id: DocumentId, episode: Option<String>) -> i
         <CaseTop case=c id=id/>
         {move || if ready.get() {
             let existing = found.get_untracked().flatten();
-            view! { <MissingFields driver=driver.clone() id=id existing=existing/> }.into_any()
+            view! { <MissingFields driver=driver.clone() id=id case=c existing=existing/> }.into_any()
         } else {
             looking()
         }}
@@ -39,17 +40,38 @@ pub fn MissingForm(driver: Driver, id: DocumentId, episode: Option<String>) -> i
 }
 
 #[component]
-fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> impl IntoView {
+fn MissingFields(
+    driver: Driver,
+    id: DocumentId,
+    case: Memo<Option<Case>>,
+    existing: Option<Episode>,
+) -> impl IntoView {
     let e = RwSignal::new(existing.unwrap_or_else(|| Episode {
         id: new_id(),
         ..Default::default()
     }));
     let errors = RwSignal::new(Vec::new());
+    // When the interview was due for this return (48 hours where exploitation is suspected,
+    // else 72), and whether the one recorded was completed after that.
+    let due = Memo::new(move |_| {
+        let end = e.with(|e| e.end)?;
+        case.with(|c| c.as_ref().map(|c| clocks::rhi_due(c, end)))
+    });
+    let late = Memo::new(move |_| {
+        let due = due.get();
+        e.with(|e| {
+            e.rhi == "completed"
+                && matches!((e.rhi_completed, due), (Some(t), Some(due)) if t > due)
+        })
+    });
     let d = driver.clone();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let episode = e.get_untracked();
-        let problems = validate::missing(&episode, now());
+        let mut problems = validate::missing(&episode, now());
+        if let Some(due) = due.get_untracked() {
+            problems.extend(validate::rhi_late(&episode, due));
+        }
         if !problems.is_empty() {
             errors.set(problems);
             return;
@@ -94,13 +116,38 @@ fn MissingFields(driver: Driver, id: DocumentId, existing: Option<Episode>) -> i
             {text_input("missing-found-with", "Who they were with", |e| e.found_with.clone(), |e, v| e.found_with = v)}
             {text_input("missing-injuries", "Injuries or signs on return", |e| e.injuries.clone(), |e, v| e.injuries = v)}
             <h2>"Return home interview"</h2>
-            <p class="fb-hint">"Offer it within 24 hours of their return and complete it within 72 hours."</p>
+            <p class="fb-hint">"Offer it within 24 hours of their return and complete it within 72 hours (48 hours when criminal exploitation is suspected)."</p>
             {time_input("rhi-offered", "When it was offered", |e| e.rhi_offered, |e, v| e.rhi_offered = v)}
             {move || field_error(&errors.get(), "rhi")}
             <Radios id="rhi".into() legend="Was the interview completed?".into() choices=RHI_STATES
                     selected=Some(e.get_untracked().rhi) on_pick=Callback::new(move |v| e.update(|e| e.rhi = v)) hint=None/>
             <Show when=move || e.with(|e| e.rhi == "completed")>
                 {time_input("rhi-completed", "When it was completed", |e| e.rhi_completed, |e, v| e.rhi_completed = v)}
+            </Show>
+            <Show when=move || late.get()>
+                <div class="fb-conditional" data-testid="rhi-late">
+                    {move || field_error(&errors.get(), "rhi-late-reason")}
+                    <fieldset class="fb-fieldset" id="rhi-late-reason" tabindex="-1">
+                        <legend class="fb-label">"The interview was late. Why?"</legend>
+                        {move || due.get().map(|t| view! { <p class="fb-hint">{format!("It was due by {}.", format_time(t))}</p> })}
+                        {vocab::RHI_LATE_REASONS.iter().map(|(rid, label)| {
+                            let iid = format!("rhi-late-reason-{rid}");
+                            view! {
+                                <div class="fb-radio">
+                                    <input type="radio" id=iid.clone() name="rhi-late-reason" value=*rid
+                                           prop:checked=move || e.with(|e| e.rhi_late_reason == *rid)
+                                           on:change=move |_| e.update(|e| e.rhi_late_reason = (*rid).to_owned())/>
+                                    <label for=iid>{*label}</label>
+                                </div>
+                            }
+                        }).collect_view()}
+                    </fieldset>
+                    {move || field_error(&errors.get(), "rhi-late-text")}
+                    <label class="fb-label" for="rhi-late-text">"Why it was late, in your words"</label>
+                    <p class="fb-hint" id="rhi-late-text-hint">"Needed when the reason is \"Other\"."</p>
+                    <TextField id="rhi-late-text" rows=3 describedby="rhi-late-text-hint" value=Signal::derive(move || e.with(|e| e.rhi_late_text.clone()))
+                               on_input=move |v: String| e.update(|e| e.rhi_late_text = v)/>
+                </div>
             </Show>
             <Show when=move || e.with(|e| e.rhi == "not-completed")>
                 {move || field_error(&errors.get(), "rhi-reason")}

@@ -41,7 +41,8 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
     let nid = note.clone();
     let change = move |f: NoteEdit| d.act_on(id, NOTE_GONE, |tx| f(tx, &nid));
     let (e1, e2, e3, e4, e5) = (edit.clone(), edit.clone(), edit.clone(), edit.clone(), edit);
-    let (c1, c2, c3, c4, c5, c6) = (
+    let (c1, c2, c3, c4, c5, c6, c7) = (
+        change.clone(),
         change.clone(),
         change.clone(),
         change.clone(),
@@ -49,6 +50,33 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
         change.clone(),
         change,
     );
+    // One indicator's checkbox, bound to this note.
+    let indicator = move |iid: &str, label: &str| {
+        let c4 = c4.clone();
+        let cid = format!("ind-{iid}");
+        let (key, iid) = (iid.to_owned(), iid.to_owned());
+        view! {
+            <div class="fb-checkbox">
+                <input type="checkbox" id=cid.clone() prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.indicators.contains(&key)))
+                       on:change=move |ev| { let on = event_target_checked(&ev); let iid = iid.clone(); c4(Box::new(move |tx, n| notes::set_indicator(tx, n, &iid, on))); }/>
+                <label for=cid>{label.to_owned()}</label>
+            </div>
+        }
+    };
+    // Indicators ticked on this note that today's checklist no longer offers.
+    let retired = Memo::new(move |_| {
+        current.with(|n| {
+            n.as_ref()
+                .map(|n| {
+                    n.indicators
+                        .iter()
+                        .filter(|i| !vocab::INDICATORS.iter().any(|(x, _)| x == i))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
     let d = driver.clone();
     let nid = note.clone();
     view! {
@@ -110,23 +138,41 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                        on_input=move |v: String| e4(NoteField::OwnWords, v)/>
             <fieldset class="fb-fieldset">
                 <legend class="fb-label">"Indicators observed"</legend>
-                {vocab::INDICATORS.iter().map(|(iid, label)| {
-                    let c4 = c4.clone();
-                    let cid = format!("ind-{iid}");
-                    view! {
-                        <div class="fb-checkbox">
-                            <input type="checkbox" id=cid.clone() prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.indicators.iter().any(|i| i == iid)))
-                                   on:change=move |ev| { let on = event_target_checked(&ev); c4(Box::new(move |tx, n| notes::set_indicator(tx, n, iid, on))); }/>
-                            <label for=cid>{*label}</label>
-                        </div>
-                    }
+                {vocab::INDICATORS.iter().map(|(iid, label)| indicator(iid, label)).collect_view()}
+                // Ticked on this note from an older checklist: still shown, with the old words.
+                {move || retired.get().into_iter().map(|iid| {
+                    let label = vocab::indicator_label(&iid);
+                    indicator(&iid, &label)
                 }).collect_view()}
             </fieldset>
             <div class="fb-checkbox">
                 <input type="checkbox" id="note-reachable" prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.reachable))
-                       on:change=move |ev| { let on = event_target_checked(&ev); c5(Box::new(move |tx, n| notes::set_reachable(tx, n, on))); }/>
+                       on:change=move |ev| { let on = event_target_checked(&ev); c5(Box::new(move |tx, n| {
+                           // Not a reachable moment after all: its kind goes with it.
+                           if !on && !notes::set_reachable_kind(tx, n, "")? {
+                               return Ok(false);
+                           }
+                           notes::set_reachable(tx, n, on)
+                       })); }/>
                 <label for="note-reachable">"This was a reachable moment"</label>
             </div>
+            <Show when=move || current.with(|n| n.as_ref().is_some_and(|n| n.reachable))>
+                <fieldset class="fb-fieldset fb-conditional">
+                    <legend class="fb-label">"What kind of reachable moment?"</legend>
+                    {vocab::REACHABLE_MOMENTS.iter().enumerate().map(|(i, (kid, label))| {
+                        let rid = if i == 0 { "note-reachable-kind".to_owned() } else { format!("note-reachable-kind-{kid}") };
+                        let c7 = c7.clone();
+                        view! {
+                            <div class="fb-radio">
+                                <input type="radio" id=rid.clone() name="note-reachable-kind" value=*kid
+                                       prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.reachable_kind == *kid))
+                                       on:change=move |_| { c7(Box::new(move |tx, n| notes::set_reachable_kind(tx, n, kid))); }/>
+                                <label for=rid>{*label}</label>
+                            </div>
+                        }
+                    }).collect_view()}
+                </fieldset>
+            </Show>
             <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
             <TextField id="note-follow-ups" rows=3 value=field(|n| n.follow_ups.clone())
                        on_input=move |v: String| e5(NoteField::FollowUps, v)/>
