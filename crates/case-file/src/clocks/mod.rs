@@ -141,14 +141,25 @@ pub fn clocks(case: &Case, now: i64, settings: &Settings) -> Vec<Clock> {
 
 /// When the return home interview for a return at `returned` is due in this case: 48 hours
 /// when exploitation is suspected, otherwise 72 (used by validation to ask for a late reason).
+/// Hours on London's clocks: a return at 10:00 on Wednesday is due by 10:00 on Friday,
+/// whether or not the clocks change in between ([`same_time_days_later`]).
 pub fn rhi_due(case: &Case, returned: i64) -> i64 {
     rhi_due_by(case, returned, None)
 }
 
 /// [`rhi_due`] judged on what the case held at `until` (all of it when None).
 fn rhi_due_by(case: &Case, returned: i64, until: Option<i64>) -> i64 {
-    let hours = if suspected(case, until) { 48 } else { 72 };
-    returned.saturating_add(hours * HOUR)
+    let days = if suspected(case, until) { 2 } else { 3 };
+    same_time_days_later(returned, days)
+}
+
+/// The same London clock time `days` days after `at` (24 hours a day on London's clocks, so
+/// a deadline that spans a change of the clocks keeps its time of day: one hour less or
+/// more actually passes). A time the March change skips falls an hour later.
+pub fn same_time_days_later(at: i64, days: i64) -> i64 {
+    let l = london::local(at);
+    let seconds = at.rem_euclid(60_000);
+    london::instant(calendar::add_days(l.date(), days), l.hour, l.minute).saturating_add(seconds)
 }
 
 /// NRM statuses that mean exploitation is suspected or found.
@@ -280,8 +291,7 @@ fn submitted(case: &Case) -> Vec<(i64, &Assessment)> {
 fn latest_submitted(case: &Case, until: Option<i64>) -> Option<(i64, &Assessment)> {
     submitted(case)
         .into_iter()
-        .filter(|(t, _)| until.is_none_or(|u| *t <= u))
-        .next_back()
+        .rfind(|(t, _)| until.is_none_or(|u| *t <= u))
 }
 
 /// Due "by date D": the whole of D counts, so it is late from midnight at its end.
@@ -352,7 +362,7 @@ impl Ctx<'_> {
         shown(&self.case.meetings, |m| &m.removal)
     }
 
-    /// 1. A risk assessment within 10 days of the need being identified.
+    /// Clock 1: A risk assessment within 10 days of the need being identified.
     fn assessment(&self, out: &mut Vec<Clock>) {
         let submitted = submitted(self.case);
         for c in shown(&self.case.concerns, |c| &c.removal) {
@@ -373,7 +383,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// 2. Each submitted version reviewed by the right role within 2 working days.
+    /// Clock 2: Each submitted version reviewed by the right role within 2 working days.
     fn assessment_review(&self, out: &mut Vec<Clock>) {
         let submitted = submitted(self.case);
         let latest = submitted.last().map(|(_, a)| a.id.clone());
@@ -403,7 +413,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// 3. The CCE multi-agency meeting within 15 days of the concerns coming to light.
+    /// Clock 3: The CCE multi-agency meeting within 15 days of the concerns coming to light.
     fn meeting(&self, out: &mut Vec<Clock>) {
         let Some((lt, la)) = latest_submitted(self.case, None) else {
             return;
@@ -463,7 +473,7 @@ impl Ctx<'_> {
         .map(str::to_owned)
     }
 
-    /// 4. Review of the assessment and plan: every 6 weeks while Moderate or High, or by
+    /// Clock 4: Review of the assessment and plan: every 6 weeks while Moderate or High, or by
     /// the plan's review date or the latest meeting's next review date, whichever is sooner.
     fn plan_review(&self, out: &mut Vec<Clock>) {
         struct Anchor<'m> {
@@ -547,57 +557,62 @@ impl Ctx<'_> {
         ));
     }
 
-    /// 5 and 6. For each return from missing: the interview offered within 24 hours and
+    /// Clock 5 and 6: For each return from missing: the interview offered within 24 hours and
     /// held within 72 (48 when exploitation is suspected).
     fn rhi(&self, out: &mut Vec<Clock>) {
         for e in shown(&self.case.missing, |e| &e.removal) {
             let Some(end) = e.end else { continue };
-            let not_completed = (e.rhi == "not-completed").then(|| {
-                (
-                    e.rhi_offered.unwrap_or(end),
-                    format!(
+            // Closed without an interview, or with one whose time is not recorded: not "met"
+            // (nothing shows it was on time); the reason is kept.
+            let closed = match (e.rhi.as_str(), e.rhi_completed) {
+                ("not-completed", _) => Some(State::MetLate {
+                    at: e.rhi_offered.unwrap_or(end),
+                    reason: format!(
                         "Not completed: {}",
                         vocab::label(vocab::RHI_REASONS, &e.rhi_reason)
                     ),
-                )
-            });
-            let completed = (e.rhi == "completed").then_some(e.rhi_completed);
-            let offered = e
-                .rhi_offered
-                .or(completed.flatten())
-                .map(|t| (t, String::new()))
-                .or(not_completed.clone());
-            out.push(self.clock(
+                }),
+                ("completed", None) => Some(State::MetLate {
+                    at: e.rhi_offered.unwrap_or(end),
+                    reason: "Time of the interview not recorded".to_owned(),
+                }),
+                _ => None,
+            };
+            let completed = e.rhi_completed.filter(|_| e.rhi == "completed");
+
+            // An interview held was offered, at the latest when it was held.
+            let offered = e.rhi_offered.or(completed).map(|t| (t, String::new()));
+            let mut offer = self.clock(
                 Kind::RhiOffer,
                 "Return home interview (RHI) offer",
                 WORKER,
                 source("missing", &e.id),
                 end,
-                end.saturating_add(24 * HOUR),
+                same_time_days_later(end, 1),
                 offered,
-            ));
-            let held = match completed {
-                Some(Some(at)) => Some((at, late_reason(e))),
-                Some(None) => Some((end, "Time of the interview not recorded".to_owned())),
-                None => not_completed,
-            };
-            let until = match &held {
-                Some((at, _)) if completed.is_some() => Some(*at),
-                _ => None,
-            };
-            out.push(self.clock(
+            );
+            if let (true, Some(c)) = (offer.state.is_open(), &closed) {
+                offer.state = c.clone();
+            }
+            out.push(offer);
+
+            let mut held = self.clock(
                 Kind::Rhi,
                 "Return home interview (RHI)",
                 WORKER,
                 source("missing", &e.id),
                 end,
-                rhi_due_by(self.case, end, until),
-                held,
-            ));
+                rhi_due_by(self.case, end, completed),
+                completed.map(|at| (at, late_reason(e))),
+            );
+            if let Some(c) = closed {
+                held.state = c;
+            }
+            out.push(held);
         }
     }
 
-    /// 7. A transition-to-adulthood worker allocated by the 17th birthday.
+    /// Clock 7: A transition-to-adulthood worker allocated by the 17th birthday.
     fn transition(&self, out: &mut Vec<Clock>) {
         let p = &self.case.profile;
         let Some(born) = iso_date(&p.dob) else {
@@ -623,7 +638,7 @@ impl Ctx<'_> {
         ));
     }
 
-    /// 8. Each safety-plan action with a due date, done by it. Actions record no time of
+    /// Clock 8: Each safety-plan action with a due date, done by it. Actions record no time of
     /// completion, so a done action counts as done on time.
     fn actions(&self, out: &mut Vec<Clock>) {
         for a in shown(&self.case.plan.actions, |a| &a.removal) {
@@ -650,7 +665,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// 9. An NRM referral waiting for a decision, with reminders at each configured age.
+    /// Clock 9: An NRM referral waiting for a decision, with reminders at each configured age.
     fn nrm(&self, out: &mut Vec<Clock>) {
         let Some(&first) = self.settings.nrm_reminder_days.first() else {
             return;
