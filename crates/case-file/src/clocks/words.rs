@@ -164,3 +164,29 @@ fn nrm(clock: &Clock, now: i64, today: calendar::Date) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_in_minutes_hours_then_days() {
+        assert_eq!(span(59_999), "less than a minute");
+        assert_eq!(span(MINUTE), "1 minute");
+        assert_eq!(span(HOUR - 1), "59 minutes");
+        assert_eq!(span(HOUR), "1 hour");
+        assert_eq!(span(48 * HOUR - 1), "47 hours");
+        assert_eq!(span(48 * HOUR), "2 days");
+        assert_eq!(span(DAY * 400), "400 days");
+    }
+
+    #[test]
+    fn dates_carry_the_year_only_when_it_is_not_this_one() {
+        assert_eq!(date((2026, 11, 27), (2026, 1, 1)), "27 November");
+        assert_eq!(date((2027, 1, 15), (2026, 12, 30)), "15 January 2027");
+        assert_eq!(
+            day_and_date((2026, 11, 27), (2026, 11, 25)),
+            "Friday 27 November"
+        );
+    }
+}
