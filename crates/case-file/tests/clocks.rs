@@ -1089,7 +1089,7 @@ fn an_nrm_referral_with_no_decision_escalates_at_each_threshold() {
     let c = one(&case, at + 10 * DAY, Kind::Nrm);
     assert_eq!((c.started, c.due, c.escalation), (at, at + 30 * DAY, 0));
     assert_eq!(c.state, State::Upcoming);
-    assert_eq!(c.what, "NRM referral — no decision yet");
+    assert_eq!(c.what, "National Referral Mechanism (NRM) referral");
     assert_eq!(
         words::when(&c, at + 10 * DAY),
         "referred 10 days ago, no decision"

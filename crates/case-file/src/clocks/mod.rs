@@ -686,7 +686,7 @@ impl Ctx<'_> {
             let due = threshold(started, first);
             let mut c = self.clock(
                 Kind::Nrm,
-                "NRM referral — no decision yet",
+                "National Referral Mechanism (NRM) referral",
                 WORKER,
                 source("nrm", ""),
                 started,
@@ -723,7 +723,7 @@ impl Ctx<'_> {
             // A decision is the Home Office's, not late work by the service: always "met".
             let mut c = self.clock(
                 Kind::Nrm,
-                "NRM referral — decision made",
+                "National Referral Mechanism (NRM) referral",
                 WORKER,
                 source("nrm", ""),
                 referred.at,
