@@ -229,7 +229,12 @@ pub fn set_legal_status(
         if tx.get_all(c, old_key)?.is_empty() {
             continue;
         }
-        if !old.is_empty() && !(old == "none" && on) {
+        let carry = match old.as_str() {
+            "" => false,
+            "none" => !on,
+            _ => true,
+        };
+        if carry {
             doc::set_flag(tx, c, LEGAL_STATUSES, &old, true)?;
         }
         tx.delete(c, old_key)?;
