@@ -52,16 +52,18 @@ pub fn add(tx: &mut impl Transactable, c: &Concern) -> Result<(), AutomergeError
     let item = doc::push_item(tx, &ROOT, LIST, &c.id)?;
     tx.put(&item, "at", ScalarValue::Timestamp(c.at))?;
     tx.put(&item, "by", c.by.as_str())?;
-    schema::write_text(tx, std::slice::from_ref(&item), Record::Concern, "what", &c.what)?;
+    schema::write_text(
+        tx,
+        std::slice::from_ref(&item),
+        Record::Concern,
+        "what",
+        &c.what,
+    )?;
     Ok(())
 }
 
 /// Edit what the concerns are. False if there is no such record.
-pub fn set_what(
-    tx: &mut impl Transactable,
-    id: &str,
-    what: &str,
-) -> Result<bool, AutomergeError> {
+pub fn set_what(tx: &mut impl Transactable, id: &str, what: &str) -> Result<bool, AutomergeError> {
     doc::on_item(tx, &ROOT, LIST, id, |tx, c| {
         schema::write_text(tx, std::slice::from_ref(c), Record::Concern, "what", what)?;
         removal::touch(tx, c)

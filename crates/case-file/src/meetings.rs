@@ -10,8 +10,8 @@
 
 use fieldbook_sync::automerge::transaction::{Transactable, Transaction};
 use fieldbook_sync::automerge::{
-    AutoCommit, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue,
-    Value, ROOT,
+    AutoCommit, Automerge, AutomergeError, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
+    ROOT,
 };
 
 use crate::doc;
