@@ -156,7 +156,7 @@ pub const INDICATORS: &[Choice] = &[
     ),
     ("drugs-hidden", "Drugs hidden inside their body"),
     (
-        "money-gifts",
+        "unexplained-items",
         "Unexplained money, phones, credit, clothes, jewellery, haircuts or gifts",
     ),
     ("hurt", "Back from missing injured or dishevelled"),
@@ -218,6 +218,10 @@ pub const INDICATORS: &[Choice] = &[
 /// (merged several of today's items, or not in the guidance's list). Never offered for new
 /// ticks; notes that have them still show them with these labels.
 pub const RETIRED_INDICATORS: &[Choice] = &[
+    (
+        "money-gifts",
+        "Unexplained money, phones, SIM cards, clothes or gifts",
+    ),
     (
         "carrying",
         "Carrying drugs, weapons or cash beyond their means",
