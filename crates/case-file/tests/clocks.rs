@@ -792,15 +792,20 @@ fn each_sign_of_suspected_exploitation_shortens_the_rhi_to_48_hours() {
     assert_eq!(rhi_due(&c, end), end + 48 * HOUR, "Moderate");
     c.assessments = vec![submitted("a1", end - DAY, "emerging")];
     assert_eq!(rhi_due(&c, end), end + 72 * HOUR, "Emerging");
-    // Ratings that together suggest exploitation, even at Emerging.
-    c.assessments[0].categories = ["missing", "coercion"]
-        .iter()
-        .map(|id| fieldbook_case::assessment::Category {
-            id: (*id).into(),
-            text: String::new(),
-            rating: level("high", end - DAY),
-        })
-        .collect();
+    // Ratings that together suggest exploitation, even at Emerging: raised concern under
+    // missing, coercion, contact and offending at once (three of them is not enough).
+    let raised = |ids: &[&str]| -> Vec<fieldbook_case::assessment::Category> {
+        ids.iter()
+            .map(|id| fieldbook_case::assessment::Category {
+                id: (*id).into(),
+                text: String::new(),
+                rating: level("moderate", end - DAY),
+            })
+            .collect()
+    };
+    c.assessments[0].categories = raised(&["missing", "coercion", "contact"]);
+    assert_eq!(rhi_due(&c, end), end + 72 * HOUR, "three of the four");
+    c.assessments[0].categories = raised(&["missing", "coercion", "contact", "offending"]);
     assert_eq!(rhi_due(&c, end), end + 48 * HOUR, "suggests CCE");
 
     let mut c = base.clone();
