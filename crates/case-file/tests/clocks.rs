@@ -1038,6 +1038,8 @@ fn safety_plan_actions_by_their_due_dates() {
         }
     );
     assert_eq!(all[1].whom, "Owner not recorded");
+    // An action records no time it was done, so none is said (its due date could be ahead).
+    assert_eq!(words::when(&all[1], now), "done");
     let late = london(2026, 12, 4, 0, 45);
     assert_eq!(one_action(&case, late, "x1").state, State::Overdue);
     assert_eq!(
