@@ -39,7 +39,7 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
     }
     await page.goto(`${base}/${cid}`)
     await page.getByLabel("Information and analysis").fill(`Observed for ${cid}.`)
-    await page.getByLabel(["missing", "coercion", "offending"].includes(cid) ? "High" : "Emerging", { exact: true }).check()
+    await page.getByLabel(["missing", "coercion", "contact", "offending"].includes(cid) ? "High" : "Emerging", { exact: true }).check()
   }
   await page.goto(`${base}/summary`)
   await page.getByLabel("Summary of concerns and analysis").fill("Pattern of missing with coercion.")
@@ -205,12 +205,13 @@ test("the chronology shows events from both devices in time order, and every scr
   assert.deepEqual(await axeViolations(a), [], "safety plan")
   await a.goto(`${app.server.url}#/case/${id}/profile`)
   await a.getByLabel("In their own words").fill("I want to be a mechanic.")
-  await a.getByLabel("Legal status").selectOption("cin")
+  await a.getByLabel("Child in need").check()
   assert.deepEqual(await axeViolations(a), [], "profile")
   await upToDate(a)
   const got = await runClient(app.server.wsUrl, ["get", `automerge:${id}`])
   const profile = JSON.parse(got.stdout).profile
-  assert.deepEqual([profile.voice, profile.legalStatus], ["I want to be a mechanic.", "cin"])
+  // Legal statuses are ticked (they combine): `legalStatuses: { <id>: true }`.
+  assert.deepEqual([profile.voice, profile.legalStatuses], ["I want to be a mechanic.", { cin: true }])
   await a.context().close()
   await b.context().close()
 })
