@@ -119,8 +119,22 @@ fn MissingFields(
             <p class="fb-hint">"Offer it within 24 hours of their return and complete it within 72 hours (48 hours when criminal exploitation is suspected)."</p>
             {time_input("rhi-offered", "When it was offered", |e| e.rhi_offered, |e, v| e.rhi_offered = v)}
             {move || field_error(&errors.get(), "rhi")}
-            <Radios id="rhi".into() legend="Was the interview completed?".into() choices=RHI_STATES
-                    selected=Some(e.get_untracked().rhi) on_pick=Callback::new(move |v| e.update(|e| e.rhi = v)) hint=None/>
+            // Not `Radios`: its ids (`rhi-<value>`) would give the "Completed" radio the id of
+            // the completion time below, and that field's label would point at the radio.
+            <fieldset class="fb-fieldset">
+                <legend class="fb-label">"Was the interview completed?"</legend>
+                {RHI_STATES.iter().enumerate().map(|(i, (v, label))| {
+                    let rid = if i == 0 { "rhi".to_owned() } else { format!("rhi-state-{v}") };
+                    view! {
+                        <div class="fb-radio">
+                            <input type="radio" id=rid.clone() name="rhi" value=*v
+                                   prop:checked=move || e.with(|e| e.rhi == *v)
+                                   on:change=move |_| e.update(|e| e.rhi = (*v).to_owned())/>
+                            <label for=rid>{*label}</label>
+                        </div>
+                    }
+                }).collect_view()}
+            </fieldset>
             <Show when=move || e.with(|e| e.rhi == "completed")>
                 {time_input("rhi-completed", "When it was completed", |e| e.rhi_completed, |e, v| e.rhi_completed = v)}
             </Show>
