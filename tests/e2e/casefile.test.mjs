@@ -56,8 +56,9 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
   await page.getByTestId("submit-assessment").click()
   await page.getByTestId("assessment-history").getByText(/overall: High/).waitFor()
   assert.deepEqual(await axeViolations(page), [])
-  await page.getByTestId("confirm-level").click()
-  await page.getByTestId("assessment-history").getByText(new RegExp(`confirmed by ${literally(AYO)}`)).waitFor()
+  // A practitioner cannot confirm the level: a High version waits for a child protection chair.
+  await page.getByTestId("assessment-history").getByText(/waiting for review by a child protection chair/).waitFor()
+  assert.equal(await page.getByTestId("review-link").count(), 0)
 
   await start()
   await upToDate(page)
@@ -67,7 +68,8 @@ test("a 12-category risk assessment is completed offline, survives a reload, and
   const a = doc.assessments.find(x => x.id === aid)
   assert.ok(a.submitted, "submitted on the server")
   assert.equal(a.overall.value, "high")
-  assert.equal(a.confirmed.by, AYO)
+  assert.equal(a.confirmed, undefined, "not confirmed by the practitioner")
+  assert.equal(a.review, undefined)
   assert.equal(a.categories.coercion.rating.value, "high")
   assert.equal(a.categories.safeguarding.text, "Observed for safeguarding.")
   await page.context().close()

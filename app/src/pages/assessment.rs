@@ -68,12 +68,12 @@ pub fn Assessments(driver: Driver, id: DocumentId) -> impl IntoView {
                                     <strong>{format!("{} — overall: {}", format_time(a.submitted.unwrap_or(a.started)),
                                         a.overall.value().map(|v| vocab::label(vocab::LEVELS, v)).unwrap_or_else(|| "in dispute".into()))}</strong>
                                     <p class="fb-hint">{format!("Completed by {}", a.completed_by)}
-                                        {match &a.confirmed { Some((by, at)) => format!(" · confirmed by {by} on {}", format_time(*at)), None => " · not yet confirmed by a manager".into() }}</p>
-                                    {a.confirmed.is_none().then(|| {
-                                        let (d, aid) = (d.clone(), a.id.clone());
-                                        view! { <button class="fb-button fb-button-secondary" data-testid="confirm-level"
-                                            on:click=move |_| { let by = d.author(); d.act_on(id, VERSION_GONE, |tx| assessment::confirm(tx, &aid, &by, now())); }>
-                                            "Confirm the overall level (manager)"</button> }
+                                        {review_line(a)}</p>
+                                    // Reviewed only by the right role, on the review page.
+                                    {(a.review.is_none() && a.confirmed.is_none()).then(|| {
+                                        a.overall.value().map(assessment::reviewer_for).filter(|r| may_review(&d, r)).map(|_| view! {
+                                            <p><a class="fb-button fb-button-secondary" data-testid="review-link" href=Route::review(id, &a.id).href()>"Review this assessment"</a></p>
+                                        })
                                     })}
                                     <LateEditsNotice driver=d.clone() id=id version=a.clone()/>
                                     {a.has_conflict().then(|| view! { <p class="fb-warning">"A rating or the overall level was set two ways at the same time: choose what to keep at the top of this page."</p> })}
@@ -437,6 +437,22 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
         <Show when=move || is_draft.get()>
             <button class="fb-button" data-testid="submit-assessment" on:click=submit.clone()>"Submit assessment"</button>
         </Show>
+    }
+}
+
+/// " · reviewed by … on …", " · confirmed by … on …" (before reviews recorded decisions),
+/// or who it is waiting for.
+fn review_line(a: &Assessment) -> String {
+    match (&a.review, &a.confirmed, a.overall.value()) {
+        (Some(r), _, _) => format!(
+            " · reviewed by {} on {}: {}",
+            r.by,
+            format_time(r.at),
+            vocab::label(vocab::LEVELS, &r.level)
+        ),
+        (None, Some((by, at)), _) => format!(" · confirmed by {by} on {}", format_time(*at)),
+        (None, None, Some(level)) => format!(" · waiting for review by {}", reviewer_words(level)),
+        (None, None, None) => " · not reviewed: the overall level is in dispute".to_owned(),
     }
 }
 
