@@ -57,7 +57,10 @@ impl Section {
 /// One page of the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// Home: "Due and overdue" for every case on the device, and adding a case.
     Cases,
+    /// The manager view: the same clocks for the caseload on the device, by worker.
+    Team,
     Settings,
     /// Sign in (the only screen before anyone has; reached from the "sign-in has ended" banner).
     SignIn,
@@ -124,6 +127,7 @@ impl Route {
         let item = |s: &str| ItemId::new(s);
         let (id, rest) = match parts {
             ["settings"] => return Some(Route::Settings),
+            ["team"] => return Some(Route::Team),
             ["sign-in"] => return Some(Route::SignIn),
             ["case", id, rest @ ..] => (id.parse::<DocumentId>().ok()?, rest),
             _ => return None,
@@ -149,6 +153,7 @@ impl Route {
         match self {
             Route::Cases => "#/".to_owned(),
             Route::Settings => "#/settings".to_owned(),
+            Route::Team => "#/team".to_owned(),
             Route::SignIn => "#/sign-in".to_owned(),
             Route::Case(id) => format!("#/case/{id}"),
             Route::Note(id, n) => format!("#/case/{id}/note/{n}"),
@@ -202,7 +207,7 @@ impl Route {
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
-            Route::Cases | Route::Settings | Route::SignIn | Route::NotFound => None,
+            Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -225,6 +230,7 @@ mod tests {
         let a = ItemId::new("0123456789abcdef").unwrap();
         let mut all = vec![
             Route::Cases,
+            Route::Team,
             Route::Settings,
             Route::SignIn,
             Route::Case(id),
@@ -293,6 +299,13 @@ mod tests {
     }
 
     #[test]
+    fn the_manager_view_has_its_own_fragment() {
+        assert_eq!(Route::parse("#/team"), Route::Team);
+        assert_eq!(Route::Team.href(), "#/team");
+        assert_eq!(Route::Team.case(), None);
+    }
+
+    #[test]
     fn unknown_or_garbage_fragments_are_not_found() {
         let id = DocumentId::random();
         let long = "a".repeat(MAX_HASH + 1);
@@ -310,6 +323,8 @@ mod tests {
             format!("#/case/{id}/assessment/a1/summary/more"),
             format!("#/case/{id}/missing"),
             "#/settings/x".to_owned(),
+            "#/team/x".to_owned(),
+            "#/teams".to_owned(),
             "#/sign-in/x".to_owned(),
             "#/signin".to_owned(),
             "#/sign-in/".to_owned(),
@@ -391,7 +406,7 @@ mod tests {
         for r in every_route(id) {
             let expect = !matches!(
                 r,
-                Route::Cases | Route::Settings | Route::SignIn | Route::NotFound
+                Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound
             );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }
