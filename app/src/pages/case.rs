@@ -80,6 +80,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     </li>
                 }).collect_view())}
             </ol>
+            <super::deadlines::Deadlines driver=d.clone() id=id case=c/>
             <MissingList case=c id=id/>
             <NrmSection driver=d.clone() id=id case=c/>
             <Outcomes driver=d.clone() id=id case=c/>

@@ -13,7 +13,7 @@ use crate::Case;
 pub const NOT_ALLOCATED: &str = "Not allocated";
 
 /// How urgent a clock is, for people: the tag shown with it (never colour alone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Urgency {
     Overdue,
     DueSoon,

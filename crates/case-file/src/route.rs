@@ -75,6 +75,8 @@ pub enum Route {
     Plan(DocumentId),
     Profile(DocumentId),
     Chronology(DocumentId),
+    /// Every deadline of a case (open, then done).
+    Deadlines(DocumentId),
     NotFound,
 }
 
@@ -144,6 +146,7 @@ impl Route {
             ["plan"] => Route::Plan(id),
             ["profile"] => Route::Profile(id),
             ["chronology"] => Route::Chronology(id),
+            ["deadlines"] => Route::Deadlines(id),
             _ => return None,
         })
     }
@@ -168,6 +171,7 @@ impl Route {
             Route::Plan(id) => format!("#/case/{id}/plan"),
             Route::Profile(id) => format!("#/case/{id}/profile"),
             Route::Chronology(id) => format!("#/case/{id}/chronology"),
+            Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
         }
@@ -217,7 +221,8 @@ impl Route {
             | Route::Missing(id, _)
             | Route::Plan(id)
             | Route::Profile(id)
-            | Route::Chronology(id) => Some(*id),
+            | Route::Chronology(id)
+            | Route::Deadlines(id) => Some(*id),
         }
     }
 }
@@ -245,6 +250,7 @@ mod tests {
             Route::Plan(id),
             Route::Profile(id),
             Route::Chronology(id),
+            Route::Deadlines(id),
             Route::NotFound,
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
@@ -317,6 +323,7 @@ mod tests {
             format!("#/case/{id}/"),
             format!("#/case/{id}/unknown"),
             format!("#/case/{id}/plan/extra"),
+            format!("#/case/{id}/deadlines/x"),
             format!("#/case/{id}/note"),
             format!("#/case/{id}/note/"),
             format!("#/case/{id}/assessment/a1/not-a-section"),
