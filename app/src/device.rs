@@ -36,6 +36,47 @@ impl Default for Policy {
     }
 }
 
+/// The service's deadline settings (`clock_settings` in the session answer), kept with the
+/// device policy so the home screen uses them offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClockSettings {
+    pub nrm_reminder_days: Vec<u32>,
+    pub due_soon_hours: u32,
+    pub transition_notice_days: u32,
+}
+
+impl Default for ClockSettings {
+    fn default() -> Self {
+        ClockSettings::from(&fieldbook_case::clocks::Settings::default())
+    }
+}
+
+impl From<&fieldbook_case::clocks::Settings> for ClockSettings {
+    fn from(s: &fieldbook_case::clocks::Settings) -> Self {
+        ClockSettings {
+            nrm_reminder_days: s.nrm_reminder_days.clone(),
+            due_soon_hours: s.due_soon_hours as u32,
+            transition_notice_days: s.transition_notice_days as u32,
+        }
+    }
+}
+
+impl ClockSettings {
+    pub fn to_settings(&self) -> fieldbook_case::clocks::Settings {
+        let d = fieldbook_case::clocks::Settings::default();
+        fieldbook_case::clocks::Settings {
+            nrm_reminder_days: if self.nrm_reminder_days.is_empty() {
+                d.nrm_reminder_days
+            } else {
+                self.nrm_reminder_days.clone()
+            },
+            due_soon_hours: self.due_soon_hours.into(),
+            transition_notice_days: self.transition_notice_days.into(),
+        }
+    }
+}
+
 /// What the app keeps in `LockFacts::policy` (plain, readable while locked: no content).
 /// The device id lets a locked device sign in again as the same device, whose server-held
 /// key unwraps its data.
@@ -43,6 +84,7 @@ impl Default for Policy {
 #[serde(default)]
 pub struct Record {
     pub device_policy: Policy,
+    pub clock_settings: ClockSettings,
     pub device_id: Option<String>,
     /// The copy was erased after too many wrong passcodes: only signing in opens it now.
     pub wiped: Option<Wiped>,
@@ -73,6 +115,7 @@ impl Record {
         let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
         Record {
             device_policy: serde_json::from_value(v["device_policy"].clone()).unwrap_or_default(),
+            clock_settings: serde_json::from_value(v["clock_settings"].clone()).unwrap_or_default(),
             device_id: v["device"]["id"].as_str().map(str::to_owned),
             wiped: None,
         }

@@ -109,6 +109,26 @@ impl AccessModel {
         self.restricted.contains_key(doc)
     }
 
+    /// Who case `doc` (or the case it is part of) is allocated to, as devices are told in
+    /// caseload indexes: the allocated person's display name and the team's id.
+    pub fn allocation(&self, doc: &DocumentId) -> fieldbook_case::caseload::Allocation {
+        let case = self.cases.get(doc).and_then(|c| match c.part_of {
+            Some(parent) => self.cases.get(&parent),
+            None => Some(c),
+        });
+        fieldbook_case::caseload::Allocation {
+            worker: case
+                .and_then(|c| c.allocated.as_ref())
+                .and_then(|u| self.users.get(u))
+                .map(|u| u.display_name.clone())
+                .unwrap_or_default(),
+            team: case
+                .and_then(|c| c.team.as_ref())
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+        }
+    }
+
     pub fn user(&self, id: &UserId) -> Option<&User> {
         self.users.get(id)
     }
@@ -162,7 +182,8 @@ impl AccessModel {
             // start-up), so only a new case by someone who may create one.
             return match u.role {
                 Role::Practitioner | Role::Manager => Allowed::Edit,
-                Role::Administrator => Allowed::Nothing,
+                // Chairs review cases they are granted; they do not open new ones.
+                Role::Chair | Role::Administrator => Allowed::Nothing,
             };
         };
         let normal = match case.part_of {

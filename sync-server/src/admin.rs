@@ -127,7 +127,7 @@ enum UsersCommand {
         /// Display name, e.g. "Ayesha Khan".
         #[arg(long)]
         name: String,
-        /// practitioner, manager or administrator.
+        /// practitioner, manager, chair (child protection chair) or administrator.
         #[arg(long, value_parser = parse_role)]
         role: Role,
         #[arg(long)]
@@ -276,8 +276,9 @@ struct AuditSubject {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s)
-        .ok_or_else(|| format!("unknown role {s:?}: use practitioner, manager or administrator"))
+    Role::parse(s).ok_or_else(|| {
+        format!("unknown role {s:?}: use practitioner, manager, chair or administrator")
+    })
 }
 
 fn parse_access(s: &str) -> Result<Access, String> {
@@ -1256,7 +1257,7 @@ mod tests {
             .contains("not a document id"));
         assert!(parse_role("boss")
             .unwrap_err()
-            .contains("practitioner, manager or administrator"));
+            .contains("practitioner, manager, chair or administrator"));
         assert_eq!(parse_access("edit"), Ok(Access::Edit));
     }
 }

@@ -52,6 +52,7 @@ pub struct Auth {
     secure_cookies: bool,
     allowed_origins: Vec<String>,
     device_policy: DevicePolicy,
+    clock_settings: ClockSettings,
     /// Seals device keys in the directory (the master key's cipher).
     device_key_wrap: Arc<crate::storage::keys::Sealer>,
 }
@@ -79,6 +80,25 @@ impl DevicePolicy {
     }
 }
 
+/// Deadline settings the service chooses (config `clock_*`), sent in the session body as
+/// `clock_settings`; the app reads them into `fieldbook_case::clocks::Settings`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClockSettings {
+    pub nrm_reminder_days: Vec<u32>,
+    pub due_soon_hours: u32,
+    pub transition_notice_days: u32,
+}
+
+impl ClockSettings {
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        ClockSettings {
+            nrm_reminder_days: c.clock_nrm_reminder_days.clone(),
+            due_soon_hours: c.clock_due_soon_hours,
+            transition_notice_days: c.clock_transition_notice_days,
+        }
+    }
+}
+
 /// Why a request has no valid session, in the 401 body's `reason`: a revoked device wipes
 /// itself; otherwise the person signs in again and keeps their unsent work.
 pub use fieldbook_case::account::{REASON_DEVICE_REVOKED, REASON_SIGNED_OUT};
@@ -95,6 +115,7 @@ pub struct AuthSettings {
     pub secure_cookies: bool,
     pub allowed_origins: Vec<String>,
     pub device_policy: DevicePolicy,
+    pub clock_settings: ClockSettings,
     pub device_key_wrap: Arc<crate::storage::keys::Sealer>,
 }
 
@@ -162,6 +183,7 @@ impl Auth {
             secure_cookies: s.secure_cookies,
             allowed_origins: s.allowed_origins,
             device_policy: s.device_policy,
+            clock_settings: s.clock_settings,
             device_key_wrap: s.device_key_wrap,
         }
     }
@@ -353,6 +375,7 @@ impl Auth {
             "caseload": user.caseload.to_string(),
             "expires_at": session.expires_at,
             "device_policy": self.device_policy,
+            "clock_settings": self.clock_settings,
         }))
     }
 

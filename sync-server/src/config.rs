@@ -107,6 +107,14 @@ pub struct Config {
     /// backups (docs/AT-REST.md). The environment variable `FIELDBOOK_MASTER_KEY` (base64),
     /// when set, is used instead and no file is read.
     pub master_key_file: Option<PathBuf>,
+    /// Deadlines the service sets rather than the guidance (session body `clock_settings`):
+    /// days after an NRM referral with no decision at which its reminder escalates,
+    /// ascending (environment: `FIELDBOOK_CLOCK_NRM_REMINDER_DAYS="[30, 60, 90]"`).
+    pub clock_nrm_reminder_days: Vec<u32>,
+    /// A deadline within this many hours shows as "due soon".
+    pub clock_due_soon_hours: u32,
+    /// Days before the 17th birthday the "transition worker allocated" deadline shows.
+    pub clock_transition_notice_days: u32,
 }
 
 impl Default for Config {
@@ -143,6 +151,9 @@ impl Default for Config {
             device_unlock_attempts: 5,
             device_lease_days: 14,
             exit_url: "exit.html".into(),
+            clock_nrm_reminder_days: vec![30, 60, 90],
+            clock_due_soon_hours: 48,
+            clock_transition_notice_days: 183,
             master_key_file: None,
         }
     }
@@ -275,6 +286,21 @@ impl Config {
                 "exit_url {:?} must be a page of the app (e.g. exit.html) or an https:// URL",
                 self.exit_url
             ));
+        }
+        let days = &self.clock_nrm_reminder_days;
+        if days.is_empty()
+            || days.windows(2).any(|w| w[0] >= w[1])
+            || days.iter().any(|d| !(1..=3650).contains(d))
+        {
+            return Err(format!(
+                "clock_nrm_reminder_days {days:?} must list 1 to 3650 days in ascending order, e.g. [30, 60, 90]"
+            ));
+        }
+        if !(1..=720).contains(&self.clock_due_soon_hours) {
+            return Err("clock_due_soon_hours must be between 1 and 720".into());
+        }
+        if self.clock_transition_notice_days > 730 {
+            return Err("clock_transition_notice_days must be at most 730".into());
         }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
@@ -545,6 +571,35 @@ mod tests {
             ..Config::default()
         };
         assert!(c.check().unwrap_err().contains("device_unlock_attempts"));
+    }
+
+    #[test]
+    fn clock_settings_load_from_file_and_env_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("fb.toml", "clock_due_soon_hours = 24")?;
+            jail.set_env("FIELDBOOK_CLOCK_NRM_REMINDER_DAYS", "[14, 28]");
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!(c.clock_nrm_reminder_days, vec![14, 28]);
+            assert_eq!(c.clock_due_soon_hours, 24);
+            assert_eq!(c.clock_transition_notice_days, 183);
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        for bad in [vec![], vec![60, 30], vec![30, 30], vec![0], vec![4000]] {
+            let c = Config {
+                clock_nrm_reminder_days: bad.clone(),
+                ..Config::default()
+            };
+            assert!(
+                c.check().unwrap_err().contains("clock_nrm_reminder_days"),
+                "{bad:?}"
+            );
+        }
+        let c = Config {
+            clock_due_soon_hours: 0,
+            ..Config::default()
+        };
+        assert!(c.check().unwrap_err().contains("clock_due_soon_hours"));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use fieldbook_case::{demo, network};
 use fieldbook_sync::DocumentId;
 
-use crate::accounts::{CaseRecord, Directory, NewUser, Password, Role, Team, TeamId, UserId};
+use crate::accounts::{
+    Access, CaseRecord, Directory, Grantee, NewUser, Password, Role, Team, TeamId, UserId,
+};
 use crate::caseload::{Offline, SeedError};
 use crate::storage::Store;
 
@@ -18,7 +20,8 @@ pub struct DemoUser {
     pub username: &'static str,
     pub name: &'static str,
     pub role: Role,
-    pub team: &'static str,
+    /// None for someone outside the case teams (the chair reaches cases by grants).
+    pub team: Option<&'static str>,
     pub password: &'static str,
 }
 
@@ -34,31 +37,41 @@ pub const USERS: &[DemoUser] = &[
         username: "demo-ayo",
         name: "Ayo Demo (practitioner, North)",
         role: Role::Practitioner,
-        team: "north",
+        team: Some("north"),
         password: "demo-only-ayo-password",
     },
     DemoUser {
         username: "demo-bea",
         name: "Bea Demo (practitioner, North)",
         role: Role::Practitioner,
-        team: "north",
+        team: Some("north"),
         password: "demo-only-bea-password",
     },
     DemoUser {
         username: "demo-cal",
         name: "Cal Demo (practitioner, South)",
         role: Role::Practitioner,
-        team: "south",
+        team: Some("south"),
         password: "demo-only-cal-password",
     },
     DemoUser {
         username: "demo-mo",
         name: "Mo Demo (manager, North and South)",
         role: Role::Manager,
-        team: "north",
+        team: Some("north"),
         password: "demo-only-mo-password",
     },
+    DemoUser {
+        username: "demo-cy",
+        name: "Cy Demo (child protection chair)",
+        role: Role::Chair,
+        team: None,
+        password: "demo-only-cy-password",
+    },
 ];
+
+/// The demo chair (reviews Moderate and High assessments): granted edit on every demo case.
+const CHAIR: usize = 4;
 
 /// How many invented cases the demo seeds.
 pub const PEOPLE_COUNT: usize = demo::PEOPLE.len();
@@ -99,7 +112,7 @@ pub async fn seed<S: Store>(store: &S, dir: &Directory, now_ms: i64) -> Result<u
                     display_name: u.name.into(),
                     role: u.role,
                     agency: AGENCY.into(),
-                    team: Some(TeamId(u.team.into())),
+                    team: u.team.map(|t| TeamId(t.into())),
                     password: Password::new(u.password.into()),
                 },
                 now_ms,
@@ -147,6 +160,14 @@ pub async fn seed<S: Store>(store: &S, dir: &Directory, now_ms: i64) -> Result<u
             part_of: Some(*case),
             ..record
         })
+        .map_err(err)?;
+        dir.add_grant(
+            case,
+            &Grantee::User(ids[CHAIR].clone()),
+            Access::Edit,
+            None,
+            now_ms,
+        )
         .map_err(err)?;
     }
     store.put_setting(SEEDED, "1").await?;

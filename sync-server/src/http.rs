@@ -230,6 +230,7 @@ where
                 secure_cookies: config.serves_https(),
                 allowed_origins: config.allowed_origins.clone(),
                 device_policy: crate::api::DevicePolicy::from_config(config),
+                clock_settings: crate::api::ClockSettings::from_config(config),
                 device_key_wrap: wrap.clone(),
             },
         ))

@@ -463,7 +463,7 @@ fn bad_input_fails_with_a_clear_message() {
 
     let e = a.fails(&add("boss"), None);
     assert!(
-        e.contains("use practitioner, manager or administrator"),
+        e.contains("use practitioner, manager, chair or administrator"),
         "{e}"
     );
     let mut short = add("practitioner");

@@ -106,6 +106,7 @@ export const PASSCODES = {
   bea: "demo-passcode-bea",
   cal: "demo-passcode-cal",
   mo: "demo-passcode-mo",
+  cy: "demo-passcode-cy",
 }
 
 /** Fill in "Choose a passcode for this device" (after signing in on a new device). */
@@ -164,6 +165,7 @@ export const DISPLAY_NAMES = {
   bea: "Bea Demo (practitioner, North)",
   cal: "Cal Demo (practitioner, South)",
   mo: "Mo Demo (manager, North and South)",
+  cy: "Cy Demo (child protection chair)",
 }
 
 const AXE = fileURLToPath(new URL("../../node_modules/axe-core/axe.min.js", import.meta.url))

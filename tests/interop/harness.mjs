@@ -30,6 +30,7 @@ export const DEMO_USERS = {
   bea: { username: "demo-bea", password: "demo-only-bea-password" },
   cal: { username: "demo-cal", password: "demo-only-cal-password" },
   mo: { username: "demo-mo", password: "demo-only-mo-password" },
+  cy: { username: "demo-cy", password: "demo-only-cy-password" },
 }
 
 /**

@@ -25,6 +25,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: V2,
     },
+    Migration {
+        version: 3,
+        sql: V3,
+    },
 ];
 
 /// The newest directory schema this build knows.
@@ -54,6 +58,19 @@ pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), Migra
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     )?;
+    // A step may rebuild a table others refer to (SQLite cannot change a CHECK in place).
+    // SQLite's procedure for that: foreign keys off outside the transaction, rebuild,
+    // `foreign_key_check` before committing, foreign keys back on, whatever happened.
+    let was_on: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA foreign_keys=OFF")?;
+    let result = apply_steps(conn, target);
+    if was_on == 1 {
+        conn.execute_batch("PRAGMA foreign_keys=ON")?;
+    }
+    result
+}
+
+fn apply_steps(conn: &mut Connection, target: i64) -> Result<(), MigrateError> {
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = stored_version(&tx)?;
@@ -70,6 +87,16 @@ pub(super) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), Migra
             return Ok(());
         }
         tx.execute_batch(step.sql)?;
+        let broken: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(MigrateError::Unreadable(format!(
+                "directory migration {} would leave {broken} broken references; nothing was changed",
+                step.version
+            )));
+        }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -237,6 +264,30 @@ CREATE TABLE device_keys (
 );
 ";
 
+/// Version 3 (issue 12): the child protection chair role. SQLite cannot change a CHECK
+/// constraint, so `users` is rebuilt with the same columns and rows (foreign keys are off
+/// while it is, and checked before commit: see [`migrate_to`]).
+const V3: &str = "
+CREATE TABLE users_v3 (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('practitioner', 'manager', 'chair', 'administrator')),
+    agency TEXT NOT NULL,
+    team TEXT REFERENCES teams (id),
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    password_hash TEXT NOT NULL,
+    caseload TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+INSERT INTO users_v3 (id, username, display_name, role, agency, team, active, password_hash,
+                      caseload, created_at)
+SELECT id, username, display_name, role, agency, team, active, password_hash, caseload,
+       created_at FROM users;
+DROP TABLE users;
+ALTER TABLE users_v3 RENAME TO users;
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +370,56 @@ mod tests {
         SqliteStore::open(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
         assert!(tables(&conn).contains(&"chunks".to_owned()));
+    }
+
+    #[test]
+    fn version_3_adds_the_chair_role_and_keeps_every_user_and_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fieldbook.sqlite3");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys=ON").unwrap();
+        migrate_to(&mut conn, 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams VALUES ('north', 'North (invented)', 'Invented Council');
+             INSERT INTO users VALUES ('u-1', 'ayo', 'Invented Ayo', 'manager', 'Invented Council',
+                                       'north', 1, 'hash', 'caseload-1', 1);
+             INSERT INTO manages VALUES ('u-1', 'north');
+             INSERT INTO devices (id, user, name, created_at) VALUES ('d-1', 'u-1', 'phone', 2);",
+        )
+        .unwrap();
+        let chair = "INSERT INTO users VALUES ('u-2', 'cy', 'Invented Cy', 'chair',
+                     'Invented Council', NULL, 1, 'hash', 'caseload-2', 3)";
+        assert!(
+            conn.execute_batch(chair).is_err(),
+            "version 2 has no chair role"
+        );
+        migrate(&mut conn).unwrap();
+        assert_eq!(stored_version(&conn).unwrap(), 3);
+        conn.execute_batch(chair).unwrap();
+        let kept: (String, String, String) = conn
+            .query_row(
+                "SELECT u.display_name, m.team, d.name FROM users u
+                 JOIN manages m ON m.user = u.id JOIN devices d ON d.user = u.id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            kept,
+            ("Invented Ayo".into(), "north".into(), "phone".into())
+        );
+        let on: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(on, 1, "foreign keys are back on after the rebuild");
+        let orphan = conn.execute(
+            "INSERT INTO devices (id, user, name, created_at) VALUES ('d-9', 'nobody', 'x', 4)",
+            [],
+        );
+        assert!(orphan.is_err(), "references to users are still enforced");
+        assert!(conn
+            .execute("UPDATE users SET role = 'boss' WHERE id = 'u-1'", [])
+            .is_err());
     }
 
     #[test]

@@ -55,6 +55,9 @@ impl std::fmt::Display for DeviceId {
 pub enum Role {
     Practitioner,
     Manager,
+    /// A child protection chair: reviews Moderate and High risk assessments (cases reach
+    /// them by grants, like anyone outside the case's team).
+    Chair,
     Administrator,
 }
 
@@ -63,6 +66,7 @@ impl Role {
         match self {
             Role::Practitioner => "practitioner",
             Role::Manager => "manager",
+            Role::Chair => "chair",
             Role::Administrator => "administrator",
         }
     }
@@ -70,6 +74,7 @@ impl Role {
         match s {
             "practitioner" => Some(Role::Practitioner),
             "manager" => Some(Role::Manager),
+            "chair" => Some(Role::Chair),
             "administrator" => Some(Role::Administrator),
             _ => None,
         }

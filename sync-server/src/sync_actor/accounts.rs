@@ -269,8 +269,14 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
     /// marked restricted and read-only (for this person) or not, and record erased cases it
     /// listed under `erased`.
     async fn refresh_caseloads(&mut self, accounts: &crate::watch_access::Accounts) {
-        /// Per case: (restricted, read-only for this person).
-        type Want = BTreeMap<DocumentId, (bool, bool)>;
+        /// Per case: what its entry says for this person.
+        type Want = BTreeMap<DocumentId, Entry>;
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        struct Entry {
+            restricted: bool,
+            read_only: bool,
+            allocation: caseload::Allocation,
+        }
         let (wanted, erased): (Vec<(DocumentId, Want)>, HashSet<DocumentId>) = {
             let Ok(model) = accounts.model.read() else {
                 return;
@@ -285,8 +291,12 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                         .into_iter()
                         .flatten()
                         .map(|d| {
-                            let read_only = model.allowed(&u.id, d) != Allowed::Edit;
-                            (*d, (model.is_restricted(d), read_only))
+                            let entry = Entry {
+                                restricted: model.is_restricted(d),
+                                read_only: model.allowed(&u.id, d) != Allowed::Edit,
+                                allocation: model.allocation(d),
+                            };
+                            (*d, entry)
                         })
                         .collect();
                     (u.caseload, want)
@@ -307,11 +317,12 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                 Some(d) if caseload::is_caseload(d) => caseload::case_ids(d)
                     .into_iter()
                     .map(|c| {
-                        let flags = (
-                            caseload::is_restricted(d, &c),
-                            caseload::is_read_only(d, &c),
-                        );
-                        (c, flags)
+                        let entry = Entry {
+                            restricted: caseload::is_restricted(d, &c),
+                            read_only: caseload::is_read_only(d, &c),
+                            allocation: caseload::allocation(d, &c).unwrap_or_default(),
+                        };
+                        (c, entry)
                     })
                     .collect(),
                 Some(_) => {
@@ -331,17 +342,20 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                     if fresh {
                         caseload::init(tx)?;
                     }
-                    for (doc, &(restricted, read_only)) in &want {
-                        let was = listed.get(doc).copied();
+                    for (doc, entry) in &want {
+                        let was = listed.get(doc).cloned();
                         if was.is_none() {
                             caseload::add(tx, doc, at)?;
                         }
-                        let (was_restricted, was_read_only) = was.unwrap_or_default();
-                        if was_restricted != restricted {
-                            caseload::set_restricted(tx, doc, restricted)?;
+                        let was = was.unwrap_or_default();
+                        if was.restricted != entry.restricted {
+                            caseload::set_restricted(tx, doc, entry.restricted)?;
                         }
-                        if was_read_only != read_only {
-                            caseload::set_read_only(tx, doc, read_only)?;
+                        if was.read_only != entry.read_only {
+                            caseload::set_read_only(tx, doc, entry.read_only)?;
+                        }
+                        if was.allocation != entry.allocation {
+                            caseload::set_allocation(tx, doc, &entry.allocation)?;
                         }
                     }
                     for doc in listed.keys().filter(|d| !want.contains_key(d)) {

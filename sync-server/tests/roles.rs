@@ -1,0 +1,118 @@
+//! Issue 12's server side: the child protection chair role, who a case is allocated to in
+//! each caseload index entry (the manager view groups by it), and the deadline settings in
+//! the session answer. Against the in-process demo server (`support::World`).
+
+use fieldbook_case::caseload;
+use fieldbook_native_client::ClientError;
+use fieldbook_sync::automerge::transaction::Transactable;
+use fieldbook_sync::automerge::ROOT;
+use fieldbook_sync_server::config::Config;
+use fieldbook_sync_server::demo;
+
+mod support;
+use support::{demo_config, http, sign_in, World, T};
+
+#[tokio::test]
+async fn the_chair_reads_the_cases_granted_and_opens_no_new_ones() {
+    let w = World::start().await;
+    let cy = w.person("demo-cy").await;
+    let r = sign_in(&w.addr, "demo-cy", "demo-only-cy-password").await;
+    assert_eq!(r.json()["user"]["role"], "chair");
+    let c = w.device(&cy).await;
+    c.find(cy.caseload, T)
+        .await
+        .expect("the chair's caseload index");
+    let index = c
+        .wait_for_document(cy.caseload, T, |d| {
+            caseload::case_ids(d).len() == demo::PEOPLE_COUNT
+        })
+        .await
+        .expect("the chair's index lists every demo case (each is granted)");
+    let cases = caseload::case_ids(&index);
+    assert!(
+        cases.iter().all(|d| !caseload::is_read_only(&index, d)),
+        "an edit grant: the chair can record a review"
+    );
+    c.find(cases[0], T).await.expect("a granted case opens");
+
+    // A new document from the chair is refused: it never becomes readable to anyone, the
+    // chair included, from another device. The acknowledged change to a granted case, sent
+    // after it on the same connection, shows the server has handled it.
+    let x = c
+        .create(|tx| tx.put(ROOT, "name", "Chair Testcase").map(|_| ()))
+        .unwrap();
+    c.change(cases[0], |tx| {
+        tx.put(ROOT, "chairWasHere", true).map(|_| ())
+    })
+    .unwrap();
+    c.wait_synced(cases[0], T)
+        .await
+        .expect("a granted case takes the chair's change");
+    let other = w.device(&cy).await;
+    assert!(matches!(
+        other.find(x, T).await,
+        Err(ClientError::Unavailable(_))
+    ));
+    w.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn index_entries_say_who_each_case_is_allocated_to() {
+    let w = World::start().await;
+    let mo = w.person("demo-mo").await;
+    let c = w.device(&mo).await;
+    c.find(mo.caseload, T).await.expect("caseload index");
+    let index = c
+        .wait_for_document(mo.caseload, T, |d| {
+            let ids = caseload::case_ids(d);
+            ids.len() == demo::PEOPLE_COUNT
+                && ids.iter().all(|x| caseload::allocation(d, x).is_some())
+        })
+        .await
+        .expect("the manager's index lists every case with its allocation");
+    let mut by_worker: Vec<(String, String)> = caseload::case_ids(&index)
+        .iter()
+        .map(|x| {
+            let a = caseload::allocation(&index, x).unwrap();
+            (a.worker, a.team)
+        })
+        .collect();
+    by_worker.sort();
+    by_worker.dedup();
+    assert_eq!(
+        by_worker,
+        vec![
+            (demo::USERS[0].name.to_owned(), "north".to_owned()),
+            (demo::USERS[2].name.to_owned(), "south".to_owned()),
+        ]
+    );
+    w.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_session_answer_carries_the_clock_settings_from_the_configuration() {
+    let w = World::start().await;
+    let r = sign_in(&w.addr, "demo-ayo", "demo-only-ayo-password").await;
+    assert_eq!(
+        r.json()["clock_settings"],
+        serde_json::json!({"nrm_reminder_days": [30, 60, 90], "due_soon_hours": 48,
+                           "transition_notice_days": 183})
+    );
+    w.server.shutdown().await.unwrap();
+
+    let w = World::start_in(tempfile::tempdir().unwrap(), |dir| Config {
+        clock_nrm_reminder_days: vec![14, 28],
+        clock_due_soon_hours: 24,
+        clock_transition_notice_days: 90,
+        ..demo_config(dir)
+    })
+    .await;
+    let r = sign_in(&w.addr, "demo-bea", "demo-only-bea-password").await;
+    let want = serde_json::json!({"nrm_reminder_days": [14, 28], "due_soon_hours": 24,
+                                  "transition_notice_days": 90});
+    assert_eq!(r.json()["clock_settings"], want);
+    let cookie = r.session_cookie().unwrap();
+    let got = http(&w.addr, "GET", "/api/session", &[("Cookie", &cookie)], None).await;
+    assert_eq!(got.json()["clock_settings"], want);
+    w.server.shutdown().await.unwrap();
+}
