@@ -20,10 +20,10 @@ use leptos::prelude::*;
 
 use crate::driver::Driver;
 
-/// The clock settings this device uses. The server's values arrive with the session later;
-/// until then, the defaults (`Settings::default`).
-pub fn clock_settings(_driver: &Driver) -> Settings {
-    Settings::default()
+/// The clock settings this device uses: the service's, from the last session answer (kept
+/// on the device, so they apply offline); the defaults before any.
+pub fn clock_settings(driver: &Driver) -> Settings {
+    driver.record().clock_settings.to_settings()
 }
 
 /// One case as last read, with the heads it was read at.

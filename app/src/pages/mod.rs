@@ -15,7 +15,7 @@ pub mod settings;
 pub mod signin;
 
 use fieldbook_case::route::Route;
-use fieldbook_case::{self as case_file, validate, Case};
+use fieldbook_case::{self as case_file, clocks, Case};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
@@ -44,12 +44,10 @@ pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     })
 }
 
-/// The young person's age at `now` from their date of birth (`YYYY-MM-DD`), on the
-/// device's calendar date; `None` without a usable date of birth.
-// TODO(issue 12): `fieldbook_case::clocks::age_at(dob, now)` (London date) once it lands.
+/// The young person's age at `now` from their date of birth (`YYYY-MM-DD`), on London's
+/// calendar date; `None` without a usable date of birth.
 pub fn age(dob: &str, now: i64) -> Option<u32> {
-    let today = crate::ui::to_local_input(now);
-    validate::age_on(dob.trim(), &today[..10])
+    clocks::age_at(dob.trim(), now)
 }
 
 /// Name, age, hazard labels and disputes: shown at the top of every screen about the young
