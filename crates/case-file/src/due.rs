@@ -354,6 +354,45 @@ mod tests {
     }
 
     #[test]
+    fn real_clocks_of_a_return_put_the_late_offer_first_and_the_interview_next() {
+        use crate::{Case, Episode};
+        let end = crate::clocks::london::instant((2026, 11, 24), 10, 0);
+        let case = Case {
+            missing: vec![Episode {
+                id: "e1".into(),
+                start: end - 9 * H,
+                end: Some(end),
+                from: "home".into(),
+                rhi: "pending".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let now = end + 26 * H;
+        let row = Row::of("k", &case, now, &Settings::default());
+        let kinds: Vec<Kind> = row.open.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, [Kind::RhiOffer, Kind::Rhi]);
+        assert_eq!(row.open[0].state, State::Overdue);
+        assert_eq!(row.open[1].state, State::DueSoon);
+        assert_eq!(counts(&row.open), (1, 1));
+        // Offered and done: nothing open, so the case sorts after any case with a clock.
+        let mut done = case.clone();
+        done.missing[0].rhi_offered = Some(end + H);
+        done.missing[0].rhi = "completed".into();
+        done.missing[0].rhi_completed = Some(end + 20 * H);
+        let mut rows = vec![
+            Row::of("done", &done, now, &Settings::default()),
+            Row::of("open", &case, now, &Settings::default()),
+        ];
+        assert!(rows[0].open.is_empty());
+        order(&mut rows);
+        assert_eq!(
+            rows.iter().map(|r| r.key).collect::<Vec<_>>(),
+            ["open", "done"]
+        );
+    }
+
+    #[test]
     fn the_worker_is_the_allocation_then_the_profile_then_not_allocated() {
         assert_eq!(worker_of(Some("Ayo"), "Bea"), "Ayo");
         assert_eq!(worker_of(Some("  "), "Bea "), "Bea");
