@@ -37,6 +37,13 @@ fn label(f: ProfileField) -> (&'static str, Option<&'static str>) {
             "In their own words",
             Some("What they want, as they say it."),
         ),
+        ProfileField::TransitionWorker => ("Transition to adulthood worker", None),
+        ProfileField::TransitionAllocated => ("Date the transition worker was allocated", None),
+        ProfileField::ExternalLevel => (
+            "Risk level recorded by another area",
+            Some("Exactly as they stated it, for example \"Very high\"."),
+        ),
+        ProfileField::ExternalSource => ("Which area and tool recorded it", None),
     }
 }
 
@@ -66,7 +73,7 @@ pub fn ProfileForm(driver: Driver, id: DocumentId) -> impl IntoView {
                     {list.iter().map(|(v, l)| view! { <option value=*v selected=move || value() == *v>{*l}</option> }).collect_view()}
                 </select>
             }.into_any(),
-            (None, ProfileField::Dob) => view! {
+            (None, ProfileField::Dob | ProfileField::TransitionAllocated) => view! {
                 <input id=fid.clone() class="fb-input fb-input-short" type="date" prop:value=value on:change=move |ev| save(event_target_value(&ev))/>
             }.into_any(),
             (None, ProfileField::Needs | ProfileField::KeyContacts | ProfileField::Voice | ProfileField::Placement) => view! {

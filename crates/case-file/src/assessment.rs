@@ -89,10 +89,69 @@ pub fn reviewer_for(level: &str) -> &'static str {
     }
 }
 
+crate::schema::texts!(Review { "note" => note });
+
+const REVIEW: &str = "review";
+
 /// Record the review of submitted version `id`. False (nothing written) if there is no
-/// such version or it is a draft. The caller checks the person's role.
-pub fn review(_tx: &mut impl Transactable, _id: &str, _r: &Review) -> Result<bool, AutomergeError> {
-    Ok(false) // STAND-IN: the records helper implements this.
+/// such version or it is a draft. The caller checks the person's role (and runs
+/// [`crate::validate::review`]). The review sits beside the frozen content, never in it:
+/// the version still reads as submitted. Each value is written on its own (the note merges
+/// as text), so a second review updates the first rather than replacing the object.
+pub fn review(tx: &mut impl Transactable, id: &str, r: &Review) -> Result<bool, AutomergeError> {
+    let Some(a) = doc::find_item(tx, &ROOT, LIST, id) else {
+        return Ok(false);
+    };
+    if draft(tx, id).is_some() {
+        return Ok(false);
+    }
+    let mut copies = doc::all_objs(tx, &a, REVIEW, ObjType::Map);
+    if copies.is_empty() {
+        copies.push(tx.put_object(&a, REVIEW, ObjType::Map)?);
+    }
+    let m = copies[0].clone();
+    for (key, value) in [
+        ("by", &r.by),
+        ("role", &r.role),
+        ("level", &r.level),
+        ("meetingNeeded", &r.meeting_needed),
+        ("meetingChair", &r.meeting_chair),
+    ] {
+        tx.put(&m, key, value.as_str())?;
+    }
+    tx.put(&m, "at", ScalarValue::Timestamp(r.at))?;
+    schema::write_text(tx, &copies, Record::Review, "note", &r.note)?;
+    Ok(true)
+}
+
+/// The review of version `a`, from every copy of its map (two reviewers offline).
+fn read_review<D: ReadDoc>(d: &D, a: &ObjId) -> Option<Review> {
+    let copies = doc::all_objs(d, a, REVIEW, ObjType::Map);
+    if copies.is_empty() {
+        return None;
+    }
+    let plain = |key: &str| {
+        copies
+            .iter()
+            .map(|c| doc::text(d, c, key))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+    };
+    let mut r = Review {
+        by: plain("by"),
+        role: plain("role"),
+        at: copies
+            .iter()
+            .filter_map(|c| doc::opt_int(d, c, "at"))
+            .max()
+            .unwrap_or(0),
+        level: plain("level"),
+        meeting_needed: plain("meetingNeeded"),
+        meeting_chair: plain("meetingChair"),
+        note: String::new(),
+    };
+    schema::fill(d, &copies, Record::Review, &mut r);
+    Some(r)
 }
 
 /// Changes that reached a submitted version after its submission.
@@ -120,14 +179,21 @@ impl Assessment {
         self.overall.is_conflict() || self.categories.iter().any(|c| c.rating.is_conflict())
     }
 
-    /// Guidance: high ratings *together* in missing, coercion, contact and offending
-    /// strongly suggest criminal exploitation. True when two or more of them are High.
+    /// The guidance's rule (DOMAIN §9, "When ratings signal exploitation"): higher concern
+    /// noted *at the same time* under 1 (missing), 2 (coercion and control), 3 (abusive
+    /// people and risky places) and 10 (offending and weapons) signals likely exploitation
+    /// and should steer the overall level. True when all four are rated Moderate or High.
+    /// Education, health and family (5, 8, 9) never count: many children in care rate
+    /// higher there without being exploited. A rating in dispute does not count.
     pub fn suggests_cce(&self) -> bool {
         ["missing", "coercion", "contact", "offending"]
             .iter()
-            .filter(|id| self.category(id).and_then(|c| c.rating.value()) == Some("high"))
-            .count()
-            >= 2
+            .all(|id| {
+                matches!(
+                    self.category(id).and_then(|c| c.rating.value()),
+                    Some("moderate" | "high")
+                )
+            })
     }
 }
 
@@ -349,8 +415,13 @@ fn read_one<D: History>(d: &D, a: &ObjId) -> Assessment {
         }
     };
     out.submitted = doc::opt_int(d, a, "submitted");
-    out.confirmed = doc::obj_at(d, a, "confirmed", ObjType::Map)
-        .map(|c| (doc::text(d, &c, "by"), doc::int(d, &c, "at")));
+    out.review = read_review(d, a);
+    // A review confirms the level; versions confirmed before reviews keep their record.
+    out.confirmed = match &out.review {
+        Some(r) => Some((r.by.clone(), r.at)),
+        None => doc::obj_at(d, a, "confirmed", ObjType::Map)
+            .map(|c| (doc::text(d, &c, "by"), doc::int(d, &c, "at"))),
+    };
     out.from_late_edits = Some(doc::text(d, a, "fromLateEdits")).filter(|s| !s.is_empty());
     out
 }

@@ -13,10 +13,12 @@ pub enum EventKind {
     Assessment,
     Nrm,
     Outcome,
+    Concern,
+    Meeting,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Contact,
         EventKind::Missing,
         EventKind::Returned,
@@ -24,6 +26,8 @@ impl EventKind {
         EventKind::Assessment,
         EventKind::Nrm,
         EventKind::Outcome,
+        EventKind::Concern,
+        EventKind::Meeting,
     ];
 
     pub fn label(self) -> &'static str {
@@ -35,6 +39,8 @@ impl EventKind {
             EventKind::Assessment => "Risk assessment",
             EventKind::Nrm => "NRM",
             EventKind::Outcome => "Review outcome",
+            EventKind::Concern => "Concerns identified",
+            EventKind::Meeting => "Meeting",
         }
     }
 
@@ -48,6 +54,8 @@ impl EventKind {
             EventKind::Assessment => "assessment",
             EventKind::Nrm => "nrm",
             EventKind::Outcome => "outcome",
+            EventKind::Concern => "concern",
+            EventKind::Meeting => "meeting",
         }
     }
 }
@@ -69,10 +77,14 @@ pub fn build(case: &Case) -> Vec<Event> {
         out.push(Event {
             at: n.at,
             kind: EventKind::Contact,
-            title: if n.reachable {
-                format!("{} (reachable moment)", n.kind)
-            } else {
-                n.kind.clone()
+            title: match (n.reachable, n.reachable_kind.as_str()) {
+                (false, _) => n.kind.clone(),
+                (true, "") => format!("{} (reachable moment)", n.kind),
+                (true, k) => format!(
+                    "{} (reachable moment: {})",
+                    n.kind,
+                    vocab::label(vocab::REACHABLE_MOMENTS, k)
+                ),
             },
             detail: n.text.clone(),
             source: n.id.clone(),
@@ -135,6 +147,57 @@ pub fn build(case: &Case) -> Vec<Event> {
                 source: a.id.clone(),
             });
         }
+    }
+    for a in &case.assessments {
+        if let (Some(r), Some(_)) = (&a.review, a.submitted) {
+            let who = vocab::label(vocab::REVIEWERS, &r.role).to_lowercase();
+            out.push(Event {
+                at: r.at,
+                kind: EventKind::Assessment,
+                title: match r.level.as_str() {
+                    "" => format!("Reviewed by {who}"),
+                    l => format!("Reviewed by {who}: {}", vocab::label(vocab::LEVELS, l)),
+                },
+                detail: r.by.clone(),
+                source: a.id.clone(),
+            });
+        }
+    }
+    for c in case
+        .concerns
+        .iter()
+        .filter(|c| removal::visible(&c.removal))
+    {
+        out.push(Event {
+            at: c.at,
+            kind: EventKind::Concern,
+            title: "Concerns identified".into(),
+            detail: c.what.clone(),
+            source: c.id.clone(),
+        });
+    }
+    for m in case
+        .meetings
+        .iter()
+        .filter(|m| removal::visible(&m.removal))
+    {
+        let mut detail = Vec::new();
+        if !m.chair.trim().is_empty() {
+            detail.push(format!("Chaired by {}", m.chair.trim()));
+        }
+        if !m.level.is_empty() {
+            detail.push(format!(
+                "Level agreed: {}",
+                vocab::label(vocab::LEVELS, &m.level)
+            ));
+        }
+        out.push(Event {
+            at: m.at,
+            kind: EventKind::Meeting,
+            title: vocab::label(crate::meetings::MEETING_TYPES, &m.kind),
+            detail: detail.join(" · "),
+            source: m.id.clone(),
+        });
     }
     for s in &case.nrm.history {
         out.push(Event {

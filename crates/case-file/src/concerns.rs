@@ -4,9 +4,13 @@
 //! Layout: root list `concerns`, each `{ id, at, by, what (text), removed… }`.
 
 use fieldbook_sync::automerge::transaction::Transactable;
-use fieldbook_sync::automerge::{AutomergeError, ReadDoc};
+use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROOT};
 
-use crate::removal::Removal;
+use crate::doc;
+use crate::removal::{self, Removal};
+use crate::schema::{self, Record};
+
+const LIST: &str = "concerns";
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Concern {
@@ -19,28 +23,58 @@ pub struct Concern {
     pub removal: Option<Removal>,
 }
 
+crate::schema::texts!(Concern { "what" => what });
+
+fn read_one<D: ReadDoc>(d: &D, c: &ObjId) -> Concern {
+    let mut out = Concern {
+        id: doc::text(d, c, "id"),
+        at: doc::int(d, c, "at"),
+        by: doc::text(d, c, "by"),
+        removal: removal::read(d, c),
+        ..Default::default()
+    };
+    schema::fill(d, std::slice::from_ref(c), Record::Concern, &mut out);
+    out
+}
+
 /// Every concern record (removed ones included), newest first.
-pub fn read<D: ReadDoc>(_d: &D) -> Vec<Concern> {
-    Vec::new() // STAND-IN
+pub fn read<D: ReadDoc>(d: &D) -> Vec<Concern> {
+    let mut all: Vec<Concern> = doc::items(d, &ROOT, LIST)
+        .iter()
+        .map(|c| read_one(d, c))
+        .collect();
+    all.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
+    all
 }
 
-pub fn add(_tx: &mut impl Transactable, _c: &Concern) -> Result<(), AutomergeError> {
-    Ok(()) // STAND-IN
+/// Record that concerns came to light (its `what` may be empty: filled in as it is typed).
+pub fn add(tx: &mut impl Transactable, c: &Concern) -> Result<(), AutomergeError> {
+    let item = doc::push_item(tx, &ROOT, LIST, &c.id)?;
+    tx.put(&item, "at", ScalarValue::Timestamp(c.at))?;
+    tx.put(&item, "by", c.by.as_str())?;
+    schema::write_text(
+        tx,
+        std::slice::from_ref(&item),
+        Record::Concern,
+        "what",
+        &c.what,
+    )?;
+    Ok(())
 }
 
-pub fn set_what(
-    _tx: &mut impl Transactable,
-    _id: &str,
-    _what: &str,
-) -> Result<bool, AutomergeError> {
-    Ok(false) // STAND-IN
+/// Edit what the concerns are. False if there is no such record.
+pub fn set_what(tx: &mut impl Transactable, id: &str, what: &str) -> Result<bool, AutomergeError> {
+    doc::on_item(tx, &ROOT, LIST, id, |tx, c| {
+        schema::write_text(tx, std::slice::from_ref(c), Record::Concern, "what", what)?;
+        removal::touch(tx, c)
+    })
 }
 
 pub fn remove(
-    _tx: &mut impl Transactable,
-    _id: &str,
-    _by: &str,
-    _at: i64,
+    tx: &mut impl Transactable,
+    id: &str,
+    by: &str,
+    at: i64,
 ) -> Result<bool, AutomergeError> {
-    Ok(false) // STAND-IN
+    doc::on_item(tx, &ROOT, LIST, id, |tx, c| removal::remove(tx, c, by, at))
 }

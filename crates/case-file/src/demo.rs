@@ -1,15 +1,24 @@
 //! Invented demo cases covering every record type, for `--demo` and for tests. Every name,
 //! place and event here is made up; none comes from any real record or document. Names
 //! start with "Demo —" so nobody mistakes them for real people.
+//!
+//! Each case also tells a short story relative to the moment it is written, so that the
+//! "Due and overdue" screen shows every kind of deadline in every state (upcoming, due
+//! soon, overdue, done, done late): see [`stories`], and the test that checks it at many
+//! moments of the year.
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::AutomergeError;
 
+use crate::clocks::{calendar, london};
+use crate::concerns::Concern;
 use crate::history::History;
+use crate::meetings::{Attendee, Meeting};
 use crate::missing::Episode;
 use crate::network::{Link, LinkKind};
 use crate::plan::Action;
-use crate::{assessment, missing, network, notes, nrm, outcomes, plan, profile, vocab};
+use crate::{assessment, concerns, meetings, missing, network, notes, nrm, outcomes, plan};
+use crate::{profile, vocab};
 use crate::{Note, Outcome, Profile, CONTACT_TYPES};
 
 /// (name, known as, age in years)
@@ -63,11 +72,30 @@ pub fn write(
     let (name, known_as, age) = PEOPLE[i % PEOPLE.len()];
     let year = 1970 + now / 31_556_952_000;
     let today = now / DAY * DAY;
+    let date_in = |days: i64| {
+        let (y, m, d) = calendar::add_days(london::local(now).date(), days);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let dob = match i % PEOPLE.len() {
+        // Seventeen in 60 days, no transition worker yet; seventeen 10 days ago, still none;
+        // seventeen in 30 days, worker allocated.
+        4 => years_before(&date_in(60), 17),
+        6 => years_before(&date_in(-10), 17),
+        2 => years_before(&date_in(30), 17),
+        _ => format!("{}-{:02}-{:02}", year - age, 1 + i % 12, 3 + (i * 3) % 25),
+    };
+    let mut legal_statuses = vec![vocab::LEGAL_STATUS[i % vocab::LEGAL_STATUS.len()]
+        .0
+        .to_owned()];
+    if i % PEOPLE.len() == 2 {
+        // Statuses combine: looked after and on a care order.
+        legal_statuses = vec!["la".into(), "care-order".into()];
+    }
     let p = Profile {
         name: name.into(),
         known_as: known_as.into(),
-        dob: format!("{}-{:02}-{:02}", year - age, 1 + i % 12, 3 + (i * 3) % 25),
-        legal_status: vocab::LEGAL_STATUS[i % vocab::LEGAL_STATUS.len()].0.into(),
+        dob,
+        legal_statuses,
         education: vocab::EDUCATION[i % vocab::EDUCATION.len()].0.into(),
         worker: WORKER.into(),
         team: "Demo Exploitation Team".into(),
@@ -107,7 +135,13 @@ pub fn write(
                     .map(|(id, _)| (*id).to_owned())
                     .collect(),
                 reachable: k.is_multiple_of(4),
-                reachable_kind: String::new(),
+                reachable_kind: if k.is_multiple_of(4) {
+                    vocab::REACHABLE_MOMENTS[k % vocab::REACHABLE_MOMENTS.len()]
+                        .0
+                        .into()
+                } else {
+                    String::new()
+                },
                 follow_ups: "Check in with school on Monday.".into(),
                 by: WORKER.into(),
                 removal: None,
@@ -133,9 +167,16 @@ pub fn write(
         assessment::AssessmentField::CompletedBy,
         "Demo Worker (social care), Demo Officer (youth justice)",
     )?;
-    assessment::set_overall(tx, &aid, vocab::LEVELS[i % 3].0, WORKER, at(40, 4))?;
+    let level = vocab::LEVELS[i % 3].0;
+    assessment::set_overall(tx, &aid, level, WORKER, at(40, 4))?;
     assessment::submit(tx, &aid, at(40, 5))?;
-    assessment::confirm(tx, &aid, "Demo Manager", at(38, 1))?;
+    // Reviewed two days after submission (in time), except case 3's, six days after (late).
+    let reviewed = if i % PEOPLE.len() == 3 {
+        at(34, 1)
+    } else {
+        at(38, 1)
+    };
+    assessment::review(tx, &aid, &review(level, reviewed, i % PEOPLE.len() != 7))?;
     for (a, group) in vocab::ACTION_GROUPS.iter().enumerate() {
         plan::add_action(
             tx,
@@ -150,7 +191,7 @@ pub fn write(
                 ][a]
                     .into(),
                 owner: ["Parent", "School", "Police", "Youth worker"][a].into(),
-                due: format!("{}-12-{:02}", year, 1 + a * 7),
+                due: date_in([-3, 1, 5, 20][a]),
                 status: vocab::ACTION_STATUS[(a + i) % vocab::ACTION_STATUS.len()]
                     .0
                     .into(),
@@ -158,8 +199,10 @@ pub fn write(
             },
         )?;
     }
-    plan::set_review(tx, &format!("{}-01-15", year + 1))?;
-    if i % 2 == 1 {
+    // Case 7's plan review date has passed; the others' are well ahead (the six-weekly
+    // review while Moderate or High is the nearer deadline).
+    plan::set_review(tx, &date_in(if i % PEOPLE.len() == 7 { -5 } else { 70 }))?;
+    if i % 2 == 1 && i % PEOPLE.len() != 5 && i % PEOPLE.len() != 7 {
         let start = at(12, 8);
         missing::save(
             tx,
@@ -182,7 +225,13 @@ pub fn write(
         tx,
         &nrm::Step {
             id: format!("demo-nrm-{i}"),
-            at: at(35, 2),
+            // Case 5's referral has waited 65 days for a decision (second reminder); case 7's
+            // story starts from here.
+            at: match i % PEOPLE.len() {
+                5 => at(65, 2),
+                7 => at(70, 2),
+                _ => at(35, 2),
+            },
             status: vocab::NRM_STATUS[i % 3].0.into(),
             reason: if i % 3 == 1 {
                 "Indicators explained by family situation (invented)".into()
@@ -205,6 +254,234 @@ pub fn write(
             by: WORKER.into(),
         },
     )?;
+    stories(tx, i, now)?;
+    Ok(())
+}
+
+/// `date` (ISO) `years` earlier; 29 February becomes 28 February when that year has none.
+fn years_before(date: &str, years: i32) -> String {
+    let (y, m, d) = crate::validate::parse_iso_date(date).unwrap_or((2000, 1, 1));
+    let y = y - years;
+    let d = if crate::validate::is_iso_date(&format!("{y:04}-{m:02}-{d:02}")) {
+        d
+    } else {
+        28
+    };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A review by the role the level goes to (a chair deciding on a multi-agency meeting).
+fn review(level: &str, at: i64, meeting_needed: bool) -> assessment::Review {
+    let role = assessment::reviewer_for(level);
+    let chair = role == "chair";
+    assessment::Review {
+        by: if chair {
+            "Demo Chair (child protection)"
+        } else {
+            "Demo Manager"
+        }
+        .into(),
+        role: role.into(),
+        at,
+        level: level.into(),
+        meeting_needed: match (chair, meeting_needed) {
+            (false, _) => String::new(),
+            (true, true) => "yes".into(),
+            (true, false) => "no".into(),
+        },
+        meeting_chair: if chair && meeting_needed {
+            if level == "high" { "chair" } else { "manager" }.into()
+        } else {
+            String::new()
+        },
+        note: "Level agreed on the evidence in the summary (invented).".into(),
+    }
+}
+
+fn meeting(i: usize, n: usize, at: i64, kind: &str, level: &str, next_review: String) -> Meeting {
+    Meeting {
+        id: format!("demo-meeting-{i}-{n}"),
+        at,
+        kind: kind.into(),
+        chair: "Demo Chair (child protection)".into(),
+        attendees: [
+            ("Demo Worker (outreach)", "Invented County Council"),
+            ("PC Demo Officer", "Invented Constabulary"),
+            ("Demo Teacher", "Invented Academy"),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(k, (name, agency))| Attendee {
+            id: format!("demo-attendee-{i}-{n}-{k}"),
+            name: (*name).into(),
+            agency: (*agency).into(),
+        })
+        .collect(),
+        level: level.into(),
+        meeting_needed: String::new(),
+        meeting_chair: String::new(),
+        nrm: "already".into(),
+        icpc_considered: kind == "strategy",
+        plan_heads: Vec::new(),
+        next_review,
+        decisions: "Safety plan reviewed; actions updated (invented).".into(),
+        by: WORKER.into(),
+        removal: None,
+    }
+}
+
+fn concern(i: usize, at: i64) -> Concern {
+    Concern {
+        id: format!("demo-concern-{i}"),
+        at,
+        what: "School reports new older associates and unexplained cash (invented).".into(),
+        by: WORKER.into(),
+        removal: None,
+    }
+}
+
+/// Who completed a new version, and its summary.
+fn complete(tx: &mut (impl Transactable + History), aid: &str) -> Result<(), AutomergeError> {
+    assessment::set_field(
+        tx,
+        aid,
+        assessment::AssessmentField::CompletedBy,
+        "Demo Worker (social care)",
+    )?;
+    assessment::set_field(
+        tx,
+        aid,
+        assessment::AssessmentField::Summary,
+        "Invented summary: new concerns reported by school; reviewed with the family.",
+    )?;
+    Ok(())
+}
+
+/// The events that put each case's deadlines where the demo wants them at `now`: every
+/// kind of deadline appears, in every state, across the eight cases.
+fn stories(
+    tx: &mut (impl Transactable + History),
+    i: usize,
+    now: i64,
+) -> Result<(), AutomergeError> {
+    let case = i % PEOPLE.len();
+    let date_in = |days: i64| {
+        let (y, m, d) = calendar::add_days(london::local(now).date(), days);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let episode = |id: &str, returned: i64| Episode {
+        id: format!("demo-{id}-{i}"),
+        start: returned - 20 * HOUR,
+        end: Some(returned),
+        found_where: PLACES[1].into(),
+        found_with: "An older male (invented)".into(),
+        reported_by: "Carer".into(),
+        from: "care".into(),
+        rhi: "pending".into(),
+        ..Default::default()
+    };
+    match case {
+        0 => {
+            // Concerns three days ago: an assessment is due within ten days (upcoming).
+            // Back from missing ten hours ago, exploitation suspected: interview within 48
+            // hours (due soon), offered two hours after the return (done).
+            concerns::add(tx, &concern(i, now - 3 * DAY))?;
+            let mut e = episode("returned", now - 10 * HOUR);
+            e.rhi_offered = Some(now - 8 * HOUR);
+            missing::save(tx, &e)?;
+        }
+        1 => {
+            // Moderate: a CCE meeting ten days after the assessment (in time), which
+            // restarts the six-weekly review.
+            meetings::save(
+                tx,
+                &meeting(i, 0, now - 30 * DAY, "cce", "moderate", date_in(12)),
+            )?;
+        }
+        2 => {
+            // A new High assessment a week ago, after concerns nine days ago: nobody has
+            // reviewed it (overdue); the meeting is due within fifteen days of the concerns.
+            concerns::add(tx, &concern(i, now - 9 * DAY))?;
+            let aid = format!("demo-assessment-{i}-b");
+            let previous = assessment::read(tx).into_iter().next();
+            assessment::start(tx, &aid, now - 8 * DAY, previous.as_ref(), WORKER)?;
+            complete(tx, &aid)?;
+            assessment::set_overall(tx, &aid, "high", WORKER, now - 7 * DAY - HOUR)?;
+            assessment::submit(tx, &aid, now - 7 * DAY)?;
+            profile::set_field(
+                tx,
+                profile::ProfileField::TransitionWorker,
+                "Demo Transitions Worker",
+            )?;
+            profile::set_field(tx, profile::ProfileField::TransitionAllocated, &date_in(-5))?;
+        }
+        3 => {
+            // Back 30 hours ago, no interview offered yet (overdue); 72 hours to hold it.
+            missing::save(tx, &episode("returned", now - 30 * HOUR))?;
+        }
+        4 => {
+            // Concerns twelve days ago and no new assessment (overdue); the Moderate
+            // assessment's meeting was held twenty days late.
+            concerns::add(tx, &concern(i, now - 12 * DAY))?;
+            meetings::save(
+                tx,
+                &meeting(i, 0, now - 20 * DAY, "strategy", "moderate", date_in(22)),
+            )?;
+        }
+        5 => {
+            // High with no meeting in 40 days (overdue) and the six-weekly review in two
+            // days (due soon). An interview held 80 hours after a return six days ago,
+            // late, with the reason.
+            let mut e = episode("returned", now - 6 * DAY);
+            e.rhi_offered = Some(now - 6 * DAY + 3 * HOUR);
+            e.rhi = "completed".into();
+            e.rhi_completed = Some(now - 6 * DAY + 80 * HOUR);
+            e.rhi_late_reason = "timescale".into();
+            missing::save(tx, &e)?;
+        }
+        6 => {
+            // Concerns 30 days ago, assessed 15 days ago (late). A level from another area.
+            concerns::add(tx, &concern(i, now - 30 * DAY))?;
+            let aid = format!("demo-assessment-{i}-b");
+            let previous = assessment::read(tx).into_iter().next();
+            assessment::start(tx, &aid, now - 16 * DAY, previous.as_ref(), WORKER)?;
+            complete(tx, &aid)?;
+            assessment::set_overall(tx, &aid, "emerging", WORKER, now - 15 * DAY - HOUR)?;
+            assessment::submit(tx, &aid, now - 15 * DAY)?;
+            assessment::review(tx, &aid, &review("emerging", now - 14 * DAY, false))?;
+            profile::set_field(tx, profile::ProfileField::ExternalLevel, "Very high")?;
+            profile::set_field(
+                tx,
+                profile::ProfileField::ExternalSource,
+                "Westmarsh Borough Council (invented), VEMT screening tool",
+            )?;
+        }
+        7 => {
+            // The chair decided no meeting was needed. An interview within 20 hours of a
+            // return (done in time); the NRM referral has had its decision.
+            let mut e = episode("returned", now - 9 * DAY);
+            e.rhi_offered = Some(now - 9 * DAY + 2 * HOUR);
+            e.rhi = "completed".into();
+            e.rhi_completed = Some(now - 9 * DAY + 20 * HOUR);
+            missing::save(tx, &e)?;
+            for (n, (status, days)) in [("referred", 60), ("reasonable-grounds", 25)]
+                .iter()
+                .enumerate()
+            {
+                nrm::set_status(
+                    tx,
+                    &nrm::Step {
+                        id: format!("demo-nrm-{i}-{n}"),
+                        at: now - days * DAY,
+                        status: (*status).into(),
+                        reason: String::new(),
+                        by: WORKER.into(),
+                    },
+                )?;
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -241,7 +518,61 @@ pub fn write_relationships(tx: &mut impl Transactable, i: usize) -> Result<(), A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clocks::{self, Kind, State};
     use fieldbook_sync::automerge::AutoCommit;
+    use std::collections::BTreeSet;
+
+    /// Whatever the moment the demo is seeded (any weekday, a bank holiday, a clock change),
+    /// the home screen shows every kind of deadline and every state.
+    #[test]
+    fn demo_deadlines_show_every_kind_and_every_state_whenever_seeded() {
+        let moments = [
+            london::instant((2026, 11, 25), 12, 0), // a Wednesday
+            london::instant((2026, 11, 28), 9, 30), // a Saturday
+            london::instant((2026, 12, 24), 16, 0), // Christmas Eve
+            london::instant((2027, 3, 28), 2, 30),  // the morning the clocks go forward
+            london::instant((2027, 8, 30), 8, 0),   // a bank holiday Monday
+            london::instant((2028, 2, 29), 23, 0),  // a leap day
+        ];
+        let all_kinds = [
+            Kind::Assessment,
+            Kind::AssessmentReview,
+            Kind::Meeting,
+            Kind::PlanReview,
+            Kind::RhiOffer,
+            Kind::Rhi,
+            Kind::Transition,
+            Kind::Action,
+            Kind::Nrm,
+        ];
+        let name = |s: &State| match s {
+            State::Upcoming => "upcoming",
+            State::DueSoon => "due soon",
+            State::Overdue => "overdue",
+            State::Met { .. } => "met",
+            State::MetLate { .. } => "met late",
+        };
+        for now in moments {
+            let mut kinds = BTreeSet::new();
+            let mut states = BTreeSet::new();
+            for i in 0..PEOPLE.len() {
+                let mut d = AutoCommit::new();
+                write(&mut d, i, now).unwrap();
+                for c in clocks::clocks(&crate::read(&d), now, &clocks::Settings::default()) {
+                    kinds.insert(c.kind);
+                    states.insert(name(&c.state));
+                }
+            }
+            assert_eq!(kinds, all_kinds.into_iter().collect(), "at {now}");
+            assert_eq!(
+                states,
+                ["upcoming", "due soon", "overdue", "met", "met late"]
+                    .into_iter()
+                    .collect(),
+                "at {now}"
+            );
+        }
+    }
 
     #[test]
     fn demo_cases_cover_every_record_type_and_are_valid() {
@@ -254,8 +585,22 @@ mod tests {
             assert!(c.profile.name.starts_with("Demo — "));
             assert!(crate::validate::profile(&c.profile).is_empty());
             assert!(!c.notes.is_empty() && c.notes.iter().all(|n| n.at < now));
-            assert_eq!(c.assessments.len(), 1);
-            assert!(crate::validate::assessment(&c.assessments[0]).is_empty());
+            assert!((1..=2).contains(&c.assessments.len()));
+            for a in &c.assessments {
+                assert!(a.submitted.is_some());
+                assert!(crate::validate::assessment(a).is_empty());
+                if let Some(r) = &a.review {
+                    let level = a.overall.value().unwrap_or_default();
+                    assert_eq!(r.role, assessment::reviewer_for(level));
+                    assert!(crate::validate::review(r, level).is_empty(), "{r:?}");
+                }
+            }
+            for m in &c.meetings {
+                assert!(crate::validate::meeting(m, now).is_empty(), "{m:?}");
+            }
+            for x in &c.concerns {
+                assert!(crate::validate::concern(x, now).is_empty());
+            }
             assert_eq!(c.plan.actions.len(), 4);
             assert!(c
                 .plan
@@ -268,10 +613,16 @@ mod tests {
                     "{:?}",
                     crate::validate::missing(e, now)
                 );
+                let due = crate::clocks::rhi_due(&c, e.end.unwrap_or(now));
+                assert!(crate::validate::rhi_late(e, due).is_empty(), "{e:?}");
                 with_missing += 1;
             }
-            assert_eq!(c.nrm.history.len(), 1);
-            assert!(crate::validate::nrm_step(&c.nrm.history[0]).is_empty());
+            assert!(!c.nrm.history.is_empty());
+            assert!(c
+                .nrm
+                .history
+                .iter()
+                .all(|s| crate::validate::nrm_step(s).is_empty()));
             assert_eq!(c.outcomes.len(), 1);
             // The case document holds no relationships: they have a document of their own.
             assert!(network::read(&d, LinkKind::Person).is_empty());

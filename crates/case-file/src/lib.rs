@@ -21,10 +21,22 @@
 //!   labels) keep every concurrent value with who set it and when ([`critical`]) until a
 //!   person chooses.
 //!
-//! Layout (schema 2; schema 1 had only `profile {name, knownAs, dob}` and `notes`):
-//! `{ schema, profile: {…}, hazards: { <id>: {value,by,at} }, notes: [..], assessments: [..],
-//!   plan: { known, review, actions: [..] }, missing: [..], nrm: { status, history: [..] },
-//!   network: { people: [..], places: [..] }, outcomes: [..] }`
+//! Layout (schema 3; schema 1 had only `profile {name, knownAs, dob}` and `notes`; schema 2
+//! added every section up to `outcomes`; schema 3 added `meetings`, `concerns`, the
+//! assessment `review`, the profile's ticked `legalStatuses`, transition worker and level
+//! from another area, the late RHI reason and the reachable-moment kind):
+//! `{ schema, profile: { …, legalStatus (older single status), legalStatuses: { <id>: bool },
+//!   transitionWorker, transitionAllocated, externalLevel, externalSource },
+//!   hazards: { <id>: {value,by,at} }, notes: [ { …, reachable, reachableKind } ],
+//!   assessments: [ { …, confirmed: {by, at} (older), review: { by, role, at, level,
+//!   meetingNeeded, meetingChair, note } } ], plan: { known, review, actions: [..] },
+//!   missing: [ { …, rhiLateReason, rhiLateText } ], nrm: { status, history: [..] },
+//!   network: { people: [..], places: [..] }, outcomes: [..],
+//!   meetings: [ { id, at, kind, chair, attendees: [ {id, name, agency} ], level,
+//!   meetingNeeded, meetingChair, nrm, icpc, planHeads, nextReview, decisions, by } ]
+//!   ([`meetings`]), concerns: [ { id, at, by, what } ] ([`concerns`]) }`.
+//!   Nothing in schema 3 needs a migration: new keys are read as empty until written, and
+//!   an older single `legalStatus` is read as one of the ticked statuses.
 
 pub mod account;
 pub mod assessment;
@@ -67,7 +79,7 @@ pub use profile::{Hazard, Profile, ProfileField};
 
 /// The schema this build writes. Older documents open (missing sections read as empty);
 /// newer ones open too, and their unknown fields are kept untouched.
-pub const SCHEMA: i64 = 2;
+pub const SCHEMA: i64 = 3;
 
 /// Everything shown about a case except relationships and places, which are read only on
 /// request ([`network::read`]).
@@ -220,8 +232,18 @@ pub fn create(tx: &mut impl Transactable, p: &Profile) -> Result<(), AutomergeEr
             profile::set_field(tx, f, v)?;
         }
     }
+    for s in &p.legal_statuses {
+        profile::set_legal_status(tx, s, true)?;
+    }
     tx.put_object(ROOT, "hazards", ObjType::Map)?;
-    for list in ["notes", "assessments", "missing", "outcomes"] {
+    for list in [
+        "notes",
+        "assessments",
+        "missing",
+        "outcomes",
+        "meetings",
+        "concerns",
+    ] {
         tx.put_object(ROOT, list, ObjType::List)?;
     }
     let plan = tx.put_object(ROOT, "plan", ObjType::Map)?;
@@ -234,9 +256,10 @@ pub fn create(tx: &mut impl Transactable, p: &Profile) -> Result<(), AutomergeEr
     Ok(())
 }
 
-/// Bring an older document up to this schema. Only the version number changes: sections a
-/// schema-1 document lacks are created when first written, and readers merge any copies
-/// two devices create concurrently.
+/// Bring an older document up to this schema. Only the version number changes: sections an
+/// older document lacks are created when first written (readers merge any copies two
+/// devices create concurrently), and values kept in an older form (a single `legalStatus`,
+/// retired vocabulary ids) are read as they are, so nothing is dropped.
 pub fn migrate(tx: &mut impl Transactable) -> Result<bool, AutomergeError> {
     let schema = doc::opt_int(tx, &ROOT, "schema").unwrap_or(1);
     if schema >= SCHEMA {

@@ -58,6 +58,7 @@ crate::schema::texts!(Episode {
     "foundWith" => found_with,
     "injuries" => injuries,
     "rhiReasonText" => rhi_reason_text,
+    "rhiLateText" => rhi_late_text,
 });
 
 fn read_one<D: ReadDoc>(d: &D, e: &ObjId) -> Episode {
@@ -70,6 +71,7 @@ fn read_one<D: ReadDoc>(d: &D, e: &ObjId) -> Episode {
         rhi: doc::text(d, e, "rhi"),
         rhi_completed: doc::opt_int(d, e, "rhiCompleted"),
         rhi_reason: doc::text(d, e, "rhiReason"),
+        rhi_late_reason: doc::text(d, e, "rhiLateReason"),
         removal: removal::read(d, e),
         ..Default::default()
     };
@@ -127,6 +129,7 @@ pub fn save(tx: &mut impl Transactable, e: &Episode) -> Result<(), AutomergeErro
         ("from", &e.from),
         ("rhi", &e.rhi),
         ("rhiReason", &e.rhi_reason),
+        ("rhiLateReason", &e.rhi_late_reason),
     ] {
         if doc::text(tx, &item, key) != *value {
             tx.put(&item, key, value.as_str())?;

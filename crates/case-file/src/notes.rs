@@ -88,6 +88,7 @@ fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
         duration: doc::int(d, n, "duration"),
         indicators: doc::flags(d, n, "indicators"),
         reachable: doc::boolean(d, n, "reachable"),
+        reachable_kind: doc::text(d, n, "reachableKind"),
         by: doc::text(d, n, "by"),
         removal: removal::read(d, n),
         ..Default::default()
@@ -127,8 +128,11 @@ pub fn add(tx: &mut impl Transactable, note: &Note) -> Result<(), AutomergeError
     for i in &note.indicators {
         doc::set_flag(tx, &n, "indicators", i, true)?;
     }
-    if note.reachable {
+    if note.reachable || !note.reachable_kind.is_empty() {
         tx.put(&n, "reachable", true)?;
+    }
+    if !note.reachable_kind.is_empty() {
+        tx.put(&n, "reachableKind", note.reachable_kind.as_str())?;
     }
     Ok(())
 }
@@ -213,6 +217,23 @@ pub fn set_reachable(
     on: bool,
 ) -> Result<bool, AutomergeError> {
     edit(tx, id, |tx, n| tx.put(n, "reachable", on))
+}
+
+/// Say what kind of reachable moment the contact was (an id from
+/// [`crate::vocab::REACHABLE_MOMENTS`]); a kind makes the note a reachable moment. An empty
+/// kind clears only the kind.
+pub fn set_reachable_kind(
+    tx: &mut impl Transactable,
+    id: &str,
+    kind: &str,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| {
+        tx.put(n, "reachableKind", kind)?;
+        if !kind.is_empty() {
+            tx.put(n, "reachable", true)?;
+        }
+        Ok(())
+    })
 }
 
 pub fn remove(

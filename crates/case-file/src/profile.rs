@@ -21,7 +21,8 @@ pub struct Profile {
     pub family_address: String,
     pub worker: String,
     pub team: String,
-    /// An id from [`vocab::LEGAL_STATUS`], or empty.
+    /// The single legal status older versions recorded (the raw `legalStatus` value), or
+    /// empty; [`Profile::legal_statuses`] includes it. Cleared once statuses are ticked.
     pub legal_status: String,
     /// An id from [`vocab::EDUCATION`], or empty.
     pub education: String,
@@ -59,10 +60,15 @@ pub enum ProfileField {
     Needs,
     KeyContacts,
     Voice,
+    TransitionWorker,
+    /// ISO date the transition worker was allocated (a plain value).
+    TransitionAllocated,
+    ExternalLevel,
+    ExternalSource,
 }
 
 impl ProfileField {
-    pub const ALL: [ProfileField; 14] = [
+    pub const ALL: [ProfileField; 18] = [
         ProfileField::Name,
         ProfileField::KnownAs,
         ProfileField::Dob,
@@ -77,6 +83,10 @@ impl ProfileField {
         ProfileField::Needs,
         ProfileField::KeyContacts,
         ProfileField::Voice,
+        ProfileField::TransitionWorker,
+        ProfileField::TransitionAllocated,
+        ProfileField::ExternalLevel,
+        ProfileField::ExternalSource,
     ];
 
     /// The stored key. Stable: do not change.
@@ -96,6 +106,10 @@ impl ProfileField {
             ProfileField::Needs => "needs",
             ProfileField::KeyContacts => "keyContacts",
             ProfileField::Voice => "voice",
+            ProfileField::TransitionWorker => "transitionWorker",
+            ProfileField::TransitionAllocated => "transitionAllocated",
+            ProfileField::ExternalLevel => "externalLevel",
+            ProfileField::ExternalSource => "externalSource",
         }
     }
 
@@ -103,7 +117,10 @@ impl ProfileField {
     fn is_choice(self) -> bool {
         matches!(
             self,
-            ProfileField::Dob | ProfileField::LegalStatus | ProfileField::Education
+            ProfileField::Dob
+                | ProfileField::LegalStatus
+                | ProfileField::Education
+                | ProfileField::TransitionAllocated
         )
     }
 }
@@ -125,6 +142,10 @@ impl Profile {
             ProfileField::Needs => &self.needs,
             ProfileField::KeyContacts => &self.key_contacts,
             ProfileField::Voice => &self.voice,
+            ProfileField::TransitionWorker => &self.transition_worker,
+            ProfileField::TransitionAllocated => &self.transition_allocated,
+            ProfileField::ExternalLevel => &self.external_level,
+            ProfileField::ExternalSource => &self.external_source,
         }
     }
 }
@@ -141,7 +162,13 @@ crate::schema::texts!(Profile {
     "needs" => needs,
     "keyContacts" => key_contacts,
     "voice" => voice,
+    "transitionWorker" => transition_worker,
+    "externalLevel" => external_level,
+    "externalSource" => external_source,
 });
+
+/// The map of ticked legal statuses, in each copy of the profile.
+const LEGAL_STATUSES: &str = "legalStatuses";
 
 /// Read the profile from every concurrent copy of its map (an older document may have two).
 pub fn read<D: ReadDoc>(d: &D) -> Profile {
@@ -158,7 +185,73 @@ pub fn read<D: ReadDoc>(d: &D) -> Profile {
     p.dob = choice(ProfileField::Dob.key());
     p.legal_status = choice(ProfileField::LegalStatus.key());
     p.education = choice(ProfileField::Education.key());
+    p.transition_allocated = choice(ProfileField::TransitionAllocated.key());
+    // Ticked statuses, with the single status older versions recorded: never dropped.
+    let mut statuses: std::collections::BTreeSet<String> = copies
+        .iter()
+        .flat_map(|c| doc::flags(d, c, LEGAL_STATUSES))
+        .collect();
+    for c in &copies {
+        let old = doc::text(d, c, ProfileField::LegalStatus.key());
+        if !old.is_empty() {
+            statuses.insert(old);
+        }
+    }
+    // In the order they are offered; retired and unknown ids after, as stored.
+    let order = |id: &str| {
+        vocab::LEGAL_STATUS
+            .iter()
+            .position(|(s, _)| *s == id)
+            .unwrap_or(usize::MAX)
+    };
+    p.legal_statuses = statuses.into_iter().collect();
+    p.legal_statuses.sort_by_key(|s| order(s));
     p
+}
+
+/// Tick (or untick) legal status `id` (from [`vocab::LEGAL_STATUS`]). On the first such
+/// write, the single status an older version recorded (`legalStatus`) is copied into the
+/// ticked statuses and then deleted, in the same transaction, so nothing is dropped and it
+/// can be unticked like any other. One exception: an old "none" is not carried into a
+/// profile that is being given a status (it said there was none; now there is one).
+pub fn set_legal_status(
+    tx: &mut impl Transactable,
+    id: &str,
+    on: bool,
+) -> Result<(), AutomergeError> {
+    let mut copies = doc::all_objs(tx, &ROOT, "profile", ObjType::Map);
+    if copies.is_empty() {
+        copies.push(tx.put_object(ROOT, "profile", ObjType::Map)?);
+    }
+    let old_key = ProfileField::LegalStatus.key();
+    for c in &copies {
+        let old = doc::text(tx, c, old_key);
+        if tx.get_all(c, old_key)?.is_empty() {
+            continue;
+        }
+        let carry = match old.as_str() {
+            "" => false,
+            "none" => !on,
+            _ => true,
+        };
+        if carry {
+            doc::set_flag(tx, c, LEGAL_STATUSES, &old, true)?;
+        }
+        tx.delete(c, old_key)?;
+    }
+    if on {
+        doc::set_flag(tx, &copies[0], LEGAL_STATUSES, id, true)?;
+    } else {
+        // Off in every copy that has it, so no copy keeps it ticked.
+        for c in &copies {
+            for m in doc::all_objs(tx, c, LEGAL_STATUSES, ObjType::Map) {
+                if !tx.get_all(&m, id)?.is_empty() {
+                    tx.put(&m, id, false)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn set_field(

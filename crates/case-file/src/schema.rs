@@ -27,6 +27,14 @@ pub enum Record {
     Outcome,
     Person,
     Place,
+    /// A multi-agency meeting.
+    Meeting,
+    /// Someone who attended a meeting.
+    Attendee,
+    /// A "concerns identified" record.
+    Concern,
+    /// The review of a submitted assessment version.
+    Review,
 }
 
 /// One step of the path from the document root to a record.
@@ -40,7 +48,7 @@ pub enum Step {
 }
 
 impl Record {
-    pub const ALL: [Record; 11] = [
+    pub const ALL: [Record; 15] = [
         Record::Profile,
         Record::Note,
         Record::Assessment,
@@ -52,6 +60,10 @@ impl Record {
         Record::Outcome,
         Record::Person,
         Record::Place,
+        Record::Meeting,
+        Record::Attendee,
+        Record::Concern,
+        Record::Review,
     ];
 
     /// Where its objects are, from the root (layout in `lib.rs`).
@@ -69,6 +81,10 @@ impl Record {
             Record::Outcome => &[Key("outcomes"), Item],
             Record::Person => &[Key("network"), Key("people"), Item],
             Record::Place => &[Key("network"), Key("places"), Item],
+            Record::Meeting => &[Key("meetings"), Item],
+            Record::Attendee => &[Key("meetings"), Item, Key("attendees"), Item],
+            Record::Concern => &[Key("concerns"), Item],
+            Record::Review => &[Key("assessments"), Item, Key("review")],
         }
     }
 }
@@ -131,6 +147,24 @@ pub const TEXT_FIELDS: &[TextField] = &[
     f(Profile, "needs", "Additional needs", Paragraph),
     f(Profile, "keyContacts", "Key contacts", Paragraph),
     f(Profile, "voice", "In their own words", Paragraph),
+    f(
+        Profile,
+        "transitionWorker",
+        "Transition to adulthood worker",
+        Line,
+    ),
+    f(
+        Profile,
+        "externalLevel",
+        "Risk level recorded by another area",
+        Line,
+    ),
+    f(
+        Profile,
+        "externalSource",
+        "Which area and tool recorded it",
+        Line,
+    ),
     f(Note, "place", "Where", Line),
     f(Note, "present", "Who was present", Line),
     f(Note, "text", "What happened", Paragraph),
@@ -162,12 +196,24 @@ pub const TEXT_FIELDS: &[TextField] = &[
         "Why the return home interview was not completed",
         Paragraph,
     ),
+    f(
+        Episode,
+        "rhiLateText",
+        "Why the return home interview was late",
+        Paragraph,
+    ),
     f(NrmStep, "reason", "Reason or note", Paragraph),
     f(Outcome, "notes", "Notes", Paragraph),
     f(Person, "name", "Name or description", Line),
     f(Person, "notes", "Notes", Paragraph),
     f(Place, "name", "Name or description", Line),
     f(Place, "notes", "Notes", Paragraph),
+    f(Meeting, "chair", "Who chaired it", Line),
+    f(Meeting, "decisions", "Decisions and actions", Paragraph),
+    f(Attendee, "name", "Name", Line),
+    f(Attendee, "agency", "Agency or role", Line),
+    f(Concern, "what", "What the concerns are", Paragraph),
+    f(Review, "note", "Reviewer's note", Paragraph),
 ];
 
 /// The text fields of `record`, in list order.

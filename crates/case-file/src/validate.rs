@@ -2,7 +2,9 @@
 //! Messages follow GOV.UK error message style: say what to do, in plain words. `field` is the
 //! id of the form control, so an error summary can link to it.
 
-use crate::assessment::Assessment;
+use crate::assessment::{Assessment, Review};
+use crate::concerns::Concern;
+use crate::meetings::{Meeting, MEETING_TYPES};
 use crate::missing::Episode;
 use crate::nrm::Step;
 use crate::plan::Action;
@@ -133,6 +135,122 @@ pub fn missing(e: &Episode, now: i64) -> Vec<FieldError> {
             "rhi",
             "Select whether the return home interview was completed",
         )),
+    }
+    errors
+}
+
+/// Why a return home interview was late, when it was: `due` is when it was due (from
+/// [`crate::clocks`]: 72 hours after return, 48 where exploitation is suspected). When the
+/// interview was completed after `due`, a reason is required, and words when it is "Other".
+pub fn rhi_late(e: &Episode, due: i64) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let late = e.rhi == "completed" && e.rhi_completed.is_some_and(|t| t > due);
+    if !late {
+        return errors;
+    }
+    if !vocab::RHI_LATE_REASONS
+        .iter()
+        .any(|(id, _)| *id == e.rhi_late_reason)
+    {
+        errors.push(err(
+            "rhi-late-reason",
+            "Select why the return home interview was late",
+        ));
+    } else if e.rhi_late_reason == "other" && e.rhi_late_text.trim().is_empty() {
+        errors.push(err(
+            "rhi-late-text",
+            "Enter why the return home interview was late",
+        ));
+    }
+    errors
+}
+
+/// A multi-agency meeting, when saved at `now`. Field ids: `meeting-date`, `meeting-kind`,
+/// `meeting-chair`, `meeting-chaired-by` (who chairs the CCE meeting, when one is needed),
+/// `meeting-next-review`.
+pub fn meeting(m: &Meeting, now: i64) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if m.at <= 0 {
+        errors.push(err("meeting-date", "Enter the date of the meeting"));
+    } else if m.at > now + HOUR {
+        errors.push(err(
+            "meeting-date",
+            "The date of the meeting must be today or in the past",
+        ));
+    }
+    if !MEETING_TYPES.iter().any(|(id, _)| *id == m.kind) {
+        errors.push(err("meeting-kind", "Select the type of meeting"));
+    }
+    if m.chair.trim().is_empty() {
+        errors.push(err("meeting-chair", "Enter who chaired the meeting"));
+    }
+    if m.meeting_needed == "yes"
+        && !vocab::REVIEWERS
+            .iter()
+            .any(|(id, _)| *id == m.meeting_chair)
+    {
+        errors.push(err(
+            "meeting-chaired-by",
+            "Select who chairs the CCE multi-agency meeting",
+        ));
+    }
+    if !m.next_review.is_empty() && !is_iso_date(&m.next_review) {
+        errors.push(err(
+            "meeting-next-review",
+            "Next review date must be a real date",
+        ));
+    }
+    errors
+}
+
+/// A "concerns identified" record, when saved at `now`. Field ids: `concern-date`,
+/// `concern-what`.
+pub fn concern(c: &Concern, now: i64) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if c.at <= 0 {
+        errors.push(err("concern-date", "Enter when the concerns came to light"));
+    } else if c.at > now + HOUR {
+        errors.push(err(
+            "concern-date",
+            "When the concerns came to light must be today or in the past",
+        ));
+    }
+    if c.what.trim().is_empty() {
+        errors.push(err("concern-what", "Enter what the concerns are"));
+    }
+    errors
+}
+
+/// The review of a version submitted at `submitted_level`. The level is always confirmed;
+/// a child protection chair (who reviews Moderate and High versions,
+/// [`crate::assessment::reviewer_for`]) also decides whether a CCE multi-agency meeting is
+/// needed and, if it is, who chairs it. Field ids: `review-level`, `review-meeting-needed`,
+/// `review-meeting-chair`.
+pub fn review(r: &Review, submitted_level: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !vocab::LEVELS.iter().any(|(id, _)| *id == r.level) {
+        errors.push(err("review-level", "Select the overall risk level"));
+    }
+    let chair = r.role == "chair" || crate::assessment::reviewer_for(submitted_level) == "chair";
+    if chair {
+        match r.meeting_needed.as_str() {
+            "yes" => {
+                if !vocab::REVIEWERS
+                    .iter()
+                    .any(|(id, _)| *id == r.meeting_chair)
+                {
+                    errors.push(err(
+                        "review-meeting-chair",
+                        "Select who chairs the CCE multi-agency meeting",
+                    ));
+                }
+            }
+            "no" => {}
+            _ => errors.push(err(
+                "review-meeting-needed",
+                "Select whether a CCE multi-agency meeting is needed",
+            )),
+        }
     }
     errors
 }

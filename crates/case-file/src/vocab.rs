@@ -10,21 +10,50 @@ pub fn label(list: &[Choice], id: &str) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
+/// Legal statuses offered: they combine (looked after *and* on a care order; on a child
+/// protection plan while also known to youth justice), so they are ticked, not chosen.
 pub const LEGAL_STATUS: &[Choice] = &[
-    ("none", "None"),
     ("cin", "Child in need"),
     ("cp", "Child protection plan"),
     ("la", "Looked after"),
     ("care-order", "Care order"),
+    ("yjs", "Known to youth justice"),
 ];
 
+/// Legal statuses no longer offered but still read from older cases.
+pub const RETIRED_LEGAL_STATUS: &[Choice] = &[("none", "None")];
+
+/// A legal status's label, offered or retired (an unknown id reads as itself).
+pub fn legal_status_label(id: &str) -> String {
+    label_in(&[LEGAL_STATUS, RETIRED_LEGAL_STATUS], id)
+}
+
+/// Education status as services count it (DOMAIN §9).
 pub const EDUCATION: &[Choice] = &[
     ("in-education", "In education"),
+    ("not-in-education", "Not in education"),
     ("not-attending", "Not attending"),
-    ("excluded", "Excluded"),
+    ("at-risk-exclusion", "At risk of exclusion"),
     ("ap", "Alternative provision"),
-    ("neet", "Not in education, employment or training"),
+    ("neet", "Not in education, employment or training (NEET)"),
 ];
+
+/// Education statuses no longer offered but still read from older cases.
+pub const RETIRED_EDUCATION: &[Choice] = &[("excluded", "Excluded")];
+
+/// An education status's label, offered or retired (an unknown id reads as itself).
+pub fn education_label(id: &str) -> String {
+    label_in(&[EDUCATION, RETIRED_EDUCATION], id)
+}
+
+fn label_in(lists: &[&[Choice]], id: &str) -> String {
+    lists
+        .iter()
+        .flat_map(|l| l.iter())
+        .find(|(i, _)| *i == id)
+        .map(|(_, l)| (*l).to_owned())
+        .unwrap_or_else(|| id.to_owned())
+}
 
 /// Hazard labels: shown on every screen about the young person.
 pub const HAZARDS: &[Choice] = &[
@@ -111,34 +140,105 @@ pub const NRM_STATUS: &[Choice] = &[
     ("conclusive-grounds", "Conclusive grounds decision"),
 ];
 
-/// The checklist of indicators on a contact note (`docs/domain/exploitation.md`).
+/// The checklist of indicators on a contact note: the county guidance's full list, each
+/// on its own (DOMAIN §9, `docs/domain/exploitation.md`). An id from the older list is kept
+/// where its concept is the same (every old tick is still true under the new label);
+/// merged or dropped ones are in [`RETIRED_INDICATORS`], still read and shown.
 pub const INDICATORS: &[Choice] = &[
-    ("missing", "Going missing often or found far from home"),
+    ("missing", "Frequently missing, and found out of area"),
+    (
+        "leaves-unexplained",
+        "Leaves home or care without explanation",
+    ),
+    (
+        "drugs-weapons",
+        "Found with large amounts of drugs or weapons",
+    ),
+    ("drugs-hidden", "Drugs hidden inside their body"),
+    (
+        "unexplained-items",
+        "Unexplained money, phones, credit, clothes, jewellery, haircuts or gifts",
+    ),
+    ("hurt", "Back from missing injured or dishevelled"),
+    (
+        "withdrawn",
+        "More secretive, withdrawn or isolated from usual friends",
+    ),
+    (
+        "school",
+        "Absent from or disengaged with school, college, training or work",
+    ),
+    (
+        "aggression",
+        "Disruptive, hostile or aggressive at home or school, including sexualised or violent language or talk of drug dealing",
+    ),
+    (
+        "invincible",
+        "Talks of being invincible, or of not caring what happens to them",
+    ),
+    ("making-money", "New interest in making money"),
+    (
+        "taken-places",
+        "Taken to parties, houses, hotels, clubs, takeaways or out of area by unknown adults",
+    ),
+    ("substances", "Rising drug or alcohol use"),
+    ("fear", "Fear of reprisal from gangs or violence"),
+    (
+        "phones",
+        "Several phones or SIM cards, or a phone with many callers or messages",
+    ),
+    ("keys", "Hotel keys or keys to unknown premises"),
+    (
+        "disclosure-withdrawn",
+        "Told of a sexual or physical assault, then took it back",
+    ),
+    ("abduction", "Abducted or held against their will"),
+    ("cars", "Getting into or out of cars with unknown adults"),
+    ("recruiting", "Rewarded for introducing peers"),
+    (
+        "self-harm",
+        "Self-harm, or a marked change in emotional wellbeing",
+    ),
+    ("agencies-not-engaging", "Agencies unable to engage them"),
+    ("new-peers", "New peer groups or relationships"),
+    (
+        "older-controlling",
+        "Relationships with controlling or older people or groups",
+    ),
+    ("parents-concerned", "Parents or carers concerned"),
+    (
+        "stis-pregnancy",
+        "Repeated sexually transmitted infections, or pregnancy",
+    ),
+    ("peer-referrals", "More referrals for peers they know"),
+    ("same-place", "Repeated incidents at the same place"),
+];
+
+/// Indicators from the older checklist whose concept is not in [`INDICATORS`] as it was
+/// (merged several of today's items, or not in the guidance's list). Never offered for new
+/// ticks; notes that have them still show them with these labels.
+pub const RETIRED_INDICATORS: &[Choice] = &[
     (
         "money-gifts",
         "Unexplained money, phones, SIM cards, clothes or gifts",
     ),
-    ("phones", "Several phones, or a phone that never stops"),
-    ("hurt", "Returning hurt or dishevelled"),
     (
         "carrying",
         "Carrying drugs, weapons or cash beyond their means",
     ),
-    ("keys", "Hotel or unknown house keys"),
     (
         "secretive",
         "Secretive, withdrawn, new older friends, controlling relationships",
     ),
-    ("cars", "Getting into cars with unknown adults"),
-    ("recruiting", "Being paid for introducing peers"),
-    ("fear", "Fear of reprisals"),
-    ("school", "Disengaged from school"),
-    ("substances", "Rising drug or alcohol use"),
-    ("self-harm", "Self-harm or sudden changes in mood"),
-    ("aggression", "Aggression at home or school"),
     ("debt", "Talk of drug debts"),
     ("violence", "Injuries from violence"),
 ];
+
+/// An indicator's label, offered or retired (an unknown id reads as itself): old notes
+/// always show what was ticked.
+pub fn indicator_label(id: &str) -> String {
+    label_in(&[INDICATORS, RETIRED_INDICATORS], id)
+}
 
 /// Who reviews a submitted risk assessment.
 pub const REVIEWERS: &[Choice] = &[

@@ -792,15 +792,20 @@ fn each_sign_of_suspected_exploitation_shortens_the_rhi_to_48_hours() {
     assert_eq!(rhi_due(&c, end), end + 48 * HOUR, "Moderate");
     c.assessments = vec![submitted("a1", end - DAY, "emerging")];
     assert_eq!(rhi_due(&c, end), end + 72 * HOUR, "Emerging");
-    // Ratings that together suggest exploitation, even at Emerging.
-    c.assessments[0].categories = ["missing", "coercion"]
-        .iter()
-        .map(|id| fieldbook_case::assessment::Category {
-            id: (*id).into(),
-            text: String::new(),
-            rating: level("high", end - DAY),
-        })
-        .collect();
+    // Ratings that together suggest exploitation, even at Emerging: raised concern under
+    // missing, coercion, contact and offending at once (three of them is not enough).
+    let raised = |ids: &[&str]| -> Vec<fieldbook_case::assessment::Category> {
+        ids.iter()
+            .map(|id| fieldbook_case::assessment::Category {
+                id: (*id).into(),
+                text: String::new(),
+                rating: level("moderate", end - DAY),
+            })
+            .collect()
+    };
+    c.assessments[0].categories = raised(&["missing", "coercion", "contact"]);
+    assert_eq!(rhi_due(&c, end), end + 72 * HOUR, "three of the four");
+    c.assessments[0].categories = raised(&["missing", "coercion", "contact", "offending"]);
     assert_eq!(rhi_due(&c, end), end + 48 * HOUR, "suggests CCE");
 
     let mut c = base.clone();
@@ -1033,6 +1038,8 @@ fn safety_plan_actions_by_their_due_dates() {
         }
     );
     assert_eq!(all[1].whom, "Owner not recorded");
+    // An action records no time it was done, so none is said (its due date could be ahead).
+    assert_eq!(words::when(&all[1], now), "done");
     let late = london(2026, 12, 4, 0, 45);
     assert_eq!(one_action(&case, late, "x1").state, State::Overdue);
     assert_eq!(

@@ -12,8 +12,8 @@ use fieldbook_case::network::{self, Link, LinkKind};
 use fieldbook_case::plan::{self, Action};
 use fieldbook_case::schema::{self, Record, Texts, TEXT_FIELDS};
 use fieldbook_case::{
-    self as case, assessment, demo, missing, notes, nrm, outcomes, profile, vocab, Note, Outcome,
-    Profile,
+    self as case, assessment, concerns, demo, meetings, missing, notes, nrm, outcomes, profile,
+    vocab, Note, Outcome, Profile,
 };
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ObjId, ObjType, Prop, ReadDoc, Value, ROOT};
@@ -40,6 +40,45 @@ fn every_record() -> AutoCommit {
     )
     .unwrap();
     assessment::start(&mut d, "a", 1, None, "W").unwrap();
+    // A submitted version with its review (the draft "a" stays a draft).
+    assessment::start(&mut d, "r", 1, None, "W").unwrap();
+    assert!(assessment::submit(&mut d, "r", 2).unwrap());
+    assert!(assessment::review(
+        &mut d,
+        "r",
+        &assessment::Review {
+            by: "Chair C".into(),
+            role: "chair".into(),
+            at: 3,
+            level: "moderate".into(),
+            meeting_needed: "no".into(),
+            ..Default::default()
+        }
+    )
+    .unwrap());
+    meetings::save(
+        &mut d,
+        &meetings::Meeting {
+            id: "mt".into(),
+            at: 1,
+            kind: "strategy".into(),
+            attendees: vec![meetings::Attendee {
+                id: "at".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    concerns::add(
+        &mut d,
+        &concerns::Concern {
+            id: "c".into(),
+            at: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     plan::add_action(
         &mut d,
         &Action {
@@ -131,7 +170,42 @@ fn write(d: &mut AutoCommit, record: Record, inst: &str, key: &str, value: &str)
         Record::Outcome => outcomes::set_text(d, "o", key, value).unwrap(),
         Record::Person => network::set_text(d, LinkKind::Person, "pp", key, value).unwrap(),
         Record::Place => network::set_text(d, LinkKind::Place, "pl", key, value).unwrap(),
+        Record::Meeting => {
+            // The meeting form saves the whole meeting as the person left it.
+            let mut m = case::read(d).meetings.remove(0);
+            *m.text_mut(key).expect("meeting field") = value.to_owned();
+            meetings::save(d, &m).unwrap();
+            true
+        }
+        Record::Attendee => {
+            let mut m = case::read(d).meetings.remove(0);
+            *m.attendees[0].text_mut(key).expect("attendee field") = value.to_owned();
+            meetings::save(d, &m).unwrap();
+            true
+        }
+        Record::Concern => {
+            assert_eq!(
+                key, "what",
+                "a new concern text field needs its writer here"
+            );
+            concerns::set_what(d, "c", value).unwrap()
+        }
+        Record::Review => {
+            let mut r = version(&case::read(d), "r")
+                .review
+                .clone()
+                .expect("reviewed");
+            *r.text_mut(key).expect("review field") = value.to_owned();
+            assessment::review(d, "r", &r).unwrap()
+        }
     }
+}
+
+fn version<'c>(c: &'c case::Case, id: &str) -> &'c case::Assessment {
+    c.assessments
+        .iter()
+        .find(|a| a.id == id)
+        .unwrap_or_else(|| panic!("no version {id}"))
 }
 
 /// Read through the public reader the app uses for this record.
@@ -140,8 +214,8 @@ fn read(d: &AutoCommit, record: Record, inst: &str, key: &str) -> String {
     let value = match record {
         Record::Profile => c.profile.text(key).map(str::to_owned),
         Record::Note => c.notes[0].text(key).map(str::to_owned),
-        Record::Assessment => c.assessments[0].text(key).map(str::to_owned),
-        Record::Category => c.assessments[0]
+        Record::Assessment => version(&c, "a").text(key).map(str::to_owned),
+        Record::Category => version(&c, "a")
             .category(inst)
             .and_then(|x| x.text(key))
             .map(str::to_owned),
@@ -155,6 +229,14 @@ fn read(d: &AutoCommit, record: Record, inst: &str, key: &str) -> String {
             .map(str::to_owned),
         Record::Place => network::read(d, LinkKind::Place)[0]
             .text(key)
+            .map(str::to_owned),
+        Record::Meeting => c.meetings[0].text(key).map(str::to_owned),
+        Record::Attendee => c.meetings[0].attendees[0].text(key).map(str::to_owned),
+        Record::Concern => c.concerns[0].text(key).map(str::to_owned),
+        Record::Review => version(&c, "r")
+            .review
+            .as_ref()
+            .and_then(|r| r.text(key))
             .map(str::to_owned),
     };
     value.unwrap_or_else(|| panic!("{record:?} has no readable field {key}"))

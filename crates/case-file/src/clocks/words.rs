@@ -49,6 +49,8 @@ pub fn when(clock: &Clock, now: i64) -> String {
         return nrm(clock, now, today);
     }
     match &clock.state {
+        // Actions record no time they were done: only that they are.
+        State::Met { .. } if clock.kind == super::Kind::Action => "done".to_owned(),
         State::Met { at } => format!("done {}", date(london::date_of(*at), today)),
         State::MetLate { reason, .. } if reason.starts_with("Not completed") => {
             let why = reason
