@@ -158,9 +158,7 @@ test("home says when the return home interview is due, offline, moves to overdue
     // Completed at 15:00 on Friday, five hours late, with the reason.
     await page.goto(`${app.server.url}#/case/${id}/missing/${episode}`)
     await page.getByLabel("Completed", { exact: true }).check()
-    // Not getByLabel: the "Completed" radio has the id "rhi-completed" too (the radios are
-    // named `<id>-<value>`), so the label finds the radio. Reported to the form's owner.
-    await page.locator("input[type=datetime-local][id=rhi-completed]").fill(`${iso(FRIDAY)}T15:00`)
+    await page.getByLabel("When it was completed").fill(`${iso(FRIDAY)}T15:00`)
     await page.locator("input[name=rhi-late-reason][value=not-engaged]").check()
     await page.locator("#rhi-late-text").fill("Invented: the family asked to meet on Friday afternoon.")
     await page.getByTestId("save-missing").click()
