@@ -35,9 +35,13 @@ pub fn ticking() -> RwSignal<i64> {
     let f: &js_sys::Function = update.as_ref().unchecked_ref();
     // A window always accepts a timer and listeners; if one is refused the time still moves
     // with the others (and on every re-render that reads it).
-    let interval = window
-        .set_interval_with_callback_and_timeout_and_arguments_0(f, TICK_MS)
-        .ok();
+    let interval = match window.set_interval_with_callback_and_timeout_and_arguments_0(f, TICK_MS) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            warn("interval", &e);
+            None
+        }
+    };
     let doc = window.document();
     if let Some(doc) = &doc {
         if let Err(e) = doc.add_event_listener_with_callback("visibilitychange", f) {
