@@ -6,6 +6,7 @@ mod device;
 mod driver;
 mod gate;
 mod http;
+mod now;
 mod pages;
 mod ui;
 
@@ -21,6 +22,8 @@ use pages::case::CasePage;
 use pages::cases::CaseList;
 use pages::chronology::Chronology;
 use pages::concern::ConcernForm;
+use pages::deadlines::DeadlinesPage;
+use pages::home::TeamPage;
 use pages::meeting::MeetingForm;
 use pages::missing::MissingForm;
 use pages::note::NoteForm;
@@ -253,6 +256,7 @@ fn Signed(driver: Driver) -> impl IntoView {
                 let d = d2.clone();
                 match page.get() {
                     Route::Cases => view! { <CaseList driver=d/> }.into_any(),
+                    Route::Team => view! { <TeamPage driver=d/> }.into_any(),
                     Route::Settings => view! { <Settings driver=d/> }.into_any(),
                     Route::SignIn => {
                         view! { <SignIn driver=d on_done=|_| ui::go(&Route::Cases)/> }.into_any()
@@ -270,6 +274,7 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Plan(id) => view! { <SafetyPlan driver=d id=id/> }.into_any(),
                     Route::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
                     Route::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
+                    Route::Deadlines(id) => view! { <DeadlinesPage driver=d id=id/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
                 }
             }}

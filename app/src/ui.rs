@@ -93,11 +93,6 @@ pub fn focus_now(id: &str) {
     }
 }
 
-/// Today's date on this device, `YYYY-MM-DD` (local time).
-pub fn today() -> String {
-    to_local_input(now())[..10].to_owned()
-}
-
 /// Focus an element without scrolling to it.
 fn focus_in_place(el: &web_sys::HtmlElement) {
     let options = js_sys::Object::new();

@@ -11,7 +11,7 @@ import { addNote, createCase, signIn, signInAs, upToDate, useApp, DISPLAY_NAMES 
 
 const app = useApp()
 
-const caseLinks = page => page.getByTestId("case-list").getByRole("link")
+const caseLinks = page => page.getByTestId("case-list").getByTestId("case-link")
 const listed = async page => (await caseLinks(page).allTextContents()).sort()
 /** The case list says all `n` cases (any number when `n` is omitted) are on the device. */
 const progress = (page, n) =>

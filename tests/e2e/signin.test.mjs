@@ -79,7 +79,7 @@ test("a wrong password is refused in the error summary; the right one opens the 
   await signIn(page, user.username, user.password)
   await choosePasscode(page, PASSCODES.ayo)
   await page.getByTestId("case-list").waitFor({ timeout: TIMEOUT })
-  await page.getByRole("heading", { name: "Cases" }).waitFor()
+  await page.getByRole("heading", { name: "Due and overdue" }).waitFor()
   assert.equal((await page.getByTestId("user-name").textContent()).trim(), user.display_name)
   assert.match((await connected).url(), /\/sync$/)
   await page.getByTestId("sync-status").filter({ hasText: /Sending|Everything sent/ }).waitFor({ timeout: TIMEOUT })

@@ -8,7 +8,7 @@ import { createCase, noRecordsOnDevice, recordsOnDevice, useApp } from "./browse
 
 const app = useApp()
 
-const caseLinks = page => page.getByTestId("case-list").getByRole("link")
+const caseLinks = page => page.getByTestId("case-list").getByTestId("case-link")
 const allOnDevice = (page, n) =>
   page.getByTestId("caseload-progress").filter({ hasText: `All ${n} cases in your caseload are on this device` })
 

@@ -263,10 +263,14 @@ impl Driver {
     }
 
     fn index_says(&self, f: impl FnOnce(&Automerge) -> bool) -> bool {
-        let Some(index) = self.inner.borrow().index else {
-            return false;
-        };
-        self.with_doc(&index, f).unwrap_or(false)
+        self.with_index(f).unwrap_or(false)
+    }
+
+    /// Read the signed-in person's caseload index (None until it is on the device), e.g.
+    /// who each case is allocated to (`fieldbook_case::caseload::allocation`).
+    pub fn with_index<R>(&self, f: impl FnOnce(&Automerge) -> R) -> Option<R> {
+        let index = self.inner.borrow().index?;
+        self.with_doc(&index, f)
     }
 
     /// Read a document (None until loaded).

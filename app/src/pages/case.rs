@@ -15,8 +15,7 @@ use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::http;
 use crate::ui::{
-    field_error, format_time, go, new_id, now, today, CriticalChoice, ErrorSummary, Radios,
-    TextField,
+    field_error, format_time, go, new_id, now, CriticalChoice, ErrorSummary, Radios, TextField,
 };
 
 #[component]
@@ -82,6 +81,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     </li>
                 }).collect_view())}
             </ol>
+            <super::deadlines::Deadlines driver=d.clone() id=id case=c/>
             <ConcernList case=c id=id/>
             <MeetingList case=c id=id/>
             <MissingList case=c id=id/>
@@ -107,7 +107,7 @@ struct CaseHeading {
 impl CaseHeading {
     fn of(k: &case::Case) -> CaseHeading {
         let mut facts = Vec::new();
-        if let Some(age) = validate::age_on(k.profile.dob.trim(), &today()) {
+        if let Some(age) = super::age(&k.profile.dob, now()) {
             facts.push(format!("Age {age}"));
         }
         let summary = case::profile_summary(&k.profile);

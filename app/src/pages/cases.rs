@@ -1,10 +1,11 @@
-//! The caseload: every case on this device (and, once synced, every case on the server).
+//! Home: "Due and overdue" for every case on this device (`home::DueList`), then adding a
+//! case and how far the caseload has reached this device.
 
 use fieldbook_case::route::Route;
-use fieldbook_case::{self as case, status, validate, vocab};
-use fieldbook_sync::DocumentId;
+use fieldbook_case::{self as case, status, validate};
 use leptos::prelude::*;
 
+use super::home::DueList;
 use crate::driver::Driver;
 use crate::ui::{field_error, go, ErrorSummary, TextField};
 
@@ -36,21 +37,6 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
             Err(e) => s.error.set(Some(e)),
         }
     };
-    let d = driver.clone();
-    let rows = move || {
-        s.revision.get();
-        let mut rows: Vec<(DocumentId, case::Case)> = s
-            .cases
-            .get()
-            .into_iter()
-            .filter_map(|id| {
-                d.with_doc(&id, |doc| case::is_case(doc).then(|| (id, case::read(doc))))
-                    .flatten()
-            })
-            .collect();
-        rows.sort_by(|a, b| a.1.profile.name.cmp(&b.1.profile.name));
-        rows
-    };
     let progress = move || {
         status::progress(s.fetched.get()).map(|text| {
             view! {
@@ -64,17 +50,9 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
         })
     };
     view! {
-        <h1>"Cases"</h1>
+        <h1>"Due and overdue"</h1>
+        <DueList driver=driver.clone()/>
         {progress}
-        <ul class="fb-list" data-testid="case-list">
-            <For each=rows key=|(id, c)| (*id, c.profile.name.clone(), c.notes.len(), c.shown_hazards().len()) let:row>
-                <li>
-                    <a href=Route::Case(row.0).href()>{row.1.profile.name.clone()}</a>
-                    <span class="fb-hint">{format!(" · {}", vocab::count(row.1.notes.len(), "note", "notes"))}</span>
-                    {row.1.shown_hazards().iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h.label.clone()}</span> }).collect_view()}
-                </li>
-            </For>
-        </ul>
         <h2>"Add a case"</h2>
         {move || view! { <ErrorSummary errors=errors.get()/> }}
         <form on:submit=create novalidate>

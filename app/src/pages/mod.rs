@@ -6,6 +6,8 @@ pub mod case;
 pub mod cases;
 pub mod chronology;
 pub mod concern;
+pub mod deadlines;
+pub mod home;
 pub mod meeting;
 pub mod missing;
 pub mod note;
@@ -15,7 +17,7 @@ pub mod settings;
 pub mod signin;
 
 use fieldbook_case::route::Route;
-use fieldbook_case::{self as case_file, Case};
+use fieldbook_case::{self as case_file, clocks, Case};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
@@ -44,8 +46,15 @@ pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     })
 }
 
-/// Name, hazard labels and disputes: shown at the top of every screen about the young person.
-/// The case page itself shows the name as its heading, so `heading` leaves out the link.
+/// The young person's age at `now` from their date of birth (`YYYY-MM-DD`), on London's
+/// calendar date; `None` without a usable date of birth.
+pub fn age(dob: &str, now: i64) -> Option<u32> {
+    clocks::age_at(dob.trim(), now)
+}
+
+/// Name, age, hazard labels and disputes: shown at the top of every screen about the young
+/// person. The case page itself shows the name as its heading (and the age under it), so
+/// `heading` leaves out the link.
 #[component]
 pub fn CaseTop(
     case: Memo<Option<Case>>,
@@ -53,6 +62,7 @@ pub fn CaseTop(
     #[prop(optional)] heading: bool,
 ) -> impl IntoView {
     let name = Memo::new(move |_| case.with(|c| c.as_ref().map(|c| c.profile.name.clone())));
+    let dob = Memo::new(move |_| case.with(|c| c.as_ref().map(|c| c.profile.dob.clone())));
     let hazards = Memo::new(move |_| {
         case.with(|c| {
             c.as_ref()
@@ -69,7 +79,12 @@ pub fn CaseTop(
     });
     view! {
         {move || (!heading).then(|| name.get().map(|name| view! {
-            <p class="fb-case-link"><a href=Route::Case(id).href()>{name}</a></p>
+            <p class="fb-case-link">
+                <a href=Route::Case(id).href()>{name}</a>
+                {dob.get().and_then(|d| age(&d, crate::now::read())).map(|a| view! {
+                    <span class="fb-hint" data-testid="case-age">{format!(" · Age {a}")}</span>
+                })}
+            </p>
         }))}
         <Hazards hazards=hazards/>
         {move || restricted.is_some_and(|r| r.get()).then(|| view! {

@@ -48,6 +48,7 @@ pub mod concerns;
 pub mod critical;
 pub mod demo;
 pub mod doc;
+pub mod due;
 pub mod history;
 pub mod meetings;
 pub mod missing;

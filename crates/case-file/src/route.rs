@@ -57,7 +57,10 @@ impl Section {
 /// One page of the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// Home: "Due and overdue" for every case on the device, and adding a case.
     Cases,
+    /// The manager view: the same clocks for the caseload on the device, by worker.
+    Team,
     Settings,
     /// Sign in (the only screen before anyone has; reached from the "sign-in has ended" banner).
     SignIn,
@@ -78,6 +81,8 @@ pub enum Route {
     Plan(DocumentId),
     Profile(DocumentId),
     Chronology(DocumentId),
+    /// Every deadline of a case (open, then done).
+    Deadlines(DocumentId),
     NotFound,
 }
 
@@ -130,6 +135,7 @@ impl Route {
         let item = |s: &str| ItemId::new(s);
         let (id, rest) = match parts {
             ["settings"] => return Some(Route::Settings),
+            ["team"] => return Some(Route::Team),
             ["sign-in"] => return Some(Route::SignIn),
             ["case", id, rest @ ..] => (id.parse::<DocumentId>().ok()?, rest),
             _ => return None,
@@ -151,6 +157,7 @@ impl Route {
             ["plan"] => Route::Plan(id),
             ["profile"] => Route::Profile(id),
             ["chronology"] => Route::Chronology(id),
+            ["deadlines"] => Route::Deadlines(id),
             _ => return None,
         })
     }
@@ -160,6 +167,7 @@ impl Route {
         match self {
             Route::Cases => "#/".to_owned(),
             Route::Settings => "#/settings".to_owned(),
+            Route::Team => "#/team".to_owned(),
             Route::SignIn => "#/sign-in".to_owned(),
             Route::Case(id) => format!("#/case/{id}"),
             Route::Note(id, n) => format!("#/case/{id}/note/{n}"),
@@ -179,6 +187,7 @@ impl Route {
             Route::Plan(id) => format!("#/case/{id}/plan"),
             Route::Profile(id) => format!("#/case/{id}/profile"),
             Route::Chronology(id) => format!("#/case/{id}/chronology"),
+            Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
         }
@@ -233,7 +242,7 @@ impl Route {
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
-            Route::Cases | Route::Settings | Route::SignIn | Route::NotFound => None,
+            Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -246,7 +255,8 @@ impl Route {
             | Route::Missing(id, _)
             | Route::Plan(id)
             | Route::Profile(id)
-            | Route::Chronology(id) => Some(*id),
+            | Route::Chronology(id)
+            | Route::Deadlines(id) => Some(*id),
         }
     }
 }
@@ -259,6 +269,7 @@ mod tests {
         let a = ItemId::new("0123456789abcdef").unwrap();
         let mut all = vec![
             Route::Cases,
+            Route::Team,
             Route::Settings,
             Route::SignIn,
             Route::Case(id),
@@ -278,6 +289,7 @@ mod tests {
             Route::Plan(id),
             Route::Profile(id),
             Route::Chronology(id),
+            Route::Deadlines(id),
             Route::NotFound,
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
@@ -332,6 +344,13 @@ mod tests {
     }
 
     #[test]
+    fn the_manager_view_has_its_own_fragment() {
+        assert_eq!(Route::parse("#/team"), Route::Team);
+        assert_eq!(Route::Team.href(), "#/team");
+        assert_eq!(Route::Team.case(), None);
+    }
+
+    #[test]
     fn unknown_or_garbage_fragments_are_not_found() {
         let id = DocumentId::random();
         let long = "a".repeat(MAX_HASH + 1);
@@ -343,6 +362,7 @@ mod tests {
             format!("#/case/{id}/"),
             format!("#/case/{id}/unknown"),
             format!("#/case/{id}/plan/extra"),
+            format!("#/case/{id}/deadlines/x"),
             format!("#/case/{id}/note"),
             format!("#/case/{id}/note/"),
             format!("#/case/{id}/assessment/a1/not-a-section"),
@@ -354,6 +374,8 @@ mod tests {
             format!("#/case/{id}/concern/a b"),
             format!("#/case/{id}/assessment/a1/review/x"),
             "#/settings/x".to_owned(),
+            "#/team/x".to_owned(),
+            "#/teams".to_owned(),
             "#/sign-in/x".to_owned(),
             "#/signin".to_owned(),
             "#/sign-in/".to_owned(),
@@ -474,7 +496,7 @@ mod tests {
         for r in every_route(id) {
             let expect = !matches!(
                 r,
-                Route::Cases | Route::Settings | Route::SignIn | Route::NotFound
+                Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound
             );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }

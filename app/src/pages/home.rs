@@ -1,0 +1,313 @@
+//! "Due and overdue": every case on this device with its most urgent open clock, in the
+//! order to look at them (home, `Route::Cases`), and the same for a manager grouped by the
+//! worker each case is allocated to (`Route::Team`). What is due and the order come from
+//! `fieldbook_case::{clocks, due}`; this module reads the documents and shows the result.
+//!
+//! Reading a whole case is the slow part, so a case is read again only when its document
+//! changed (its heads moved); the clocks are recomputed from those reads as time passes
+//! (`crate::now`), which needs no document at all.
+
+use std::sync::Arc;
+
+use fieldbook_case::account::Role;
+use fieldbook_case::clocks::{self, words, Clock, Settings};
+use fieldbook_case::due::{self, Row, Urgency};
+use fieldbook_case::route::Route;
+use fieldbook_case::{self as case_file, caseload, vocab, Case};
+use fieldbook_sync::automerge::ChangeHash;
+use fieldbook_sync::DocumentId;
+use leptos::prelude::*;
+
+use crate::driver::Driver;
+
+/// The clock settings this device uses: the service's, from the last session answer (kept
+/// on the device, so they apply offline); the defaults before any.
+pub fn clock_settings(driver: &Driver) -> Settings {
+    driver.record().clock_settings.to_settings()
+}
+
+/// One case as last read, with the heads it was read at.
+#[derive(Clone)]
+pub struct Read {
+    pub id: DocumentId,
+    heads: Vec<ChangeHash>,
+    pub case: Arc<Case>,
+}
+
+/// Every case on the device, as read.
+#[derive(Clone, Default)]
+pub struct Reads(pub Vec<Read>);
+
+impl PartialEq for Reads {
+    /// Same cases at the same heads: nothing to show differently (cheap, no case compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.id == b.id && a.heads == b.heads)
+    }
+}
+
+/// Every case on the device, re-read only where its document changed since the last read.
+pub fn read_cases(driver: &Driver) -> Memo<Reads> {
+    let s = driver.signals;
+    let d = driver.clone();
+    Memo::new(move |prev: Option<&Reads>| {
+        s.revision.track();
+        let ids = s.cases.get();
+        Reads(
+            ids.into_iter()
+                .filter_map(|id| {
+                    d.with_doc(&id, |doc| {
+                        if !case_file::is_case(doc) {
+                            return None;
+                        }
+                        let heads = doc.get_heads();
+                        let kept =
+                            prev.and_then(|p| p.0.iter().find(|r| r.id == id && r.heads == heads));
+                        Some(match kept {
+                            Some(r) => r.clone(),
+                            None => Read {
+                                id,
+                                heads,
+                                case: Arc::new(case_file::read(doc)),
+                            },
+                        })
+                    })
+                    .flatten()
+                })
+                .collect(),
+        )
+    })
+}
+
+/// One line of "Due and overdue".
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Line {
+    pub id: DocumentId,
+    pub name: String,
+    pub age: Option<u32>,
+    pub notes: usize,
+    pub hazards: Vec<String>,
+    /// The most urgent open clock: how urgent, and in words.
+    pub clock: Option<(Urgency, String)>,
+    /// How many more open clocks the case has.
+    pub more: usize,
+}
+
+impl Line {
+    fn of(row: &Row<DocumentId>, case: &Case, now: i64) -> Line {
+        Line {
+            id: row.key,
+            name: row.name.clone(),
+            age: super::age(&case.profile.dob, now),
+            notes: case.notes.len(),
+            hazards: case
+                .shown_hazards()
+                .iter()
+                .map(|h| h.label.clone())
+                .collect(),
+            clock: row
+                .most_urgent()
+                .and_then(|c| Some((due::urgency(c)?, words::line(c, now)))),
+            more: row.more(),
+        }
+    }
+}
+
+/// The rows of every case read, at `now`, in the order to look at them.
+fn rows(reads: &Reads, now: i64, settings: &Settings) -> Vec<Row<DocumentId>> {
+    let mut rows: Vec<Row<DocumentId>> = reads
+        .0
+        .iter()
+        .map(|r| Row::of(r.id, &r.case, now, settings))
+        .collect();
+    due::order(&mut rows);
+    rows
+}
+
+fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64) -> Vec<Line> {
+    rows.iter()
+        .filter_map(|row| {
+            let read = reads.0.iter().find(|r| r.id == row.key)?;
+            Some(Line::of(row, &read.case, now))
+        })
+        .collect()
+}
+
+/// Whether the signed-in person is a manager (the manager view is linked for them).
+fn is_manager(driver: &Driver) -> bool {
+    driver
+        .signals
+        .account
+        .with(|a| a.as_ref().is_some_and(|a| a.role == Role::Manager))
+}
+
+/// The list of cases with what is due, most urgent first (home).
+#[component]
+pub fn DueList(driver: Driver) -> impl IntoView {
+    let reads = read_cases(&driver);
+    let now = crate::now::ticking();
+    let settings = clock_settings(&driver);
+    let shown = Memo::new(move |_| {
+        let now = now.get();
+        reads.with(|r| lines(&rows(r, now, &settings), r, now))
+    });
+    let d = driver.clone();
+    view! {
+        {move || is_manager(&d).then(|| view! {
+            <p><a href=Route::Team.href() data-testid="team-link">"Your team’s deadlines"</a></p>
+        })}
+        <ul class="fb-list fb-due-list" data-testid="case-list">
+            <For each=move || shown.get() key=|l| l.clone() let:line>
+                <DueLine line=line/>
+            </For>
+        </ul>
+        {move || shown.with(Vec::is_empty).then(|| view! {
+            <p class="fb-hint" data-testid="no-cases">"There are no cases on this device yet."</p>
+        })}
+    }
+}
+
+/// One case: its name (a link), age, hazard labels and most urgent clock, and how many more.
+#[component]
+fn DueLine(line: Line) -> impl IntoView {
+    let mut facts = Vec::new();
+    if let Some(age) = line.age {
+        facts.push(format!("Age {age}"));
+    }
+    facts.push(vocab::count(line.notes, "note", "notes"));
+    let clock = match line.clock {
+        Some((urgency, text)) => view! {
+            <p class=format!("fb-due fb-due-{}", urgency.class()) data-testid="due-clock">
+                {urgency.tag().map(|t| view! {
+                    <strong class=format!("fb-due-tag fb-due-tag-{}", urgency.class())>{t}</strong>
+                })}
+                {text}
+            </p>
+        }
+        .into_any(),
+        None => {
+            view! { <p class="fb-due fb-hint" data-testid="due-clock">"Nothing due"</p> }.into_any()
+        }
+    };
+    view! {
+        <li class="fb-due-line" data-testid="due-line">
+            <p class="fb-due-who">
+                <a href=Route::Case(line.id).href() data-testid="case-link">{line.name}</a>
+                <span class="fb-hint">{format!(" · {}", facts.join(" · "))}</span>
+                {line.hazards.into_iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h}</span> }).collect_view()}
+            </p>
+            {clock}
+            {due::more_words(line.more).map(|more| view! {
+                <p class="fb-due-more"><a href=Route::Deadlines(line.id).href() data-testid="due-more">{more}</a></p>
+            })}
+        </li>
+    }
+}
+
+/// One worker's part of the manager view.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupView {
+    worker: String,
+    counts: String,
+    lines: Vec<Line>,
+}
+
+/// The manager view: the same clocks for the whole caseload on this device, by worker.
+#[component]
+pub fn TeamPage(driver: Driver) -> impl IntoView {
+    let reads = read_cases(&driver);
+    let now = crate::now::ticking();
+    let settings = clock_settings(&driver);
+    let s = driver.signals;
+    let d = driver.clone();
+    // Who each case is allocated to: the caseload index (the server's directory), else the
+    // profile's "worker" text. Re-read with the documents.
+    let workers = Memo::new(move |_| {
+        s.revision.track();
+        reads.with(|r| {
+            r.0.iter()
+                .map(|read| {
+                    let allocated = d
+                        .with_index(|idx| caseload::allocation(idx, &read.id))
+                        .flatten();
+                    let worker = due::worker_of(
+                        allocated.as_ref().map(|a| a.worker.as_str()),
+                        &read.case.profile.worker,
+                    );
+                    (read.id, worker)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let groups = Memo::new(move |_| {
+        let now = now.get();
+        let workers = workers.get();
+        reads.with(|r| {
+            let rows: Vec<Row<DocumentId>> =
+                r.0.iter()
+                    .map(|read| Row::of(read.id, &read.case, now, &settings))
+                    .collect();
+            let worker = |row: &Row<DocumentId>| {
+                workers
+                    .iter()
+                    .find(|(id, _)| *id == row.key)
+                    .map(|(_, w)| w.clone())
+                    .unwrap_or_else(|| due::NOT_ALLOCATED.to_owned())
+            };
+            due::by_worker(rows, worker)
+                .into_iter()
+                .map(|g| GroupView {
+                    counts: due::counts_words(g.counts),
+                    lines: lines(&g.rows, r, now),
+                    worker: g.worker,
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let manager = is_manager(&driver);
+    view! {
+        <h1>"Your team’s deadlines"</h1>
+        <p class="fb-hint">"Every case on this device, by the worker it is allocated to. Most urgent first."</p>
+        {(!manager).then(|| view! {
+            <p class="fb-hint">"This view is meant for managers: it shows only the cases on this device."</p>
+        })}
+        <For each=move || groups.get() key=|g| g.clone() let:group>
+            <section class="fb-team-group" data-testid="team-group" aria-label=group.worker.clone()>
+                <h2>{group.worker.clone()}</h2>
+                <p class="fb-due-counts" data-testid="team-counts">{group.counts.clone()}</p>
+                <ul class="fb-list fb-due-list">
+                    {group.lines.into_iter().map(|line| view! { <DueLine line=line/> }).collect_view()}
+                </ul>
+            </section>
+        </For>
+        {move || groups.with(Vec::is_empty).then(|| view! {
+            <p class="fb-hint">"There are no cases on this device yet."</p>
+        })}
+        <p><a href=Route::Cases.href()>"Back to due and overdue"</a></p>
+    }
+}
+
+/// Where the record that started a clock is shown, and what to call the link.
+pub fn source_link(case: DocumentId, clock: &Clock) -> (Route, &'static str) {
+    let id = clock.source.id.as_str();
+    match clock.source.record {
+        "missing" => (Route::episode(case, id), "Missing episode"),
+        "actions" => (Route::Plan(case), "Safety plan"),
+        "assessments" => (Route::check(case, id), "Risk assessment"),
+        "profile" => (Route::Profile(case), "About them"),
+        "nrm" => (Route::Case(case), "NRM on the case page"),
+        // Meetings and concerns get pages of their own; until then, the case page lists them.
+        "meetings" => (Route::Case(case), "Meetings on the case page"),
+        "concerns" => (Route::Case(case), "Concerns on the case page"),
+        _ => (Route::Case(case), "The case page"),
+    }
+}
+
+/// The clocks of one case at `now`: open ones most urgent first, then done ones.
+pub fn case_clocks(case: &Case, now: i64, settings: &Settings) -> (Vec<Clock>, Vec<Clock>) {
+    due::split(&clocks::clocks(case, now, settings))
+}
