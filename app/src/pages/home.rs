@@ -296,13 +296,12 @@ pub fn source_link(case: DocumentId, clock: &Clock) -> (Route, &'static str) {
     let id = clock.source.id.as_str();
     match clock.source.record {
         "missing" => (Route::episode(case, id), "Missing episode"),
-        "actions" => (Route::Plan(case), "Safety plan"),
+        "actions" | "plan" => (Route::Plan(case), "Safety plan"),
         "assessments" => (Route::check(case, id), "Risk assessment"),
         "profile" => (Route::Profile(case), "About them"),
         "nrm" => (Route::Case(case), "NRM on the case page"),
-        // Meetings and concerns get pages of their own; until then, the case page lists them.
-        "meetings" => (Route::Case(case), "Meetings on the case page"),
-        "concerns" => (Route::Case(case), "Concerns on the case page"),
+        "meetings" if !id.is_empty() => (Route::meeting(case, id), "Meeting"),
+        "concerns" if !id.is_empty() => (Route::concern(case, id), "Concerns identified"),
         _ => (Route::Case(case), "The case page"),
     }
 }
