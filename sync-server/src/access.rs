@@ -364,18 +364,21 @@ impl AccessPolicy for CaseAccess {
         who: &Identity,
         _doc: &DocumentId,
         changes: &[fieldbook_sync::automerge::Change],
+        after: &fieldbook_sync::automerge::Automerge,
     ) -> Result<(), &'static str> {
-        let name = match self.model.read() {
+        let author = match self.model.read() {
             Ok(m) => m
                 .user(&UserId(who.0.clone()))
-                .map(|u| u.display_name.clone()),
+                .map(|u| (u.display_name.clone(), u.role)),
             Err(_) => None,
         };
-        let Some(name) = name else {
+        let Some((name, role)) = author else {
             return Err("unknown author");
         };
         for change in changes {
             check_authorship(change, &name)?;
+            check_reviewer_role(change, role)?;
+            check_reviews_untouched(change, role, after)?;
         }
         Ok(())
     }
@@ -401,6 +404,87 @@ pub fn check_authorship(
         match &op.action {
             OpType::Put(ScalarValue::Str(s)) if s.as_str() == name => {}
             _ => return Err("a change names someone else as its author"),
+        }
+    }
+    Ok(())
+}
+
+/// The key a risk assessment's review records its reviewer's role under
+/// (`fieldbook_case::assessment::Review`).
+pub const REVIEWER_ROLE_KEY: &str = "role";
+
+/// A review must be recorded by someone holding the role it claims: every operation on a
+/// `REVIEWER_ROLE_KEY` key puts exactly the author's reviewer role ("chair" for a child
+/// protection chair, "manager" for a manager); nobody else may write one. Otherwise a
+/// practitioner's device could mark a High assessment as reviewed by a chair.
+pub fn check_reviewer_role(
+    change: &fieldbook_sync::automerge::Change,
+    role: Role,
+) -> Result<(), &'static str> {
+    use fieldbook_sync::automerge::legacy::{Key, OpType};
+    use fieldbook_sync::automerge::ScalarValue;
+    let own = match role {
+        Role::Chair => Some("chair"),
+        Role::Manager => Some("manager"),
+        Role::Practitioner | Role::Administrator => None,
+    };
+    for op in change.decode().operations {
+        let Key::Map(key) = &op.key else { continue };
+        if key.as_str() != REVIEWER_ROLE_KEY {
+            continue;
+        }
+        match (&op.action, own) {
+            (OpType::Put(ScalarValue::Str(s)), Some(own)) if s.as_str() == own => {}
+            _ => return Err("a review claims a role its author does not hold"),
+        }
+    }
+    Ok(())
+}
+
+/// The key under which an assessment version keeps its review.
+pub const REVIEW_KEY: &str = "review";
+
+/// Only a reviewer (a child protection chair or a manager) may create or change a review:
+/// no operation of anyone else's may create a map at a `REVIEW_KEY` key or land in an object
+/// that lives under one. (Without this a practitioner could change the level or time of a
+/// chair's review while its name and role stay the chair's.) `after` is the document with
+/// the change applied, to see where each operation lands.
+pub fn check_reviews_untouched(
+    change: &fieldbook_sync::automerge::Change,
+    role: Role,
+    after: &fieldbook_sync::automerge::Automerge,
+) -> Result<(), &'static str> {
+    use fieldbook_sync::automerge::legacy::{Key, ObjectId, OpType};
+    use fieldbook_sync::automerge::{ObjType, Prop, ReadDoc};
+    if matches!(role, Role::Chair | Role::Manager) {
+        return Ok(());
+    }
+    const REFUSED: &str = "only a manager or a child protection chair may record a review";
+    let mut under_review: HashMap<String, bool> = HashMap::new();
+    for op in change.decode().operations {
+        if matches!(&op.key, Key::Map(k) if k.as_str() == REVIEW_KEY)
+            && matches!(op.action, OpType::Make(ObjType::Map))
+        {
+            return Err(REFUSED);
+        }
+        let ObjectId::Id(id) = &op.obj else { continue };
+        let key = id.to_string();
+        if let Some(&inside) = under_review.get(&key) {
+            if inside {
+                return Err(REFUSED);
+            }
+            continue;
+        }
+        // An object this change made and later deleted is not in `after`: nothing of it
+        // survives, so it cannot be a review either.
+        let inside = after.import(&key).is_ok_and(|(obj, _)| {
+            after.parents(obj).is_ok_and(|mut ps| {
+                ps.any(|p| matches!(&p.prop, Prop::Map(k) if k.as_str() == REVIEW_KEY))
+            })
+        });
+        under_review.insert(key, inside);
+        if inside {
+            return Err(REFUSED);
         }
     }
     Ok(())
@@ -595,6 +679,101 @@ mod tests {
             d.put(ROOT, "bystander", "anyone").unwrap();
         });
         assert_eq!(check_authorship(&unrelated, "Invented Ayo"), Ok(()));
+    }
+
+    #[test]
+    fn only_a_chair_records_a_chairs_review_and_only_a_manager_a_managers() {
+        use fieldbook_case::assessment::{self, Review};
+        use fieldbook_sync::automerge::AutoCommit;
+        let review_by = |role: &str| {
+            let mut d = AutoCommit::new();
+            assessment::start(&mut d, "v1", 1, None, "Invented Ayo").unwrap();
+            assessment::submit(&mut d, "v1", 2).unwrap();
+            d.commit();
+            let r = Review {
+                by: "Invented Cy".into(),
+                role: role.into(),
+                at: 3,
+                level: "high".into(),
+                meeting_needed: "yes".into(),
+                meeting_chair: "chair".into(),
+                note: String::new(),
+            };
+            assert!(assessment::review(&mut d, "v1", &r).unwrap());
+            d.commit();
+            d.get_last_local_change().unwrap().clone()
+        };
+        let chairs = review_by("chair");
+        assert_eq!(check_reviewer_role(&chairs, Role::Chair), Ok(()));
+        for other in [Role::Practitioner, Role::Manager, Role::Administrator] {
+            assert!(check_reviewer_role(&chairs, other).is_err(), "{other:?}");
+        }
+        let managers = review_by("manager");
+        assert_eq!(check_reviewer_role(&managers, Role::Manager), Ok(()));
+        assert!(check_reviewer_role(&managers, Role::Chair).is_err());
+        assert!(check_reviewer_role(&managers, Role::Practitioner).is_err());
+        // Anything else a practitioner writes is untouched by the rule.
+        let mut d = AutoCommit::new();
+        assessment::start(&mut d, "v2", 1, None, "Invented Ayo").unwrap();
+        d.commit();
+        let draft = d.get_last_local_change().unwrap().clone();
+        assert_eq!(check_reviewer_role(&draft, Role::Practitioner), Ok(()));
+    }
+
+    #[test]
+    fn nobody_but_a_reviewer_touches_a_review() {
+        use fieldbook_case::assessment::{self, Review};
+        use fieldbook_sync::automerge::AutoCommit;
+        let mut d = AutoCommit::new();
+        assessment::start(&mut d, "v1", 1, None, "Invented Ayo").unwrap();
+        assessment::submit(&mut d, "v1", 2).unwrap();
+        d.commit();
+        let mut r = Review {
+            by: "Invented Cy".into(),
+            role: "chair".into(),
+            at: 3,
+            level: "high".into(),
+            meeting_needed: "yes".into(),
+            meeting_chair: "chair".into(),
+            note: "Agreed.".into(),
+        };
+        // Creating a review: only a reviewer.
+        let mut first = d.fork();
+        assessment::review(&mut first, "v1", &r).unwrap();
+        first.commit();
+        let creating = first.get_last_local_change().unwrap().clone();
+        let doc = first.document().clone();
+        assert_eq!(
+            check_reviews_untouched(&creating, Role::Chair, &doc),
+            Ok(())
+        );
+        assert!(check_reviews_untouched(&creating, Role::Practitioner, &doc).is_err());
+        // Changing a chair's review (same name and role, another level and note): the same.
+        let mut later = first.fork();
+        r.level = "moderate".into();
+        r.note = "Agreed, but lower.".into();
+        assessment::review(&mut later, "v1", &r).unwrap();
+        later.commit();
+        let changing = later.get_last_local_change().unwrap().clone();
+        let doc = later.document().clone();
+        assert!(check_reviews_untouched(&changing, Role::Practitioner, &doc).is_err());
+        assert!(check_reviews_untouched(&changing, Role::Administrator, &doc).is_err());
+        assert_eq!(
+            check_reviews_untouched(&changing, Role::Manager, &doc),
+            Ok(())
+        );
+        // Everything else a practitioner does to the case is untouched by the rule, the
+        // plan's review date included.
+        let mut other = later.fork();
+        assessment::start(&mut other, "v2", 4, None, "Invented Ayo").unwrap();
+        fieldbook_case::plan::set_review(&mut other, "2026-12-01").unwrap();
+        other.commit();
+        let unrelated = other.get_last_local_change().unwrap().clone();
+        let doc = other.document().clone();
+        assert_eq!(
+            check_reviews_untouched(&unrelated, Role::Practitioner, &doc),
+            Ok(())
+        );
     }
 
     #[test]

@@ -116,3 +116,76 @@ async fn the_session_answer_carries_the_clock_settings_from_the_configuration() 
     assert_eq!(got.json()["clock_settings"], want);
     w.server.shutdown().await.unwrap();
 }
+
+/// A practitioner's device cannot mark an assessment as reviewed by a child protection
+/// chair: the change is refused and the connection closed; the chair's own review is kept.
+#[tokio::test]
+async fn only_a_chair_can_record_a_chairs_review() {
+    use fieldbook_case::assessment::{self, Review};
+    let w = World::start().await;
+    let (ayo, cy) = (w.person("demo-ayo").await, w.person("demo-cy").await);
+    let a = w.device(&ayo).await;
+    a.find(ayo.caseload, T).await.unwrap();
+    let index = a
+        .wait_for_document(ayo.caseload, T, |d| {
+            caseload::case_ids(d).len() == demo::NORTH_CASES
+        })
+        .await
+        .unwrap();
+    // A North case whose demo assessment is High (demo case 2 is; any High one will do).
+    let mut target = None;
+    for x in caseload::case_ids(&index) {
+        let doc = a.find(x, T).await.unwrap();
+        let case = fieldbook_case::read(&doc);
+        if let Some(v) = case
+            .assessments
+            .iter()
+            .find(|v| v.submitted.is_some() && v.overall.value() == Some("high"))
+        {
+            target = Some((x, v.id.clone()));
+            break;
+        }
+    }
+    let (x, version) = target.expect("a demo case with a submitted High assessment");
+    let review = |by: &str| Review {
+        by: by.into(),
+        role: "chair".into(),
+        at: 1_790_000_000_000,
+        level: "high".into(),
+        meeting_needed: "yes".into(),
+        meeting_chair: "chair".into(),
+        note: String::new(),
+    };
+    let forged = review(demo::USERS[0].name);
+    let wrote = std::cell::Cell::new(false);
+    a.change(x, |tx| {
+        wrote.set(assessment::review(tx, &version, &forged)?);
+        Ok(())
+    })
+    .unwrap();
+    assert!(wrote.get(), "the forged review was written on the device");
+    let reason = a
+        .wait_disconnected(T)
+        .await
+        .expect("the server closes the practitioner's connection");
+    assert!(reason.contains("change refused"), "{reason}");
+
+    let c = w.device(&cy).await;
+    c.find(x, T).await.unwrap();
+    let own = review(demo::USERS[4].name);
+    c.change(x, |tx| assessment::review(tx, &version, &own).map(|_| ()))
+        .unwrap();
+    c.wait_synced(x, T)
+        .await
+        .expect("the chair's review is accepted");
+    let fresh = w.device(&ayo).await;
+    let doc = fresh.find(x, T).await.unwrap();
+    let reviewed = fieldbook_case::read(&doc)
+        .assessments
+        .into_iter()
+        .find(|v| v.id == version)
+        .and_then(|v| v.review)
+        .expect("the server's copy holds the chair's review");
+    assert_eq!(reviewed.by, demo::USERS[4].name);
+    w.server.shutdown().await.unwrap();
+}

@@ -191,7 +191,12 @@ pub fn write(
                 ][a]
                     .into(),
                 owner: ["Parent", "School", "Police", "Youth worker"][a].into(),
-                due: date_in([-3, 1, 5, 20][a]),
+                // A third of the cases have an action past its date; the rest are ahead.
+                due: date_in(if i.is_multiple_of(3) {
+                    [-3, 1, 5, 20][a]
+                } else {
+                    [2, 9, 16, 30][a]
+                }),
                 status: vocab::ACTION_STATUS[(a + i) % vocab::ACTION_STATUS.len()]
                     .0
                     .into(),

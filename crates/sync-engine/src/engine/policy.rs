@@ -27,12 +27,14 @@ pub trait AccessPolicy {
     /// Inspect the changes a writer's message added; `Err` refuses the whole message: the
     /// connection is closed, the document is reloaded from storage without them, and the
     /// peer keeps its changes. The server uses it to refuse changes that name someone else
-    /// as their author.
+    /// as their author, or touch what only some roles may write. `after` is the document
+    /// with the changes applied (in memory only), to see where each operation lands.
     fn check_changes(
         &self,
         _who: &Identity,
         _doc: &DocumentId,
         _changes: &[automerge::Change],
+        _after: &automerge::Automerge,
     ) -> Result<(), &'static str> {
         Ok(())
     }

@@ -128,7 +128,7 @@ impl<P: AccessPolicy> Engine<P> {
             // changes are in memory only (nothing is saved before this point), so the
             // document is dropped and reloaded from storage, as after a panic.
             let new: Vec<automerge::Change> = d.am.get_changes(&before);
-            if let Err(why) = self.policy.check_changes(&identity, &doc_id, &new) {
+            if let Err(why) = self.policy.check_changes(&identity, &doc_id, &new, &d.am) {
                 self.violation(conn, Violation::ChangeRefused(why), out);
                 let reload = self.quarantine(conn, Some(doc_id), self.now);
                 out.merge(reload);
