@@ -39,12 +39,7 @@ fn read_one<D: ReadDoc>(d: &D, c: &ObjId) -> Concern {
 
 /// Every concern record (removed ones included), newest first.
 pub fn read<D: ReadDoc>(d: &D) -> Vec<Concern> {
-    let mut all: Vec<Concern> = doc::items(d, &ROOT, LIST)
-        .iter()
-        .map(|c| read_one(d, c))
-        .collect();
-    all.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
-    all
+    doc::newest_first(d, LIST, read_one, |c| c.at, |c| &c.id)
 }
 
 /// Record that concerns came to light (its `what` may be empty: filled in as it is typed).

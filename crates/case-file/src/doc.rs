@@ -66,6 +66,23 @@ pub fn items<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Vec<ObjId> {
 }
 
 /// The item whose `id` is `id` in the list at `key`.
+/// Every item of the root list `key` (every concurrent copy of it), read with `read_one`,
+/// newest first by `at` (ties by `id`, so every replica shows the same order).
+pub fn newest_first<D: ReadDoc, T>(
+    d: &D,
+    key: &str,
+    read_one: impl Fn(&D, &ObjId) -> T,
+    at: impl Fn(&T) -> i64,
+    id: impl Fn(&T) -> &str,
+) -> Vec<T> {
+    let mut all: Vec<T> = items(d, &ROOT, key)
+        .iter()
+        .map(|o| read_one(d, o))
+        .collect();
+    all.sort_by(|a, b| at(b).cmp(&at(a)).then_with(|| id(a).cmp(id(b))));
+    all
+}
+
 pub fn find_item<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, id: &str) -> Option<ObjId> {
     items(doc, obj, key)
         .into_iter()

@@ -274,22 +274,24 @@ pub use notes::add as add_note;
 pub use notes::set_field as set_note_field;
 pub use notes::set_meta as set_note_meta;
 
+/// Month names, January first.
+pub(crate) const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
 /// A date as practitioners write it ("24 August 2010"); other text is shown as is.
 pub fn long_date(iso: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     match validate::parse_iso_date(iso) {
         Some((y, m, d)) => format!("{d} {} {y}", MONTHS[m as usize - 1]),
         None => iso.to_owned(),

@@ -150,12 +150,7 @@ fn read_one<D: ReadDoc>(d: &D, m: &ObjId) -> Meeting {
 
 /// Every meeting (removed ones included), newest first.
 pub fn read<D: ReadDoc>(d: &D) -> Vec<Meeting> {
-    let mut all: Vec<Meeting> = doc::items(d, &ROOT, LIST)
-        .iter()
-        .map(|m| read_one(d, m))
-        .collect();
-    all.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
-    all
+    doc::newest_first(d, LIST, read_one, |m| m.at, |m| &m.id)
 }
 
 /// Write the listed text fields of `record` that differ from what `value` holds.

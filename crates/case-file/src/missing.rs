@@ -81,12 +81,7 @@ fn read_one<D: ReadDoc>(d: &D, e: &ObjId) -> Episode {
 
 /// Every episode, newest first.
 pub fn read<D: ReadDoc>(d: &D) -> Vec<Episode> {
-    let mut all: Vec<Episode> = doc::items(d, &ROOT, LIST)
-        .iter()
-        .map(|e| read_one(d, e))
-        .collect();
-    all.sort_by(|a, b| b.start.cmp(&a.start).then_with(|| a.id.cmp(&b.id)));
-    all
+    doc::newest_first(d, LIST, read_one, |e| e.start, |e| &e.id)
 }
 
 fn put_time(

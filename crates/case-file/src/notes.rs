@@ -99,12 +99,7 @@ fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
 
 /// Every note (removed ones included), newest first.
 pub fn read<D: ReadDoc>(d: &D) -> Vec<Note> {
-    let mut notes: Vec<Note> = doc::items(d, &ROOT, LIST)
-        .iter()
-        .map(|n| read_one(d, n))
-        .collect();
-    notes.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id)));
-    notes
+    doc::newest_first(d, LIST, read_one, |n| n.at, |n| &n.id)
 }
 
 /// Add a contact note (its text may be empty: it is filled in as the worker types).

@@ -17,20 +17,7 @@ const DAYS: [&str; 7] = [
     "Sunday",
 ];
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
+use crate::MONTHS;
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
