@@ -133,25 +133,19 @@ fn set_flag(
     flag: &str,
     on: bool,
 ) -> Result<bool, AutomergeError> {
-    let key = case.to_string();
-    let mut listed = false;
-    for m in doc::all_objs(tx, &ROOT, "cases", ObjType::Map) {
-        let entry = match tx.get(&m, key.as_str()) {
-            Ok(Some((_, id))) => id,
-            _ => continue,
-        };
-        listed = true;
+    let entries = entries(tx, case);
+    for entry in &entries {
         if on {
-            tx.put(&entry, flag, true)?;
-        } else if matches!(tx.get(&entry, flag), Ok(Some(_))) {
-            tx.delete(&entry, flag)?;
+            tx.put(entry, flag, true)?;
+        } else if matches!(tx.get(entry, flag), Ok(Some(_))) {
+            tx.delete(entry, flag)?;
         }
     }
-    Ok(listed)
+    Ok(!entries.is_empty())
 }
 
-/// Whether the index's entry for `case` carries `flag` (in any concurrent copy of it).
-fn has_flag<D: ReadDoc>(d: &D, case: &DocumentId, flag: &str) -> bool {
+/// Every concurrent copy of the index's entry for `case` (none if it is not listed).
+fn entries<D: ReadDoc>(d: &D, case: &DocumentId) -> Vec<fieldbook_sync::automerge::ObjId> {
     let key = case.to_string();
     doc::all_objs(d, &ROOT, "cases", ObjType::Map)
         .iter()
@@ -159,7 +153,14 @@ fn has_flag<D: ReadDoc>(d: &D, case: &DocumentId, flag: &str) -> bool {
             Ok(Some((_, id))) => Some(id),
             _ => None,
         })
-        .any(|entry| doc::boolean(d, &entry, flag))
+        .collect()
+}
+
+/// Whether the index's entry for `case` carries `flag` (in any concurrent copy of it).
+fn has_flag<D: ReadDoc>(d: &D, case: &DocumentId, flag: &str) -> bool {
+    entries(d, case)
+        .iter()
+        .any(|entry| doc::boolean(d, entry, flag))
 }
 
 /// Mark a listed case as restricted (or not): false if the index does not list it.
@@ -207,35 +208,24 @@ pub fn set_allocation(
     case: &DocumentId,
     a: &Allocation,
 ) -> Result<bool, AutomergeError> {
-    let key = case.to_string();
-    let mut listed = false;
-    for m in doc::all_objs(tx, &ROOT, "cases", ObjType::Map) {
-        let entry = match tx.get(&m, key.as_str()) {
-            Ok(Some((_, id))) => id,
-            _ => continue,
-        };
-        listed = true;
+    let entries = entries(tx, case);
+    for entry in &entries {
         for (k, v) in [("worker", &a.worker), ("team", &a.team)] {
-            if doc::text(tx, &entry, k) != *v {
-                tx.put(&entry, k, v.as_str())?;
+            if doc::text(tx, entry, k) != *v {
+                tx.put(entry, k, v.as_str())?;
             }
         }
     }
-    Ok(listed)
+    Ok(!entries.is_empty())
 }
 
 /// Who the index says `case` is allocated to (the first copy of its entry that says).
 pub fn allocation<D: ReadDoc>(d: &D, case: &DocumentId) -> Option<Allocation> {
-    let key = case.to_string();
-    doc::all_objs(d, &ROOT, "cases", ObjType::Map)
+    entries(d, case)
         .iter()
-        .filter_map(|m| match d.get(m, key.as_str()) {
-            Ok(Some((_, id))) => Some(id),
-            _ => None,
-        })
         .map(|entry| Allocation {
-            worker: doc::text(d, &entry, "worker"),
-            team: doc::text(d, &entry, "team"),
+            worker: doc::text(d, entry, "worker"),
+            team: doc::text(d, entry, "team"),
         })
         .find(|a| !a.worker.is_empty() || !a.team.is_empty())
 }
