@@ -305,20 +305,15 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// "at 14:02" (local time), or "on 12/03/2026 at 14:02" if not today.
+/// "at 14:02" (London time), or "on 12/03/2026 at 14:02" if not today.
 fn sent_when(at: u64) -> String {
-    let d = js_sys::Date::new(&JsValue::from_f64(at as f64));
-    let today = js_sys::Date::new_0();
-    let time = format!("at {:02}:{:02}", d.get_hours(), d.get_minutes());
-    if d.to_date_string() == today.to_date_string() {
+    use fieldbook_case::clocks::london;
+    let (d, today) = (london::local(at as i64), london::local(ui::now()));
+    let time = format!("at {:02}:{:02}", d.hour, d.minute);
+    if d.date() == today.date() {
         time
     } else {
-        format!(
-            "on {:02}/{:02}/{} {time}",
-            d.get_date(),
-            d.get_month() + 1,
-            d.get_full_year()
-        )
+        format!("on {:02}/{:02}/{} {time}", d.day, d.month, d.year)
     }
 }
 

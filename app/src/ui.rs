@@ -45,37 +45,20 @@ pub fn new_id() -> String {
     format!("{:016x}", (js_sys::Math::random() * 2f64.powi(53)) as u64)
 }
 
+// Every time the app shows or reads is London time (GMT or BST), whatever zone the device
+// is set to, so it agrees with the deadlines (`fieldbook_case::clocks::london`).
+
 pub fn format_time(ms: i64) -> String {
-    let d = js_sys::Date::new(&JsValue::from_f64(ms as f64));
-    format!(
-        "{:02}/{:02}/{} {:02}:{:02}",
-        d.get_date(),
-        d.get_month() + 1,
-        d.get_full_year(),
-        d.get_hours(),
-        d.get_minutes()
-    )
+    fieldbook_case::clocks::london::short(ms)
 }
 
-/// `datetime-local` value (local time) for a timestamp, and back.
+/// `datetime-local` value (London time) for a timestamp, and back.
 pub fn to_local_input(ms: i64) -> String {
-    let d = js_sys::Date::new(&JsValue::from_f64(ms as f64));
-    format!(
-        "{}-{:02}-{:02}T{:02}:{:02}",
-        d.get_full_year(),
-        d.get_month() + 1,
-        d.get_date(),
-        d.get_hours(),
-        d.get_minutes()
-    )
+    fieldbook_case::clocks::london::to_input(ms)
 }
 
 pub fn from_local_input(v: &str) -> Option<i64> {
-    if v.is_empty() {
-        return None;
-    }
-    let ms = js_sys::Date::new(&JsValue::from_str(v)).get_time();
-    (!ms.is_nan()).then_some(ms as i64)
+    fieldbook_case::clocks::london::from_input(v)
 }
 
 // Focus, scrolling and timers below are best effort: if one fails the page is still

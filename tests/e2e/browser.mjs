@@ -8,6 +8,11 @@ import assert from "node:assert/strict"
 import { before, after } from "node:test"
 import { withTimeout, TIMEOUT, startServer, tempDir, removeDir, DEMO_USERS, runAdmin } from "../interop/harness.mjs"
 
+// The app shows and reads every time as London time. Run the browsers (which inherit this
+// environment) and these tests' own date arithmetic in London too, so what a test types
+// into a time field and what it expects back agree in summer as in winter.
+process.env.TZ = "Europe/London"
+
 export const CHROMIUM = process.env.FIELDBOOK_CHROMIUM ?? "/usr/bin/chromium"
 export const FLAGS = [
   "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -224,3 +224,33 @@ test("a manager sees the caseload's clocks grouped by worker, with counts", asyn
     await context.close()
   }
 })
+
+test("times are London time whatever time zone the phone is set to", async () => {
+  // A phone set to New York (five hours behind London in November, four in summer): the
+  // return typed as 10:00 is 10:00 in London, and its deadline is said in London time.
+  const context = await app.browser.newContext({ ...PHONE, timezoneId: "America/New_York" })
+  const page = await context.newPage()
+  try {
+    await page.clock.install({ time: WEDNESDAY_NOON })
+    await signInAs(page, app.server.url, "bea")
+    const NAME = "Invented Elsewhere Person"
+    const id = await createCase(page, NAME)
+    await recordMissing(page, id, { went: `${iso(TUESDAY)}T22:00`, back: `${iso(WEDNESDAY)}T10:00` })
+    const saturday = plusDays(WEDNESDAY, 3)
+    const words = `Return home interview (RHI) — due by 10:00 on Saturday ${saturday.d} ${MONTHS[saturday.m - 1]}`
+    await page.goto(`${app.server.url}#/`)
+    await homeClock(page, NAME).filter({ hasText: "Return home interview (RHI) offer" }).waitFor({ timeout: TIMEOUT })
+    await page.goto(`${app.server.url}#/case/${id}/deadlines`)
+    await page.getByTestId("deadlines-open").getByTestId("deadline").filter({ hasText: words }).waitFor({ timeout: TIMEOUT })
+    // And the form shows the return as it was typed, in London time.
+    await page.goto(`${app.server.url}#/case/${id}`)
+    const link = page.getByTestId("missing-list").getByRole("link").first()
+    await link.click()
+    assert.equal(
+      await page.getByLabel("When they were found or returned (leave empty if still missing)").inputValue(),
+      `${iso(WEDNESDAY)}T10:00`,
+    )
+  } finally {
+    await context.close()
+  }
+})

@@ -174,8 +174,7 @@ fn MissingList(case: Memo<Option<case::Case>>, id: DocumentId) -> impl IntoView 
             .into_iter()
             .filter(|e| removal::visible(&e.removal))
             .collect();
-        let offset = -js_sys::Date::new_0().get_timezone_offset() as i64 * 60_000;
-        let p = case::missing::patterns(&episodes, now(), offset);
+        let p = case::missing::patterns(&episodes, now());
         let count = |list: &[(String, usize)]| {
             list.iter()
                 .map(|(v, n)| format!("{v} ({n})"))

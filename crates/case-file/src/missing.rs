@@ -177,9 +177,9 @@ fn top(values: impl Iterator<Item = String>) -> Vec<(String, usize)> {
     list
 }
 
-/// `utc_offset_ms` is local time minus UTC (e.g. one hour in British Summer Time), so
-/// "night" means night where the practitioner is.
-pub fn patterns(episodes: &[Episode], now: i64, utc_offset_ms: i64) -> Patterns {
+/// "Night" is night in London at the time each episode started (GMT or British Summer
+/// Time, whichever applied then), whatever time zone the device is set to.
+pub fn patterns(episodes: &[Episode], now: i64) -> Patterns {
     const DAY: i64 = 86_400_000;
     const HOUR: i64 = 3_600_000;
     let live: Vec<&Episode> = episodes
@@ -203,7 +203,7 @@ pub fn patterns(episodes: &[Episode], now: i64, utc_offset_ms: i64) -> Patterns 
         at_night: live
             .iter()
             .filter(|e| {
-                let h = (e.start + utc_offset_ms).rem_euclid(DAY) / HOUR;
+                let h = crate::clocks::london::local(e.start).hour;
                 !(6..22).contains(&h)
             })
             .count(),
@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn patterns_collate_frequency_duration_places_times_and_associates() {
-        let now = 200 * DAY;
+        // 20 January 2026, midnight UTC: GMT, so London hours are UTC hours.
+        let now = 20_473 * DAY;
         let episodes = vec![
             ep(
                 now - 5 * DAY + 23 * H,
@@ -265,7 +266,7 @@ mod tests {
             ),
             ep(now - 2 * H, None, "", "", ""),
         ];
-        let p = patterns(&episodes, now, 0);
+        let p = patterns(&episodes, now);
         assert_eq!(
             (p.total, p.last_30_days, p.last_90_days, p.still_missing),
             (4, 3, 4, 1)
@@ -284,12 +285,25 @@ mod tests {
             p.no_interview, 2,
             "one not completed, one pending long past 72 hours"
         );
-        assert_eq!(patterns(&[], now, 0), Patterns::default());
-        // An hour ahead of UTC, the 22:00 UTC start is 23:00 and 05:00 UTC would be 06:00.
-        assert_eq!(patterns(&episodes, now, H).at_night, 3);
+        assert_eq!(patterns(&[], now), Patterns::default());
+        // In British Summer Time London is an hour ahead: 05:00 UTC on 1 July 2026 is 06:00,
+        // not night; 21:30 UTC is 22:30, night. In January 05:00 UTC is night.
+        let july = 20_635 * DAY;
         assert_eq!(
-            patterns(&[ep(5 * H, Some(1), "", "", "completed")], now, H).at_night,
+            patterns(&[ep(july + 5 * H, Some(1), "", "", "completed")], now).at_night,
             0
+        );
+        assert_eq!(
+            patterns(
+                &[ep(july + 21 * H + H / 2, Some(1), "", "", "completed")],
+                now
+            )
+            .at_night,
+            1
+        );
+        assert_eq!(
+            patterns(&[ep(now + 5 * H, Some(1), "", "", "completed")], now).at_night,
+            1
         );
     }
 }

@@ -132,6 +132,39 @@ pub fn instant(date: (i32, u32, u32), hour: u32, minute: u32) -> i64 {
     }
 }
 
+/// "25/11/2026 14:02" in London time (how the app shows a moment).
+pub fn short(utc_ms: i64) -> String {
+    let l = local(utc_ms);
+    format!(
+        "{:02}/{:02}/{} {:02}:{:02}",
+        l.day, l.month, l.year, l.hour, l.minute
+    )
+}
+
+/// The value of a `datetime-local` input showing `utc_ms` in London time:
+/// "2026-11-25T14:02".
+pub fn to_input(utc_ms: i64) -> String {
+    let l = local(utc_ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        l.year, l.month, l.day, l.hour, l.minute
+    )
+}
+
+/// The moment a `datetime-local` value ("2026-07-01T10:00", seconds allowed) names, read
+/// as London time whatever zone the device is set to; None if it is not one.
+pub fn from_input(v: &str) -> Option<i64> {
+    let (date, time) = v.trim().split_once('T')?;
+    let date = crate::validate::parse_iso_date(date)?;
+    let mut parts = time.split(':');
+    let hour: u32 = parts.next()?.parse().ok()?;
+    let minute: u32 = parts.next()?.get(..2)?.parse().ok()?;
+    if hour > 23 || minute > 59 {
+        return None;
+    }
+    Some(instant(date, hour, minute))
+}
+
 /// Midnight at the start of `date` in London.
 pub fn midnight(date: (i32, u32, u32)) -> i64 {
     instant(date, 0, 0)
@@ -139,6 +172,37 @@ pub fn midnight(date: (i32, u32, u32)) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn times_are_shown_and_read_as_london_time_in_both_seasons() {
+        // Winter: London is UTC. Summer: an hour ahead.
+        let winter = instant((2026, 11, 25), 14, 2);
+        assert_eq!(short(winter), "25/11/2026 14:02");
+        assert_eq!(to_input(winter), "2026-11-25T14:02");
+        let summer = from_input("2026-07-01T10:00").unwrap();
+        assert_eq!(summer, 1_782_896_400_000, "09:00 UTC");
+        assert_eq!(short(summer), "01/07/2026 10:00");
+        for t in [
+            winter,
+            summer,
+            instant((2026, 3, 29), 0, 30),
+            instant((2026, 10, 25), 2, 15),
+        ] {
+            assert_eq!(from_input(&to_input(t)), Some(t), "{}", to_input(t));
+        }
+        assert_eq!(from_input("2026-07-01T10:00:30"), Some(summer));
+        for bad in [
+            "",
+            "2026-07-01",
+            "2026-02-30T10:00",
+            "2026-07-01T24:00",
+            "2026-07-01T10:7",
+            "x",
+        ] {
+            assert_eq!(from_input(bad), None, "{bad:?}");
+        }
+    }
+
     use super::*;
 
     const MIN: i64 = 60_000;
