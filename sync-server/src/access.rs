@@ -375,10 +375,12 @@ impl AccessPolicy for CaseAccess {
         let Some((name, role)) = author else {
             return Err("unknown author");
         };
+        // Decoded once: it is the costly part, and every rule reads the same operations.
         for change in changes {
-            check_authorship(change, &name)?;
-            check_reviewer_role(change, role)?;
-            check_reviews_untouched(change, role, after)?;
+            let ops = change.decode().operations;
+            authorship(&ops, &name)?;
+            reviewer_role(&ops, role)?;
+            reviews_untouched(&ops, role, after)?;
         }
         Ok(())
     }
@@ -394,9 +396,15 @@ pub fn check_authorship(
     change: &fieldbook_sync::automerge::Change,
     name: &str,
 ) -> Result<(), &'static str> {
+    authorship(&change.decode().operations, name)
+}
+
+type Ops = [fieldbook_sync::automerge::legacy::Op];
+
+fn authorship(ops: &Ops, name: &str) -> Result<(), &'static str> {
     use fieldbook_sync::automerge::legacy::{Key, OpType};
     use fieldbook_sync::automerge::ScalarValue;
-    for op in change.decode().operations {
+    for op in ops {
         let Key::Map(key) = &op.key else { continue };
         if key.as_str() != AUTHOR_KEY {
             continue;
@@ -421,6 +429,10 @@ pub fn check_reviewer_role(
     change: &fieldbook_sync::automerge::Change,
     role: Role,
 ) -> Result<(), &'static str> {
+    reviewer_role(&change.decode().operations, role)
+}
+
+fn reviewer_role(ops: &Ops, role: Role) -> Result<(), &'static str> {
     use fieldbook_sync::automerge::legacy::{Key, OpType};
     use fieldbook_sync::automerge::ScalarValue;
     let own = match role {
@@ -428,7 +440,7 @@ pub fn check_reviewer_role(
         Role::Manager => Some("manager"),
         Role::Practitioner | Role::Administrator => None,
     };
-    for op in change.decode().operations {
+    for op in ops {
         let Key::Map(key) = &op.key else { continue };
         if key.as_str() != REVIEWER_ROLE_KEY {
             continue;
@@ -454,6 +466,14 @@ pub fn check_reviews_untouched(
     role: Role,
     after: &fieldbook_sync::automerge::Automerge,
 ) -> Result<(), &'static str> {
+    reviews_untouched(&change.decode().operations, role, after)
+}
+
+fn reviews_untouched(
+    ops: &Ops,
+    role: Role,
+    after: &fieldbook_sync::automerge::Automerge,
+) -> Result<(), &'static str> {
     use fieldbook_sync::automerge::legacy::{Key, ObjectId, OpType};
     use fieldbook_sync::automerge::{ObjType, Prop, ReadDoc};
     if matches!(role, Role::Chair | Role::Manager) {
@@ -461,7 +481,7 @@ pub fn check_reviews_untouched(
     }
     const REFUSED: &str = "only a manager or a child protection chair may record a review";
     let mut under_review: HashMap<String, bool> = HashMap::new();
-    for op in change.decode().operations {
+    for op in ops {
         if matches!(&op.key, Key::Map(k) if k.as_str() == REVIEW_KEY)
             && matches!(op.action, OpType::Make(ObjType::Map))
         {

@@ -451,14 +451,7 @@ impl Locked {
             }),
         ] {
             let store = tx.object_store(name).map_err(idb_err)?;
-            let all: Vec<String> = store
-                .get_all_keys()
-                .primitive()
-                .map_err(idb_err)?
-                .await
-                .map_err(idb_err)?
-                .collect::<Result<_, _>>()
-                .map_err(idb_err)?;
+            let all = all_keys(&store, None).await?;
             for k in all {
                 if !doc_of(&k).is_some_and(|d| keep.contains(&d)) {
                     drop(store.delete(k).primitive().map_err(idb_err)?);
@@ -795,16 +788,7 @@ impl Store for IdbStore {
 
     async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
         let tx = self.db.transaction(CHUNKS).build().map_err(idb_err)?;
-        let all: Vec<String> = tx
-            .object_store(CHUNKS)
-            .map_err(idb_err)?
-            .get_all_keys()
-            .primitive()
-            .map_err(idb_err)?
-            .await
-            .map_err(idb_err)?
-            .collect::<Result<_, _>>()
-            .map_err(idb_err)?;
+        let all = all_keys(&tx.object_store(CHUNKS).map_err(idb_err)?, None).await?;
         let mut docs: Vec<DocumentId> = all
             .iter()
             .filter_map(|k| keys::parse_chunk(k))
@@ -815,6 +799,31 @@ impl Store for IdbStore {
     }
 }
 
+/// Every key of `store` (those in `range`, if given), in key order.
+async fn all_keys(
+    store: &ObjectStore<'_>,
+    range: Option<KeyRange<String>>,
+) -> Result<Vec<String>, StoreError> {
+    let keys = match range {
+        Some(r) => store
+            .get_all_keys()
+            .with_query::<String, _>(r)
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<Vec<String>, _>>(),
+        None => store
+            .get_all_keys()
+            .primitive()
+            .map_err(idb_err)?
+            .await
+            .map_err(idb_err)?
+            .collect::<Result<Vec<String>, _>>(),
+    };
+    keys.map_err(idb_err)
+}
+
 /// Every (key, bytes) record of `store` with a key in `[lo, hi]`, in key order.
 async fn read_range(
     store: &ObjectStore<'_>,
@@ -822,15 +831,7 @@ async fn read_range(
     hi: &str,
 ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     let range = || KeyRange::Bound(lo.to_owned(), false, hi.to_owned(), false);
-    let keys: Vec<String> = store
-        .get_all_keys()
-        .with_query::<String, _>(range())
-        .primitive()
-        .map_err(idb_err)?
-        .await
-        .map_err(idb_err)?
-        .collect::<Result<_, _>>()
-        .map_err(idb_err)?;
+    let keys = all_keys(store, Some(range())).await?;
     let values: Vec<Uint8Array> = store
         .get_all()
         .with_query::<String, _>(range())
