@@ -36,47 +36,6 @@ impl Default for Policy {
     }
 }
 
-/// The service's deadline settings (`clock_settings` in the session answer), kept with the
-/// device policy so the home screen uses them offline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ClockSettings {
-    pub nrm_reminder_days: Vec<u32>,
-    pub due_soon_hours: u32,
-    pub transition_notice_days: u32,
-}
-
-impl Default for ClockSettings {
-    fn default() -> Self {
-        ClockSettings::from(&fieldbook_case::clocks::Settings::default())
-    }
-}
-
-impl From<&fieldbook_case::clocks::Settings> for ClockSettings {
-    fn from(s: &fieldbook_case::clocks::Settings) -> Self {
-        ClockSettings {
-            nrm_reminder_days: s.nrm_reminder_days.clone(),
-            due_soon_hours: s.due_soon_hours as u32,
-            transition_notice_days: s.transition_notice_days as u32,
-        }
-    }
-}
-
-impl ClockSettings {
-    pub fn to_settings(&self) -> fieldbook_case::clocks::Settings {
-        let d = fieldbook_case::clocks::Settings::default();
-        fieldbook_case::clocks::Settings {
-            nrm_reminder_days: if self.nrm_reminder_days.is_empty() {
-                d.nrm_reminder_days
-            } else {
-                self.nrm_reminder_days.clone()
-            },
-            due_soon_hours: self.due_soon_hours.into(),
-            transition_notice_days: self.transition_notice_days.into(),
-        }
-    }
-}
-
 /// What the app keeps in `LockFacts::policy` (plain, readable while locked: no content).
 /// The device id lets a locked device sign in again as the same device, whose server-held
 /// key unwraps its data.
@@ -84,7 +43,9 @@ impl ClockSettings {
 #[serde(default)]
 pub struct Record {
     pub device_policy: Policy,
-    pub clock_settings: ClockSettings,
+    /// The service's deadline settings (`clock_settings` in the session answer), kept with
+    /// the device policy so the deadlines use them offline.
+    pub clock_settings: fieldbook_case::clocks::Settings,
     pub device_id: Option<String>,
     /// The copy was erased after too many wrong passcodes: only signing in opens it now.
     pub wiped: Option<Wiped>,

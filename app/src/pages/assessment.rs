@@ -529,7 +529,7 @@ fn ReviewStatus(
             .into_any();
         };
         let reviewer = assessment::reviewer_for(&level);
-        let settings = driver.record().clock_settings.to_settings();
+        let settings = super::home::clock_settings(&driver);
         let due = case.with_untracked(|c| {
             let t = now();
             c.as_ref().and_then(|c| {

@@ -23,7 +23,12 @@ use crate::driver::Driver;
 /// The clock settings this device uses: the service's, from the last session answer (kept
 /// on the device, so they apply offline); the defaults before any.
 pub fn clock_settings(driver: &Driver) -> Settings {
-    driver.record().clock_settings.to_settings()
+    let mut s = driver.record().clock_settings;
+    if s.nrm_reminder_days.is_empty() {
+        // The server never sends none; an old or damaged record keeps the NRM reminders on.
+        s.nrm_reminder_days = Settings::default().nrm_reminder_days;
+    }
+    s
 }
 
 /// One case as last read, with the heads it was read at.

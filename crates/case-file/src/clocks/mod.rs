@@ -13,8 +13,10 @@ pub mod words;
 
 use crate::{removal, vocab, Assessment, Case};
 
-/// What a service sets rather than the guidance (the server sends it with the session).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a service sets rather than the guidance (the server sends it with the session as
+/// `clock_settings`; missing fields take their defaults).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Days after an NRM referral with no decision at which a reminder escalates, ascending
     /// (default 30, 60, 90).
