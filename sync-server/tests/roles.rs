@@ -189,3 +189,24 @@ async fn only_a_chair_can_record_a_chairs_review() {
     assert_eq!(reviewed.by, demo::USERS[4].name);
     w.server.shutdown().await.unwrap();
 }
+
+/// A chair sees only the cases granted to them: a case a worker opens afterwards is not
+/// theirs to read, and answers exactly like an absent one.
+#[tokio::test]
+async fn a_chair_cannot_read_a_case_not_granted_to_them() {
+    let w = World::start().await;
+    let (ayo, cy) = (w.person("demo-ayo").await, w.person("demo-cy").await);
+    let a = w.device(&ayo).await;
+    let x = a
+        .create(|tx| tx.put(ROOT, "name", "Ungranted Testcase").map(|_| ()))
+        .unwrap();
+    a.wait_synced(x, T)
+        .await
+        .expect("the worker's new case is stored");
+    let c = w.device(&cy).await;
+    assert!(matches!(
+        c.find(x, T).await,
+        Err(ClientError::Unavailable(_))
+    ));
+    w.server.shutdown().await.unwrap();
+}
