@@ -408,6 +408,27 @@ mod tests {
     }
 
     #[test]
+    fn optional_words_are_taken_when_present_and_the_earliest_longest_match_wins() {
+        let p = Phrases::parse(
+            "[a] why a\nvery? big dog | hound\nbig dog/dogs barking | noise\n[b] why b\nbig dog | pup",
+        )
+        .unwrap();
+        let f = p.find("A very big dog, a big dog, big dogs barking");
+        let got: Vec<(&str, &str, &str)> = f
+            .iter()
+            .map(|f| (f.rule, f.text.as_str(), f.suggestions[0].as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", "very big dog", "hound"),
+                ("a", "big dog", "hound"),
+                ("a", "big dogs barking", "noise"),
+            ]
+        );
+    }
+
+    #[test]
     fn data_mistakes_are_reported_with_their_line() {
         let e = Phrases::parse("[r] why\nno bar here").err().unwrap();
         assert_eq!(e.line, 2);

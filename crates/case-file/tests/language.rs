@@ -237,6 +237,12 @@ fn case_spacing_line_breaks_and_quotes_do_not_hide_a_phrase() {
     );
     one("it was \"consensual\"", "consensual", "consent");
     one(
+        "[he was uncooperative]",
+        "he was uncooperative",
+        "uncooperative",
+    );
+    one("(promiscuous?)", "promiscuous", "promiscuous");
+    one(
         "non\u{2011}engagement",
         "non\u{2011}engagement",
         "engagement",
