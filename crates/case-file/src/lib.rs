@@ -50,6 +50,7 @@ pub mod demo;
 pub mod doc;
 pub mod due;
 pub mod history;
+pub mod language;
 pub mod meetings;
 pub mod missing;
 pub mod network;
