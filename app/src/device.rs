@@ -73,6 +73,7 @@ impl ClockSettings {
             },
             due_soon_hours: self.due_soon_hours.into(),
             transition_notice_days: self.transition_notice_days.into(),
+            ..d
         }
     }
 }
