@@ -8,7 +8,8 @@ use fieldbook_case::moments::{self, Moment};
 use fieldbook_case::reach::{self, Pattern};
 use fieldbook_case::removal::Removal;
 use fieldbook_case::{self as case, notes, Case, Note, Profile};
-use fieldbook_sync::automerge::AutoCommit;
+use fieldbook_sync::automerge::transaction::Transactable;
+use fieldbook_sync::automerge::{AutoCommit, ROOT};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
@@ -490,4 +491,42 @@ fn counts_are_said_in_plain_words() {
     assert_eq!(reach::noun("court-order", 3), "new court orders");
     assert_eq!(reach::noun("other", 2), "reachable moments");
     assert_eq!(reach::noun("dog-bite", 2), "reachable moments (dog-bite)");
+}
+
+#[test]
+fn moments_logged_on_two_offline_devices_into_an_older_case_both_survive() {
+    // A case from before moments existed: no `moments` list.
+    let mut base = AutoCommit::new();
+    case::create(&mut base, &Profile::default()).unwrap();
+    base.delete(ROOT, "moments").unwrap();
+    base.commit();
+    let at = london(2025, 11, 26, 14, 30);
+    // A police officer logs a custody; a nurse, offline elsewhere, a hospital attendance:
+    // each device creates the list.
+    let mut police = base.fork();
+    let mut nurse = base.fork();
+    moments::add(&mut police, &moment("p1", "arrest", at)).unwrap();
+    moments::add(&mut nurse, &moment("h1", "hospital", at + HOUR)).unwrap();
+    police.merge(&mut nurse).unwrap();
+    nurse.merge(&mut police).unwrap();
+    for d in [&police, &nurse] {
+        let ids: Vec<String> = case::read(d).moments.into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, ["h1", "p1"]);
+    }
+    // The worker follows up the custody; the hospital attendance stays open.
+    let mut worker = police.fork();
+    notes::add(&mut worker, &note("n1", at + 5 * HOUR, "p1")).unwrap();
+    nurse.merge(&mut worker).unwrap();
+    let all = follow_ups(&case::read(&nurse), at + 6 * HOUR, &Settings::default());
+    let states: Vec<(&str, &State)> = all
+        .iter()
+        .map(|c| (c.source.id.as_str(), &c.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("h1", &State::DueSoon),
+            ("p1", &State::Met { at: at + 5 * HOUR })
+        ]
+    );
 }
