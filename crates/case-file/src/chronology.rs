@@ -15,10 +15,12 @@ pub enum EventKind {
     Outcome,
     Concern,
     Meeting,
+    /// A reachable moment logged as an event ([`crate::moments`]).
+    Moment,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Contact,
         EventKind::Missing,
         EventKind::Returned,
@@ -28,6 +30,7 @@ impl EventKind {
         EventKind::Outcome,
         EventKind::Concern,
         EventKind::Meeting,
+        EventKind::Moment,
     ];
 
     pub fn label(self) -> &'static str {
@@ -41,6 +44,7 @@ impl EventKind {
             EventKind::Outcome => "Review outcome",
             EventKind::Concern => "Concerns identified",
             EventKind::Meeting => "Meeting",
+            EventKind::Moment => "Reachable moment",
         }
     }
 
@@ -56,6 +60,7 @@ impl EventKind {
             EventKind::Outcome => "outcome",
             EventKind::Concern => "concern",
             EventKind::Meeting => "meeting",
+            EventKind::Moment => "moment",
         }
     }
 }
@@ -196,6 +201,28 @@ pub fn build(case: &Case) -> Vec<Event> {
             kind: EventKind::Meeting,
             title: vocab::label(crate::meetings::MEETING_TYPES, &m.kind),
             detail: detail.join(" · "),
+            source: m.id.clone(),
+        });
+    }
+    for m in case.moments.iter().filter(|m| removal::visible(&m.removal)) {
+        out.push(Event {
+            at: m.at,
+            kind: EventKind::Moment,
+            title: match m.kind.as_str() {
+                "" => "Reachable moment".into(),
+                k => format!(
+                    "Reachable moment: {}",
+                    vocab::label(vocab::REACHABLE_MOMENTS, k)
+                ),
+            },
+            detail: match m.by.trim() {
+                "" => m.what.clone(),
+                by => [m.what.trim(), &format!("Logged by {by}")]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+            },
             source: m.id.clone(),
         });
     }

@@ -142,6 +142,7 @@ pub fn write(
                 } else {
                     String::new()
                 },
+                follow_up_of: String::new(),
                 follow_ups: "Check in with school on Monday.".into(),
                 by: WORKER.into(),
                 removal: None,

@@ -24,17 +24,19 @@
 //! Layout (schema 3; schema 1 had only `profile {name, knownAs, dob}` and `notes`; schema 2
 //! added every section up to `outcomes`; schema 3 added `meetings`, `concerns`, the
 //! assessment `review`, the profile's ticked `legalStatuses`, transition worker and level
-//! from another area, the late RHI reason and the reachable-moment kind):
+//! from another area, the late RHI reason, the reachable-moment kind, reachable moments as
+//! events and the note's `followUpOf`):
 //! `{ schema, profile: { …, legalStatus (older single status), legalStatuses: { <id>: bool },
 //!   transitionWorker, transitionAllocated, externalLevel, externalSource },
-//!   hazards: { <id>: {value,by,at} }, notes: [ { …, reachable, reachableKind } ],
+//!   hazards: { <id>: {value,by,at} }, notes: [ { …, reachable, reachableKind, followUpOf } ],
 //!   assessments: [ { …, confirmed: {by, at} (older), review: { by, role, at, level,
 //!   meetingNeeded, meetingChair, note } } ], plan: { known, review, actions: [..] },
 //!   missing: [ { …, rhiLateReason, rhiLateText } ], nrm: { status, history: [..] },
 //!   network: { people: [..], places: [..] }, outcomes: [..],
 //!   meetings: [ { id, at, kind, chair, attendees: [ {id, name, agency} ], level,
 //!   meetingNeeded, meetingChair, nrm, icpc, planHeads, nextReview, decisions, by } ]
-//!   ([`meetings`]), concerns: [ { id, at, by, what } ] ([`concerns`]) }`.
+//!   ([`meetings`]), concerns: [ { id, at, by, what } ] ([`concerns`]),
+//!   moments: [ { id, at, kind, by, what } ] ([`moments`]) }`.
 //!   Nothing in schema 3 needs a migration: new keys are read as empty until written, and
 //!   an older single `legalStatus` is read as one of the ticked statuses.
 
@@ -53,6 +55,7 @@ pub mod history;
 pub mod language;
 pub mod meetings;
 pub mod missing;
+pub mod moments;
 pub mod network;
 pub mod notes;
 pub mod nrm;
@@ -60,6 +63,7 @@ pub mod outcomes;
 pub mod pending;
 pub mod plan;
 pub mod profile;
+pub mod reach;
 pub mod removal;
 pub mod route;
 pub mod schema;
@@ -104,6 +108,8 @@ pub struct Case {
     pub meetings: Vec<meetings::Meeting>,
     /// "A risk assessment is needed" records, newest first.
     pub concerns: Vec<concerns::Concern>,
+    /// Reachable moments logged as events, newest first.
+    pub moments: Vec<moments::Moment>,
 }
 
 impl Case {
@@ -215,6 +221,7 @@ pub fn read<D: history::History>(d: &D) -> Case {
         outcomes: outcomes::read(d),
         meetings: meetings::read(d),
         concerns: concerns::read(d),
+        moments: moments::read(d),
     }
 }
 
@@ -244,6 +251,7 @@ pub fn create(tx: &mut impl Transactable, p: &Profile) -> Result<(), AutomergeEr
         "outcomes",
         "meetings",
         "concerns",
+        "moments",
     ] {
         tx.put_object(ROOT, list, ObjType::List)?;
     }

@@ -44,6 +44,9 @@ pub struct Note {
     /// What kind of reachable moment (an id from [`crate::vocab::REACHABLE_MOMENTS`]), or
     /// empty (older notes only say that it was one).
     pub reachable_kind: String,
+    /// The id of the reachable moment ([`crate::moments`]) this contact follows up, or
+    /// empty. Such a note, at or after the moment, meets its follow-up clock.
+    pub follow_up_of: String,
     pub follow_ups: String,
     pub by: String,
     pub removal: Option<Removal>,
@@ -89,6 +92,7 @@ fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
         indicators: doc::flags(d, n, "indicators"),
         reachable: doc::boolean(d, n, "reachable"),
         reachable_kind: doc::text(d, n, "reachableKind"),
+        follow_up_of: doc::text(d, n, "followUpOf"),
         by: doc::text(d, n, "by"),
         removal: removal::read(d, n),
         ..Default::default()
@@ -128,6 +132,9 @@ pub fn add(tx: &mut impl Transactable, note: &Note) -> Result<(), AutomergeError
     }
     if !note.reachable_kind.is_empty() {
         tx.put(&n, "reachableKind", note.reachable_kind.as_str())?;
+    }
+    if !note.follow_up_of.is_empty() {
+        tx.put(&n, "followUpOf", note.follow_up_of.as_str())?;
     }
     Ok(())
 }
@@ -229,6 +236,15 @@ pub fn set_reachable_kind(
         }
         Ok(())
     })
+}
+
+/// Say which reachable moment this contact follows up (a moment id; empty: none).
+pub fn set_follow_up_of(
+    tx: &mut impl Transactable,
+    id: &str,
+    moment: &str,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| tx.put(n, "followUpOf", moment))
 }
 
 pub fn remove(

@@ -35,6 +35,8 @@ pub enum Record {
     Concern,
     /// The review of a submitted assessment version.
     Review,
+    /// A reachable moment logged as an event.
+    Moment,
 }
 
 /// One step of the path from the document root to a record.
@@ -48,7 +50,7 @@ pub enum Step {
 }
 
 impl Record {
-    pub const ALL: [Record; 15] = [
+    pub const ALL: [Record; 16] = [
         Record::Profile,
         Record::Note,
         Record::Assessment,
@@ -64,6 +66,7 @@ impl Record {
         Record::Attendee,
         Record::Concern,
         Record::Review,
+        Record::Moment,
     ];
 
     /// Where its objects are, from the root (layout in `lib.rs`).
@@ -85,6 +88,7 @@ impl Record {
             Record::Attendee => &[Key("meetings"), Item, Key("attendees"), Item],
             Record::Concern => &[Key("concerns"), Item],
             Record::Review => &[Key("assessments"), Item, Key("review")],
+            Record::Moment => &[Key("moments"), Item],
         }
     }
 }
@@ -214,6 +218,7 @@ pub const TEXT_FIELDS: &[TextField] = &[
     f(Attendee, "agency", "Agency or role", Line),
     f(Concern, "what", "What the concerns are", Paragraph),
     f(Review, "note", "Reviewer's note", Paragraph),
+    f(Moment, "what", "What happened", Paragraph),
 ];
 
 /// The text fields of `record`, in list order.

@@ -12,8 +12,8 @@ use fieldbook_case::network::{self, Link, LinkKind};
 use fieldbook_case::plan::{self, Action};
 use fieldbook_case::schema::{self, Record, Texts, TEXT_FIELDS};
 use fieldbook_case::{
-    self as case, assessment, concerns, demo, meetings, missing, notes, nrm, outcomes, profile,
-    vocab, Note, Outcome, Profile,
+    self as case, assessment, concerns, demo, meetings, missing, moments, notes, nrm, outcomes,
+    profile, vocab, Note, Outcome, Profile,
 };
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ObjId, ObjType, Prop, ReadDoc, Value, ROOT};
@@ -75,6 +75,16 @@ fn every_record() -> AutoCommit {
         &concerns::Concern {
             id: "c".into(),
             at: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    moments::add(
+        &mut d,
+        &moments::Moment {
+            id: "rm".into(),
+            at: 1,
+            kind: "hospital".into(),
             ..Default::default()
         },
     )
@@ -190,6 +200,10 @@ fn write(d: &mut AutoCommit, record: Record, inst: &str, key: &str, value: &str)
             );
             concerns::set_what(d, "c", value).unwrap()
         }
+        Record::Moment => {
+            assert_eq!(key, "what", "a new moment text field needs its writer here");
+            moments::set_what(d, "rm", value).unwrap()
+        }
         Record::Review => {
             let mut r = version(&case::read(d), "r")
                 .review
@@ -233,6 +247,7 @@ fn read(d: &AutoCommit, record: Record, inst: &str, key: &str) -> String {
         Record::Meeting => c.meetings[0].text(key).map(str::to_owned),
         Record::Attendee => c.meetings[0].attendees[0].text(key).map(str::to_owned),
         Record::Concern => c.concerns[0].text(key).map(str::to_owned),
+        Record::Moment => c.moments[0].text(key).map(str::to_owned),
         Record::Review => version(&c, "r")
             .review
             .as_ref()

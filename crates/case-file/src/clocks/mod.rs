@@ -25,6 +25,12 @@ pub struct Settings {
     pub due_soon_hours: i64,
     /// How long before the 17th birthday the transition clock shows (default 183 days).
     pub transition_notice_days: i64,
+    /// Hours after a reachable moment by which the allocated worker follows it up
+    /// (default 24; whole days keep the time of day on London's clocks, [`follow_up_due`]).
+    pub follow_up_hours: i64,
+    /// Repeated reachable moments of one kind that raise a pattern flag
+    /// ([`crate::reach::patterns`]; default [`crate::reach::default_patterns`]).
+    pub patterns: Vec<crate::reach::Pattern>,
 }
 
 impl Default for Settings {
@@ -33,6 +39,8 @@ impl Default for Settings {
             nrm_reminder_days: vec![30, 60, 90],
             due_soon_hours: 48,
             transition_notice_days: 183,
+            follow_up_hours: 24,
+            patterns: crate::reach::default_patterns(),
         }
     }
 }
@@ -61,6 +69,9 @@ pub enum Kind {
     Action,
     /// An NRM referral waiting for a decision (escalating reminders).
     Nrm,
+    /// A reachable moment followed up by the allocated worker within
+    /// [`Settings::follow_up_hours`], by a contact note that names it (`Note::follow_up_of`).
+    FollowUp,
 }
 
 /// Where a clock stands at `now`.
@@ -87,7 +98,7 @@ impl State {
 }
 
 /// The record that started a clock: its list (`"missing"`, `"assessments"`, `"meetings"`,
-/// `"concerns"`, `"actions"`, `"nrm"`, `"profile"`, `"plan"`) and id (empty for the
+/// `"concerns"`, `"actions"`, `"nrm"`, `"profile"`, `"plan"`, `"moments"`) and id (empty for the
 /// profile, the NRM and the plan).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Source {
@@ -137,6 +148,7 @@ pub fn clocks(case: &Case, now: i64, settings: &Settings) -> Vec<Clock> {
     c.transition(&mut out);
     c.actions(&mut out);
     c.nrm(&mut out);
+    c.follow_up(&mut out);
     sort(&mut out);
     out
 }
@@ -162,6 +174,16 @@ pub fn same_time_days_later(at: i64, days: i64) -> i64 {
     let l = london::local(at);
     let seconds = at.rem_euclid(60_000);
     london::instant(calendar::add_days(l.date(), days), l.hour, l.minute).saturating_add(seconds)
+}
+
+/// When the follow-up of a reachable moment at `at` is due, `hours` later: each whole 24
+/// hours is a day on London's clocks, as for the return home interview
+/// ([`same_time_days_later`]: a moment at 22:00 on the Saturday the clocks go forward is
+/// due by 22:00 on the Sunday), and any hours left over are added as they pass. A negative
+/// setting counts as 0 (due at once).
+pub fn follow_up_due(at: i64, hours: i64) -> i64 {
+    let hours = hours.max(0);
+    same_time_days_later(at, hours / 24).saturating_add((hours % 24) * HOUR)
 }
 
 /// NRM statuses that mean exploitation is suspected or found.
@@ -734,6 +756,35 @@ impl Ctx<'_> {
             );
             c.state = State::Met { at: decision };
             out.push(c);
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Clock 10: Each reachable moment followed up by the allocated worker within
+    /// [`Settings::follow_up_hours`]. Met by the earliest contact note shown, at or after
+    /// the moment, that names it as the moment it follows up (`Note::follow_up_of`); any
+    /// other contact, face to face or not, does not meet it. A removed moment starts nothing.
+    fn follow_up(&self, out: &mut Vec<Clock>) {
+        for m in shown(&self.case.moments, |m| &m.removal) {
+            let met = shown(&self.case.notes, |n| &n.removal)
+                .filter(|n| n.follow_up_of == m.id && n.at >= m.at)
+                .map(|n| n.at)
+                .min()
+                .map(|at| (at, String::new()));
+            let what = match m.kind.trim() {
+                "" => "Follow-up of a reachable moment".to_owned(),
+                k => format!("Follow-up: {}", vocab::label(vocab::REACHABLE_MOMENTS, k)),
+            };
+            out.push(self.clock(
+                Kind::FollowUp,
+                what,
+                WORKER,
+                source("moments", &m.id),
+                m.at,
+                follow_up_due(m.at, self.settings.follow_up_hours),
+                met,
+            ));
         }
     }
 }

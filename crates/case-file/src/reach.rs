@@ -1,0 +1,138 @@
+//! Pattern flags: repeated reachable moments of one kind ("3 hospital attendances in 90
+//! days"). The practice review found nine A&E attendances and 22 custody contacts that
+//! nobody connected; each was a chance to reach the child (`docs/domain/practice-rules.md`,
+//! "Reachable moments"). IO-free: the caller passes `now`, like the clocks.
+//!
+//! Only reachable moments logged as events ([`crate::moments`]) count. A contact note
+//! marked as a reachable moment is the worker's contact at such a moment, often the
+//! follow-up of one already logged, so counting it too would count one attendance twice.
+
+use crate::clocks::{calendar, london, Settings};
+use crate::{removal, vocab, Case};
+
+/// A threshold: `count` moments of `kind` within `days` days raise a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    /// An id from [`vocab::REACHABLE_MOMENTS`].
+    pub kind: String,
+    /// How many moments (a rule with 0 is off).
+    pub count: usize,
+    /// Within how many days, counted on London dates: the first and the last fall fewer than
+    /// `days` days apart (a rule with 0 is off).
+    pub days: u32,
+}
+
+/// The thresholds a service starts with: the third hospital or A&E attendance within 90
+/// days (the issue's example), and a second arrest or time in custody within 90 days
+/// ("repeated custody": each one is a serious event, and the review counted 22).
+pub fn default_patterns() -> Vec<Pattern> {
+    vec![
+        Pattern {
+            kind: "hospital".into(),
+            count: 3,
+            days: 90,
+        },
+        Pattern {
+            kind: "arrest".into(),
+            count: 2,
+            days: 90,
+        },
+    ]
+}
+
+/// A pattern found in a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// The moment kind (an id from [`vocab::REACHABLE_MOMENTS`]).
+    pub kind: String,
+    /// The rule's period, in days.
+    pub days: u32,
+    /// The moments in the window, oldest first (ids): at least the rule's count.
+    pub moments: Vec<String>,
+    /// When the first and the last of them happened.
+    pub first: i64,
+    pub last: i64,
+    /// Whether the latest of them is less than `days` days old (London dates): a current
+    /// flag shows on the case; an older one is history, kept so a reader still sees it.
+    pub current: bool,
+    /// In words: "3 hospital attendances in 90 days".
+    pub words: String,
+}
+
+/// The pattern flags of `case` at `now`: for each rule in [`Settings::patterns`], the latest
+/// window of `days` days holding at least `count` shown moments of its kind that happened by
+/// `now` (all the moments in that window, so it may say more than the count). Current flags
+/// first, then newest first.
+pub fn patterns(case: &Case, now: i64, settings: &Settings) -> Vec<Flag> {
+    let today = london::date_of(now);
+    let mut out: Vec<Flag> = settings
+        .patterns
+        .iter()
+        .filter_map(|p| flag(case, now, today, p))
+        .collect();
+    out.sort_by(|a, b| {
+        b.current
+            .cmp(&a.current)
+            .then(b.last.cmp(&a.last))
+            .then(a.kind.cmp(&b.kind))
+    });
+    out
+}
+
+fn flag(case: &Case, now: i64, today: calendar::Date, p: &Pattern) -> Option<Flag> {
+    if p.count == 0 || p.days == 0 {
+        return None;
+    }
+    let days = i64::from(p.days);
+    let mut events: Vec<(i64, &str, calendar::Date)> = case
+        .moments
+        .iter()
+        .filter(|m| removal::visible(&m.removal) && m.kind == p.kind && m.at <= now)
+        .map(|m| (m.at, m.id.as_str(), london::date_of(m.at)))
+        .collect();
+    events.sort();
+    // The latest event that closes a window holding enough of them.
+    let mut start = 0;
+    let mut hit = None;
+    for (j, e) in events.iter().enumerate() {
+        while calendar::days_between(events[start].2, e.2) >= days {
+            start += 1;
+        }
+        if j + 1 - start >= p.count {
+            hit = Some((start, j));
+        }
+    }
+    let (i, j) = hit?;
+    let window = &events[i..=j];
+    let n = window.len();
+    Some(Flag {
+        kind: p.kind.clone(),
+        days: p.days,
+        moments: window.iter().map(|e| e.1.to_owned()).collect(),
+        first: window[0].0,
+        last: window[n - 1].0,
+        current: calendar::days_between(window[n - 1].2, today) < days,
+        words: format!("{n} {} in {} days", noun(&p.kind, n), p.days),
+    })
+}
+
+/// What one moment of `kind` is called in a count ("3 hospital attendances").
+pub fn noun(kind: &str, n: usize) -> String {
+    let (one, many) = match kind {
+        "arrest" => ("arrest or time in custody", "arrests or times in custody"),
+        "hospital" => ("hospital attendance", "hospital attendances"),
+        "returned" => ("return from missing", "returns from missing"),
+        "exclusion" => ("exclusion from school", "exclusions from school"),
+        "disclosure" => ("disclosure", "disclosures"),
+        "court-order" => ("new court order", "new court orders"),
+        "other" | "" => ("reachable moment", "reachable moments"),
+        k => {
+            let s = if n == 1 { "" } else { "s" };
+            return format!(
+                "reachable moment{s} ({})",
+                vocab::label(vocab::REACHABLE_MOMENTS, k)
+            );
+        }
+    };
+    if n == 1 { one } else { many }.to_owned()
+}
