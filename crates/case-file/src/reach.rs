@@ -11,7 +11,7 @@ use crate::clocks::{calendar, london, Settings};
 use crate::{removal, vocab, Case};
 
 /// A threshold: `count` moments of `kind` within `days` days raise a flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pattern {
     /// An id from [`vocab::REACHABLE_MOMENTS`].
     pub kind: String,
