@@ -348,3 +348,22 @@ export async function startAssessment(page, baseUrl, caseId) {
   await page.getByTestId("task-list").waitFor()
   return page.url().split("/assessment/")[1]
 }
+
+/** Where end-to-end screenshots go (kept after the run, for people to look at):
+ * `$FIELDBOOK_ARTEFACTS/screenshots`, by default `target/e2e-artefacts/screenshots`. */
+export const ARTEFACTS = process.env.FIELDBOOK_ARTEFACTS
+  ?? fileURLToPath(new URL("../../target/e2e-artefacts", import.meta.url))
+
+/** A full-page screenshot at 360 px wide (a small phone), saved as `<name>.png` in the
+ * artefacts; returns the file's path. */
+export async function screenshot360(page, name) {
+  const { mkdir } = await import("node:fs/promises")
+  const dir = `${ARTEFACTS}/screenshots`
+  await mkdir(dir, { recursive: true })
+  const size = page.viewportSize()
+  await page.setViewportSize({ width: 360, height: size?.height ?? 780 })
+  const file = `${dir}/${name}.png`
+  await page.screenshot({ path: file, fullPage: true })
+  if (size && size.width !== 360) await page.setViewportSize(size)
+  return file
+}
