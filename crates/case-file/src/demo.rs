@@ -15,6 +15,7 @@ use crate::concerns::Concern;
 use crate::history::History;
 use crate::meetings::{Attendee, Meeting};
 use crate::missing::Episode;
+use crate::moments::{self, Moment};
 use crate::network::{Link, LinkKind};
 use crate::plan::Action;
 use crate::{assessment, concerns, meetings, missing, network, notes, nrm, outcomes, plan};
@@ -101,7 +102,7 @@ pub fn write(
         team: "Demo Exploitation Team".into(),
         voice: WORDS[i % WORDS.len()].into(),
         needs: if i.is_multiple_of(3) {
-            "Assessed learning need: short sentences, check understanding.".into()
+            "Cognitive assessment (invented): processes spoken information slowly. Use short sentences and check understanding.".into()
         } else {
             String::new()
         },
@@ -261,6 +262,63 @@ pub fn write(
         },
     )?;
     stories(tx, i, now)?;
+    reachable_moments(tx, i, now)?;
+    Ok(())
+}
+
+/// Case 1's reachable moments: three hospital attendances in 90 days (a current pattern
+/// flag), the latest three hours ago with its follow-up still open (due soon), the earlier
+/// ones followed up; and a time in custody six days ago, followed up three hours later.
+fn reachable_moments(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), AutomergeError> {
+    if i % PEOPLE.len() != 1 {
+        return Ok(());
+    }
+    let events: [(&str, i64, Option<i64>, &str); 4] = [
+        ("hospital", 60 * DAY, Some(5 * HOUR), "Seen at the (invented) Larkfield A&E with a cut hand; left before treatment finished."),
+        ("hospital", 25 * DAY, Some(20 * HOUR), "Brought to A&E by a friend after a fall (invented); discharged the same night."),
+        ("arrest", 6 * DAY, Some(3 * HOUR), "Held in custody overnight after a stop in the (invented) town centre; released under investigation."),
+        ("hospital", 3 * HOUR, None, "Attended A&E with a facial injury (invented); said they fell off a bike."),
+    ];
+    for (n, (kind, ago, followed, what)) in events.into_iter().enumerate() {
+        let at = now - ago;
+        let id = format!("demo-moment-{i}-{n}");
+        moments::add(
+            tx,
+            &Moment {
+                id: id.clone(),
+                at,
+                kind: kind.into(),
+                what: what.into(),
+                by: if kind == "arrest" {
+                    "PC Demo Officer (invented constabulary)"
+                } else {
+                    "Demo Nurse (invented hospital trust)"
+                }
+                .into(),
+                removal: None,
+            },
+        )?;
+        if let Some(after) = followed {
+            notes::add(
+                tx,
+                &Note {
+                    id: format!("demo-follow-up-{i}-{n}"),
+                    at: at + after,
+                    kind: if kind == "arrest" {
+                        "Custody visit"
+                    } else {
+                        "Hospital visit"
+                    }
+                    .into(),
+                    duration: 30,
+                    text: "Followed up the moment: talked about what happened and who could help (invented).".into(),
+                    follow_up_of: id,
+                    by: WORKER.into(),
+                    ..Default::default()
+                },
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -550,6 +608,7 @@ mod tests {
             Kind::Transition,
             Kind::Action,
             Kind::Nrm,
+            Kind::FollowUp,
         ];
         let name = |s: &State| match s {
             State::Upcoming => "upcoming",
@@ -577,6 +636,48 @@ mod tests {
                     .collect(),
                 "at {now}"
             );
+        }
+    }
+
+    /// Whenever seeded, case 1 shows reachable moments on the home screen: an open follow-up
+    /// (its most urgent clock), met ones and a current hospital pattern; case 0 a learning
+    /// need.
+    #[test]
+    fn demo_reachable_moments_show_an_open_follow_up_a_met_one_and_a_current_pattern() {
+        for now in [
+            london::instant((2026, 11, 25), 12, 0),
+            london::instant((2027, 3, 28), 2, 30),
+            london::instant((2028, 2, 29), 23, 0),
+        ] {
+            let mut d = AutoCommit::new();
+            write(&mut d, 1, now).unwrap();
+            let c = crate::read(&d);
+            let settings = clocks::Settings::default();
+            let all = clocks::clocks(&c, now, &settings);
+            let follow_ups: Vec<_> = all.iter().filter(|c| c.kind == Kind::FollowUp).collect();
+            assert_eq!(follow_ups.len(), 4, "at {now}");
+            assert_eq!(
+                follow_ups.iter().filter(|c| c.state.is_open()).count(),
+                1,
+                "at {now}"
+            );
+            assert!(follow_ups
+                .iter()
+                .any(|c| matches!(c.state, State::Met { .. })));
+            let row = crate::due::Row::of(0, &c, now, &settings);
+            assert_eq!(row.most_urgent().map(|c| c.kind), Some(Kind::FollowUp));
+            let flags = crate::reach::current(&c, now, &settings);
+            assert_eq!(flags.len(), 1, "at {now}");
+            assert_eq!(flags[0].words, "3 hospital attendances in 90 days");
+            // Other cases carry no moments: their stories stay as they were.
+            let mut other = AutoCommit::new();
+            write(&mut other, 0, now).unwrap();
+            let other = crate::read(&other);
+            assert!(other.moments.is_empty());
+            assert!(other
+                .profile
+                .needs
+                .contains("processes spoken information slowly"));
         }
     }
 
@@ -630,6 +731,9 @@ mod tests {
                 .iter()
                 .all(|s| crate::validate::nrm_step(s).is_empty()));
             assert_eq!(c.outcomes.len(), 1);
+            for m in &c.moments {
+                assert!(crate::moments::check(m, now).is_empty(), "{m:?}");
+            }
             // The case document holds no relationships: they have a document of their own.
             assert!(network::read(&d, LinkKind::Person).is_empty());
             assert!(c.conflicts().is_empty());

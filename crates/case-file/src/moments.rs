@@ -118,3 +118,32 @@ pub fn remove(
 pub fn restore(tx: &mut impl Transactable, id: &str) -> Result<bool, AutomergeError> {
     doc::on_item(tx, &ROOT, LIST, id, removal::restore)
 }
+
+/// A moment being logged or corrected, saved at `now`: what kind, when (not in the future),
+/// and what happened. Field ids: `moment-kind`, `moment-at`, `moment-what`.
+pub fn check(m: &Moment, now: i64) -> Vec<crate::validate::FieldError> {
+    use crate::validate::FieldError;
+    let err = |field: &str, message: &str| FieldError {
+        field: field.to_owned(),
+        message: message.to_owned(),
+    };
+    let mut errors = Vec::new();
+    if !crate::vocab::REACHABLE_MOMENTS
+        .iter()
+        .any(|(id, _)| *id == m.kind)
+    {
+        errors.push(err("moment-kind", "Select what kind of moment it was"));
+    }
+    if m.at <= 0 {
+        errors.push(err("moment-at", "Enter when it happened"));
+    } else if m.at > now {
+        errors.push(err(
+            "moment-at",
+            "When it happened must be now or in the past",
+        ));
+    }
+    if m.what.trim().is_empty() {
+        errors.push(err("moment-what", "Enter what happened"));
+    }
+    errors
+}

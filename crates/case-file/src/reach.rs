@@ -136,3 +136,72 @@ pub fn noun(kind: &str, n: usize) -> String {
     };
     if n == 1 { one } else { many }.to_owned()
 }
+
+/// The pattern flags of `case` that are current at `now` (what the case page and the home
+/// screen show; older ones are history).
+pub fn current(case: &Case, now: i64, settings: &Settings) -> Vec<Flag> {
+    patterns(case, now, settings)
+        .into_iter()
+        .filter(|f| f.current)
+        .collect()
+}
+
+/// How many days back a moment already followed up is still offered on a contact note.
+pub const RECENT_DAYS: i64 = 14;
+
+/// A reachable moment a contact note may say it follows up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub id: String,
+    /// "Arrest or time in custody, 26 November 2026 at 14:00" (London time).
+    pub label: String,
+    /// Its follow-up is still open.
+    pub open: bool,
+}
+
+/// What the contact note screen offers for "Does this contact follow up a reachable
+/// moment?": the case's shown moments that happened by `now` whose follow-up is still open,
+/// and those of the last [`RECENT_DAYS`] days, newest first; plus the moment the note
+/// already names (`chosen`), whatever its age, so a saved answer is never hidden.
+pub fn follow_up_choices(case: &Case, now: i64, settings: &Settings, chosen: &str) -> Vec<Choice> {
+    let open: Vec<String> = crate::clocks::clocks(case, now, settings)
+        .into_iter()
+        .filter(|c| {
+            c.kind == crate::clocks::Kind::FollowUp
+                && c.state.is_open()
+                && c.source.record == "moments"
+        })
+        .map(|c| c.source.id)
+        .collect();
+    let since = now.saturating_sub(RECENT_DAYS * 86_400_000);
+    let mut out: Vec<(i64, Choice)> = case
+        .moments
+        .iter()
+        .filter(|m| removal::visible(&m.removal) || m.id == chosen)
+        .filter(|m| {
+            let is_open = open.contains(&m.id);
+            m.id == chosen || (m.at <= now && (is_open || m.at >= since))
+        })
+        .map(|m| {
+            let l = london::local(m.at);
+            let month = crate::MONTHS[(l.month.clamp(1, 12) - 1) as usize];
+            let kind = match m.kind.as_str() {
+                "" => "Reachable moment".to_owned(),
+                k => vocab::label(vocab::REACHABLE_MOMENTS, k),
+            };
+            (
+                m.at,
+                Choice {
+                    id: m.id.clone(),
+                    label: format!(
+                        "{kind}, {} {month} {} at {:02}:{:02}",
+                        l.day, l.year, l.hour, l.minute
+                    ),
+                    open: open.contains(&m.id),
+                },
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    out.into_iter().map(|(_, c)| c).collect()
+}

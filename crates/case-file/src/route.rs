@@ -83,6 +83,8 @@ pub enum Route {
     Chronology(DocumentId),
     /// Every deadline of a case (open, then done).
     Deadlines(DocumentId),
+    /// A new reachable moment (`None`) or an existing one (`crate::moments`).
+    Moment(DocumentId, Option<ItemId>),
     NotFound,
 }
 
@@ -158,6 +160,8 @@ impl Route {
             ["profile"] => Route::Profile(id),
             ["chronology"] => Route::Chronology(id),
             ["deadlines"] => Route::Deadlines(id),
+            ["moment", "new"] => Route::Moment(id, None),
+            ["moment", m] => Route::Moment(id, Some(item(m)?)),
             _ => return None,
         })
     }
@@ -188,6 +192,8 @@ impl Route {
             Route::Profile(id) => format!("#/case/{id}/profile"),
             Route::Chronology(id) => format!("#/case/{id}/chronology"),
             Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
+            Route::Moment(id, None) => format!("#/case/{id}/moment/new"),
+            Route::Moment(id, Some(m)) => format!("#/case/{id}/moment/{m}"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
         }
@@ -239,6 +245,11 @@ impl Route {
         ItemId::new(e).map_or(Route::NotFound, |e| Route::Missing(case, Some(e)))
     }
 
+    /// An existing reachable moment.
+    pub fn moment(case: DocumentId, m: &str) -> Route {
+        ItemId::new(m).map_or(Route::NotFound, |m| Route::Moment(case, Some(m)))
+    }
+
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
@@ -256,7 +267,8 @@ impl Route {
             | Route::Plan(id)
             | Route::Profile(id)
             | Route::Chronology(id)
-            | Route::Deadlines(id) => Some(*id),
+            | Route::Deadlines(id)
+            | Route::Moment(id, _) => Some(*id),
         }
     }
 }
@@ -290,6 +302,8 @@ mod tests {
             Route::Profile(id),
             Route::Chronology(id),
             Route::Deadlines(id),
+            Route::Moment(id, None),
+            Route::Moment(id, Some(ItemId::new("m1").unwrap())),
             Route::NotFound,
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
@@ -373,6 +387,9 @@ mod tests {
             format!("#/case/{id}/concern"),
             format!("#/case/{id}/concern/a b"),
             format!("#/case/{id}/assessment/a1/review/x"),
+            format!("#/case/{id}/moment"),
+            format!("#/case/{id}/moment/m1/extra"),
+            format!("#/case/{id}/moment/a b"),
             "#/settings/x".to_owned(),
             "#/team/x".to_owned(),
             "#/teams".to_owned(),
@@ -439,6 +456,10 @@ mod tests {
             Route::concern(id, "a1"),
             Route::Concern(id, Some(good.clone()))
         );
+        assert_eq!(
+            Route::moment(id, "a1"),
+            Route::Moment(id, Some(good.clone()))
+        );
         assert_eq!(Route::episode(id, "a1"), Route::Missing(id, Some(good)));
         for bad in ["", "../x", "a/b", "a#b"] {
             assert_eq!(Route::review(id, bad), Route::NotFound);
@@ -449,6 +470,7 @@ mod tests {
             assert_eq!(Route::section(id, bad, Section::Summary), Route::NotFound);
             assert_eq!(Route::check(id, bad), Route::NotFound);
             assert_eq!(Route::episode(id, bad), Route::NotFound);
+            assert_eq!(Route::moment(id, bad), Route::NotFound);
         }
     }
 

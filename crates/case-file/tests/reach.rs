@@ -530,3 +530,100 @@ fn moments_logged_on_two_offline_devices_into_an_older_case_both_survive() {
         ]
     );
 }
+
+// ---- What the app's screens ask and offer ----
+
+#[test]
+fn logging_a_moment_needs_its_kind_a_time_not_in_the_future_and_what_happened() {
+    let now = london(2025, 11, 26, 14, 30);
+    let ok = moment("m1", "arrest", now - HOUR);
+    assert!(moments::check(&ok, now).is_empty());
+    assert!(moments::check(&moment("m1", "arrest", now), now).is_empty());
+    let fields = |m: &Moment| -> Vec<String> {
+        moments::check(m, now)
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    };
+    let empty = Moment {
+        id: "m2".into(),
+        ..Default::default()
+    };
+    assert_eq!(fields(&empty), ["moment-kind", "moment-at", "moment-what"]);
+    assert_eq!(
+        fields(&moment("m1", "not-a-kind", now - HOUR)),
+        ["moment-kind"]
+    );
+    let future = moment("m1", "hospital", now + MIN);
+    assert_eq!(fields(&future), ["moment-at"]);
+    assert_eq!(
+        moments::check(&future, now)[0].message,
+        "When it happened must be now or in the past"
+    );
+    let blank = Moment {
+        what: "   ".into(),
+        ..ok.clone()
+    };
+    assert_eq!(fields(&blank), ["moment-what"]);
+}
+
+#[test]
+fn a_note_is_offered_open_and_recent_moments_newest_first_and_keeps_its_own_answer() {
+    let now = london(2025, 11, 26, 14, 30);
+    let mut case = with_moments(vec![
+        // Open: nobody followed it up, 20 days ago (overdue, still offered).
+        moment("old-open", "arrest", now - 20 * DAY),
+        // Followed up 20 days ago: too old to offer.
+        moment("old-met", "hospital", now - 20 * DAY + HOUR),
+        // Followed up, 3 days ago: recent, offered.
+        moment("recent-met", "hospital", now - 3 * DAY),
+        // Open, an hour ago.
+        moment("new", "arrest", london(2025, 11, 26, 13, 5)),
+        // Later than now (a time typed wrong on another phone): not offered.
+        moment("future", "exclusion", now + HOUR),
+        // Removed: not offered.
+        Moment {
+            removal: removed(false),
+            ..moment("gone", "disclosure", now - DAY)
+        },
+    ]);
+    case.notes = vec![
+        note("n1", now - 20 * DAY + 2 * HOUR, "old-met"),
+        note("n2", now - 3 * DAY + HOUR, "recent-met"),
+    ];
+    let s = Settings::default();
+    let got = reach::follow_up_choices(&case, now, &s, "");
+    let ids: Vec<(&str, bool)> = got.iter().map(|c| (c.id.as_str(), c.open)).collect();
+    assert_eq!(
+        ids,
+        [("new", true), ("recent-met", false), ("old-open", true)]
+    );
+    assert_eq!(
+        got[0].label,
+        "Arrest or time in custody, 26 November 2025 at 13:05"
+    );
+    // A note that already names an old (or removed) moment still shows it as its answer.
+    let with_old = reach::follow_up_choices(&case, now, &s, "old-met");
+    assert!(with_old.iter().any(|c| c.id == "old-met" && !c.open));
+    let with_gone = reach::follow_up_choices(&case, now, &s, "gone");
+    assert!(with_gone.iter().any(|c| c.id == "gone"));
+    // No moments: nothing to offer (the screen does not ask).
+    assert!(reach::follow_up_choices(&Case::default(), now, &s, "").is_empty());
+}
+
+#[test]
+fn only_current_flags_show_on_the_case_and_home() {
+    let start = london(2025, 1, 6, 10, 0);
+    let case = hospital_on(&[0, 10, 20], start);
+    let s = Settings::default();
+    let soon = start + 30 * DAY;
+    assert_eq!(reach::current(&case, soon, &s).len(), 1);
+    assert_eq!(
+        reach::current(&case, soon, &s)[0].words,
+        "3 hospital attendances in 90 days"
+    );
+    // A year on, the flag is history: still in `patterns`, not current.
+    let later = start + 365 * DAY;
+    assert_eq!(reach::patterns(&case, later, &s).len(), 1);
+    assert!(reach::current(&case, later, &s).is_empty());
+}
