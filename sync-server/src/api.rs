@@ -87,6 +87,8 @@ pub struct ClockSettings {
     pub nrm_reminder_days: Vec<u32>,
     pub due_soon_hours: u32,
     pub transition_notice_days: u32,
+    pub follow_up_hours: u32,
+    pub patterns: Vec<fieldbook_case::reach::Pattern>,
 }
 
 impl ClockSettings {
@@ -95,6 +97,8 @@ impl ClockSettings {
             nrm_reminder_days: c.clock_nrm_reminder_days.clone(),
             due_soon_hours: c.clock_due_soon_hours,
             transition_notice_days: c.clock_transition_notice_days,
+            follow_up_hours: c.clock_follow_up_hours,
+            patterns: c.clock_patterns.clone(),
         }
     }
 }

@@ -115,6 +115,14 @@ pub struct Config {
     pub clock_due_soon_hours: u32,
     /// Days before the 17th birthday the "transition worker allocated" deadline shows.
     pub clock_transition_notice_days: u32,
+    /// Hours after a reachable moment (custody, A&E, …) by which the allocated worker
+    /// follows it up (1 to 720; whole days keep London's time of day).
+    pub clock_follow_up_hours: u32,
+    /// Repeated reachable moments of one kind that raise a pattern flag on the case, e.g.
+    /// `[{kind = "hospital", count = 3, days = 90}]`; `kind` is a moment id
+    /// (`fieldbook_case::vocab::REACHABLE_MOMENTS`), `count` 2 to 100, `days` 1 to 3650.
+    /// An empty list raises none.
+    pub clock_patterns: Vec<fieldbook_case::reach::Pattern>,
 }
 
 impl Default for Config {
@@ -154,6 +162,8 @@ impl Default for Config {
             clock_nrm_reminder_days: vec![30, 60, 90],
             clock_due_soon_hours: 48,
             clock_transition_notice_days: 183,
+            clock_follow_up_hours: 24,
+            clock_patterns: fieldbook_case::reach::default_patterns(),
             master_key_file: None,
         }
     }
@@ -301,6 +311,25 @@ impl Config {
         }
         if self.clock_transition_notice_days > 730 {
             return Err("clock_transition_notice_days must be at most 730".into());
+        }
+        if !(1..=720).contains(&self.clock_follow_up_hours) {
+            return Err("clock_follow_up_hours must be between 1 and 720".into());
+        }
+        for p in &self.clock_patterns {
+            let known = fieldbook_case::vocab::REACHABLE_MOMENTS
+                .iter()
+                .any(|(id, _)| *id == p.kind);
+            if !known || !(2..=100).contains(&p.count) || !(1..=3650).contains(&p.days) {
+                let kinds: Vec<&str> = fieldbook_case::vocab::REACHABLE_MOMENTS
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .collect();
+                return Err(format!(
+                    "clock_patterns: {{kind = {:?}, count = {}, days = {}}} needs a kind from {kinds:?}, \
+                     a count from 2 to 100 and days from 1 to 3650",
+                    p.kind, p.count, p.days
+                ));
+            }
         }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
@@ -600,6 +629,71 @@ mod tests {
             ..Config::default()
         };
         assert!(c.check().unwrap_err().contains("clock_due_soon_hours"));
+    }
+
+    #[test]
+    fn follow_up_hours_and_patterns_load_from_file_and_env_and_are_checked() {
+        use fieldbook_case::reach::Pattern;
+        let p = |kind: &str, count: usize, days: u32| Pattern {
+            kind: kind.into(),
+            count,
+            days,
+        };
+        assert_eq!(Config::default().clock_follow_up_hours, 24);
+        assert_eq!(
+            Config::default().clock_patterns,
+            fieldbook_case::reach::default_patterns()
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "fb.toml",
+                "clock_follow_up_hours = 48\n\
+                 clock_patterns = [{kind = \"hospital\", count = 4, days = 60}]",
+            )?;
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!(c.clock_follow_up_hours, 48);
+            assert_eq!(c.clock_patterns, vec![p("hospital", 4, 60)]);
+            assert_eq!(c.check(), Ok(()));
+            jail.set_env(
+                "FIELDBOOK_CLOCK_PATTERNS",
+                r#"[{kind="arrest", count=2, days=30}, {kind="exclusion", count=3, days=365}]"#,
+            );
+            jail.set_env("FIELDBOOK_CLOCK_FOLLOW_UP_HOURS", "12");
+            let c = Config::load(Some(Path::new("fb.toml")))?;
+            assert_eq!(c.clock_follow_up_hours, 12);
+            assert_eq!(
+                c.clock_patterns,
+                vec![p("arrest", 2, 30), p("exclusion", 3, 365)]
+            );
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        for hours in [0, 721] {
+            let c = Config {
+                clock_follow_up_hours: hours,
+                ..Config::default()
+            };
+            assert!(c.check().unwrap_err().contains("clock_follow_up_hours"));
+        }
+        for bad in [
+            p("a-and-e", 3, 90),
+            p("", 3, 90),
+            p("hospital", 1, 90),
+            p("hospital", 101, 90),
+            p("hospital", 3, 0),
+            p("hospital", 3, 3651),
+        ] {
+            let c = Config {
+                clock_patterns: vec![p("arrest", 2, 90), bad.clone()],
+                ..Config::default()
+            };
+            assert!(c.check().unwrap_err().contains("clock_patterns"), "{bad:?}");
+        }
+        let none = Config {
+            clock_patterns: Vec::new(),
+            ..Config::default()
+        };
+        assert_eq!(none.check(), Ok(()));
     }
 
     #[test]

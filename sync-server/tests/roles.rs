@@ -96,7 +96,9 @@ async fn the_session_answer_carries_the_clock_settings_from_the_configuration() 
     assert_eq!(
         r.json()["clock_settings"],
         serde_json::json!({"nrm_reminder_days": [30, 60, 90], "due_soon_hours": 48,
-                           "transition_notice_days": 183})
+                           "transition_notice_days": 183, "follow_up_hours": 24,
+                           "patterns": [{"kind": "hospital", "count": 3, "days": 90},
+                                        {"kind": "arrest", "count": 2, "days": 90}]})
     );
     w.server.shutdown().await.unwrap();
 
@@ -104,12 +106,19 @@ async fn the_session_answer_carries_the_clock_settings_from_the_configuration() 
         clock_nrm_reminder_days: vec![14, 28],
         clock_due_soon_hours: 24,
         clock_transition_notice_days: 90,
+        clock_follow_up_hours: 12,
+        clock_patterns: vec![fieldbook_case::reach::Pattern {
+            kind: "exclusion".into(),
+            count: 2,
+            days: 30,
+        }],
         ..demo_config(dir)
     })
     .await;
     let r = sign_in(&w.addr, "demo-bea", "demo-only-bea-password").await;
     let want = serde_json::json!({"nrm_reminder_days": [14, 28], "due_soon_hours": 24,
-                                  "transition_notice_days": 90});
+                                  "transition_notice_days": 90, "follow_up_hours": 12,
+                                  "patterns": [{"kind": "exclusion", "count": 2, "days": 30}]});
     assert_eq!(r.json()["clock_settings"], want);
     let cookie = r.session_cookie().unwrap();
     let got = http(&w.addr, "GET", "/api/session", &[("Cookie", &cookie)], None).await;

@@ -627,3 +627,25 @@ fn only_current_flags_show_on_the_case_and_home() {
     assert_eq!(reach::patterns(&case, later, &s).len(), 1);
     assert!(reach::current(&case, later, &s).is_empty());
 }
+
+#[test]
+fn the_phone_reads_the_follow_up_time_and_patterns_from_the_session_answer() {
+    // The shape the server sends as `clock_settings` (sync-server `api::ClockSettings`).
+    let json = r#"{"nrm_reminder_days": [14, 28], "due_soon_hours": 24,
+                   "transition_notice_days": 90, "follow_up_hours": 12,
+                   "patterns": [{"kind": "exclusion", "count": 2, "days": 30}]}"#;
+    let s: Settings = serde_json::from_str(json).unwrap();
+    assert_eq!(s.follow_up_hours, 12);
+    assert_eq!(
+        s.patterns,
+        [Pattern {
+            kind: "exclusion".into(),
+            count: 2,
+            days: 30
+        }]
+    );
+    // An older server sends neither: the defaults apply.
+    let old: Settings = serde_json::from_str(r#"{"nrm_reminder_days": [30]}"#).unwrap();
+    assert_eq!(old.follow_up_hours, 24);
+    assert_eq!(old.patterns, reach::default_patterns());
+}
