@@ -26,6 +26,7 @@ use pages::deadlines::DeadlinesPage;
 use pages::home::TeamPage;
 use pages::meeting::MeetingForm;
 use pages::missing::MissingForm;
+use pages::moment::MomentForm;
 use pages::note::NoteForm;
 use pages::plan::SafetyPlan;
 use pages::profile::ProfileForm;
@@ -275,6 +276,7 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
                     Route::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
                     Route::Deadlines(id) => view! { <DeadlinesPage driver=d id=id/> }.into_any(),
+                    Route::Moment(id, m) => view! { <MomentForm driver=d id=id moment=m.map(|m| m.to_string())/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
                 }
             }}

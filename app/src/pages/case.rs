@@ -11,6 +11,7 @@ use leptos::prelude::*;
 
 use super::concern::ConcernList;
 use super::meeting::MeetingList;
+use super::moment::{MomentList, PatternFlags};
 use super::{case_memo, looking, CaseTop};
 use crate::driver::Driver;
 use crate::http;
@@ -57,6 +58,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             }.into_any(),
         }}
         <CaseTop case=c id=id heading=true/>
+        <PatternFlags driver=driver.clone() case=c/>
         <Show when=move || c.with(Option::is_some)>
             <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
             <nav aria-label="Sections of this case" class="fb-sections">
@@ -65,6 +67,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     <li><a href=Route::Assessments(id).href()>"Risk assessment"</a></li>
                     <li><a href=Route::Plan(id).href()>"Safety plan"</a></li>
                     <li><a href=Route::Missing(id, None).href()>"Record a missing episode"</a></li>
+                    <li><a href=Route::Moment(id, None).href() data-testid="log-moment-link">"Log a reachable moment"</a></li>
                     <li><a href=Route::Chronology(id).href()>"Chronology"</a></li>
                 </ul>
             </nav>
@@ -85,6 +88,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
             <ConcernList case=c id=id/>
             <MeetingList case=c id=id/>
             <MissingList case=c id=id/>
+            <MomentList driver=d.clone() case=c id=id/>
             <NrmSection driver=d.clone() id=id case=c/>
             <Outcomes driver=d.clone() id=id case=c/>
             <Network driver=d.clone() id=id/>

@@ -100,10 +100,14 @@ pub struct Line {
     pub clock: Option<(Urgency, String)>,
     /// How many more open clocks the case has.
     pub more: usize,
+    /// Current pattern flags, in words ("3 hospital attendances in 90 days").
+    pub flags: Vec<String>,
+    /// Where the most urgent clock's reachable moment is, when it is a follow-up.
+    pub moment: Option<String>,
 }
 
 impl Line {
-    fn of(row: &Row<DocumentId>, case: &Case, now: i64) -> Line {
+    fn of(row: &Row<DocumentId>, case: &Case, now: i64, settings: &Settings) -> Line {
         Line {
             id: row.key,
             name: row.name.clone(),
@@ -118,6 +122,14 @@ impl Line {
                 .most_urgent()
                 .and_then(|c| Some((due::urgency(c)?, words::line(c, now)))),
             more: row.more(),
+            flags: fieldbook_case::reach::current(case, now, settings)
+                .into_iter()
+                .map(|f| f.words)
+                .collect(),
+            moment: row
+                .most_urgent()
+                .filter(|c| c.kind == clocks::Kind::FollowUp)
+                .map(|c| source_link(row.key, c).0.href()),
         }
     }
 }
@@ -133,11 +145,11 @@ fn rows(reads: &Reads, now: i64, settings: &Settings) -> Vec<Row<DocumentId>> {
     rows
 }
 
-fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64) -> Vec<Line> {
+fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64, settings: &Settings) -> Vec<Line> {
     rows.iter()
         .filter_map(|row| {
             let read = reads.0.iter().find(|r| r.id == row.key)?;
-            Some(Line::of(row, &read.case, now))
+            Some(Line::of(row, &read.case, now, settings))
         })
         .collect()
 }
@@ -158,7 +170,7 @@ pub fn DueList(driver: Driver) -> impl IntoView {
     let settings = clock_settings(&driver);
     let shown = Memo::new(move |_| {
         let now = now.get();
-        reads.with(|r| lines(&rows(r, now, &settings), r, now))
+        reads.with(|r| lines(&rows(r, now, &settings), r, now, &settings))
     });
     let d = driver.clone();
     view! {
@@ -205,7 +217,13 @@ fn DueLine(line: Line) -> impl IntoView {
                 <span class="fb-hint">{format!(" · {}", facts.join(" · "))}</span>
                 {line.hazards.into_iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h}</span> }).collect_view()}
             </p>
+            {line.flags.into_iter().map(|f| view! {
+                <p class="fb-flag-line" data-testid="pattern-flag"><strong>"Pattern: "</strong>{f}</p>
+            }).collect_view()}
             {clock}
+            {line.moment.map(|href| view! {
+                <p class="fb-due-more"><a href=href data-testid="due-moment">"See the reachable moment"</a></p>
+            })}
             {due::more_words(line.more).map(|more| view! {
                 <p class="fb-due-more"><a href=Route::Deadlines(line.id).href() data-testid="due-more">{more}</a></p>
             })}
@@ -267,7 +285,7 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
                 .into_iter()
                 .map(|g| GroupView {
                     counts: due::counts_words(g.counts),
-                    lines: lines(&g.rows, r, now),
+                    lines: lines(&g.rows, r, now, &settings),
                     worker: g.worker,
                 })
                 .collect::<Vec<_>>()
@@ -307,6 +325,7 @@ pub fn source_link(case: DocumentId, clock: &Clock) -> (Route, &'static str) {
         "nrm" => (Route::Case(case), "NRM on the case page"),
         "meetings" if !id.is_empty() => (Route::meeting(case, id), "Meeting"),
         "concerns" if !id.is_empty() => (Route::concern(case, id), "Concerns identified"),
+        "moments" if !id.is_empty() => (Route::moment(case, id), "Reachable moment"),
         _ => (Route::Case(case), "The case page"),
     }
 }

@@ -30,6 +30,7 @@ pub fn MissingForm(driver: Driver, id: DocumentId, episode: Option<String>) -> i
     let ready = Memo::new(move |_| found.with(Option::is_some));
     view! {
         <CaseTop case=c id=id/>
+        <super::moment::NeedsCallout case=c/>
         {move || if ready.get() {
             let existing = found.get_untracked().flatten();
             view! { <MissingFields driver=driver.clone() id=id case=c existing=existing/> }.into_any()

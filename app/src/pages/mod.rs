@@ -10,6 +10,7 @@ pub mod deadlines;
 pub mod home;
 pub mod meeting;
 pub mod missing;
+pub mod moment;
 pub mod note;
 pub mod plan;
 pub mod profile;

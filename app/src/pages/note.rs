@@ -48,7 +48,7 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
         change.clone(),
         change.clone(),
         change.clone(),
-        change,
+        change.clone(),
     );
     // One indicator's checkbox, bound to this note.
     let indicator = move |iid: &str, label: &str| {
@@ -77,10 +77,23 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                 .unwrap_or_default()
         })
     });
+    // "Does this contact follow up a reachable moment?": the case's open and recent moments,
+    // and the one this note already names.
+    let settings = super::home::clock_settings(&driver);
+    let follow_up_choices = Memo::new(move |_| {
+        let chosen = current.with(|n| n.as_ref().map(|n| n.follow_up_of.clone()).unwrap_or_default());
+        c.with(|k| {
+            k.as_ref()
+                .map(|k| fieldbook_case::reach::follow_up_choices(k, now(), &settings, &chosen))
+                .unwrap_or_default()
+        })
+    });
+    let c8 = change.clone();
     let d = driver.clone();
     let nid = note.clone();
     view! {
         <CaseTop case=c id=id/>
+        <super::moment::NeedsCallout case=c/>
         {move || (!exists.get()).then(looking)}
         // Built once and bound to the note, so typing never re-creates the field under the cursor.
         <div style:display=move || if exists.get() { "block" } else { "none" }>
@@ -173,6 +186,40 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
                     }).collect_view()}
                 </fieldset>
             </Show>
+            {move || {
+                let choices = follow_up_choices.get();
+                let c8 = c8.clone();
+                (!choices.is_empty()).then(move || {
+                    let chosen = move |mid: &str| current.with(|n| n.as_ref().is_some_and(|n| n.follow_up_of == mid));
+                    let pick = move |mid: String| {
+                        let c8 = c8.clone();
+                        move |_| { let mid = mid.clone(); c8(Box::new(move |tx, n| notes::set_follow_up_of(tx, n, &mid))); }
+                    };
+                    view! {
+                        <fieldset class="fb-fieldset" data-testid="note-follow-up-of">
+                            <legend class="fb-label">"Does this contact follow up a reachable moment?"</legend>
+                            <p class="fb-hint">"Choosing one marks its follow-up as done."</p>
+                            <div class="fb-radio">
+                                <input type="radio" id="note-follow-up-of" name="note-follow-up-of" value=""
+                                       prop:checked=move || chosen("") on:change=pick(String::new())/>
+                                <label for="note-follow-up-of">"No"</label>
+                            </div>
+                            {choices.into_iter().map(|ch| {
+                                let rid = format!("note-follow-up-of-{}", ch.id);
+                                let mid = ch.id.clone();
+                                let state = if ch.open { "follow-up due" } else { "already followed up" };
+                                view! {
+                                    <div class="fb-radio">
+                                        <input type="radio" id=rid.clone() name="note-follow-up-of" value=ch.id.clone()
+                                               prop:checked=move || chosen(&mid) on:change=pick(ch.id.clone())/>
+                                        <label for=rid>{format!("Yes: {} ({state})", ch.label)}</label>
+                                    </div>
+                                }
+                            }).collect_view()}
+                        </fieldset>
+                    }
+                })
+            }}
             <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
             <TextField id="note-follow-ups" rows=3 value=field(|n| n.follow_ups.clone())
                        on_input=move |v: String| e5(NoteField::FollowUps, v)/>
