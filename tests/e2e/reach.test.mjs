@@ -116,10 +116,18 @@ test("a custody logged on another phone puts a follow-up on the worker's home sc
     await ayo.page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
     await ayo.page.getByTestId("note-done").click()
 
-    // The task leaves "Due and overdue".
+    // The task leaves "Due and overdue" (the case's next clock, the transition to adulthood
+    // at 17, takes its place) and shows as done in the case's deadlines.
     await ayo.page.goto(`${app.server.url}#/`)
-    await homeLine(ayo.page, NAME).getByTestId("due-clock").filter({ hasText: "Nothing due" }).waitFor({ timeout: TIMEOUT })
+    await homeLine(ayo.page, NAME).getByTestId("due-clock").filter({ hasNotText: "Follow-up" }).waitFor({ timeout: TIMEOUT })
     assert.equal(await homeLine(ayo.page, NAME).getByTestId("due-moment").count(), 0)
+    assert.doesNotMatch(await homeLine(ayo.page, NAME).textContent(), /Follow-up/)
+    await ayo.page.goto(`${app.server.url}#/case/${id}/deadlines`)
+    await ayo.page.getByTestId("deadlines").waitFor({ timeout: TIMEOUT })
+    assert.equal(await ayo.page.getByTestId("deadlines-open").getByTestId("deadline").filter({ hasText: "Follow-up" }).count(), 0)
+    await ayo.page.getByTestId("deadlines-done").locator("summary").click()
+    await ayo.page.getByTestId("deadlines-done").getByTestId("deadline")
+      .filter({ hasText: /^Follow-up: Arrest or time in custody — done / }).waitFor()
     await upToDate(ayo.page)
 
     // Bea's phone sees it done.
