@@ -81,7 +81,11 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
     // and the one this note already names.
     let settings = super::home::clock_settings(&driver);
     let follow_up_choices = Memo::new(move |_| {
-        let chosen = current.with(|n| n.as_ref().map(|n| n.follow_up_of.clone()).unwrap_or_default());
+        let chosen = current.with(|n| {
+            n.as_ref()
+                .map(|n| n.follow_up_of.clone())
+                .unwrap_or_default()
+        });
         c.with(|k| {
             k.as_ref()
                 .map(|k| fieldbook_case::reach::follow_up_choices(k, now(), &settings, &chosen))
