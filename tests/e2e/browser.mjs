@@ -350,8 +350,8 @@ export async function startAssessment(page, baseUrl, caseId) {
 }
 
 /** Where end-to-end screenshots go (kept after the run, for people to look at):
- * `$FIELDBOOK_ARTEFACTS/screenshots`, by default `target/e2e-artefacts/screenshots`. */
-export const ARTEFACTS = process.env.FIELDBOOK_ARTEFACTS
+ * `$E2E_ARTEFACTS/screenshots`, by default `target/e2e-artefacts/screenshots`. */
+export const ARTEFACTS = process.env.E2E_ARTEFACTS
   ?? fileURLToPath(new URL("../../target/e2e-artefacts", import.meta.url))
 
 /** A full-page screenshot at 360 px wide (a small phone), saved as `<name>.png` in the
