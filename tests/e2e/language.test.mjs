@@ -6,7 +6,7 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { axeViolations, createCase, screenshot360, useApp } from "./browser.mjs"
+import { ARTEFACTS, axeViolations, createCase, screenshot360, useApp } from "./browser.mjs"
 
 const app = useApp()
 
@@ -60,6 +60,9 @@ test("a blaming phrase in a note is underlined, one tap puts in the neutral word
   await page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
 
   await screenshot360(page, "language-note-suggestion")
+  await page.setViewportSize({ width: 360, height: 640 })
+  await prompts(page, "note-text").scrollIntoViewIfNeeded()
+  await page.screenshot({ path: `${ARTEFACTS}/screenshots/language-note-suggestion-view.png` })
   assert.deepEqual(await axeViolations(page), [])
 
   const use = item.getByRole("button", { name: "Use ‘being exposed to risk’ instead of ‘putting himself at risk’" })
@@ -175,5 +178,46 @@ test("other free-text fields have the prompts: the safety plan and a one-line fi
   assert.deepEqual((await marks(page, "note-place")).map(m => m.text), ["chose to"])
   await items(page, "note-place").getByRole("button", { name: /^Use ‘went on to’/ }).click()
   await page.waitForFunction(() => document.getElementById("note-place").value === "Park, where he went on to go")
+  await page.context().close()
+})
+
+test("at 360 px the underline follows wrapping and scrolling of a long note", async () => {
+  const { page } = await app.phone("ayo", { viewport: { width: 360, height: 780 } })
+  await newNote(page, "Test Person Scroll")
+  const long = Array.from({ length: 30 }, (_, i) => `Line ${i + 1}: we talked about school, football and the bus home.`).join("\n")
+  await page.getByLabel("What happened").fill(long)
+  await page.getByLabel("What happened").click()
+  await page.keyboard.press("Control+End")
+  await page.keyboard.type("\nAt the end he said he is putting himself at risk by going to the flat, and the worker wrote it down.")
+  await items(page, "note-text").filter({ hasText: "putting himself at risk" }).waitFor({ timeout: TIMEOUT })
+  // The copy has the same layout as the text box: same width for text, same height of
+  // wrapped text, scrolled to the same place (the text box has scrolled to the end).
+  const layout = () =>
+    page.evaluate(() => {
+      const t = document.getElementById("note-text")
+      const m = t.closest(".fb-lang-field").querySelector(".fb-lang-mirror")
+      const mark = m.querySelector("mark").getBoundingClientRect()
+      const box = t.getBoundingClientRect()
+      return {
+        text: [t.clientWidth, t.scrollHeight, t.scrollTop],
+        copy: [m.clientWidth, m.scrollHeight, m.scrollTop],
+        scrolled: t.scrollTop > 0,
+        markInView: mark.top >= box.top && mark.bottom <= box.bottom,
+      }
+    })
+  let got = await layout()
+  assert.deepEqual(got.copy, got.text)
+  assert.ok(got.scrolled, "the long note scrolls inside its box")
+  assert.ok(got.markInView, "the underlined phrase is in view where the text is")
+  await page.locator(".fb-lang-field:has(#note-text)").screenshot({ path: `${ARTEFACTS}/screenshots/language-underline-scrolled.png` })
+  // Scrolled back to the top by the worker: the copy follows.
+  await page.locator("#note-text").evaluate(t => { t.scrollTop = 0 })
+  await page.waitForFunction(() => {
+    const t = document.getElementById("note-text")
+    return t.closest(".fb-lang-field").querySelector(".fb-lang-mirror").scrollTop === t.scrollTop
+  })
+  got = await layout()
+  assert.deepEqual(got.copy, got.text)
+  assert.ok(!got.markInView, "the phrase scrolled out of view with the text")
   await page.context().close()
 })
