@@ -6,9 +6,7 @@ use fieldbook_case::critical::Critical;
 use fieldbook_case::route::Route;
 use fieldbook_case::validate::FieldError;
 use fieldbook_case::vocab::{self, Choice};
-use fieldbook_case::{
-    assessment, caret, language, nrm, profile, Case, Dispute, Disputed, Hazard,
-};
+use fieldbook_case::{assessment, caret, language, nrm, profile, Case, Dispute, Disputed, Hazard};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;

@@ -59,8 +59,12 @@ fn an_accepted_suggestion_merges_with_a_colleagues_edits_elsewhere_in_the_note()
     let (new, caret) = accepted(TYPED);
     assert!(notes::set_field(&mut a, "n", NoteField::Text, &new).unwrap());
     // The caret lands just after the inserted words (UTF-16, as the browser counts).
-    let before_caret = String::from_utf16(&new.encode_utf16().take(caret).collect::<Vec<_>>()).unwrap();
-    assert!(before_caret.ends_with("he is being exposed to risk"), "{before_caret}");
+    let before_caret =
+        String::from_utf16(&new.encode_utf16().take(caret).collect::<Vec<_>>()).unwrap();
+    assert!(
+        before_caret.ends_with("he is being exposed to risk"),
+        "{before_caret}"
+    );
 
     // Meanwhile a colleague adds words before and after the phrase.
     let with_colleague = format!("Late visit. {TYPED} Mum rang at 5pm.");
