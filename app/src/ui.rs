@@ -6,7 +6,7 @@ use fieldbook_case::critical::Critical;
 use fieldbook_case::route::Route;
 use fieldbook_case::validate::FieldError;
 use fieldbook_case::vocab::{self, Choice};
-use fieldbook_case::{assessment, caret, nrm, profile, Case, Dispute, Disputed, Hazard};
+use fieldbook_case::{assessment, caret, language, nrm, profile, Case, Dispute, Disputed, Hazard};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -491,6 +491,7 @@ trait TextControl {
     fn set_text(&self, v: &str);
     fn selection(&self) -> Option<(u32, u32)>;
     fn select(&self, start: u32, end: u32);
+    fn element(&self) -> &web_sys::HtmlElement;
 }
 
 /// Inputs and text areas have the same value and selection API, but no common trait.
@@ -510,6 +511,9 @@ macro_rules! text_control {
                 // Throws only for input types without a selection; ours are text: the caret
                 // stays.
                 let _ = self.set_selection_range(start, end);
+            }
+            fn element(&self) -> &web_sys::HtmlElement {
+                self.as_ref()
             }
         }
     )*};
@@ -535,10 +539,79 @@ fn show_value(el: &(impl TextControl + AsRef<web_sys::Element>), new: &str) {
     }
 }
 
+/// How long typing must pause before a phrase that ends at the caret is shown: until then
+/// its last word may still be growing ("chose to" on the way to "chose tomorrow").
+const PAUSE_MS: i32 = 1200;
+
+/// One phrase shown under a field, as people see it: its position is left out, so typing
+/// elsewhere in the text changes nothing on screen (and nothing is announced again).
+#[derive(Clone, PartialEq)]
+struct Prompt {
+    /// The words as typed.
+    text: String,
+    /// Which finding with these words it is (0 for the first), to find it again on accept.
+    nth: usize,
+    why: &'static str,
+    suggestions: Vec<String>,
+    advice: Option<String>,
+}
+
+/// A stretch of the field's text in its underline mirror.
+#[derive(Clone, PartialEq)]
+enum Stretch {
+    Plain(String),
+    Marked(String),
+}
+
+/// The findings to show now: all of them, except one that ends where the worker is typing
+/// (`typing_at`, UTF-16) — its last word may not be finished.
+fn shown(findings: &[language::Finding], typing_at: Option<usize>) -> Vec<&language::Finding> {
+    findings
+        .iter()
+        .filter(|f| typing_at != Some(f.utf16.end))
+        .collect()
+}
+
+/// Replace the `i`th suggestion of `prompt` into the field's current text, report it as an
+/// edit and put the caret just after the new words. If the text no longer has that phrase
+/// (it changed since the prompt was shown), nothing changes.
+fn accept(
+    el: &dyn TextControl,
+    prompt: &Prompt,
+    i: usize,
+    on_input: Callback<String>,
+) -> Option<String> {
+    let current = el.text();
+    let f = language::find(&current)
+        .into_iter()
+        .filter(|f| f.text == prompt.text)
+        .nth(prompt.nth)
+        .filter(|f| f.suggestions.get(i) == prompt.suggestions.get(i))?;
+    let changed = language::apply(&current, &f, i);
+    if changed == current {
+        return None;
+    }
+    let at = language::caret_after(&f, i) as u32;
+    el.set_text(&changed);
+    on_input.run(changed.clone());
+    let _ = el.element().focus();
+    el.select(at, at);
+    Some(changed)
+}
+
 /// A free-text field, one line or (with `rows`) several, showing `value` and reporting each
 /// edit to `on_input`. When `value` changes from outside while the worker is typing — a
 /// colleague's edit to the same text arriving by sync — the new text appears and the caret
 /// stays where it was in the words around it, instead of jumping to the end.
+///
+/// Every field also carries the language prompts (`fieldbook_case::language`,
+/// docs/domain/language.md): phrases that recast a child as responsible for their own
+/// exploitation are underlined in place — by a copy of the text behind the transparent
+/// control, with the same font, padding, wrapping and scroll, hidden from screen readers —
+/// and listed below it under "Consider other wording", each with why and one button per
+/// suggestion. Finding them never touches the control's value or caret; what is typed is
+/// saved as typed. Pressing a suggestion replaces that phrase through `on_input` (the
+/// writers diff it into a splice of just those words) and puts the caret after them.
 #[component]
 pub fn TextField(
     #[prop(into)] id: String,
@@ -554,36 +627,173 @@ pub fn TextField(
     #[prop(optional, into)] disabled: Signal<bool>,
 ) -> impl IntoView {
     let initial = value.get_untracked();
-    match rows {
-        Some(rows) => {
-            let node = NodeRef::<leptos::html::Textarea>::new();
-            Effect::new(move |_| {
-                let v = value.get();
-                if let Some(el) = node.get() {
-                    show_value(&el, &v);
+    // What the control shows, as the prompts see it.
+    let text = RwSignal::new(initial.clone());
+    // Where the worker is typing (UTF-16), until they pause or leave the field.
+    let typing_at = RwSignal::new(None::<usize>);
+    let pause = StoredValue::new(0u32);
+    let findings = Memo::new(move |_| text.with(|t| language::find(t)));
+    let prompts = Memo::new(move |_| {
+        let at = typing_at.get();
+        findings.with(|all| {
+            let mut seen: Vec<&str> = Vec::new();
+            let mut out = Vec::new();
+            for f in all {
+                let nth = seen.iter().filter(|t| **t == f.text).count();
+                seen.push(&f.text);
+                if at == Some(f.utf16.end) {
+                    continue;
                 }
-            });
-            view! {
-                <textarea id=id class="fb-textarea" rows=rows node_ref=node aria-describedby=move || describedby.get()
-                          autocomplete=move || autocomplete.get() disabled=move || disabled.get() prop:value=initial
-                          on:input=move |ev| on_input.run(event_target_value(&ev))></textarea>
+                out.push(Prompt {
+                    text: f.text.clone(),
+                    nth,
+                    why: f.why,
+                    suggestions: f.suggestions.clone(),
+                    advice: f.advice.clone(),
+                });
             }
-            .into_any()
-        }
-        None => {
-            let node = NodeRef::<leptos::html::Input>::new();
-            Effect::new(move |_| {
-                let v = value.get();
-                if let Some(el) = node.get() {
-                    show_value(&el, &v);
+            out
+        })
+    });
+    let stretches = Memo::new(move |_| {
+        let at = typing_at.get();
+        text.with(|t| {
+            findings.with(|all| {
+                let mut out = Vec::new();
+                let shown = shown(all, at);
+                // Nothing to underline: no copy of the text at all.
+                if shown.is_empty() {
+                    return out;
                 }
-            });
-            view! {
-                <input id=id class="fb-input" type="text" node_ref=node aria-describedby=move || describedby.get()
-                       autocomplete=move || autocomplete.get() disabled=move || disabled.get() prop:value=initial
-                       on:input=move |ev| on_input.run(event_target_value(&ev))/>
-            }
-            .into_any()
+                let mut from = 0;
+                for f in shown {
+                    if f.bytes.start > from {
+                        out.push(Stretch::Plain(t[from..f.bytes.start].to_owned()));
+                    }
+                    out.push(Stretch::Marked(t[f.bytes.clone()].to_owned()));
+                    from = f.bytes.end;
+                }
+                // A copy of a text ending in a line break needs something on the last line to
+                // be as tall as the control.
+                out.push(Stretch::Plain(format!("{} ", &t[from..])));
+                out
+            })
+        })
+    });
+    let mirror = NodeRef::<leptos::html::Div>::new();
+    let area = NodeRef::<leptos::html::Textarea>::new();
+    let line = NodeRef::<leptos::html::Input>::new();
+    let control = move || -> Option<Box<dyn TextControl>> {
+        match (area.get(), line.get()) {
+            (Some(a), _) => Some(Box::new(a)),
+            (None, Some(l)) => Some(Box::new(l)),
+            (None, None) => None,
         }
+    };
+    // The copy scrolls with the control.
+    let follow = move || {
+        if let (Some(m), Some(c)) = (mirror.get(), control()) {
+            m.set_scroll_top(c.element().scroll_top());
+            m.set_scroll_left(c.element().scroll_left());
+        }
+    };
+    Effect::new(move |_| {
+        stretches.track();
+        follow();
+    });
+    Effect::new(move |_| {
+        let v = value.get();
+        if let Some(a) = area.get() {
+            show_value(&a, &v);
+            text.set(a.value());
+        } else if let Some(l) = line.get() {
+            show_value(&l, &v);
+            text.set(l.value());
+        }
+    });
+    let typed = move |ev: web_sys::Event| {
+        let v = event_target_value(&ev);
+        let at = control()
+            .and_then(|c| c.selection())
+            .map(|(_, end)| end as usize);
+        text.set(v.clone());
+        typing_at.set(at);
+        on_input.run(v);
+        // After a pause the phrase at the caret is shown too.
+        let n = pause.get_value().wrapping_add(1);
+        pause.set_value(n);
+        let cb = Closure::once_into_js(move || {
+            if pause.try_get_value() == Some(n) {
+                typing_at.try_set(None);
+            }
+        });
+        let _ = web_sys::window()
+            .expect("window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), PAUSE_MS);
+    };
+    let left = move |_| typing_at.set(None);
+    let prompts_id = format!("{id}-wording");
+    let field = match rows {
+        Some(rows) => view! {
+            <textarea id=id.clone() class="fb-textarea fb-lang-control" rows=rows node_ref=area aria-describedby=move || describedby.get()
+                      autocomplete=move || autocomplete.get() disabled=move || disabled.get() prop:value=initial
+                      on:input=typed on:blur=left on:scroll=move |_| follow()></textarea>
+        }
+        .into_any(),
+        None => view! {
+            <input id=id.clone() class="fb-input fb-lang-control" type="text" node_ref=line aria-describedby=move || describedby.get()
+                   autocomplete=move || autocomplete.get() disabled=move || disabled.get() prop:value=initial
+                   on:input=typed on:blur=left on:scroll=move |_| follow() on:keyup=move |_| follow()/>
+        }
+        .into_any(),
+    };
+    let mirror_class = if rows.is_some() {
+        "fb-lang-mirror fb-lang-mirror-lines"
+    } else {
+        "fb-lang-mirror fb-lang-mirror-line"
+    };
+    let suggestion = move |p: Prompt, i: usize, s: String| {
+        let name = format!("Use ‘{s}’");
+        let instead = format!(" instead of ‘{}’", p.text);
+        view! {
+            <button type="button" class="fb-button fb-button-secondary fb-lang-use" data-testid="use-wording"
+                    on:click=move |_| {
+                        if let Some(c) = control() {
+                            if let Some(changed) = accept(&*c, &p, i, on_input) {
+                                text.set(changed);
+                                typing_at.set(None);
+                            } else {
+                                text.set(c.text());
+                            }
+                        }
+                    }>
+                {name}<span class="fb-visually-hidden">{instead}</span>
+            </button>
+        }
+    };
+    view! {
+        <div class="fb-lang-field">
+            <div class=mirror_class node_ref=mirror aria-hidden="true" data-testid="wording-mirror">
+                {move || stretches.get().into_iter().map(|s| match s {
+                    Stretch::Plain(t) => t.into_any(),
+                    Stretch::Marked(t) => view! { <mark class="fb-lang-mark">{t}</mark> }.into_any(),
+                }).collect_view()}
+            </div>
+            {field}
+        </div>
+        <div class="fb-lang-prompts" id=prompts_id aria-live="polite" data-testid="wording">
+            <Show when=move || prompts.with(|p| !p.is_empty())>
+                <p class="fb-lang-title">"Consider other wording"</p>
+            </Show>
+            <ul class="fb-lang-list">
+                <For each=move || prompts.get() key=|p| (p.text.clone(), p.nth) let:p>
+                    <li class="fb-lang-item" data-testid="wording-item">
+                        <p class="fb-lang-why"><strong>{format!("‘{}’", p.text)}</strong>{format!(": {}", p.why)}</p>
+                        {p.advice.clone().map(|a| view! { <p class="fb-hint">{a}</p> })}
+                        {p.suggestions.iter().cloned().enumerate().map(|(i, s)| suggestion(p.clone(), i, s)).collect_view()}
+                    </li>
+                </For>
+            </ul>
+        </div>
     }
 }
