@@ -115,6 +115,10 @@ pub struct Config {
     pub clock_due_soon_hours: u32,
     /// Days before the 17th birthday the "transition worker allocated" deadline shows.
     pub clock_transition_notice_days: u32,
+    /// Lone working (docs/LONE-WORKING.md): seconds between the server's looks for
+    /// check-ins whose expected time has passed without a check-out (each raises an alert
+    /// to the worker's manager once). 1 to 3600.
+    pub lone_working_scan_secs: u64,
 }
 
 impl Default for Config {
@@ -155,6 +159,7 @@ impl Default for Config {
             clock_due_soon_hours: 48,
             clock_transition_notice_days: 183,
             master_key_file: None,
+            lone_working_scan_secs: 30,
         }
     }
 }
@@ -301,6 +306,9 @@ impl Config {
         }
         if self.clock_transition_notice_days > 730 {
             return Err("clock_transition_notice_days must be at most 730".into());
+        }
+        if !(1..=3600).contains(&self.lone_working_scan_secs) {
+            return Err("lone_working_scan_secs must be between 1 and 3600".into());
         }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
@@ -600,6 +608,28 @@ mod tests {
             ..Config::default()
         };
         assert!(c.check().unwrap_err().contains("clock_due_soon_hours"));
+    }
+
+    #[test]
+    fn the_lone_working_scan_interval_loads_and_is_checked() {
+        assert_eq!(Config::default().lone_working_scan_secs, 30);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FIELDBOOK_LONE_WORKING_SCAN_SECS", "5");
+            let c = Config::load(None)?;
+            assert_eq!(c.lone_working_scan_secs, 5);
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        for bad in [0, 3601] {
+            let c = Config {
+                lone_working_scan_secs: bad,
+                ..Config::default()
+            };
+            assert!(
+                c.check().unwrap_err().contains("lone_working_scan_secs"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
