@@ -84,6 +84,8 @@ pub enum Route {
     /// Every deadline of a case (open, then done).
     Deadlines(DocumentId),
     NotFound,
+    /// Lone working: check in before a visit (`Some`: for this case), or check out.
+    CheckIn(Option<DocumentId>),
 }
 
 /// The id of an item inside a case (a note, an assessment version, an episode): 1 to
@@ -137,6 +139,8 @@ impl Route {
             ["settings"] => return Some(Route::Settings),
             ["team"] => return Some(Route::Team),
             ["sign-in"] => return Some(Route::SignIn),
+            ["checkin"] => return Some(Route::CheckIn(None)),
+            ["checkin", id] => return Some(Route::CheckIn(Some(id.parse().ok()?))),
             ["case", id, rest @ ..] => (id.parse::<DocumentId>().ok()?, rest),
             _ => return None,
         };
@@ -190,6 +194,8 @@ impl Route {
             Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
+            Route::CheckIn(None) => "#/checkin".to_owned(),
+            Route::CheckIn(Some(id)) => format!("#/checkin/{id}"),
         }
     }
 
@@ -242,7 +248,13 @@ impl Route {
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
-            Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound => None,
+            // The check-in is not a page of the case: it only names it.
+            Route::Cases
+            | Route::Team
+            | Route::Settings
+            | Route::SignIn
+            | Route::NotFound
+            | Route::CheckIn(_) => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -291,6 +303,8 @@ mod tests {
             Route::Chronology(id),
             Route::Deadlines(id),
             Route::NotFound,
+            Route::CheckIn(None),
+            Route::CheckIn(Some(id)),
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
             all.push(Route::AssessmentSection(
@@ -348,6 +362,9 @@ mod tests {
         assert_eq!(Route::parse("#/team"), Route::Team);
         assert_eq!(Route::Team.href(), "#/team");
         assert_eq!(Route::Team.case(), None);
+        assert_eq!(Route::parse("#/checkin"), Route::CheckIn(None));
+        assert_eq!(Route::CheckIn(None).href(), "#/checkin");
+        assert_eq!(Route::parse("#/checkin/not-a-doc"), Route::NotFound);
     }
 
     #[test]
@@ -496,7 +513,12 @@ mod tests {
         for r in every_route(id) {
             let expect = !matches!(
                 r,
-                Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound
+                Route::Cases
+                    | Route::Team
+                    | Route::Settings
+                    | Route::SignIn
+                    | Route::NotFound
+                    | Route::CheckIn(_)
             );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }
