@@ -54,7 +54,9 @@ fn remember(open: Option<&Open>) {
         None => s.remove_item(STORE_KEY),
     };
     if done.is_err() {
-        web_sys::console::warn_1(&"Fieldbook: could not remember the check-in on this device".into());
+        web_sys::console::warn_1(
+            &"Fieldbook: could not remember the check-in on this device".into(),
+        );
     }
 }
 
@@ -278,9 +280,7 @@ pub fn TeamAlerts() -> impl IntoView {
         let visible = web_sys::window()
             .and_then(|w| w.document())
             .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible);
-        let due = asked_at
-            .get_untracked()
-            .is_none_or(|at| t - at >= POLL_MS);
+        let due = asked_at.get_untracked().is_none_or(|at| t - at >= POLL_MS);
         if visible && due {
             fetch();
         }

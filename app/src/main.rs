@@ -15,8 +15,8 @@ use driver::Driver;
 use fieldbook_case::route::Route;
 use fieldbook_case::status;
 use gate::{ChoosePasscode, Gate, LockScreen, Screen};
-use lone::LoneBanner;
 use leptos::prelude::*;
+use lone::LoneBanner;
 use pages::assessment::{
     AssessmentCheck, AssessmentReview, AssessmentSection, AssessmentTasks, Assessments,
 };

@@ -113,9 +113,14 @@ pub fn CheckInPage(driver: Driver, case: Option<DocumentId>) -> impl IntoView {
             sent.set(Some(outcome));
         });
     };
-    let input = |signal: RwSignal<String>| move |ev: leptos::ev::Event| signal.set(event_target_value(&ev));
+    let input =
+        |signal: RwSignal<String>| move |ev: leptos::ev::Event| signal.set(event_target_value(&ev));
     let described = move |field: &'static str| {
-        errors.with(|e| e.iter().any(|e| e.field == field).then(|| format!("{field}-error")))
+        errors.with(|e| {
+            e.iter()
+                .any(|e| e.field == field)
+                .then(|| format!("{field}-error"))
+        })
     };
     view! {
         <h1>"Lone working"</h1>

@@ -50,8 +50,7 @@ pub fn expected_back(input: &str, now: i64) -> Result<i64, &'static str> {
     if input.trim().is_empty() {
         return Err("Enter the time you expect to be back");
     }
-    let (h, m, s) =
-        parse_time(input).ok_or("Enter the time you expect to be back, like 15:30")?;
+    let (h, m, s) = parse_time(input).ok_or("Enter the time you expect to be back, like 15:30")?;
     let today = london::date_of(now);
     let at = london::instant(today, h, m) + i64::from(s) * 1000;
     if at > now {
@@ -162,10 +161,7 @@ mod tests {
             expected_back("15:30", AFTERNOON),
             Ok(AFTERNOON + 90 * 60_000)
         );
-        assert_eq!(
-            expected_back("14:00:45", AFTERNOON),
-            Ok(AFTERNOON + 45_000)
-        );
+        assert_eq!(expected_back("14:00:45", AFTERNOON), Ok(AFTERNOON + 45_000));
         assert_eq!(
             expected_back("14:00:45.000", AFTERNOON),
             Ok(AFTERNOON + 45_000)
@@ -222,10 +218,7 @@ mod tests {
                 .map(|e| e.field)
                 .collect()
         };
-        assert_eq!(
-            fields("", " ", ""),
-            vec![WHERE, WITH_WHOM, EXPECTED_BACK]
-        );
+        assert_eq!(fields("", " ", ""), vec![WHERE, WITH_WHOM, EXPECTED_BACK]);
         assert_eq!(fields(&"x".repeat(301), "a", "15:00"), vec![WHERE]);
         assert!(fields("Invented Road", "Invented parent", "15:00").is_empty());
         assert_eq!(
