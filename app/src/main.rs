@@ -6,6 +6,7 @@ mod device;
 mod driver;
 mod gate;
 mod http;
+mod lone;
 mod now;
 mod pages;
 mod ui;
@@ -15,11 +16,13 @@ use fieldbook_case::route::Route;
 use fieldbook_case::status;
 use gate::{ChoosePasscode, Gate, LockScreen, Screen};
 use leptos::prelude::*;
+use lone::LoneBanner;
 use pages::assessment::{
     AssessmentCheck, AssessmentReview, AssessmentSection, AssessmentTasks, Assessments,
 };
 use pages::case::CasePage;
 use pages::cases::CaseList;
+use pages::checkin::CheckInPage;
 use pages::chronology::Chronology;
 use pages::concern::ConcernForm;
 use pages::deadlines::DeadlinesPage;
@@ -197,6 +200,8 @@ fn Signed(driver: Driver) -> impl IntoView {
     let update_ready = RwSignal::new(false);
     watch_for_update(update_ready);
 
+    // Lone working: the open check-in, its banner and prompt on every screen.
+    provide_context(lone::Lone::start());
     let s = driver.signals;
     let d2 = driver.clone();
     let exit_url = driver.record().device_policy.exit_url;
@@ -252,6 +257,7 @@ fn Signed(driver: Driver) -> impl IntoView {
                 <button type="button" class="fb-button fb-button-secondary" on:click=move |_| s.error.set(None)>"Dismiss"</button>
             </div>
         </Show>
+        <LoneBanner/>
         <main class="fb-main">
             {move || {
                 let d = d2.clone();
@@ -278,6 +284,7 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Deadlines(id) => view! { <DeadlinesPage driver=d id=id/> }.into_any(),
                     Route::Moment(id, m) => view! { <MomentForm driver=d id=id moment=m.map(|m| m.to_string())/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
+                    Route::CheckIn(case) => view! { <CheckInPage driver=d case=case/> }.into_any(),
                 }
             }}
         </main>

@@ -104,6 +104,16 @@ enum AdminCommand {
         #[arg(value_parser = parse_doc)]
         doc: DocumentId,
     },
+    /// Lone working alerts: people checked in for a visit whose expected time back has
+    /// passed without a check-out (most overdue first). Call them, then their manager.
+    Alerts {
+        /// Also list visits checked out late (every one kept).
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +383,7 @@ pub fn run(
             | AdminCommand::Devices(DevicesCommand::List { .. })
             | AdminCommand::Audit(_)
             | AdminCommand::Erasures { .. }
+            | AdminCommand::Alerts { .. }
             | AdminCommand::Retention { erase: false, .. }
     );
     // Reading from a mistyped directory should say so, not create an empty database there.
@@ -386,6 +397,7 @@ pub fn run(
     let console = Console {
         dir,
         retention_days: settings.retention_days,
+        master_key_file: settings.master_key_path(),
     };
     match args.command {
         AdminCommand::Teams(c) => console.teams(c),
@@ -406,12 +418,14 @@ pub fn run(
             console.restrict(&doc, &reason, &allow)
         }
         AdminCommand::UnrestrictCase { doc } => console.unrestrict(&doc),
+        AdminCommand::Alerts { all, json } => console.alerts(all, json),
     }
 }
 
 struct Console {
     dir: Directory,
     retention_days: u64,
+    master_key_file: PathBuf,
 }
 
 impl Console {
@@ -921,6 +935,81 @@ impl Console {
             ],
             table,
             "erasures",
+        );
+        Ok(())
+    }
+
+    /// `admin alerts [--all] [--json]`: lone working check-ins past their time.
+    fn alerts(&self, all: bool, json: bool) -> anyhow::Result<()> {
+        let now = now();
+        let rows = fieldbook_sync_server::lone::console_alerts(
+            &self.dir,
+            &self.master_key_file,
+            now,
+            all.then_some(0),
+        )?;
+        let mut rows = rows;
+        // Open ones first, most overdue first; then late check-outs, newest first.
+        rows.sort_by_key(|c| (c.checked_out_at.is_some(), c.expected_back));
+        let status = |c: &fieldbook_sync_server::accounts::Checkin| {
+            let late = fieldbook_sync_server::lone::minutes_late(c, now);
+            match c.checked_out_at {
+                None => format!("OPEN, {late} min overdue"),
+                Some(_) => format!("checked out {late} min late"),
+            }
+        };
+        if json {
+            for c in &rows {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "checkin": c.id,
+                        "username": c.username,
+                        "name": c.display_name,
+                        "team": c.team,
+                        "where": c.place,
+                        "with_whom": c.with_whom,
+                        "expected_back": iso(c.expected_back),
+                        "checked_in_at": iso(c.checked_in_at),
+                        "checked_out_at": c.checked_out_at.map(iso),
+                        "alerted_at": c.alerted_at.map(iso),
+                        "open": c.checked_out_at.is_none(),
+                        "minutes_late": fieldbook_sync_server::lone::minutes_late(c, now),
+                    })
+                );
+            }
+            return Ok(());
+        }
+        let table = rows
+            .iter()
+            .map(|c| {
+                vec![
+                    status(c),
+                    c.username.clone(),
+                    c.display_name.clone(),
+                    c.team.as_ref().map_or("-".to_owned(), |t| t.0.clone()),
+                    iso(c.expected_back),
+                    c.place.clone(),
+                    c.with_whom.clone(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "STATUS",
+                "USER",
+                "NAME",
+                "TEAM",
+                "EXPECTED BACK (UTC)",
+                "WHERE",
+                "WITH WHOM",
+            ],
+            table,
+            if all {
+                "lone working alerts or late check-outs"
+            } else {
+                "open lone working alerts"
+            },
         );
         Ok(())
     }

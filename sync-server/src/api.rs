@@ -53,8 +53,8 @@ pub struct Auth {
     allowed_origins: Vec<String>,
     device_policy: DevicePolicy,
     clock_settings: ClockSettings,
-    /// Seals device keys in the directory (the master key's cipher).
-    device_key_wrap: Arc<crate::storage::keys::Sealer>,
+    /// Seals device keys and lone working check-ins in the directory (the master key's cipher).
+    pub(crate) device_key_wrap: Arc<crate::storage::keys::Sealer>,
 }
 
 /// What the administrator sets for every device (config `device_*`, `exit_url`), sent in
@@ -139,7 +139,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -157,7 +157,7 @@ fn unauthorised(reason: &str) -> Response {
         .into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "directory error");
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -166,7 +166,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
 }
 
 /// Run a directory call off the async workers (SQLite and Argon2 block).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, DirectoryError> + Send + 'static,
 ) -> Result<T, Response> {
     match tokio::task::spawn_blocking(f).await {
@@ -244,7 +244,7 @@ impl Auth {
 
     /// A browser request from a page on another site is refused. Requests without `Origin`
     /// come from non-browser clients, which could send any header anyway.
-    fn origin_ok(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn origin_ok(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
         };
@@ -276,7 +276,10 @@ impl Auth {
 
     /// The cookie's valid session, or 401 with `reason` "device-revoked" when it belongs
     /// to a revoked device (which then wipes itself), "signed-out" otherwise.
-    async fn current_session(self: &Arc<Self>, headers: &HeaderMap) -> Result<Session, Response> {
+    pub(crate) async fn current_session(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+    ) -> Result<Session, Response> {
         let token = Self::session_token(headers).ok_or_else(|| unauthorised(REASON_SIGNED_OUT))?;
         let dir = self.dir.clone();
         let (session, revoked) = blocking(move || {
@@ -412,6 +415,10 @@ pub fn routes(auth: Arc<Auth>) -> Router {
         .route("/api/tickets", post(mint_ticket))
         .route("/api/device-key", post(device_key))
         .route("/api/cases/{doc}/audit", get(case_audit))
+        .route("/api/checkins", post(crate::lone::check_in))
+        .route("/api/checkins/mine", get(crate::lone::mine))
+        .route("/api/checkins/{id}/out", post(crate::lone::check_out))
+        .route("/api/alerts", get(crate::lone::alerts))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(auth)
         .layer(axum::middleware::map_response(no_store))

@@ -123,6 +123,10 @@ pub struct Config {
     /// (`fieldbook_case::vocab::REACHABLE_MOMENTS`), `count` 2 to 100, `days` 1 to 3650.
     /// An empty list raises none.
     pub clock_patterns: Vec<fieldbook_case::reach::Pattern>,
+    /// Lone working (docs/LONE-WORKING.md): seconds between the server's looks for
+    /// check-ins whose expected time has passed without a check-out (each raises an alert
+    /// to the worker's manager once). 1 to 3600.
+    pub lone_working_scan_secs: u64,
 }
 
 impl Default for Config {
@@ -165,6 +169,7 @@ impl Default for Config {
             clock_follow_up_hours: 24,
             clock_patterns: fieldbook_case::reach::default_patterns(),
             master_key_file: None,
+            lone_working_scan_secs: 30,
         }
     }
 }
@@ -330,6 +335,9 @@ impl Config {
                     p.kind, p.count, p.days
                 ));
             }
+        }
+        if !(1..=3600).contains(&self.lone_working_scan_secs) {
+            return Err("lone_working_scan_secs must be between 1 and 3600".into());
         }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
@@ -694,6 +702,28 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(none.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_lone_working_scan_interval_loads_and_is_checked() {
+        assert_eq!(Config::default().lone_working_scan_secs, 30);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FIELDBOOK_LONE_WORKING_SCAN_SECS", "5");
+            let c = Config::load(None)?;
+            assert_eq!(c.lone_working_scan_secs, 5);
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        for bad in [0, 3601] {
+            let c = Config {
+                lone_working_scan_secs: bad,
+                ..Config::default()
+            };
+            assert!(
+                c.check().unwrap_err().contains("lone_working_scan_secs"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

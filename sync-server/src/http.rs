@@ -235,9 +235,17 @@ where
             },
         ))
     });
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Lone working alerts: stops when the server is told to stop.
+    if let Some((a, _, _)) = &accounts {
+        crate::lone::spawn_scanner(
+            a.dir.clone(),
+            Duration::from_secs(config.lone_working_scan_secs),
+            shutdown_rx.clone(),
+        );
+    }
     let watcher =
         accounts.map(|(a, version, _)| crate::watch_access::spawn(a, version, actor.clone()));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
         actor: actor.clone(),
         next_conn: Arc::new(AtomicU64::new(1)),

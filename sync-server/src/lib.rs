@@ -6,6 +6,7 @@ pub mod caseload;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod lone;
 pub mod storage;
 pub mod sync_actor;
 pub mod transport;

@@ -59,6 +59,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
         }}
         <CaseTop case=c id=id heading=true/>
         <PatternFlags driver=driver.clone() case=c/>
+        <p><a href=Route::CheckIn(Some(id)).href() data-testid="case-checkin-link">"Check in before a visit"</a></p>
         <Show when=move || c.with(Option::is_some)>
             <button class="fb-button" data-testid="add-note" on:click=add.clone()>"Add contact note"</button>
             <nav aria-label="Sections of this case" class="fb-sections">

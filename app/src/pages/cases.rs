@@ -51,6 +51,7 @@ pub fn CaseList(driver: Driver) -> impl IntoView {
     };
     view! {
         <h1>"Due and overdue"</h1>
+        <p><a href=Route::CheckIn(None).href() data-testid="checkin-link">"Lone working: check in before a visit"</a></p>
         <DueList driver=driver.clone()/>
         {progress}
         <h2>"Add a case"</h2>

@@ -19,6 +19,7 @@ use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
 use crate::driver::Driver;
+use crate::lone::TeamAlerts;
 
 /// The clock settings this device uses: the service's, from the last session answer (kept
 /// on the device, so they apply offline); the defaults before any.
@@ -293,6 +294,7 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
     });
     let manager = is_manager(&driver);
     view! {
+        <TeamAlerts/>
         <h1>"Your team’s deadlines"</h1>
         <p class="fb-hint">"Every case on this device, by the worker it is allocated to. Most urgent first."</p>
         {(!manager).then(|| view! {

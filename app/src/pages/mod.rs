@@ -4,6 +4,7 @@
 pub mod assessment;
 pub mod case;
 pub mod cases;
+pub mod checkin;
 pub mod chronology;
 pub mod concern;
 pub mod deadlines;

@@ -53,6 +53,7 @@ pub mod doc;
 pub mod due;
 pub mod history;
 pub mod language;
+pub mod lone;
 pub mod meetings;
 pub mod missing;
 pub mod moments;

@@ -86,6 +86,8 @@ pub enum Route {
     /// A new reachable moment (`None`) or an existing one (`crate::moments`).
     Moment(DocumentId, Option<ItemId>),
     NotFound,
+    /// Lone working: check in before a visit (`Some`: for this case), or check out.
+    CheckIn(Option<DocumentId>),
 }
 
 /// The id of an item inside a case (a note, an assessment version, an episode): 1 to
@@ -139,6 +141,8 @@ impl Route {
             ["settings"] => return Some(Route::Settings),
             ["team"] => return Some(Route::Team),
             ["sign-in"] => return Some(Route::SignIn),
+            ["checkin"] => return Some(Route::CheckIn(None)),
+            ["checkin", id] => return Some(Route::CheckIn(Some(id.parse().ok()?))),
             ["case", id, rest @ ..] => (id.parse::<DocumentId>().ok()?, rest),
             _ => return None,
         };
@@ -196,6 +200,8 @@ impl Route {
             Route::Moment(id, Some(m)) => format!("#/case/{id}/moment/{m}"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
+            Route::CheckIn(None) => "#/checkin".to_owned(),
+            Route::CheckIn(Some(id)) => format!("#/checkin/{id}"),
         }
     }
 
@@ -253,7 +259,13 @@ impl Route {
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
-            Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound => None,
+            // The check-in is not a page of the case: it only names it.
+            Route::Cases
+            | Route::Team
+            | Route::Settings
+            | Route::SignIn
+            | Route::NotFound
+            | Route::CheckIn(_) => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -305,6 +317,8 @@ mod tests {
             Route::Moment(id, None),
             Route::Moment(id, Some(ItemId::new("m1").unwrap())),
             Route::NotFound,
+            Route::CheckIn(None),
+            Route::CheckIn(Some(id)),
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
             all.push(Route::AssessmentSection(
@@ -362,6 +376,9 @@ mod tests {
         assert_eq!(Route::parse("#/team"), Route::Team);
         assert_eq!(Route::Team.href(), "#/team");
         assert_eq!(Route::Team.case(), None);
+        assert_eq!(Route::parse("#/checkin"), Route::CheckIn(None));
+        assert_eq!(Route::CheckIn(None).href(), "#/checkin");
+        assert_eq!(Route::parse("#/checkin/not-a-doc"), Route::NotFound);
     }
 
     #[test]
@@ -518,7 +535,12 @@ mod tests {
         for r in every_route(id) {
             let expect = !matches!(
                 r,
-                Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound
+                Route::Cases
+                    | Route::Team
+                    | Route::Settings
+                    | Route::SignIn
+                    | Route::NotFound
+                    | Route::CheckIn(_)
             );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }

@@ -13,6 +13,8 @@ use rusqlite::{
 };
 
 use super::migrations::{self, MigrateError};
+
+pub mod checkins;
 use super::*;
 
 #[derive(Debug, thiserror::Error)]

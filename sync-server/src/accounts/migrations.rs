@@ -29,6 +29,10 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: V3,
     },
+    Migration {
+        version: 4,
+        sql: V4,
+    },
 ];
 
 /// The newest directory schema this build knows.
@@ -288,6 +292,37 @@ DROP TABLE users;
 ALTER TABLE users_v3 RENAME TO users;
 ";
 
+/// Version 4 (issue 13): lone working check-ins (docs/LONE-WORKING.md). Where the worker
+/// is going and with whom may name a child's address: both are sealed under the master key
+/// (`[1][12-byte nonce][text][16-byte tag]`, bound to the check-in's id), never stored plain.
+/// A row is never deleted: `checked_out_at` and `alerted_at` are each set once.
+const V4: &str = "
+CREATE TABLE checkins (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users (id),
+    team TEXT REFERENCES teams (id),
+    sealed_where BLOB NOT NULL,
+    sealed_with_whom BLOB NOT NULL,
+    expected_back INTEGER NOT NULL,
+    checked_in_at INTEGER NOT NULL,
+    checked_out_at INTEGER,
+    alerted_at INTEGER,
+    case_doc TEXT
+);
+CREATE INDEX checkins_open ON checkins (checked_out_at, expected_back);
+CREATE INDEX checkins_by_user ON checkins (user, checked_in_at);
+CREATE TRIGGER checkins_no_delete BEFORE DELETE ON checkins
+BEGIN SELECT RAISE(ABORT, 'check-ins are kept'); END;
+CREATE TRIGGER checkins_set_once BEFORE UPDATE ON checkins
+WHEN NEW.id IS NOT OLD.id OR NEW.user IS NOT OLD.user OR NEW.team IS NOT OLD.team
+  OR NEW.sealed_where IS NOT OLD.sealed_where OR NEW.sealed_with_whom IS NOT OLD.sealed_with_whom
+  OR NEW.expected_back IS NOT OLD.expected_back OR NEW.checked_in_at IS NOT OLD.checked_in_at
+  OR NEW.case_doc IS NOT OLD.case_doc
+  OR (OLD.checked_out_at IS NOT NULL AND NEW.checked_out_at IS NOT OLD.checked_out_at)
+  OR (OLD.alerted_at IS NOT NULL AND NEW.alerted_at IS NOT OLD.alerted_at)
+BEGIN SELECT RAISE(ABORT, 'a check-in is only ever checked out and alerted, once each'); END;
+";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +376,7 @@ mod tests {
             "restrictions",
             "restriction_readers",
             "device_keys",
+            "checkins",
             "chunks",
             "sync_states",
         ] {
@@ -394,7 +430,7 @@ mod tests {
             "version 2 has no chair role"
         );
         migrate(&mut conn).unwrap();
-        assert_eq!(stored_version(&conn).unwrap(), 3);
+        assert_eq!(stored_version(&conn).unwrap(), latest());
         conn.execute_batch(chair).unwrap();
         let kept: (String, String, String) = conn
             .query_row(

@@ -14,6 +14,7 @@ pub mod password;
 pub mod secret;
 pub mod throttle;
 
+pub use directory::checkins::{CheckOut, Checkin, NewCheckin, MAX_CHECKIN_TEXT_CHARS};
 pub use directory::{Directory, DirectoryError};
 pub use secret::{DeviceKey, Password, SessionToken, Ticket};
 pub use throttle::Throttle;
@@ -268,10 +269,17 @@ pub enum AuditKind {
     CaseUnrestricted,
     /// A device's escrowed key was handed to its signed-in user.
     DeviceKeyIssued,
+    /// Lone working: a worker checked in before a visit (no content: where and with whom
+    /// are sealed in the check-in itself).
+    CheckedIn,
+    /// Lone working: the worker checked out (detail says whether late).
+    CheckedOut,
+    /// Lone working: the expected time passed without a check-out; the manager is alerted.
+    CheckinAlert,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 24] = [
+    pub const ALL: [AuditKind; 27] = [
         AuditKind::SignIn,
         AuditKind::SignInFailed,
         AuditKind::SignOut,
@@ -296,6 +304,9 @@ impl AuditKind {
         AuditKind::CaseRestricted,
         AuditKind::CaseUnrestricted,
         AuditKind::DeviceKeyIssued,
+        AuditKind::CheckedIn,
+        AuditKind::CheckedOut,
+        AuditKind::CheckinAlert,
     ];
 
     pub fn parse(s: &str) -> Option<AuditKind> {
@@ -328,6 +339,9 @@ impl AuditKind {
             AuditKind::CaseRestricted => "case-restricted",
             AuditKind::CaseUnrestricted => "case-unrestricted",
             AuditKind::DeviceKeyIssued => "device-key-issued",
+            AuditKind::CheckedIn => "checked-in",
+            AuditKind::CheckedOut => "checked-out",
+            AuditKind::CheckinAlert => "checkin-alert",
         }
     }
 }

@@ -182,7 +182,7 @@ impl MasterKey {
         }
     }
 
-    pub(crate) fn cipher(&self) -> Result<Sealer, KeyError> {
+    pub fn cipher(&self) -> Result<Sealer, KeyError> {
         Sealer::from_raw(&self.0[..])
     }
 }
