@@ -5,7 +5,8 @@
 //!
 //! The check-in is the server's record (`/api/checkins`), not a case's: nothing is queued.
 //! The phone remembers only the open check-in's id and expected time (in `localStorage`,
-//! no place, no names) so the banner and the prompt survive a reload offline.
+//! no place, no names), with whose it is, so the banner and the prompt survive a reload
+//! offline and a colleague signing in on a shared phone never sees someone else's.
 
 use fieldbook_case::lone;
 use leptos::prelude::*;
@@ -32,6 +33,8 @@ struct Sent {
 /// Lone working state shared by the banner and the check-in screen (a context of `Signed`).
 #[derive(Clone, Copy)]
 pub struct Lone {
+    /// Whose check-ins (the signed-in person's user id).
+    user: StoredValue<String>,
     pub open: RwSignal<Option<Open>>,
     /// What the last check-out said: (a problem?, words).
     pub message: RwSignal<Option<(bool, String)>>,
@@ -42,14 +45,26 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
-fn remembered() -> Option<Open> {
-    let text = storage()?.get_item(STORE_KEY).ok().flatten()?;
-    serde_json::from_str(&text).ok()
+/// What the phone keeps: the open check-in and the user it belongs to.
+#[derive(Deserialize, serde::Serialize)]
+struct Kept {
+    user: String,
+    open: Open,
 }
 
-fn remember(open: Option<&Open>) {
+fn remembered(user: &str) -> Option<Open> {
+    let text = storage()?.get_item(STORE_KEY).ok().flatten()?;
+    let kept: Kept = serde_json::from_str(&text).ok()?;
+    (kept.user == user).then_some(kept.open)
+}
+
+fn remember(user: &str, open: Option<&Open>) {
     let Some(s) = storage() else { return };
-    let done = match open.and_then(|o| serde_json::to_string(o).ok()) {
+    let kept = open.map(|o| Kept {
+        user: user.to_owned(),
+        open: o.clone(),
+    });
+    let done = match kept.and_then(|k| serde_json::to_string(&k).ok()) {
         Some(text) => s.set_item(STORE_KEY, &text),
         None => s.remove_item(STORE_KEY),
     };
@@ -62,9 +77,10 @@ fn remember(open: Option<&Open>) {
 
 impl Lone {
     /// The state for a signed-in person: what this phone remembers, then what the server says.
-    pub fn start() -> Lone {
+    pub fn start(user: String) -> Lone {
         let lone = Lone {
-            open: RwSignal::new(remembered()),
+            open: RwSignal::new(remembered(&user)),
+            user: StoredValue::new(user),
             message: RwSignal::new(None),
             busy: RwSignal::new(false),
         };
@@ -95,7 +111,7 @@ impl Lone {
     }
 
     pub fn set(self, open: Option<Open>) {
-        remember(open.as_ref());
+        self.user.with_value(|u| remember(u, open.as_ref()));
         self.open.set(open);
     }
 

@@ -201,7 +201,13 @@ fn Signed(driver: Driver) -> impl IntoView {
     watch_for_update(update_ready);
 
     // Lone working: the open check-in, its banner and prompt on every screen.
-    provide_context(lone::Lone::start());
+    provide_context(lone::Lone::start(
+        driver
+            .signals
+            .account
+            .with_untracked(|a| a.as_ref().map(|a| a.user_id.clone()))
+            .unwrap_or_default(),
+    ));
     let s = driver.signals;
     let d2 = driver.clone();
     let exit_url = driver.record().device_policy.exit_url;

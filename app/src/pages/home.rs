@@ -294,8 +294,8 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
     });
     let manager = is_manager(&driver);
     view! {
-        <TeamAlerts/>
         <h1>"Your team’s deadlines"</h1>
+        <TeamAlerts/>
         <p class="fb-hint">"Every case on this device, by the worker it is allocated to. Most urgent first."</p>
         {(!manager).then(|| view! {
             <p class="fb-hint">"This view is meant for managers: it shows only the cases on this device."</p>
