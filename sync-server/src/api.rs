@@ -87,6 +87,7 @@ pub struct ClockSettings {
     pub nrm_reminder_days: Vec<u32>,
     pub due_soon_hours: u32,
     pub transition_notice_days: u32,
+    pub not_seen_days: u32,
 }
 
 impl ClockSettings {
@@ -95,6 +96,7 @@ impl ClockSettings {
             nrm_reminder_days: c.clock_nrm_reminder_days.clone(),
             due_soon_hours: c.clock_due_soon_hours,
             transition_notice_days: c.clock_transition_notice_days,
+            not_seen_days: c.clock_not_seen_days,
         }
     }
 }

@@ -68,6 +68,7 @@ pub mod removal;
 pub mod route;
 pub mod schema;
 pub mod status;
+pub mod stepdown;
 pub mod validate;
 pub mod vocab;
 
@@ -110,6 +111,8 @@ pub struct Case {
     pub concerns: Vec<concerns::Concern>,
     /// Reachable moments logged as events, newest first.
     pub moments: Vec<moments::Moment>,
+    /// Step-down and closure records, newest first ([`stepdown`]).
+    pub step_downs: Vec<stepdown::StepDown>,
 }
 
 impl Case {
@@ -118,9 +121,27 @@ impl Case {
         self.schema > SCHEMA
     }
 
-    /// Hazard labels to show on every screen of the case.
-    pub fn shown_hazards(&self) -> Vec<&Hazard> {
-        self.hazards.iter().filter(|h| h.shown()).collect()
+    /// Hazard labels to show on every screen of the case. "NRM referral in place" is
+    /// derived from the NRM status ([`nrm::hazard`]); a value set by hand on an older
+    /// device stays in the document but no longer decides.
+    pub fn shown_hazards(&self) -> Vec<Hazard> {
+        let mut out: Vec<Hazard> = self
+            .hazards
+            .iter()
+            .filter(|h| h.id != "nrm" && h.shown())
+            .cloned()
+            .collect();
+        if let Some(h) = nrm::hazard(&self.nrm) {
+            out.push(h);
+            let order = |id: &str| {
+                vocab::HAZARDS
+                    .iter()
+                    .position(|(h, _)| *h == id)
+                    .unwrap_or(usize::MAX)
+            };
+            out.sort_by_key(|h| (order(&h.id), h.id.clone()));
+        }
+        out
     }
 
     /// Safety-critical values in dispute anywhere in the case, each with every competing
@@ -136,7 +157,8 @@ impl Case {
                 });
             }
         };
-        for h in &self.hazards {
+        // The NRM label follows the NRM status: a hand-set value no longer decides.
+        for h in self.hazards.iter().filter(|h| h.id != "nrm") {
             add(
                 Disputed::Hazard(h.id.clone()),
                 format!("Hazard label \"{}\"", h.label),
@@ -165,6 +187,16 @@ impl Case {
             }
         }
         add(Disputed::Nrm, "NRM status".to_owned(), &self.nrm.status);
+        add(
+            Disputed::NrmDecision("rg".to_owned()),
+            "NRM reasonable grounds decision".to_owned(),
+            &self.nrm.rg,
+        );
+        add(
+            Disputed::NrmDecision("cg".to_owned()),
+            "NRM conclusive grounds decision".to_owned(),
+            &self.nrm.cg,
+        );
         out
     }
 }
@@ -192,6 +224,8 @@ pub enum Disputed {
         category: String,
     },
     Nrm,
+    /// An NRM decision: "rg" (reasonable grounds) or "cg" (conclusive grounds).
+    NrmDecision(String),
 }
 
 impl Disputed {
@@ -202,6 +236,7 @@ impl Disputed {
             Disputed::Overall { .. } => vocab::LEVELS,
             Disputed::Rating { .. } => vocab::RATINGS,
             Disputed::Nrm => vocab::NRM_STATUS,
+            Disputed::NrmDecision(_) => nrm::DECISIONS,
         }
     }
 }
@@ -222,6 +257,7 @@ pub fn read<D: history::History>(d: &D) -> Case {
         meetings: meetings::read(d),
         concerns: concerns::read(d),
         moments: moments::read(d),
+        step_downs: stepdown::read(d),
     }
 }
 
@@ -252,6 +288,7 @@ pub fn create(tx: &mut impl Transactable, p: &Profile) -> Result<(), AutomergeEr
         "meetings",
         "concerns",
         "moments",
+        "stepDowns",
     ] {
         tx.put_object(ROOT, list, ObjType::List)?;
     }

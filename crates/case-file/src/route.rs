@@ -83,6 +83,10 @@ pub enum Route {
     Chronology(DocumentId),
     /// Every deadline of a case (open, then done).
     Deadlines(DocumentId),
+    /// Step the case down to a lower level, or close it (with the evidence both need).
+    StepDown(DocumentId),
+    /// The NRM tracker: referral, decisions, telling the young person.
+    Nrm(DocumentId),
     NotFound,
 }
 
@@ -158,6 +162,8 @@ impl Route {
             ["profile"] => Route::Profile(id),
             ["chronology"] => Route::Chronology(id),
             ["deadlines"] => Route::Deadlines(id),
+            ["close"] => Route::StepDown(id),
+            ["nrm"] => Route::Nrm(id),
             _ => return None,
         })
     }
@@ -188,6 +194,8 @@ impl Route {
             Route::Profile(id) => format!("#/case/{id}/profile"),
             Route::Chronology(id) => format!("#/case/{id}/chronology"),
             Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
+            Route::StepDown(id) => format!("#/case/{id}/close"),
+            Route::Nrm(id) => format!("#/case/{id}/nrm"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
         }
@@ -256,7 +264,9 @@ impl Route {
             | Route::Plan(id)
             | Route::Profile(id)
             | Route::Chronology(id)
-            | Route::Deadlines(id) => Some(*id),
+            | Route::Deadlines(id)
+            | Route::StepDown(id)
+            | Route::Nrm(id) => Some(*id),
         }
     }
 }
@@ -290,6 +300,8 @@ mod tests {
             Route::Profile(id),
             Route::Chronology(id),
             Route::Deadlines(id),
+            Route::StepDown(id),
+            Route::Nrm(id),
             Route::NotFound,
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
@@ -363,6 +375,8 @@ mod tests {
             format!("#/case/{id}/unknown"),
             format!("#/case/{id}/plan/extra"),
             format!("#/case/{id}/deadlines/x"),
+            format!("#/case/{id}/close/x"),
+            format!("#/case/{id}/nrm/x"),
             format!("#/case/{id}/note"),
             format!("#/case/{id}/note/"),
             format!("#/case/{id}/assessment/a1/not-a-section"),
