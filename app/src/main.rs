@@ -275,6 +275,8 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
                     Route::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
                     Route::Deadlines(id) => view! { <DeadlinesPage driver=d id=id/> }.into_any(),
+                    Route::StepDown(id) => view! { <pages::stepdown::StepDownPage driver=d id=id/> }.into_any(),
+                    Route::Nrm(id) => view! { <pages::nrm::NrmPage driver=d id=id/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
                 }
             }}

@@ -100,10 +100,14 @@ pub struct Line {
     pub clock: Option<(Urgency, String)>,
     /// How many more open clocks the case has.
     pub more: usize,
+    /// Flags in words: "Closed on …", "Not seen face to face for N days", the prompt to
+    /// consider an NRM referral (`fieldbook_case::{stepdown, nrm}`). They never change the
+    /// order: a flag is not a lower risk.
+    pub flags: Vec<String>,
 }
 
 impl Line {
-    fn of(row: &Row<DocumentId>, case: &Case, now: i64) -> Line {
+    fn of(row: &Row<DocumentId>, case: &Case, now: i64, settings: &Settings) -> Line {
         Line {
             id: row.key,
             name: row.name.clone(),
@@ -118,8 +122,24 @@ impl Line {
                 .most_urgent()
                 .and_then(|c| Some((due::urgency(c)?, words::line(c, now)))),
             more: row.more(),
+            flags: flags(case, now, settings),
         }
     }
+}
+
+/// A case's flags for its card ([`Line::flags`]), with the device's clock settings.
+fn flags(case: &Case, now: i64, settings: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(c) = case_file::stepdown::closed(case) {
+        out.push(format!("Closed on {}", case_file::long_date(&c.date)));
+    }
+    if let Some(f) = case_file::stepdown::not_seen_flag(case, now, settings) {
+        out.push(f);
+    }
+    if case_file::nrm::prompt(case, now) {
+        out.push("Consider an NRM referral, or record why not".to_owned());
+    }
+    out
 }
 
 /// The rows of every case read, at `now`, in the order to look at them.
@@ -133,11 +153,11 @@ fn rows(reads: &Reads, now: i64, settings: &Settings) -> Vec<Row<DocumentId>> {
     rows
 }
 
-fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64) -> Vec<Line> {
+fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64, settings: &Settings) -> Vec<Line> {
     rows.iter()
         .filter_map(|row| {
             let read = reads.0.iter().find(|r| r.id == row.key)?;
-            Some(Line::of(row, &read.case, now))
+            Some(Line::of(row, &read.case, now, settings))
         })
         .collect()
 }
@@ -158,7 +178,7 @@ pub fn DueList(driver: Driver) -> impl IntoView {
     let settings = clock_settings(&driver);
     let shown = Memo::new(move |_| {
         let now = now.get();
-        reads.with(|r| lines(&rows(r, now, &settings), r, now))
+        reads.with(|r| lines(&rows(r, now, &settings), r, now, &settings))
     });
     let d = driver.clone();
     view! {
@@ -205,6 +225,11 @@ fn DueLine(line: Line) -> impl IntoView {
                 <span class="fb-hint">{format!(" · {}", facts.join(" · "))}</span>
                 {line.hazards.into_iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h}</span> }).collect_view()}
             </p>
+            {(!line.flags.is_empty()).then(|| view! {
+                <ul class="fb-flags" data-testid="case-flags">
+                    {line.flags.into_iter().map(|f| view! { <li class="fb-flag"><strong>{f}</strong></li> }).collect_view()}
+                </ul>
+            })}
             {clock}
             {due::more_words(line.more).map(|more| view! {
                 <p class="fb-due-more"><a href=Route::Deadlines(line.id).href() data-testid="due-more">{more}</a></p>
@@ -267,7 +292,7 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
                 .into_iter()
                 .map(|g| GroupView {
                     counts: due::counts_words(g.counts),
-                    lines: lines(&g.rows, r, now),
+                    lines: lines(&g.rows, r, now, &settings),
                     worker: g.worker,
                 })
                 .collect::<Vec<_>>()
