@@ -459,7 +459,6 @@ pub fn validate(t: &Tracker, now: i64) -> Vec<crate::validate::FieldError> {
         "the date the young person was told",
         t.told == "yes",
     );
-    drop(date);
     let known = |v: &str| v.is_empty() || DECISIONS.iter().any(|(id, _)| *id == v);
     if !known(&t.rg) {
         push(
@@ -479,13 +478,13 @@ pub fn validate(t: &Tracker, now: i64) -> Vec<crate::validate::FieldError> {
             "A conclusive grounds decision follows a positive reasonable grounds decision: record that first".to_owned(),
         );
     }
-    if !(t.rg_date.trim().is_empty() || !t.rg.is_empty()) {
+    if !t.rg_date.trim().is_empty() && t.rg.is_empty() {
         push(
             field::RG,
             "Select the reasonable grounds decision, or clear its date".to_owned(),
         );
     }
-    if !(t.cg_date.trim().is_empty() || !t.cg.is_empty()) {
+    if !t.cg_date.trim().is_empty() && t.cg.is_empty() {
         push(
             field::CG,
             "Select the conclusive grounds decision, or clear its date".to_owned(),

@@ -118,12 +118,14 @@ fn no_face_to_face_contact_at_all_is_refused_without_a_reason() {
 #[test]
 fn phone_only_contacts_do_not_count_as_seen() {
     let now = at(2026, 11, 26, 10);
-    let mut c = Case::default();
-    c.notes = vec![
-        note("p1", now - 2 * DAY, "Phone or message"),
-        note("m1", now - 3 * DAY, "Multi-agency meeting"),
-        note("f1", now - 40 * DAY, "Face-to-face (planned)"),
-    ];
+    let mut c = Case {
+        notes: vec![
+            note("p1", now - 2 * DAY, "Phone or message"),
+            note("m1", now - 3 * DAY, "Multi-agency meeting"),
+            note("f1", now - 40 * DAY, "Face-to-face (planned)"),
+        ],
+        ..Default::default()
+    };
     assert_eq!(stepdown::last_seen(&c), Some(now - 40 * DAY));
     assert_eq!(
         stepdown::not_seen_flag(&c, now, &Settings::default()).as_deref(),
@@ -158,8 +160,10 @@ fn a_removed_note_is_not_evidence_of_being_seen() {
 fn the_flag_shows_only_past_the_limit_and_never_changes_the_order_of_cases() {
     let now = at(2026, 11, 26, 10);
     let s = Settings::default();
-    let mut c = Case::default();
-    c.notes = vec![note("f", now - 28 * DAY, "Custody visit")];
+    let mut c = Case {
+        notes: vec![note("f", now - 28 * DAY, "Custody visit")],
+        ..Default::default()
+    };
     assert_eq!(stepdown::not_seen_flag(&c, now, &s), None);
     c.notes = vec![note("f", now - 29 * DAY, "Custody visit")];
     assert_eq!(
@@ -194,8 +198,10 @@ fn fields(errors: &[fieldbook_case::validate::FieldError]) -> Vec<&str> {
 fn closing_a_case_not_seen_for_40_days_needs_a_reason() {
     let now = at(2026, 11, 26, 10);
     let s = Settings::default();
-    let mut c = Case::default();
-    c.notes = vec![note("f", now - 40 * DAY, "Face-to-face (planned)")];
+    let c = Case {
+        notes: vec![note("f", now - 40 * DAY, "Face-to-face (planned)")],
+        ..Default::default()
+    };
     let mut sd = valid_closure(now);
     let errors = stepdown::validate(&sd, &c, now, &s);
     assert_eq!(fields(&errors), [field::REASON]);
@@ -221,9 +227,11 @@ fn closing_a_case_not_seen_for_40_days_needs_a_reason() {
 fn a_step_down_must_lower_the_level_and_a_meeting_needs_sign_off() {
     let now = at(2026, 11, 26, 10);
     let s = Settings::default();
-    let mut c = Case::default();
-    c.notes = vec![note("f", now - 3 * DAY, "Face-to-face (planned)")];
-    c.assessments = vec![submitted("a1", now - 20 * DAY, "moderate")];
+    let mut c = Case {
+        notes: vec![note("f", now - 3 * DAY, "Face-to-face (planned)")],
+        assessments: vec![submitted("a1", now - 20 * DAY, "moderate")],
+        ..Default::default()
+    };
     let mut sd = valid_closure(now);
     sd.what = "step-down".into();
     assert_eq!(
@@ -271,9 +279,11 @@ fn a_step_down_must_lower_the_level_and_a_meeting_needs_sign_off() {
 fn an_assessment_lowering_the_level_goes_through_the_gate_raising_or_equal_does_not() {
     let now = at(2026, 11, 26, 10);
     let s = Settings::default();
-    let mut c = Case::default();
-    c.notes = vec![note("f", now - 40 * DAY, "Face-to-face (planned)")];
-    c.assessments = vec![submitted("a1", now - 50 * DAY, "moderate")];
+    let mut c = Case {
+        notes: vec![note("f", now - 40 * DAY, "Face-to-face (planned)")],
+        assessments: vec![submitted("a1", now - 50 * DAY, "moderate")],
+        ..Default::default()
+    };
     for (level, refused) in [("emerging", true), ("moderate", false), ("high", false)] {
         let d = draft("a2", level);
         assert_eq!(
