@@ -289,6 +289,8 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
                     Route::Deadlines(id) => view! { <DeadlinesPage driver=d id=id/> }.into_any(),
                     Route::Moment(id, m) => view! { <MomentForm driver=d id=id moment=m.map(|m| m.to_string())/> }.into_any(),
+                    Route::StepDown(id) => view! { <pages::stepdown::StepDownPage driver=d id=id/> }.into_any(),
+                    Route::Nrm(id) => view! { <pages::nrm::NrmPage driver=d id=id/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
                     Route::CheckIn(case) => view! { <CheckInPage driver=d case=case/> }.into_any(),
                 }

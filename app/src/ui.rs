@@ -200,6 +200,7 @@ fn chooser_id(what: &Disputed) -> String {
         Disputed::Overall { .. } => "overall".to_owned(),
         Disputed::Rating { category, .. } => format!("rating-{category}"),
         Disputed::Nrm => "nrm-current".to_owned(),
+        Disputed::NrmDecision(stage) => format!("nrm-{stage}-current"),
     }
 }
 
@@ -228,6 +229,7 @@ fn settle_in(
     at: i64,
 ) -> Result<bool, fieldbook_sync::automerge::AutomergeError> {
     match what {
+        Disputed::NrmDecision(stage) => nrm::set_decision(tx, stage, value, by, at),
         Disputed::Hazard(h) => profile::set_hazard(tx, h, value == "on", by, at).map(|()| true),
         Disputed::Overall { assessment: a } => assessment::set_overall(tx, a, value, by, at),
         Disputed::Rating {

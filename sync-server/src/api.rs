@@ -89,6 +89,7 @@ pub struct ClockSettings {
     pub transition_notice_days: u32,
     pub follow_up_hours: u32,
     pub patterns: Vec<fieldbook_case::reach::Pattern>,
+    pub not_seen_days: u32,
 }
 
 impl ClockSettings {
@@ -99,6 +100,7 @@ impl ClockSettings {
             transition_notice_days: c.clock_transition_notice_days,
             follow_up_hours: c.clock_follow_up_hours,
             patterns: c.clock_patterns.clone(),
+            not_seen_days: c.clock_not_seen_days,
         }
     }
 }

@@ -127,6 +127,9 @@ pub struct Config {
     /// check-ins whose expected time has passed without a check-out (each raises an alert
     /// to the worker's manager once). 1 to 3600.
     pub lone_working_scan_secs: u64,
+    /// Days without a face-to-face contact after which lowering the level or closing a
+    /// case needs a reason, and the case shows "Not seen face to face for N days".
+    pub clock_not_seen_days: u32,
 }
 
 impl Default for Config {
@@ -168,6 +171,7 @@ impl Default for Config {
             clock_transition_notice_days: 183,
             clock_follow_up_hours: 24,
             clock_patterns: fieldbook_case::reach::default_patterns(),
+            clock_not_seen_days: 28,
             master_key_file: None,
             lone_working_scan_secs: 30,
         }
@@ -338,6 +342,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.lone_working_scan_secs) {
             return Err("lone_working_scan_secs must be between 1 and 3600".into());
+        }
+        if !(1..=365).contains(&self.clock_not_seen_days) {
+            return Err("clock_not_seen_days must be between 1 and 365".into());
         }
         if self.max_frame_bytes > u32::MAX as usize {
             return Err("max_frame_bytes must be below 4 GiB".into());
@@ -615,10 +622,12 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("fb.toml", "clock_due_soon_hours = 24")?;
             jail.set_env("FIELDBOOK_CLOCK_NRM_REMINDER_DAYS", "[14, 28]");
+            jail.set_env("FIELDBOOK_CLOCK_NOT_SEEN_DAYS", "40");
             let c = Config::load(Some(Path::new("fb.toml")))?;
             assert_eq!(c.clock_nrm_reminder_days, vec![14, 28]);
             assert_eq!(c.clock_due_soon_hours, 24);
             assert_eq!(c.clock_transition_notice_days, 183);
+            assert_eq!(c.clock_not_seen_days, 40);
             assert_eq!(c.check(), Ok(()));
             Ok(())
         });
@@ -637,6 +646,13 @@ mod tests {
             ..Config::default()
         };
         assert!(c.check().unwrap_err().contains("clock_due_soon_hours"));
+        for bad in [0, 366] {
+            let c = Config {
+                clock_not_seen_days: bad,
+                ..Config::default()
+            };
+            assert!(c.check().unwrap_err().contains("clock_not_seen_days"));
+        }
     }
 
     #[test]

@@ -388,7 +388,16 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
         let Some(current) = a.get_untracked() else {
             return;
         };
-        let problems = validate::assessment(&current);
+        let mut problems = validate::assessment(&current);
+        // Lowering the level needs a recent face-to-face contact, or a reason.
+        if let Some(k) = c.get_untracked() {
+            problems.extend(fieldbook_case::stepdown::validate_assessment(
+                &k,
+                &current,
+                now(),
+                &super::home::clock_settings(&d),
+            ));
+        }
         if !problems.is_empty() {
             errors.set(problems);
             return;
@@ -431,6 +440,7 @@ pub fn AssessmentCheck(driver: Driver, id: DocumentId, aid: String) -> impl Into
                     <div class="fb-summary-row" id="completed-by" tabindex="-1"><dt>"Completed by"</dt><dd>{a.completed_by.clone()}</dd>{change.then(|| view! { <dd><a href=to(Section::CompletedBy)>"Change" <span class="fb-visually-hidden">" who completed it"</span></a></dd> })}</div>
                 </dl>
                 {a.suggests_cce().then(|| view! { <p class="fb-warning" data-testid="suggests-cce">{SUGGESTS_CCE}</p> })}
+                <NotSeenReason driver=driver.clone() id=id case=c version=a.clone() errors=errors/>
                 <ReviewStatus driver=driver.clone() id=id case=c version=a.clone()/>
             }
         })}
@@ -687,6 +697,69 @@ fn ReviewForm(driver: Driver, id: DocumentId, version: Assessment) -> impl IntoV
                        on_input=move |v: String| r.update(|r| r.note = v)/>
             <button class="fb-button" type="submit" data-testid="save-review">"Save review"</button>
         </form>
+    }
+    .into_any()
+}
+
+/// On a draft's check page, when its overall level is lower than the previous submitted
+/// version's: why, if the young person has not been seen face to face recently
+/// (`fieldbook_case::stepdown::validate_assessment`). A submitted version shows the reason
+/// it was given.
+#[component]
+fn NotSeenReason(
+    driver: Driver,
+    id: DocumentId,
+    case: Memo<Option<Case>>,
+    version: Assessment,
+    errors: RwSignal<Vec<validate::FieldError>>,
+) -> impl IntoView {
+    use fieldbook_case::stepdown;
+    let field = stepdown::ASSESSMENT_REASON_FIELD;
+    if version.submitted.is_some() {
+        return (!version.not_seen_reason.is_empty())
+            .then(|| {
+                view! {
+                    <p data-testid="not-seen-reason-shown"><strong>"Why the level was lowered without a recent face-to-face contact: "</strong>{version.not_seen_reason.clone()}</p>
+                }
+            })
+            .into_any();
+    }
+    let lowered = case.with_untracked(|k| {
+        k.as_ref().and_then(|k| {
+            let level = version.overall.value()?;
+            stepdown::lowers_level(k, &version.id, level).map(|from| {
+                let seen = match stepdown::last_seen(k) {
+                    Some(t) => format!(
+                        "They were last seen face to face {} ago.",
+                        vocab::count(stepdown::days_since(t, now()) as usize, "day", "days")
+                    ),
+                    None => "No face-to-face contact is recorded.".to_owned(),
+                };
+                (vocab::label(vocab::LEVELS, from), seen)
+            })
+        })
+    });
+    let Some((from, seen)) = lowered else {
+        return ().into_any();
+    };
+    let limit = super::home::clock_settings(&driver).not_seen_days;
+    let aid = version.id.clone();
+    let value = RwSignal::new(version.not_seen_reason.clone());
+    view! {
+        <div class="fb-panel" data-testid="not-seen-panel">
+            <p>{format!("This lowers the overall level from {from}. {seen}")}</p>
+            {move || field_error(&errors.get(), field)}
+            <label class="fb-label" for=field>"Why they have not been seen face to face recently"</label>
+            <p class="fb-hint" id="not-seen-reason-hint">{format!(
+                "Needed when the last face-to-face contact was more than {} ago.",
+                vocab::count(limit.max(0) as usize, "day", "days")
+            )}</p>
+            <TextField id=field rows=3 describedby="not-seen-reason-hint" value=value
+                       on_input=move |v: String| {
+                           value.set(v.clone());
+                           driver.act_on(id, ASSESSMENT_GONE, |tx| assessment::set_field(tx, &aid, AssessmentField::NotSeenReason, &v));
+                       }/>
+        </div>
     }
     .into_any()
 }

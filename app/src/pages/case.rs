@@ -70,6 +70,8 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     <li><a href=Route::Missing(id, None).href()>"Record a missing episode"</a></li>
                     <li><a href=Route::Moment(id, None).href() data-testid="log-moment-link">"Log a reachable moment"</a></li>
                     <li><a href=Route::Chronology(id).href()>"Chronology"</a></li>
+                    <li><a href=Route::Nrm(id).href() data-testid="nrm-link">"NRM referral and decisions"</a></li>
+                    <li><a href=Route::StepDown(id).href() data-testid="step-down-link">"Step down or close"</a></li>
                 </ul>
             </nav>
             <HazardEditor driver=d.clone() id=id case=c/>
@@ -148,7 +150,8 @@ fn HazardEditor(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) 
             <summary>"Hazard labels"</summary>
             {move || {
                 let current = hazards.get();
-                vocab::HAZARDS.iter().map(|(hid, label)| {
+                // "NRM referral in place" follows the NRM status: it is not set here.
+                vocab::HAZARDS.iter().filter(|(hid, _)| *hid != "nrm").map(|(hid, label)| {
                     let state = current.iter().find(|h| h.id == *hid).map(|h| h.state.clone()).unwrap_or_default();
                     let d = driver.clone();
                     let pick = Callback::new(move |v: String| {
@@ -269,6 +272,42 @@ fn NrmSection(driver: Driver, id: DocumentId, case: Memo<Option<case::Case>>) ->
             };
             view! { <p data-testid="nrm-status">{line}</p> }
         }}
+        {move || {
+            let n = nrm.get();
+            let mut rows = Vec::new();
+            if !n.referral_date.is_empty() || !n.reference.is_empty() {
+                let mut r = format!("Referred on {}", case::long_date(&n.referral_date));
+                if !n.reference.trim().is_empty() {
+                    r.push_str(&format!(", reference {}", n.reference.trim()));
+                }
+                rows.push(r);
+            }
+            for (label, c, date) in [("Reasonable grounds decision", &n.rg, &n.rg_date), ("Conclusive grounds decision", &n.cg, &n.cg_date)] {
+                if c.is_conflict() {
+                    rows.push(format!("{label}: set two ways at the same time. Choose what to keep at the top of this page."));
+                } else if let Some(v) = c.value() {
+                    rows.push(format!("{label}: {} on {}", vocab::label(nrm::DECISIONS, v), case::long_date(date)));
+                }
+            }
+            match n.told.as_str() {
+                "yes" => rows.push(format!("Young person told on {}", case::long_date(&n.told_date))),
+                "no" => rows.push("Young person not yet told of the decision".to_owned()),
+                _ => {}
+            }
+            (!rows.is_empty()).then(|| view! {
+                <ul class="fb-list" data-testid="nrm-tracker">{rows.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}</ul>
+            })
+        }}
+        {move || {
+            let reasons = case.with(|k| k.as_ref().map(|k| nrm::prompt_reasons(k, now())).unwrap_or_default());
+            (!reasons.is_empty()).then(|| view! {
+                <div class="fb-warning" data-testid="nrm-prompt">
+                    <p><strong>"Consider an NRM referral, or record why not"</strong></p>
+                    <p>{format!("Because {}.", reasons.join(", and "))}</p>
+                </div>
+            })
+        }}
+        <p><a class="fb-button fb-button-secondary" href=Route::Nrm(id).href() data-testid="nrm-edit">"Record the referral and decisions"</a></p>
         {move || {
             let history = nrm.get().history;
             (!history.is_empty()).then(|| view! {

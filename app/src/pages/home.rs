@@ -102,9 +102,13 @@ pub struct Line {
     /// How many more open clocks the case has.
     pub more: usize,
     /// Current pattern flags, in words ("3 hospital attendances in 90 days").
-    pub flags: Vec<String>,
+    pub patterns: Vec<String>,
     /// Where the most urgent clock's reachable moment is, when it is a follow-up.
     pub moment: Option<String>,
+    /// Flags in words: "Closed on …", "Not seen face to face for N days", the prompt to
+    /// consider an NRM referral (`fieldbook_case::{stepdown, nrm}`). They never change the
+    /// order: a flag is not a lower risk.
+    pub flags: Vec<String>,
 }
 
 impl Line {
@@ -123,7 +127,7 @@ impl Line {
                 .most_urgent()
                 .and_then(|c| Some((due::urgency(c)?, words::line(c, now)))),
             more: row.more(),
-            flags: fieldbook_case::reach::current(case, now, settings)
+            patterns: fieldbook_case::reach::current(case, now, settings)
                 .into_iter()
                 .map(|f| f.words)
                 .collect(),
@@ -131,8 +135,24 @@ impl Line {
                 .most_urgent()
                 .filter(|c| c.kind == clocks::Kind::FollowUp)
                 .map(|c| source_link(row.key, c).0.href()),
+            flags: flags(case, now, settings),
         }
     }
+}
+
+/// A case's flags for its card ([`Line::flags`]), with the device's clock settings.
+fn flags(case: &Case, now: i64, settings: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(c) = case_file::stepdown::closed(case) {
+        out.push(format!("Closed on {}", case_file::long_date(&c.date)));
+    }
+    if let Some(f) = case_file::stepdown::not_seen_flag(case, now, settings) {
+        out.push(f);
+    }
+    if case_file::nrm::prompt(case, now) {
+        out.push("Consider an NRM referral, or record why not".to_owned());
+    }
+    out
 }
 
 /// The rows of every case read, at `now`, in the order to look at them.
@@ -218,9 +238,14 @@ fn DueLine(line: Line) -> impl IntoView {
                 <span class="fb-hint">{format!(" · {}", facts.join(" · "))}</span>
                 {line.hazards.into_iter().map(|h| view! { <span class="fb-tag fb-tag-red">{h}</span> }).collect_view()}
             </p>
-            {line.flags.into_iter().map(|f| view! {
+            {line.patterns.into_iter().map(|f| view! {
                 <p class="fb-flag-line" data-testid="pattern-flag"><strong>"Pattern: "</strong>{f}</p>
             }).collect_view()}
+            {(!line.flags.is_empty()).then(|| view! {
+                <ul class="fb-case-flags" data-testid="case-flags">
+                    {line.flags.into_iter().map(|f| view! { <li class="fb-flag"><strong>{f}</strong></li> }).collect_view()}
+                </ul>
+            })}
             {clock}
             {line.moment.map(|href| view! {
                 <p class="fb-due-more"><a href=href data-testid="due-moment">"See the reachable moment"</a></p>

@@ -13,10 +13,12 @@ pub mod meeting;
 pub mod missing;
 pub mod moment;
 pub mod note;
+pub mod nrm;
 pub mod plan;
 pub mod profile;
 pub mod settings;
 pub mod signin;
+pub mod stepdown;
 
 use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, clocks, Case};
@@ -66,11 +68,7 @@ pub fn CaseTop(
     let name = Memo::new(move |_| case.with(|c| c.as_ref().map(|c| c.profile.name.clone())));
     let dob = Memo::new(move |_| case.with(|c| c.as_ref().map(|c| c.profile.dob.clone())));
     let hazards = Memo::new(move |_| {
-        case.with(|c| {
-            c.as_ref()
-                .map(|c| c.shown_hazards().into_iter().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+        case.with(|c| c.as_ref().map(|c| c.shown_hazards()).unwrap_or_default())
     });
     let restricted = use_context::<Driver>().map(|d| {
         let s = d.signals;
@@ -89,6 +87,7 @@ pub fn CaseTop(
             </p>
         }))}
         <Hazards hazards=hazards/>
+        <GateFlags case=case/>
         {move || restricted.is_some_and(|r| r.get()).then(|| view! {
             <div class="fb-restricted" role="region" aria-label="Restricted case" data-testid="restricted">
                 <strong>"Restricted case"</strong>
@@ -137,5 +136,38 @@ pub fn looking() -> AnyView {
         .into_any()
     } else {
         view! { <p data-testid="case-loading">"Looking for this case…"</p> }.into_any()
+    }
+}
+
+/// At the top of every case screen: "Closed on …" for a closed case, and the flag "Not
+/// seen face to face for N days" (a flag in words, never a lower risk;
+/// `fieldbook_case::stepdown`).
+#[component]
+fn GateFlags(case: Memo<Option<Case>>) -> impl IntoView {
+    let settings = use_context::<Driver>()
+        .map(|d| home::clock_settings(&d))
+        .unwrap_or_default();
+    let flags = Memo::new(move |_| {
+        let now = crate::now::read();
+        case.with(|c| {
+            c.as_ref().map(|c| {
+                (
+                    stepdown::closed_banner(c),
+                    case_file::stepdown::not_seen_flag(c, now, &settings),
+                )
+            })
+        })
+    });
+    move || {
+        flags.get().map(|(closed, not_seen)| {
+            view! {
+                {closed.map(|c| view! {
+                    <div class="fb-closed" role="region" aria-label="Case closed" data-testid="case-closed"><strong>{c}</strong></div>
+                })}
+                {not_seen.map(|f| view! {
+                    <p class="fb-flag" data-testid="not-seen-flag"><strong>{f}</strong></p>
+                })}
+            }
+        })
     }
 }

@@ -58,6 +58,9 @@ pub struct Assessment {
     /// On a submitted version: changes made to it by a device that had not seen its
     /// submission. The version itself reads as submitted; these wait for a new draft.
     pub late_edits: Option<LateEdits>,
+    /// Why the overall level is lowered while the young person has not been seen face to
+    /// face for longer than the service allows ([`crate::stepdown::gate`]); else empty.
+    pub not_seen_reason: String,
 }
 
 /// Review of a submitted version: Emerging goes to a team manager for quality assurance;
@@ -167,7 +170,11 @@ pub struct LateEdits {
 }
 
 crate::schema::texts!(Category { "text" => text });
-crate::schema::texts!(Assessment { "summary" => summary, "completedBy" => completed_by });
+crate::schema::texts!(Assessment {
+    "summary" => summary,
+    "completedBy" => completed_by,
+    "notSeenReason" => not_seen_reason,
+});
 
 impl Assessment {
     pub fn category(&self, id: &str) -> Option<&Category> {
@@ -583,6 +590,8 @@ pub fn set_rating<T: Transactable + History>(
 pub enum AssessmentField {
     Summary,
     CompletedBy,
+    /// Why the level is lowered without a recent face-to-face contact.
+    NotSeenReason,
 }
 
 impl AssessmentField {
@@ -591,6 +600,7 @@ impl AssessmentField {
         match self {
             AssessmentField::Summary => "summary",
             AssessmentField::CompletedBy => "completedBy",
+            AssessmentField::NotSeenReason => "notSeenReason",
         }
     }
 }

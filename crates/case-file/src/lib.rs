@@ -69,6 +69,7 @@ pub mod removal;
 pub mod route;
 pub mod schema;
 pub mod status;
+pub mod stepdown;
 pub mod validate;
 pub mod vocab;
 
@@ -111,6 +112,8 @@ pub struct Case {
     pub concerns: Vec<concerns::Concern>,
     /// Reachable moments logged as events, newest first.
     pub moments: Vec<moments::Moment>,
+    /// Step-down and closure records, newest first ([`stepdown`]).
+    pub step_downs: Vec<stepdown::StepDown>,
 }
 
 impl Case {
@@ -119,9 +122,27 @@ impl Case {
         self.schema > SCHEMA
     }
 
-    /// Hazard labels to show on every screen of the case.
-    pub fn shown_hazards(&self) -> Vec<&Hazard> {
-        self.hazards.iter().filter(|h| h.shown()).collect()
+    /// Hazard labels to show on every screen of the case. "NRM referral in place" is
+    /// derived from the NRM status ([`nrm::hazard`]); a value set by hand on an older
+    /// device stays in the document but no longer decides.
+    pub fn shown_hazards(&self) -> Vec<Hazard> {
+        let mut out: Vec<Hazard> = self
+            .hazards
+            .iter()
+            .filter(|h| h.id != "nrm" && h.shown())
+            .cloned()
+            .collect();
+        if let Some(h) = nrm::hazard(&self.nrm) {
+            out.push(h);
+            let order = |id: &str| {
+                vocab::HAZARDS
+                    .iter()
+                    .position(|(h, _)| *h == id)
+                    .unwrap_or(usize::MAX)
+            };
+            out.sort_by_key(|h| (order(&h.id), h.id.clone()));
+        }
+        out
     }
 
     /// Safety-critical values in dispute anywhere in the case, each with every competing
@@ -137,7 +158,8 @@ impl Case {
                 });
             }
         };
-        for h in &self.hazards {
+        // The NRM label follows the NRM status: a hand-set value no longer decides.
+        for h in self.hazards.iter().filter(|h| h.id != "nrm") {
             add(
                 Disputed::Hazard(h.id.clone()),
                 format!("Hazard label \"{}\"", h.label),
@@ -166,6 +188,16 @@ impl Case {
             }
         }
         add(Disputed::Nrm, "NRM status".to_owned(), &self.nrm.status);
+        add(
+            Disputed::NrmDecision("rg".to_owned()),
+            "NRM reasonable grounds decision".to_owned(),
+            &self.nrm.rg,
+        );
+        add(
+            Disputed::NrmDecision("cg".to_owned()),
+            "NRM conclusive grounds decision".to_owned(),
+            &self.nrm.cg,
+        );
         out
     }
 }
@@ -193,6 +225,8 @@ pub enum Disputed {
         category: String,
     },
     Nrm,
+    /// An NRM decision: "rg" (reasonable grounds) or "cg" (conclusive grounds).
+    NrmDecision(String),
 }
 
 impl Disputed {
@@ -203,6 +237,7 @@ impl Disputed {
             Disputed::Overall { .. } => vocab::LEVELS,
             Disputed::Rating { .. } => vocab::RATINGS,
             Disputed::Nrm => vocab::NRM_STATUS,
+            Disputed::NrmDecision(_) => nrm::DECISIONS,
         }
     }
 }
@@ -223,6 +258,7 @@ pub fn read<D: history::History>(d: &D) -> Case {
         meetings: meetings::read(d),
         concerns: concerns::read(d),
         moments: moments::read(d),
+        step_downs: stepdown::read(d),
     }
 }
 
@@ -253,6 +289,7 @@ pub fn create(tx: &mut impl Transactable, p: &Profile) -> Result<(), AutomergeEr
         "meetings",
         "concerns",
         "moments",
+        "stepDowns",
     ] {
         tx.put_object(ROOT, list, ObjType::List)?;
     }

@@ -85,6 +85,10 @@ pub enum Route {
     Deadlines(DocumentId),
     /// A new reachable moment (`None`) or an existing one (`crate::moments`).
     Moment(DocumentId, Option<ItemId>),
+    /// Step the case down to a lower level, or close it (with the evidence both need).
+    StepDown(DocumentId),
+    /// The NRM tracker: referral, decisions, telling the young person.
+    Nrm(DocumentId),
     NotFound,
     /// Lone working: check in before a visit (`Some`: for this case), or check out.
     CheckIn(Option<DocumentId>),
@@ -166,6 +170,8 @@ impl Route {
             ["deadlines"] => Route::Deadlines(id),
             ["moment", "new"] => Route::Moment(id, None),
             ["moment", m] => Route::Moment(id, Some(item(m)?)),
+            ["close"] => Route::StepDown(id),
+            ["nrm"] => Route::Nrm(id),
             _ => return None,
         })
     }
@@ -198,6 +204,8 @@ impl Route {
             Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
             Route::Moment(id, None) => format!("#/case/{id}/moment/new"),
             Route::Moment(id, Some(m)) => format!("#/case/{id}/moment/{m}"),
+            Route::StepDown(id) => format!("#/case/{id}/close"),
+            Route::Nrm(id) => format!("#/case/{id}/nrm"),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
             Route::CheckIn(None) => "#/checkin".to_owned(),
@@ -280,7 +288,9 @@ impl Route {
             | Route::Profile(id)
             | Route::Chronology(id)
             | Route::Deadlines(id)
-            | Route::Moment(id, _) => Some(*id),
+            | Route::Moment(id, _)
+            | Route::StepDown(id)
+            | Route::Nrm(id) => Some(*id),
         }
     }
 }
@@ -316,6 +326,8 @@ mod tests {
             Route::Deadlines(id),
             Route::Moment(id, None),
             Route::Moment(id, Some(ItemId::new("m1").unwrap())),
+            Route::StepDown(id),
+            Route::Nrm(id),
             Route::NotFound,
             Route::CheckIn(None),
             Route::CheckIn(Some(id)),
@@ -394,6 +406,8 @@ mod tests {
             format!("#/case/{id}/unknown"),
             format!("#/case/{id}/plan/extra"),
             format!("#/case/{id}/deadlines/x"),
+            format!("#/case/{id}/close/x"),
+            format!("#/case/{id}/nrm/x"),
             format!("#/case/{id}/note"),
             format!("#/case/{id}/note/"),
             format!("#/case/{id}/assessment/a1/not-a-section"),

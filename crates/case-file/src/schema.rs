@@ -37,6 +37,10 @@ pub enum Record {
     Review,
     /// A reachable moment logged as an event.
     Moment,
+    /// A step-down or closure record.
+    StepDown,
+    /// The NRM map itself (the tracker's fields; its history steps are [`Record::NrmStep`]).
+    Nrm,
 }
 
 /// One step of the path from the document root to a record.
@@ -50,7 +54,7 @@ pub enum Step {
 }
 
 impl Record {
-    pub const ALL: [Record; 16] = [
+    pub const ALL: [Record; 18] = [
         Record::Profile,
         Record::Note,
         Record::Assessment,
@@ -67,6 +71,8 @@ impl Record {
         Record::Concern,
         Record::Review,
         Record::Moment,
+        Record::StepDown,
+        Record::Nrm,
     ];
 
     /// Where its objects are, from the root (layout in `lib.rs`).
@@ -89,6 +95,8 @@ impl Record {
             Record::Concern => &[Key("concerns"), Item],
             Record::Review => &[Key("assessments"), Item, Key("review")],
             Record::Moment => &[Key("moments"), Item],
+            Record::StepDown => &[Key("stepDowns"), Item],
+            Record::Nrm => &[Key("nrm")],
         }
     }
 }
@@ -219,6 +227,28 @@ pub const TEXT_FIELDS: &[TextField] = &[
     f(Concern, "what", "What the concerns are", Paragraph),
     f(Review, "note", "Reviewer's note", Paragraph),
     f(Moment, "what", "What happened", Paragraph),
+    f(
+        StepDown,
+        "changed",
+        "What has changed, and how we know",
+        Paragraph,
+    ),
+    f(StepDown, "exitPlan", "Exit safety plan", Paragraph),
+    f(StepDown, "agreedBy", "Manager who agreed it", Line),
+    f(StepDown, "signOffBy", "Multi-agency sign-off: who", Line),
+    f(
+        StepDown,
+        "notSeenReason",
+        "Why they have not been seen face to face recently",
+        Paragraph,
+    ),
+    f(Nrm, "reference", "NRM referral reference number", Line),
+    f(
+        Assessment,
+        "notSeenReason",
+        "Why the level is lowered when they have not been seen face to face recently",
+        Paragraph,
+    ),
 ];
 
 /// The text fields of `record`, in list order.

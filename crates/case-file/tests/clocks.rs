@@ -1096,16 +1096,17 @@ fn an_nrm_referral_with_no_decision_escalates_at_each_threshold() {
     let c = one(&case, at + 10 * DAY, Kind::Nrm);
     assert_eq!((c.started, c.due, c.escalation), (at, at + 30 * DAY, 0));
     assert_eq!(c.state, State::Upcoming);
-    assert_eq!(c.what, "National Referral Mechanism (NRM) referral");
+    assert_eq!(c.what, "NRM referral");
+    assert_eq!(words::when(&c, at + 10 * DAY), "10 days without a decision");
     assert_eq!(
-        words::when(&c, at + 10 * DAY),
-        "referred 10 days ago, no decision"
+        words::line(&c, at + 10 * DAY),
+        "NRM referral 10 days without a decision"
     );
     let c = one(&case, at + 47 * DAY, Kind::Nrm);
     assert_eq!((c.state.clone(), c.escalation), (State::Overdue, 1));
     assert_eq!(
         words::when(&c, at + 47 * DAY),
-        "referred 47 days ago, no decision (first reminder)"
+        "47 days without a decision (first reminder)"
     );
     assert_eq!(one(&case, at + 95 * DAY, Kind::Nrm).escalation, 3);
     let custom = Settings {

@@ -125,6 +125,9 @@ fn settling_each_dispute_where_it_lives_clears_it_on_every_device() {
     for d in case::read(&a).conflicts() {
         let keep = d.value.candidates[1].value.clone(); // Worker A's value
         match d.what {
+            Disputed::NrmDecision(stage) => {
+                assert!(nrm::set_decision(&mut a, &stage, &keep, "M", 20).unwrap())
+            }
             Disputed::Hazard(h) => profile::set_hazard(&mut a, &h, keep == "on", "M", 20).unwrap(),
             Disputed::Overall { assessment: x } => {
                 assert!(assessment::set_overall(&mut a, &x, &keep, "M", 20).unwrap())

@@ -13,7 +13,7 @@ use fieldbook_case::plan::{self, Action};
 use fieldbook_case::schema::{self, Record, Texts, TEXT_FIELDS};
 use fieldbook_case::{
     self as case, assessment, concerns, demo, meetings, missing, moments, notes, nrm, outcomes,
-    profile, vocab, Note, Outcome, Profile,
+    profile, stepdown, vocab, Note, Outcome, Profile,
 };
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ObjId, ObjType, Prop, ReadDoc, Value, ROOT};
@@ -129,6 +129,16 @@ fn every_record() -> AutoCommit {
         },
     )
     .unwrap();
+    stepdown::add(
+        &mut d,
+        &stepdown::StepDown {
+            id: "sd".into(),
+            at: 1,
+            what: "close".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     for (kind, id) in [(LinkKind::Person, "pp"), (LinkKind::Place, "pl")] {
         network::add(
             &mut d,
@@ -212,6 +222,15 @@ fn write(d: &mut AutoCommit, record: Record, inst: &str, key: &str, value: &str)
             *r.text_mut(key).expect("review field") = value.to_owned();
             assessment::review(d, "r", &r).unwrap()
         }
+        Record::StepDown => stepdown::set_text(d, "sd", key, value).unwrap(),
+        Record::Nrm => {
+            // The NRM screen saves the tracker as the person left it.
+            let c = case::read(d);
+            let mut t = c.nrm.tracker();
+            *t.text_mut(key).expect("tracker field") = value.to_owned();
+            nrm::save(d, &c.nrm, &t, "W", 2, &mut || "new-step".to_owned()).unwrap();
+            true
+        }
     }
 }
 
@@ -253,6 +272,8 @@ fn read(d: &AutoCommit, record: Record, inst: &str, key: &str) -> String {
             .as_ref()
             .and_then(|r| r.text(key))
             .map(str::to_owned),
+        Record::StepDown => c.step_downs[0].text(key).map(str::to_owned),
+        Record::Nrm => c.nrm.text(key).map(str::to_owned),
     };
     value.unwrap_or_else(|| panic!("{record:?} has no readable field {key}"))
 }

@@ -31,6 +31,10 @@ pub struct Settings {
     /// Repeated reachable moments of one kind that raise a pattern flag
     /// ([`crate::reach::patterns`]; default [`crate::reach::default_patterns`]).
     pub patterns: Vec<crate::reach::Pattern>,
+    /// Days without a face-to-face contact after which lowering the level or closing the
+    /// case needs a reason, and the case shows "Not seen face to face for N days"
+    /// ([`crate::stepdown`]; default 28).
+    pub not_seen_days: i64,
 }
 
 impl Default for Settings {
@@ -41,6 +45,7 @@ impl Default for Settings {
             transition_notice_days: 183,
             follow_up_hours: 24,
             patterns: crate::reach::default_patterns(),
+            not_seen_days: 28,
         }
     }
 }
@@ -700,7 +705,8 @@ impl Ctx<'_> {
         };
         let threshold = |started: i64, days: u32| started.saturating_add(i64::from(days) * DAY);
         if current.value == "referred" {
-            let started = current.at;
+            // The referral date when recorded (London midnight), else when the status was set.
+            let started = nrm.referred_on().unwrap_or(current.at);
             let passed = self
                 .settings
                 .nrm_reminder_days
@@ -710,7 +716,7 @@ impl Ctx<'_> {
             let due = threshold(started, first);
             let mut c = self.clock(
                 Kind::Nrm,
-                "National Referral Mechanism (NRM) referral",
+                "NRM referral",
                 WORKER,
                 source("nrm", ""),
                 started,
@@ -736,6 +742,7 @@ impl Ctx<'_> {
             else {
                 return;
             };
+            let referred_at = nrm.referred_on().unwrap_or(referred.at);
             let decision = nrm
                 .history
                 .iter()
@@ -747,11 +754,11 @@ impl Ctx<'_> {
             // A decision is the Home Office's, not late work by the service: always "met".
             let mut c = self.clock(
                 Kind::Nrm,
-                "National Referral Mechanism (NRM) referral",
+                "NRM referral",
                 WORKER,
                 source("nrm", ""),
-                referred.at,
-                threshold(referred.at, first),
+                referred_at,
+                threshold(referred_at, first),
                 None,
             );
             c.state = State::Met { at: decision };

@@ -26,6 +26,10 @@ const DAY: i64 = 86_400_000;
 /// "Return home interview (RHI) — overdue by 6 hours", "Review of plan — due Thursday",
 /// "Return home interview (RHI) — due by 10:00 on Friday 27 November".
 pub fn line(clock: &Clock, now: i64) -> String {
+    // An NRM referral waiting reads as one phrase: "NRM referral 64 days without a decision".
+    if clock.kind == Kind::Nrm && clock.state.is_open() {
+        return format!("{} {}", clock.what, when(clock, now));
+    }
     format!("{} — {}", clock.what, when(clock, now))
 }
 
@@ -120,8 +124,8 @@ fn due(due: i64, today: calendar::Date) -> String {
     }
 }
 
-/// "referred 47 days ago, no decision (first reminder)", "decision 12 March, 47 days after
-/// referral".
+/// "47 days without a decision (first reminder)", "decision 12 March, 47 days after
+/// referral" (the line puts "NRM referral" first: [`line`]).
 fn nrm(clock: &Clock, now: i64, today: calendar::Date) -> String {
     let days = |from: i64, to: i64| (to.saturating_sub(from)).max(0) / DAY;
     let count = |n: i64| {
@@ -139,8 +143,8 @@ fn nrm(clock: &Clock, now: i64, today: calendar::Date) -> String {
         ),
         _ => {
             let ago = match days(clock.started, now) {
-                0 => "referred today".to_owned(),
-                n => format!("referred {} ago", count(n)),
+                0 => "made today, no decision yet".to_owned(),
+                n => format!("{} without a decision", count(n)),
             };
             let reminder = match clock.escalation {
                 0 => String::new(),
@@ -149,7 +153,7 @@ fn nrm(clock: &Clock, now: i64, today: calendar::Date) -> String {
                 3 => " (third reminder)".to_owned(),
                 n => format!(" (reminder {n})"),
             };
-            format!("{ago}, no decision{reminder}")
+            format!("{ago}{reminder}")
         }
     }
 }
