@@ -366,16 +366,14 @@ pub fn validate(s: &StepDown, case: &Case, now: i64, settings: &Settings) -> Vec
             }
         }
     }
-    let entered = if s.last_seen.trim().is_empty() {
-        None
-    } else {
+    if !s.last_seen.trim().is_empty() {
         date(
             field::LAST_SEEN,
             &s.last_seen,
             "the date last seen face to face",
             &mut errors,
-        )
-    };
+        );
+    }
     if s.changed.trim().is_empty() {
         errors.push(err(
             field::CHANGED,
@@ -405,11 +403,10 @@ pub fn validate(s: &StepDown, case: &Case, now: i64, settings: &Settings) -> Vec
             &mut errors,
         );
     }
-    let seen = [last_seen(case), entered.map(london::midnight)]
-        .into_iter()
-        .flatten()
-        .max();
-    if let Err(r) = gate(seen, now, settings, &s.not_seen_reason) {
+    // The gate goes on the contact notes, the evidence, not on the date typed here: a
+    // visit not yet written up is written up first (or the reason says so), so the typed
+    // date can never be what lets a case close.
+    if let Err(r) = gate(last_seen(case), now, settings, &s.not_seen_reason) {
         errors.push(err(field::REASON, r.message(doing)));
     }
     errors

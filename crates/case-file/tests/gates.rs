@@ -212,10 +212,19 @@ fn closing_a_case_not_seen_for_40_days_needs_a_reason() {
     );
     sd.not_seen_reason = "In custody since October; YOS see him weekly.".into();
     assert!(stepdown::validate(&sd, &c, now, &s).is_empty());
-    // A face-to-face contact entered on the form (not yet in the notes) counts too.
+    // A date typed on the form is not evidence: only a contact note lets the case close
+    // without a reason.
     sd.not_seen_reason.clear();
     sd.last_seen = "2026-11-20".into();
-    assert!(stepdown::validate(&sd, &c, now, &s).is_empty());
+    assert_eq!(
+        fields(&stepdown::validate(&sd, &c, now, &s)),
+        [field::REASON]
+    );
+    let seen = Case {
+        notes: vec![note("g", now - 6 * DAY, "Face-to-face (planned)")],
+        ..c.clone()
+    };
+    assert!(stepdown::validate(&sd, &seen, now, &s).is_empty());
     sd.last_seen = "2026-11-27".into();
     assert_eq!(
         fields(&stepdown::validate(&sd, &c, now, &s)),
