@@ -291,7 +291,7 @@ fn last_month(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Auto
             place: PLACES[(i + 2) % PLACES.len()].into(),
             present: format!("{known_as} and outreach worker"),
             text: NOTES[(i + 1) % NOTES.len()].into(),
-            intelligence: case % 3 == 0,
+            intelligence: case.is_multiple_of(3),
             by: WORKER.into(),
             ..Default::default()
         },
@@ -306,7 +306,7 @@ fn last_month(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Auto
             found_where: PLACES[(i + 1) % PLACES.len()].into(),
             found_with: "On their own".into(),
             reported_by: "Parent".into(),
-            from: if case % 4 == 0 { "home" } else { "care" }.into(),
+            from: if case.is_multiple_of(4) { "home" } else { "care" }.into(),
             rhi_offered: Some(end + 6 * HOUR),
             rhi: "completed".into(),
             rhi_completed: Some(end + 30 * HOUR),
@@ -411,7 +411,7 @@ fn concern(i: usize, at: i64) -> Concern {
         types: vocab::CONCERN_TYPES
             .iter()
             .enumerate()
-            .filter(|(t, _)| *t == 0 || (i + t) % 3 == 0)
+            .filter(|(t, _)| *t == 0 || (i + t).is_multiple_of(3))
             .map(|(_, (id, _))| (*id).to_owned())
             .collect(),
         removal: None,
