@@ -22,6 +22,7 @@ use pages::case::CasePage;
 use pages::cases::CaseList;
 use pages::chronology::Chronology;
 use pages::concern::ConcernForm;
+use pages::dataset::DatasetPage;
 use pages::deadlines::DeadlinesPage;
 use pages::home::TeamPage;
 use pages::meeting::MeetingForm;
@@ -31,6 +32,7 @@ use pages::plan::SafetyPlan;
 use pages::profile::ProfileForm;
 use pages::settings::Settings;
 use pages::signin::SignIn;
+use pages::transfer::TransferPage;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -275,6 +277,8 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Profile(id) => view! { <ProfileForm driver=d id=id/> }.into_any(),
                     Route::Chronology(id) => view! { <Chronology driver=d id=id/> }.into_any(),
                     Route::Deadlines(id) => view! { <DeadlinesPage driver=d id=id/> }.into_any(),
+                    Route::Transfer(id) => view! { <TransferPage driver=d id=id/> }.into_any(),
+                    Route::Dataset => view! { <DatasetPage driver=d/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
                 }
             }}

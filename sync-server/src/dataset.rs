@@ -35,10 +35,11 @@ pub async fn read_cases<S: Store>(store: &S) -> Result<Vec<Case>, DatasetError> 
             continue;
         }
         let opts = automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error);
-        let am = Automerge::load_with_options(&all, opts).map_err(|e| DatasetError::Unreadable {
-            doc,
-            reason: e.to_string(),
-        })?;
+        let am =
+            Automerge::load_with_options(&all, opts).map_err(|e| DatasetError::Unreadable {
+                doc,
+                reason: e.to_string(),
+            })?;
         if fieldbook_case::is_case(&am) {
             cases.push(fieldbook_case::read(&am));
         }

@@ -66,6 +66,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     <li><a href=Route::Plan(id).href()>"Safety plan"</a></li>
                     <li><a href=Route::Missing(id, None).href()>"Record a missing episode"</a></li>
                     <li><a href=Route::Chronology(id).href()>"Chronology"</a></li>
+                    <li><a href=Route::Transfer(id).href() data-testid="transfer-link">"Transfer bundle"</a></li>
                 </ul>
             </nav>
             <HazardEditor driver=d.clone() id=id case=c/>

@@ -6,6 +6,7 @@ pub mod case;
 pub mod cases;
 pub mod chronology;
 pub mod concern;
+pub mod dataset;
 pub mod deadlines;
 pub mod home;
 pub mod meeting;
@@ -15,6 +16,7 @@ pub mod plan;
 pub mod profile;
 pub mod settings;
 pub mod signin;
+pub mod transfer;
 
 use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, clocks, Case};

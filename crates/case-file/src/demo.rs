@@ -306,7 +306,12 @@ fn last_month(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Auto
             found_where: PLACES[(i + 1) % PLACES.len()].into(),
             found_with: "On their own".into(),
             reported_by: "Parent".into(),
-            from: if case.is_multiple_of(4) { "home" } else { "care" }.into(),
+            from: if case.is_multiple_of(4) {
+                "home"
+            } else {
+                "care"
+            }
+            .into(),
             rhi_offered: Some(end + 6 * HOUR),
             rhi: "completed".into(),
             rhi_completed: Some(end + 30 * HOUR),

@@ -83,6 +83,10 @@ pub enum Route {
     Chronology(DocumentId),
     /// Every deadline of a case (open, then done).
     Deadlines(DocumentId),
+    /// The transfer bundle of a case: printable, and a CSV download.
+    Transfer(DocumentId),
+    /// The monthly service dataset from the cases on this device (a manager's screen).
+    Dataset,
     NotFound,
 }
 
@@ -136,6 +140,7 @@ impl Route {
         let (id, rest) = match parts {
             ["settings"] => return Some(Route::Settings),
             ["team"] => return Some(Route::Team),
+            ["dataset"] => return Some(Route::Dataset),
             ["sign-in"] => return Some(Route::SignIn),
             ["case", id, rest @ ..] => (id.parse::<DocumentId>().ok()?, rest),
             _ => return None,
@@ -158,6 +163,7 @@ impl Route {
             ["profile"] => Route::Profile(id),
             ["chronology"] => Route::Chronology(id),
             ["deadlines"] => Route::Deadlines(id),
+            ["transfer"] => Route::Transfer(id),
             _ => return None,
         })
     }
@@ -188,6 +194,8 @@ impl Route {
             Route::Profile(id) => format!("#/case/{id}/profile"),
             Route::Chronology(id) => format!("#/case/{id}/chronology"),
             Route::Deadlines(id) => format!("#/case/{id}/deadlines"),
+            Route::Transfer(id) => format!("#/case/{id}/transfer"),
+            Route::Dataset => "#/dataset".to_owned(),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
         }
@@ -242,7 +250,12 @@ impl Route {
     /// The case this page is about, if any.
     pub fn case(&self) -> Option<DocumentId> {
         match self {
-            Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound => None,
+            Route::Cases
+            | Route::Team
+            | Route::Settings
+            | Route::SignIn
+            | Route::Dataset
+            | Route::NotFound => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -256,7 +269,8 @@ impl Route {
             | Route::Plan(id)
             | Route::Profile(id)
             | Route::Chronology(id)
-            | Route::Deadlines(id) => Some(*id),
+            | Route::Deadlines(id)
+            | Route::Transfer(id) => Some(*id),
         }
     }
 }
@@ -290,6 +304,8 @@ mod tests {
             Route::Profile(id),
             Route::Chronology(id),
             Route::Deadlines(id),
+            Route::Transfer(id),
+            Route::Dataset,
             Route::NotFound,
         ];
         for (c, _) in vocab::RISK_CATEGORIES {
@@ -496,7 +512,12 @@ mod tests {
         for r in every_route(id) {
             let expect = !matches!(
                 r,
-                Route::Cases | Route::Team | Route::Settings | Route::SignIn | Route::NotFound
+                Route::Cases
+                    | Route::Team
+                    | Route::Settings
+                    | Route::SignIn
+                    | Route::Dataset
+                    | Route::NotFound
             );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }
