@@ -210,8 +210,8 @@ fn BundleSection(section: Section) -> impl IntoView {
                                     .join(", ");
                                 view! {
                                     <tr>
-                                        {when.then(|| view! { <td class="fb-nowrap">{r.when.clone()}</td> })}
-                                        <td>{r.what.clone()}</td>
+                                        {when.then(|| view! { <td class="fb-nowrap fb-when">{r.when.clone()}</td> })}
+                                        <td class=if when { "" } else { "fb-when" }>{r.what.clone()}</td>
                                         {details.then(|| view! { <td class="fb-note-text">{r.details.clone()}</td> })}
                                         {author.then(|| view! { <td>{r.author.clone()}{(!by.is_empty()).then(|| view! { <br/><span class="fb-hint">{by.clone()}</span> })}</td> })}
                                     </tr>
