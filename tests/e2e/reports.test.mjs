@@ -8,7 +8,7 @@ import { test } from "node:test"
 import assert from "node:assert/strict"
 import { mkdir, readFile, stat } from "node:fs/promises"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { ARTEFACTS, axeViolations, screenshot360, signInAs, useApp } from "./browser.mjs"
+import { ARTEFACTS, axeViolations, createCase, screenshot360, signInAs, useApp } from "./browser.mjs"
 
 const app = useApp()
 const PHONE = { viewport: { width: 360, height: 780 }, timezoneId: "Europe/London", locale: "en-GB", acceptDownloads: true }
@@ -169,6 +169,52 @@ test("the dataset CSV on the manager's phone equals `admin dataset --month` for 
     const earlier = await downloaded(page, page.getByTestId("dataset-csv"))
     assert.equal(earlier.name, `service-dataset-${before}.csv`)
     assert.equal(earlier.text, await app.server.admin("dataset", "--month", before))
+  } finally {
+    await context.close()
+  }
+})
+
+test("a concern records its kinds and a note records an intelligence form, and both are kept", async t => {
+  const { context, page } = await phone("ayo")
+  try {
+    await page.getByLabel("Name").waitFor({ timeout: TIMEOUT })
+    const id = await createCase(page, "Invented Reports Person")
+    // A concern with two kinds ticked.
+    await page.getByTestId("record-concern").click()
+    const hourAgo = new Intl.DateTimeFormat("sv-SE", {
+      timeZone: "Europe/London", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    }).format(new Date(Date.now() - 3_600_000)).replace(" ", "T")
+    await page.locator("#concern-date").fill(hourAgo)
+    await page.getByLabel("What the concerns are").fill("Seen with older youths (invented).")
+    await page.getByLabel("County lines").check()
+    await page.getByLabel("Child criminal exploitation (CCE)").check()
+    t.diagnostic(`screenshot: ${await screenshot360(page, "concern-kinds-360")}`)
+    assert.deepEqual(await axeViolations(page), [])
+    await page.getByTestId("save-concern").click()
+    await page.getByTestId("concerns").getByRole("link").first().click()
+    await page.getByLabel("County lines").waitFor({ timeout: TIMEOUT })
+    assert.equal(await page.getByLabel("County lines").isChecked(), true)
+    assert.equal(await page.getByLabel("Child criminal exploitation (CCE)").isChecked(), true)
+    assert.equal(await page.getByLabel("Trafficking").isChecked(), false)
+    // Untick one on the saved record: only that changes.
+    await page.getByLabel("County lines").uncheck()
+    await page.getByTestId("save-concern").click()
+    await page.getByTestId("concerns").getByRole("link").first().click()
+    await page.getByLabel("County lines").waitFor({ timeout: TIMEOUT })
+    assert.equal(await page.getByLabel("County lines").isChecked(), false)
+    assert.equal(await page.getByLabel("Child criminal exploitation (CCE)").isChecked(), true)
+
+    // A note with "Intelligence form submitted to police", kept after a reload.
+    await page.goto(`${app.server.url}/#/case/${id}`)
+    await page.getByTestId("add-note").click()
+    await page.getByLabel("What happened").fill("Shared what was seen with the police (invented).")
+    await page.getByLabel("Intelligence form submitted to police").check()
+    await page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor({ timeout: TIMEOUT })
+    const note = page.url()
+    await page.reload()
+    await page.goto(note)
+    await page.getByLabel("Intelligence form submitted to police").waitFor({ timeout: TIMEOUT })
+    await page.waitForFunction(() => document.querySelector("#note-intelligence")?.checked === true, null, { timeout: TIMEOUT })
   } finally {
     await context.close()
   }
