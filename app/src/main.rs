@@ -25,6 +25,7 @@ use pages::cases::CaseList;
 use pages::checkin::CheckInPage;
 use pages::chronology::Chronology;
 use pages::concern::ConcernForm;
+use pages::dataset::DatasetPage;
 use pages::deadlines::DeadlinesPage;
 use pages::home::TeamPage;
 use pages::meeting::MeetingForm;
@@ -35,6 +36,7 @@ use pages::plan::SafetyPlan;
 use pages::profile::ProfileForm;
 use pages::settings::Settings;
 use pages::signin::SignIn;
+use pages::transfer::TransferPage;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -291,6 +293,8 @@ fn Signed(driver: Driver) -> impl IntoView {
                     Route::Moment(id, m) => view! { <MomentForm driver=d id=id moment=m.map(|m| m.to_string())/> }.into_any(),
                     Route::StepDown(id) => view! { <pages::stepdown::StepDownPage driver=d id=id/> }.into_any(),
                     Route::Nrm(id) => view! { <pages::nrm::NrmPage driver=d id=id/> }.into_any(),
+                    Route::Transfer(id) => view! { <TransferPage driver=d id=id/> }.into_any(),
+                    Route::Dataset => view! { <DatasetPage driver=d/> }.into_any(),
                     Route::NotFound => view! { <NotFound/> }.into_any(),
                     Route::CheckIn(case) => view! { <CheckInPage driver=d case=case/> }.into_any(),
                 }

@@ -114,6 +114,13 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the monthly service dataset as CSV, from every case in the store (the same
+    /// numbers and columns a manager's device downloads from `#/dataset`).
+    Dataset {
+        /// The month, YYYY-MM (London time).
+        #[arg(long, value_parser = parse_month)]
+        month: fieldbook_case::dataset::Month,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,6 +392,7 @@ pub fn run(
             | AdminCommand::Erasures { .. }
             | AdminCommand::Alerts { .. }
             | AdminCommand::Retention { erase: false, .. }
+            | AdminCommand::Dataset { .. }
     );
     // Reading from a mistyped directory should say so, not create an empty database there.
     if !writes && !path.exists() {
@@ -392,6 +400,9 @@ pub fn run(
             "there is no Fieldbook database at {}: check --data-dir (or --config)",
             path.display()
         );
+    }
+    if let AdminCommand::Dataset { month } = args.command {
+        return dataset(&settings, month);
     }
     let dir = Directory::open(&path)?;
     let console = Console {
@@ -419,7 +430,35 @@ pub fn run(
         }
         AdminCommand::UnrestrictCase { doc } => console.unrestrict(&doc),
         AdminCommand::Alerts { all, json } => console.alerts(all, json),
+        AdminCommand::Dataset { .. } => unreachable!("handled before the directory opens"),
     }
+}
+
+fn parse_month(s: &str) -> Result<fieldbook_case::dataset::Month, String> {
+    fieldbook_case::dataset::Month::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a month: write it as YYYY-MM, e.g. 2026-10"))
+}
+
+/// `admin dataset --month`: read every stored case (with the server's master key) and
+/// print the dataset CSV. The store's reads are async: they run on a runtime of their own,
+/// on a thread of their own, whatever runtime the caller is in.
+fn dataset(settings: &Config, month: fieldbook_case::dataset::Month) -> anyhow::Result<()> {
+    use fieldbook_sync_server::storage::SqliteStore;
+    let store = SqliteStore::open_configured(settings).context("could not open the store")?;
+    let csv = std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("could not start a runtime")?
+                .block_on(fieldbook_sync_server::dataset::csv(&store, month, now()))
+                .context("could not read the cases")
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading the cases failed"))?
+    })?;
+    print!("{csv}");
+    Ok(())
 }
 
 struct Console {

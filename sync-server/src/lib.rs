@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod api;
 pub mod caseload;
 pub mod config;
+pub mod dataset;
 pub mod demo;
 pub mod http;
 pub mod lone;

@@ -72,6 +72,7 @@ pub fn CasePage(driver: Driver, id: DocumentId) -> impl IntoView {
                     <li><a href=Route::Chronology(id).href()>"Chronology"</a></li>
                     <li><a href=Route::Nrm(id).href() data-testid="nrm-link">"NRM referral and decisions"</a></li>
                     <li><a href=Route::StepDown(id).href() data-testid="step-down-link">"Step down or close"</a></li>
+                    <li><a href=Route::Transfer(id).href() data-testid="transfer-link">"Transfer bundle"</a></li>
                 </ul>
             </nav>
             <HazardEditor driver=d.clone() id=id case=c/>

@@ -4,7 +4,7 @@
 
 use fieldbook_case::concerns::{self, Concern};
 use fieldbook_case::route::Route;
-use fieldbook_case::{removal, validate, Case};
+use fieldbook_case::{removal, validate, vocab, Case};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
@@ -44,6 +44,11 @@ pub fn ConcernForm(driver: Driver, id: DocumentId, concern: Option<String>) -> i
 #[component]
 fn ConcernFields(driver: Driver, id: DocumentId, existing: Option<Concern>) -> impl IntoView {
     let is_new = existing.is_none();
+    // The kinds ticked when the form opened: only changes are written.
+    let ticked_before = existing
+        .as_ref()
+        .map(|x| x.types.clone())
+        .unwrap_or_default();
     let c = RwSignal::new(existing.unwrap_or_else(|| Concern {
         id: new_id(),
         ..Default::default()
@@ -65,7 +70,18 @@ fn ConcernFields(driver: Driver, id: DocumentId, existing: Option<Concern>) -> i
             d.act(id, |tx| concerns::add(tx, &concern))
         } else {
             d.act_on(id, CONCERN_GONE, |tx| {
-                concerns::set_what(tx, &concern.id, &concern.what)
+                if !concerns::set_what(tx, &concern.id, &concern.what)? {
+                    return Ok(false);
+                }
+                for (t, _) in vocab::CONCERN_TYPES {
+                    let on = concern.types.iter().any(|x| x == t);
+                    if on != ticked_before.iter().any(|x| x == t)
+                        && !concerns::set_type(tx, &concern.id, t, on)?
+                    {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
             })
         };
         if saved {
@@ -94,6 +110,20 @@ fn ConcernFields(driver: Driver, id: DocumentId, existing: Option<Concern>) -> i
             <label class="fb-label" for="concern-what">"What the concerns are"</label>
             <TextField id="concern-what" rows=5 value=Signal::derive(move || c.with(|c| c.what.clone()))
                        on_input=move |v: String| c.update(|c| c.what = v)/>
+            <fieldset class="fb-fieldset">
+                <legend class="fb-label">"Kind of exploitation"</legend>
+                <p class="fb-hint">"Tick all that apply. Counted in the monthly service dataset."</p>
+                {vocab::CONCERN_TYPES.iter().map(|(t, label)| {
+                    let cid = format!("concern-type-{t}");
+                    view! {
+                        <div class="fb-checkbox">
+                            <input type="checkbox" id=cid.clone() prop:checked=move || c.with(|c| c.types.iter().any(|x| x == t))
+                                   on:change=move |ev| { let on = event_target_checked(&ev); c.update(|c| { c.types.retain(|x| x != t); if on { c.types.push((*t).to_owned()) } }) }/>
+                            <label for=cid>{*label}</label>
+                        </div>
+                    }
+                }).collect_view()}
+            </fieldset>
             <button class="fb-button" type="submit" data-testid="save-concern">"Save"</button>
         </form>
     }

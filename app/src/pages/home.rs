@@ -176,7 +176,7 @@ fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64, settings: &Settings)
 }
 
 /// Whether the signed-in person is a manager (the manager view is linked for them).
-fn is_manager(driver: &Driver) -> bool {
+pub fn is_manager(driver: &Driver) -> bool {
     driver
         .signals
         .account
@@ -337,6 +337,7 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
         {move || groups.with(Vec::is_empty).then(|| view! {
             <p class="fb-hint">"There are no cases on this device yet."</p>
         })}
+        <p><a href=Route::Dataset.href() data-testid="dataset-link">"Monthly service dataset"</a></p>
         <p><a href=Route::Cases.href()>"Back to due and overdue"</a></p>
     }
 }

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod checkin;
 pub mod chronology;
 pub mod concern;
+pub mod dataset;
 pub mod deadlines;
 pub mod home;
 pub mod meeting;
@@ -19,6 +20,7 @@ pub mod profile;
 pub mod settings;
 pub mod signin;
 pub mod stepdown;
+pub mod transfer;
 
 use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, clocks, Case};

@@ -93,6 +93,7 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
         })
     });
     let c8 = change.clone();
+    let (d_intel, nid_intel) = (driver.clone(), note.clone());
     let d = driver.clone();
     let nid = note.clone();
     view! {
@@ -227,6 +228,11 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
             <label class="fb-label" for="note-follow-ups">"Follow-up actions"</label>
             <TextField id="note-follow-ups" rows=3 value=field(|n| n.follow_ups.clone())
                        on_input=move |v: String| e5(NoteField::FollowUps, v)/>
+            <div class="fb-checkbox">
+                <input type="checkbox" id="note-intelligence" prop:checked=move || current.with(|n| n.as_ref().is_some_and(|n| n.intelligence))
+                       on:change=move |ev| { let on = event_target_checked(&ev); d_intel.act_on(id, NOTE_GONE, |tx| notes::set_intelligence(tx, &nid_intel, on)); }/>
+                <label for="note-intelligence">"Intelligence form submitted to police"</label>
+            </div>
             <a class="fb-button" data-testid="note-done" href=Route::Case(id).href()>"Done"</a>
         </div>
     }

@@ -1,7 +1,9 @@
 //! "CCE concerns identified: a risk assessment is needed". The date recorded here starts
 //! the 10-day risk assessment clock and, when a multi-agency meeting is required, the
 //! 15-day meeting clock ([`crate::clocks`]).
-//! Layout: root list `concerns`, each `{ id, at, by, what (text), removed… }`.
+//! Layout: root list `concerns`, each `{ id, at, by, what (text), types: { <id>: bool },
+//! removed… }` (`types`: ids from [`crate::vocab::CONCERN_TYPES`], added for the monthly
+//! dataset; older records read as none ticked).
 
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutomergeError, ObjId, ReadDoc, ScalarValue, ROOT};
@@ -20,6 +22,9 @@ pub struct Concern {
     /// What the concerns are, in words.
     pub what: String,
     pub by: String,
+    /// Which kinds of exploitation the concerns are about (ids from
+    /// [`crate::vocab::CONCERN_TYPES`]); more than one may be ticked.
+    pub types: Vec<String>,
     pub removal: Option<Removal>,
 }
 
@@ -30,6 +35,7 @@ fn read_one<D: ReadDoc>(d: &D, c: &ObjId) -> Concern {
         id: doc::text(d, c, "id"),
         at: doc::int(d, c, "at"),
         by: doc::text(d, c, "by"),
+        types: doc::flags(d, c, "types"),
         removal: removal::read(d, c),
         ..Default::default()
     };
@@ -54,7 +60,24 @@ pub fn add(tx: &mut impl Transactable, c: &Concern) -> Result<(), AutomergeError
         "what",
         &c.what,
     )?;
+    for t in &c.types {
+        doc::set_flag(tx, &item, "types", t, true)?;
+    }
     Ok(())
+}
+
+/// Tick or untick one kind of exploitation (an id from [`crate::vocab::CONCERN_TYPES`]).
+/// False if there is no such record.
+pub fn set_type(
+    tx: &mut impl Transactable,
+    id: &str,
+    kind: &str,
+    on: bool,
+) -> Result<bool, AutomergeError> {
+    doc::on_item(tx, &ROOT, LIST, id, |tx, c| {
+        doc::set_flag(tx, c, "types", kind, on)?;
+        removal::touch(tx, c)
+    })
 }
 
 /// Edit what the concerns are. False if there is no such record.

@@ -145,6 +145,8 @@ pub fn write(
                 },
                 follow_up_of: String::new(),
                 follow_ups: "Check in with school on Monday.".into(),
+                // The note that says it was shared with police intelligence.
+                intelligence: k % NOTES.len() == 5,
                 by: WORKER.into(),
                 removal: None,
             },
@@ -263,6 +265,7 @@ pub fn write(
     )?;
     stories(tx, i, now)?;
     reachable_moments(tx, i, now)?;
+    last_month(tx, i, now)?;
     Ok(())
 }
 
@@ -318,6 +321,74 @@ fn reachable_moments(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(
                 },
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Records dated in the last complete month (London time), so the monthly service dataset
+/// (`crate::dataset`) has numbers for it whatever day the demo is seeded: a face-to-face
+/// visit for every case (some sharing intelligence), and for even-numbered cases a missing
+/// episode with its return home interview in time, late or not done. Each is long finished,
+/// so it changes no open deadline.
+fn last_month(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), AutomergeError> {
+    let (y, m, _) = london::local(now).date();
+    // `d` days before the first of this month, at 10:00 London time.
+    let before = |d: i64| {
+        let day = calendar::add_days((y, m, 1), -d);
+        london::instant(day, 10, 0)
+    };
+    let case = i % PEOPLE.len();
+    let known_as = PEOPLE[case].1;
+    notes::add(
+        tx,
+        &Note {
+            id: format!("demo-note-{i}-last-month"),
+            at: before(3 + 3 * case as i64),
+            kind: CONTACT_TYPES[0].into(),
+            duration: 45,
+            place: PLACES[(i + 2) % PLACES.len()].into(),
+            present: format!("{known_as} and outreach worker"),
+            text: NOTES[(i + 1) % NOTES.len()].into(),
+            intelligence: case.is_multiple_of(3),
+            by: WORKER.into(),
+            ..Default::default()
+        },
+    )?;
+    if case.is_multiple_of(2) {
+        let start = before(8 + 2 * case as i64);
+        let end = start + 20 * HOUR;
+        let mut e = Episode {
+            id: format!("demo-missing-{i}-last-month"),
+            start,
+            end: Some(end),
+            found_where: PLACES[(i + 1) % PLACES.len()].into(),
+            found_with: "On their own".into(),
+            reported_by: "Parent".into(),
+            from: if case.is_multiple_of(4) {
+                "home"
+            } else {
+                "care"
+            }
+            .into(),
+            rhi_offered: Some(end + 6 * HOUR),
+            rhi: "completed".into(),
+            rhi_completed: Some(end + 30 * HOUR),
+            ..Default::default()
+        };
+        match case {
+            2 => {
+                // Completed after 72 hours: the family could not be reached sooner.
+                e.rhi_completed = Some(end + 100 * HOUR);
+                e.rhi_late_reason = "not-engaged".into();
+            }
+            6 => {
+                e.rhi = "not-completed".into();
+                e.rhi_completed = None;
+                e.rhi_reason = "other-agency".into();
+            }
+            _ => {}
+        }
+        missing::save(tx, &e)?;
     }
     Ok(())
 }
@@ -400,6 +471,12 @@ fn concern(i: usize, at: i64) -> Concern {
         at,
         what: "School reports new older associates and unexplained cash (invented).".into(),
         by: WORKER.into(),
+        types: vocab::CONCERN_TYPES
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| *t == 0 || (i + t).is_multiple_of(3))
+            .map(|(_, (id, _))| (*id).to_owned())
+            .collect(),
         removal: None,
     }
 }

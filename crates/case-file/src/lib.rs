@@ -48,6 +48,8 @@ pub mod chronology;
 pub mod clocks;
 pub mod concerns;
 pub mod critical;
+pub mod csv;
+pub mod dataset;
 pub mod demo;
 pub mod doc;
 pub mod due;
@@ -70,6 +72,7 @@ pub mod route;
 pub mod schema;
 pub mod status;
 pub mod stepdown;
+pub mod transfer;
 pub mod validate;
 pub mod vocab;
 

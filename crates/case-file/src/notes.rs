@@ -48,6 +48,9 @@ pub struct Note {
     /// empty. Such a note, at or after the moment, meets its follow-up clock.
     pub follow_up_of: String,
     pub follow_ups: String,
+    /// An intelligence form was submitted to the police about what this contact found
+    /// (counted in the monthly service dataset).
+    pub intelligence: bool,
     pub by: String,
     pub removal: Option<Removal>,
 }
@@ -93,6 +96,7 @@ fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
         reachable: doc::boolean(d, n, "reachable"),
         reachable_kind: doc::text(d, n, "reachableKind"),
         follow_up_of: doc::text(d, n, "followUpOf"),
+        intelligence: doc::boolean(d, n, "intelligence"),
         by: doc::text(d, n, "by"),
         removal: removal::read(d, n),
         ..Default::default()
@@ -135,6 +139,9 @@ pub fn add(tx: &mut impl Transactable, note: &Note) -> Result<(), AutomergeError
     }
     if !note.follow_up_of.is_empty() {
         tx.put(&n, "followUpOf", note.follow_up_of.as_str())?;
+    }
+    if note.intelligence {
+        tx.put(&n, "intelligence", true)?;
     }
     Ok(())
 }
@@ -219,6 +226,15 @@ pub fn set_reachable(
     on: bool,
 ) -> Result<bool, AutomergeError> {
     edit(tx, id, |tx, n| tx.put(n, "reachable", on))
+}
+
+/// Record whether an intelligence form was submitted to the police about this contact.
+pub fn set_intelligence(
+    tx: &mut impl Transactable,
+    id: &str,
+    on: bool,
+) -> Result<bool, AutomergeError> {
+    edit(tx, id, |tx, n| tx.put(n, "intelligence", on))
 }
 
 /// Say what kind of reachable moment the contact was (an id from

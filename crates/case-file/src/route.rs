@@ -89,6 +89,10 @@ pub enum Route {
     StepDown(DocumentId),
     /// The NRM tracker: referral, decisions, telling the young person.
     Nrm(DocumentId),
+    /// The transfer bundle of a case: printable, and a CSV download.
+    Transfer(DocumentId),
+    /// The monthly service dataset from the cases on this device (a manager's screen).
+    Dataset,
     NotFound,
     /// Lone working: check in before a visit (`Some`: for this case), or check out.
     CheckIn(Option<DocumentId>),
@@ -144,6 +148,7 @@ impl Route {
         let (id, rest) = match parts {
             ["settings"] => return Some(Route::Settings),
             ["team"] => return Some(Route::Team),
+            ["dataset"] => return Some(Route::Dataset),
             ["sign-in"] => return Some(Route::SignIn),
             ["checkin"] => return Some(Route::CheckIn(None)),
             ["checkin", id] => return Some(Route::CheckIn(Some(id.parse().ok()?))),
@@ -172,6 +177,7 @@ impl Route {
             ["moment", m] => Route::Moment(id, Some(item(m)?)),
             ["close"] => Route::StepDown(id),
             ["nrm"] => Route::Nrm(id),
+            ["transfer"] => Route::Transfer(id),
             _ => return None,
         })
     }
@@ -206,6 +212,8 @@ impl Route {
             Route::Moment(id, Some(m)) => format!("#/case/{id}/moment/{m}"),
             Route::StepDown(id) => format!("#/case/{id}/close"),
             Route::Nrm(id) => format!("#/case/{id}/nrm"),
+            Route::Transfer(id) => format!("#/case/{id}/transfer"),
+            Route::Dataset => "#/dataset".to_owned(),
             // Not a page anyone links to: shown where a fragment was not understood.
             Route::NotFound => "#/not-found".to_owned(),
             Route::CheckIn(None) => "#/checkin".to_owned(),
@@ -273,7 +281,8 @@ impl Route {
             | Route::Settings
             | Route::SignIn
             | Route::NotFound
-            | Route::CheckIn(_) => None,
+            | Route::CheckIn(_)
+            | Route::Dataset => None,
             Route::Case(id)
             | Route::Note(id, _)
             | Route::Assessments(id)
@@ -290,7 +299,8 @@ impl Route {
             | Route::Deadlines(id)
             | Route::Moment(id, _)
             | Route::StepDown(id)
-            | Route::Nrm(id) => Some(*id),
+            | Route::Nrm(id)
+            | Route::Transfer(id) => Some(*id),
         }
     }
 }
@@ -328,6 +338,8 @@ mod tests {
             Route::Moment(id, Some(ItemId::new("m1").unwrap())),
             Route::StepDown(id),
             Route::Nrm(id),
+            Route::Transfer(id),
+            Route::Dataset,
             Route::NotFound,
             Route::CheckIn(None),
             Route::CheckIn(Some(id)),
@@ -555,6 +567,7 @@ mod tests {
                     | Route::SignIn
                     | Route::NotFound
                     | Route::CheckIn(_)
+                    | Route::Dataset
             );
             assert_eq!(r.case(), expect.then_some(id), "{r:?}");
         }

@@ -291,3 +291,12 @@ pub const SOFT_OUTCOMES: &[Choice] = &[
     ("less-police", "Less police contact"),
     ("left-exploitation", "Safely left an exploitative situation"),
 ];
+
+/// Kinds of exploitation a "concerns identified" record can name (more than one may apply):
+/// the monthly service dataset reports the share of concerns of each kind (DOMAIN §7).
+pub const CONCERN_TYPES: &[Choice] = &[
+    ("cce", "Child criminal exploitation (CCE)"),
+    ("county-lines", "County lines"),
+    ("cse", "Child sexual exploitation (CSE)"),
+    ("trafficking", "Trafficking"),
+];

@@ -64,6 +64,7 @@ fn concern(id: &str, at: i64) -> Concern {
         at,
         what: "Seen with older youths near the station.".into(),
         by: "Worker A".into(),
+        types: Vec::new(),
         removal: None,
     }
 }

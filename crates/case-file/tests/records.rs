@@ -433,6 +433,7 @@ fn a_schema_2_document_keeps_its_values_through_migration_and_new_ticks() {
             at: 6,
             what: "Seen with older males.".into(),
             by: "W".into(),
+            types: Vec::new(),
             removal: None,
         },
     )
@@ -559,6 +560,7 @@ fn concerns_are_added_edited_removed_and_shown_in_the_chronology() {
                 at,
                 what: String::new(),
                 by: "W".into(),
+                types: Vec::new(),
                 removal: None,
             },
         )
