@@ -99,11 +99,13 @@ test("a check-in whose time passes alerts the manager and prompts the worker; th
     assert.match(text, /ago|just now/)
     assert.match(text, /Where: Invented Lane community centre/)
     assert.match(text, /With: Invented young person and parent/)
-    // The alert sits at the top of the view, above the deadlines.
+    // The alert sits at the top of the view, under its heading and above the deadlines.
     const order = await m.evaluate(() => {
       const a = document.querySelector("[data-testid=lone-alerts]")
       const h = [...document.querySelectorAll("h1")].find(x => x.textContent.includes("team’s deadlines"))
-      return Boolean(a.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING)
+      const first = document.querySelector("[data-testid=team-group]")
+      return Boolean(h.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING)
+        && Boolean(a.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING)
     })
     assert.ok(order, "alerts come before the deadlines")
     await noAxeViolations(m, "the manager view with an alert")
