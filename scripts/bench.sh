@@ -36,3 +36,10 @@ node scripts/measure-transfer.mjs "$shell"
 # Keystroke → committed on the device, in the real PWA in headless Chromium (this build).
 echo
 FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-save.mjs --dist dist --label "this build"
+
+# What the language prompts cost a keystroke in a 5,000-word note, in the real PWA, against a
+# control note of the same length with nothing to flag; and the matcher alone, natively.
+echo
+node scripts/measure-prompts.mjs --dist dist
+echo
+cargo run --release --locked -q -p fieldbook-case --example language_bench

@@ -96,7 +96,7 @@ async fn the_session_answer_carries_the_clock_settings_from_the_configuration() 
     assert_eq!(
         r.json()["clock_settings"],
         serde_json::json!({"nrm_reminder_days": [30, 60, 90], "due_soon_hours": 48,
-                           "transition_notice_days": 183, "follow_up_hours": 24,
+                           "transition_notice_days": 183, "follow_up_hours": 24, "not_seen_days": 28,
                            "patterns": [{"kind": "hospital", "count": 3, "days": 90},
                                         {"kind": "arrest", "count": 2, "days": 90}]})
     );
@@ -107,6 +107,7 @@ async fn the_session_answer_carries_the_clock_settings_from_the_configuration() 
         clock_due_soon_hours: 24,
         clock_transition_notice_days: 90,
         clock_follow_up_hours: 12,
+        clock_not_seen_days: 42,
         clock_patterns: vec![fieldbook_case::reach::Pattern {
             kind: "exclusion".into(),
             count: 2,
@@ -117,7 +118,7 @@ async fn the_session_answer_carries_the_clock_settings_from_the_configuration() 
     .await;
     let r = sign_in(&w.addr, "demo-bea", "demo-only-bea-password").await;
     let want = serde_json::json!({"nrm_reminder_days": [14, 28], "due_soon_hours": 24,
-                                  "transition_notice_days": 90, "follow_up_hours": 12,
+                                  "transition_notice_days": 90, "follow_up_hours": 12, "not_seen_days": 42,
                                   "patterns": [{"kind": "exclusion", "count": 2, "days": 30}]});
     assert_eq!(r.json()["clock_settings"], want);
     let cookie = r.session_cookie().unwrap();
