@@ -15,18 +15,6 @@ use crate::{removal, vocab, Case};
 
 const HOUR: i64 = 3_600_000;
 
-/// Contact types in which the worker saw the young person in person: a month with one of
-/// these counts them as "directly supported". Phone calls, messages and meetings about the
-/// young person do not.
-pub const FACE_TO_FACE: &[&str] = &[
-    "Face-to-face (planned)",
-    "Cold call",
-    "Detached / street outreach",
-    "Return home interview",
-    "Custody visit",
-    "Hospital visit",
-];
-
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
@@ -314,7 +302,7 @@ pub fn monthly(cases: &[Case], month: Month, now: i64) -> Dataset {
                 .filter(|c| {
                     notes_in(c)
                         .iter()
-                        .any(|n| FACE_TO_FACE.contains(&n.kind.as_str()))
+                        .any(|n| crate::notes::face_to_face(&n.kind))
                 })
                 .count(),
         ),

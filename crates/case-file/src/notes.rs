@@ -22,6 +22,14 @@ pub const CONTACT_TYPES: &[&str] = &[
     "Hospital visit",
 ];
 
+/// Whether a contact of this type saw the young person face to face: every contact type
+/// except "Phone or message" and "Multi-agency meeting". A type not in [`CONTACT_TYPES`]
+/// (an older or newer app's) does not count: the step-down gate asks for evidence
+/// (`crate::stepdown`), and the monthly dataset counts young people seen (`crate::dataset`).
+pub fn face_to_face(kind: &str) -> bool {
+    CONTACT_TYPES.contains(&kind) && !["Phone or message", "Multi-agency meeting"].contains(&kind)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Note {
     pub id: String,

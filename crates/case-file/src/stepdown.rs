@@ -124,13 +124,7 @@ pub fn set_text(
     })
 }
 
-/// Whether a contact of this type saw the young person face to face: every contact type
-/// except "Phone or message" and "Multi-agency meeting" ([`crate::CONTACT_TYPES`]). A type
-/// not in the list (an older or newer app's) does not count: the gate asks for evidence.
-pub fn face_to_face(kind: &str) -> bool {
-    crate::CONTACT_TYPES.contains(&kind)
-        && !["Phone or message", "Multi-agency meeting"].contains(&kind)
-}
+pub use crate::notes::face_to_face;
 
 /// When the young person was last seen face to face, from the contact notes shown.
 pub fn last_seen(case: &Case) -> Option<i64> {

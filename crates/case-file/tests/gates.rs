@@ -7,8 +7,10 @@ use fieldbook_case::critical::{Candidate, Critical};
 use fieldbook_case::meetings::Meeting;
 use fieldbook_case::nrm::{self, Step, Tracker};
 use fieldbook_case::stepdown::{self, field, StepDown};
-use fieldbook_case::{self as case, profile, Assessment, Case, Note, Profile};
+use fieldbook_case::{self as case, profile, Assessment, Case, Note};
 use fieldbook_sync::automerge::AutoCommit;
+
+mod support;
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
@@ -327,15 +329,7 @@ fn an_assessment_lowering_the_level_goes_through_the_gate_raising_or_equal_does_
 
 #[test]
 fn step_down_records_round_trip_and_a_closure_shows_the_case_closed() {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut d = support::new_case();
     let now = at(2026, 11, 26, 10);
     let mut sd = valid_closure(now);
     sd.not_seen_reason = "Reason".into();
@@ -372,16 +366,7 @@ fn the_not_seen_setting_has_a_default_when_an_older_server_sends_none() {
 // ---- NRM ----
 
 fn case_doc() -> AutoCommit {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    d
+    support::new_case()
 }
 
 fn save(d: &mut AutoCommit, t: &Tracker, when: i64) {

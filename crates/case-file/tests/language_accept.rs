@@ -6,18 +6,12 @@
 use fieldbook_case::{self as case, language, notes, plan, Note, NoteField, Profile};
 use fieldbook_sync::automerge::AutoCommit;
 
+mod support;
+
 const TYPED: &str = "He said he is putting himself at risk when he goes out.";
 
 fn note_with(text: &str) -> AutoCommit {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut d = support::new_case();
     notes::add(
         &mut d,
         &Note {

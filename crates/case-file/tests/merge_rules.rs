@@ -2,21 +2,14 @@
 
 use fieldbook_case::assessment::{self, AssessmentField};
 use fieldbook_case::plan::{self, Action, ActionField};
-use fieldbook_case::{self as case, missing, notes, nrm, profile, Note, NoteField, Profile};
+use fieldbook_case::{self as case, missing, notes, nrm, profile, Note, NoteField};
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ROOT};
 
+mod support;
+
 fn new_case() -> AutoCommit {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    d
+    support::new_case()
 }
 
 fn note(id: &str, at: i64) -> Note {

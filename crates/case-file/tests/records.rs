@@ -14,19 +14,13 @@ use fieldbook_case::{
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
 
+mod support;
+
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 
 fn new_case() -> AutoCommit {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut d = support::new_case();
     d.commit();
     d
 }

@@ -3,21 +3,15 @@
 //! and those late edits are kept for a new draft rather than lost or merged in.
 
 use fieldbook_case::assessment::{self, Assessment, AssessmentField};
-use fieldbook_case::{self as case, demo, vocab, Profile};
+use fieldbook_case::{self as case, demo, vocab};
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ObjType, ReadDoc, ROOT};
 
+mod support;
+
 /// A case with a complete draft "a" (every category rated and described).
 fn complete_draft() -> AutoCommit {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut d = support::new_case();
     assessment::start(&mut d, "a", 1, None, "Worker A").unwrap();
     for (cid, _) in vocab::RISK_CATEGORIES {
         assessment::set_rating(&mut d, "a", cid, "moderate", "Worker A", 2).unwrap();

@@ -13,22 +13,16 @@ use fieldbook_case::plan::{self, Action};
 use fieldbook_case::schema::{self, Record, Texts, TEXT_FIELDS};
 use fieldbook_case::{
     self as case, assessment, concerns, demo, meetings, missing, moments, notes, nrm, outcomes,
-    profile, stepdown, vocab, Note, Outcome, Profile,
+    profile, stepdown, vocab, Note, Outcome,
 };
 use fieldbook_sync::automerge::transaction::Transactable;
 use fieldbook_sync::automerge::{AutoCommit, ObjId, ObjType, Prop, ReadDoc, Value, ROOT};
 
+mod support;
+
 /// A case with one record of every kind, written by the public writers.
 fn every_record() -> AutoCommit {
-    let mut d = AutoCommit::new();
-    case::create(
-        &mut d,
-        &Profile {
-            name: "Test Person".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut d = support::new_case();
     notes::add(
         &mut d,
         &Note {
