@@ -223,7 +223,7 @@ test("counts read naturally, the chronology says who reported them missing, and 
   await page.getByTestId("filter-events").click()
   await page.getByLabel("Contact", { exact: true }).uncheck()
   await table.locator("tr[data-kind=contact]").waitFor({ state: "detached" })
-  await page.getByTestId("filter-events").filter({ hasText: "(1 of 10 kinds hidden)" }).waitFor()
+  await page.getByTestId("filter-events").filter({ hasText: "(1 of 11 kinds hidden)" }).waitFor()
   assert.deepEqual(await axeViolations(page), [], "chronology with the filters open")
   await page.context().close()
 })

@@ -17,10 +17,12 @@ pub enum EventKind {
     Meeting,
     /// A reachable moment logged as an event ([`crate::moments`]).
     Moment,
+    /// A step-down to a lower level or a closure ([`crate::stepdown`]).
+    StepDown,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Contact,
         EventKind::Missing,
         EventKind::Returned,
@@ -31,6 +33,7 @@ impl EventKind {
         EventKind::Concern,
         EventKind::Meeting,
         EventKind::Moment,
+        EventKind::StepDown,
     ];
 
     pub fn label(self) -> &'static str {
@@ -45,6 +48,7 @@ impl EventKind {
             EventKind::Concern => "Concerns identified",
             EventKind::Meeting => "Meeting",
             EventKind::Moment => "Reachable moment",
+            EventKind::StepDown => "Step-down or closure",
         }
     }
 
@@ -61,6 +65,7 @@ impl EventKind {
             EventKind::Concern => "concern",
             EventKind::Meeting => "meeting",
             EventKind::Moment => "moment",
+            EventKind::StepDown => "stepdown",
         }
     }
 }
@@ -224,6 +229,31 @@ pub fn build(case: &Case) -> Vec<Event> {
                     .join(" · "),
             },
             source: m.id.clone(),
+        });
+    }
+    // A step-down or closure is dated by the day it takes effect (London), or when it was
+    // recorded if that date cannot be read; it names who agreed it.
+    for s in &case.step_downs {
+        let at = crate::validate::parse_iso_date(&s.date)
+            .map(crate::clocks::london::midnight)
+            .unwrap_or(s.at);
+        let title = match s.what.as_str() {
+            "close" => "Case closed".to_owned(),
+            _ if !s.level.is_empty() => {
+                format!("Stepped down to {}", vocab::label(vocab::LEVELS, &s.level))
+            }
+            _ => "Stepped down".to_owned(),
+        };
+        let detail = match s.agreed_by.trim() {
+            "" => String::new(),
+            by => format!("Agreed by {by}"),
+        };
+        out.push(Event {
+            at,
+            kind: EventKind::StepDown,
+            title,
+            detail,
+            source: s.id.clone(),
         });
     }
     for s in &case.nrm.history {

@@ -169,6 +169,11 @@ fn author_of(case: &Case, e: &Event) -> String {
             .iter()
             .find(|x| x.id == s)
             .map(|x| x.by.clone()),
+        EventKind::StepDown => case
+            .step_downs
+            .iter()
+            .find(|x| x.id == s)
+            .map(|x| x.by.clone()),
         EventKind::Moment => case
             .moments
             .iter()

@@ -753,3 +753,49 @@ fn the_prompt_shows_when_something_suggests_exploitation_and_the_status_is_not_c
     all.meetings = with_meeting.meetings;
     assert_eq!(nrm::prompt_reasons(&all, now).len(), 3);
 }
+
+#[test]
+fn a_closure_and_a_step_down_are_in_the_chronology_on_their_day_with_who_agreed() {
+    use fieldbook_case::chronology::{self, EventKind};
+    let now = at(2026, 11, 26, 10);
+    let mut d = support::new_case();
+    let closure = StepDown {
+        id: "s1".into(),
+        date: "2026-11-26".into(),
+        ..valid_closure(now)
+    };
+    stepdown::add(&mut d, &closure).unwrap();
+    let step_down = StepDown {
+        id: "s2".into(),
+        what: "step-down".into(),
+        level: "emerging".into(),
+        date: "2026-10-01".into(),
+        agreed_by: "".into(),
+        ..valid_closure(now)
+    };
+    stepdown::add(&mut d, &step_down).unwrap();
+    // Oldest first, as the chronology reads.
+    let events: Vec<_> = chronology::build(&case::read(&d))
+        .into_iter()
+        .filter(|e| e.kind == EventKind::StepDown)
+        .map(|e| (e.at, e.title, e.detail, e.source))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                // The day it takes effect, at London midnight (BST here).
+                london::midnight((2026, 10, 1)),
+                "Stepped down to Emerging".to_owned(),
+                String::new(),
+                "s2".to_owned()
+            ),
+            (
+                london::midnight((2026, 11, 26)),
+                "Case closed".to_owned(),
+                format!("Agreed by {}", closure.agreed_by.trim()),
+                "s1".to_owned()
+            ),
+        ]
+    );
+}
