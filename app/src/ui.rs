@@ -596,6 +596,7 @@ fn accept(
     let at = language::caret_after(&f, i) as u32;
     el.set_text(&changed);
     on_input.run(changed.clone());
+    // Focus cannot fail on an element in the page; the caret is placed either way.
     let _ = el.element().focus();
     el.select(at, at);
     Some(changed)
@@ -729,6 +730,7 @@ pub fn TextField(
                 typing_at.try_set(None);
             }
         });
+        // Cannot fail for a window; if it ever did, the phrase shows on the next keystroke.
         let _ = web_sys::window()
             .expect("window")
             .set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), PAUSE_MS);
@@ -798,4 +800,39 @@ pub fn TextField(
             </ul>
         </div>
     }
+}
+
+/// What a JavaScript exception says, for a person.
+pub fn js_error(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "the browser refused".to_owned())
+}
+
+/// Offer `text` as a CSV file called `name` (a Blob and a temporary link; the link and the
+/// object URL are gone straight after).
+pub fn download(name: &str, text: &str) -> Result<(), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/csv;charset=utf-8");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
+        .map_err(|e| js_error(&e))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_error(&e))?;
+    let a: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|e| js_error(&e))?
+        .dyn_into()
+        .map_err(|_| "could not make a link".to_owned())?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.set_class_name("fb-visually-hidden");
+    let body = document.body().ok_or("no page body")?;
+    body.append_child(&a).map_err(|e| js_error(&e))?;
+    a.click();
+    a.remove();
+    web_sys::Url::revoke_object_url(&url).map_err(|e| js_error(&e))?;
+    Ok(())
 }

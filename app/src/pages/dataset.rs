@@ -7,46 +7,10 @@ use fieldbook_case::dataset::{self, Dataset, Month, Value};
 use fieldbook_case::route::Route;
 use fieldbook_case::Case;
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
 
 use super::home::{is_manager, read_cases};
 use crate::driver::Driver;
 use crate::ui::now;
-
-/// What a JavaScript exception says, for a person.
-pub fn js_error(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "the browser refused".to_owned())
-}
-
-/// Offer `text` as a CSV file called `name` (a Blob and a temporary link; the link and the
-/// object URL are gone straight after).
-pub fn download(name: &str, text: &str) -> Result<(), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let document = window.document().ok_or("no document")?;
-    let parts = js_sys::Array::of1(&JsValue::from_str(text));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv;charset=utf-8");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .map_err(|e| js_error(&e))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| js_error(&e))?;
-    let a: web_sys::HtmlAnchorElement = document
-        .create_element("a")
-        .map_err(|e| js_error(&e))?
-        .dyn_into()
-        .map_err(|_| "could not make a link".to_owned())?;
-    a.set_href(&url);
-    a.set_download(name);
-    a.set_class_name("fb-visually-hidden");
-    let body = document.body().ok_or("no page body")?;
-    body.append_child(&a).map_err(|e| js_error(&e))?;
-    a.click();
-    a.remove();
-    web_sys::Url::revoke_object_url(&url).map_err(|e| js_error(&e))?;
-    Ok(())
-}
 
 /// A measure over the months charted, oldest first.
 #[derive(Clone, PartialEq)]
@@ -155,7 +119,7 @@ pub fn DatasetPage(driver: Driver) -> impl IntoView {
         let Some(d) = current.get_untracked() else {
             return;
         };
-        if let Err(e) = download(&dataset::file_name(d.month), &dataset::to_csv(&d)) {
+        if let Err(e) = crate::ui::download(&dataset::file_name(d.month), &dataset::to_csv(&d)) {
             s.error
                 .set(Some(format!("Could not download the CSV: {e}")));
         }

@@ -130,7 +130,7 @@ pub fn TransferPage(driver: Driver, id: DocumentId) -> impl IntoView {
         if let Err(e) = web_sys::window().expect("window").print() {
             s.error.set(Some(format!(
                 "This browser could not open printing: {}",
-                super::dataset::js_error(&e)
+                crate::ui::js_error(&e)
             )));
         }
     };
@@ -139,7 +139,7 @@ pub fn TransferPage(driver: Driver, id: DocumentId) -> impl IntoView {
             return;
         };
         if let Err(e) =
-            super::dataset::download(&transfer::file_name(&id.to_string()), &transfer::to_csv(&b))
+            crate::ui::download(&transfer::file_name(&id.to_string()), &transfer::to_csv(&b))
         {
             s.error
                 .set(Some(format!("Could not download the CSV: {e}")));
