@@ -1,13 +1,12 @@
 //! The monthly service dataset from every case in the store (`admin dataset --month`), with
 //! the same arithmetic and CSV as a manager's device (`fieldbook_case::dataset`).
 //!
-//! Documents are read the way the engine loads them (snapshot first, then incrementals, in
-//! one strict pass); anything that is not a case (caseload indexes, relationships
+//! Documents are read exactly as the engine loads them (`StoredDocument::to_automerge`:
+//! snapshot first, one strict pass); anything that is not a case (caseload indexes, relationships
 //! documents) is skipped.
 
 use fieldbook_case::dataset::{self, Month};
 use fieldbook_case::Case;
-use fieldbook_sync::automerge::{self, Automerge};
 use fieldbook_sync::{DocumentId, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,24 +21,18 @@ pub enum DatasetError {
 pub async fn read_cases<S: Store>(store: &S) -> Result<Vec<Case>, DatasetError> {
     let mut cases = Vec::new();
     for doc in store.list_documents().await? {
-        let Some(mut stored) = store.load(doc).await? else {
+        let Some(stored) = store.load(doc).await? else {
             continue;
         };
-        stored.chunks.sort_by_key(|(k, _)| k.kind);
-        let all: Vec<u8> = stored
-            .chunks
-            .iter()
-            .flat_map(|(_, data)| data.iter().copied())
-            .collect();
-        if all.is_empty() {
-            continue;
-        }
-        let opts = automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error);
-        let am =
-            Automerge::load_with_options(&all, opts).map_err(|e| DatasetError::Unreadable {
+        let Some(am) = stored
+            .to_automerge()
+            .map_err(|e| DatasetError::Unreadable {
                 doc,
                 reason: e.to_string(),
-            })?;
+            })?
+        else {
+            continue;
+        };
         if fieldbook_case::is_case(&am) {
             cases.push(fieldbook_case::read(&am));
         }

@@ -163,6 +163,25 @@ pub struct StoredDocument {
     pub sync_states: BTreeMap<String, Vec<u8>>,
 }
 
+impl StoredDocument {
+    /// The chunks as one document: snapshot first, then incrementals, loaded in one strict
+    /// pass, so a damaged chunk is an error where `load_incremental` would skip it with only
+    /// a warning. `None` when no chunk holds any bytes.
+    pub fn to_automerge(&self) -> Result<Option<automerge::Automerge>, automerge::AutomergeError> {
+        let mut chunks: Vec<&(ChunkKey, Vec<u8>)> = self.chunks.iter().collect();
+        chunks.sort_by_key(|(k, _)| k.kind);
+        let all: Vec<u8> = chunks
+            .iter()
+            .flat_map(|(_, data)| data.iter().copied())
+            .collect();
+        if all.is_empty() {
+            return Ok(None);
+        }
+        let opts = automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error);
+        automerge::Automerge::load_with_options(&all, opts).map(Some)
+    }
+}
+
 impl std::fmt::Debug for StoredDocument {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredDocument")

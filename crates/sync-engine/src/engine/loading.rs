@@ -4,8 +4,6 @@ use std::collections::btree_map::Entry;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use automerge::Automerge;
-
 use crate::storage::{StoreError, StoredDocument};
 use crate::DocumentId;
 
@@ -244,32 +242,21 @@ impl<P: AccessPolicy> Engine<P> {
     ) -> Result<Doc, LoadFailure> {
         let mut d = self.empty_doc(0);
         let Some(stored) = stored else { return Ok(d) };
-        let mut chunks = stored.chunks;
-        if let Some((key, _)) = chunks.iter().find(|(k, _)| k.document != doc) {
+        if let Some((key, _)) = stored.chunks.iter().find(|(k, _)| k.document != doc) {
             return Err(LoadFailure::ForeignChunk {
                 doc,
                 hash: key.hash.clone(),
             });
         }
-        // Snapshot first, then incrementals, loaded in one strict pass: a damaged chunk is an
-        // error here, where `load_incremental` would skip it with only a warning.
-        chunks.sort_by_key(|(k, _)| k.kind);
-        let all: Vec<u8> = chunks
-            .iter()
-            .flat_map(|(_, data)| data.iter().copied())
-            .collect();
-        if !all.is_empty() {
-            let opts =
-                automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error);
-            d.am =
-                Automerge::load_with_options(&all, opts).map_err(|e| LoadFailure::Unreadable {
-                    doc,
-                    source: Arc::new(e),
-                })?;
+        if let Some(am) = stored.to_automerge().map_err(|e| LoadFailure::Unreadable {
+            doc,
+            source: Arc::new(e),
+        })? {
+            d.am = am;
             d.am.set_actor(self.actor());
         }
         d.saved_heads = d.am.get_heads();
-        d.chunks = chunks.into_iter().map(|(k, _)| k).collect();
+        d.chunks = stored.chunks.into_iter().map(|(k, _)| k).collect();
         d.persisted_sync = stored
             .sync_states
             .into_iter()
