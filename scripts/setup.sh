@@ -19,6 +19,16 @@ else
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# PostgreSQL server binaries: the test command starts a throwaway cluster with them
+# (scripts/pg-cluster.sh); production nodes only need a reachable server.
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "postgresql present"
+else
+  log "installing postgresql"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "wasm32 target present"
 else

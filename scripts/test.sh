@@ -18,7 +18,13 @@ cargo clippy --locked --target wasm32-unknown-unknown -p fieldbook-app -p fieldb
   --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown -p fieldbook-sync -p fieldbook-case -- -D warnings
 
-stage "native tests (engine, server, storage, crash, bad input)"
+stage "throwaway PostgreSQL cluster (scripts/pg-cluster.sh) for the PostgreSQL tests"
+pg_dir=$(mktemp -d /tmp/fieldbook-pg.XXXXXX)
+trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
+TEST_POSTGRES_URL=$(scripts/pg-cluster.sh start "$pg_dir")
+export TEST_POSTGRES_URL
+
+stage "native tests (engine, server, storage on SQLite and PostgreSQL, crash, bad input)"
 cargo test --locked
 
 stage "shared crates build for wasm32"

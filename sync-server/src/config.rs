@@ -130,6 +130,25 @@ pub struct Config {
     /// Days without a face-to-face contact after which lowering the level or closing a
     /// case needs a reason, and the case shows "Not seen face to face for N days".
     pub clock_not_seen_days: u32,
+    /// PostgreSQL instead of the embedded SQLite file, for several server nodes sharing one
+    /// database (docs/SCALE-OUT.md): `postgres://user:password@host:5432/fieldbook`, or a Unix
+    /// socket, `postgres://user@/fieldbook?host=/run/postgresql`. Documents and the directory
+    /// (accounts, sessions, grants, audit) then live there; `data_dir` keeps only the default
+    /// master key file. Never logged: only its host and database name are.
+    pub database_url: Option<DatabaseUrl>,
+    /// Connections each node keeps open to PostgreSQL (1 to 64).
+    pub database_pool_size: usize,
+}
+
+/// A database URL. It may carry a password, so `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl([redacted])")
+    }
 }
 
 impl Default for Config {
@@ -173,6 +192,8 @@ impl Default for Config {
             clock_patterns: fieldbook_case::reach::default_patterns(),
             clock_not_seen_days: 28,
             master_key_file: None,
+            database_url: None,
+            database_pool_size: 8,
             lone_working_scan_secs: 30,
         }
     }
@@ -255,6 +276,16 @@ impl Config {
         }
         if self.ping_interval_secs == 0 {
             return Err("ping_interval_secs must be at least 1".into());
+        }
+        if let Some(DatabaseUrl(url)) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(
+                    "database_url must be a PostgreSQL URL (postgres://…); leave it unset for the embedded SQLite store".into(),
+                );
+            }
+        }
+        if !(1..=64).contains(&self.database_pool_size) {
+            return Err("database_pool_size must be between 1 and 64".into());
         }
         let at_least_one = [
             ("max_frame_bytes", self.max_frame_bytes as u64),

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod demo;
 pub mod http;
 pub mod lone;
+pub mod pg;
 pub mod storage;
 pub mod sync_actor;
 pub mod transport;

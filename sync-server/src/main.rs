@@ -51,6 +51,10 @@ struct Cli {
     /// address, and send HSTS and Secure cookies.
     #[arg(long)]
     behind_tls_proxy: bool,
+    /// PostgreSQL URL (postgres://…) instead of the embedded store: several nodes can share
+    /// one database. Prefer FIELDBOOK_DATABASE_URL or the config file when it has a password.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -97,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if cli.behind_tls_proxy {
         config.behind_tls_proxy = true;
+    }
+    if let Some(v) = cli.database_url {
+        config.database_url = Some(fieldbook_sync_server::config::DatabaseUrl(v));
     }
     if let Some(dir) = &config.static_dir {
         anyhow::ensure!(

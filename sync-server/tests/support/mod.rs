@@ -2,6 +2,8 @@
 //! (from `/proc`), `/healthz`, and raw WebSocket clients that can misbehave.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod pg;
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -1,0 +1,253 @@
+//! PostgreSQL connections for the store and the directory (`--database-url postgres://…`).
+//!
+//! The synchronous `postgres` client runs its own small runtime and must never be driven
+//! from inside an async task, yet the directory is called from async handlers (through
+//! `spawn_blocking`) and from the sync actor's thread. So every connection lives on a
+//! dedicated pool thread: callers hand it a closure and wait for the answer, blocking
+//! ([`PgPool::run`]) or awaiting ([`PgPool::run_async`]). A connection found closed is
+//! reopened for the next job; a job that fails is never retried here (callers decide,
+//! because only they know whether the work was committed).
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+pub use postgres::Client;
+
+/// Why a PostgreSQL call failed. Messages never carry the URL (it may hold a password) or
+/// query parameters (they may hold case content).
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
+    #[error("PostgreSQL: {0}")]
+    Db(#[from] postgres::Error),
+    #[error("the PostgreSQL pool has stopped")]
+    Stopped,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PgError {
+    /// The SQLSTATE of a database error (`23505` is a unique violation), if there is one.
+    pub fn code(&self) -> Option<&postgres::error::SqlState> {
+        match self {
+            PgError::Db(e) => e.code(),
+            _ => None,
+        }
+    }
+}
+
+/// A parsed `postgres://` URL. `Debug` shows where it points, never the password.
+#[derive(Clone)]
+pub struct PgUrl {
+    config: postgres::Config,
+}
+
+impl PgUrl {
+    pub fn parse(url: &str) -> Result<Self, PgError> {
+        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            PgError::Connect(format!("the database URL is not valid: {e}"))
+        })?;
+        Ok(PgUrl { config })
+    }
+
+    /// Where it points, for logs: hosts and database name, no user or password.
+    pub fn describe(&self) -> String {
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        format!(
+            "postgres database {:?} on {}",
+            self.config.get_dbname().unwrap_or("(default)"),
+            hosts.join(",")
+        )
+    }
+
+    /// A connection of its own (for a listener, a migration at start-up). Blocks: never call
+    /// it inside an async task (the client starts its own runtime; use [`PgPool`] there).
+    pub fn connect(&self) -> Result<Client, PgError> {
+        self.config
+            .connect(postgres::NoTls)
+            .map_err(|e| PgError::Connect(e.to_string()))
+    }
+}
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Option<Client>) + Send>;
+
+/// A fixed set of threads, each owning at most one connection.
+#[derive(Clone)]
+pub struct PgPool {
+    url: PgUrl,
+    jobs: mpsc::Sender<Job>,
+    _threads: Arc<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgPool").field("url", &self.url).finish()
+    }
+}
+
+impl PgPool {
+    /// Start `size` connection threads (at least one) and open one connection now, so a
+    /// wrong URL or an unreachable server is reported at start-up, not at the first save.
+    pub fn open(url: &PgUrl, size: usize) -> Result<Self, PgError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::new();
+        let (first_tx, first_rx) = mpsc::sync_channel(1);
+        let mut first_tx = Some(first_tx);
+        for i in 0..size.max(1) {
+            let rx = rx.clone();
+            let url = url.clone();
+            let report = first_tx.take();
+            let thread = std::thread::Builder::new()
+                .name(format!("fieldbook-pg-{i}"))
+                .spawn(move || {
+                    // Connected here, never on the caller's thread: that may be inside an
+                    // async runtime, where the client's own runtime cannot start.
+                    let mut conn = None;
+                    if let Some(report) = report {
+                        match url.connect() {
+                            Ok(c) => {
+                                conn = Some(c);
+                                report.send(Ok(())).ok();
+                            }
+                            Err(e) => {
+                                report.send(Err(e)).ok();
+                                return;
+                            }
+                        }
+                    }
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut conn),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| PgError::Other(format!("cannot start a database thread: {e}")))?;
+            threads.push(thread);
+        }
+        first_rx.recv().map_err(|_| PgError::Stopped)??;
+        Ok(PgPool {
+            url: url.clone(),
+            jobs: tx,
+            _threads: Arc::new(threads),
+        })
+    }
+
+    pub fn url(&self) -> &PgUrl {
+        &self.url
+    }
+
+    fn job<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, PgError> + Send + 'static,
+        reply: impl FnOnce(Result<T, PgError>) + Send + 'static,
+    ) -> Result<(), PgError> {
+        let url = self.url.clone();
+        let job: Job = Box::new(move |slot: &mut Option<Client>| {
+            if slot.as_ref().is_some_and(|c| c.is_closed()) {
+                *slot = None;
+            }
+            if slot.is_none() {
+                match url.connect() {
+                    Ok(c) => *slot = Some(c),
+                    Err(e) => return reply(Err(e)),
+                }
+            }
+            let Some(client) = slot.as_mut() else {
+                return reply(Err(PgError::Stopped));
+            };
+            let result = f(client);
+            if client.is_closed() {
+                *slot = None;
+            }
+            reply(result)
+        });
+        self.jobs.send(job).map_err(|_| PgError::Stopped)
+    }
+
+    /// Run `f` on a pool connection and wait for it (blocks this thread: call it from
+    /// `spawn_blocking` or a thread of your own, never an async worker).
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, PgError> + Send + 'static,
+    ) -> Result<T, PgError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.job(f, move |r| {
+            // The caller is waiting on `rx`; if it has gone there is no one to tell.
+            tx.send(r).ok();
+        })?;
+        rx.recv().map_err(|_| PgError::Stopped)?
+    }
+
+    /// Run `f` on a pool connection without blocking the async caller.
+    pub async fn run_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, PgError> + Send + 'static,
+    ) -> Result<T, PgError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.job(f, move |r| {
+            tx.send(r).ok();
+        })?;
+        rx.await.map_err(|_| PgError::Stopped)?
+    }
+}
+
+/// Versioned migrations, applied in order inside one transaction each, recorded in
+/// `schema_migrations (scope, version)`. `scope` keeps the store's and the directory's
+/// histories apart in one database. A database newer than this build is refused.
+pub fn migrate(client: &mut Client, scope: &str, steps: &[&str]) -> Result<i32, PgError> {
+    let mut tx = client.transaction()?;
+    // Two nodes starting at once: one migrates, the other waits here and then sees it done.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('fieldbook-migrate'))",
+        &[],
+    )?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             scope TEXT NOT NULL, version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+             PRIMARY KEY (scope, version))",
+    )?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE scope = $1",
+            &[&scope],
+        )?
+        .get(0);
+    let known = steps.len() as i32;
+    if current > known {
+        return Err(PgError::Other(format!(
+            "the database's {scope} schema is version {current}, newer than this server knows ({known}); \
+             run the newer server or restore a backup"
+        )));
+    }
+    for (i, sql) in steps.iter().enumerate().skip(current as usize) {
+        tx.batch_execute(sql)?;
+        let v = i as i32 + 1;
+        tx.execute(
+            "INSERT INTO schema_migrations (scope, version) VALUES ($1, $2)",
+            &[&scope, &v],
+        )?;
+    }
+    tx.commit()?;
+    Ok(known)
+}
