@@ -363,6 +363,18 @@ impl Client {
         Ok(())
     }
 
+    /// Merge changes made elsewhere (saved Automerge bytes) into `doc`, as one local edit:
+    /// a tool writes a long history on a plain document without a store write per change.
+    pub fn merge(&self, doc: DocumentId, bytes: &[u8]) -> Result<(), ClientError> {
+        let mut st = self.inner.state.lock().unwrap();
+        let out = st
+            .runner
+            .engine_mut()
+            .merge_bytes(doc, bytes, self.inner.now())?;
+        self.inner.apply(&mut st, out);
+        Ok(())
+    }
+
     /// The storage id the server announced in its `peer` message (None before it joined).
     pub fn server_storage_id(&self) -> Option<StorageId> {
         self.inner.state.lock().unwrap().server_storage.clone()

@@ -67,6 +67,10 @@ enum Cmd {
         /// How long to hold them connected before the second reading (past a ping round).
         #[arg(long, default_value_t = 6)]
         hold_secs: u64,
+        /// Devices connecting at once. Kept low: each sign-in check at the upgrade runs on
+        /// a blocking thread, and a burst of them would count threads, not connections.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
     Fanout {
         #[arg(long, default_value_t = 200)]
@@ -169,7 +173,9 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// A case with `notes` contact notes, each typed in three sittings (as `fieldbook-bench`).
+/// A case with `notes` contact notes, each typed in three sittings (as `fieldbook-bench`):
+/// created on the client, its 3 × `notes` later changes written on a plain copy and merged
+/// in at once (the same history, without a store write per change on the client).
 fn case_with_notes(c: &Client, notes: usize, seed: u64) -> anyhow::Result<DocumentId> {
     let doc = c.create(|tx| {
         let name = tx.put_object(ROOT, "name", ObjType::Text)?;
@@ -177,29 +183,27 @@ fn case_with_notes(c: &Client, notes: usize, seed: u64) -> anyhow::Result<Docume
         tx.put_object(ROOT, "notes", ObjType::List)?;
         Ok(())
     })?;
+    let mut am = c.document(&doc).context("the case just created")?;
+    let base = am.get_heads();
+    let list = am.get(ROOT, "notes")?.context("notes")?.1;
     for n in 0..notes as u64 {
         let s = seed * 1_000 + n;
-        c.change(doc, |tx| {
-            let list = tx.get(ROOT, "notes")?.expect("notes").1;
-            let i = tx.length(&list);
-            let note = tx.insert_object(&list, i, ObjType::Map)?;
-            tx.put(&note, "at", 1_760_000_000_000i64 + n as i64 * 86_400_000)?;
-            tx.put(&note, "type", "detached outreach")?;
-            tx.put(&note, "place", "Example Park")?;
-            let text = tx.put_object(&note, "text", ObjType::Text)?;
-            tx.splice_text(&text, 0, 0, &words(s, 40))
-        })?;
+        let mut tx = am.transaction();
+        let note = tx.insert_object(&list, n as usize, ObjType::Map)?;
+        tx.put(&note, "at", 1_760_000_000_000i64 + n as i64 * 86_400_000)?;
+        tx.put(&note, "type", "detached outreach")?;
+        tx.put(&note, "place", "Example Park")?;
+        let text = tx.put_object(&note, "text", ObjType::Text)?;
+        tx.splice_text(&text, 0, 0, &words(s, 40))?;
+        tx.commit();
         for part in 1..3u64 {
-            c.change(doc, |tx| {
-                let list = tx.get(ROOT, "notes")?.expect("notes").1;
-                let last = tx.length(&list) - 1;
-                let note = tx.get(&list, last)?.expect("note").1;
-                let text = tx.get(&note, "text")?.expect("text").1;
-                let len = tx.length(&text);
-                tx.splice_text(&text, len, 0, &format!(" {}", words(s * 7 + part, 40)))
-            })?;
+            let mut tx = am.transaction();
+            let len = tx.length(&text);
+            tx.splice_text(&text, len, 0, &format!(" {}", words(s * 7 + part, 40)))?;
+            tx.commit();
         }
     }
+    c.merge(doc, &am.save_after(&base))?;
     Ok(doc)
 }
 
@@ -248,18 +252,25 @@ async fn pull(access: &Access, proc: &Proc, ids: &PathBuf) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn idle(access: &Access, proc: &Proc, devices: usize, hold: Duration) -> anyhow::Result<()> {
+async fn idle(
+    access: &Access,
+    proc: &Proc,
+    devices: usize,
+    hold: Duration,
+    concurrency: usize,
+) -> anyhow::Result<()> {
     let before = proc.rss_kb()?;
     let clients: Vec<Client> = (0..devices)
         .map(|_| Client::new(Some(StorageId::random())))
         .collect();
     let start = Instant::now();
     // A few at a time, as phones arrive: each a ticket (ours) and a handshake.
-    for (chunk_no, chunk) in clients.chunks(50).enumerate() {
+    let per = concurrency.max(1);
+    for (chunk_no, chunk) in clients.chunks(per).enumerate() {
         let connects = chunk
             .iter()
             .enumerate()
-            .map(|(k, c)| access.connect(c, chunk_no * 50 + k));
+            .map(|(k, c)| access.connect(c, chunk_no * per + k));
         for r in futures_util::future::join_all(connects).await {
             r?;
         }
@@ -437,8 +448,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Seed { cases, notes, ids } => seed(&access, cases, notes, &ids).await,
         Cmd::Pull { ids } => pull(&access, &proc, &ids).await,
-        Cmd::Idle { devices, hold_secs } => {
-            idle(&access, &proc, devices, Duration::from_secs(hold_secs)).await
+        Cmd::Idle {
+            devices,
+            hold_secs,
+            concurrency,
+        } => {
+            idle(
+                &access,
+                &proc,
+                devices,
+                Duration::from_secs(hold_secs),
+                concurrency,
+            )
+            .await
         }
         Cmd::Fanout {
             devices,
