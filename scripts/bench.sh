@@ -6,12 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 cargo build --release --locked -q -p fieldbook-sync-server -p fieldbook-native-client
+bin=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-FIELDBOOK_LOG=warn target/release/fieldbook-sync-server --listen 127.0.0.1:0 --data-dir "$work/ours" >"$work/ours.out" &
+# Our server lets no one sync without signing in: one bench user (the reference has no sign-in).
+SCALE_BENCH_PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+export SCALE_BENCH_PASSWORD
+"$bin/fieldbook-sync-server" --data-dir "$work/ours" admin teams add bench --name "Bench team" --agency "Bench agency" >/dev/null
+printf '%s\n' "$SCALE_BENCH_PASSWORD" | "$bin/fieldbook-sync-server" --data-dir "$work/ours" admin users add bench \
+  --name "Bench Worker" --role practitioner --agency "Bench agency" --team bench --password-stdin >/dev/null
+FIELDBOOK_LOG=warn "$bin/fieldbook-sync-server" --listen 127.0.0.1:0 --data-dir "$work/ours" >"$work/ours.out" &
 pids+=($!)
 node tests/bench/reference-server.mjs "$work/reference" >"$work/ref.out" &
 pids+=($!)
@@ -21,12 +28,17 @@ done
 ours=$(grep -o 'ws://[^ )]*/sync' "$work/ours.out")
 ref=$(grep -o 'ws://[0-9.:]*' "$work/ref.out")
 echo "ours: $ours  reference: $ref  ($(nproc) cores, $(date -u +%F))"
-target/release/fieldbook-bench --ours "$ours" --reference "$ref" "$@"
+"$bin/fieldbook-bench" --ours "$ours" --username bench --password-env SCALE_BENCH_PASSWORD --reference "$ref" "$@"
+
+# Scale: a fresh device pulling 500 cases × 50 notes, 1,000 idle devices, fan-out to 200
+# (docs/PERFORMANCE.md, "Scale"); every server variant side by side.
+echo
+bash scripts/bench-scale.sh --no-build
 
 # First-visit transfer of the release PWA (what a phone downloads once, brotli-compressed).
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 trunk build --release --offline >/dev/null 2>&1
-FIELDBOOK_LOG=warn target/release/fieldbook-sync-server --listen 127.0.0.1:0 --data-dir "$work/shell" --static-dir dist >"$work/shell.out" &
+FIELDBOOK_LOG=warn "$bin/fieldbook-sync-server" --listen 127.0.0.1:0 --data-dir "$work/shell" --static-dir dist >"$work/shell.out" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/shell.out" ] && break; sleep 0.1; done
 shell=$(grep -o 'http://[^ ]*/' "$work/shell.out" | head -1)
@@ -35,7 +47,7 @@ node scripts/measure-transfer.mjs "$shell"
 
 # Keystroke → committed on the device, in the real PWA in headless Chromium (this build).
 echo
-FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-save.mjs --dist dist --label "this build"
+FIELDBOOK_SERVER_BIN="$bin/fieldbook-sync-server" node scripts/measure-save.mjs --dist dist --label "this build"
 
 # What the language prompts cost a keystroke in a 5,000-word note, in the real PWA, against a
 # control note of the same length with nothing to flag; and the matcher alone, natively.

@@ -42,6 +42,15 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 /// How long a close frame to an unresponsive peer may take before we just drop the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// What each connection reads into. tungstenite's default is 128 KiB, zero-filled before
+/// every read and so resident for every open connection: ≈137 KB an idle device, more than
+/// the reference Node server's whole connection. Sync frames are mostly small; a bigger frame
+/// still arrives whole, because tungstenite reserves a frame's full length once it has read
+/// its header (and the frame limit, `max_frame_bytes`, is checked before that).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Frames are written out as they are sent (every send is flushed anyway), so nothing
+/// waits in a write buffer; tungstenite's default would gather up to 128 KiB first.
+const WRITE_BUFFER_BYTES: usize = 0;
 
 #[derive(Clone)]
 struct AppState {
@@ -457,6 +466,8 @@ async fn sync_upgrade(
     let limit = state.max_frame_bytes;
     ws.max_message_size(limit.saturating_add(1))
         .max_frame_size(limit.saturating_add(1))
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| connection(socket, state, slot, principal))
 }
 

@@ -238,3 +238,47 @@ async fn messages_before_join_and_spoofed_senders_are_refused() {
     server_still_serves(&s).await;
     s.shutdown().await.unwrap();
 }
+
+/// Frames far bigger than what a connection reads into (4 KiB, `http.rs`) arrive whole:
+/// a case with a few hundred kilobytes of hard-to-compress notes goes up in one frame and
+/// comes down to a second device intact.
+#[tokio::test]
+async fn a_frame_many_times_the_read_buffer_arrives_whole() {
+    use fieldbook_sync::automerge::{ObjType, ReadDoc};
+    let (_d, s) = server(Config::default().max_frame_bytes).await;
+    let a = Client::new(Some(StorageId::random()));
+    a.connect(&s.sync_url()).await.unwrap();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let text: String = (0..400_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ."
+                    [(x % 64) as usize],
+            )
+        })
+        .collect();
+    let doc = a
+        .create(|tx| {
+            let notes = tx.put_object(ROOT, "notes", ObjType::Text)?;
+            tx.splice_text(&notes, 0, 0, &text)
+        })
+        .unwrap();
+    a.wait_synced(doc, T).await.unwrap();
+    assert!(
+        a.wire_bytes().0 > 200_000,
+        "the case (one change, so one sync frame) should be hundreds of KB, not {} bytes",
+        a.wire_bytes().0
+    );
+    let b = Client::new(Some(StorageId::random()));
+    b.connect(&s.sync_url()).await.unwrap();
+    let got = b.find(doc, T).await.unwrap();
+    let notes = got.get(ROOT, "notes").unwrap().expect("notes").1;
+    assert_eq!(got.text(&notes).unwrap(), text);
+    a.disconnect();
+    b.disconnect();
+    server_still_serves(&s).await;
+    s.shutdown().await.unwrap();
+}

@@ -363,6 +363,18 @@ impl Client {
         Ok(())
     }
 
+    /// Merge changes made elsewhere (saved Automerge bytes) into `doc`, as one local edit:
+    /// a tool writes a long history on a plain document without a store write per change.
+    pub fn merge(&self, doc: DocumentId, bytes: &[u8]) -> Result<(), ClientError> {
+        let mut st = self.inner.state.lock().unwrap();
+        let out = st
+            .runner
+            .engine_mut()
+            .merge_bytes(doc, bytes, self.inner.now())?;
+        self.inner.apply(&mut st, out);
+        Ok(())
+    }
+
     /// The storage id the server announced in its `peer` message (None before it joined).
     pub fn server_storage_id(&self) -> Option<StorageId> {
         self.inner.state.lock().unwrap().server_storage.clone()
@@ -431,6 +443,59 @@ impl Client {
                 .document(&doc)
                 .filter(|d| pred(d))
                 .map(|d| Ok(d.clone()))
+        })
+        .await
+    }
+
+    /// Ask the server for `doc` without waiting for it (many at once, then
+    /// [`Client::wait_held`]): how a fresh device pulls a caseload.
+    pub fn request(&self, doc: DocumentId) {
+        let mut st = self.inner.state.lock().unwrap();
+        st.unavailable.retain(|d| *d != doc);
+        let out = st.runner.engine_mut().find(doc, self.inner.now());
+        self.inner.apply(&mut st, out);
+    }
+
+    /// Wait until every document in `docs` is held (fetched), or one is unavailable.
+    pub async fn wait_held(
+        &self,
+        docs: &[DocumentId],
+        timeout: Duration,
+    ) -> Result<(), ClientError> {
+        // Documents arrive roughly in order: start each check where the last one stopped.
+        let mut first_missing = 0;
+        self.wait_until("the documents", timeout, |st| {
+            while let Some(doc) = docs.get(first_missing) {
+                if st.runner.engine().document(doc).is_some() {
+                    first_missing += 1;
+                } else if st.unavailable.contains(doc) {
+                    return Some(Err(ClientError::Unavailable(*doc)));
+                } else {
+                    return None;
+                }
+            }
+            Some(Ok(()))
+        })
+        .await
+    }
+
+    /// Wait until `look` finds something in `doc` as we hold it, without copying the
+    /// document (many devices in one process watching one case).
+    pub async fn wait_with<T, F>(
+        &self,
+        doc: DocumentId,
+        timeout: Duration,
+        mut look: F,
+    ) -> Result<T, ClientError>
+    where
+        F: FnMut(&Automerge) -> Option<T>,
+    {
+        self.wait_until("the document to change", timeout, |st| {
+            st.runner
+                .engine()
+                .document(&doc)
+                .and_then(&mut look)
+                .map(Ok)
         })
         .await
     }

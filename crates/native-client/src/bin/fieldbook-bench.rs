@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use fieldbook_native_client::synthetic::words;
-use fieldbook_native_client::Client;
+use fieldbook_native_client::{Client, Connector, SignedIn};
 use fieldbook_sync::automerge::{
     transaction::Transactable, AutomergeError, ObjType, ReadDoc, ROOT,
 };
@@ -21,6 +21,13 @@ struct Cli {
     /// The reference server's endpoint.
     #[arg(long)]
     reference: String,
+    /// Sign in to OUR server as this user (it lets no one sync without signing in; the
+    /// reference has no sign-in). Each connection then uses a fresh ticket.
+    #[arg(long, requires = "password_env")]
+    username: Option<String>,
+    /// Name of the environment variable holding that user's password.
+    #[arg(long)]
+    password_env: Option<String>,
     /// Acknowledged edits in the latency workload.
     #[arg(long, default_value_t = 200)]
     edits: usize,
@@ -86,19 +93,33 @@ fn delta(c: &Client, before: (u64, u64)) -> u64 {
     (s - before.0) + (r - before.1)
 }
 
-async fn run(url: &str, edits: usize, docs: usize) -> anyhow::Result<Results> {
+/// Connect anonymously, or with a ticket from `session`.
+async fn connect(c: &Client, url: &str, session: Option<&SignedIn>) -> anyhow::Result<()> {
+    match session {
+        Some(s) => c.connect_signed_in(url, s).await?,
+        None => c.connect(url).await?,
+    }
+    Ok(())
+}
+
+async fn run(
+    url: &str,
+    session: Option<&SignedIn>,
+    edits: usize,
+    docs: usize,
+) -> anyhow::Result<Results> {
     // (a) first sync of a case with 50 contact notes, written offline.
     let a = Client::new(Some(StorageId::random()));
     let doc = case_with_notes(&a, 50)?;
     let doc_bytes = a.document(&doc).unwrap().save().len();
     let before = a.wire_bytes();
-    a.connect(url).await?;
+    connect(&a, url, session).await?;
     a.wait_synced(doc, T).await?;
     let first_sync_up = delta(&a, before);
 
     let b = Client::new(Some(StorageId::random()));
     let before = b.wire_bytes();
-    b.connect(url).await?;
+    connect(&b, url, session).await?;
     b.find(doc, T).await?;
     let first_fetch_down = delta(&b, before);
 
@@ -106,18 +127,18 @@ async fn run(url: &str, edits: usize, docs: usize) -> anyhow::Result<Results> {
     a.disconnect();
     a.change(doc, |tx| add_note(tx, 999))?;
     let before = a.wire_bytes();
-    a.connect(url).await?;
+    connect(&a, url, session).await?;
     a.wait_synced(doc, T).await?;
     let reconnect_persisted = delta(&a, before);
 
     // The same without persisted sync state (an ephemeral peer, as a fresh device).
     let e = Client::new(None);
-    e.connect(url).await?;
+    connect(&e, url, session).await?;
     e.find(doc, T).await?;
     e.disconnect();
     e.change(doc, |tx| add_note(tx, 1000))?;
     let before = e.wire_bytes();
-    e.connect(url).await?;
+    connect(&e, url, session).await?;
     e.wait_synced(doc, T).await?;
     let reconnect_ephemeral = delta(&e, before);
 
@@ -139,7 +160,7 @@ async fn run(url: &str, edits: usize, docs: usize) -> anyhow::Result<Results> {
         .map(|_| case_with_notes(&bulk_client, 2))
         .collect::<Result<_, _>>()?;
     let start = Instant::now();
-    bulk_client.connect(url).await?;
+    connect(&bulk_client, url, session).await?;
     for id in &ids {
         bulk_client.wait_synced(*id, T).await?;
     }
@@ -161,10 +182,23 @@ async fn run(url: &str, edits: usize, docs: usize) -> anyhow::Result<Results> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let ours = run(&cli.ours, cli.edits, cli.docs)
+    let session = match (&cli.username, &cli.password_env) {
+        (Some(user), Some(var)) => {
+            let password = std::env::var(var)
+                .with_context(|| format!("environment variable {var} (the password)"))?;
+            Some(
+                Connector::new()
+                    .sign_in(&cli.ours, user, &password, "bench", None)
+                    .await
+                    .context("signing in to our server")?,
+            )
+        }
+        _ => None,
+    };
+    let ours = run(&cli.ours, session.as_ref(), cli.edits, cli.docs)
         .await
         .context("workload against our server")?;
-    let refr = run(&cli.reference, cli.edits, cli.docs)
+    let refr = run(&cli.reference, None, cli.edits, cli.docs)
         .await
         .context("workload against the reference server")?;
     let ratio = |a: f64, b: f64| {
