@@ -96,7 +96,7 @@ const pct = (xs, p) => {
 const ms = x => (x === undefined || x === null ? "-" : `${x.toFixed(1)} ms`)
 
 // Ayo's 5 are the demo's own; more need the demo's seeding option.
-const server = await appServer(["--demo", ...(CASES === 5 ? [] : ["--demo-cases", String(CASES + 3)])])
+const server = await appServer(["--demo", ...(CASES === 5 ? [] : ["--demo-cases", String(CASES + 3)])], { startTimeout: 10 * 60_000 })
 let browser
 const out = { label: opt.label, cases: CASES }
 try {

@@ -212,7 +212,8 @@ async function profiler(context, page, file) {
   }
 }
 
-const server = await appServer(["--demo", ...SEED])
+// Seeding a big caseload takes the server a while before it listens.
+const server = await appServer(["--demo", ...SEED], { startTimeout: opt.cases ? 10 * 60_000 : TIMEOUT })
 let browser
 const rows = []
 try {
