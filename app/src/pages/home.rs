@@ -58,24 +58,18 @@ impl PartialEq for Reads {
     }
 }
 
-thread_local! {
-    /// The last reads, kept while the app runs: opening home again re-reads only the cases
-    /// whose document changed meanwhile, not the whole caseload (seconds with 1,000 cases).
-    static LAST_READS: std::cell::RefCell<Reads> = std::cell::RefCell::new(Reads::default());
-}
-
-/// Every case on the device, re-read only where its document changed since the last read
-/// (by any screen: the reads are kept between screens).
+/// Every case on the device, re-read only where its document changed since the last read.
 pub fn read_cases(driver: &Driver) -> Memo<Reads> {
     let s = driver.signals;
     let d = driver.clone();
-    Memo::new(move |_: Option<&Reads>| {
+    Memo::new(move |prev: Option<&Reads>| {
         s.revision.track();
         let ids = s.cases.get();
-        let last = LAST_READS.with(|l| l.borrow().clone());
         // By id, so a caseload of a thousand is not searched once per case.
-        let prev: HashMap<DocumentId, &Read> = last.0.iter().map(|r| (r.id, r)).collect();
-        let reads = Reads(
+        let prev: HashMap<DocumentId, &Read> = prev
+            .map(|p| p.0.iter().map(|r| (r.id, r)).collect())
+            .unwrap_or_default();
+        Reads(
             ids.into_iter()
                 .filter_map(|id| {
                     d.with_doc(&id, |doc| {
@@ -96,17 +90,8 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
                     .flatten()
                 })
                 .collect(),
-        );
-        LAST_READS.with(|l| *l.borrow_mut() = reads.clone());
-        reads
+        )
     })
-}
-
-/// The minute now (from the ticking time): what is due is said in minutes at the finest,
-/// so the clocks of every case are recomputed when the minute changes (or a case does),
-/// not at each 5-second tick. Whoever recomputes reads the exact time (`crate::now::read`).
-fn minute(now: RwSignal<i64>) -> Memo<i64> {
-    Memo::new(move |_| now.get().div_euclid(60_000))
 }
 
 /// One line of "Due and overdue".
@@ -215,11 +200,10 @@ pub fn is_manager(driver: &Driver) -> bool {
 #[component]
 pub fn DueList(driver: Driver) -> impl IntoView {
     let reads = read_cases(&driver);
-    let minute = minute(crate::now::ticking());
+    let now = crate::now::ticking();
     let settings = clock_settings(&driver);
     let shown = Memo::new(move |_| {
-        minute.track();
-        let now = crate::now::read();
+        let now = now.get();
         reads.with(|r| lines(&rows(r, now, &settings), r, now, &settings))
     });
     let typed = RwSignal::new(String::new());
@@ -337,7 +321,7 @@ struct GroupView {
 #[component]
 pub fn TeamPage(driver: Driver) -> impl IntoView {
     let reads = read_cases(&driver);
-    let minute = minute(crate::now::ticking());
+    let now = crate::now::ticking();
     let settings = clock_settings(&driver);
     let s = driver.signals;
     let d = driver.clone();
@@ -361,8 +345,7 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
         })
     });
     let groups = Memo::new(move |_| {
-        minute.track();
-        let now = crate::now::read();
+        let now = now.get();
         let workers = workers.get();
         reads.with(|r| {
             let rows: Vec<Row<DocumentId>> =
