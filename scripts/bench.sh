@@ -49,6 +49,13 @@ node scripts/measure-transfer.mjs "$shell"
 echo
 FIELDBOOK_SERVER_BIN="$bin/fieldbook-sync-server" node scripts/measure-save.mjs --dist dist --label "this build"
 
+# The same with a big caseload (issue 14): 500 cases on the device, typing into a case with
+# 1,000 more notes; then "Due and overdue" with 1,000 cases and Find a case per keystroke.
+echo
+FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-save.mjs --dist dist --label "this build" --cases 500 --big-case-notes 1000 --runs 3 --chars 40
+echo
+FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-find.mjs --dist dist --label "this build" --cases 1000 --runs 3
+
 # What the language prompts cost a keystroke in a 5,000-word note, in the real PWA, against a
 # control note of the same length with nothing to flag; and the matcher alone, natively.
 echo

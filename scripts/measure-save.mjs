@@ -14,7 +14,14 @@
 // database from a second connection sees commits a few ms sooner, but its reads compete with
 // the writes and lengthen the tail, so it is not used.)
 //
+// With --cases N (and --big-case-notes M) the server seeds a big invented caseload
+// (`--demo-cases`, `--demo-big-case-notes`): the device pulls all N of Ayo's cases before typing
+// starts, and the note is typed into Kasey's case, which then holds M more contact notes
+// (issue 14: 500 cases loaded and a 1,000-note case open). `--profile FILE` records a
+// Chromium CPU profile (CDP) of the first scenario's typing.
+//
 // Usage: node scripts/measure-save.mjs [--dist DIR] [--label TEXT] [--runs N] [--chars N]
+//                                      [--cases N] [--big-case-notes M] [--profile FILE]
 //                                      [--durability default|relaxed|strict]
 // Prints a Markdown table (copy it into docs/PERFORMANCE.md with the date and command).
 import { parseArgs } from "node:util"
@@ -29,6 +36,9 @@ const { values: opt } = parseArgs({
     chars: { type: "string", default: "60" },
     // Exploration only: force a durability hint on every readwrite transaction.
     durability: { type: "string", default: "" },
+    cases: { type: "string", default: "" },
+    "big-case-notes": { type: "string", default: "0" },
+    profile: { type: "string", default: "" },
     json: { type: "boolean", default: false },
   },
 })
@@ -36,12 +46,16 @@ if (opt.dist) process.env.FIELDBOOK_DIST = path.resolve(opt.dist)
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 process.env.FIELDBOOK_DIST ??= path.join(root, "dist")
 // Imported after FIELDBOOK_DIST is set: appServer reads it.
-const { launch, appServer } = await import("../tests/e2e/browser.mjs")
+const { launch, appServer, signInAs } = await import("../tests/e2e/browser.mjs")
 const { TIMEOUT } = await import("../tests/interop/harness.mjs")
 
 const RUNS = Number(opt.runs)
 const CHARS = Number(opt.chars)
 const CASE = "Demo — Kasey Brightwater"
+// Ayo's caseload: the demo's 5, or N of a bigger seeded one (the demo gives 3 to Cal).
+const CASES = opt.cases ? Number(opt.cases) : 5
+const BIG_NOTES = Number(opt["big-case-notes"])
+const SEED = opt.cases ? ["--demo-cases", String(CASES + 3), "--demo-big-case-notes", String(BIG_NOTES)] : []
 
 /** Runs in the page before the app: timestamps keys, input handlers and IDB transactions. */
 function probe(forceDurability) {
@@ -148,7 +162,7 @@ const pct = (xs, p) => {
 const med = xs => pct(xs.filter(x => x !== null), 50)
 const ms = x => (x === undefined || x === null ? "-" : `${x.toFixed(1)} ms`)
 
-async function typeRuns(page, caseId, delay, seed) {
+async function typeRuns(page, caseId, delay, seed, profile) {
   const keys = []
   let txs = 0, chunks = 0, chunkTxs = 0
   const txOpen = [], txGap = []
@@ -160,11 +174,13 @@ async function typeRuns(page, caseId, delay, seed) {
     await page.evaluate(doc => window.__probe.arm(doc), caseId)
     await page.getByLabel("What happened").focus()
     const typed = text(CHARS, seed + r)
+    if (profile && r === 0) await profile.start()
     await page.keyboard.type(typed, { delay })
     const res = await (await page.waitForFunction(() => window.__probe.result(), null, { timeout: TIMEOUT * 4, polling: 50 })).jsonValue()
     if (res.inputs !== typed.length || res.chunks !== res.inputs) {
       throw new Error(`expected ${typed.length} keystrokes with one chunk each, saw ${res.inputs} inputs and ${res.chunks} chunks`)
     }
+    if (profile && r === 0) await profile.stop()
     if (res.keys.some(k => k.aborted)) throw new Error("a save transaction aborted")
     await page.evaluate(() => { window.__probe.armed = false })
     keys.push(...res.keys)
@@ -180,7 +196,24 @@ async function typeRuns(page, caseId, delay, seed) {
   return { keys, txs, chunks, chunkTxs, txOpen, txGap, durability: [...durability] }
 }
 
-const server = await appServer(["--demo"])
+/** A CPU profile of the page over CDP, written to `file` (open it in Chrome's DevTools). */
+async function profiler(context, page, file) {
+  const cdp = await context.newCDPSession(page)
+  await cdp.send("Profiler.enable")
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 })
+  return {
+    start: () => cdp.send("Profiler.start"),
+    async stop() {
+      const { profile } = await cdp.send("Profiler.stop")
+      const { writeFile } = await import("node:fs/promises")
+      await writeFile(file, JSON.stringify(profile))
+      console.error(`CPU profile: ${file}`)
+    },
+  }
+}
+
+// Seeding a big caseload takes the server a while before it listens.
+const server = await appServer(["--demo", ...SEED], { startTimeout: opt.cases ? 10 * 60_000 : TIMEOUT })
 let browser
 const rows = []
 try {
@@ -189,12 +222,14 @@ try {
   const context = await browser.newContext()
   await context.addInitScript(probe, opt.durability || null)
   const page = await context.newPage()
-  await page.goto(server.url)
-  await page.getByTestId("caseload-progress").filter({ hasText: "All 8 cases" }).waitFor({ timeout: TIMEOUT })
+  await signInAs(page, server.url, "ayo")
+  const pulled = Date.now()
+  await page.getByTestId("caseload-progress").filter({ hasText: `All ${CASES} cases` }).waitFor({ timeout: opt.cases ? 30 * 60_000 : TIMEOUT })
+  if (opt.cases) console.error(`${CASES} cases on the device after ${((Date.now() - pulled) / 1000).toFixed(1)} s`)
   // Both the old and the new status wording, so any build can be measured.
   await page.getByTestId("sync-status").filter({ hasText: /Up to date|Everything sent/ }).waitFor({ timeout: TIMEOUT })
   await page.getByRole("link", { name: CASE }).click()
-  await page.getByTestId("case-name").filter({ hasText: CASE }).waitFor()
+  await page.getByTestId("case-name").filter({ hasText: CASE }).waitFor({ timeout: TIMEOUT * 4 })
   const caseId = page.url().split("#/case/")[1]
 
   const scenarios = [
@@ -203,12 +238,14 @@ try {
     { name: "burst, 10 ms between keys, offline", delay: 10, online: false },
   ]
   let seed = 0
+  let profile = opt.profile ? await profiler(context, page, opt.profile) : null
   for (const sc of scenarios) {
     if (!sc.online) {
       await server.stop()
       await page.getByTestId("sync-status").filter({ hasText: /Offline|Connecting/ }).waitFor()
     }
-    const r = await typeRuns(page, caseId, sc.delay, (seed += RUNS))
+    const r = await typeRuns(page, caseId, sc.delay, (seed += RUNS), profile)
+    profile = null
     const lat = r.keys.map(k => k.latency)
     rows.push({
       scenario: sc.name,
@@ -236,9 +273,10 @@ try {
 }
 
 if (opt.json) {
-  console.log(JSON.stringify({ label: opt.label, runs: RUNS, chars: CHARS, rows }, null, 2))
+  console.log(JSON.stringify({ label: opt.label, runs: RUNS, chars: CHARS, cases: CASES, bigCaseNotes: BIG_NOTES, rows }, null, 2))
 } else {
-  console.log(`Keystroke → committed in IndexedDB, ${opt.label} (${RUNS} runs × ${CHARS} keys per scenario)\n`)
+  const load = opt.cases ? `, ${CASES} cases on the device, typing into a case with ${BIG_NOTES} more notes` : ""
+  console.log(`Keystroke → committed in IndexedDB, ${opt.label}${load} (${RUNS} runs × ${CHARS} keys per scenario)\n`)
   console.log("| scenario | keys | p50 | p95 | max | keys per write | write transactions |")
   console.log("|---|---|---|---|---|---|---|")
   for (const r of rows) {

@@ -221,7 +221,7 @@ export async function watchCsp(context) {
  * The real server with the built PWA on a fixed port (a page reconnects to the same address
  * after a restart) and its own data directory. `stop()` insists on a clean exit.
  */
-export async function appServer(extraArgs = []) {
+export async function appServer(extraArgs = [], { startTimeout = TIMEOUT } = {}) {
   // FIELDBOOK_DIST lets a developer test a build kept elsewhere (e.g. `trunk build --dist`).
   const dist = process.env.FIELDBOOK_DIST ?? fileURLToPath(new URL("../../dist", import.meta.url))
   const dir = await tempDir()
@@ -237,7 +237,7 @@ export async function appServer(extraArgs = []) {
     /** The running server (sign-in and tickets: `signIn`, `ticketUrl`). */
     get running() { return running },
     async start() {
-      running = await startServer(dir, ["--static-dir", dist, ...extraArgs], `127.0.0.1:${port}`)
+      running = await startServer(dir, ["--static-dir", dist, ...extraArgs], `127.0.0.1:${port}`, startTimeout)
     },
     async stop() {
       const exit = await running.stop()

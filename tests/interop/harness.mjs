@@ -38,7 +38,7 @@ export const DEMO_USERS = {
  * address. `server.signIn(who)` signs a demo person in over HTTP; `server.ticketUrl(who)`
  * is the sync URL with a fresh single-use ticket (what stock automerge-repo clients use).
  */
-export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0") {
+export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0", startTimeout = TIMEOUT) {
   extraArgs = extraArgs.includes("--demo") ? extraArgs : ["--demo", ...extraArgs]
   // The harness's own FIELDBOOK_* variables are not server settings, and the server refuses
   // unknown ones: keep them out of its environment.
@@ -56,7 +56,7 @@ export async function startServer(dataDir, extraArgs = [], listen = "127.0.0.1:0
       rl.once("line", resolve)
       proc.once("exit", code => reject(new Error(`server exited (${code}) before starting:\n${stderr}`)))
     }),
-    TIMEOUT,
+    startTimeout,
     "server start",
   )
   const m = line.match(/running at (https?:\/\/\S+) \(sync endpoint (wss?:\/\/\S+)\)/)

@@ -44,12 +44,12 @@ impl Driver {
                     // Already forgotten and disconnected from the engine: a socket that
                     // will not close politely is dropped all the same.
                     let _ = ws.close_with_code_and_reason(1000, reason.describe());
-                    let out = self
-                        .inner
-                        .borrow_mut()
-                        .runner
-                        .engine_mut()
-                        .disconnect(conn, now());
+                    let out = {
+                        let mut inner = self.inner.borrow_mut();
+                        // The live view of what the server has is gone: count afresh.
+                        inner.touch_all = true;
+                        inner.runner.engine_mut().disconnect(conn, now())
+                    };
                     self.enqueue(out);
                 }
             }
@@ -169,6 +169,7 @@ impl Driver {
                 inner.ws = None;
                 inner.monitor.closed(now());
                 let refused = !inner.joined;
+                inner.touch_all = true;
                 (inner.runner.engine_mut().disconnect(conn, now()), refused)
             };
             this.enqueue(out);

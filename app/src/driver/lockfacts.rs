@@ -28,17 +28,13 @@ impl Driver {
         });
     }
 
-    /// Documents whose heads the server has not confirmed, plus those still recorded as
-    /// unsent that are not loaded yet (so opening the device never forgets one).
+    /// Documents whose heads the server has not confirmed (as last counted: call after
+    /// `count_waiting`), plus those still recorded as unsent that are not loaded yet (so
+    /// opening the device never forgets one).
     fn unsent_ids(&self) -> Vec<DocumentId> {
         let inner = self.inner.borrow();
         let engine = inner.runner.engine();
-        let server = inner.server_storage.as_ref();
-        let mut ids: Vec<DocumentId> = engine
-            .loaded_documents()
-            .filter(|doc| super::unconfirmed(engine, server, doc))
-            .copied()
-            .collect();
+        let mut ids: Vec<DocumentId> = inner.waiting.unconfirmed().copied().collect();
         ids.extend(
             inner
                 .facts
@@ -63,6 +59,8 @@ impl Driver {
 
     /// Record the unsent cases now and wait until stored (before locking).
     pub async fn save_unsent(&self) {
+        // Up to date with every write so far, whatever the throttle of the banner's count.
+        self.count_waiting(super::now());
         let ids = self.unsent_ids();
         let (store, facts) = {
             let mut inner = self.inner.borrow_mut();

@@ -104,6 +104,17 @@ struct Inner {
     timer: Option<i32>,
     /// What is waiting, per document, and for which heads it was counted.
     waiting: Tracker,
+    /// Documents a batch touched since they were last counted (written, loaded, or what the
+    /// server confirmed of them moved: every such step writes to storage): only these are
+    /// counted again, so a keystroke costs one document's count, not the caseload's.
+    touched: BTreeSet<DocumentId>,
+    /// Count every document at the next refresh (a connection opened or closed, a failed
+    /// commit: what the server is known to have may have moved anywhere).
+    touch_all: bool,
+    /// The caseload index, or which cases are on the device, may have changed since the
+    /// last reconcile (a document loaded, arrived or changed from the server): a local edit
+    /// alone does not reconcile again.
+    reconcile_due: bool,
     recount_armed: bool,
     settle: Settle,
     url: String,
@@ -209,6 +220,9 @@ impl Driver {
                 monitor,
                 timer: None,
                 waiting: Tracker::default(),
+                touched: BTreeSet::new(),
+                touch_all: true,
+                reconcile_due: true,
                 recount_armed: false,
                 settle: Settle::default(),
                 url: sync_url,

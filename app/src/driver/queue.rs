@@ -8,8 +8,8 @@ use std::rc::Rc;
 
 use fieldbook_browser_store::IdbStore;
 use fieldbook_sync::{
-    drain, AllowAll, CloseReason, Commit, ConnId, Event, Host, Message, Output, Runner, RunnerCell,
-    StoreError,
+    drain, AllowAll, CloseReason, Commit, ConnId, DocumentId, Event, Host, Message, Output, Runner,
+    RunnerCell, StoreError,
 };
 use leptos::prelude::*;
 use web_sys::WebSocket;
@@ -62,6 +62,11 @@ impl Host for Page<'_> {
 
     fn event(&mut self, event: &Event) {
         self.changed = true;
+        if let Some(doc) = event_document(event) {
+            let mut inner = self.driver.inner.borrow_mut();
+            inner.touched.insert(doc);
+            inner.reconcile_due = true;
+        }
         match event {
             Event::PeerJoined {
                 storage_id,
@@ -69,6 +74,9 @@ impl Host for Page<'_> {
                 ..
             } => {
                 let mut inner = self.driver.inner.borrow_mut();
+                // Another server (or the same one again): count everything afresh.
+                inner.touch_all = true;
+                inner.reconcile_due = true;
                 inner.monitor.joined(now(), *heartbeat);
                 inner.joined = true;
                 let driver = self.driver.clone();
@@ -127,11 +135,25 @@ impl Host for Page<'_> {
             // The runner has already kept it from being acknowledged and closed the
             // connection; the person must know it is not on the device.
             self.changed = true;
+            // What was unsaved was forgotten, in whichever documents: count them all.
+            self.driver.inner.borrow_mut().touch_all = true;
             self.driver
                 .signals
                 .error
                 .set(Some(format!("Could not save on this device: {e}")));
         }
+    }
+}
+
+/// The document an event is about (loaded, arrived or changed from the server, gone).
+fn event_document(event: &Event) -> Option<DocumentId> {
+    match event {
+        Event::DocumentChanged { doc, .. }
+        | Event::DocumentLoaded { doc, .. }
+        | Event::DocumentUnavailable { doc, .. }
+        | Event::DocumentEvicted { doc }
+        | Event::LoadFailed { doc, .. } => Some(*doc),
+        _ => None,
     }
 }
 
@@ -143,6 +165,10 @@ impl Driver {
     pub(super) fn enqueue(&self, out: Output) {
         {
             let mut inner = self.inner.borrow_mut();
+            // Whatever moves a document's heads or what the server confirmed of it writes
+            // to storage (a chunk, a sync state, a deletion): those documents are recounted.
+            let written: Vec<DocumentId> = out.storage.iter().map(|op| *op.document()).collect();
+            inner.touched.extend(written);
             inner.runner.push(out);
             self.signals.unsaved.set(inner.runner.unsaved());
             if inner.draining {

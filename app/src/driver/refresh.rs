@@ -42,23 +42,14 @@ impl Driver {
     /// the ones it stopped listing, and update progress, what is waiting, and the connection
     /// status.
     pub(super) fn refresh(&self) {
-        self.reconcile_caseload();
+        if std::mem::take(&mut self.inner.borrow_mut().reconcile_due) {
+            self.reconcile_caseload();
+        } else {
+            // A failed write of the listed record is retried after the next batch.
+            self.save_listed();
+        }
         let t = now();
-        let summary = {
-            let mut guard = self.inner.borrow_mut();
-            let inner = &mut *guard;
-            let engine = inner.runner.engine();
-            let server = inner.server_storage.as_ref();
-            let docs = engine.loaded_documents().filter_map(|doc| {
-                let am = engine.document(doc)?;
-                // Unknown server (never connected): everything here is new to it.
-                let confirmed = server
-                    .and_then(|s| engine.confirmed_heads(doc, s))
-                    .unwrap_or_default();
-                Some((*doc, am, confirmed))
-            });
-            inner.waiting.update(docs, t)
-        };
+        let summary = self.count_waiting(t);
         if summary.stale {
             self.recount_later();
         }
@@ -74,6 +65,31 @@ impl Driver {
         }
         self.note_unsent();
         self.arm();
+    }
+
+    /// Count what is waiting in the documents touched since the last count (every document
+    /// after a connection opened or closed), see `Inner::touched`.
+    pub(super) fn count_waiting(&self, t: u64) -> fieldbook_case::status::Summary {
+        let mut guard = self.inner.borrow_mut();
+        let inner = &mut *guard;
+        let engine = inner.runner.engine();
+        let server = inner.server_storage.as_ref();
+        // Unknown server (never connected): everything here is new to it.
+        let confirmed = |doc: &DocumentId| {
+            server
+                .and_then(|s| engine.confirmed_heads(doc, s))
+                .unwrap_or_default()
+        };
+        let touched = std::mem::take(&mut inner.touched);
+        if std::mem::take(&mut inner.touch_all) {
+            let docs = engine
+                .loaded_documents()
+                .filter_map(|doc| Some((*doc, engine.document(doc)?, confirmed(doc))));
+            inner.waiting.update(docs, t)
+        } else {
+            let get = |doc: &DocumentId| engine.document(doc).map(|am| (am, confirmed(doc)));
+            inner.waiting.recount(touched, get, t)
+        }
     }
 
     /// Count again once the throttle allows, so the last keystroke's count is not stale.

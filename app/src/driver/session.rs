@@ -73,6 +73,7 @@ impl Driver {
             inner.may_dial = true;
             inner.sign_ins += 1;
             inner.index = Some(account.caseload);
+            inner.reconcile_due = true;
             !inner.monitor.is_connected()
         };
         self.signals.account.set(Some(account));

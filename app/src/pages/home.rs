@@ -7,11 +7,13 @@
 //! changed (its heads moved); the clocks are recomputed from those reads as time passes
 //! (`crate::now`), which needs no document at all.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use fieldbook_case::account::Role;
 use fieldbook_case::clocks::{self, words, Clock, Settings};
 use fieldbook_case::due::{self, Row, Urgency};
+use fieldbook_case::find;
 use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, caseload, vocab, Case};
 use fieldbook_sync::automerge::ChangeHash;
@@ -63,6 +65,10 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
     Memo::new(move |prev: Option<&Reads>| {
         s.revision.track();
         let ids = s.cases.get();
+        // By id, so a caseload of a thousand is not searched once per case.
+        let prev: HashMap<DocumentId, &Read> = prev
+            .map(|p| p.0.iter().map(|r| (r.id, r)).collect())
+            .unwrap_or_default();
         Reads(
             ids.into_iter()
                 .filter_map(|id| {
@@ -71,10 +77,9 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
                             return None;
                         }
                         let heads = doc.get_heads();
-                        let kept =
-                            prev.and_then(|p| p.0.iter().find(|r| r.id == id && r.heads == heads));
+                        let kept = prev.get(&id).filter(|r| r.heads == heads);
                         Some(match kept {
-                            Some(r) => r.clone(),
+                            Some(r) => (*r).clone(),
                             None => Read {
                                 id,
                                 heads,
@@ -94,6 +99,8 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
 pub struct Line {
     pub id: DocumentId,
     pub name: String,
+    /// The name they are known by (found by "Find a case" too).
+    pub known_as: String,
     pub age: Option<u32>,
     pub notes: usize,
     pub hazards: Vec<String>,
@@ -116,6 +123,7 @@ impl Line {
         Line {
             id: row.key,
             name: row.name.clone(),
+            known_as: case.profile.known_as.clone(),
             age: super::age(&case.profile.dob, now),
             notes: case.notes.len(),
             hazards: case
@@ -167,9 +175,10 @@ fn rows(reads: &Reads, now: i64, settings: &Settings) -> Vec<Row<DocumentId>> {
 }
 
 fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64, settings: &Settings) -> Vec<Line> {
+    let by_id: HashMap<DocumentId, &Read> = reads.0.iter().map(|r| (r.id, r)).collect();
     rows.iter()
         .filter_map(|row| {
-            let read = reads.0.iter().find(|r| r.id == row.key)?;
+            let read = by_id.get(&row.key)?;
             Some(Line::of(row, &read.case, now, settings))
         })
         .collect()
@@ -183,7 +192,11 @@ pub fn is_manager(driver: &Driver) -> bool {
         .with(|a| a.as_ref().is_some_and(|a| a.role == Role::Manager))
 }
 
-/// The list of cases with what is due, most urgent first (home).
+/// The list of cases with what is due, most urgent first (home), with "Find a case".
+///
+/// Finding hides the lines that do not match rather than rebuilding the list: a keystroke
+/// recomputes only which cases match (names, `fieldbook_case::find`), never a clock, and
+/// touches only the lines whose match changed.
 #[component]
 pub fn DueList(driver: Driver) -> impl IntoView {
     let reads = read_cases(&driver);
@@ -193,14 +206,51 @@ pub fn DueList(driver: Driver) -> impl IntoView {
         let now = now.get();
         reads.with(|r| lines(&rows(r, now, &settings), r, now, &settings))
     });
+    let typed = RwSignal::new(String::new());
+    // The cases that match what is typed; `None` while nothing is (every case shows).
+    let matching = Memo::new(move |_| {
+        let query = typed.with(|t| find::Query::new(t));
+        if query.is_empty() {
+            return None;
+        }
+        shown.with(|lines| {
+            Some(
+                lines
+                    .iter()
+                    .filter(|l| query.matches(&[&l.name, &l.known_as]))
+                    .map(|l| l.id)
+                    .collect::<HashSet<DocumentId>>(),
+            )
+        })
+    });
+    let results = move || {
+        let total = shown.with(Vec::len);
+        let found = matching.with(|m| m.as_ref().map_or(total, HashSet::len));
+        typed.with(|t| find::results_words(t, found, total))
+    };
     let d = driver.clone();
     view! {
         {move || is_manager(&d).then(|| view! {
             <p><a href=Route::Team.href() data-testid="team-link">"Your team’s deadlines"</a></p>
         })}
+        <form class="fb-find" role="search" on:submit=|ev: leptos::ev::SubmitEvent| ev.prevent_default()>
+            <label class="fb-label" for="find-case">"Find a case"</label>
+            <p class="fb-hint" id="find-case-hint">"Type part of the young person’s name or the name they are known by"</p>
+            <input id="find-case" class="fb-input" type="search" autocomplete="off" spellcheck="false"
+                aria-describedby="find-case-hint" data-testid="find-case"
+                prop:value=move || typed.get()
+                on:input=move |ev| typed.set(event_target_value(&ev))/>
+        </form>
+        <p class="fb-find-results" role="status" aria-live="polite" data-testid="find-results">{results}</p>
         <ul class="fb-list fb-due-list" data-testid="case-list">
             <For each=move || shown.get() key=|l| l.clone() let:line>
-                <DueLine line=line/>
+                {
+                    let id = line.id;
+                    let hidden = Signal::derive(move || {
+                        matching.with(|m| m.as_ref().is_some_and(|m| !m.contains(&id)))
+                    });
+                    view! { <DueLine line=line hidden=hidden/> }
+                }
             </For>
         </ul>
         {move || shown.with(Vec::is_empty).then(|| view! {
@@ -210,8 +260,10 @@ pub fn DueList(driver: Driver) -> impl IntoView {
 }
 
 /// One case: its name (a link), age, hazard labels and most urgent clock, and how many more.
+/// `hidden`: left out by "Find a case" (still in the page, so clearing the search costs no
+/// re-rendering).
 #[component]
-fn DueLine(line: Line) -> impl IntoView {
+fn DueLine(line: Line, #[prop(optional)] hidden: Option<Signal<bool>>) -> impl IntoView {
     let mut facts = Vec::new();
     if let Some(age) = line.age {
         facts.push(format!("Age {age}"));
@@ -232,7 +284,7 @@ fn DueLine(line: Line) -> impl IntoView {
         }
     };
     view! {
-        <li class="fb-due-line" data-testid="due-line">
+        <li class="fb-due-line" data-testid="due-line" hidden=move || hidden.is_some_and(|h| h.get())>
             <p class="fb-due-who">
                 <a href=Route::Case(line.id).href() data-testid="case-link">{line.name}</a>
                 <span class="fb-hint">{format!(" · {}", facts.join(" · "))}</span>

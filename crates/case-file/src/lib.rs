@@ -53,6 +53,7 @@ pub mod dataset;
 pub mod demo;
 pub mod doc;
 pub mod due;
+pub mod find;
 pub mod history;
 pub mod language;
 pub mod lone;

@@ -3,7 +3,7 @@
 //! [`crate::pending`]), and how many of the caseload's cases are here ([`progress`]).
 //! Plain Rust, so the decisions are tested natively; the browser driver only feeds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fieldbook_sync::automerge::{Automerge, ChangeHash};
 use fieldbook_sync::health;
@@ -117,52 +117,107 @@ struct Count {
 /// Remembers each document's count and for which heads it was made, so unchanged documents
 /// are not diffed again and a document being typed into is recounted at most once per
 /// [`RECOUNT_EVERY_MS`].
+///
+/// Only documents with something unconfirmed are kept, and [`Tracker::recount`] looks only
+/// at the documents a batch touched: after a keystroke the work is one document's, however
+/// big the caseload (500 cases and their history).
 #[derive(Default)]
 pub struct Tracker {
+    /// Every document with changes the server has not confirmed, and its last count.
     counts: BTreeMap<DocumentId, Count>,
+    /// Documents whose count was kept because it was made too recently: counted again at
+    /// the next [`Tracker::recount`] once the throttle allows.
+    stale: BTreeSet<DocumentId>,
 }
 
 impl Tracker {
     /// Count what is waiting in `docs` (each with the heads the server is known to have;
     /// empty if the server is unknown, so everything is new to it) at time `now` (ms).
-    /// Documents not in `docs` are forgotten.
+    /// Documents not in `docs` are forgotten. Looks at every document: use it when anything
+    /// may have changed (a connection opened or closed); after a batch, [`Tracker::recount`].
     pub fn update<'a>(
         &mut self,
         docs: impl IntoIterator<Item = (DocumentId, &'a Automerge, Vec<ChangeHash>)>,
         now: u64,
     ) -> Summary {
-        let mut summary = Summary::default();
-        let mut seen = Vec::new();
+        let mut seen = BTreeSet::new();
         for (doc, am, confirmed) in docs {
-            seen.push(doc);
-            let heads = am.get_heads();
-            if same_heads(&heads, &confirmed) {
-                self.counts.remove(&doc);
-                continue;
-            }
-            summary.unconfirmed = true;
-            let old = self.counts.get(&doc);
-            let fresh = old.is_some_and(|c| c.heads == heads && c.confirmed == confirmed);
-            let recent = old.is_some_and(|c| now.saturating_sub(c.at) < RECOUNT_EVERY_MS);
-            if !fresh && !recent {
-                let waiting = pending::waiting(am, &confirmed);
-                self.counts.insert(
-                    doc,
-                    Count {
-                        heads,
-                        confirmed,
-                        waiting,
-                        at: now,
-                    },
-                );
-            } else if !fresh {
-                summary.stale = true;
-            }
-            if let Some(c) = self.counts.get(&doc) {
-                summary.waiting.add(&c.waiting);
-            }
+            seen.insert(doc);
+            self.count(doc, Some((am, confirmed)), now);
         }
         self.counts.retain(|d, _| seen.contains(d));
+        self.stale.retain(|d| seen.contains(d));
+        self.summary()
+    }
+
+    /// Count again only the documents in `touched` (changed, loaded, deleted, or what the
+    /// server confirmed of them moved) and those whose count was held back by the
+    /// throttle. `get(doc)` gives a document and the heads the server is known to have
+    /// (as for [`Tracker::update`]), or `None` if it is no longer on the device.
+    pub fn recount<'a>(
+        &mut self,
+        touched: impl IntoIterator<Item = DocumentId>,
+        get: impl Fn(&DocumentId) -> Option<(&'a Automerge, Vec<ChangeHash>)>,
+        now: u64,
+    ) -> Summary {
+        let mut docs: BTreeSet<DocumentId> = touched.into_iter().collect();
+        docs.append(&mut std::mem::take(&mut self.stale));
+        for doc in docs {
+            self.count(doc, get(&doc), now);
+        }
+        self.summary()
+    }
+
+    /// The documents with changes the server has not confirmed, as last counted.
+    pub fn unconfirmed(&self) -> impl Iterator<Item = &DocumentId> {
+        self.counts.keys()
+    }
+
+    fn count(&mut self, doc: DocumentId, state: Option<(&Automerge, Vec<ChangeHash>)>, now: u64) {
+        let Some((am, confirmed)) = state else {
+            self.counts.remove(&doc);
+            self.stale.remove(&doc);
+            return;
+        };
+        let heads = am.get_heads();
+        if same_heads(&heads, &confirmed) {
+            self.counts.remove(&doc);
+            self.stale.remove(&doc);
+            return;
+        }
+        let old = self.counts.get(&doc);
+        let fresh = old.is_some_and(|c| c.heads == heads && c.confirmed == confirmed);
+        let recent = old.is_some_and(|c| now.saturating_sub(c.at) < RECOUNT_EVERY_MS);
+        if fresh {
+            self.stale.remove(&doc);
+        } else if recent {
+            self.stale.insert(doc);
+        } else {
+            let waiting = pending::waiting(am, &confirmed);
+            self.counts.insert(
+                doc,
+                Count {
+                    heads,
+                    confirmed,
+                    waiting,
+                    at: now,
+                },
+            );
+            self.stale.remove(&doc);
+        }
+    }
+
+    /// What is waiting over every document counted (only those with something waiting are
+    /// kept, so this is cheap).
+    fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            unconfirmed: !self.counts.is_empty(),
+            stale: !self.stale.is_empty(),
+            ..Summary::default()
+        };
+        for c in self.counts.values() {
+            summary.waiting.add(&c.waiting);
+        }
         summary
     }
 }
@@ -308,6 +363,73 @@ mod tests {
         let one = t.update([(ia, &a, ca)], 10);
         assert_eq!(one.waiting.count(pending::Kind::Note), 1);
         assert_eq!(t.counts.len(), 1);
+    }
+
+    #[test]
+    fn a_recount_looks_only_at_the_documents_touched() {
+        let (mut a, ca) = case_with_notes(1);
+        let (mut b, cb) = case_with_notes(2);
+        let (ia, ib) = (DocumentId::random(), DocumentId::random());
+        let mut t = Tracker::default();
+        let both = t.update([(ia, &a, ca.clone()), (ib, &b, cb.clone())], 0);
+        assert_eq!(both.waiting.count(pending::Kind::Note), 3);
+
+        // A note added to each, but only `a` touched: `b` keeps its count (nothing asks
+        // for it), `a` is recounted.
+        add_note(&mut a, "a2");
+        add_note(&mut b, "b3");
+        let docs = [(ia, &a, ca.clone()), (ib, &b, cb.clone())];
+        let get = |d: &DocumentId| {
+            docs.iter()
+                .find(|(i, _, _)| i == d)
+                .map(|(_, am, c)| (*am, c.clone()))
+        };
+        let asked = std::cell::RefCell::new(Vec::new());
+        let watched = |d: &DocumentId| {
+            asked.borrow_mut().push(*d);
+            get(d)
+        };
+        let one = t.recount([ia], watched, 5_000);
+        assert_eq!(*asked.borrow(), [ia], "only the touched document is read");
+        assert_eq!(one.waiting.count(pending::Kind::Note), 2 + 2);
+        // Control: touching `b` too counts its new note.
+        let two = t.recount([ib], get, 5_000);
+        assert_eq!(two.waiting.count(pending::Kind::Note), 2 + 3);
+        assert!(two.unconfirmed);
+        assert_eq!(t.unconfirmed().count(), 2);
+
+        // The server confirms `a` (its confirmed heads are now its heads): it waits for
+        // nothing and is no longer listed as unconfirmed.
+        let ha = a.get_heads();
+        let confirmed = [(ia, &a, ha), (ib, &b, cb)];
+        let get = |d: &DocumentId| {
+            confirmed
+                .iter()
+                .find(|(i, _, _)| i == d)
+                .map(|(_, am, c)| (*am, c.clone()))
+        };
+        let sent = t.recount([ia], get, 6_000);
+        assert_eq!(sent.waiting.count(pending::Kind::Note), 3);
+        assert_eq!(t.unconfirmed().copied().collect::<Vec<_>>(), [ib]);
+        // A document gone from the device is forgotten.
+        let gone = t.recount([ib], |_| None, 7_000);
+        assert_eq!(gone, Summary::default());
+    }
+
+    #[test]
+    fn a_recount_held_back_by_the_throttle_is_made_at_the_next_recount() {
+        let (mut doc, base) = case_with_notes(1);
+        let id = DocumentId::random();
+        let mut t = Tracker::default();
+        t.recount([id], |_| Some((&doc, base.clone())), 1_000);
+        add_note(&mut doc, "second");
+        let soon = t.recount([id], |_| Some((&doc, base.clone())), 1_500);
+        assert!(soon.stale);
+        assert_eq!(soon.waiting.count(pending::Kind::Note), 1);
+        // Nothing touched since, but the held-back count is made once the throttle allows.
+        let later = t.recount([], |_| Some((&doc, base.clone())), 2_000);
+        assert!(!later.stale);
+        assert_eq!(later.waiting.count(pending::Kind::Note), 2);
     }
 
     #[test]

@@ -1,0 +1,160 @@
+// The case list ("Due and overdue", home) with a big caseload in the real PWA in headless
+// Chromium: how long home takes to show every case, and "Find a case" per keystroke.
+//
+// The server seeds N invented cases for Ayo (`--demo --demo-cases N+3`; the demo gives 3 to
+// Cal); a new phone signs in and pulls them all ("All N cases … on this device"). Then:
+//   - home: from leaving another screen for home (`#/`) to the frame after all N lines are
+//     in the page (requestAnimationFrame, then a message posted from it, which runs once
+//     that frame is painted), several times;
+//   - finding: keys typed through CDP into "Find a case" (parts of names read from the list,
+//     one name taken back letter by letter to nothing, which shows all N again, and a search
+//     that matches nothing). Per keystroke: from the `keydown` event's timeStamp (the key
+//     reaching the page) to the paint after the results line says the search's result.
+// Builds without the field are measured for home only.
+//
+// Usage: node scripts/measure-find.mjs [--dist DIR] [--label TEXT] [--cases N] [--runs N]
+//                                      [--delay MS] [--json]
+// Prints Markdown (copy it into docs/PERFORMANCE.md with the date and command).
+import { parseArgs } from "node:util"
+import { fileURLToPath } from "node:url"
+import path from "node:path"
+
+const { values: opt } = parseArgs({
+  options: {
+    dist: { type: "string" },
+    label: { type: "string", default: "this build" },
+    cases: { type: "string", default: "1000" },
+    runs: { type: "string", default: "5" },
+    delay: { type: "string", default: "100" },
+    json: { type: "boolean", default: false },
+  },
+})
+if (opt.dist) process.env.FIELDBOOK_DIST = path.resolve(opt.dist)
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+process.env.FIELDBOOK_DIST ??= path.join(root, "dist")
+const { launch, appServer, signInAs } = await import("../tests/e2e/browser.mjs")
+const { TIMEOUT } = await import("../tests/interop/harness.mjs")
+
+const CASES = Number(opt.cases)
+const RUNS = Number(opt.runs)
+const DELAY = Number(opt.delay)
+
+/** Runs in the page before the app: per keystroke in "Find a case", key → painted result. */
+function probe() {
+  const log = { keys: [], armed: false }
+  window.__find = log
+  let pending = null
+  addEventListener("keydown", e => {
+    if (log.armed && e.target?.id === "find-case") pending = { key: e.timeStamp }
+  }, true)
+  addEventListener("input", e => {
+    if (!log.armed || e.target?.id !== "find-case" || !pending) return
+    const rec = { ...pending, value: e.target.value, frame: null, painted: null }
+    pending = null
+    log.keys.push(rec)
+    // The results line says this search's result (nothing, while nothing is typed).
+    const shown = () => {
+      const said = document.querySelector("[data-testid=find-results]")?.textContent ?? ""
+      const v = rec.value.trim()
+      return v === "" ? said === "" : said.includes(`“${v}”`)
+    }
+    const frame = t => {
+      // A later key arrived first: this one is not counted (said in the output).
+      if (log.keys.at(-1) !== rec) { rec.superseded = true; rec.painted = -1; return }
+      if (!shown()) return requestAnimationFrame(frame)
+      rec.frame = t
+      const ch = new MessageChannel()
+      ch.port1.onmessage = () => { rec.painted = performance.now() }
+      ch.port2.postMessage(null)
+    }
+    requestAnimationFrame(frame)
+  }, true)
+}
+
+/** In the page: leave home, come back, and time until every line is painted. */
+async function timeHome({ n }) {
+  location.hash = "#/settings"
+  await new Promise(r => { const f = () => document.querySelector("[data-testid=case-list]") ? requestAnimationFrame(f) : r(); f() })
+  await new Promise(r => setTimeout(r, 50))
+  const t0 = performance.now()
+  location.hash = "#/"
+  return await new Promise(resolve => {
+    const f = () => {
+      if (document.querySelectorAll("[data-testid=due-line]").length < n) return requestAnimationFrame(f)
+      const ch = new MessageChannel()
+      ch.port1.onmessage = () => resolve(performance.now() - t0)
+      ch.port2.postMessage(null)
+    }
+    requestAnimationFrame(f)
+  })
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]
+}
+const ms = x => (x === undefined || x === null ? "-" : `${x.toFixed(1)} ms`)
+
+// Ayo's 5 are the demo's own; more need the demo's seeding option.
+const server = await appServer(["--demo", ...(CASES === 5 ? [] : ["--demo-cases", String(CASES + 3)])], { startTimeout: 10 * 60_000 })
+let browser
+const out = { label: opt.label, cases: CASES }
+try {
+  await server.start()
+  browser = await launch()
+  const context = await browser.newContext({ viewport: { width: 360, height: 780 } })
+  await context.addInitScript(probe)
+  const page = await context.newPage()
+  const t = Date.now()
+  await signInAs(page, server.url, "ayo")
+  await page.getByTestId("caseload-progress").filter({ hasText: `All ${CASES} cases` }).waitFor({ timeout: 30 * 60_000 })
+  out.pullSeconds = (Date.now() - t) / 1000
+  await page.locator("[data-testid=due-line]").nth(CASES - 1).waitFor({ state: "attached", timeout: TIMEOUT * 4 })
+
+  out.home = []
+  for (let r = 0; r < RUNS; r++) out.home.push(await page.evaluate(timeHome, { n: CASES }))
+
+  const find = page.locator("#find-case")
+  if (await find.count()) {
+    const names = await page.getByTestId("case-link").allTextContents()
+    const last = s => s.trim().split(/\s+/).at(-1)
+    const first = s => s.replace(/^Demo — /, "").trim().split(/\s+/)[0]
+    const queries = [...new Set([last(names[0]), first(names[Math.floor(names.length / 2)]), last(names.at(-1))])]
+    await page.evaluate(() => { window.__find.armed = true })
+    await find.focus()
+    for (const q of queries) {
+      await page.keyboard.type(q.toLowerCase(), { delay: DELAY })
+      // Back to nothing, letter by letter: the last Backspace shows all N again.
+      for (let i = 0; i < q.length; i++) await page.keyboard.press("Backspace", { delay: DELAY })
+    }
+    await page.keyboard.type("zzq", { delay: DELAY })
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Backspace", { delay: DELAY })
+    await page.waitForFunction(() => window.__find.keys.every(k => k.painted !== null), null, { timeout: TIMEOUT })
+    const keys = await page.evaluate(() => window.__find.keys)
+    out.queries = queries
+    out.superseded = keys.filter(k => k.superseded).length
+    out.keys = keys.filter(k => !k.superseded).map(k => ({ value: k.value, painted: k.painted - k.key, frame: k.frame - k.key }))
+  }
+} finally {
+  await browser?.close()
+  await server.close()
+}
+
+if (opt.json) {
+  console.log(JSON.stringify(out, null, 2))
+} else {
+  console.log(`"Due and overdue" with ${CASES} cases on the device, ${opt.label} (pulled in ${out.pullSeconds.toFixed(1)} s)\n`)
+  console.log("| measure | n | p50 | p95 | max |")
+  console.log("|---|---|---|---|---|")
+  console.log(`| home: open until every line is painted | ${out.home.length} | ${ms(pct(out.home, 50))} | ${ms(pct(out.home, 95))} | ${ms(Math.max(...out.home))} |`)
+  if (out.keys) {
+    const lat = out.keys.map(k => k.painted)
+    const clear = out.keys.filter(k => k.value === "").map(k => k.painted)
+    console.log(`| Find a case: key → result painted | ${lat.length} | ${ms(pct(lat, 50))} | ${ms(pct(lat, 95))} | ${ms(Math.max(...lat))} |`)
+    console.log(`| … of which the key that empties the field (all ${CASES} shown again) | ${clear.length} | ${ms(pct(clear, 50))} | ${ms(pct(clear, 95))} | ${ms(Math.max(...clear))} |`)
+    if (out.superseded) console.log(`\n${out.superseded} keys were overtaken by the next before their result was painted (not counted).`)
+    console.log(`\nQueries typed (${DELAY} ms between keys, then taken back letter by letter): ${out.queries.map(q => `“${q.toLowerCase()}”`).join(", ")}, “zzq”`)
+  } else {
+    console.log("\n(This build has no “Find a case” field.)")
+  }
+}
