@@ -169,6 +169,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         store,
         policy,
         Some((accounts, version, device_key_wrap)),
+        None,
     )
     .await
 }
@@ -199,7 +200,22 @@ where
     S: Store + Clone + Send + 'static,
     P: fieldbook_sync::AccessPolicy + Send + 'static,
 {
-    serve(config, store, policy, None).await
+    serve(config, store, policy, None, None).await
+}
+
+/// Like [`start_with`], as one of several nodes sharing `store`, told of each other's
+/// commits by `feed` (docs/SCALE-OUT.md): for in-process tests of several nodes.
+pub async fn start_with_feed<S, P>(
+    config: &Config,
+    store: S,
+    policy: P,
+    feed: Arc<dyn crate::feed::ChangeFeed>,
+) -> anyhow::Result<RunningServer>
+where
+    S: Store + Clone + Send + 'static,
+    P: fieldbook_sync::AccessPolicy + Send + 'static,
+{
+    serve(config, store, policy, None, Some(feed)).await
 }
 
 async fn serve<S, P>(
@@ -207,6 +223,7 @@ async fn serve<S, P>(
     store: S,
     policy: P,
     accounts: Option<(Accounts, i64, Arc<crate::storage::keys::Sealer>)>,
+    feed: Option<Arc<dyn crate::feed::ChangeFeed>>,
 ) -> anyhow::Result<RunningServer>
 where
     S: Store + Clone + Send + 'static,
@@ -228,6 +245,7 @@ where
         },
         policy,
         accounts.as_ref().map(|(a, _, _)| a.clone()),
+        feed,
     );
     let auth = accounts.as_ref().map(|(a, _, wrap)| {
         Arc::new(Auth::new(

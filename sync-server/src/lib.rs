@@ -6,6 +6,7 @@ pub mod caseload;
 pub mod config;
 pub mod dataset;
 pub mod demo;
+pub mod feed;
 pub mod http;
 pub mod lone;
 pub mod pg;

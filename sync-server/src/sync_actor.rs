@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit};
 mod accounts;
 
 use crate::api::Principal;
+use crate::feed::{Announcing, ChangeFeed, FeedEvent, Written};
 use crate::storage::{Store, StoreError};
 use crate::watch_access::Accounts;
 use accounts::Audit;
@@ -146,6 +147,9 @@ pub enum Command {
     Closed {
         conn: ConnId,
     },
+    /// Another node sharing the database committed changes (from the change feed,
+    /// [`crate::feed`]): reload what is in memory and sync it.
+    ChangedElsewhere(FeedEvent),
     Stats(oneshot::Sender<Stats>),
 }
 
@@ -197,17 +201,35 @@ const MAX_BATCH: usize = 256;
 /// Start the actor on its own thread (store futures need not be `Send`: IndexedDB's are
 /// not, and the same trait serves both). The returned task ends when the actor does; if
 /// that happens before shutdown, the caller must treat the server as dead.
+///
+/// With a change `feed` (several nodes on one database, docs/SCALE-OUT.md) the actor
+/// announces the documents each commit wrote, and other nodes' announcements reach it as
+/// [`Command::ChangedElsewhere`].
 pub fn spawn<S, P>(
     store: S,
     settings: ActorSettings,
     policy: P,
     accounts: Option<Accounts>,
+    feed: Option<Arc<dyn ChangeFeed>>,
 ) -> (ActorHandle, tokio::task::JoinHandle<()>)
 where
     S: Store + Clone + Send + 'static,
     P: AccessPolicy + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(settings.inbox_capacity.max(1));
+    let written = Written::default();
+    let store = Announcing::new(store, written.clone());
+    if let Some(feed) = &feed {
+        let mut events = feed.subscribe();
+        let inbox = tx.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if inbox.send(Command::ChangedElsewhere(event)).await.is_err() {
+                    break; // the actor stopped
+                }
+            }
+        });
+    }
     let mut cfg = EngineConfig::new(
         Role::Server,
         PeerId::random("fieldbook-server"),
@@ -217,6 +239,8 @@ where
     cfg.evict_idle_after = Some(settings.evict_idle.as_millis() as u64);
     // Connection tasks (http.rs) answer heartbeats; the engine says so in `peer`.
     cfg.heartbeat = true;
+    // Other nodes write to the same database: resume peers from the stored sync state.
+    cfg.shared_store = feed.is_some();
     cfg.limits.sync_message.max_ops = settings.max_ops_per_message;
     let (stats_tx, stats_rx) = watch::channel(Stats {
         loaded_documents: 0,
@@ -239,6 +263,7 @@ where
         // Every caseload index is checked once at start-up.
         access_changed: true,
         caseloads_stale: false,
+        feed: feed.map(|feed| (feed, written)),
     };
     let thread = std::thread::Builder::new()
         .name("sync-actor".into())
@@ -266,7 +291,7 @@ where
 
 struct Actor<S: Store + Clone, P: AccessPolicy> {
     stats: watch::Sender<Stats>,
-    runner: RefCell<Runner<S, P>>,
+    runner: RefCell<Runner<Announcing<S>, P>>,
     conns: Conns,
     tick_every: Duration,
     accounts: Option<Accounts>,
@@ -274,6 +299,8 @@ struct Actor<S: Store + Clone, P: AccessPolicy> {
     access_changed: bool,
     /// A case was registered: caseload indexes need refreshing after the batch.
     caseloads_stale: bool,
+    /// The change feed, and the documents committed since the last announcement.
+    feed: Option<(Arc<dyn ChangeFeed>, Written)>,
 }
 
 /// The actor's side of the runner: its clock, its connections' queues, and its logs.
@@ -436,10 +463,36 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                 self.conns.forget(conn);
                 runner.step(|e| e.disconnect(conn, now));
             }
+            Command::ChangedElsewhere(FeedEvent::Changed(docs)) => {
+                for doc in docs {
+                    runner.step(|e| e.changed_elsewhere(doc, now));
+                }
+            }
+            Command::ChangedElsewhere(FeedEvent::Missed) => {
+                tracing::warn!(
+                    "change feed may have missed announcements: reloading every document in memory"
+                );
+                runner.step(|e| e.everything_changed_elsewhere(now));
+            }
             Command::Stats(reply) => {
                 // The asker may have given up waiting; nothing to do then.
                 let _ = reply.send(current_stats(runner.engine()));
             }
+        }
+    }
+
+    /// Tell other nodes what the drain committed, before anything it acknowledges is sent.
+    fn announce(&self) {
+        let Some((feed, written)) = &self.feed else {
+            return;
+        };
+        let docs = written.take();
+        if docs.is_empty() {
+            return;
+        }
+        if let Err(e) = feed.announce(&docs) {
+            // The data is committed; other nodes see it when they next load the document.
+            tracing::error!(error = %e, documents = docs.len(), "could not announce committed changes to other nodes");
         }
     }
 
@@ -452,6 +505,7 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
         loop {
             // A storage error is logged by `committed` and handled by the runner.
             let _ = drain(&self.runner, &mut self.conns).await;
+            self.announce();
             if self.accounts.is_some() {
                 self.record_batch();
             }

@@ -166,7 +166,9 @@ pub struct StoredDocument {
 impl StoredDocument {
     /// The chunks as one document: snapshot first, then incrementals, loaded in one strict
     /// pass, so a damaged chunk is an error where `load_incremental` would skip it with only
-    /// a warning. `None` when no chunk holds any bytes.
+    /// a warning, and so is a change whose history is in no chunk. Several snapshots (nodes
+    /// sharing a store compact concurrently) are read like any chunks. `None` when no chunk
+    /// holds any bytes.
     pub fn to_automerge(&self) -> Result<Option<automerge::Automerge>, automerge::AutomergeError> {
         let mut chunks: Vec<&(ChunkKey, Vec<u8>)> = self.chunks.iter().collect();
         chunks.sort_by_key(|(k, _)| k.kind);
@@ -178,7 +180,14 @@ impl StoredDocument {
             return Ok(None);
         }
         let opts = automerge::LoadOptions::new().on_partial_load(automerge::OnPartialLoad::Error);
-        automerge::Automerge::load_with_options(&all, opts).map(Some)
+        let am = automerge::Automerge::load_with_options(&all, opts)?;
+        // Automerge keeps changes whose history is missing out of the document (when the
+        // first chunk is a snapshot it does not even report them): a chunk was deleted that
+        // something stored still needs.
+        if !automerge::ReadDoc::get_missing_deps(&am, &[]).is_empty() {
+            return Err(automerge::AutomergeError::MissingDeps);
+        }
+        Ok(Some(am))
     }
 }
 

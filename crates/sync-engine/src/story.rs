@@ -1,6 +1,7 @@
 //! The storage story: one scenario every [`Store`] implementation must pass (memory here and
 //! in the server's tests, SQLite in the server's tests, IndexedDB in Chromium in the browser
-//! store's tests; PostgreSQL will join). Test support only: enabled by the `story` feature.
+//! store's tests; PostgreSQL will join). Several server nodes may share one store, so
+//! compaction must delete exactly what it names and loading must accept several snapshots. Test support only: enabled by the `story` feature.
 
 use crate::{ChunkKey, ChunkKind, DocumentId, StorageOp, Store};
 
@@ -68,6 +69,84 @@ pub async fn run<S: Store>(s: &S) {
         vec![
             (ChunkKind::Snapshot, b"a1+a2".as_slice()),
             (ChunkKind::Incremental, b"a3")
+        ]
+    );
+
+    // Two nodes sharing the store compact the same document concurrently, each knowing
+    // only what it loaded or wrote: node 2 wrote a4 and compacted {a1+a2, a3, a4} into its
+    // own snapshot while node 1, which never saw a4 nor node 2's snapshot, folds
+    // {a1+a2, a3, a5}. Each compaction deletes exactly what it names: a snapshot it did not
+    // know, and chunks it did not fold in, stay; loading returns several snapshots.
+    s.apply(vec![
+        chunk(a, ChunkKind::Incremental, b"a4"),
+        chunk(a, ChunkKind::Incremental, b"a5"),
+    ])
+    .await
+    .unwrap();
+    s.apply(vec![StorageOp::Compact {
+        snapshot: key(a, ChunkKind::Snapshot, b"node2"),
+        data: b"node2".to_vec(),
+        replaces: vec![
+            key(a, ChunkKind::Snapshot, b"a1+a2"),
+            key(a, ChunkKind::Incremental, b"a3"),
+            key(a, ChunkKind::Incremental, b"a4"),
+        ],
+    }])
+    .await
+    .unwrap();
+    s.apply(vec![StorageOp::Compact {
+        snapshot: key(a, ChunkKind::Snapshot, b"node1"),
+        data: b"node1".to_vec(),
+        replaces: vec![
+            // Already deleted by node 2: deleting it again is not an error.
+            key(a, ChunkKind::Snapshot, b"a1+a2"),
+            key(a, ChunkKind::Incremental, b"a3"),
+            key(a, ChunkKind::Incremental, b"a5"),
+        ],
+    }])
+    .await
+    .unwrap();
+    let got = s.load(a).await.unwrap().unwrap();
+    let mut kinds: Vec<(ChunkKind, &[u8])> = got
+        .chunks
+        .iter()
+        .map(|(k, d)| (k.kind, d.as_slice()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            (ChunkKind::Snapshot, b"node1".as_slice()),
+            (ChunkKind::Snapshot, b"node2".as_slice()),
+        ],
+        "both nodes' snapshots stay; only what each folded in is gone"
+    );
+    // A node that then learns of both folds them (and a chunk written meanwhile stays).
+    s.apply(vec![chunk(a, ChunkKind::Incremental, b"a6")])
+        .await
+        .unwrap();
+    s.apply(vec![StorageOp::Compact {
+        snapshot: key(a, ChunkKind::Snapshot, b"all"),
+        data: b"all".to_vec(),
+        replaces: vec![
+            key(a, ChunkKind::Snapshot, b"node1"),
+            key(a, ChunkKind::Snapshot, b"node2"),
+        ],
+    }])
+    .await
+    .unwrap();
+    let got = s.load(a).await.unwrap().unwrap();
+    let mut kinds: Vec<(ChunkKind, &[u8])> = got
+        .chunks
+        .iter()
+        .map(|(k, d)| (k.kind, d.as_slice()))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            (ChunkKind::Snapshot, b"all".as_slice()),
+            (ChunkKind::Incremental, b"a6"),
         ]
     );
 

@@ -115,6 +115,8 @@ impl<P: AccessPolicy> Engine<P> {
                     resync.insert(c);
                 }
                 Pending::Request | Pending::Open => queue.push_back(p),
+                // The document is reloaded whole anyway.
+                Pending::Refresh => {}
             }
         }
         resync.retain(|c| self.conns.contains_key(c));
@@ -316,6 +318,19 @@ impl<P: AccessPolicy> Engine<P> {
         if target_id != self.cfg.peer_id {
             return self.violation(conn, Violation::WrongTarget, out);
         }
+        if self.cfg.shared_store
+            && !self.loading.contains_key(&doc)
+            && self.persisted_key(conn).is_some()
+            && self
+                .docs
+                .get(&doc)
+                .is_some_and(|d| !d.peers.contains_key(&conn))
+        {
+            // The peer may have synced this document through another node since we loaded
+            // it: resume from the sync state stored now, not the one we hold.
+            self.loading.insert(doc, VecDeque::from([Pending::Refresh]));
+            out.loads.push(doc);
+        }
         if let Err(v) = self.admit(conn, doc, &work) {
             return self.violation(conn, v, out);
         }
@@ -325,7 +340,8 @@ impl<P: AccessPolicy> Engine<P> {
     /// Count `doc` against `conn`'s limits before doing any work for it.
     fn admit(&mut self, conn: ConnId, doc: DocumentId, work: &Pending) -> Result<(), Violation> {
         let limits = &self.cfg.limits;
-        let queued = !self.docs.contains_key(&doc) && !self.absent.contains_key(&doc);
+        let queued = self.loading.contains_key(&doc)
+            || (!self.docs.contains_key(&doc) && !self.absent.contains_key(&doc));
         let c = self.conns.get_mut(&conn).expect("caller checked");
         if !c.docs.contains(&doc) {
             if c.docs.len() >= limits.documents_per_connection {

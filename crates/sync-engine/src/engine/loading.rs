@@ -13,7 +13,7 @@ impl Pending {
     pub(super) fn is_for(&self, conn: ConnId) -> bool {
         match self {
             Pending::Sync { conn: c, .. } | Pending::Resync { conn: c } => *c == conn,
-            Pending::Request | Pending::Open => false,
+            Pending::Request | Pending::Open | Pending::Refresh => false,
         }
     }
 
@@ -21,7 +21,7 @@ impl Pending {
     pub(super) fn bytes(&self) -> usize {
         match self {
             Pending::Sync { data, .. } => data.len(),
-            Pending::Request | Pending::Open | Pending::Resync { .. } => 0,
+            Pending::Request | Pending::Open | Pending::Resync { .. } | Pending::Refresh => 0,
         }
     }
 
@@ -29,7 +29,7 @@ impl Pending {
     fn is_local(&self) -> bool {
         match self {
             Pending::Request | Pending::Open => true,
-            Pending::Sync { .. } | Pending::Resync { .. } => false,
+            Pending::Sync { .. } | Pending::Resync { .. } | Pending::Refresh => false,
         }
     }
 }
@@ -37,8 +37,12 @@ impl Pending {
 impl<P: AccessPolicy> Engine<P> {
     /// Run `work` on a document now if it is in memory (or known to be absent), else queue
     /// it behind a load.
+    /// Work on a document being reloaded ([`Pending::Refresh`]) waits behind the reload, so
+    /// it runs in order and on what storage holds.
     pub(super) fn with_doc(&mut self, doc: DocumentId, work: Pending, out: &mut Output) {
-        if self.docs.contains_key(&doc) || self.absent.contains_key(&doc) {
+        if !self.loading.contains_key(&doc)
+            && (self.docs.contains_key(&doc) || self.absent.contains_key(&doc))
+        {
             self.touch(&doc);
             return self.run_pending(doc, work, out);
         }
@@ -64,6 +68,8 @@ impl<P: AccessPolicy> Engine<P> {
     /// Run work on a document that is in memory, or (for peers' work only) known absent.
     pub(super) fn run_pending(&mut self, doc: DocumentId, work: Pending, out: &mut Output) {
         match work {
+            // Done by `loaded` itself.
+            Pending::Refresh => {}
             Pending::Open => {
                 if !self.docs.contains_key(&doc) {
                     let d = self.empty_doc(self.now);
@@ -119,7 +125,6 @@ impl<P: AccessPolicy> Engine<P> {
         now: Millis,
     ) -> Output {
         self.now = now;
-        let mut out = Output::default();
         if let Some(n) = self.stale_loads.get_mut(&doc) {
             // Asked for before `forget`: answers come in the order loads were asked for, so
             // this is that one, and a later load (if any) is still waiting in `loading`.
@@ -127,14 +132,40 @@ impl<P: AccessPolicy> Engine<P> {
             if *n == 0 {
                 self.stale_loads.remove(&doc);
             }
-            return out;
+            return Output::default();
         }
+        let again = self.reload_after.remove(&doc);
+        let mut out = self.answer_load(doc, result);
+        if again {
+            out.merge(self.changed_elsewhere(doc, now));
+        }
+        out
+    }
+
+    fn answer_load(
+        &mut self,
+        doc: DocumentId,
+        result: Result<Option<StoredDocument>, StoreError>,
+    ) -> Output {
+        let mut out = Output::default();
         let queue = self.loading.remove(&doc).unwrap_or_default();
         for p in &queue {
             self.unqueue(p);
         }
         if self.docs.contains_key(&doc) {
-            // Created locally while the load was in flight: storage had nothing newer.
+            // A reload (another writer committed to it), or created locally while the load
+            // was in flight: merge what storage holds.
+            let refresh = queue.iter().any(|p| matches!(p, Pending::Refresh));
+            if !self.refreshed(doc, result, refresh, &mut out) {
+                // Dropped from memory (erased elsewhere, or unreadable): peers' queued work
+                // runs against what storage has now.
+                for work in queue {
+                    if !matches!(work, Pending::Refresh) {
+                        self.with_doc(doc, work, &mut out);
+                    }
+                }
+                return out;
+            }
             for work in queue {
                 self.run_pending(doc, work, &mut out);
             }
@@ -234,6 +265,168 @@ impl<P: AccessPolicy> Engine<P> {
         out
     }
 
+    /// Another writer sharing our store (another server node) committed changes to `doc`:
+    /// if it is in memory, reload it and merge what we do not have yet (by chunk key), learn
+    /// the chunks and sync states stored now (so our next compaction replaces exactly what
+    /// exists, and peers resume from the latest sync state), then send what is new to every
+    /// connected peer syncing it. If storage no longer has it (erased elsewhere) it leaves
+    /// memory as with [`Engine::forget`] (nothing is deleted: storage already has nothing).
+    /// A document only peers asked for while storage had nothing is looked up again. A
+    /// document not in memory needs nothing: its next load reads storage.
+    pub fn changed_elsewhere(&mut self, doc: DocumentId, now: Millis) -> Output {
+        self.now = now;
+        let mut out = Output::default();
+        if self.loading.contains_key(&doc) {
+            // The load in flight may have read storage before that commit: look again
+            // once it is answered.
+            self.reload_after.insert(doc);
+            return out;
+        }
+        if self.docs.contains_key(&doc) {
+            self.loading.insert(doc, VecDeque::from([Pending::Refresh]));
+            out.loads.push(doc);
+        } else if let Some(waiting) = self.absent.remove(&doc) {
+            // Peers asked while storage had nothing: look again for them.
+            let queue: VecDeque<Pending> = waiting
+                .into_iter()
+                .filter(|c| self.conns.contains_key(c))
+                .map(|conn| Pending::Resync { conn })
+                .collect();
+            if !queue.is_empty() {
+                self.loading.insert(doc, queue);
+                out.loads.push(doc);
+            }
+        }
+        out
+    }
+
+    /// [`Engine::changed_elsewhere`] for every document in memory or waited for: after
+    /// announcements may have been missed (the change feed reconnected).
+    pub fn everything_changed_elsewhere(&mut self, now: Millis) -> Output {
+        let mut ids: BTreeSet<DocumentId> = self.docs.keys().copied().collect();
+        ids.extend(self.absent.keys().copied());
+        let mut out = Output::default();
+        for doc in ids {
+            out.merge(self.changed_elsewhere(doc, now));
+        }
+        out
+    }
+
+    /// Merge a reload's result into the document in memory. False if the document left
+    /// memory (storage no longer has it, or could not be read).
+    fn refreshed(
+        &mut self,
+        doc: DocumentId,
+        result: Result<Option<StoredDocument>, StoreError>,
+        refresh: bool,
+        out: &mut Output,
+    ) -> bool {
+        let stored = match result {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                let d = self.docs.get(&doc).expect("caller checked");
+                if refresh && !d.saved_heads.is_empty() {
+                    // It was stored and is not any more: erased by another node.
+                    self.drop_from_memory(doc);
+                    out.events
+                        .push(Event::DocumentLoaded { doc, exists: false });
+                    return false;
+                }
+                return true;
+            }
+            Err(e) if refresh => {
+                // What another node wrote cannot be read: do not go on as if we had it.
+                out.events.push(Event::LoadFailed {
+                    doc,
+                    reason: LoadFailure::Store(Arc::new(e)),
+                });
+                out.merge(self.storage_failed(BTreeSet::from([doc]), self.now));
+                return false;
+            }
+            Err(_) => return true,
+        };
+        let d = self.docs.get(&doc).expect("caller checked");
+        let known: BTreeSet<&ChunkKey> = d.chunks.iter().collect();
+        let new = stored.chunks.iter().any(|(k, _)| !known.contains(k));
+        let mut merged = None;
+        if new {
+            let loaded =
+                if let Some((key, _)) = stored.chunks.iter().find(|(k, _)| k.document != doc) {
+                    Err(LoadFailure::ForeignChunk {
+                        doc,
+                        hash: key.hash.clone(),
+                    })
+                } else {
+                    // Strictly, all of it: a chunk we counted as merged but could not read
+                    // would be deleted by our next compaction.
+                    stored.to_automerge().map_err(|e| LoadFailure::Unreadable {
+                        doc,
+                        source: Arc::new(e),
+                    })
+                };
+            match loaded {
+                Ok(am) => merged = am,
+                Err(reason) => {
+                    out.events.push(Event::LoadFailed { doc, reason });
+                    out.merge(self.storage_failed(BTreeSet::from([doc]), self.now));
+                    return false;
+                }
+            }
+        }
+        let live: BTreeSet<String> = {
+            let d = self.docs.get(&doc).expect("caller checked");
+            d.peers
+                .keys()
+                .filter_map(|c| self.persisted_key(*c))
+                .map(|s| s.0)
+                .collect()
+        };
+        let d = self.docs.get_mut(&doc).expect("caller checked");
+        let before = d.am.get_heads();
+        if let Some(mut other) = merged {
+            if let Err(e) = d.am.merge(&mut other) {
+                out.events.push(Event::LoadFailed {
+                    doc,
+                    reason: LoadFailure::Unreadable {
+                        doc,
+                        source: Arc::new(e),
+                    },
+                });
+                out.merge(self.storage_failed(BTreeSet::from([doc]), self.now));
+                return false;
+            }
+        }
+        // Everything stored is known to be stored; keep our own keys too (some may still
+        // be in a commit queued behind this load): replacing a chunk that is gone is a no-op.
+        for (k, _) in &stored.chunks {
+            if !d.chunks.contains(k) {
+                d.chunks.push(k.clone());
+            }
+        }
+        if d.saved_heads == before {
+            d.saved_heads = d.am.get_heads();
+        }
+        // The latest sync state of a peer not syncing here is the one in storage: it may
+        // have synced through another node since we loaded it.
+        for (peer, data) in stored.sync_states {
+            if live.contains(&peer) {
+                continue;
+            }
+            match d.persisted_sync.get_mut(&peer) {
+                Some(p) => p.data = data,
+                None => {
+                    d.persisted_sync
+                        .insert(peer, PersistedSync { data, used: 0 });
+                }
+            }
+        }
+        if d.am.get_heads() != before {
+            out.events.push(Event::ChangedElsewhere { doc });
+            self.after_change(doc, None, out);
+        }
+        true
+    }
+
     /// The in-memory form of what storage returned. `None` is an empty document.
     fn build_doc(
         &mut self,
@@ -270,7 +463,7 @@ impl Pending {
     pub(super) fn conn(&self) -> Option<ConnId> {
         match self {
             Pending::Sync { conn, .. } | Pending::Resync { conn } => Some(*conn),
-            Pending::Request | Pending::Open => None,
+            Pending::Request | Pending::Open | Pending::Refresh => None,
         }
     }
 }

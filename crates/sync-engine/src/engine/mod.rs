@@ -92,6 +92,12 @@ pub struct EngineConfig {
     pub compact_after_chunks: usize,
     /// Drop a document from memory after it has had no peers for this long (`None`: never).
     pub evict_idle_after: Option<Millis>,
+    /// Other engines (other server nodes) write to the same store. Then a peer's first
+    /// message about a document already in memory waits for the document to be reloaded
+    /// ([`Engine::changed_elsewhere`]), so its sync resumes from the sync state stored by
+    /// whichever node it last synced with, not a stale one held here. Costs one load per
+    /// connection and document; `false` (the default) where this engine is the only writer.
+    pub shared_store: bool,
     /// Server: say in `peer` that this server's transport answers `fieldbook-heartbeat`
     /// messages (see [`crate::health`]). The engine itself never answers them.
     pub heartbeat: bool,
@@ -110,6 +116,7 @@ impl EngineConfig {
             storage_id,
             compact_after_chunks: 32,
             evict_idle_after: Some(30_000),
+            shared_store: false,
             heartbeat: false,
             limits: Limits::default(),
             rng_seed: None,
@@ -195,6 +202,9 @@ enum Pending {
     Resync { conn: ConnId },
     /// Our own `open`: nothing to do once loaded.
     Open,
+    /// Merge what storage holds into the document in memory: another writer sharing the
+    /// store committed to it ([`Engine::changed_elsewhere`]).
+    Refresh,
 }
 
 pub struct Engine<P: AccessPolicy = AllowAll> {
@@ -209,6 +219,9 @@ pub struct Engine<P: AccessPolicy = AllowAll> {
     /// Loads asked for before [`Engine::forget`] and not yet answered, per document: their
     /// answers may predate the deletion and are dropped.
     stale_loads: BTreeMap<DocumentId, usize>,
+    /// Documents whose load in flight may predate a commit by another writer
+    /// ([`Engine::changed_elsewhere`]): reloaded once it is answered.
+    reload_after: BTreeSet<DocumentId>,
     /// Loaded documents by last use, oldest first.
     lru: BTreeSet<(u64, DocumentId)>,
     /// Use counter for `lru` and sync-state recency (a clock can stand still between steps).
@@ -231,6 +244,7 @@ impl<P: AccessPolicy> Engine<P> {
             loading: BTreeMap::new(),
             absent: BTreeMap::new(),
             stale_loads: BTreeMap::new(),
+            reload_after: BTreeSet::new(),
             lru: BTreeSet::new(),
             uses: 0,
             rng,
@@ -450,7 +464,17 @@ impl<P: AccessPolicy> Engine<P> {
     /// nothing). Peers are not told: whether they may still have it is their server's business.
     pub fn forget(&mut self, doc: DocumentId, now: Millis) -> Output {
         self.now = now;
+        self.drop_from_memory(doc);
+        Output {
+            storage: vec![StorageOp::DeleteDocument { document: doc }],
+            ..Output::default()
+        }
+    }
+
+    /// Everything [`Engine::forget`] does in memory.
+    fn drop_from_memory(&mut self, doc: DocumentId) {
         self.remove_doc(&doc);
+        self.reload_after.remove(&doc);
         self.absent.remove(&doc);
         if let Some(queue) = self.loading.remove(&doc) {
             for p in &queue {
@@ -463,10 +487,6 @@ impl<P: AccessPolicy> Engine<P> {
         // Not counted against any connection any more: a peer asking again starts afresh.
         for c in self.conns.values_mut() {
             c.docs.remove(&doc);
-        }
-        Output {
-            storage: vec![StorageOp::DeleteDocument { document: doc }],
-            ..Output::default()
         }
     }
 

@@ -99,6 +99,11 @@ pub enum Event {
         doc: DocumentId,
         from: ConnId,
     },
+    /// Another writer sharing our store committed changes we did not have; they are merged
+    /// and being sent to connected peers ([`super::Engine::changed_elsewhere`]).
+    ChangedElsewhere {
+        doc: DocumentId,
+    },
     /// Loaded from storage (or found to be absent: `exists == false`).
     DocumentLoaded {
         doc: DocumentId,

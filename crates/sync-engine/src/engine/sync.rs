@@ -41,7 +41,7 @@ impl<P: AccessPolicy> Engine<P> {
     }
 
     /// The storage id under which `conn`'s sync state is persisted, if it has durable storage.
-    fn persisted_key(&self, conn: ConnId) -> Option<StorageId> {
+    pub(super) fn persisted_key(&self, conn: ConnId) -> Option<StorageId> {
         self.remote(conn)
             .and_then(|(_, md)| md.storage_id.filter(|_| !md.is_ephemeral))
     }

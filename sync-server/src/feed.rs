@@ -1,0 +1,230 @@
+//! The change feed between sync nodes that share one database (docs/SCALE-OUT.md).
+//!
+//! Each node keeps the documents its connections use in memory. When node 1 commits a
+//! change to a document, node 2 must hear of it to send it to its own connections: after
+//! every commit the sync actor **announces** the documents the commit wrote (content, not
+//! mere sync progress), and the feed delivers other nodes' announcements back into each
+//! actor ([`crate::sync_actor::Command::ChangedElsewhere`]), which reloads those documents
+//! from the database and syncs what is new (`Engine::changed_elsewhere`).
+//!
+//! The feed carries document ids only (never content), each with the announcing node's id
+//! so a node ignores its own. It is a hint, not the data: whatever it loses, a reload from
+//! the database repairs, so a listener that may have missed announcements (reconnected,
+//! lagged) reports [`FeedEvent::Missed`] and the actor treats every document it holds as
+//! changed.
+//!
+//! [`InProcessFeed`] joins actors in one process (tests). The PostgreSQL feed is
+//! `LISTEN fieldbook_changes` on a dedicated connection; there the notification must be sent
+//! **in the same transaction as the write** (`SELECT pg_notify('fieldbook_changes', …)`
+//! inside `Store::apply`), so PostgreSQL delivers it if and only if the write committed, and
+//! a node killed between its commit and its announcement still notifies the others. Such a
+//! feed's [`ChangeFeed::announce`] has nothing left to do.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use fieldbook_sync::{DocumentId, StorageId, StorageOp, Store, StoreError, StoredDocument};
+use tokio::sync::{broadcast, mpsc};
+
+/// What a listener delivers to its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// Another node committed changes to these documents.
+    Changed(Vec<DocumentId>),
+    /// Announcements may have been lost (the listener reconnected or fell behind): every
+    /// document held in memory may have changed.
+    Missed,
+}
+
+/// Why an announcement could not be sent. Other nodes then learn of the change late (when
+/// they next reload the document), never wrongly: the data is in the database.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("change feed unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// How nodes sharing a database tell each other which documents changed. See the module
+/// docs for the delivery rule (announce only what committed; database feeds notify inside
+/// the write's transaction).
+pub trait ChangeFeed: Send + Sync + 'static {
+    /// This node's id in announcements (random per process).
+    fn node(&self) -> &str;
+    /// Called by the sync actor after a commit that wrote `docs` succeeded, before anything
+    /// the commit acknowledges is sent. Must not block.
+    fn announce(&self, docs: &[DocumentId]) -> Result<(), FeedError>;
+    /// Start delivering other nodes' announcements (never this node's own). Call once per
+    /// node, from within the server's tokio runtime.
+    fn subscribe(&self) -> mpsc::Receiver<FeedEvent>;
+}
+
+/// One announcement on the in-process bus.
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    pub node: String,
+    pub docs: Vec<DocumentId>,
+}
+
+/// A [`ChangeFeed`] between actors in one process over a `tokio::sync::broadcast` bus:
+/// create the bus with [`InProcessFeed::bus`], then one feed per node with
+/// [`InProcessFeed::join`].
+pub struct InProcessFeed {
+    node: String,
+    bus: broadcast::Sender<Announcement>,
+}
+
+impl InProcessFeed {
+    /// A bus holding up to `capacity` announcements a slow listener has not read (beyond
+    /// it, that listener reports [`FeedEvent::Missed`]).
+    pub fn bus(capacity: usize) -> broadcast::Sender<Announcement> {
+        broadcast::channel(capacity.max(1)).0
+    }
+
+    pub fn join(bus: &broadcast::Sender<Announcement>) -> Self {
+        InProcessFeed {
+            node: StorageId::random().0,
+            bus: bus.clone(),
+        }
+    }
+}
+
+impl ChangeFeed for InProcessFeed {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn announce(&self, docs: &[DocumentId]) -> Result<(), FeedError> {
+        // No listener (no other node) is not an error: nobody needs to hear it.
+        let _nobody_listening = self.bus.send(Announcement {
+            node: self.node.clone(),
+            docs: docs.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn subscribe(&self) -> mpsc::Receiver<FeedEvent> {
+        let mut rx = self.bus.subscribe();
+        let (tx, out) = mpsc::channel(256);
+        let me = self.node.clone();
+        tokio::spawn(async move {
+            loop {
+                let event = match rx.recv().await {
+                    Ok(a) if a.node == me => continue,
+                    Ok(a) => FeedEvent::Changed(a.docs),
+                    Err(broadcast::error::RecvError::Lagged(_)) => FeedEvent::Missed,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if tx.send(event).await.is_err() {
+                    break; // the node stopped
+                }
+            }
+        });
+        out
+    }
+}
+
+/// The documents whose content a node's commits wrote, collected by [`Announcing`] for the
+/// actor to announce once the commit is durable.
+#[derive(Clone, Default)]
+pub struct Written(Arc<Mutex<BTreeSet<DocumentId>>>);
+
+impl Written {
+    pub fn take(&self) -> Vec<DocumentId> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *set).into_iter().collect()
+    }
+
+    fn add(&self, docs: impl IntoIterator<Item = DocumentId>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(docs);
+    }
+}
+
+/// A store that notes which documents each *successful* transaction wrote content to
+/// (chunks, compactions, deletions; not sync progress).
+#[derive(Clone)]
+pub struct Announcing<S> {
+    inner: S,
+    written: Written,
+}
+
+impl<S> Announcing<S> {
+    pub fn new(inner: S, written: Written) -> Self {
+        Announcing { inner, written }
+    }
+}
+
+impl<S: Store> Store for Announcing<S> {
+    fn storage_id(&self) -> &StorageId {
+        self.inner.storage_id()
+    }
+    async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
+        self.inner.load(doc).await
+    }
+    async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {
+        let docs: BTreeSet<DocumentId> = ops
+            .iter()
+            .filter(|op| {
+                !matches!(
+                    op,
+                    StorageOp::PutSyncState { .. } | StorageOp::ForgetSyncState { .. }
+                )
+            })
+            .map(|op| *op.document())
+            .collect();
+        self.inner.apply(ops).await?;
+        self.written.add(docs);
+        Ok(())
+    }
+    async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
+        self.inner.list_documents().await
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.get_setting(key).await
+    }
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.inner.put_setting(key, value).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_node_hears_the_others_and_not_itself() {
+        let bus = InProcessFeed::bus(16);
+        let one = InProcessFeed::join(&bus);
+        let two = InProcessFeed::join(&bus);
+        let mut heard_by_one = one.subscribe();
+        let mut heard_by_two = two.subscribe();
+        let (a, b) = (DocumentId::random(), DocumentId::random());
+        one.announce(&[a]).unwrap();
+        two.announce(&[b]).unwrap();
+        assert_eq!(heard_by_two.recv().await, Some(FeedEvent::Changed(vec![a])));
+        assert_eq!(heard_by_one.recv().await, Some(FeedEvent::Changed(vec![b])));
+        assert!(
+            heard_by_one.try_recv().is_err(),
+            "its own announcement is skipped"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_fell_behind_reports_missed() {
+        let bus = InProcessFeed::bus(2);
+        let one = InProcessFeed::join(&bus);
+        let two = InProcessFeed::join(&bus);
+        // Subscribed (to the bus) before the announcements, read only after.
+        let mut heard = two.subscribe();
+        for _ in 0..5 {
+            one.announce(&[DocumentId::random()]).unwrap();
+        }
+        let mut events = Vec::new();
+        while events.len() < 3 {
+            events.push(heard.recv().await.unwrap());
+        }
+        assert!(events.contains(&FeedEvent::Missed), "{events:?}");
+    }
+}
