@@ -57,6 +57,15 @@ pub struct Config {
     pub compact_after_chunks: usize,
     /// Seed invented demo cases at start-up (once per store; never real people).
     pub demo: bool,
+    /// With `demo`: how many invented cases to seed (1 to 10,000; default 8, the
+    /// hand-written ones). Cases past the eighth get generated invented names, reuse the
+    /// eight stories in turn and are all allocated to demo-ayo (North), so Ayo's caseload is
+    /// `demo_cases - 3` once there are more than eight (e.g. `--demo --demo-cases 503` gives
+    /// Ayo 500 cases). Only read when the store is first seeded.
+    pub demo_cases: usize,
+    /// With `demo`: extra contact notes on the first demo case (Ayo's "Kasey"), 0 to 20,000,
+    /// for measuring a case with a long history (e.g. 1000).
+    pub demo_big_case_notes: usize,
     /// Seconds between WebSocket Pings the server sends on every connection.
     pub ping_interval_secs: u64,
     /// Close a connection that has sent nothing (no message, no Pong) for this many seconds:
@@ -152,6 +161,8 @@ impl Default for Config {
             evict_idle_secs: 30,
             compact_after_chunks: 32,
             demo: false,
+            demo_cases: DEMO_CASES,
+            demo_big_case_notes: 0,
             ping_interval_secs: 5,
             idle_timeout_secs: 15,
             session_ttl_hours: 14 * 24,
@@ -177,6 +188,9 @@ impl Default for Config {
         }
     }
 }
+
+/// Default `demo_cases`: the hand-written invented cases.
+const DEMO_CASES: usize = fieldbook_case::demo::PEOPLE.len();
 
 impl Config {
     pub const ENV_PREFIX: &'static str = "FIELDBOOK_";
@@ -339,6 +353,19 @@ impl Config {
                     p.kind, p.count, p.days
                 ));
             }
+        }
+        if !(1..=10_000).contains(&self.demo_cases) {
+            return Err("demo_cases must be between 1 and 10000".into());
+        }
+        if self.demo_big_case_notes > 20_000 {
+            return Err("demo_big_case_notes must be at most 20000".into());
+        }
+        if !self.demo && (self.demo_cases != DEMO_CASES || self.demo_big_case_notes != 0) {
+            return Err(
+                "demo_cases and demo_big_case_notes only apply to the demo: add --demo \
+                 (demo = true), on an empty data directory"
+                    .into(),
+            );
         }
         if !(1..=3600).contains(&self.lone_working_scan_secs) {
             return Err("lone_working_scan_secs must be between 1 and 3600".into());
@@ -740,6 +767,40 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn demo_size_settings_load_and_only_apply_to_the_demo() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FIELDBOOK_DEMO", "true");
+            jail.set_env("FIELDBOOK_DEMO_CASES", "503");
+            jail.set_env("FIELDBOOK_DEMO_BIG_CASE_NOTES", "1000");
+            let c = Config::load(None)?;
+            assert_eq!((c.demo_cases, c.demo_big_case_notes), (503, 1000));
+            assert_eq!(c.check(), Ok(()));
+            Ok(())
+        });
+        let demo = Config {
+            demo: true,
+            ..Config::default()
+        };
+        for (cases, notes, wrong) in [
+            (0, 0, "demo_cases"),
+            (10_001, 0, "demo_cases"),
+            (8, 20_001, "demo_big_case_notes"),
+        ] {
+            let c = Config {
+                demo_cases: cases,
+                demo_big_case_notes: notes,
+                ..demo.clone()
+            };
+            assert!(c.check().unwrap_err().contains(wrong), "{cases} {notes}");
+        }
+        let not_demo = Config {
+            demo_cases: 500,
+            ..Config::default()
+        };
+        assert!(not_demo.check().unwrap_err().contains("--demo"));
     }
 
     #[test]

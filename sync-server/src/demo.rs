@@ -80,9 +80,44 @@ pub const PEOPLE_COUNT: usize = demo::PEOPLE.len();
 /// the South team (allocated to Cal).
 pub const NORTH_CASES: usize = 5;
 
+/// How much the demo seeds (`demo_cases`, `demo_big_case_notes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Size {
+    /// Invented cases in all: past [`PEOPLE_COUNT`] they are allocated to Ayo (North).
+    pub cases: usize,
+    /// Extra contact notes on case 0 (Ayo's).
+    pub big_case_notes: usize,
+}
+
+impl Size {
+    pub fn of(config: &crate::config::Config) -> Self {
+        Size {
+            cases: config.demo_cases,
+            big_case_notes: config.demo_big_case_notes,
+        }
+    }
+}
+
+impl Default for Size {
+    fn default() -> Self {
+        Size {
+            cases: PEOPLE_COUNT,
+            big_case_notes: 0,
+        }
+    }
+}
+
+/// Cases seeded per store transaction: bounds memory while seeding thousands of cases.
+const SEED_BATCH: usize = 100;
+
 /// Seed the demo once: accounts, then invented cases covering every record, registered to
 /// the demo teams. Returns how many cases were added (0 if seeded before).
-pub async fn seed<S: Store>(store: &S, dir: &Directory, now_ms: i64) -> Result<usize, SeedError> {
+pub async fn seed<S: Store>(
+    store: &S,
+    dir: &Directory,
+    now_ms: i64,
+    size: &Size,
+) -> Result<usize, SeedError> {
     let err = |e: crate::accounts::DirectoryError| SeedError::Directory(e.to_string());
     if store.get_setting(SEEDED).await?.is_some() {
         return Ok(0);
@@ -125,23 +160,30 @@ pub async fn seed<S: Store>(store: &S, dir: &Directory, now_ms: i64) -> Result<u
         dir.manage(manager, &TeamId((*team).into()), true)
             .map_err(err)?;
     }
-    let mut offline = Offline::new(store, now_ms as u64);
     let mut cases = Vec::new();
-    for i in 0..demo::PEOPLE.len() {
-        let (case, relationships) = (DocumentId::random(), DocumentId::random());
-        offline.create_with_id(relationships, |tx| {
-            network::init(tx, &case)?;
-            demo::write_relationships(tx, i)
-        })?;
-        offline.create_with_id(case, |tx| {
-            demo::write(tx, i, now_ms)?;
-            network::link(tx, &relationships)
-        })?;
-        cases.push((case, relationships));
+    let mut first = 0;
+    while first < size.cases {
+        let mut offline = Offline::new(store, now_ms as u64);
+        for i in first..size.cases.min(first + SEED_BATCH) {
+            let (case, relationships) = (DocumentId::random(), DocumentId::random());
+            offline.create_with_id(relationships, |tx| {
+                network::init(tx, &case)?;
+                demo::write_relationships(tx, i)
+            })?;
+            offline.create_with_id(case, |tx| {
+                demo::write(tx, i, now_ms)?;
+                if i == 0 {
+                    demo::extra_notes(tx, i, size.big_case_notes, now_ms)?;
+                }
+                network::link(tx, &relationships)
+            })?;
+            cases.push((case, relationships));
+        }
+        offline.commit().await?;
+        first += SEED_BATCH;
     }
-    offline.commit().await?;
     for (i, (case, relationships)) in cases.iter().enumerate() {
-        let (allocated, team) = if i < NORTH_CASES {
+        let (allocated, team) = if i < NORTH_CASES || i >= PEOPLE_COUNT {
             (&ids[0], "north")
         } else {
             (&ids[2], "south")

@@ -147,7 +147,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot register existing documents: {e}"))?;
     if config.demo {
-        let added = crate::demo::seed(&store, &dir, now)
+        let added = crate::demo::seed(&store, &dir, now, &crate::demo::Size::of(config))
             .await
             .map_err(|e| anyhow::anyhow!("cannot seed the demo: {e}"))?;
         tracing::info!(added, "demo cases and accounts (invented people) seeded");

@@ -40,6 +40,13 @@ struct Cli {
     /// Seed invented demo cases and demo accounts (once; only in an empty data directory).
     #[arg(long)]
     demo: bool,
+    /// With --demo: how many invented cases to seed (default 8; past 8 they go to demo-ayo,
+    /// whose caseload is then N - 3).
+    #[arg(long, value_name = "N")]
+    demo_cases: Option<usize>,
+    /// With --demo: this many extra contact notes on the first demo case (e.g. 1000).
+    #[arg(long, value_name = "N")]
+    demo_big_case_notes: Option<usize>,
     /// PEM file with the TLS certificate (then any intermediates): serve HTTPS and WSS.
     /// Needs --tls-key.
     #[arg(long, value_name = "FILE")]
@@ -88,6 +95,12 @@ async fn main() -> anyhow::Result<()> {
     }
     if cli.demo {
         config.demo = true;
+    }
+    if let Some(v) = cli.demo_cases {
+        config.demo_cases = v;
+    }
+    if let Some(v) = cli.demo_big_case_notes {
+        config.demo_big_case_notes = v;
     }
     if let Some(v) = cli.tls_cert {
         config.tls_cert = Some(v);

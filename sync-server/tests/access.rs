@@ -651,6 +651,42 @@ async fn the_audit_names_who_read_and_changed_a_case_from_which_device() {
     w.server.shutdown().await.unwrap();
 }
 
+/// `--demo --demo-cases N --demo-big-case-notes M` (for measuring a phone pulling a
+/// caseload): cases past the eighth go to Ayo with invented names, case 0 gets M more notes.
+#[tokio::test]
+async fn a_larger_demo_gives_ayo_the_extra_cases_and_one_long_case() {
+    let (cases, notes) = (20, 40);
+    let w = World::start_in(tempfile::tempdir().unwrap(), |dir| {
+        let mut c = demo_config(dir);
+        c.demo_cases = cases;
+        c.demo_big_case_notes = notes;
+        c
+    })
+    .await;
+    let whole = w.dir.cases().unwrap();
+    assert_eq!(whole.iter().filter(|c| c.part_of.is_none()).count(), cases);
+    let ayo = person(&w, "demo-ayo").await;
+    let a = device(&w, &ayo).await;
+    let mine = caseload_of(&a, &ayo, cases - (demo::PEOPLE_COUNT - demo::NORTH_CASES)).await;
+    let mut names = std::collections::BTreeSet::new();
+    let mut longest = 0;
+    for id in &mine {
+        a.find(*id, T).await.expect("case");
+        let c = case::read(&a.document(id).expect("loaded"));
+        assert!(c.profile.name.starts_with("Demo — "));
+        names.insert(c.profile.name);
+        longest = longest.max(c.notes.len());
+    }
+    assert_eq!(
+        names.len(),
+        mine.len(),
+        "every case has its own invented name"
+    );
+    assert!(longest >= notes, "the long case has {longest} notes");
+    a.disconnect();
+    w.server.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn demo_accounts_are_seeded_once_and_never_into_a_real_store() {
     let data = tempfile::tempdir().unwrap();

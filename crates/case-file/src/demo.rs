@@ -34,6 +34,56 @@ pub const PEOPLE: &[(&str, &str, i64)] = &[
     ("Demo — Devonte Pellow", "Dev", 16),
 ];
 
+/// Invented first names and surnames for demo cases past [`PEOPLE`] (`--demo-cases`): none
+/// is meant to be anyone; every generated name also starts with "Demo —".
+const FIRST_NAMES: &[&str] = &[
+    "Arlo", "Bryn", "Cass", "Dara", "Eben", "Fenn", "Gale", "Huxley", "Ilo", "Jory", "Kit", "Lark",
+    "Mace", "Nell", "Orrin", "Pip", "Quill", "Rook", "Sable", "Tiber", "Umber", "Vesper", "Wren",
+    "Yarrow", "Zephyr",
+];
+const SURNAMES: &[&str] = &[
+    "Ashcombe",
+    "Blackthorn-Ree",
+    "Corrow",
+    "Dunmere",
+    "Elphick-Tay",
+    "Fallowgate",
+    "Grisdale",
+    "Harrowden",
+    "Ingleby-Moss",
+    "Jessamy",
+    "Kestrelle",
+    "Lowenna",
+    "Marchbank",
+    "Nettlefold",
+    "Ottery-Vane",
+    "Pendarve",
+    "Quarrender",
+    "Rushmere",
+    "Stangrove",
+    "Tolverne",
+];
+
+/// The invented person of demo case `i`: (name, known as, age in years). The first
+/// [`PEOPLE`] are the hand-written ones; later cases get generated invented names (unique up
+/// to 500 cases, then numbered) and reuse the stories of `i % PEOPLE.len()`.
+pub fn person(i: usize) -> (String, String, i64) {
+    if i < PEOPLE.len() {
+        let (name, known_as, age) = PEOPLE[i];
+        return (name.into(), known_as.into(), age);
+    }
+    let j = i - PEOPLE.len();
+    let first = FIRST_NAMES[j % FIRST_NAMES.len()];
+    let surname = SURNAMES[(j / FIRST_NAMES.len()) % SURNAMES.len()];
+    let round = j / (FIRST_NAMES.len() * SURNAMES.len());
+    let name = if round == 0 {
+        format!("Demo — {first} {surname}")
+    } else {
+        format!("Demo — {first} {surname} {}", round + 1)
+    };
+    (name, first.into(), PEOPLE[i % PEOPLE.len()].2)
+}
+
 const PLACES: &[&str] = &[
     "Outside the (invented) Larkfield youth centre",
     "Bus station, stand F",
@@ -70,7 +120,7 @@ pub fn write(
     i: usize,
     now: i64,
 ) -> Result<(), AutomergeError> {
-    let (name, known_as, age) = PEOPLE[i % PEOPLE.len()];
+    let (name, known_as, age) = person(i);
     let year = 1970 + now / 31_556_952_000;
     let today = now / DAY * DAY;
     let date_in = |days: i64| {
@@ -93,8 +143,8 @@ pub fn write(
         legal_statuses = vec!["la".into(), "care-order".into()];
     }
     let p = Profile {
-        name: name.into(),
-        known_as: known_as.into(),
+        name,
+        known_as: known_as.clone(),
         dob,
         legal_statuses,
         education: vocab::EDUCATION[i % vocab::EDUCATION.len()].0.into(),
@@ -325,6 +375,37 @@ fn reachable_moments(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(
     Ok(())
 }
 
+/// Add `count` more invented contact notes to demo case `i` (`--demo-big-case-notes`, for
+/// measuring a case with a long history): one every 6 hours going back from `now`, texts and
+/// places cycled from the demo's.
+pub fn extra_notes(
+    tx: &mut impl Transactable,
+    i: usize,
+    count: usize,
+    now: i64,
+) -> Result<(), AutomergeError> {
+    let known_as = person(i).1;
+    for n in 0..count {
+        let k = i * 7 + n;
+        notes::add(
+            tx,
+            &Note {
+                id: format!("demo-extra-note-{i}-{n}"),
+                at: now - (n as i64 + 1) * 6 * HOUR,
+                kind: CONTACT_TYPES[k % CONTACT_TYPES.len()].into(),
+                duration: 20 + (k as i64 % 4) * 15,
+                place: PLACES[k % PLACES.len()].into(),
+                present: format!("{known_as} and outreach worker"),
+                text: NOTES[k % NOTES.len()].into(),
+                own_words: WORDS[k % WORDS.len()].into(),
+                by: WORKER.into(),
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Records dated in the last complete month (London time), so the monthly service dataset
 /// (`crate::dataset`) has numbers for it whatever day the demo is seeded: a face-to-face
 /// visit for every case (some sharing intelligence), and for even-numbered cases a missing
@@ -338,7 +419,7 @@ fn last_month(tx: &mut impl Transactable, i: usize, now: i64) -> Result<(), Auto
         london::instant(day, 10, 0)
     };
     let case = i % PEOPLE.len();
-    let known_as = PEOPLE[case].1;
+    let known_as = person(i).1;
     notes::add(
         tx,
         &Note {
@@ -756,6 +837,35 @@ mod tests {
                 .needs
                 .contains("processes spoken information slowly"));
         }
+    }
+
+    /// `--demo-cases`: cases past the hand-written eight get distinct invented names (all
+    /// "Demo —"), valid profiles and the same kind of story; `--demo-big-case-notes` adds
+    /// exactly that many valid notes.
+    #[test]
+    fn generated_demo_cases_have_distinct_invented_names_and_extra_notes_are_valid() {
+        let names: BTreeSet<String> = (0..1000).map(|i| person(i).0).collect();
+        assert_eq!(names.len(), 1000);
+        assert!(names.iter().all(|n| n.starts_with("Demo — ")));
+        let hand_written: BTreeSet<&str> = PEOPLE.iter().map(|p| p.0).collect();
+        assert_eq!(
+            names
+                .iter()
+                .filter(|n| hand_written.contains(n.as_str()))
+                .count(),
+            PEOPLE.len()
+        );
+        let now = 1_790_000_000_000;
+        let i = PEOPLE.len() + 3;
+        let mut d = AutoCommit::new();
+        write(&mut d, i, now).unwrap();
+        let before = crate::read(&d).notes.len();
+        extra_notes(&mut d, i, 50, now).unwrap();
+        let c = crate::read(&d);
+        assert_eq!(c.profile.name, person(i).0);
+        assert!(crate::validate::profile(&c.profile).is_empty());
+        assert_eq!(c.notes.len(), before + 50);
+        assert!(c.notes.iter().all(|n| n.at < now));
     }
 
     #[test]
