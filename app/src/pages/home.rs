@@ -78,7 +78,7 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
                         let heads = doc.get_heads();
                         let kept = before.get(&id).filter(|r| r.heads == heads);
                         Some(match kept {
-                            Some(r) => r.clone(),
+                            Some(r) => Read::clone(r),
                             None => Read {
                                 id,
                                 heads,
