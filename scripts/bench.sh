@@ -56,6 +56,12 @@ FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-s
 echo
 FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-find.mjs --dist dist --label "this build" --cases 1000 --runs 3
 
+# A new phone pulling 100 and then 500 demo cases until "All N cases … on this device", in the
+# real PWA in headless Chromium (the goal: 500 cost at most 5.5× 100), and how responsive the
+# page stays meanwhile (long tasks, input delay).
+echo
+FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-pull.mjs --dist dist --label "this build"
+
 # What the language prompts cost a keystroke in a 5,000-word note, in the real PWA, against a
 # control note of the same length with nothing to flag; and the matcher alone, natively.
 echo

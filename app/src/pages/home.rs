@@ -8,7 +8,7 @@
 //! (`crate::now`), which needs no document at all.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use fieldbook_case::account::Role;
 use fieldbook_case::clocks::{self, words, Clock, Settings};
@@ -65,8 +65,8 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
     Memo::new(move |prev: Option<&Reads>| {
         s.revision.track();
         let ids = s.cases.get();
-        // By id, so a caseload of a thousand is not searched once per case.
-        let prev: HashMap<DocumentId, &Read> = prev
+        // By id: looking each case up in the previous list would cost the caseload squared.
+        let before: HashMap<DocumentId, &Read> = prev
             .map(|p| p.0.iter().map(|r| (r.id, r)).collect())
             .unwrap_or_default();
         Reads(
@@ -77,9 +77,9 @@ pub fn read_cases(driver: &Driver) -> Memo<Reads> {
                             return None;
                         }
                         let heads = doc.get_heads();
-                        let kept = prev.get(&id).filter(|r| r.heads == heads);
+                        let kept = before.get(&id).filter(|r| r.heads == heads);
                         Some(match kept {
-                            Some(r) => (*r).clone(),
+                            Some(r) => Read::clone(r),
                             None => Read {
                                 id,
                                 heads,
@@ -163,15 +163,51 @@ fn flags(case: &Case, now: i64, settings: &Settings) -> Vec<String> {
     out
 }
 
-/// The rows of every case read, at `now`, in the order to look at them.
-fn rows(reads: &Reads, now: i64, settings: &Settings) -> Vec<Row<DocumentId>> {
-    let mut rows: Vec<Row<DocumentId>> = reads
-        .0
-        .iter()
-        .map(|r| Row::of(r.id, &r.case, now, settings))
-        .collect();
+/// One case's row and line on "Due and overdue", for the heads it was read at and the
+/// time they were worked out for.
+struct DueCase {
+    heads: Vec<ChangeHash>,
+    now: i64,
+    row: Row<DocumentId>,
+    line: Line,
+}
+
+/// Every case's line, most urgent first. A case's clocks and line are worked out again only
+/// when its document or the time changed: while a new phone pulls its caseload the page
+/// re-renders about once a second as cases arrive, and working out every case each time
+/// would cost the caseload squared over the pull.
+fn due_lines(
+    cache: &mut HashMap<DocumentId, DueCase>,
+    reads: &Reads,
+    now: i64,
+    settings: &Settings,
+) -> Vec<Line> {
+    let mut fresh = HashMap::with_capacity(reads.0.len());
+    let mut rows = Vec::with_capacity(reads.0.len());
+    for read in &reads.0 {
+        let due = match cache.remove(&read.id) {
+            Some(c) if c.now == now && c.heads == read.heads => c,
+            _ => {
+                let row = Row::of(read.id, &read.case, now, settings);
+                let line = Line::of(&row, &read.case, now, settings);
+                DueCase {
+                    heads: read.heads.clone(),
+                    now,
+                    row,
+                    line,
+                }
+            }
+        };
+        rows.push(due.row.clone());
+        fresh.insert(read.id, due);
+    }
     due::order(&mut rows);
-    rows
+    let lines = rows
+        .iter()
+        .filter_map(|row| fresh.get(&row.key).map(|c| c.line.clone()))
+        .collect();
+    *cache = fresh;
+    lines
 }
 
 fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64, settings: &Settings) -> Vec<Line> {
@@ -202,9 +238,11 @@ pub fn DueList(driver: Driver) -> impl IntoView {
     let reads = read_cases(&driver);
     let now = crate::now::ticking();
     let settings = clock_settings(&driver);
+    let cache = Arc::new(Mutex::new(HashMap::new()));
     let shown = Memo::new(move |_| {
         let now = now.get();
-        reads.with(|r| lines(&rows(r, now, &settings), r, now, &settings))
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        reads.with(|r| due_lines(&mut cache, r, now, &settings))
     });
     let typed = RwSignal::new(String::new());
     // The cases that match what is typed; `None` while nothing is (every case shows).
