@@ -309,7 +309,7 @@ impl Store for PgStore {
                     .start()?;
                 let chunks = tx
                     .query(
-                        "SELECT kind, hash, data FROM store_chunks WHERE doc_id = $1",
+                        "SELECT kind, hash, data FROM store_chunks WHERE doc_id = $1 ORDER BY kind, hash",
                         &[&id],
                     )?
                     .into_iter()
@@ -317,7 +317,7 @@ impl Store for PgStore {
                     .collect::<Vec<(String, String, Vec<u8>)>>();
                 let states = tx
                     .query(
-                        "SELECT peer_storage_id, data FROM store_sync_states WHERE doc_id = $1",
+                        "SELECT peer_storage_id, data FROM store_sync_states WHERE doc_id = $1 ORDER BY peer_storage_id",
                         &[&id],
                     )?
                     .into_iter()
