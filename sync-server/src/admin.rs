@@ -395,7 +395,7 @@ pub fn run(
             | AdminCommand::Dataset { .. }
     );
     // Reading from a mistyped directory should say so, not create an empty database there.
-    if !writes && !path.exists() {
+    if !writes && settings.database_url.is_none() && !path.exists() {
         bail!(
             "there is no Fieldbook database at {}: check --data-dir (or --config)",
             path.display()
@@ -443,16 +443,21 @@ fn parse_month(s: &str) -> Result<fieldbook_case::dataset::Month, String> {
 /// print the dataset CSV. The store's reads are async: they run on a runtime of their own,
 /// on a thread of their own, whatever runtime the caller is in.
 fn dataset(settings: &Config, month: fieldbook_case::dataset::Month) -> anyhow::Result<()> {
-    use fieldbook_sync_server::storage::SqliteStore;
-    let store = SqliteStore::open_configured(settings).context("could not open the store")?;
     let csv = std::thread::scope(|s| {
         s.spawn(|| {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("could not start a runtime")?
-                .block_on(fieldbook_sync_server::dataset::csv(&store, month, now()))
-                .context("could not read the cases")
+                .block_on(async {
+                    // The server's store, SQLite or PostgreSQL as the settings say.
+                    let store = fieldbook_sync_server::storage::open(settings)
+                        .await
+                        .context("could not open the store")?;
+                    fieldbook_sync_server::dataset::csv(&store, month, now())
+                        .await
+                        .context("could not read the cases")
+                })
         })
         .join()
         .map_err(|_| anyhow::anyhow!("reading the cases failed"))?

@@ -30,7 +30,7 @@ use crate::access::CaseAccess;
 use crate::accounts::Directory;
 use crate::api::{Auth, AuthSettings, Principal};
 use crate::config::Config;
-use crate::storage::{SqliteStore, Store};
+use crate::storage::Store;
 use crate::sync_actor::{self, ActorHandle, ActorSettings, Command, Stats, ToConn};
 use crate::watch_access::Accounts;
 
@@ -147,8 +147,19 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             .cipher()
             .map_err(|e| anyhow::anyhow!("master key: {e}"))?,
     );
-    let store = SqliteStore::open_with_key(&path, master)
-        .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
+    // PostgreSQL when `database_url` is set (one pool, for the store and the directory),
+    // else the SQLite file in the data directory.
+    let pool = crate::storage::open_pool(config)
+        .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))?;
+    let store = crate::storage::open_with(config, master, pool.as_ref())
+        .await
+        .map_err(|e| match &pool {
+            Some(p) => anyhow::anyhow!("cannot open the store in the {}: {e}", p.url().describe()),
+            None => anyhow::anyhow!("cannot open the store at {}: {e}", path.display()),
+        })?;
+    if let Some(p) = &pool {
+        tracing::info!(database = %p.url().describe(), "documents are kept in PostgreSQL");
+    }
     let dir = Directory::open(&path)
         .map_err(|e| anyhow::anyhow!("cannot open the directory at {}: {e}", path.display()))?;
     let now = crate::api::now_ms();
@@ -178,9 +189,9 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 /// binary always uses [`start`]).
 #[doc(hidden)]
 pub async fn start_without_sign_in(config: &Config) -> anyhow::Result<RunningServer> {
-    let path = config.database_path();
-    let store = SqliteStore::open_configured(config)
-        .map_err(|e| anyhow::anyhow!("cannot open the store at {}: {e}", path.display()))?;
+    let store = crate::storage::open(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     start_with_store(config, store).await
 }
 

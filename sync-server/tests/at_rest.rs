@@ -593,3 +593,237 @@ async fn a_key_left_by_an_interrupted_deletion_is_removed_at_the_next_open() {
     assert_eq!(keys_of(kept), 1);
     assert_eq!(s.load(kept).await.unwrap().unwrap().chunks.len(), 1);
 }
+
+// PostgreSQL (`--database-url`): the same promises, looked at through what `SELECT` returns
+// from every table the store keeps (docs/AT-REST.md, "PostgreSQL").
+
+mod on_postgres {
+    use super::*;
+    use fieldbook_sync_server::pg::{PgPool, PgUrl};
+    use fieldbook_sync_server::storage::PgStore;
+
+    const TABLES: &[&str] = &[
+        "store_chunks",
+        "store_sync_states",
+        "store_doc_keys",
+        "store_meta",
+        "store_settings",
+    ];
+
+    async fn open(url: &str, master: &MasterKey) -> PgStore {
+        let pool = PgPool::open(&PgUrl::parse(url).unwrap(), 1).unwrap();
+        PgStore::open(
+            pool,
+            MasterKey::from_base64(&master.to_base64(), "test").unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Every value of every column of every row of the store's tables, as bytes (text as
+    /// its UTF-8), read by a connection of its own on a thread of its own.
+    fn all_values(url: &str) -> Vec<Vec<u8>> {
+        let url = url.to_owned();
+        std::thread::spawn(move || {
+            let mut c = PgUrl::parse(&url).unwrap().connect().unwrap();
+            let mut out = Vec::new();
+            for t in TABLES {
+                // Each row as its bytea/text columns, whatever the table's shape.
+                let rows = c
+                    .query(
+                        format!("SELECT convert_to(row_to_json(t)::text, 'UTF8') FROM {t} t")
+                            .as_str(),
+                        &[],
+                    )
+                    .unwrap();
+                for r in rows {
+                    out.push(r.get::<_, Vec<u8>>(0));
+                }
+                let raw = c.query(format!("SELECT * FROM {t}").as_str(), &[]).unwrap();
+                for r in raw {
+                    for (i, col) in r.columns().iter().enumerate() {
+                        if col.type_() == &postgres::types::Type::BYTEA {
+                            out.push(r.get::<_, Vec<u8>>(i));
+                        }
+                    }
+                }
+            }
+            out
+        })
+        .join()
+        .unwrap()
+    }
+
+    fn hits(values: &[Vec<u8>], needles: &[&[u8]]) -> Vec<String> {
+        let mut hits = Vec::new();
+        for v in values {
+            for n in needles {
+                if v.windows(n.len()).any(|w| w == *n) {
+                    hits.push(format!("{:?}", String::from_utf8_lossy(n)));
+                }
+            }
+        }
+        hits
+    }
+
+    #[tokio::test]
+    async fn nothing_of_a_case_is_readable_in_any_row() {
+        let url = support::pg::fresh_database();
+        let master = MasterKey::generate().unwrap();
+        let s = open(&url, &master).await;
+        let doc = DocumentId::random();
+        s.apply(vec![
+            chunk(doc, ChunkKind::Incremental, SECRETS[0].as_bytes()),
+            chunk(doc, ChunkKind::Incremental, SECRETS[1].as_bytes()),
+            sync_state(doc, "peer-1", SECRETS[3].as_bytes()),
+        ])
+        .await
+        .unwrap();
+        let snapshot = format!("{} / {}", SECRETS[0], SECRETS[2]);
+        s.apply(vec![StorageOp::Compact {
+            snapshot: ChunkKey::for_data(doc, ChunkKind::Snapshot, snapshot.as_bytes()),
+            data: snapshot.clone().into_bytes(),
+            replaces: vec![ChunkKey::for_data(
+                doc,
+                ChunkKind::Incremental,
+                SECRETS[0].as_bytes(),
+            )],
+        }])
+        .await
+        .unwrap();
+        let values = all_values(&url);
+        assert!(values.len() >= 6, "the rows were read: {}", values.len());
+        let needles: Vec<&[u8]> = SECRETS.iter().map(|s| s.as_bytes()).collect();
+        assert_eq!(hits(&values, &needles), Vec::<String>::new());
+        // …and yet the store reads it all back.
+        let got = s.load(doc).await.unwrap().unwrap();
+        let mut data: Vec<&[u8]> = got.chunks.iter().map(|(_, d)| d.as_slice()).collect();
+        data.sort();
+        let mut want = vec![SECRETS[1].as_bytes(), snapshot.as_bytes()];
+        want.sort();
+        assert_eq!(data, want);
+        assert_eq!(got.sync_states["peer-1"], SECRETS[3].as_bytes());
+    }
+
+    /// The sealed rows and the wrapped key of `doc`, as `SELECT` returns them.
+    fn sealed_of(url: &str, doc: DocumentId) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+        let (url, id) = (url.to_owned(), doc.to_string());
+        std::thread::spawn(move || {
+            let mut c = PgUrl::parse(&url).unwrap().connect().unwrap();
+            let mut rows: Vec<Vec<u8>> = c
+                .query("SELECT data FROM store_chunks WHERE doc_id = $1", &[&id])
+                .unwrap()
+                .into_iter()
+                .map(|r| r.get(0))
+                .collect();
+            rows.extend(
+                c.query(
+                    "SELECT data FROM store_sync_states WHERE doc_id = $1",
+                    &[&id],
+                )
+                .unwrap()
+                .into_iter()
+                .map(|r| r.get::<_, Vec<u8>>(0)),
+            );
+            let key = c
+                .query_opt("SELECT wrapped FROM store_doc_keys WHERE doc = $1", &[&id])
+                .unwrap()
+                .map(|r| r.get(0));
+            (rows, key)
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_deleted_document_leaves_no_row_no_sealed_byte_and_no_key() {
+        let url = support::pg::fresh_database();
+        let master = MasterKey::generate().unwrap();
+        let s = open(&url, &master).await;
+        let (gone, kept) = (DocumentId::random(), DocumentId::random());
+        s.apply(vec![
+            chunk(gone, ChunkKind::Incremental, SECRETS[0].as_bytes()),
+            sync_state(gone, "peer-1", SECRETS[3].as_bytes()),
+            chunk(kept, ChunkKind::Incremental, SECRETS[1].as_bytes()),
+        ])
+        .await
+        .unwrap();
+        let (sealed, key) = sealed_of(&url, gone);
+        assert_eq!(sealed.len(), 2);
+        let key = key.expect("the document has a key");
+        s.apply(vec![StorageOp::DeleteDocument { document: gone }])
+            .await
+            .unwrap();
+        assert_eq!(sealed_of(&url, gone), (vec![], None));
+        let mut wanted = sealed.clone();
+        wanted.push(key);
+        let windows: Vec<&[u8]> = wanted.iter().flat_map(|v| v.windows(WINDOW)).collect();
+        assert_eq!(hits(&all_values(&url), &windows), Vec::<String>::new());
+        assert!(s.load(gone).await.unwrap().is_none());
+        assert_eq!(
+            s.load(kept).await.unwrap().unwrap().chunks[0].1,
+            SECRETS[1].as_bytes()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_document_deleted_and_written_again_in_one_commit_keeps_a_working_key() {
+        let url = support::pg::fresh_database();
+        let master = MasterKey::generate().unwrap();
+        let s = open(&url, &master).await;
+        let doc = DocumentId::random();
+        s.apply(vec![chunk(doc, ChunkKind::Incremental, b"before")])
+            .await
+            .unwrap();
+        let (_, old_key) = sealed_of(&url, doc);
+        s.apply(vec![
+            StorageOp::DeleteDocument { document: doc },
+            chunk(doc, ChunkKind::Incremental, b"afresh"),
+        ])
+        .await
+        .unwrap();
+        let (_, new_key) = sealed_of(&url, doc);
+        assert!(new_key.is_some() && new_key != old_key, "a new key");
+        let got = open(&url, &master).await.load(doc).await.unwrap().unwrap();
+        assert_eq!(got.chunks.len(), 1);
+        assert_eq!(got.chunks[0].1, b"afresh");
+    }
+
+    #[tokio::test]
+    async fn a_row_whose_key_is_gone_or_that_was_changed_is_an_error_not_a_shorter_document() {
+        let url = support::pg::fresh_database();
+        let master = MasterKey::generate().unwrap();
+        let s = open(&url, &master).await;
+        let (tampered, keyless) = (DocumentId::random(), DocumentId::random());
+        s.apply(vec![
+            chunk(tampered, ChunkKind::Incremental, b"one"),
+            chunk(tampered, ChunkKind::Incremental, b"two"),
+            chunk(keyless, ChunkKind::Incremental, b"x"),
+        ])
+        .await
+        .unwrap();
+        let (t, k) = (tampered.to_string(), keyless.to_string());
+        s.pool()
+            .run_async(move |c| {
+                c.execute(
+                    "UPDATE store_chunks SET data = set_byte(data, 20, get_byte(data, 20) # 1)
+                     WHERE doc_id = $1 AND hash = (SELECT MIN(hash) FROM store_chunks WHERE doc_id = $1)",
+                    &[&t],
+                )?;
+                c.execute("DELETE FROM store_doc_keys WHERE doc = $1", &[&k])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let err = s.load(tampered).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::InvalidRecord(m) if m.contains("does not open")),
+            "{err:?}"
+        );
+        let err = s.load(keyless).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::InvalidRecord(m) if m.contains("no key")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! SIGKILL the real server binary while a client writes; after each restart every change
-//! the server had acknowledged must still be there.
+//! the server had acknowledged must still be there. The same story with the documents in
+//! SQLite and in PostgreSQL (`--database-url`, on the test command's throwaway cluster).
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -34,10 +35,15 @@ impl ServerProcess {
     }
 }
 
-async fn spawn_server(data_dir: &std::path::Path) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"))
+async fn spawn_server(data_dir: &std::path::Path, database_url: Option<&str>) -> ServerProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"));
+    command
         .args(["--listen", "127.0.0.1:0", "--demo", "--data-dir"])
-        .arg(data_dir)
+        .arg(data_dir);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command
         .env("FIELDBOOK_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -90,9 +96,19 @@ fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_writes_loses_no_acknowledged_change() {
+    kill_while_writing(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_writes_loses_no_acknowledged_change_on_postgres() {
+    kill_while_writing(Some(support::pg::fresh_database())).await;
+}
+
+async fn kill_while_writing(database_url: Option<String>) {
+    let database_url = database_url.as_deref();
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(Client::new(Some(StorageId::random())));
-    let mut server = spawn_server(dir.path()).await;
+    let mut server = spawn_server(dir.path(), database_url).await;
     writer.connect(&server.url().await).await.unwrap();
     let doc = writer
         .create(|tx| {
@@ -150,7 +166,7 @@ async fn sigkill_during_writes_loses_no_acknowledged_change() {
             .expect("writer noticed the kill")
             .unwrap();
 
-        server = spawn_server(dir.path()).await;
+        server = spawn_server(dir.path(), database_url).await;
         let checker = Client::new(None);
         checker.connect(&server.url().await).await.unwrap();
         let stored = notes(&checker.find(doc, T).await.unwrap());
@@ -165,4 +181,17 @@ async fn sigkill_during_writes_loses_no_acknowledged_change() {
     }
     assert!(acknowledged.lock().unwrap().len() >= 6 * 3);
     server.child.start_kill().unwrap();
+    if let Some(url) = database_url {
+        // The documents really were in PostgreSQL, not in a file in the data directory.
+        let url = url.to_owned();
+        let chunks: i64 = std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            c.query_one("SELECT COUNT(*) FROM store_chunks", &[])
+                .unwrap()
+                .get(0)
+        })
+        .join()
+        .unwrap();
+        assert!(chunks > 0, "no chunk in PostgreSQL");
+    }
 }
