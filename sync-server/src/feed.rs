@@ -228,3 +228,160 @@ mod tests {
         assert!(events.contains(&FeedEvent::Missed), "{events:?}");
     }
 }
+
+/// The PostgreSQL channel every node listens on.
+pub const PG_CHANNEL: &str = "fieldbook_changes";
+/// PostgreSQL refuses a notification payload of 8,000 bytes or more.
+const PG_PAYLOAD_MAX: usize = 7_900;
+/// How long the listener waits for a notification before checking its connection is alive
+/// (a database that went silent, rather than closed, must not leave a node deaf).
+const PG_LISTEN_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The payloads announcing `docs` as written by `node`: `"<node> <id> <id> …"`, split so each
+/// stays under PostgreSQL's limit. Sent with `pg_notify` inside the write's transaction
+/// (`PgStore::apply`), so they are delivered if and only if it commits.
+pub fn pg_payloads(node: &str, docs: &[DocumentId]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = node.to_owned();
+    for doc in docs {
+        let id = doc.to_string();
+        if cur.len() + 1 + id.len() > PG_PAYLOAD_MAX && cur.len() > node.len() {
+            out.push(std::mem::replace(&mut cur, node.to_owned()));
+        }
+        cur.push(' ');
+        cur.push_str(&id);
+    }
+    if cur.len() > node.len() {
+        out.push(cur);
+    }
+    out
+}
+
+/// What a payload says, if another node sent it: the documents it wrote. Ids that do not
+/// parse are skipped (anyone who can connect to the database can notify: the feed is a
+/// hint, and a reload is all it can cause).
+fn parse_pg_payload(me: &str, payload: &str) -> Option<Vec<DocumentId>> {
+    let mut parts = payload.split(' ');
+    let node = parts.next()?;
+    if node == me {
+        return None;
+    }
+    let docs: Vec<DocumentId> = parts.filter_map(|p| p.parse().ok()).collect();
+    (!docs.is_empty()).then_some(docs)
+}
+
+/// [`ChangeFeed`] over PostgreSQL `LISTEN/NOTIFY`. Announcing happens inside the store's
+/// transaction (`PgStore::notify_as`), so [`ChangeFeed::announce`] has nothing to do; the
+/// listener is a dedicated connection on a thread of its own, reconnecting with backoff, and
+/// reports [`FeedEvent::Missed`] after every reconnect (notifications sent meanwhile are lost).
+pub struct PgFeed {
+    node: String,
+    url: crate::pg::PgUrl,
+}
+
+impl PgFeed {
+    pub fn new(url: crate::pg::PgUrl) -> Self {
+        PgFeed {
+            node: StorageId::random().0,
+            url,
+        }
+    }
+}
+
+impl ChangeFeed for PgFeed {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn announce(&self, _docs: &[DocumentId]) -> Result<(), FeedError> {
+        Ok(())
+    }
+
+    fn subscribe(&self) -> mpsc::Receiver<FeedEvent> {
+        let (tx, out) = mpsc::channel(256);
+        let me = self.node.clone();
+        let url = self.url.clone();
+        let spawned = std::thread::Builder::new()
+            .name("fieldbook-pg-listen".into())
+            .spawn(move || pg_listen(&url, &me, &tx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the change feed listener; other nodes' changes reach this node's devices only when it next loads a document");
+        }
+        out
+    }
+}
+
+fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut backoff = std::time::Duration::from_millis(100);
+    let mut first = true;
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        let mut client = match url.connect().and_then(|mut c| {
+            c.batch_execute(&format!("LISTEN {PG_CHANNEL}"))?;
+            Ok(c)
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "change feed: cannot listen; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                continue;
+            }
+        };
+        backoff = std::time::Duration::from_millis(100);
+        if !first {
+            tracing::info!("change feed: listening again; every loaded document is reloaded");
+            if tx.blocking_send(FeedEvent::Missed).is_err() {
+                return;
+            }
+        }
+        first = false;
+        loop {
+            let mut fresh = Vec::new();
+            let mut broken = None;
+            let mut quiet = false;
+            {
+                let mut notes = client.notifications();
+                let mut it = notes.timeout_iter(PG_LISTEN_CHECK);
+                loop {
+                    match it.next() {
+                        Ok(Some(n)) => {
+                            if let Some(docs) = parse_pg_payload(me, n.payload()) {
+                                fresh.push(docs);
+                            }
+                            // Deliver what has arrived without waiting for the timeout.
+                            if it.size_hint().0 == 0 {
+                                break;
+                            }
+                        }
+                        Ok(None) => {
+                            quiet = true;
+                            break;
+                        }
+                        Err(e) => {
+                            broken = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            for docs in fresh {
+                if tx.blocking_send(FeedEvent::Changed(docs)).is_err() {
+                    return;
+                }
+            }
+            if tx.is_closed() {
+                return;
+            }
+            // Quiet for a while, or the iterator failed: make sure the connection answers.
+            let alive = broken.is_none() && (!quiet || client.simple_query("SELECT 1").is_ok());
+            if !alive {
+                tracing::warn!("change feed: the listening connection was lost; reconnecting");
+                break;
+            }
+        }
+    }
+}

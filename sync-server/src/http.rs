@@ -151,14 +151,21 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     // else the SQLite file in the data directory.
     let pool = crate::storage::open_pool(config)
         .map_err(|e| anyhow::anyhow!("cannot reach the database: {e}"))?;
-    let store = crate::storage::open_with(config, master, pool.as_ref())
+    let mut store = crate::storage::open_with(config, master, pool.as_ref())
         .await
         .map_err(|e| match &pool {
             Some(p) => anyhow::anyhow!("cannot open the store in the {}: {e}", p.url().describe()),
             None => anyhow::anyhow!("cannot open the store at {}: {e}", path.display()),
         })?;
+    // Nodes sharing PostgreSQL tell each other what they wrote (docs/SCALE-OUT.md).
+    let mut feed: Option<Arc<dyn crate::feed::ChangeFeed>> = None;
     if let Some(p) = &pool {
         tracing::info!(database = %p.url().describe(), "documents are kept in PostgreSQL");
+        let pg_feed = crate::feed::PgFeed::new(p.url().clone());
+        if let crate::storage::ServerStore::Postgres(pg) = &mut store {
+            pg.notify_as(crate::feed::ChangeFeed::node(&pg_feed));
+        }
+        feed = Some(Arc::new(pg_feed));
     }
     let dir = Directory::open(&path)
         .map_err(|e| anyhow::anyhow!("cannot open the directory at {}: {e}", path.display()))?;
@@ -180,7 +187,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         store,
         policy,
         Some((accounts, version, device_key_wrap)),
-        None,
+        feed,
     )
     .await
 }

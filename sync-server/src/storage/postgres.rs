@@ -45,6 +45,8 @@ pub struct PgStore {
     pool: PgPool,
     master: Arc<Sealer>,
     storage_id: StorageId,
+    /// This node's id in change notifications (`crate::feed`), once it has a feed.
+    notify_as: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -154,10 +156,17 @@ impl PgStore {
             pool,
             master,
             storage_id: StorageId(storage_id),
+            notify_as: None,
         })
     }
 
     /// The pool this store runs on (shared with the directory and the change feed).
+    /// Announce every commit's written documents on the change feed as `node`
+    /// (`crate::feed::PgFeed`), inside the commit's own transaction.
+    pub fn notify_as(&mut self, node: &str) {
+        self.notify_as = Some(node.into());
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -403,12 +412,40 @@ impl Store for PgStore {
             return Ok(());
         }
         let master = self.master.clone();
+        // Other nodes hear of content written here (not mere sync progress) from PostgreSQL
+        // itself, on commit: a node killed after committing has still told them.
+        let notes: Vec<String> = match &self.notify_as {
+            Some(node) => {
+                let docs: std::collections::BTreeSet<DocumentId> = ops
+                    .iter()
+                    .filter(|op| {
+                        !matches!(
+                            op,
+                            StorageOp::PutSyncState { .. } | StorageOp::ForgetSyncState { .. }
+                        )
+                    })
+                    .map(|op| *op.document())
+                    .collect();
+                crate::feed::pg_payloads(node, &docs.into_iter().collect::<Vec<_>>())
+            }
+            None => Vec::new(),
+        };
         self.pool
             .run_async(move |c| {
                 let mut attempt = 0;
                 loop {
                     let mut tx = c.transaction()?;
-                    let result = apply_ops(&mut tx, &master, &ops).and_then(|()| Ok(tx.commit()?));
+                    let result = apply_ops(&mut tx, &master, &ops)
+                        .and_then(|()| {
+                            for note in &notes {
+                                tx.execute(
+                                    "SELECT pg_notify($1, $2)",
+                                    &[&crate::feed::PG_CHANNEL, note],
+                                )?;
+                            }
+                            Ok(())
+                        })
+                        .and_then(|()| Ok(tx.commit()?));
                     match result {
                         // Rolled back whole by PostgreSQL (another node's transaction was in
                         // the way): nothing was committed, so running it again is safe.
