@@ -106,10 +106,7 @@ fn invalid(message: impl Into<String>) -> Fail {
 
 /// A unique constraint refused the insert (another node, or another request, was first):
 /// `what` `name` exists; any other failure as it is.
-fn exists_if_unique<'a>(
-    what: &'static str,
-    name: &'a str,
-) -> impl FnOnce(SqlError) -> Fail + 'a {
+fn exists_if_unique<'a>(what: &'static str, name: &'a str) -> impl FnOnce(SqlError) -> Fail + 'a {
     move |e| {
         if e.is_unique_violation() {
             Fail::Dir(DirectoryError::Exists {
@@ -230,7 +227,11 @@ impl Directory {
     /// Bumped by every write that can change what someone may do (users, teams, manages,
     /// devices, cases, grants, ended sessions). The server polls it to notice admin CLI changes.
     pub fn access_version(&self) -> Result<i64, DirectoryError> {
-        self.read(|tx| Ok(tx.query_one("SELECT version FROM access_version", &[])?.i64(0)?))
+        self.read(|tx| {
+            Ok(tx
+                .query_one("SELECT version FROM access_version", &[])?
+                .i64(0)?)
+        })
     }
 
     pub fn snapshot(&self) -> Result<Snapshot, DirectoryError> {
@@ -239,7 +240,10 @@ impl Directory {
                 users: query_users(tx, "", &[])?,
                 teams: query_teams(tx)?,
                 manages: tx
-                    .query("SELECT \"user\", team FROM manages ORDER BY \"user\", team", &[])?
+                    .query(
+                        "SELECT \"user\", team FROM manages ORDER BY \"user\", team",
+                        &[],
+                    )?
                     .iter()
                     .map(|r| Ok((UserId(r.text(0)?), TeamId(r.text(1)?))))
                     .collect::<Result<_, SqlError>>()?,
@@ -347,7 +351,9 @@ impl Directory {
     }
 
     pub fn user_by_username(&self, username: &str) -> Result<Option<User>, DirectoryError> {
-        self.read(|tx| Ok(query_users(tx, "WHERE lower(username) = lower($1)", vals![username])?.pop()))
+        self.read(|tx| {
+            Ok(query_users(tx, "WHERE lower(username) = lower($1)", vals![username])?.pop())
+        })
     }
 
     /// Every user, by username.
@@ -480,9 +486,13 @@ impl Directory {
                 .transpose()?;
             match hash {
                 None => Ok(None),
-                Some(hash) => Ok(query_users(tx, "WHERE lower(username) = lower($1)", vals![username])?
-                    .pop()
-                    .map(|u| (u, hash))),
+                Some(hash) => {
+                    Ok(
+                        query_users(tx, "WHERE lower(username) = lower($1)", vals![username])?
+                            .pop()
+                            .map(|u| (u, hash)),
+                    )
+                }
             }
         })?;
         // The verification runs whatever the account's state, so a disabled account takes as
@@ -1149,7 +1159,10 @@ impl Directory {
     /// Lift a restriction; false if the case was not restricted.
     pub fn unrestrict(&self, doc: &DocumentId) -> Result<bool, DirectoryError> {
         self.write(|tx| {
-            let n = tx.exec("DELETE FROM restrictions WHERE doc = $1", vals![doc.to_string()])?;
+            let n = tx.exec(
+                "DELETE FROM restrictions WHERE doc = $1",
+                vals![doc.to_string()],
+            )?;
             if n > 0 {
                 bump(tx)?;
             }
@@ -1168,14 +1181,15 @@ impl Directory {
                     "INSERT INTO audit (at, kind, \"user\", device, case_doc, address, detail)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     vals![
-                    e.at,
-                    e.kind.as_str(),
-                    e.user.as_ref().map(|u| &u.0),
-                    e.device.as_ref().map(|d| &d.0),
-                    e.case.map(|d| d.to_string()),
-                    e.address,
-                    e.detail
-                ])?;
+                        e.at,
+                        e.kind.as_str(),
+                        e.user.as_ref().map(|u| &u.0),
+                        e.device.as_ref().map(|d| &d.0),
+                        e.case.map(|d| d.to_string()),
+                        e.address,
+                        e.detail
+                    ],
+                )?;
             }
             Ok(())
         })
@@ -1593,8 +1607,8 @@ pub(crate) mod tests {
         }
 
         pub fn postgres() -> Fixture {
-            let url = crate::pg::PgUrl::parse(&crate::accounts::sql::testdb::fresh_database())
-                .unwrap();
+            let url =
+                crate::pg::PgUrl::parse(&crate::accounts::sql::testdb::fresh_database()).unwrap();
             let pool = PgPool::open(&url, 2).unwrap();
             Fixture {
                 d: Directory::open_postgres(&pool).unwrap(),
@@ -2299,7 +2313,10 @@ pub(crate) mod tests {
         assert_eq!(k1, k2, "stable per device");
         // Sealed at rest: the stored bytes are not the key, and another master key fails.
         let stored: Vec<u8> = d
-            .read(|c| Ok(c.query_one("SELECT sealed_key FROM device_keys", &[])?.bytes(0)?))
+            .read(|c| {
+                Ok(c.query_one("SELECT sealed_key FROM device_keys", &[])?
+                    .bytes(0)?)
+            })
             .unwrap();
         assert!(!stored.windows(32).any(|w| w == k1.bytes()));
         let other = crate::storage::MasterKey::generate().unwrap();
@@ -2350,14 +2367,24 @@ pub(crate) mod tests {
         let b = user(&one, "ben", Role::Practitioner, None);
         let phone = one.register_device(&a.id, "Phone", None, 0).unwrap();
         let (tok, s) = one.create_session(&a.id, &phone.id, 0, HOUR).unwrap();
-        assert_eq!(two.session(&tok, 1).unwrap(), Some(s.clone()), "valid on the other");
-        assert_eq!(two.verify_password("AYESHA", &pw("ayesha")).unwrap(), Some(a.clone()));
+        assert_eq!(
+            two.session(&tok, 1).unwrap(),
+            Some(s.clone()),
+            "valid on the other"
+        );
+        assert_eq!(
+            two.verify_password("AYESHA", &pw("ayesha")).unwrap(),
+            Some(a.clone())
+        );
 
         let doc = case(&one, &a);
         let v = two.access_version().unwrap();
         one.add_grant(&doc, &Grantee::User(b.id.clone()), Access::Read, None, 2)
             .unwrap();
-        assert!(two.access_version().unwrap() > v, "the other sees the change");
+        assert!(
+            two.access_version().unwrap() > v,
+            "the other sees the change"
+        );
         assert_eq!(two.grants(Some(&doc)).unwrap().len(), 1);
 
         two.revoke_device(&phone.id, 3).unwrap();

@@ -12,9 +12,9 @@ use fieldbook_sync::DocumentId;
 
 mod directory;
 mod migrations;
-mod sql;
 pub mod password;
 pub mod secret;
+mod sql;
 pub mod throttle;
 
 pub use directory::checkins::{CheckOut, Checkin, NewCheckin, MAX_CHECKIN_TEXT_CHARS};

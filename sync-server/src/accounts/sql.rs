@@ -38,13 +38,15 @@ impl SqlError {
     /// A UNIQUE or PRIMARY KEY constraint refused the row.
     pub fn is_unique_violation(&self) -> bool {
         match self {
-            SqlError::Lite(e) => matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::ConstraintViolation)
-            ) && {
-                let s = e.to_string();
-                s.contains("UNIQUE") || s.contains("PRIMARY KEY")
-            },
+            SqlError::Lite(e) => {
+                matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::ConstraintViolation)
+                ) && {
+                    let s = e.to_string();
+                    s.contains("UNIQUE") || s.contains("PRIMARY KEY")
+                }
+            }
             SqlError::Pg(e) => e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
             SqlError::Conversion(_) => false,
         }
@@ -336,7 +338,9 @@ impl Tx<'_> {
                 let mut stmt = tx.prepare_cached(&sqlite_sql(sql))?;
                 let n = stmt.column_count();
                 let rows = stmt
-                    .query_map(rusqlite::params_from_iter(params.iter()), |r| lite_row(r, n))?
+                    .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                        lite_row(r, n)
+                    })?
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(rows)
             }

@@ -5,8 +5,8 @@
 //! (bound to the check-in's id and to which field they are) and exist in plain text only in
 //! memory, in the answer to the worker and their managers. They are never logged and never
 //! in the audit log: its rows say only that a check-in, check-out or alert happened.
-use fieldbook_sync::DocumentId;
 use crate::accounts::sql::{vals, Row, SqlError, Tx, Val};
+use fieldbook_sync::DocumentId;
 
 use super::*;
 use crate::storage::keys::Sealer;
