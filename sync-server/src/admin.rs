@@ -395,7 +395,7 @@ pub fn run(
             | AdminCommand::Dataset { .. }
     );
     // Reading from a mistyped directory should say so, not create an empty database there.
-    if !writes && !path.exists() {
+    if !writes && settings.database_url.is_none() && !path.exists() {
         bail!(
             "there is no Fieldbook database at {}: check --data-dir (or --config)",
             path.display()
@@ -404,7 +404,8 @@ pub fn run(
     if let AdminCommand::Dataset { month } = args.command {
         return dataset(&settings, month);
     }
-    let dir = Directory::open(&path)?;
+    let pool = fieldbook_sync_server::pg::pool_for(&settings)?;
+    let dir = fieldbook_sync_server::accounts::open(&settings, pool.as_ref())?;
     let console = Console {
         dir,
         retention_days: settings.retention_days,
