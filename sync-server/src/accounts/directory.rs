@@ -83,7 +83,11 @@ fn database_error(e: &SqlError, path: &str) -> DirectoryError {
             }
             _ => e.to_string(),
         },
-        // A database error's text is the server's message (no parameter values).
+        // The server's message (never parameter values): "db error" alone says nothing.
+        SqlError::Pg(crate::pg::PgError::Db(e)) => match e.as_db_error() {
+            Some(db) => format!("PostgreSQL: {}", db.message()),
+            None => e.to_string(),
+        },
         SqlError::Pg(e) => e.to_string(),
         SqlError::Conversion(m) => format!("unexpected contents: {m}"),
     };

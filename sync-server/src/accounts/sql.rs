@@ -362,12 +362,6 @@ impl Tx<'_> {
         self.query_opt(sql, params)?
             .ok_or_else(|| SqlError::Conversion("a query returned no row".into()))
     }
-
-    /// Whether this is PostgreSQL (for the few statements that are not the same on both).
-    #[cfg(test)]
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Pg(_))
-    }
 }
 
 /// Where the directory lives.

@@ -385,7 +385,7 @@ impl Directory {
             query(
                 tx,
                 "WHERE (c.checked_out_at IS NULL AND c.expected_back <= $1)
-                    OR ($2 IS NOT NULL AND c.checked_out_at > c.expected_back
+                    OR (CAST($2 AS BIGINT) IS NOT NULL AND c.checked_out_at > c.expected_back
                         AND c.checked_out_at >= $2)",
                 vals![now, late_since],
                 wrap,
