@@ -404,7 +404,8 @@ pub fn run(
     if let AdminCommand::Dataset { month } = args.command {
         return dataset(&settings, month);
     }
-    let dir = Directory::open(&path)?;
+    let pool = fieldbook_sync_server::pg::pool_for(&settings)?;
+    let dir = fieldbook_sync_server::accounts::open(&settings, pool.as_ref())?;
     let console = Console {
         dir,
         retention_days: settings.retention_days,

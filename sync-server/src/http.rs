@@ -27,7 +27,6 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::access::CaseAccess;
-use crate::accounts::Directory;
 use crate::api::{Auth, AuthSettings, Principal};
 use crate::config::Config;
 use crate::storage::Store;
@@ -167,8 +166,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         }
         feed = Some(Arc::new(pg_feed));
     }
-    let dir = Directory::open(&path)
-        .map_err(|e| anyhow::anyhow!("cannot open the directory at {}: {e}", path.display()))?;
+    // Blocking (migrations): on a blocking thread, not this async task's worker.
+    let dir = {
+        let (config, pool) = (config.clone(), pool.clone());
+        tokio::task::spawn_blocking(move || crate::accounts::open(&config, pool.as_ref()))
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the directory stopped: {e}"))?
+            .map_err(|e| anyhow::anyhow!("cannot open the directory: {e}"))?
+    };
     let now = crate::api::now_ms();
     crate::caseload::adopt_unregistered(&store, &dir, now)
         .await

@@ -251,3 +251,16 @@ pub fn migrate(client: &mut Client, scope: &str, steps: &[&str]) -> Result<i32, 
     tx.commit()?;
     Ok(known)
 }
+
+/// The process's one pool for `config.database_url` (`None` without one: the embedded
+/// SQLite file). Connects on a pool thread, so it is safe to call from async start-up code;
+/// call it once and hand the pool to the directory and the store.
+pub fn pool_for(config: &crate::config::Config) -> Result<Option<PgPool>, PgError> {
+    let Some(url) = &config.database_url else {
+        return Ok(None);
+    };
+    let url = PgUrl::parse(&url.0)?;
+    PgPool::open(&url, config.database_pool_size)
+        .map(Some)
+        .map_err(|e| PgError::Connect(format!("{}: {e}", url.describe())))
+}

@@ -3,16 +3,15 @@
 //! Every method is one transaction; writes take the write lock up front (`BEGIN IMMEDIATE`)
 //! so a server and an admin command writing at once wait for each other (5 s) instead of
 //! failing on a stale read. Argon2id work is done outside the lock.
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use fieldbook_sync::DocumentId;
-use rusqlite::types::Type;
-use rusqlite::{
-    params, Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior,
-};
+use rusqlite::{Connection, ErrorCode};
 
 use super::migrations::{self, MigrateError};
+use super::sql::{vals, Db, Mode, Row, SqlError, Tx, Val};
+use crate::pg::PgPool;
 
 pub mod checkins;
 use super::*;
@@ -36,11 +35,14 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Longest username or team id, in characters.
 pub const MAX_ID_CHARS: usize = 64;
 
-/// A handle on the directory tables. Cheap to clone; every method is one transaction.
+/// A handle on the directory tables, on SQLite or PostgreSQL. Cheap to clone; every method
+/// is one transaction.
 #[derive(Clone)]
 pub struct Directory {
-    conn: Arc<Mutex<Connection>>,
-    path: Arc<PathBuf>,
+    db: Db,
+    /// Where it is, for messages (a file path, or the database's host and name — never a
+    /// password).
+    place: Arc<String>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -49,14 +51,14 @@ impl std::fmt::Debug for Directory {
     }
 }
 
-/// Inside the directory: a SQLite failure (given its path at the boundary) or a plain one.
+/// Inside the directory: a database failure (given its place at the boundary) or a plain one.
 enum Fail {
-    Sql(rusqlite::Error),
+    Sql(SqlError),
     Dir(DirectoryError),
 }
 
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<SqlError> for Fail {
+    fn from(e: SqlError) -> Self {
         Fail::Sql(e)
     }
 }
@@ -69,16 +71,25 @@ impl From<DirectoryError> for Fail {
 
 type R<T> = Result<T, Fail>;
 
-fn database_error(e: &rusqlite::Error, path: &str) -> DirectoryError {
-    let message = match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            "the database stayed locked by another process for 5 s: try again".to_owned()
-        }
-        Some(ErrorCode::DiskFull) => "the disk is full".to_owned(),
-        Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
-            "the file is not a Fieldbook database or is damaged".to_owned()
-        }
-        _ => e.to_string(),
+fn database_error(e: &SqlError, path: &str) -> DirectoryError {
+    let message = match e {
+        SqlError::Lite(e) => match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                "the database stayed locked by another process for 5 s: try again".to_owned()
+            }
+            Some(ErrorCode::DiskFull) => "the disk is full".to_owned(),
+            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
+                "the file is not a Fieldbook database or is damaged".to_owned()
+            }
+            _ => e.to_string(),
+        },
+        // The server's message (never parameter values): "db error" alone says nothing.
+        SqlError::Pg(crate::pg::PgError::Db(e)) => match e.as_db_error() {
+            Some(db) => format!("PostgreSQL: {}", db.message()),
+            None => e.to_string(),
+        },
+        SqlError::Pg(e) => e.to_string(),
+        SqlError::Conversion(m) => format!("unexpected contents: {m}"),
     };
     DirectoryError::Database {
         path: path.to_owned(),
@@ -97,11 +108,26 @@ fn invalid(message: impl Into<String>) -> Fail {
     Fail::Dir(DirectoryError::Invalid(message.into()))
 }
 
+/// A unique constraint refused the insert (another node, or another request, was first):
+/// `what` `name` exists; any other failure as it is.
+fn exists_if_unique<'a>(what: &'static str, name: &'a str) -> impl FnOnce(SqlError) -> Fail + 'a {
+    move |e| {
+        if e.is_unique_violation() {
+            Fail::Dir(DirectoryError::Exists {
+                what,
+                name: name.to_owned(),
+            })
+        } else {
+            Fail::Sql(e)
+        }
+    }
+}
+
 impl Directory {
     /// Open (and migrate) the directory in the SQLite file at `path` (the server's store).
     pub fn open(path: &Path) -> Result<Self, DirectoryError> {
         let shown = path.display().to_string();
-        let db = |e: rusqlite::Error| database_error(&e, &shown);
+        let db = |e: rusqlite::Error| database_error(&SqlError::Lite(e), &shown);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DirectoryError::Database {
                 path: dir.display().to_string(),
@@ -137,62 +163,94 @@ impl Directory {
             },
         })?;
         Ok(Directory {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Arc::new(path.to_path_buf()),
+            db: Db::Lite(Arc::new(Mutex::new(conn))),
+            place: Arc::new(path.display().to_string()),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a half transaction: SQLite rolls back.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Open (and migrate, `migrations::postgres`) the directory in the PostgreSQL database
+    /// `pool` reaches. Several server nodes may open the same database: they then agree on
+    /// users, sessions, devices and grants, because those live only there. Blocks: call it
+    /// from start-up code or `spawn_blocking`, like every other method.
+    pub fn open_postgres(pool: &PgPool) -> Result<Self, DirectoryError> {
+        let place = pool.url().describe();
+        let known = migrations::postgres::STEPS.len() as i64;
+        pool.run(|client| crate::pg::migrate(client, "directory", migrations::postgres::STEPS))
+            .map_err(|e| {
+                let text = e.to_string();
+                if text.contains("newer than this server knows") {
+                    DirectoryError::NewerSchema {
+                        found: known + 1,
+                        known,
+                    }
+                } else {
+                    database_error(&SqlError::Pg(e), &place)
+                }
+            })?;
+        Ok(Directory {
+            db: Db::Pg(pool.clone()),
+            place: Arc::new(place),
+        })
+    }
+
+    /// Whether this directory is on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Pg(_))
     }
 
     fn finish<T>(&self, r: R<T>) -> Result<T, DirectoryError> {
         r.map_err(|f| match f {
-            Fail::Sql(e) => database_error(&e, &self.path.display().to_string()),
+            Fail::Sql(e) if e.is_unique_violation() => DirectoryError::Exists {
+                what: "entry",
+                name: String::new(),
+            },
+            Fail::Sql(e) => database_error(&e, &self.place),
             Fail::Dir(e) => e,
         })
     }
 
-    /// Run `f` in a write transaction (committed when it returns `Ok`).
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> Result<T, DirectoryError> {
-        let mut conn = self.lock();
-        let r = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })();
+    /// Run `f` in a write transaction (committed when it returns `Ok`); writes from every
+    /// process (and on PostgreSQL every node) are serialised.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> R<T> + Send,
+    ) -> Result<T, DirectoryError> {
+        let r = self.db.transaction(Mode::Write, f);
         self.finish(r)
     }
 
-    /// Run `f` in a read transaction: one consistent view of the file.
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> R<T>) -> Result<T, DirectoryError> {
-        let mut conn = self.lock();
-        let r = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })();
+    /// Run `f` in a read transaction: one consistent view.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> R<T> + Send,
+    ) -> Result<T, DirectoryError> {
+        let r = self.db.transaction(Mode::Read, f);
         self.finish(r)
     }
 
     /// Bumped by every write that can change what someone may do (users, teams, manages,
     /// devices, cases, grants, ended sessions). The server polls it to notice admin CLI changes.
     pub fn access_version(&self) -> Result<i64, DirectoryError> {
-        self.read(|tx| Ok(tx.query_row("SELECT version FROM access_version", [], |r| r.get(0))?))
+        self.read(|tx| {
+            Ok(tx
+                .query_one("SELECT version FROM access_version", &[])?
+                .i64(0)?)
+        })
     }
 
     pub fn snapshot(&self) -> Result<Snapshot, DirectoryError> {
         self.read(|tx| {
             Ok(Snapshot {
-                users: query_users(tx, "", [])?,
+                users: query_users(tx, "", &[])?,
                 teams: query_teams(tx)?,
                 manages: tx
-                    .prepare("SELECT user, team FROM manages ORDER BY user, team")?
-                    .query_map([], |r| Ok((UserId(r.get(0)?), TeamId(r.get(1)?))))?
-                    .collect::<Result<_, _>>()?,
+                    .query(
+                        "SELECT \"user\", team FROM manages ORDER BY \"user\", team",
+                        &[],
+                    )?
+                    .iter()
+                    .map(|r| Ok((UserId(r.text(0)?), TeamId(r.text(1)?))))
+                    .collect::<Result<_, SqlError>>()?,
                 devices: query_devices(tx, None)?,
                 cases: query_cases(tx, None)?,
                 grants: query_grants(tx, None)?,
@@ -214,10 +272,11 @@ impl Directory {
                     name: team.id.0.clone(),
                 }));
             }
-            tx.execute(
-                "INSERT INTO teams (id, name, agency) VALUES (?1, ?2, ?3)",
-                params![team.id.0, name, agency],
-            )?;
+            tx.exec(
+                "INSERT INTO teams (id, name, agency) VALUES ($1, $2, $3)",
+                vals![team.id.0, name, agency],
+            )
+            .map_err(exists_if_unique("team", &team.id.0))?;
             bump(tx)
         })
     }
@@ -269,11 +328,11 @@ impl Directory {
                 active: true,
                 caseload: DocumentId::random(),
             };
-            tx.execute(
+            tx.exec(
                 "INSERT INTO users (id, username, display_name, role, agency, team, active,
                                         password_hash, caseload, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9)",
-                params![
+                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)",
+                vals![
                     user.id.0,
                     user.username,
                     user.display_name,
@@ -284,27 +343,30 @@ impl Directory {
                     user.caseload.to_string(),
                     now
                 ],
-            )?;
+            )
+            .map_err(exists_if_unique("user", &username))?;
             bump(tx)?;
             Ok(user)
         })
     }
 
     pub fn user(&self, id: &UserId) -> Result<Option<User>, DirectoryError> {
-        self.read(|tx| Ok(query_users(tx, "WHERE id = ?1", [&id.0])?.pop()))
+        self.read(|tx| Ok(query_users(tx, "WHERE id = $1", vals![id.0])?.pop()))
     }
 
     pub fn user_by_username(&self, username: &str) -> Result<Option<User>, DirectoryError> {
-        self.read(|tx| Ok(query_users(tx, "WHERE username = ?1", [username])?.pop()))
+        self.read(|tx| {
+            Ok(query_users(tx, "WHERE lower(username) = lower($1)", vals![username])?.pop())
+        })
     }
 
     /// Every user, by username.
     pub fn users(&self) -> Result<Vec<User>, DirectoryError> {
-        self.read(|tx| query_users(tx, "", []))
+        self.read(|tx| query_users(tx, "", &[]))
     }
 
     pub fn set_active(&self, user: &UserId, active: bool) -> Result<(), DirectoryError> {
-        self.update_user(user, "active = ?2", active)
+        self.update_user(user, "active = $2", active)
     }
 
     pub fn set_password(&self, user: &UserId, password: Password) -> Result<(), DirectoryError> {
@@ -318,9 +380,9 @@ impl Directory {
         let hash = password::hash(&password);
         // Not access-affecting: sessions already open stay open (`expire_sessions` ends them).
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                params![user.0, hash],
+            let n = tx.exec(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                vals![user.0, hash],
             )?;
             if n == 0 {
                 return Err(not_found("user", &user.0));
@@ -336,9 +398,9 @@ impl Directory {
                     return Err(not_found("team", &t.0));
                 }
             }
-            let n = tx.execute(
-                "UPDATE users SET team = ?2 WHERE id = ?1",
-                params![user.0, team.map(|t| &t.0)],
+            let n = tx.exec(
+                "UPDATE users SET team = $2 WHERE id = $1",
+                vals![user.0, team.map(|t| &t.0)],
             )?;
             if n == 0 {
                 return Err(not_found("user", &user.0));
@@ -351,15 +413,15 @@ impl Directory {
     /// managing is part of the role, and a stale row would quietly keep the access.
     pub fn set_role(&self, user: &UserId, role: Role) -> Result<(), DirectoryError> {
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE users SET role = ?2 WHERE id = ?1",
-                params![user.0, role.as_str()],
+            let n = tx.exec(
+                "UPDATE users SET role = $2 WHERE id = $1",
+                vals![user.0, role.as_str()],
             )?;
             if n == 0 {
                 return Err(not_found("user", &user.0));
             }
             if role != Role::Manager {
-                tx.execute("DELETE FROM manages WHERE user = ?1", [&user.0])?;
+                tx.exec("DELETE FROM manages WHERE \"user\" = $1", vals![user.0])?;
             }
             bump(tx)
         })
@@ -369,10 +431,9 @@ impl Directory {
     pub fn manage(&self, manager: &UserId, team: &TeamId, on: bool) -> Result<(), DirectoryError> {
         self.write(|tx| {
             let role: Option<String> = tx
-                .query_row("SELECT role FROM users WHERE id = ?1", [&manager.0], |r| {
-                    r.get(0)
-                })
-                .optional()?;
+                .query_opt("SELECT role FROM users WHERE id = $1", vals![manager.0])?
+                .map(|r| r.text(0))
+                .transpose()?;
             let Some(role) = role else {
                 return Err(not_found("user", &manager.0));
             };
@@ -385,14 +446,14 @@ impl Directory {
                         "only a manager can manage a team, and this user is a {role}: set their role to manager first"
                     )));
                 }
-                tx.execute(
-                    "INSERT INTO manages (user, team) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                    [&manager.0, &team.0],
+                tx.exec(
+                    "INSERT INTO manages (\"user\", team) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    vals![manager.0, team.0],
                 )?;
             } else {
-                tx.execute(
-                    "DELETE FROM manages WHERE user = ?1 AND team = ?2",
-                    [&manager.0, &team.0],
+                tx.exec(
+                    "DELETE FROM manages WHERE \"user\" = $1 AND team = $2",
+                    vals![manager.0, team.0],
                 )?;
             }
             bump(tx)
@@ -401,9 +462,9 @@ impl Directory {
 
     fn update_user(&self, user: &UserId, set: &str, value: bool) -> Result<(), DirectoryError> {
         self.write(|tx| {
-            let n = tx.execute(
-                &format!("UPDATE users SET {set} WHERE id = ?1"),
-                params![user.0, value],
+            let n = tx.exec(
+                &format!("UPDATE users SET {set} WHERE id = $1"),
+                vals![user.0, value],
             )?;
             if n == 0 {
                 return Err(not_found("user", &user.0));
@@ -421,17 +482,21 @@ impl Directory {
     ) -> Result<Option<User>, DirectoryError> {
         let found = self.read(|tx| {
             let hash: Option<String> = tx
-                .query_row(
-                    "SELECT password_hash FROM users WHERE username = ?1",
-                    [username],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                .query_opt(
+                    "SELECT password_hash FROM users WHERE lower(username) = lower($1)",
+                    vals![username],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
             match hash {
                 None => Ok(None),
-                Some(hash) => Ok(query_users(tx, "WHERE username = ?1", [username])?
-                    .pop()
-                    .map(|u| (u, hash))),
+                Some(hash) => {
+                    Ok(
+                        query_users(tx, "WHERE lower(username) = lower($1)", vals![username])?
+                            .pop()
+                            .map(|u| (u, hash)),
+                    )
+                }
             }
         })?;
         // The verification runs whatever the account's state, so a disabled account takes as
@@ -462,14 +527,14 @@ impl Directory {
     ) -> Result<Device, DirectoryError> {
         let name = tidy_device_name(name);
         self.write(|tx| {
-            if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &user.0)? {
+            if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &user.0)? {
                 return Err(not_found("user", &user.0));
             }
             if let Some(id) = existing {
-                let n = tx.execute(
-                    "UPDATE devices SET name = ?3, last_seen = ?4
-                     WHERE id = ?1 AND user = ?2 AND revoked_at IS NULL",
-                    params![id.0, user.0, name, now],
+                let n = tx.exec(
+                    "UPDATE devices SET name = $3, last_seen = $4
+                     WHERE id = $1 AND \"user\" = $2 AND revoked_at IS NULL",
+                    vals![id.0, user.0, name, now],
                 )?;
                 if n == 1 {
                     return Ok(query_devices(tx, Some(("id", &id.0)))?
@@ -485,9 +550,9 @@ impl Directory {
                 last_seen: Some(now),
                 revoked_at: None,
             };
-            tx.execute(
-                "INSERT INTO devices (id, user, name, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![device.id.0, device.user.0, device.name, now],
+            tx.exec(
+                "INSERT INTO devices (id, \"user\", name, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
+                vals![device.id.0, device.user.0, device.name, now],
             )?;
             bump(tx)?;
             Ok(device)
@@ -496,7 +561,7 @@ impl Directory {
 
     /// Every device (of `user`, if given), oldest first.
     pub fn devices(&self, user: Option<&UserId>) -> Result<Vec<Device>, DirectoryError> {
-        self.read(|tx| query_devices(tx, user.map(|u| ("user", u.0.as_str()))))
+        self.read(|tx| query_devices(tx, user.map(|u| ("\"user\"", u.0.as_str()))))
     }
 
     pub fn device(&self, id: &DeviceId) -> Result<Option<Device>, DirectoryError> {
@@ -505,9 +570,9 @@ impl Directory {
 
     pub fn touch_device(&self, device: &DeviceId, now: Millis) -> Result<(), DirectoryError> {
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
-                params![device.0, now],
+            let n = tx.exec(
+                "UPDATE devices SET last_seen = $2 WHERE id = $1",
+                vals![device.0, now],
             )?;
             if n == 0 {
                 return Err(not_found("device", &device.0));
@@ -520,17 +585,17 @@ impl Directory {
     /// device keeps the first revocation time.
     pub fn revoke_device(&self, device: &DeviceId, now: Millis) -> Result<(), DirectoryError> {
         self.write(|tx| {
-            if !exists(tx, "SELECT 1 FROM devices WHERE id = ?1", &device.0)? {
+            if !exists(tx, "SELECT 1 FROM devices WHERE id = $1", &device.0)? {
                 return Err(not_found("device", &device.0));
             }
-            tx.execute(
-                "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                params![device.0, now],
+            tx.exec(
+                "UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                vals![device.0, now],
             )?;
             // Its sessions are kept (they never validate again: `session` checks the device)
             // so the device can be told it was revoked (`session_revoked`) and wipe itself.
-            tx.execute("DELETE FROM tickets WHERE device = ?1", [&device.0])?;
-            tx.execute("DELETE FROM device_keys WHERE device = ?1", [&device.0])?;
+            tx.exec("DELETE FROM tickets WHERE device = $1", vals![device.0])?;
+            tx.exec("DELETE FROM device_keys WHERE device = $1", vals![device.0])?;
             bump(tx)
         })
     }
@@ -539,12 +604,13 @@ impl Directory {
     pub fn session_revoked(&self, token: &SessionToken) -> Result<bool, DirectoryError> {
         let hash = token.hash_hex();
         self.read(|tx| {
-            Ok(tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM sessions s JOIN devices d ON d.id = s.device
-                 WHERE s.token_hash = ?1 AND d.revoked_at IS NOT NULL)",
-                [&hash],
-                |r| r.get(0),
-            )?)
+            Ok(tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM sessions s JOIN devices d ON d.id = s.device
+                     WHERE s.token_hash = $1 AND d.revoked_at IS NOT NULL)",
+                    vals![hash],
+                )?
+                .bool(0)?)
         })
     }
 
@@ -561,21 +627,22 @@ impl Directory {
     ) -> Result<Option<DeviceKey>, DirectoryError> {
         let aad = crate::storage::keys::aad(&[device.0.as_bytes(), b"device-key"]);
         self.write(|tx| {
-            let ok: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND user = ?2 AND revoked_at IS NULL)",
-                [&device.0, &user.0],
-                |r| r.get(0),
-            )?;
+            let ok = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND \"user\" = $2 AND revoked_at IS NULL)",
+                    vals![device.0, user.0],
+                )?
+                .bool(0)?;
             if !ok {
                 return Ok(None);
             }
             let found: Option<Vec<u8>> = tx
-                .query_row(
-                    "SELECT sealed_key FROM device_keys WHERE device = ?1",
-                    [&device.0],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                .query_opt(
+                    "SELECT sealed_key FROM device_keys WHERE device = $1",
+                    vals![device.0],
+                )?
+                .map(|r| r.bytes(0))
+                .transpose()?;
             if let Some(sealed) = found {
                 let raw = zeroize::Zeroizing::new(
                     wrap.open(&aad, &sealed)
@@ -590,9 +657,9 @@ impl Directory {
             let sealed = wrap
                 .seal(&aad, &key.0[..])
                 .map_err(|_| invalid("the device key could not be sealed"))?;
-            tx.execute(
-                "INSERT INTO device_keys (device, sealed_key, created_at) VALUES (?1, ?2, ?3)",
-                params![device.0, sealed, now],
+            tx.exec(
+                "INSERT INTO device_keys (device, sealed_key, created_at) VALUES ($1, $2, $3)",
+                vals![device.0, sealed, now],
             )?;
             Ok(Some(key))
         })
@@ -618,14 +685,15 @@ impl Directory {
             expires_at: now.saturating_add(ttl_ms),
         };
         self.write(|tx| {
-            if !exists(tx, "SELECT 1 FROM users WHERE id = ?1 AND active = 1", &user.0)? {
+            if !exists(tx, "SELECT 1 FROM users WHERE id = $1 AND active = 1", &user.0)? {
                 return Err(invalid(format!("user {} is not known or is disabled", user.0)));
             }
-            let ok: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND user = ?2 AND revoked_at IS NULL)",
-                [&device.0, &user.0],
-                |r| r.get(0),
-            )?;
+            let ok = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM devices WHERE id = $1 AND \"user\" = $2 AND revoked_at IS NULL)",
+                    vals![device.0, user.0],
+                )?
+                .bool(0)?;
             if !ok {
                 return Err(invalid(format!(
                     "device {} is not this user's or is revoked",
@@ -634,15 +702,15 @@ impl Directory {
             }
             // Expired sessions are no use to anyone: clear them as new ones are made (but
             // not a revoked device's: it is told so whenever it shows its cookie).
-            tx.execute(
-                "DELETE FROM sessions WHERE expires_at <= ?1
+            tx.exec(
+                "DELETE FROM sessions WHERE expires_at <= $1
                  AND device NOT IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)",
-                [now],
+                vals![now],
             )?;
-            tx.execute(
-                "INSERT INTO sessions (token_hash, user, device, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![token.hash_hex(), user.0, device.0, now, session.expires_at],
+            tx.exec(
+                "INSERT INTO sessions (token_hash, \"user\", device, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                vals![token.hash_hex(), user.0, device.0, now, session.expires_at],
             )?;
             Ok(())
         })?;
@@ -661,16 +729,16 @@ impl Directory {
         let hash = token.hash_hex();
         self.read(|tx| {
             Ok(tx
-                .query_row(
-                    "SELECT s.user, s.device, s.expires_at FROM sessions s
-                     JOIN devices d ON d.id = s.device AND d.user = s.user
-                     JOIN users u ON u.id = s.user
-                     WHERE s.token_hash = ?1 AND s.expires_at > ?2
+                .query_opt(
+                    "SELECT s.\"user\", s.device, s.expires_at FROM sessions s
+                     JOIN devices d ON d.id = s.device AND d.\"user\" = s.\"user\"
+                     JOIN users u ON u.id = s.\"user\"
+                     WHERE s.token_hash = $1 AND s.expires_at > $2
                        AND d.revoked_at IS NULL AND u.active = 1",
-                    params![hash, now],
-                    session_row,
-                )
-                .optional()?)
+                    vals![hash, now],
+                )?
+                .map(|r| session_row(&r))
+                .transpose()?)
         })
     }
 
@@ -679,14 +747,14 @@ impl Directory {
         let hash = token.hash_hex();
         self.write(|tx| {
             let device: Option<String> = tx
-                .query_row(
-                    "DELETE FROM sessions WHERE token_hash = ?1 RETURNING device",
-                    [&hash],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                .query_opt(
+                    "DELETE FROM sessions WHERE token_hash = $1 RETURNING device",
+                    vals![hash],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
             if let Some(device) = device {
-                tx.execute("DELETE FROM tickets WHERE device = ?1", [&device])?;
+                tx.exec("DELETE FROM tickets WHERE device = $1", vals![device])?;
                 bump(tx)?;
             }
             Ok(())
@@ -696,15 +764,15 @@ impl Directory {
     /// End every session of `user` (they must sign in again; devices are kept). Returns how many.
     pub fn expire_sessions(&self, user: &UserId) -> Result<usize, DirectoryError> {
         self.write(|tx| {
-            if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &user.0)? {
+            if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &user.0)? {
                 return Err(not_found("user", &user.0));
             }
-            let n = tx.execute(
-                "DELETE FROM sessions WHERE user = ?1
+            let n = tx.exec(
+                "DELETE FROM sessions WHERE \"user\" = $1
                  AND device NOT IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)",
-                [&user.0],
+                vals![user.0],
             )?;
-            tx.execute("DELETE FROM tickets WHERE user = ?1", [&user.0])?;
+            tx.exec("DELETE FROM tickets WHERE \"user\" = $1", vals![user.0])?;
             bump(tx)?;
             Ok(n)
         })
@@ -719,11 +787,11 @@ impl Directory {
         let ticket = Ticket::generate();
         let expires_at = now.saturating_add(ttl_ms).min(session.expires_at);
         self.write(|tx| {
-            tx.execute("DELETE FROM tickets WHERE expires_at <= ?1", [now])?;
-            tx.execute(
-                "INSERT INTO tickets (hash, user, device, expires_at, session_expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+            tx.exec("DELETE FROM tickets WHERE expires_at <= $1", vals![now])?;
+            tx.exec(
+                "INSERT INTO tickets (hash, \"user\", device, expires_at, session_expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                vals![
                     ticket.hash_hex(),
                     session.user.0,
                     session.device.0,
@@ -749,23 +817,24 @@ impl Directory {
             // One statement marks it used: two connections racing with one ticket cannot
             // both see it unused.
             let taken = tx
-                .query_row(
+                .query_opt(
                     "UPDATE tickets SET used = 1
-                     WHERE hash = ?1 AND used = 0 AND expires_at > ?2
-                     RETURNING user, device, session_expires_at",
-                    params![hash, now],
-                    session_row,
-                )
-                .optional()?;
+                     WHERE hash = $1 AND used = 0 AND expires_at > $2
+                     RETURNING \"user\", device, session_expires_at",
+                    vals![hash, now],
+                )?
+                .map(|r| session_row(&r))
+                .transpose()?;
             let Some(session) = taken else {
                 return Ok(None);
             };
-            let allowed: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM devices d JOIN users u ON u.id = d.user
-                 WHERE d.id = ?1 AND d.user = ?2 AND d.revoked_at IS NULL AND u.active = 1)",
-                [&session.device.0, &session.user.0],
-                |r| r.get(0),
-            )?;
+            let allowed = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM devices d JOIN users u ON u.id = d.\"user\"
+                     WHERE d.id = $1 AND d.\"user\" = $2 AND d.revoked_at IS NULL AND u.active = 1)",
+                    vals![session.device.0, session.user.0],
+                )?
+                .bool(0)?;
             Ok((allowed && session.expires_at > now).then_some(session))
         })
     }
@@ -776,14 +845,14 @@ impl Directory {
         self.write(|tx| {
             check_case_refs(tx, case.allocated.as_ref(), case.team.as_ref())?;
             if let Some(by) = &case.created_by {
-                if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &by.0)? {
+                if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &by.0)? {
                     return Err(not_found("user", &by.0));
                 }
             }
-            let n = tx.execute(
+            let n = tx.exec(
                 "INSERT INTO cases (doc, allocated, team, created_by, created_at, part_of)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (doc) DO NOTHING",
-                params![
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (doc) DO NOTHING",
+                vals![
                     case.doc.to_string(),
                     case.allocated.as_ref().map(|u| &u.0),
                     case.team.as_ref().map(|t| &t.0),
@@ -809,9 +878,9 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         self.write(|tx| {
             check_case_refs(tx, user, team)?;
-            let n = tx.execute(
-                "UPDATE cases SET allocated = ?2, team = ?3 WHERE doc = ?1",
-                params![doc.to_string(), user.map(|u| &u.0), team.map(|t| &t.0)],
+            let n = tx.exec(
+                "UPDATE cases SET allocated = $2, team = $3 WHERE doc = $1",
+                vals![doc.to_string(), user.map(|u| &u.0), team.map(|t| &t.0)],
             )?;
             if n == 0 {
                 return Err(not_found("case", doc.to_string()));
@@ -841,13 +910,13 @@ impl Directory {
     ) -> Result<Grant, DirectoryError> {
         let id = doc.to_string();
         self.write(|tx| {
-            if !exists(tx, "SELECT 1 FROM cases WHERE doc = ?1", &id)? {
+            if !exists(tx, "SELECT 1 FROM cases WHERE doc = $1", &id)? {
                 return Err(not_found("case", &id));
             }
             let (user, team) = grantee_columns(grantee);
             match grantee {
                 Grantee::User(u) => {
-                    if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &u.0)? {
+                    if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &u.0)? {
                         return Err(not_found("user", &u.0));
                     }
                 }
@@ -858,21 +927,24 @@ impl Directory {
                 }
             }
             if let Some(by) = by {
-                if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &by.0)? {
+                if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &by.0)? {
                     return Err(not_found("user", &by.0));
                 }
             }
-            tx.execute(
-                "DELETE FROM grants WHERE doc = ?1 AND grantee_user IS ?2 AND grantee_team IS ?3",
-                params![id, user, team],
+            tx.exec(
+                "DELETE FROM grants WHERE doc = $1 AND grantee_user IS NOT DISTINCT FROM $2
+                 AND grantee_team IS NOT DISTINCT FROM $3",
+                vals![id, user, team],
             )?;
-            tx.execute(
-                "INSERT INTO grants (doc, grantee_user, grantee_team, access, granted_by, granted_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, user, team, access.as_str(), by.map(|u| &u.0), now],
-            )?;
+            let grant_id = tx
+                .query_one(
+                    "INSERT INTO grants (doc, grantee_user, grantee_team, access, granted_by, granted_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    vals![id, user, team, access.as_str(), by.map(|u| &u.0), now],
+                )?
+                .i64(0)?;
             let grant = Grant {
-                id: tx.last_insert_rowid(),
+                id: grant_id,
                 doc: *doc,
                 grantee: grantee.clone(),
                 access,
@@ -892,9 +964,10 @@ impl Directory {
     ) -> Result<usize, DirectoryError> {
         let (user, team) = grantee_columns(grantee);
         self.write(|tx| {
-            let n = tx.execute(
-                "DELETE FROM grants WHERE doc = ?1 AND grantee_user IS ?2 AND grantee_team IS ?3",
-                params![doc.to_string(), user, team],
+            let n = tx.exec(
+                "DELETE FROM grants WHERE doc = $1 AND grantee_user IS NOT DISTINCT FROM $2
+                 AND grantee_team IS NOT DISTINCT FROM $3",
+                vals![doc.to_string(), user, team],
             )?;
             if n > 0 {
                 bump(tx)?;
@@ -922,7 +995,7 @@ impl Directory {
         self.write(|tx| {
             let by = clean_text("name of who erases", by, MAX_NAME_CHARS)?;
             let reason = clean_text("reason", reason, MAX_REASON_CHARS)?;
-            if exists(tx, "SELECT 1 FROM erasures WHERE doc = ?1", &id)? {
+            if exists(tx, "SELECT 1 FROM erasures WHERE doc = $1", &id)? {
                 return Err(invalid(format!(
                     "case {id} was already erased (see `admin erasures`)"
                 )));
@@ -936,18 +1009,19 @@ impl Directory {
                 )));
             }
             let parts: Vec<DocumentId> = tx
-                .prepare("SELECT doc FROM cases WHERE part_of = ?1 ORDER BY created_at, doc")?
-                .query_map([&id], |r| doc_id(r, 0))?
+                .query(
+                    "SELECT doc FROM cases WHERE part_of = $1 ORDER BY created_at, doc",
+                    vals![id],
+                )?
+                .iter()
+                .map(|r| doc_id(r, 0))
                 .collect::<Result<_, _>>()?;
-            let mut insert = tx.prepare(
-                "INSERT INTO erasures (doc, part_of, erased_at, erased_by, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (doc) DO NOTHING",
-            )?;
-            insert.execute(params![id, None::<String>, now, by, reason])?;
+            const INSERT: &str = "INSERT INTO erasures (doc, part_of, erased_at, erased_by, reason)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (doc) DO NOTHING";
+            tx.exec(INSERT, vals![id, None::<String>, now, by, reason])?;
             for p in &parts {
-                insert.execute(params![p.to_string(), id, now, by, reason])?;
+                tx.exec(INSERT, vals![p.to_string(), id, now, by, reason])?;
             }
-            drop(insert);
             bump(tx)?;
             Ok(std::iter::once(*doc).chain(parts).collect())
         })
@@ -963,19 +1037,19 @@ impl Directory {
     ) -> Result<bool, DirectoryError> {
         self.write(|tx| {
             let parent: Option<String> = tx
-                .query_row(
-                    "SELECT reason FROM erasures WHERE doc = ?1",
-                    [case.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                .query_opt(
+                    "SELECT reason FROM erasures WHERE doc = $1",
+                    vals![case.to_string()],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
             let Some(reason) = parent else {
                 return Ok(false);
             };
-            tx.execute(
+            tx.exec(
                 "INSERT INTO erasures (doc, part_of, erased_at, erased_by, reason)
-                 VALUES (?1, ?2, ?3, 'server', ?4) ON CONFLICT (doc) DO NOTHING",
-                params![doc.to_string(), case.to_string(), now, reason],
+                 VALUES ($1, $2, $3, 'server', $4) ON CONFLICT (doc) DO NOTHING",
+                vals![doc.to_string(), case.to_string(), now, reason],
             )?;
             bump(tx)?;
             Ok(true)
@@ -995,10 +1069,10 @@ impl Directory {
         now: Millis,
     ) -> Result<bool, DirectoryError> {
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE erasures SET content_removed_at = ?2
-                 WHERE doc = ?1 AND content_removed_at IS NULL",
-                params![doc.to_string(), now],
+            let n = tx.exec(
+                "UPDATE erasures SET content_removed_at = $2
+                 WHERE doc = $1 AND content_removed_at IS NULL",
+                vals![doc.to_string(), now],
             )?;
             Ok(n == 1)
         })
@@ -1012,12 +1086,12 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let id = doc.to_string();
         self.write(|tx| {
-            if exists(tx, "SELECT 1 FROM erasures WHERE doc = ?1", &id)? {
+            if exists(tx, "SELECT 1 FROM erasures WHERE doc = $1", &id)? {
                 return Err(invalid(format!("case {id} was erased")));
             }
-            let n = tx.execute(
-                "UPDATE cases SET closed_at = ?2 WHERE doc = ?1 AND part_of IS NULL",
-                params![id, closed_at],
+            let n = tx.exec(
+                "UPDATE cases SET closed_at = $2 WHERE doc = $1 AND part_of IS NULL",
+                vals![id, closed_at],
             )?;
             if n == 0 {
                 return Err(not_found("case", &id));
@@ -1030,12 +1104,14 @@ impl Directory {
     pub fn closed_cases(&self) -> Result<Vec<(DocumentId, Millis)>, DirectoryError> {
         self.read(|tx| {
             Ok(tx
-                .prepare(
+                .query(
                     "SELECT doc, closed_at FROM cases WHERE closed_at IS NOT NULL
                      AND doc NOT IN (SELECT doc FROM erasures) ORDER BY closed_at, doc",
+                    &[],
                 )?
-                .query_map([], |r| Ok((doc_id(r, 0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?)
+                .iter()
+                .map(|r| Ok((doc_id(r, 0)?, r.i64(1)?)))
+                .collect::<Result<_, SqlError>>()?)
         })
     }
 
@@ -1051,7 +1127,7 @@ impl Directory {
         let id = doc.to_string();
         self.write(|tx| {
             let reason = clean_text("reason", reason, MAX_REASON_CHARS)?;
-            if exists(tx, "SELECT 1 FROM erasures WHERE doc = ?1", &id)? {
+            if exists(tx, "SELECT 1 FROM erasures WHERE doc = $1", &id)? {
                 return Err(invalid(format!("case {id} was erased")));
             }
             match query_cases(tx, Some(doc))?.pop() {
@@ -1064,20 +1140,20 @@ impl Directory {
                 Some(_) => {}
             }
             for u in readers {
-                if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &u.0)? {
+                if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &u.0)? {
                     return Err(not_found("user", &u.0));
                 }
             }
-            tx.execute("DELETE FROM restrictions WHERE doc = ?1", [&id])?;
-            tx.execute(
-                "INSERT INTO restrictions (doc, reason, restricted_at) VALUES (?1, ?2, ?3)",
-                params![id, reason, now],
+            tx.exec("DELETE FROM restrictions WHERE doc = $1", vals![id])?;
+            tx.exec(
+                "INSERT INTO restrictions (doc, reason, restricted_at) VALUES ($1, $2, $3)",
+                vals![id, reason, now],
             )?;
             for u in readers {
-                tx.execute(
-                    "INSERT INTO restriction_readers (doc, user) VALUES (?1, ?2)
+                tx.exec(
+                    "INSERT INTO restriction_readers (doc, \"user\") VALUES ($1, $2)
                      ON CONFLICT DO NOTHING",
-                    [&id, &u.0],
+                    vals![id, u.0],
                 )?;
             }
             bump(tx)
@@ -1087,7 +1163,10 @@ impl Directory {
     /// Lift a restriction; false if the case was not restricted.
     pub fn unrestrict(&self, doc: &DocumentId) -> Result<bool, DirectoryError> {
         self.write(|tx| {
-            let n = tx.execute("DELETE FROM restrictions WHERE doc = ?1", [doc.to_string()])?;
+            let n = tx.exec(
+                "DELETE FROM restrictions WHERE doc = $1",
+                vals![doc.to_string()],
+            )?;
             if n > 0 {
                 bump(tx)?;
             }
@@ -1101,20 +1180,20 @@ impl Directory {
             return Ok(());
         }
         self.write(|tx| {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO audit (at, kind, user, device, case_doc, address, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
             for e in entries {
-                insert.execute(params![
-                    e.at,
-                    e.kind.as_str(),
-                    e.user.as_ref().map(|u| &u.0),
-                    e.device.as_ref().map(|d| &d.0),
-                    e.case.map(|d| d.to_string()),
-                    e.address,
-                    e.detail
-                ])?;
+                tx.exec(
+                    "INSERT INTO audit (at, kind, \"user\", device, case_doc, address, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    vals![
+                        e.at,
+                        e.kind.as_str(),
+                        e.user.as_ref().map(|u| &u.0),
+                        e.device.as_ref().map(|d| &d.0),
+                        e.case.map(|d| d.to_string()),
+                        e.address,
+                        e.detail
+                    ],
+                )?;
             }
             Ok(())
         })
@@ -1127,36 +1206,36 @@ impl Directory {
 
     /// Audit rows of what `user` did, oldest first.
     pub fn audit_for_user(&self, user: &UserId) -> Result<Vec<AuditRow>, DirectoryError> {
-        self.read(|tx| query_audit(tx, "a.user", &user.0))
+        self.read(|tx| query_audit(tx, "a.\"user\"", &user.0))
     }
 }
 
-fn bump(tx: &Transaction<'_>) -> R<()> {
-    tx.execute("UPDATE access_version SET version = version + 1", [])?;
+fn bump(tx: &Tx<'_>) -> R<()> {
+    tx.exec("UPDATE access_version SET version = version + 1", &[])?;
     Ok(())
 }
 
-fn exists(tx: &Transaction<'_>, sql: &str, key: &str) -> R<bool> {
-    Ok(tx.query_row(sql, [key], |_| Ok(())).optional()?.is_some())
+fn exists(tx: &Tx<'_>, sql: &str, key: &str) -> R<bool> {
+    Ok(tx.query_opt(sql, vals![key])?.is_some())
 }
 
-fn team_exists(tx: &Transaction<'_>, team: &TeamId) -> R<bool> {
-    exists(tx, "SELECT 1 FROM teams WHERE id = ?1", &team.0)
+fn team_exists(tx: &Tx<'_>, team: &TeamId) -> R<bool> {
+    exists(tx, "SELECT 1 FROM teams WHERE id = $1", &team.0)
 }
 
-fn user_id_by_username(tx: &Transaction<'_>, username: &str) -> R<Option<String>> {
+fn user_id_by_username(tx: &Tx<'_>, username: &str) -> R<Option<String>> {
     Ok(tx
-        .query_row(
-            "SELECT id FROM users WHERE username = ?1",
-            [username],
-            |r| r.get(0),
-        )
-        .optional()?)
+        .query_opt(
+            "SELECT id FROM users WHERE lower(username) = lower($1)",
+            vals![username],
+        )?
+        .map(|r| r.text(0))
+        .transpose()?)
 }
 
-fn check_case_refs(tx: &Transaction<'_>, user: Option<&UserId>, team: Option<&TeamId>) -> R<()> {
+fn check_case_refs(tx: &Tx<'_>, user: Option<&UserId>, team: Option<&TeamId>) -> R<()> {
     if let Some(u) = user {
-        if !exists(tx, "SELECT 1 FROM users WHERE id = ?1", &u.0)? {
+        if !exists(tx, "SELECT 1 FROM users WHERE id = $1", &u.0)? {
             return Err(not_found("user", &u.0));
         }
     }
@@ -1275,232 +1354,318 @@ fn tidy_device_name(name: &str) -> String {
     }
 }
 
-fn conversion(idx: usize, what: &str, value: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        idx,
-        Type::Text,
-        format!("unknown {what} {value:?} in the directory").into(),
-    )
+fn conversion(idx: usize, what: &str, value: &str) -> SqlError {
+    SqlError::Conversion(format!(
+        "column {idx}: unknown {what} {value:?} in the directory"
+    ))
 }
 
-fn doc_id(r: &Row<'_>, idx: usize) -> rusqlite::Result<DocumentId> {
-    let s: String = r.get(idx)?;
+fn doc_id(r: &Row, idx: usize) -> Result<DocumentId, SqlError> {
+    let s = r.text(idx)?;
     s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+        .map_err(|e| SqlError::Conversion(format!("column {idx}: {e}")))
 }
 
-fn opt_doc_id(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DocumentId>> {
-    match r.get::<_, Option<String>>(idx)? {
+fn opt_doc_id(r: &Row, idx: usize) -> Result<Option<DocumentId>, SqlError> {
+    match r.opt_text(idx)? {
         None => Ok(None),
         Some(_) => doc_id(r, idx).map(Some),
     }
 }
 
-fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+fn session_row(r: &Row) -> Result<Session, SqlError> {
     Ok(Session {
-        user: UserId(r.get(0)?),
-        device: DeviceId(r.get(1)?),
-        expires_at: r.get(2)?,
+        user: UserId(r.text(0)?),
+        device: DeviceId(r.text(1)?),
+        expires_at: r.i64(2)?,
     })
 }
 
-fn query_users<P: rusqlite::Params>(tx: &Transaction<'_>, filter: &str, p: P) -> R<Vec<User>> {
+fn query_users(tx: &Tx<'_>, filter: &str, p: &[Val]) -> R<Vec<User>> {
     let sql = format!(
         "SELECT id, username, display_name, role, agency, team, active, caseload FROM users {filter}
-         ORDER BY username"
+         ORDER BY lower(username)"
     );
     let users = tx
-        .prepare(&sql)?
-        .query_map(p, |r| {
-            let role: String = r.get(3)?;
+        .query(&sql, p)?
+        .iter()
+        .map(|r| {
+            let role = r.text(3)?;
             Ok(User {
-                id: UserId(r.get(0)?),
-                username: r.get(1)?,
-                display_name: r.get(2)?,
+                id: UserId(r.text(0)?),
+                username: r.text(1)?,
+                display_name: r.text(2)?,
                 role: Role::parse(&role).ok_or_else(|| conversion(3, "role", &role))?,
-                agency: r.get(4)?,
-                team: r.get::<_, Option<String>>(5)?.map(TeamId),
-                active: r.get(6)?,
+                agency: r.text(4)?,
+                team: r.opt_text(5)?.map(TeamId),
+                active: r.bool(6)?,
                 caseload: doc_id(r, 7)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
+        })
+        .collect::<Result<_, SqlError>>()?;
     Ok(users)
 }
 
-fn query_teams(tx: &Transaction<'_>) -> R<Vec<Team>> {
+fn query_teams(tx: &Tx<'_>) -> R<Vec<Team>> {
     Ok(tx
-        .prepare("SELECT id, name, agency FROM teams ORDER BY id")?
-        .query_map([], |r| {
+        .query("SELECT id, name, agency FROM teams ORDER BY id", &[])?
+        .iter()
+        .map(|r| {
             Ok(Team {
-                id: TeamId(r.get(0)?),
-                name: r.get(1)?,
-                agency: r.get(2)?,
+                id: TeamId(r.text(0)?),
+                name: r.text(1)?,
+                agency: r.text(2)?,
             })
-        })?
-        .collect::<Result<_, _>>()?)
+        })
+        .collect::<Result<_, SqlError>>()?)
 }
 
 /// `filter`: (column, value), where column is a fixed name from this file.
-fn query_devices(tx: &Transaction<'_>, filter: Option<(&str, &str)>) -> R<Vec<Device>> {
+fn query_devices(tx: &Tx<'_>, filter: Option<(&str, &str)>) -> R<Vec<Device>> {
     let (clause, value) = match filter {
-        Some((column, value)) => (format!("WHERE {column} = ?1"), Some(value)),
+        Some((column, value)) => (format!("WHERE {column} = $1"), Some(value)),
         None => (String::new(), None),
     };
     let sql = format!(
-        "SELECT id, user, name, created_at, last_seen, revoked_at FROM devices {clause}
+        "SELECT id, \"user\", name, created_at, last_seen, revoked_at FROM devices {clause}
          ORDER BY created_at, id"
     );
-    let mut stmt = tx.prepare(&sql)?;
-    let map = |r: &Row<'_>| {
-        Ok(Device {
-            id: DeviceId(r.get(0)?),
-            user: UserId(r.get(1)?),
-            name: r.get(2)?,
-            created_at: r.get(3)?,
-            last_seen: r.get(4)?,
-            revoked_at: r.get(5)?,
+    let rows = match value {
+        Some(v) => tx.query(&sql, vals![v])?,
+        None => tx.query(&sql, &[])?,
+    };
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(Device {
+                id: DeviceId(r.text(0)?),
+                user: UserId(r.text(1)?),
+                name: r.text(2)?,
+                created_at: r.i64(3)?,
+                last_seen: r.opt_i64(4)?,
+                revoked_at: r.opt_i64(5)?,
+            })
+        })
+        .collect::<Result<_, SqlError>>()?)
+}
+
+fn query_cases(tx: &Tx<'_>, doc: Option<&DocumentId>) -> R<Vec<CaseRecord>> {
+    let map = |r: &Row| {
+        Ok(CaseRecord {
+            doc: doc_id(r, 0)?,
+            allocated: r.opt_text(1)?.map(UserId),
+            team: r.opt_text(2)?.map(TeamId),
+            created_by: r.opt_text(3)?.map(UserId),
+            created_at: r.i64(4)?,
+            part_of: opt_doc_id(r, 5)?,
         })
     };
-    let rows = match value {
-        Some(v) => stmt.query_map([v], map)?.collect::<Result<_, _>>()?,
-        None => stmt.query_map([], map)?.collect::<Result<_, _>>()?,
+    const COLUMNS: &str = "SELECT doc, allocated, team, created_by, created_at, part_of FROM cases";
+    let rows = match doc {
+        Some(d) => tx.query(
+            &format!("{COLUMNS} WHERE doc = $1 ORDER BY created_at, doc"),
+            vals![d.to_string()],
+        )?,
+        None => tx.query(&format!("{COLUMNS} ORDER BY created_at, doc"), &[])?,
     };
-    Ok(rows)
+    Ok(rows.iter().map(map).collect::<Result<_, SqlError>>()?)
 }
 
-fn query_cases(tx: &Transaction<'_>, doc: Option<&DocumentId>) -> R<Vec<CaseRecord>> {
-    let mut stmt = tx.prepare(
-        "SELECT doc, allocated, team, created_by, created_at, part_of FROM cases
-         WHERE ?1 IS NULL OR doc = ?1 ORDER BY created_at, doc",
-    )?;
-    let rows = stmt
-        .query_map([doc.map(|d| d.to_string())], |r| {
-            Ok(CaseRecord {
-                doc: doc_id(r, 0)?,
-                allocated: r.get::<_, Option<String>>(1)?.map(UserId),
-                team: r.get::<_, Option<String>>(2)?.map(TeamId),
-                created_by: r.get::<_, Option<String>>(3)?.map(UserId),
-                created_at: r.get(4)?,
-                part_of: opt_doc_id(r, 5)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+fn query_grants(tx: &Tx<'_>, doc: Option<&DocumentId>) -> R<Vec<Grant>> {
+    let map = |r: &Row| {
+        let grantee = match (r.opt_text(2)?, r.opt_text(3)?) {
+            (Some(u), None) => Grantee::User(UserId(u)),
+            (None, Some(t)) => Grantee::Team(TeamId(t)),
+            _ => return Err(conversion(2, "grantee", "both or neither")),
+        };
+        let access = r.text(4)?;
+        Ok(Grant {
+            id: r.i64(0)?,
+            doc: doc_id(r, 1)?,
+            grantee,
+            access: Access::parse(&access).ok_or_else(|| conversion(4, "access", &access))?,
+            granted_by: r.opt_text(5)?.map(UserId),
+            granted_at: r.i64(6)?,
+        })
+    };
+    const COLUMNS: &str =
+        "SELECT id, doc, grantee_user, grantee_team, access, granted_by, granted_at FROM grants";
+    let rows = match doc {
+        Some(d) => tx.query(
+            &format!("{COLUMNS} WHERE doc = $1 ORDER BY id"),
+            vals![d.to_string()],
+        )?,
+        None => tx.query(&format!("{COLUMNS} ORDER BY id"), &[])?,
+    };
+    Ok(rows.iter().map(map).collect::<Result<_, SqlError>>()?)
 }
 
-fn query_grants(tx: &Transaction<'_>, doc: Option<&DocumentId>) -> R<Vec<Grant>> {
-    let mut stmt = tx.prepare(
-        "SELECT id, doc, grantee_user, grantee_team, access, granted_by, granted_at FROM grants
-         WHERE ?1 IS NULL OR doc = ?1 ORDER BY id",
-    )?;
-    let rows = stmt
-        .query_map([doc.map(|d| d.to_string())], |r| {
-            let grantee = match (
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ) {
-                (Some(u), None) => Grantee::User(UserId(u)),
-                (None, Some(t)) => Grantee::Team(TeamId(t)),
-                _ => return Err(conversion(2, "grantee", "both or neither")),
-            };
-            let access: String = r.get(4)?;
-            Ok(Grant {
-                id: r.get(0)?,
-                doc: doc_id(r, 1)?,
-                grantee,
-                access: Access::parse(&access).ok_or_else(|| conversion(4, "access", &access))?,
-                granted_by: r.get::<_, Option<String>>(5)?.map(UserId),
-                granted_at: r.get(6)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
-fn query_erasures(tx: &Transaction<'_>) -> R<Vec<Erasure>> {
+fn query_erasures(tx: &Tx<'_>) -> R<Vec<Erasure>> {
     Ok(tx
-        .prepare(
+        .query(
             "SELECT doc, part_of, erased_at, erased_by, reason, content_removed_at
              FROM erasures ORDER BY erased_at, part_of IS NOT NULL, doc",
+            &[],
         )?
-        .query_map([], |r| {
+        .iter()
+        .map(|r| {
             Ok(Erasure {
                 doc: doc_id(r, 0)?,
                 part_of: opt_doc_id(r, 1)?,
-                erased_at: r.get(2)?,
-                erased_by: r.get(3)?,
-                reason: r.get(4)?,
-                content_removed_at: r.get(5)?,
+                erased_at: r.i64(2)?,
+                erased_by: r.text(3)?,
+                reason: r.text(4)?,
+                content_removed_at: r.opt_i64(5)?,
             })
-        })?
-        .collect::<Result<_, _>>()?)
+        })
+        .collect::<Result<_, SqlError>>()?)
 }
 
-fn query_restrictions(tx: &Transaction<'_>) -> R<Vec<Restriction>> {
+fn query_restrictions(tx: &Tx<'_>) -> R<Vec<Restriction>> {
     let mut out: Vec<Restriction> = tx
-        .prepare("SELECT doc, reason, restricted_at FROM restrictions ORDER BY restricted_at, doc")?
-        .query_map([], |r| {
+        .query(
+            "SELECT doc, reason, restricted_at FROM restrictions ORDER BY restricted_at, doc",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
             Ok(Restriction {
                 doc: doc_id(r, 0)?,
-                reason: r.get(1)?,
-                restricted_at: r.get(2)?,
+                reason: r.text(1)?,
+                restricted_at: r.i64(2)?,
                 readers: Vec::new(),
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut readers =
-        tx.prepare("SELECT user FROM restriction_readers WHERE doc = ?1 ORDER BY user")?;
+        })
+        .collect::<Result<_, SqlError>>()?;
     for r in &mut out {
-        r.readers = readers
-            .query_map([r.doc.to_string()], |row| Ok(UserId(row.get(0)?)))?
-            .collect::<Result<_, _>>()?;
+        r.readers = tx
+            .query(
+                "SELECT \"user\" FROM restriction_readers WHERE doc = $1 ORDER BY \"user\"",
+                vals![r.doc.to_string()],
+            )?
+            .iter()
+            .map(|row| Ok(UserId(row.text(0)?)))
+            .collect::<Result<_, SqlError>>()?;
     }
     Ok(out)
 }
 
 /// `column` is a fixed name from this file.
-fn query_audit(tx: &Transaction<'_>, column: &str, value: &str) -> R<Vec<AuditRow>> {
+fn query_audit(tx: &Tx<'_>, column: &str, value: &str) -> R<Vec<AuditRow>> {
     let sql = format!(
-        "SELECT a.seq, a.at, a.kind, a.user, u.display_name, a.device, d.name, a.case_doc,
+        "SELECT a.seq, a.at, a.kind, a.\"user\", u.display_name, a.device, d.name, a.case_doc,
                 a.address, a.detail
          FROM audit a
-         LEFT JOIN users u ON u.id = a.user
+         LEFT JOIN users u ON u.id = a.\"user\"
          LEFT JOIN devices d ON d.id = a.device
-         WHERE {column} = ?1 ORDER BY a.seq"
+         WHERE {column} = $1 ORDER BY a.seq"
     );
-    let rows = tx
-        .prepare(&sql)?
-        .query_map([value], |r| {
-            let kind: String = r.get(2)?;
+    Ok(tx
+        .query(&sql, vals![value])?
+        .iter()
+        .map(|r| {
+            let kind = r.text(2)?;
             Ok(AuditRow {
-                seq: r.get(0)?,
-                at: r.get(1)?,
+                seq: r.i64(0)?,
+                at: r.i64(1)?,
                 kind: AuditKind::parse(&kind).ok_or_else(|| conversion(2, "audit kind", &kind))?,
-                user: r.get::<_, Option<String>>(3)?.map(UserId),
-                user_name: r.get(4)?,
-                device: r.get::<_, Option<String>>(5)?.map(DeviceId),
-                device_name: r.get(6)?,
-                case: r.get(7)?,
-                address: r.get(8)?,
-                detail: r.get(9)?,
+                user: r.opt_text(3)?.map(UserId),
+                user_name: r.opt_text(4)?,
+                device: r.opt_text(5)?.map(DeviceId),
+                device_name: r.opt_text(6)?,
+                case: r.opt_text(7)?,
+                address: r.opt_text(8)?,
+                detail: r.text(9)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+        })
+        .collect::<Result<_, SqlError>>()?)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const HOUR: i64 = 3_600_000;
 
-    fn open() -> (tempfile::TempDir, Directory) {
-        let dir = tempfile::tempdir().unwrap();
-        let d = Directory::open(&dir.path().join("fieldbook.sqlite3")).unwrap();
-        (dir, d)
+    /// A directory for one test: on SQLite (a temporary file) or on PostgreSQL (a fresh
+    /// database on the cluster `TEST_POSTGRES_URL` names). Every test below runs on both
+    /// (`both!`), so the two back ends answer the same questions the same way.
+    pub(crate) struct Fixture {
+        pub d: Directory,
+        place: Place,
     }
+
+    enum Place {
+        Lite(tempfile::TempDir),
+        Pg(crate::pg::PgUrl),
+    }
+
+    impl Fixture {
+        pub fn sqlite() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let d = Directory::open(&dir.path().join("fieldbook.sqlite3")).unwrap();
+            Fixture {
+                d,
+                place: Place::Lite(dir),
+            }
+        }
+
+        pub fn postgres() -> Fixture {
+            let url =
+                crate::pg::PgUrl::parse(&crate::accounts::sql::testdb::fresh_database()).unwrap();
+            let pool = PgPool::open(&url, 2).unwrap();
+            Fixture {
+                d: Directory::open_postgres(&pool).unwrap(),
+                place: Place::Pg(url),
+            }
+        }
+
+        /// Another handle on the same directory, with its own connections: another server
+        /// process on SQLite, another node on PostgreSQL.
+        pub fn another(&self) -> Directory {
+            match &self.place {
+                Place::Lite(dir) => Directory::open(&dir.path().join("fieldbook.sqlite3")).unwrap(),
+                Place::Pg(url) => Directory::open_postgres(&PgPool::open(url, 2).unwrap()).unwrap(),
+            }
+        }
+
+        /// Run one statement of raw SQL in a write transaction (what a person with the
+        /// database's password could try); the error's text if it is refused.
+        pub fn raw(&self, sql: &str) -> Result<usize, String> {
+            let sql = sql.to_owned();
+            self.d
+                .write(move |tx| Ok(tx.exec(&sql, &[])?))
+                .map_err(|e| e.to_string())
+        }
+
+        /// The first column of the first row of `sql`, as text.
+        pub fn text(&self, sql: &str) -> String {
+            let sql = sql.to_owned();
+            self.d
+                .read(move |tx| Ok(tx.query_one(&sql, &[])?.text(0)?))
+                .unwrap()
+        }
+    }
+
+    /// `both!(name, …)`: each `fn name(f: Fixture)` becomes a test on SQLite
+    /// (`on_sqlite::name`) and one on PostgreSQL (`on_postgres::name`).
+    macro_rules! both {
+        ($($name:ident),* $(,)?) => {
+            mod on_sqlite {
+                $(#[test]
+                fn $name() {
+                    super::$name(super::Fixture::sqlite())
+                })*
+            }
+            mod on_postgres {
+                $(#[test]
+                fn $name() {
+                    super::$name(super::Fixture::postgres())
+                })*
+            }
+        };
+    }
+    pub(crate) use both;
 
     fn team(d: &Directory, id: &str) -> TeamId {
         d.add_team(&Team {
@@ -1546,9 +1711,8 @@ mod tests {
         doc
     }
 
-    #[test]
-    fn users_are_added_with_ids_a_caseload_and_unique_usernames() {
-        let (_t, d) = open();
+    fn users_are_added_with_ids_a_caseload_and_unique_usernames(f: Fixture) {
+        let d = f.d.clone();
         let north = team(&d, "north-cce");
         let a = user(&d, "ayesha", Role::Practitioner, Some(&north));
         assert!(a.id.0.starts_with("usr_") && a.id.0.len() == 20, "{}", a.id);
@@ -1599,21 +1763,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_password_hash_is_argon2id_and_nothing_stores_the_password() {
-        let (t, d) = open();
+    fn the_password_hash_is_argon2id_and_nothing_stores_the_password(f: Fixture) {
+        let d = f.d.clone();
         user(&d, "ayesha", Role::Practitioner, None);
-        let conn = Connection::open(t.path().join("fieldbook.sqlite3")).unwrap();
-        let hash: String = conn
-            .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
-            .unwrap();
+        let hash = f.text("SELECT password_hash FROM users");
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(!hash.contains("passphrase"));
     }
 
-    #[test]
-    fn verify_password_refuses_wrong_unknown_and_disabled_alike() {
-        let (_t, d) = open();
+    fn verify_password_refuses_wrong_unknown_and_disabled_alike(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         assert_eq!(
             d.verify_password("ayesha", &pw("ayesha")).unwrap(),
@@ -1645,9 +1804,8 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn access_version_moves_with_every_access_affecting_write_only() {
-        let (_t, d) = open();
+    fn access_version_moves_with_every_access_affecting_write_only(f: Fixture) {
+        let d = f.d.clone();
         let mut last = d.access_version().unwrap();
         let mut moved = |what: &str, expect: bool| {
             let v = d.access_version().unwrap();
@@ -1717,9 +1875,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn devices_are_reused_only_by_their_own_user_while_not_revoked() {
-        let (_t, d) = open();
+    fn devices_are_reused_only_by_their_own_user_while_not_revoked(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let b = user(&d, "ben", Role::Practitioner, None);
         let phone = d
@@ -1763,9 +1920,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sessions_end_by_time_revocation_disabling_signing_out_and_expiry() {
-        let (t, d) = open();
+    fn sessions_end_by_time_revocation_disabling_signing_out_and_expiry(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let b = user(&d, "ben", Role::Practitioner, None);
         let phone = d.register_device(&a.id, "Phone", None, 0).unwrap();
@@ -1778,10 +1934,7 @@ mod tests {
         assert_eq!(d.session(&SessionToken::generate(), 1_000).unwrap(), None);
 
         // Only the hash is stored.
-        let conn = Connection::open(t.path().join("fieldbook.sqlite3")).unwrap();
-        let stored: String = conn
-            .query_row("SELECT token_hash FROM sessions", [], |r| r.get(0))
-            .unwrap();
+        let stored = f.text("SELECT token_hash FROM sessions");
         assert_eq!(stored, tok.hash_hex());
         assert_ne!(stored, tok.expose());
 
@@ -1813,9 +1966,8 @@ mod tests {
         assert_eq!(d.expire_sessions(&a.id).unwrap(), 0);
     }
 
-    #[test]
-    fn a_ticket_is_redeemed_once_within_its_minute() {
-        let (_t, d) = open();
+    fn a_ticket_is_redeemed_once_within_its_minute(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let phone = d.register_device(&a.id, "Phone", None, 0).unwrap();
         let (tok, s) = d.create_session(&a.id, &phone.id, 0, HOUR).unwrap();
@@ -1848,18 +2000,16 @@ mod tests {
         assert_eq!(d.redeem_ticket(&t5, 200).unwrap(), None, "device revoked");
     }
 
-    #[test]
-    fn racing_redeemers_on_separate_connections_get_one_session() {
-        let (t, d) = open();
+    fn racing_redeemers_on_separate_connections_get_one_session(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let phone = d.register_device(&a.id, "Phone", None, 0).unwrap();
         let (_, s) = d.create_session(&a.id, &phone.id, 0, HOUR).unwrap();
         let ticket = d.mint_ticket(&s, 0, 60_000).unwrap();
-        let path = t.path().join("fieldbook.sqlite3");
         let barrier = Arc::new(std::sync::Barrier::new(6));
         let handles: Vec<_> = (0..6)
             .map(|_| {
-                let own = Directory::open(&path).unwrap();
+                let own = f.another();
                 let (ticket, barrier) = (ticket.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
@@ -1874,9 +2024,8 @@ mod tests {
         assert_eq!(wins, 1);
     }
 
-    #[test]
-    fn cases_grants_and_the_snapshot() {
-        let (_t, d) = open();
+    fn cases_grants_and_the_snapshot(f: Fixture) {
+        let d = f.d.clone();
         let north = team(&d, "north-cce");
         let south = team(&d, "south-cce");
         let a = user(&d, "ayesha", Role::Practitioner, Some(&north));
@@ -1995,9 +2144,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_audit_reads_back_oldest_first_with_names_and_cannot_be_changed() {
-        let (t, d) = open();
+    fn the_audit_reads_back_oldest_first_with_names_and_cannot_be_changed(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let phone = d.register_device(&a.id, "Ayesha's phone", None, 0).unwrap();
         let doc = case(&d, &a);
@@ -2035,21 +2183,19 @@ mod tests {
         assert_eq!(rows[2].user_name, None);
         assert_eq!(d.audit_for_user(&a.id).unwrap().len(), 3);
 
-        let conn = Connection::open(t.path().join("fieldbook.sqlite3")).unwrap();
         for sql in [
             "UPDATE audit SET detail = 'nothing happened'",
             "DELETE FROM audit",
             "DELETE FROM audit WHERE seq = 1",
         ] {
-            let e = conn.execute(sql, []).unwrap_err().to_string();
+            let e = f.raw(sql).unwrap_err();
             assert!(e.contains("append-only"), "{sql}: {e}");
         }
         assert_eq!(d.audit_for_case(&doc).unwrap(), rows);
     }
 
-    #[test]
-    fn erasures_are_permanent_and_take_the_cases_parts() {
-        let (t, d) = open();
+    fn erasures_are_permanent_and_take_the_cases_parts(f: Fixture) {
+        let d = f.d.clone();
         let north = team(&d, "north-cce");
         let a = user(&d, "ayesha", Role::Practitioner, Some(&north));
         let x = case(&d, &a);
@@ -2105,21 +2251,19 @@ mod tests {
         assert!(d.set_closed(&x, Some(1)).is_err());
         assert!(d.restrict(&x, "why", &[], 1).is_err());
 
-        let conn = Connection::open(t.path().join("fieldbook.sqlite3")).unwrap();
         for sql in [
             "DELETE FROM erasures",
             "UPDATE erasures SET reason = 'changed'",
             "UPDATE erasures SET content_removed_at = NULL",
             "UPDATE erasures SET content_removed_at = 1 WHERE content_removed_at IS NOT NULL",
         ] {
-            let e = conn.execute(sql, []).unwrap_err().to_string();
+            let e = f.raw(sql).unwrap_err();
             assert!(e.contains("permanent"), "{sql}: {e}");
         }
     }
 
-    #[test]
-    fn closing_reopening_and_restricting_cases() {
-        let (_t, d) = open();
+    fn closing_reopening_and_restricting_cases(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let b = user(&d, "ben", Role::Practitioner, None);
         let (x, y) = (case(&d, &a), case(&d, &a));
@@ -2154,9 +2298,8 @@ mod tests {
         assert!(d.snapshot().unwrap().restrictions.is_empty());
     }
 
-    #[test]
-    fn a_revoked_devices_session_is_known_as_revoked_and_its_key_is_gone() {
-        let (_t, d) = open();
+    fn a_revoked_devices_session_is_known_as_revoked_and_its_key_is_gone(f: Fixture) {
+        let d = f.d.clone();
         let a = user(&d, "ayesha", Role::Practitioner, None);
         let b = user(&d, "ben", Role::Practitioner, None);
         let phone = d.register_device(&a.id, "Phone", None, 0).unwrap();
@@ -2174,7 +2317,10 @@ mod tests {
         assert_eq!(k1, k2, "stable per device");
         // Sealed at rest: the stored bytes are not the key, and another master key fails.
         let stored: Vec<u8> = d
-            .read(|c| Ok(c.query_row("SELECT sealed_key FROM device_keys", [], |r| r.get(0))?))
+            .read(|c| {
+                Ok(c.query_one("SELECT sealed_key FROM device_keys", &[])?
+                    .bytes(0)?)
+            })
             .unwrap();
         assert!(!stored.windows(32).any(|w| w == k1.bytes()));
         let other = crate::storage::MasterKey::generate().unwrap();
@@ -2214,4 +2360,116 @@ mod tests {
         }
         assert_eq!(AuditKind::parse("sign in"), None);
     }
+
+    /// Two handles on one directory: two server processes on one SQLite file, two nodes on
+    /// one PostgreSQL database. What one writes, the other acts on at once.
+    fn two_handles_agree_on_sessions_revocations_and_grants(f: Fixture) {
+        let one = f.d.clone();
+        let two = f.another();
+        let north = team(&one, "north-cce");
+        let a = user(&one, "ayesha", Role::Practitioner, Some(&north));
+        let b = user(&one, "ben", Role::Practitioner, None);
+        let phone = one.register_device(&a.id, "Phone", None, 0).unwrap();
+        let (tok, s) = one.create_session(&a.id, &phone.id, 0, HOUR).unwrap();
+        assert_eq!(
+            two.session(&tok, 1).unwrap(),
+            Some(s.clone()),
+            "valid on the other"
+        );
+        assert_eq!(
+            two.verify_password("AYESHA", &pw("ayesha")).unwrap(),
+            Some(a.clone())
+        );
+
+        let doc = case(&one, &a);
+        let v = two.access_version().unwrap();
+        one.add_grant(&doc, &Grantee::User(b.id.clone()), Access::Read, None, 2)
+            .unwrap();
+        assert!(
+            two.access_version().unwrap() > v,
+            "the other sees the change"
+        );
+        assert_eq!(two.grants(Some(&doc)).unwrap().len(), 1);
+
+        two.revoke_device(&phone.id, 3).unwrap();
+        assert_eq!(one.session(&tok, 4).unwrap(), None, "refused by the other");
+        assert!(one.session_revoked(&tok).unwrap());
+        assert!(one.create_session(&a.id, &phone.id, 5, HOUR).is_err());
+        assert!(matches!(
+            two.add_user(new_user("AYESHA", Role::Practitioner, None), 6),
+            Err(DirectoryError::Exists { what: "user", .. })
+        ));
+        assert!(matches!(
+            two.add_team(&Team {
+                id: north.clone(),
+                name: "Again".into(),
+                agency: "Northshire Council".into(),
+            }),
+            Err(DirectoryError::Exists { what: "team", .. })
+        ));
+    }
+
+    /// Access-affecting writes racing from two handles: none is lost, every one moves
+    /// `access_version` (what tells each node to look again).
+    fn racing_writes_from_two_handles_each_move_the_access_version(f: Fixture) {
+        let one = f.d.clone();
+        let two = f.another();
+        let a = user(&one, "ayesha", Role::Practitioner, None);
+        let start = one.access_version().unwrap();
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = [one.clone(), two.clone(), one.clone(), two.clone()]
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let (barrier, id) = (barrier.clone(), a.id.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for k in 0..5 {
+                        d.set_active(&id, (i + k) % 2 == 0).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(one.access_version().unwrap(), start + 20);
+        assert_eq!(two.access_version().unwrap(), start + 20);
+    }
+
+    #[test]
+    fn postgres_migrations_run_once_and_a_newer_schema_is_refused() {
+        let f = Fixture::postgres();
+        let again = f.another();
+        user(&again, "ayesha", Role::Practitioner, None);
+        assert_eq!(f.d.users().unwrap().len(), 1, "opening again kept the data");
+        f.raw("INSERT INTO schema_migrations (scope, version) VALUES ('directory', 99)")
+            .unwrap();
+        let Place::Pg(url) = &f.place else {
+            unreachable!("a PostgreSQL fixture")
+        };
+        let pool = PgPool::open(url, 1).unwrap();
+        assert!(matches!(
+            Directory::open_postgres(&pool),
+            Err(DirectoryError::NewerSchema { .. })
+        ));
+    }
+
+    both!(
+        two_handles_agree_on_sessions_revocations_and_grants,
+        racing_writes_from_two_handles_each_move_the_access_version,
+        users_are_added_with_ids_a_caseload_and_unique_usernames,
+        the_password_hash_is_argon2id_and_nothing_stores_the_password,
+        verify_password_refuses_wrong_unknown_and_disabled_alike,
+        access_version_moves_with_every_access_affecting_write_only,
+        devices_are_reused_only_by_their_own_user_while_not_revoked,
+        sessions_end_by_time_revocation_disabling_signing_out_and_expiry,
+        a_ticket_is_redeemed_once_within_its_minute,
+        racing_redeemers_on_separate_connections_get_one_session,
+        cases_grants_and_the_snapshot,
+        the_audit_reads_back_oldest_first_with_names_and_cannot_be_changed,
+        erasures_are_permanent_and_take_the_cases_parts,
+        closing_reopening_and_restricting_cases,
+        a_revoked_devices_session_is_known_as_revoked_and_its_key_is_gone,
+    );
 }

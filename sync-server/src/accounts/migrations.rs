@@ -323,6 +323,177 @@ WHEN NEW.id IS NOT OLD.id OR NEW.user IS NOT OLD.user OR NEW.team IS NOT OLD.tea
 BEGIN SELECT RAISE(ABORT, 'a check-in is only ever checked out and alerted, once each'); END;
 ";
 
+/// The directory's schema on PostgreSQL (`--database-url`): its own history, applied by
+/// `crate::pg::migrate(…, "directory", STEPS)`, building the same final schema as the SQLite
+/// steps above. Text columns use the "C" collation so that `ORDER BY` sorts as SQLite's
+/// BINARY does; usernames are unique regardless of case (SQLite's `COLLATE NOCASE`) by a
+/// unique index on `lower(username)`; booleans are 0/1 integers, as on SQLite, so the same
+/// statements read and write them. The append-only rules are triggers, as on SQLite.
+pub(super) mod postgres {
+    pub const STEPS: &[&str] = &[V1];
+
+    const V1: &str = r#"
+CREATE TABLE teams (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL,
+    agency TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE users (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    username TEXT COLLATE "C" NOT NULL,
+    display_name TEXT COLLATE "C" NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('practitioner', 'manager', 'chair', 'administrator')),
+    agency TEXT COLLATE "C" NOT NULL,
+    team TEXT COLLATE "C" REFERENCES teams (id),
+    active BIGINT NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    password_hash TEXT NOT NULL,
+    caseload TEXT COLLATE "C" NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_username_nocase ON users (lower(username));
+CREATE TABLE manages (
+    "user" TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+    team TEXT COLLATE "C" NOT NULL REFERENCES teams (id),
+    PRIMARY KEY ("user", team)
+);
+CREATE TABLE devices (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    "user" TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+    name TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX devices_by_user ON devices ("user");
+CREATE TABLE sessions (
+    token_hash TEXT COLLATE "C" PRIMARY KEY,
+    "user" TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+    device TEXT COLLATE "C" NOT NULL REFERENCES devices (id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions ("user");
+CREATE INDEX sessions_by_device ON sessions (device);
+CREATE TABLE tickets (
+    hash TEXT COLLATE "C" PRIMARY KEY,
+    "user" TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+    device TEXT COLLATE "C" NOT NULL REFERENCES devices (id),
+    expires_at BIGINT NOT NULL,
+    session_expires_at BIGINT NOT NULL,
+    used BIGINT NOT NULL DEFAULT 0 CHECK (used IN (0, 1))
+);
+CREATE INDEX tickets_by_device ON tickets (device);
+CREATE TABLE cases (
+    doc TEXT COLLATE "C" PRIMARY KEY,
+    allocated TEXT COLLATE "C" REFERENCES users (id),
+    team TEXT COLLATE "C" REFERENCES teams (id),
+    created_by TEXT COLLATE "C" REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    part_of TEXT COLLATE "C",
+    closed_at BIGINT
+);
+CREATE TABLE grants (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    doc TEXT COLLATE "C" NOT NULL REFERENCES cases (doc),
+    grantee_user TEXT COLLATE "C" REFERENCES users (id),
+    grantee_team TEXT COLLATE "C" REFERENCES teams (id),
+    access TEXT NOT NULL CHECK (access IN ('read', 'edit')),
+    granted_by TEXT COLLATE "C" REFERENCES users (id),
+    granted_at BIGINT NOT NULL,
+    CHECK ((grantee_user IS NULL) <> (grantee_team IS NULL))
+);
+CREATE INDEX grants_by_doc ON grants (doc);
+CREATE TABLE audit (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at BIGINT NOT NULL,
+    kind TEXT COLLATE "C" NOT NULL,
+    "user" TEXT COLLATE "C",
+    device TEXT COLLATE "C",
+    case_doc TEXT COLLATE "C",
+    address TEXT COLLATE "C",
+    detail TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX audit_by_case ON audit (case_doc, seq);
+CREATE INDEX audit_by_user ON audit ("user", seq);
+CREATE FUNCTION fieldbook_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation'; END $$;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    FOR EACH ROW EXECUTE FUNCTION fieldbook_refuse('the audit log is append-only');
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION fieldbook_refuse('the audit log is append-only');
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+    FOR EACH STATEMENT EXECUTE FUNCTION fieldbook_refuse('the audit log is append-only');
+CREATE TABLE access_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO access_version (id, version) VALUES (1, 0);
+CREATE TABLE erasures (
+    doc TEXT COLLATE "C" PRIMARY KEY,
+    part_of TEXT COLLATE "C",
+    erased_at BIGINT NOT NULL,
+    erased_by TEXT COLLATE "C" NOT NULL,
+    reason TEXT COLLATE "C" NOT NULL,
+    content_removed_at BIGINT
+);
+CREATE TRIGGER erasures_no_delete BEFORE DELETE ON erasures
+    FOR EACH ROW EXECUTE FUNCTION fieldbook_refuse('erasures are permanent');
+CREATE TRIGGER erasures_no_truncate BEFORE TRUNCATE ON erasures
+    FOR EACH STATEMENT EXECUTE FUNCTION fieldbook_refuse('erasures are permanent');
+CREATE TRIGGER erasures_only_content_removed BEFORE UPDATE ON erasures FOR EACH ROW
+    WHEN (NEW.doc IS DISTINCT FROM OLD.doc OR NEW.part_of IS DISTINCT FROM OLD.part_of
+      OR NEW.erased_at IS DISTINCT FROM OLD.erased_at
+      OR NEW.erased_by IS DISTINCT FROM OLD.erased_by
+      OR NEW.reason IS DISTINCT FROM OLD.reason OR OLD.content_removed_at IS NOT NULL
+      OR NEW.content_removed_at IS NULL)
+    EXECUTE FUNCTION fieldbook_refuse('erasures are permanent');
+CREATE TABLE restrictions (
+    doc TEXT COLLATE "C" PRIMARY KEY REFERENCES cases (doc),
+    reason TEXT COLLATE "C" NOT NULL,
+    restricted_at BIGINT NOT NULL
+);
+CREATE TABLE restriction_readers (
+    doc TEXT COLLATE "C" NOT NULL REFERENCES restrictions (doc) ON DELETE CASCADE,
+    "user" TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+    PRIMARY KEY (doc, "user")
+);
+CREATE TABLE device_keys (
+    device TEXT COLLATE "C" PRIMARY KEY REFERENCES devices (id),
+    sealed_key BYTEA NOT NULL CHECK (length(sealed_key) = 61),
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE checkins (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    "user" TEXT COLLATE "C" NOT NULL REFERENCES users (id),
+    team TEXT COLLATE "C" REFERENCES teams (id),
+    sealed_where BYTEA NOT NULL,
+    sealed_with_whom BYTEA NOT NULL,
+    expected_back BIGINT NOT NULL,
+    checked_in_at BIGINT NOT NULL,
+    checked_out_at BIGINT,
+    alerted_at BIGINT,
+    case_doc TEXT COLLATE "C"
+);
+CREATE INDEX checkins_open ON checkins (checked_out_at, expected_back);
+CREATE INDEX checkins_by_user ON checkins ("user", checked_in_at);
+CREATE TRIGGER checkins_no_delete BEFORE DELETE ON checkins
+    FOR EACH ROW EXECUTE FUNCTION fieldbook_refuse('check-ins are kept');
+CREATE TRIGGER checkins_no_truncate BEFORE TRUNCATE ON checkins
+    FOR EACH STATEMENT EXECUTE FUNCTION fieldbook_refuse('check-ins are kept');
+CREATE TRIGGER checkins_set_once BEFORE UPDATE ON checkins FOR EACH ROW
+    WHEN (NEW.id IS DISTINCT FROM OLD.id OR NEW."user" IS DISTINCT FROM OLD."user"
+      OR NEW.team IS DISTINCT FROM OLD.team
+      OR NEW.sealed_where IS DISTINCT FROM OLD.sealed_where
+      OR NEW.sealed_with_whom IS DISTINCT FROM OLD.sealed_with_whom
+      OR NEW.expected_back IS DISTINCT FROM OLD.expected_back
+      OR NEW.checked_in_at IS DISTINCT FROM OLD.checked_in_at
+      OR NEW.case_doc IS DISTINCT FROM OLD.case_doc
+      OR (OLD.checked_out_at IS NOT NULL AND NEW.checked_out_at IS DISTINCT FROM OLD.checked_out_at)
+      OR (OLD.alerted_at IS NOT NULL AND NEW.alerted_at IS DISTINCT FROM OLD.alerted_at))
+    EXECUTE FUNCTION fieldbook_refuse('a check-in is only ever checked out and alerted, once each');
+"#;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

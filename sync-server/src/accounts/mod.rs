@@ -1,6 +1,8 @@
 //! Accounts, teams, devices, sessions, tickets, case registrations, grants and the audit
 //! log: the server's directory, stored in the same SQLite file as the documents (its own
-//! versioned migrations, `migrations.rs`) and read by the access policy (`crate::access`).
+//! versioned migrations, `migrations.rs`), or with `database_url` in PostgreSQL (its own
+//! migration history there, `migrations::postgres`), and read by the access policy
+//! (`crate::access`). Every method is written once (`sql.rs` runs it on either back end).
 //!
 //! Everything here is plain data plus one `Directory` handle. Secrets (passwords, session
 //! tokens, tickets) have their own types whose `Debug` prints `[redacted]`; only hashes of
@@ -12,12 +14,26 @@ mod directory;
 mod migrations;
 pub mod password;
 pub mod secret;
+mod sql;
 pub mod throttle;
 
 pub use directory::checkins::{CheckOut, Checkin, NewCheckin, MAX_CHECKIN_TEXT_CHARS};
 pub use directory::{Directory, DirectoryError};
 pub use secret::{DeviceKey, Password, SessionToken, Ticket};
 pub use throttle::Throttle;
+
+/// The directory `config` asks for: on PostgreSQL when `pool` is given (the process's one
+/// pool for `config.database_url`, shared with the document store), else in the SQLite file
+/// at `config.database_path()`. Blocks (migrations run here): call it at start-up.
+pub fn open(
+    config: &crate::config::Config,
+    pool: Option<&crate::pg::PgPool>,
+) -> Result<Directory, DirectoryError> {
+    match pool {
+        Some(pool) => Directory::open_postgres(pool),
+        None => Directory::open(&config.database_path()),
+    }
+}
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;

@@ -18,7 +18,7 @@ pub use postgres::{store_err, PgStore, MIGRATION_SCOPE, STEPS as PG_STEPS};
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
 use crate::config::Config;
-use crate::pg::{PgPool, PgUrl};
+use crate::pg::PgPool;
 
 /// The server's store, whichever the settings chose: one type, so one sync actor runs on both.
 #[derive(Debug, Clone)]
@@ -31,13 +31,7 @@ pub enum ServerStore {
 /// Blocks while it connects (the connection is made on a pool thread, so this is safe to
 /// call from async code; call it once and share the pool with the directory).
 pub fn open_pool(config: &Config) -> Result<Option<PgPool>, StoreError> {
-    let Some(url) = &config.database_url else {
-        return Ok(None);
-    };
-    let url = PgUrl::parse(&url.0).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    let pool = PgPool::open(&url, config.database_pool_size)
-        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", url.describe())))?;
-    Ok(Some(pool))
+    crate::pg::pool_for(config).map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 /// The store `config` asks for, sealing under `master`: PostgreSQL on `pool` when there is

@@ -5,8 +5,8 @@
 //! (bound to the check-in's id and to which field they are) and exist in plain text only in
 //! memory, in the answer to the worker and their managers. They are never logged and never
 //! in the audit log: its rows say only that a check-in, check-out or alert happened.
+use crate::accounts::sql::{vals, Row, SqlError, Tx, Val};
 use fieldbook_sync::DocumentId;
-use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::*;
 use crate::storage::keys::Sealer;
@@ -97,7 +97,7 @@ fn with_whom_aad(id: &str) -> Vec<u8> {
     crate::storage::keys::aad(&[id.as_bytes(), b"checkin-with-whom"])
 }
 
-const COLUMNS: &str = "c.id, c.user, u.username, u.display_name, c.team, c.sealed_where,
+const COLUMNS: &str = "c.id, c.\"user\", u.username, u.display_name, c.team, c.sealed_where,
     c.sealed_with_whom, c.expected_back, c.checked_in_at, c.checked_out_at, c.alerted_at,
     c.case_doc";
 
@@ -116,20 +116,20 @@ struct SealedRow {
     case: Option<String>,
 }
 
-fn sealed_row(r: &Row<'_>) -> rusqlite::Result<SealedRow> {
+fn sealed_row(r: &Row) -> Result<SealedRow, SqlError> {
     Ok(SealedRow {
-        id: r.get(0)?,
-        user: r.get(1)?,
-        username: r.get(2)?,
-        display_name: r.get(3)?,
-        team: r.get(4)?,
-        sealed_where: r.get(5)?,
-        sealed_with_whom: r.get(6)?,
-        expected_back: r.get(7)?,
-        checked_in_at: r.get(8)?,
-        checked_out_at: r.get(9)?,
-        alerted_at: r.get(10)?,
-        case: r.get(11)?,
+        id: r.text(0)?,
+        user: r.text(1)?,
+        username: r.text(2)?,
+        display_name: r.text(3)?,
+        team: r.opt_text(4)?,
+        sealed_where: r.bytes(5)?,
+        sealed_with_whom: r.bytes(6)?,
+        expected_back: r.i64(7)?,
+        checked_in_at: r.i64(8)?,
+        checked_out_at: r.opt_i64(9)?,
+        alerted_at: r.opt_i64(10)?,
+        case: r.opt_text(11)?,
     })
 }
 
@@ -157,28 +157,24 @@ fn opened(row: SealedRow, wrap: &Sealer) -> R<Checkin> {
     })
 }
 
-fn query<P: rusqlite::Params>(
-    tx: &Transaction<'_>,
-    filter: &str,
-    p: P,
-    wrap: &Sealer,
-) -> R<Vec<Checkin>> {
+fn query(tx: &Tx<'_>, filter: &str, p: &[Val], wrap: &Sealer) -> R<Vec<Checkin>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM checkins c JOIN users u ON u.id = c.user {filter}
+        "SELECT {COLUMNS} FROM checkins c JOIN users u ON u.id = c.\"user\" {filter}
          ORDER BY c.expected_back, c.id"
     );
     let rows: Vec<SealedRow> = tx
-        .prepare(&sql)?
-        .query_map(p, sealed_row)?
+        .query(&sql, p)?
+        .iter()
+        .map(sealed_row)
         .collect::<Result<_, _>>()?;
     rows.into_iter().map(|r| opened(r, wrap)).collect()
 }
 
-fn audit(tx: &Transaction<'_>, e: &AuditEntry) -> R<()> {
-    tx.execute(
-        "INSERT INTO audit (at, kind, user, device, case_doc, address, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+fn audit(tx: &Tx<'_>, e: &AuditEntry) -> R<()> {
+    tx.exec(
+        "INSERT INTO audit (at, kind, \"user\", device, case_doc, address, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vals![
             e.at,
             e.kind.as_str(),
             e.user.as_ref().map(|u| &u.0),
@@ -208,20 +204,21 @@ impl Directory {
                 return Err(invalid("the expected time back has passed"));
             }
             let user: Option<(Option<String>, String, String)> = tx
-                .query_row(
-                    "SELECT team, username, display_name FROM users WHERE id = ?1 AND active = 1",
-                    [&new.user.0],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+                .query_opt(
+                    "SELECT team, username, display_name FROM users WHERE id = $1 AND active = 1",
+                    vals![new.user.0],
+                )?
+                .map(|r| Ok::<_, SqlError>((r.opt_text(0)?, r.text(1)?, r.text(2)?)))
+                .transpose()?;
             let Some((team, username, display_name)) = user else {
                 return Err(not_found("user", new.user.0.clone()));
             };
-            let open: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM checkins WHERE user = ?1 AND checked_out_at IS NULL)",
-                [&new.user.0],
-                |r| r.get(0),
-            )?;
+            let open = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM checkins WHERE \"user\" = $1 AND checked_out_at IS NULL)",
+                    vals![new.user.0],
+                )?
+                .bool(0)?;
             if open {
                 return Err(Fail::Dir(DirectoryError::Exists {
                     what: "check-in",
@@ -235,11 +232,11 @@ impl Directory {
             let sealed_with_whom = wrap
                 .seal(&with_whom_aad(&id), with_whom.as_bytes())
                 .map_err(|_| invalid("the check-in could not be sealed"))?;
-            tx.execute(
-                "INSERT INTO checkins (id, user, team, sealed_where, sealed_with_whom,
+            tx.exec(
+                "INSERT INTO checkins (id, \"user\", team, sealed_where, sealed_with_whom,
                      expected_back, checked_in_at, case_doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                vals![
                     id,
                     new.user.0,
                     team,
@@ -290,12 +287,12 @@ impl Directory {
     ) -> Result<CheckOut, DirectoryError> {
         self.write(|tx| {
             let row: Option<(Millis, Option<Millis>)> = tx
-                .query_row(
-                    "SELECT expected_back, checked_out_at FROM checkins WHERE id = ?1 AND user = ?2",
-                    [id, &user.0],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                .query_opt(
+                    "SELECT expected_back, checked_out_at FROM checkins WHERE id = $1 AND \"user\" = $2",
+                    vals![id, user.0],
+                )?
+                .map(|r| Ok::<_, SqlError>((r.i64(0)?, r.opt_i64(1)?)))
+                .transpose()?;
             let Some((expected_back, out)) = row else {
                 return Ok(CheckOut::NotFound);
             };
@@ -305,9 +302,9 @@ impl Directory {
                     late: at > expected_back,
                 });
             }
-            tx.execute(
-                "UPDATE checkins SET checked_out_at = ?2 WHERE id = ?1",
-                params![id, now],
+            tx.exec(
+                "UPDATE checkins SET checked_out_at = $2 WHERE id = $1",
+                vals![id, now],
             )?;
             let late = now > expected_back;
             audit(
@@ -342,8 +339,8 @@ impl Directory {
         self.read(|tx| {
             Ok(query(
                 tx,
-                "WHERE c.user = ?1 AND c.checked_out_at IS NULL",
-                [&user.0],
+                "WHERE c.\"user\" = $1 AND c.checked_out_at IS NULL",
+                vals![user.0],
                 wrap,
             )?
             .pop())
@@ -352,7 +349,7 @@ impl Directory {
 
     /// One check-in by id (for tests and the console).
     pub fn checkin(&self, id: &str, wrap: &Sealer) -> Result<Option<Checkin>, DirectoryError> {
-        self.read(|tx| Ok(query(tx, "WHERE c.id = ?1", [id], wrap)?.pop()))
+        self.read(|tx| Ok(query(tx, "WHERE c.id = $1", vals![id], wrap)?.pop()))
     }
 
     /// What a manager sees: check-ins of people in the teams they manage that are open and
@@ -367,10 +364,10 @@ impl Directory {
         self.read(|tx| {
             query(
                 tx,
-                "WHERE c.team IN (SELECT team FROM manages WHERE user = ?1)
-                   AND ((c.checked_out_at IS NULL AND c.expected_back <= ?2)
-                     OR (c.checked_out_at > c.expected_back AND c.checked_out_at >= ?3))",
-                params![manager.0, now, since],
+                "WHERE c.team IN (SELECT team FROM manages WHERE \"user\" = $1)
+                   AND ((c.checked_out_at IS NULL AND c.expected_back <= $2)
+                     OR (c.checked_out_at > c.expected_back AND c.checked_out_at >= $3))",
+                vals![manager.0, now, since],
                 wrap,
             )
         })
@@ -387,10 +384,10 @@ impl Directory {
         self.read(|tx| {
             query(
                 tx,
-                "WHERE (c.checked_out_at IS NULL AND c.expected_back <= ?1)
-                    OR (?2 IS NOT NULL AND c.checked_out_at > c.expected_back
-                        AND c.checked_out_at >= ?2)",
-                params![now, late_since],
+                "WHERE (c.checked_out_at IS NULL AND c.expected_back <= $1)
+                    OR (CAST($2 AS BIGINT) IS NOT NULL AND c.checked_out_at > c.expected_back
+                        AND c.checked_out_at >= $2)",
+                vals![now, late_since],
                 wrap,
             )
         })
@@ -402,18 +399,20 @@ impl Directory {
     pub fn raise_alerts(&self, now: Millis) -> Result<Vec<(String, UserId)>, DirectoryError> {
         self.write(|tx| {
             let due: Vec<(String, String, Option<String>)> = tx
-                .prepare(
-                    "SELECT id, user, case_doc FROM checkins
-                     WHERE checked_out_at IS NULL AND alerted_at IS NULL AND expected_back <= ?1
+                .query(
+                    "SELECT id, \"user\", case_doc FROM checkins
+                     WHERE checked_out_at IS NULL AND alerted_at IS NULL AND expected_back <= $1
                      ORDER BY expected_back, id",
+                    vals![now],
                 )?
-                .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?;
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.text(1)?, r.opt_text(2)?)))
+                .collect::<Result<_, SqlError>>()?;
             let mut raised = Vec::with_capacity(due.len());
             for (id, user, case) in due {
-                tx.execute(
-                    "UPDATE checkins SET alerted_at = ?2 WHERE id = ?1",
-                    params![id, now],
+                tx.exec(
+                    "UPDATE checkins SET alerted_at = $2 WHERE id = $1",
+                    vals![id, now],
                 )?;
                 audit(
                     tx,
@@ -437,10 +436,10 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::directory::tests::{both, Fixture};
 
-    fn setup() -> (tempfile::TempDir, Directory, UserId, Sealer) {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = Directory::open(&tmp.path().join("fieldbook.sqlite3")).unwrap();
+    fn setup(f: &Fixture) -> (Directory, UserId, Sealer) {
+        let d = f.d.clone();
         d.add_team(&Team {
             id: TeamId("north".into()),
             name: "North (invented)".into(),
@@ -461,7 +460,7 @@ mod tests {
             )
             .unwrap();
         let master = crate::storage::MasterKey::generate().unwrap();
-        (tmp, d, u.id, master.cipher().unwrap())
+        (d, u.id, master.cipher().unwrap())
     }
 
     fn new(user: &UserId, back: Millis) -> NewCheckin {
@@ -475,9 +474,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_open_check_in_then_out_late_or_not_and_the_rows_cannot_be_rewritten() {
-        let (_tmp, d, u, w) = setup();
+    fn one_open_check_in_then_out_late_or_not_and_the_rows_cannot_be_rewritten(f: Fixture) {
+        let (d, u, w) = setup(&f);
         let c = d.check_in(new(&u, 10_000), 1_000, &w).unwrap();
         assert_eq!(c.place, "12 Invented Road");
         assert!(matches!(
@@ -504,16 +502,10 @@ mod tests {
         );
         let back = d.checkin(&c.id, &w).unwrap().unwrap();
         assert!(back.late());
-        let rewrite = d.write(|tx| {
-            tx.execute("UPDATE checkins SET checked_out_at = 1", [])?;
-            Ok(())
-        });
-        assert!(rewrite.is_err(), "a check-out is set once");
-        let delete = d.write(|tx| {
-            tx.execute("DELETE FROM checkins", [])?;
-            Ok(())
-        });
-        assert!(delete.is_err(), "check-ins are kept");
+        let rewrite = f.raw("UPDATE checkins SET checked_out_at = 1");
+        assert!(rewrite.unwrap_err().contains("only ever checked out"));
+        let delete = f.raw("DELETE FROM checkins");
+        assert!(delete.unwrap_err().contains("check-ins are kept"));
         // A new one after checking out; on time this time.
         let c2 = d.check_in(new(&u, 200_000), 100_000, &w).unwrap();
         assert_eq!(
@@ -522,9 +514,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn alerts_are_raised_once_and_only_when_due() {
-        let (_tmp, d, u, w) = setup();
+    fn alerts_are_raised_once_and_only_when_due(f: Fixture) {
+        let (d, u, w) = setup(&f);
         let c = d.check_in(new(&u, 10_000), 1_000, &w).unwrap();
         assert!(d.raise_alerts(9_999).unwrap().is_empty());
         assert_eq!(
@@ -542,9 +533,8 @@ mod tests {
         assert_eq!(d.all_alerts(40_000, Some(0), &w).unwrap().len(), 1);
     }
 
-    #[test]
-    fn bad_input_is_refused() {
-        let (_tmp, d, u, w) = setup();
+    fn bad_input_is_refused(f: Fixture) {
+        let (d, u, w) = setup(&f);
         let mut n = new(&u, 10_000);
         n.place = "  ".into();
         assert!(matches!(
@@ -565,4 +555,10 @@ mod tests {
             "sealed under the key"
         );
     }
+
+    both!(
+        one_open_check_in_then_out_late_or_not_and_the_rows_cannot_be_rewritten,
+        alerts_are_raised_once_and_only_when_due,
+        bad_input_is_refused,
+    );
 }
