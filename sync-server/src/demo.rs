@@ -183,7 +183,7 @@ pub async fn seed<S: Store>(
         first += SEED_BATCH;
     }
     for (i, (case, relationships)) in cases.iter().enumerate() {
-        let (allocated, team) = if i < NORTH_CASES || i >= PEOPLE_COUNT {
+        let (allocated, team) = if !(NORTH_CASES..PEOPLE_COUNT).contains(&i) {
             (&ids[0], "north")
         } else {
             (&ids[2], "south")

@@ -189,46 +189,6 @@ impl<S: Store> Store for Announcing<S> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_node_hears_the_others_and_not_itself() {
-        let bus = InProcessFeed::bus(16);
-        let one = InProcessFeed::join(&bus);
-        let two = InProcessFeed::join(&bus);
-        let mut heard_by_one = one.subscribe();
-        let mut heard_by_two = two.subscribe();
-        let (a, b) = (DocumentId::random(), DocumentId::random());
-        one.announce(&[a]).unwrap();
-        two.announce(&[b]).unwrap();
-        assert_eq!(heard_by_two.recv().await, Some(FeedEvent::Changed(vec![a])));
-        assert_eq!(heard_by_one.recv().await, Some(FeedEvent::Changed(vec![b])));
-        assert!(
-            heard_by_one.try_recv().is_err(),
-            "its own announcement is skipped"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_listener_that_fell_behind_reports_missed() {
-        let bus = InProcessFeed::bus(2);
-        let one = InProcessFeed::join(&bus);
-        let two = InProcessFeed::join(&bus);
-        // Subscribed (to the bus) before the announcements, read only after.
-        let mut heard = two.subscribe();
-        for _ in 0..5 {
-            one.announce(&[DocumentId::random()]).unwrap();
-        }
-        let mut events = Vec::new();
-        while events.len() < 3 {
-            events.push(heard.recv().await.unwrap());
-        }
-        assert!(events.contains(&FeedEvent::Missed), "{events:?}");
-    }
-}
-
 /// The PostgreSQL channel every node listens on.
 pub const PG_CHANNEL: &str = "fieldbook_changes";
 /// PostgreSQL refuses a notification payload of 8,000 bytes or more.
@@ -383,5 +343,45 @@ fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_node_hears_the_others_and_not_itself() {
+        let bus = InProcessFeed::bus(16);
+        let one = InProcessFeed::join(&bus);
+        let two = InProcessFeed::join(&bus);
+        let mut heard_by_one = one.subscribe();
+        let mut heard_by_two = two.subscribe();
+        let (a, b) = (DocumentId::random(), DocumentId::random());
+        one.announce(&[a]).unwrap();
+        two.announce(&[b]).unwrap();
+        assert_eq!(heard_by_two.recv().await, Some(FeedEvent::Changed(vec![a])));
+        assert_eq!(heard_by_one.recv().await, Some(FeedEvent::Changed(vec![b])));
+        assert!(
+            heard_by_one.try_recv().is_err(),
+            "its own announcement is skipped"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_fell_behind_reports_missed() {
+        let bus = InProcessFeed::bus(2);
+        let one = InProcessFeed::join(&bus);
+        let two = InProcessFeed::join(&bus);
+        // Subscribed (to the bus) before the announcements, read only after.
+        let mut heard = two.subscribe();
+        for _ in 0..5 {
+            one.announce(&[DocumentId::random()]).unwrap();
+        }
+        let mut events = Vec::new();
+        while events.len() < 3 {
+            events.push(heard.recv().await.unwrap());
+        }
+        assert!(events.contains(&FeedEvent::Missed), "{events:?}");
     }
 }

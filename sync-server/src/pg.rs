@@ -40,7 +40,7 @@ impl PgError {
 /// A parsed `postgres://` URL. `Debug` shows where it points, never the password.
 #[derive(Clone)]
 pub struct PgUrl {
-    config: postgres::Config,
+    config: Arc<postgres::Config>,
 }
 
 impl PgUrl {
@@ -48,7 +48,9 @@ impl PgUrl {
         let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             PgError::Connect(format!("the database URL is not valid: {e}"))
         })?;
-        Ok(PgUrl { config })
+        Ok(PgUrl {
+            config: Arc::new(config),
+        })
     }
 
     /// Where it points, for logs: hosts and database name, no user or password.
