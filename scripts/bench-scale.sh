@@ -79,6 +79,16 @@ start() {
   IFS='|' read -r _ kind nodes args <<<"$spec"
   # `ours:PATH` runs another build of our server (e.g. the one before a fix, side by side).
   if [ "${kind#ours:}" != "$kind" ]; then bin=${kind#ours:}; kind=ours; fi
+  # `@PG@` in a variant's arguments: a new database on the cluster at BENCH_PG_URL (started by
+  # scripts/bench.sh with scripts/pg-cluster.sh), one per measurement, shared by its nodes.
+  if [[ "$args" == *@PG@* ]]; then
+    if [ ! -e "$dir.db" ]; then
+      local db="bench_${RANDOM}_${RANDOM}"
+      psql "${BENCH_PG_URL:?set BENCH_PG_URL for @PG@ variants}" -qc "CREATE DATABASE $db"
+      sed "s#/fieldbook?#/$db?#" <<<"$BENCH_PG_URL" >"$dir.db"
+    fi
+    args=${args//@PG@/$(cat "$dir.db")}
+  fi
   urls=() node_pids=()
   local extra=()
   read -r -a extra <<<"$args"

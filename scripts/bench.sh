@@ -33,7 +33,14 @@ echo "ours: $ours  reference: $ref  ($(nproc) cores, $(date -u +%F))"
 # Scale: a fresh device pulling 500 cases × 50 notes, 1,000 idle devices, fan-out to 200
 # (docs/PERFORMANCE.md, "Scale"); every server variant side by side.
 echo
-bash scripts/bench-scale.sh --no-build
+# The same on PostgreSQL, one node and two nodes sharing a database, on a throwaway cluster.
+pg_dir=$(mktemp -d /tmp/fieldbook-bench-pg.XXXXXX)
+BENCH_PG_URL=$(scripts/pg-cluster.sh start "$pg_dir")
+export BENCH_PG_URL
+trap 'scripts/pg-cluster.sh stop "$pg_dir"; cleanup' EXIT
+bash scripts/bench-scale.sh --no-build \
+  --variant 'ours, PostgreSQL|ours|1|--database-url @PG@' \
+  --variant 'ours, two nodes on PostgreSQL|ours|2|--database-url @PG@'
 
 # First-visit transfer of the release PWA (what a phone downloads once, brotli-compressed).
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"

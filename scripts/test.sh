@@ -27,6 +27,9 @@ export TEST_POSTGRES_URL
 stage "native tests (engine, server, storage on SQLite and PostgreSQL, crash, bad input)"
 cargo test --locked
 
+stage "sign-in, access and roles again, every server on PostgreSQL"
+TEST_SERVER_DATABASE=postgres cargo test --locked -p fieldbook-sync-server --test access --test roles
+
 stage "shared crates build for wasm32"
 cargo check --locked -p fieldbook-sync --target wasm32-unknown-unknown
 

@@ -221,11 +221,15 @@ where
     let store = Announcing::new(store, written.clone());
     if let Some(feed) = &feed {
         let mut events = feed.subscribe();
-        let inbox = tx.clone();
+        // Weak: the actor stops when its handles are dropped, whatever the feed is doing.
+        let inbox = tx.downgrade();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                if inbox.send(Command::ChangedElsewhere(event)).await.is_err() {
+                let Some(inbox) = inbox.upgrade() else {
                     break; // the actor stopped
+                };
+                if inbox.send(Command::ChangedElsewhere(event)).await.is_err() {
+                    break;
                 }
             }
         });

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fieldbook_case::{self as case, caseload};
 use fieldbook_native_client::Client;
 use fieldbook_sync::{DocumentId, Message, PeerId};
-use fieldbook_sync_server::accounts::{Access, AuditKind, Directory, Grantee, UserId};
+use fieldbook_sync_server::accounts::{Access, AuditKind, Grantee, UserId};
 use fieldbook_sync_server::demo;
 use fieldbook_sync_server::http::start;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -694,7 +694,7 @@ async fn demo_accounts_are_seeded_once_and_never_into_a_real_store() {
     s.shutdown().await.unwrap();
     // A second --demo start adds nothing.
     let s = start(&demo_config(data.path())).await.unwrap();
-    let dir = Directory::open(&demo_config(data.path()).database_path()).unwrap();
+    let dir = support::directory(&demo_config(data.path()));
     assert_eq!(dir.snapshot().unwrap().users.len(), demo::USERS.len());
     let cases = dir.cases().unwrap();
     let whole = cases.iter().filter(|c| c.part_of.is_none()).count();
@@ -711,7 +711,7 @@ async fn demo_accounts_are_seeded_once_and_never_into_a_real_store() {
     cfg.demo = false;
     let s = start(&cfg).await.unwrap();
     s.shutdown().await.unwrap();
-    let dir = Directory::open(&cfg.database_path()).unwrap();
+    let dir = support::directory(&cfg);
     dir.add_user(
         fieldbook_sync_server::accounts::NewUser {
             username: "real.worker".into(),

@@ -193,6 +193,10 @@ impl ServerProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        // The same tests on PostgreSQL when the test command asks (`pg::on_postgres`).
+        if pg::on_postgres() && !env.iter().any(|(k, _)| *k == "FIELDBOOK_DATABASE_URL") {
+            cmd.env("FIELDBOOK_DATABASE_URL", pg::fresh_database());
+        }
         let mut child = cmd.spawn().expect("server binary starts");
         let pid = child.id().unwrap();
         let stderr = Arc::new(Mutex::new(Vec::new()));
@@ -481,12 +485,36 @@ pub struct World {
     pub data: tempfile::TempDir,
 }
 
+static DATABASES: std::sync::LazyLock<
+    Mutex<std::collections::HashMap<std::path::PathBuf, String>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The directory a server started with `config` uses (SQLite file or PostgreSQL), opened
+/// alongside it as the admin CLI would.
+pub fn directory(
+    config: &fieldbook_sync_server::config::Config,
+) -> fieldbook_sync_server::accounts::Directory {
+    let pool = fieldbook_sync_server::pg::pool_for(config).unwrap();
+    fieldbook_sync_server::accounts::open(config, pool.as_ref()).unwrap()
+}
+
 /// The settings [`World::start`] uses for `dir`.
 pub fn demo_config(dir: &std::path::Path) -> fieldbook_sync_server::config::Config {
+    // On PostgreSQL when the test command asks: one database per data directory, so a
+    // restart on the same directory finds its data again.
+    let database_url = pg::on_postgres().then(|| {
+        let mut known = DATABASES.lock().unwrap();
+        let url = known
+            .entry(dir.to_path_buf())
+            .or_insert_with(pg::fresh_database)
+            .clone();
+        fieldbook_sync_server::config::DatabaseUrl(url)
+    });
     fieldbook_sync_server::config::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         demo: true,
+        database_url,
         ..Default::default()
     }
 }
@@ -509,9 +537,7 @@ impl World {
             .await
             .unwrap();
         let addr = server.addr.to_string();
-        let dir =
-            fieldbook_sync_server::accounts::Directory::open(&cfg(data.path()).database_path())
-                .unwrap();
+        let dir = directory(&cfg(data.path()));
         World {
             server,
             addr,

@@ -4,6 +4,14 @@
 /// Where the test command's cluster is; set by `scripts/test.sh`.
 pub const URL_VAR: &str = "TEST_POSTGRES_URL";
 
+/// Set (to `postgres`) by the test command's second run of the server integration tests:
+/// every server they start keeps its documents and directory in PostgreSQL.
+pub const SERVER_DATABASE_VAR: &str = "TEST_SERVER_DATABASE";
+
+pub fn on_postgres() -> bool {
+    std::env::var(SERVER_DATABASE_VAR).is_ok_and(|v| v == "postgres")
+}
+
 pub fn cluster_url() -> String {
     std::env::var(URL_VAR).unwrap_or_else(|_| {
         panic!(
