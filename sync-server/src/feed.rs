@@ -164,16 +164,7 @@ impl<S: Store> Store for Announcing<S> {
         self.inner.load(doc).await
     }
     async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {
-        let docs: BTreeSet<DocumentId> = ops
-            .iter()
-            .filter(|op| {
-                !matches!(
-                    op,
-                    StorageOp::PutSyncState { .. } | StorageOp::ForgetSyncState { .. }
-                )
-            })
-            .map(|op| *op.document())
-            .collect();
+        let docs = written_documents(&ops);
         self.inner.apply(ops).await?;
         self.written.add(docs);
         Ok(())
@@ -187,6 +178,17 @@ impl<S: Store> Store for Announcing<S> {
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.inner.put_setting(key, value).await
     }
+}
+
+/// The documents whose content `ops` write (chunks, compactions, deletions), each once, in
+/// order; mere sync progress is not news for other nodes.
+pub fn written_documents(ops: &[StorageOp]) -> Vec<DocumentId> {
+    let docs: BTreeSet<DocumentId> = ops
+        .iter()
+        .filter(|op| !op.is_sync_progress() && !matches!(op, StorageOp::ForgetSyncState { .. }))
+        .map(|op| *op.document())
+        .collect();
+    docs.into_iter().collect()
 }
 
 /// The PostgreSQL channel every node listens on.

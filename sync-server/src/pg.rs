@@ -266,3 +266,21 @@ pub fn pool_for(config: &crate::config::Config) -> Result<Option<PgPool>, PgErro
         .map(Some)
         .map_err(|e| PgError::Connect(format!("{}: {e}", url.describe())))
 }
+
+/// `url` with its database name replaced by `name` (tests and benchmarks make one database
+/// per run on a throwaway cluster).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (before, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = before.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match before[scheme_end..].find('/') {
+        Some(i) => &before[..scheme_end + i],
+        None => before,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}

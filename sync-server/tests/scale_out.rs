@@ -37,7 +37,7 @@ fn notes(d: &Automerge) -> Vec<String> {
         return Vec::new();
     };
     (0..d.length(&list))
-        .filter_map(|i| Some(d.get(&list, i).ok()??.0.into_string().ok()?))
+        .filter_map(|i| d.get(&list, i).ok()??.0.into_string().ok())
         .collect()
 }
 

@@ -481,27 +481,10 @@ pub(crate) mod testdb {
             admin
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .expect("create a test database");
-            with_database(&base, &name)
+            crate::pg::with_database(&base, &name)
         })
         .join()
         .expect("create a test database")
-    }
-
-    /// `url` with its database name replaced by `name`.
-    fn with_database(url: &str, name: &str) -> String {
-        let (before, query) = match url.split_once('?') {
-            Some((b, q)) => (b, Some(q)),
-            None => (url, None),
-        };
-        let scheme_end = before.find("://").map(|i| i + 3).unwrap_or(0);
-        let base = match before[scheme_end..].find('/') {
-            Some(i) => &before[..scheme_end + i],
-            None => before,
-        };
-        match query {
-            Some(q) => format!("{base}/{name}?{q}"),
-            None => format!("{base}/{name}"),
-        }
     }
 }
 

@@ -415,19 +415,7 @@ impl Store for PgStore {
         // Other nodes hear of content written here (not mere sync progress) from PostgreSQL
         // itself, on commit: a node killed after committing has still told them.
         let notes: Vec<String> = match &self.notify_as {
-            Some(node) => {
-                let docs: std::collections::BTreeSet<DocumentId> = ops
-                    .iter()
-                    .filter(|op| {
-                        !matches!(
-                            op,
-                            StorageOp::PutSyncState { .. } | StorageOp::ForgetSyncState { .. }
-                        )
-                    })
-                    .map(|op| *op.document())
-                    .collect();
-                crate::feed::pg_payloads(node, &docs.into_iter().collect::<Vec<_>>())
-            }
+            Some(node) => crate::feed::pg_payloads(node, &crate::feed::written_documents(&ops)),
             None => Vec::new(),
         };
         self.pool

@@ -38,24 +38,7 @@ fn create_database() -> String {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create a test database");
-    with_database(&base, &name)
-}
-
-/// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (before, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = before.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match before[scheme_end..].find('/') {
-        Some(i) => &before[..scheme_end + i],
-        None => before,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    fieldbook_sync_server::pg::with_database(&base, &name)
 }
 
 fn rand_u64() -> u64 {
