@@ -682,7 +682,23 @@ async fn connection(
         }
     }
     state.actor.send(Command::Closed { conn }).await;
+    // The close handshake: read and discard until the peer's Close (briefly, a bounded number
+    // of frames). Closing with the peer's frames unread in the kernel makes it reset the
+    // connection, which throws away the reason we just sent (with a small read buffer there
+    // usually are some: a flooder's).
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        for _ in 0..LINGER_FRAMES {
+            match stream.next().await {
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
 }
+
+/// Frames read and discarded after we close, waiting for the peer's Close.
+const LINGER_FRAMES: usize = 10_000;
 
 /// Send, giving up after `limit`: a peer that stops reading would otherwise keep the send
 /// waiting for buffer space forever. False: the connection is finished.
