@@ -169,13 +169,19 @@ impl PgPool {
             if slot.as_ref().is_some_and(|c| c.is_closed()) {
                 *slot = None;
             }
+            // `f` is always gone before `reply` wakes the caller: callers may lend it their
+            // borrows for exactly as long as they wait (`accounts::sql::run_scoped`).
             if slot.is_none() {
                 match url.connect() {
                     Ok(c) => *slot = Some(c),
-                    Err(e) => return reply(Err(e)),
+                    Err(e) => {
+                        drop(f);
+                        return reply(Err(e));
+                    }
                 }
             }
             let Some(client) = slot.as_mut() else {
+                drop(f);
                 return reply(Err(PgError::Stopped));
             };
             let result = f(client);
