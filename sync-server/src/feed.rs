@@ -288,6 +288,7 @@ fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, retry_ms = backoff.as_millis() as u64, "change feed: cannot listen; retrying");
+                // Reconnect backoff on the listener's own thread (nothing waits on it).
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
                 continue;

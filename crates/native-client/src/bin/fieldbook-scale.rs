@@ -277,6 +277,8 @@ async fn idle(
     }
     let connect_secs = start.elapsed().as_secs_f64();
     let joined = proc.rss_kb()?;
+    // The workload itself: devices sitting connected and silent for `hold` (heartbeats and
+    // pings flow meanwhile), not a wait for anything; what is checked after is that all stayed.
     tokio::time::sleep(hold).await;
     let connected = clients.iter().filter(|c| c.is_connected()).count();
     if connected != devices {
