@@ -16,10 +16,14 @@ const repo = new Repo({
   sharePolicy: async () => false,
 })
 wss.on("listening", () => console.log(`reference sync server at ws://127.0.0.1:${wss.address().port}`))
+// Shut down without `process.exit`: `repo.shutdown()` resolves when its own flush is written,
+// but a throttled save of the same document may still be mid-`writeFile` (truncated to 0 bytes,
+// not yet rewritten); exiting then left empty snapshot files that the next start could not
+// load, so a pull after a restart waited forever. Node exits by itself once every write is done.
 const stop = async () => {
   await repo.shutdown()
   wss.close()
-  process.exit(0)
+  for (const client of wss.clients) client.terminate()
 }
 process.on("SIGTERM", stop)
 process.on("SIGINT", stop)

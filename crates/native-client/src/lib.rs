@@ -456,7 +456,8 @@ impl Client {
         self.inner.apply(&mut st, out);
     }
 
-    /// Wait until every document in `docs` is held (fetched), or one is unavailable.
+    /// Wait until every document in `docs` is held (fetched), or one is unavailable, or the
+    /// connection ends (nothing more can arrive: the caller reconnects if it wants them).
     pub async fn wait_held(
         &self,
         docs: &[DocumentId],
@@ -470,6 +471,12 @@ impl Client {
                     first_missing += 1;
                 } else if st.unavailable.contains(doc) {
                     return Some(Err(ClientError::Unavailable(*doc)));
+                } else if st.conn.is_none() {
+                    return Some(Err(ClientError::Closed(format!(
+                        "{} (holding {first_missing} of {} documents)",
+                        st.closed_reason.as_deref().unwrap_or("connection lost"),
+                        docs.len()
+                    ))));
                 } else {
                     return None;
                 }
