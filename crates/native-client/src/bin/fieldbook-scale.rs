@@ -121,8 +121,10 @@ impl Access {
         Ok(Access {
             urls: cli.urls.clone(),
             session,
+            // Pinging stays as the app's: a device quiet for longer than the server's idle
+            // timeout is closed by the server (a pull at 40 s between pings lost its
+            // connection half-way on ours).
             liveness: Policy {
-                ping_after: (dead_after / 3).max(1_500),
                 dead_after,
                 ..Policy::default()
             },
