@@ -43,12 +43,13 @@ pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     // here: rendering only reads.
     let s = driver.signals;
     let d = driver.clone();
+    // Re-reads only the notes that changed when that is all that changed (typing into a
+    // note), instead of every note of a long case on each re-render.
+    let reader = std::sync::Mutex::new(case_file::reader::CaseReader::new());
     Memo::new(move |_| {
         s.revision.get();
-        d.with_doc(&id, |doc| {
-            case_file::is_case(doc).then(|| case_file::read(doc))
-        })
-        .flatten()
+        let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+        d.with_doc(&id, |doc| reader.read(doc).cloned()).flatten()
     })
 }
 
