@@ -108,10 +108,24 @@ pub fn find_item_near<D: ReadDoc>(
         };
         parent.visible && all_objs(doc, obj, key, ObjType::List).contains(&parent.obj)
     };
-    match hint {
-        Some(item) if still_there(item) => Some(item.clone()),
-        _ => find_item(doc, obj, key, id),
+    if let Some(item) = hint.filter(|item| still_there(item)) {
+        return Some(item.clone());
     }
+    // Newest (last added) first: the item typed into is most often the one just added.
+    all_objs(doc, obj, key, ObjType::List)
+        .into_iter()
+        .find_map(|list| {
+            (0..doc.length(&list))
+                .rev()
+                .find_map(|i| match doc.get(&list, i) {
+                    Ok(Some((Value::Object(ObjType::Map), item)))
+                        if text(doc, &item, "id") == id =>
+                    {
+                        Some(item)
+                    }
+                    _ => None,
+                })
+        })
 }
 
 /// Apply `f` to the item `id` of the list at `key`. Returns false if there is no such item

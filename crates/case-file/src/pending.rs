@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldbook_sync::automerge::{Automerge, ChangeHash, ObjId, PatchAction, Prop, ReadDoc, Value};
+use fieldbook_sync::automerge::{
+    legacy, Automerge, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, Value,
+};
 
 use crate::caseload;
 
@@ -162,11 +164,21 @@ fn touched_records(doc: &Automerge, confirmed: &[ChangeHash]) -> Option<BTreeSet
     if changes.len() > MAX_CHANGES {
         return None;
     }
+    // Objects operated on, and items inserted into a list (the list and the new item).
     let mut objects = BTreeSet::new();
+    let mut inserted = BTreeSet::new();
     for change in &changes {
-        for op in change.decode().operations {
-            objects.insert(op.obj.to_string());
-            if objects.len() > MAX_OBJECTS {
+        let c = change.decode();
+        for (i, op) in c.operations.iter().enumerate() {
+            // A map inserted into a list is a new item; other insertions (characters into
+            // a text) are operations on their object like any other.
+            if op.insert && op.action == legacy::OpType::Make(ObjType::Map) {
+                let item = format!("{}@{}", c.start_op.get() + i as u64, c.actor_id);
+                inserted.insert((op.obj.to_string(), item));
+            } else {
+                objects.insert(op.obj.to_string());
+            }
+            if objects.len() + inserted.len() > MAX_OBJECTS {
                 return None;
             }
         }
@@ -177,7 +189,30 @@ fn touched_records(doc: &Automerge, confirmed: &[ChangeHash]) -> Option<BTreeSet
         let path = doc.parents(&obj).ok()?.visible_path()?;
         seen.insert(record_holding(&path, &obj)?);
     }
+    for (list, item) in inserted {
+        let (list, _) = doc.import(&list).ok()?;
+        let path = doc.parents(&list).ok()?.visible_path()?;
+        let (item, _) = doc.import(&item).ok()?;
+        // Still in the list, as the diff would show it.
+        let parent = doc.parents(&item).ok()?.next()?;
+        if !parent.visible || parent.obj != list {
+            return None;
+        }
+        seen.insert(new_item(&path, item)?);
+    }
     Some(seen)
+}
+
+/// The record a map inserted into the list at `path` is, if that list holds records.
+fn new_item(path: &[(ObjId, Prop)], item: ObjId) -> Option<(Kind, Key)> {
+    let key_at = |k: usize| match path.get(k) {
+        Some((_, Prop::Map(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    match section(key_at(0)?, key_at(1))? {
+        (kind, Shape::List(depth)) if path.len() == depth => Some((kind, Key::Item(item))),
+        _ => None,
+    }
 }
 
 /// The record that object `obj` (at `path`, as in [`records`]) is or lies inside, when
@@ -341,6 +376,7 @@ mod tests {
     fn counting_from_the_changes_agrees_with_the_diff() {
         use crate::notes::{self, NoteField};
         use crate::{Note, Profile, ProfileField};
+        use fieldbook_sync::automerge::transaction::Transactable;
         let mut d = Automerge::new();
         d.transact::<_, _, fieldbook_sync::automerge::AutomergeError>(|tx| {
             crate::create(
@@ -363,7 +399,7 @@ mod tests {
         .unwrap();
         let confirmed = d.get_heads();
         type Edit = fn(&mut fieldbook_sync::automerge::transaction::Transaction<'_>);
-        let edits: [(Edit, bool); 5] = [
+        let edits: [(Edit, bool); 7] = [
             (
                 |tx| {
                     notes::set_field(tx, "n3", NoteField::Text, "met at").unwrap();
@@ -397,6 +433,26 @@ mod tests {
                     };
                     crate::add_note(tx, &note).unwrap();
                 },
+                true,
+            ),
+            (
+                |tx| {
+                    notes::set_field(tx, "new", NoteField::Text, "typed offline").unwrap();
+                },
+                true,
+            ),
+            // A note deleted outright (a stock client could): the diff decides.
+            (
+                |tx| {
+                    let list = crate::doc::obj_at(
+                        tx,
+                        &fieldbook_sync::automerge::ROOT,
+                        "notes",
+                        ObjType::List,
+                    )
+                    .unwrap();
+                    tx.delete(&list, 0).unwrap();
+                },
                 false,
             ),
         ];
@@ -415,7 +471,8 @@ mod tests {
                 assert!(touched_records(&d, &heads).is_some_and(|s| s.is_empty()));
             }
         }
-        assert_eq!(waiting(&d, &confirmed).count(Kind::Note), 3);
+        // n3, n7, the new note, and the deleted one (by its position).
+        assert_eq!(waiting(&d, &confirmed).count(Kind::Note), 4);
         assert_eq!(waiting(&d, &confirmed).count(Kind::Profile), 1);
     }
 
