@@ -18,7 +18,9 @@
 // (`--demo-cases`, `--demo-big-case-notes`): the device pulls all N of Ayo's cases before typing
 // starts, and the note is typed into Kasey's case, which then holds M more contact notes
 // (issue 14: 500 cases loaded and a 1,000-note case open). `--profile FILE` records a
-// Chromium CPU profile (CDP) of the first scenario's typing.
+// Chromium CPU profile (CDP) of the first scenario, from its first key to its last run's
+// last save (so the re-renders between runs, "Done", the case page and "Add contact note",
+// are in it too).
 //
 // Usage: node scripts/measure-save.mjs [--dist DIR] [--label TEXT] [--runs N] [--chars N]
 //                                      [--cases N] [--big-case-notes M] [--profile FILE]
@@ -180,7 +182,7 @@ async function typeRuns(page, caseId, delay, seed, profile) {
     if (res.inputs !== typed.length || res.chunks !== res.inputs) {
       throw new Error(`expected ${typed.length} keystrokes with one chunk each, saw ${res.inputs} inputs and ${res.chunks} chunks`)
     }
-    if (profile && r === 0) await profile.stop()
+    if (profile && r === RUNS - 1) await profile.stop()
     if (res.keys.some(k => k.aborted)) throw new Error("a save transaction aborted")
     await page.evaluate(() => { window.__probe.armed = false })
     keys.push(...res.keys)

@@ -22,6 +22,9 @@ pub mod signin;
 pub mod stepdown;
 pub mod transfer;
 
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
 use fieldbook_case::route::Route;
 use fieldbook_case::{self as case_file, clocks, Case};
 use fieldbook_sync::DocumentId;
@@ -29,6 +32,12 @@ use leptos::prelude::*;
 
 use crate::driver::Driver;
 use crate::ui::{Choosers, Disputes, Hazards};
+
+thread_local! {
+    /// The reader of the case shown last (see [`case_memo`]).
+    static LAST_READER: RefCell<Option<(DocumentId, Arc<Mutex<case_file::reader::CaseReader>>)>> =
+        const { RefCell::new(None) };
+}
 
 /// The case as plain data, re-read when any document changes but only passed on when this
 /// case actually changed (so typing elsewhere does not re-render this page).
@@ -43,12 +52,26 @@ pub fn case_memo(driver: &Driver, id: DocumentId) -> Memo<Option<Case>> {
     // here: rendering only reads.
     let s = driver.signals;
     let d = driver.clone();
+    // Re-reads only the notes that changed when that is all that changed (typing into a
+    // note), instead of every note of a long case on each re-render; kept for the next page
+    // about the same case (the case page, then its note), which then reads no note again.
+    let reader = LAST_READER.with_borrow_mut(|last| match last {
+        Some((case, reader)) if *case == id => reader.clone(),
+        _ => {
+            let reader = Arc::new(Mutex::new(case_file::reader::CaseReader::new()));
+            *last = Some((id, reader.clone()));
+            reader
+        }
+    });
     Memo::new(move |_| {
         s.revision.get();
-        d.with_doc(&id, |doc| {
-            case_file::is_case(doc).then(|| case_file::read(doc))
-        })
-        .flatten()
+        let mut reader = reader.lock().unwrap_or_else(|e| e.into_inner());
+        let case = d.with_doc(&id, |doc| reader.read(doc).cloned());
+        if case.is_none() {
+            // Gone from the device (erased, or no longer listed): keep nothing of it.
+            *reader = case_file::reader::CaseReader::new();
+        }
+        case.flatten()
     })
 }
 

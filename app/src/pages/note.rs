@@ -5,7 +5,7 @@ use fieldbook_case::notes::{self, NoteField};
 use fieldbook_case::route::Route;
 use fieldbook_case::{validate, vocab, CONTACT_TYPES};
 use fieldbook_sync::automerge::transaction::Transaction;
-use fieldbook_sync::automerge::AutomergeError;
+use fieldbook_sync::automerge::{AutomergeError, ObjId};
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
 
@@ -21,8 +21,10 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
     let c = case_memo(&driver, id);
     let nid = note.clone();
     let current = Memo::new(move |_| {
-        c.get()
-            .and_then(|k| k.notes.into_iter().find(|n| n.id == nid))
+        c.with(|k| {
+            k.as_ref()
+                .and_then(|k| k.notes.iter().find(|n| n.id == nid).cloned())
+        })
     });
     let exists = Memo::new(move |_| current.with(Option::is_some));
     let field = move |f: fn(&fieldbook_case::Note) -> String| {
@@ -34,8 +36,15 @@ pub fn NoteForm(driver: Driver, id: DocumentId, note: String) -> impl IntoView {
 
     let d = driver.clone();
     let nid = note.clone();
+    // Where the note was found last keystroke, so the next one does not search every note.
+    let found = StoredValue::new(None::<ObjId>);
     let edit = move |f: NoteField, v: String| {
-        d.act_on(id, NOTE_GONE, |tx| notes::set_field(tx, &nid, f, &v));
+        d.act_on(id, NOTE_GONE, |tx| {
+            let mut hint = found.get_value();
+            let done = notes::set_field_near(tx, &nid, &mut hint, f, &v);
+            found.set_value(hint);
+            done
+        });
     };
     let d = driver.clone();
     let nid = note.clone();

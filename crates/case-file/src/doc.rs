@@ -89,6 +89,45 @@ pub fn find_item<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, id: &str) -> Optio
         .find(|item| text(doc, item, "id") == id)
 }
 
+/// [`find_item`], trying `hint` first (where the item was found before): if it is still an
+/// item with this `id`, visible in a copy of the list at `key`, it is the answer without
+/// walking the list. Typing into one note of a long case finds it once, not per keystroke.
+pub fn find_item_near<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    key: &str,
+    id: &str,
+    hint: Option<&ObjId>,
+) -> Option<ObjId> {
+    let still_there = |item: &ObjId| {
+        if text(doc, item, "id") != id {
+            return false;
+        }
+        let Some(parent) = doc.parents(item).ok().and_then(|mut p| p.next()) else {
+            return false;
+        };
+        parent.visible && all_objs(doc, obj, key, ObjType::List).contains(&parent.obj)
+    };
+    if let Some(item) = hint.filter(|item| still_there(item)) {
+        return Some(item.clone());
+    }
+    // Newest (last added) first: the item typed into is most often the one just added.
+    all_objs(doc, obj, key, ObjType::List)
+        .into_iter()
+        .find_map(|list| {
+            (0..doc.length(&list))
+                .rev()
+                .find_map(|i| match doc.get(&list, i) {
+                    Ok(Some((Value::Object(ObjType::Map), item)))
+                        if text(doc, &item, "id") == id =>
+                    {
+                        Some(item)
+                    }
+                    _ => None,
+                })
+        })
+}
+
 /// Apply `f` to the item `id` of the list at `key`. Returns false if there is no such item
 /// (removed on another device and compacted away, or a stale link): the caller decides.
 pub fn on_item<T: Transactable>(

@@ -68,6 +68,7 @@ pub mod pending;
 pub mod plan;
 pub mod profile;
 pub mod reach;
+pub mod reader;
 pub mod removal;
 pub mod route;
 pub mod schema;

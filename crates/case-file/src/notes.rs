@@ -8,7 +8,7 @@ use crate::doc;
 use crate::removal::{self, Removal};
 use crate::schema::{self, Record};
 
-const LIST: &str = "notes";
+pub(crate) const LIST: &str = "notes";
 
 /// Contact types from the practice guidance (`docs/domain/case-file.md`).
 pub const CONTACT_TYPES: &[&str] = &[
@@ -94,7 +94,7 @@ crate::schema::texts!(Note {
     "followUps" => follow_ups,
 });
 
-fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
+pub(crate) fn read_one<D: ReadDoc>(d: &D, n: &ObjId) -> Note {
     let mut note = Note {
         id: doc::text(d, n, "id"),
         at: doc::int(d, n, "at"),
@@ -189,6 +189,32 @@ pub fn set_text(
     edit(tx, id, |tx, n| {
         schema::write_text(tx, std::slice::from_ref(n), Record::Note, key, value).map(|_| ())
     })
+}
+
+/// [`set_field`] for a note being typed into: `hint` is where note `id` was found last time
+/// (checked before it is used, see [`doc::find_item_near`]) and is updated, so a keystroke in
+/// a case with a thousand notes does not search them all.
+pub fn set_field_near(
+    tx: &mut impl Transactable,
+    id: &str,
+    hint: &mut Option<ObjId>,
+    field: NoteField,
+    value: &str,
+) -> Result<bool, AutomergeError> {
+    let Some(n) = doc::find_item_near(tx, &ROOT, LIST, id, hint.as_ref()) else {
+        *hint = None;
+        return Ok(false);
+    };
+    *hint = Some(n.clone());
+    schema::write_text(
+        tx,
+        std::slice::from_ref(&n),
+        Record::Note,
+        field.key(),
+        value,
+    )?;
+    removal::touch(tx, &n)?;
+    Ok(true)
 }
 
 /// Set a note's contact type and/or time.

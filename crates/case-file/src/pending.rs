@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldbook_sync::automerge::{Automerge, ChangeHash, ObjId, PatchAction, Prop, Value};
+use fieldbook_sync::automerge::{
+    legacy, Automerge, ChangeHash, ObjId, ObjType, PatchAction, Prop, ReadDoc, Value,
+};
 
 use crate::caseload;
 
@@ -117,16 +119,123 @@ pub fn waiting(doc: &Automerge, confirmed: &[ChangeHash]) -> Waiting {
         out.bump(Kind::NewCase, 1);
         return out;
     }
-    let mut seen: BTreeSet<(Kind, Key)> = BTreeSet::new();
-    for patch in doc.diff(confirmed, &heads) {
-        for item in records(&patch.path, &patch.obj, &patch.action) {
-            seen.insert(item);
-        }
-    }
+    let seen =
+        touched_records(doc, confirmed).unwrap_or_else(|| diffed_records(doc, confirmed, &heads));
     for (kind, _) in seen {
         out.bump(kind, 1);
     }
     out
+}
+
+/// The records that differ between `confirmed` and `heads`, by a diff of the document.
+fn diffed_records(
+    doc: &Automerge,
+    confirmed: &[ChangeHash],
+    heads: &[ChangeHash],
+) -> BTreeSet<(Kind, Key)> {
+    let mut seen = BTreeSet::new();
+    for patch in doc.diff(confirmed, heads) {
+        for item in records(&patch.path, &patch.obj, &patch.action) {
+            seen.insert(item);
+        }
+    }
+    seen
+}
+
+/// More changes than this since what the server has: count with the diff.
+const MAX_CHANGES: usize = 512;
+/// More objects touched than this: count with the diff.
+const MAX_OBJECTS: usize = 64;
+
+/// The records the changes since `confirmed` touched, found from the changes themselves —
+/// each operation's object and where it sits — rather than a diff of the document, which
+/// walks the whole document (a hundred milliseconds and more on a phone for a case with a
+/// thousand notes, once a second while someone types). `None` when that does not decide
+/// it and the diff must: an operation on a list or the root itself (an item added or
+/// deleted, a section created), on an object no longer visible, or too many changes.
+fn touched_records(doc: &Automerge, confirmed: &[ChangeHash]) -> Option<BTreeSet<(Kind, Key)>> {
+    if confirmed
+        .iter()
+        .any(|h| doc.get_change_meta_by_hash(h).is_none())
+    {
+        return None;
+    }
+    let changes = doc.get_changes(confirmed);
+    if changes.len() > MAX_CHANGES {
+        return None;
+    }
+    // Objects operated on, and items inserted into a list (the list and the new item).
+    let mut objects = BTreeSet::new();
+    let mut inserted = BTreeSet::new();
+    for change in &changes {
+        let c = change.decode();
+        for (i, op) in c.operations.iter().enumerate() {
+            // A map inserted into a list is a new item; other insertions (characters into
+            // a text) are operations on their object like any other.
+            if op.insert && op.action == legacy::OpType::Make(ObjType::Map) {
+                let item = format!("{}@{}", c.start_op.get() + i as u64, c.actor_id);
+                inserted.insert((op.obj.to_string(), item));
+            } else {
+                objects.insert(op.obj.to_string());
+            }
+            if objects.len() + inserted.len() > MAX_OBJECTS {
+                return None;
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for obj in objects {
+        let (obj, _) = doc.import(&obj).ok()?;
+        let path = doc.parents(&obj).ok()?.visible_path()?;
+        seen.insert(record_holding(&path, &obj)?);
+    }
+    for (list, item) in inserted {
+        let (list, _) = doc.import(&list).ok()?;
+        let path = doc.parents(&list).ok()?.visible_path()?;
+        let (item, _) = doc.import(&item).ok()?;
+        // Still in the list, as the diff would show it.
+        let parent = doc.parents(&item).ok()?.next()?;
+        if !parent.visible || parent.obj != list {
+            return None;
+        }
+        seen.insert(new_item(&path, item)?);
+    }
+    Some(seen)
+}
+
+/// The record a map inserted into the list at `path` is, if that list holds records.
+fn new_item(path: &[(ObjId, Prop)], item: ObjId) -> Option<(Kind, Key)> {
+    let key_at = |k: usize| match path.get(k) {
+        Some((_, Prop::Map(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    match section(key_at(0)?, key_at(1))? {
+        (kind, Shape::List(depth)) if path.len() == depth => Some((kind, Key::Item(item))),
+        _ => None,
+    }
+}
+
+/// The record that object `obj` (at `path`, as in [`records`]) is or lies inside, when
+/// that alone says which record an operation on it changes (as [`records`] decides it for
+/// any action); `None` for the root, a list of items, or the map of keyed records.
+fn record_holding(path: &[(ObjId, Prop)], obj: &ObjId) -> Option<(Kind, Key)> {
+    let key_at = |k: usize| match path.get(k) {
+        Some((_, Prop::Map(s))) => Some(s.as_str()),
+        _ => None,
+    };
+    let root = key_at(0)?;
+    let Some((kind, shape)) = section(root, key_at(1)) else {
+        return Some((Kind::Other, Key::Name(root.to_owned())));
+    };
+    match shape {
+        Shape::Whole => Some((kind, Key::Whole)),
+        Shape::Keyed => key_at(1).map(|id| (kind, Key::Name(id.to_owned()))),
+        Shape::List(depth) if path.len() > depth => {
+            let item = path.get(depth + 1).map(|(o, _)| o).unwrap_or(obj);
+            Some((kind, Key::Item(item.clone())))
+        }
+        Shape::List(_) => None,
+    }
 }
 
 fn same(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
@@ -260,6 +369,112 @@ fn records(path: &[(ObjId, Prop)], obj: &ObjId, action: &PatchAction) -> Vec<(Ki
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Edits whose records the changes alone name are counted exactly as the diff counts
+    /// them; the rest are left to the diff.
+    #[test]
+    fn counting_from_the_changes_agrees_with_the_diff() {
+        use crate::notes::{self, NoteField};
+        use crate::{Note, Profile, ProfileField};
+        use fieldbook_sync::automerge::transaction::Transactable;
+        let mut d = Automerge::new();
+        d.transact::<_, _, fieldbook_sync::automerge::AutomergeError>(|tx| {
+            crate::create(
+                tx,
+                &Profile {
+                    name: "Sam Example".into(),
+                    ..Default::default()
+                },
+            )?;
+            for i in 0..20 {
+                let note = Note {
+                    id: format!("n{i}"),
+                    at: 1_700_000_000_000 + i,
+                    ..Default::default()
+                };
+                crate::add_note(tx, &note)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let confirmed = d.get_heads();
+        type Edit = fn(&mut fieldbook_sync::automerge::transaction::Transaction<'_>);
+        let edits: [(Edit, bool); 7] = [
+            (
+                |tx| {
+                    notes::set_field(tx, "n3", NoteField::Text, "met at").unwrap();
+                },
+                true,
+            ),
+            (
+                |tx| {
+                    notes::set_field(tx, "n3", NoteField::Text, "met at the library").unwrap();
+                },
+                true,
+            ),
+            (
+                |tx| {
+                    notes::set_meta(tx, "n7", Some("Cold call"), None).unwrap();
+                },
+                true,
+            ),
+            (
+                |tx| {
+                    crate::profile::set_field(tx, ProfileField::KnownAs, "Sammy").unwrap();
+                },
+                true,
+            ),
+            (
+                |tx| {
+                    let note = Note {
+                        id: "new".into(),
+                        at: 1_800_000_000_000,
+                        ..Default::default()
+                    };
+                    crate::add_note(tx, &note).unwrap();
+                },
+                true,
+            ),
+            (
+                |tx| {
+                    notes::set_field(tx, "new", NoteField::Text, "typed offline").unwrap();
+                },
+                true,
+            ),
+            // A note deleted outright (a stock client could): the diff decides.
+            (
+                |tx| {
+                    let list = crate::doc::obj_at(
+                        tx,
+                        &fieldbook_sync::automerge::ROOT,
+                        "notes",
+                        ObjType::List,
+                    )
+                    .unwrap();
+                    tx.delete(&list, 0).unwrap();
+                },
+                false,
+            ),
+        ];
+        for (edit, decided) in edits {
+            let mut tx = d.transaction();
+            edit(&mut tx);
+            tx.commit();
+            let heads = d.get_heads();
+            let fast = touched_records(&d, &confirmed);
+            assert_eq!(fast.is_some(), decided);
+            if let Some(fast) = fast {
+                assert_eq!(fast, diffed_records(&d, &confirmed, &heads));
+            }
+            // Counted from what the server has after the previous edit too.
+            if decided {
+                assert!(touched_records(&d, &heads).is_some_and(|s| s.is_empty()));
+            }
+        }
+        // n3, n7, the new note, and the deleted one (by its position).
+        assert_eq!(waiting(&d, &confirmed).count(Kind::Note), 4);
+        assert_eq!(waiting(&d, &confirmed).count(Kind::Profile), 1);
+    }
 
     #[test]
     fn descriptions_read_naturally() {
