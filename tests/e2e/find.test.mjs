@@ -6,7 +6,7 @@
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { axeViolations, screenshot360, signInAs, useApp } from "./browser.mjs"
+import { axeViolations, screenshot360, signInAs, upToDate, useApp } from "./browser.mjs"
 
 const app = useApp()
 
@@ -79,5 +79,57 @@ test("typing part of a name shows only the matching cases; clearing shows all; n
   // The result is a link to the case, as on the full list.
   await shown.first().click()
   await page.getByTestId("case-name").filter({ hasText: "Demo — Kasey Brightwater" }).waitFor()
+  await context.close()
+})
+
+// Home keeps each case as it last read it, across screens (issue 14: opening home with 1,000
+// cases re-read every one), and reads again only a case whose document moved: a name
+// changed on the case's own screen, or by a colleague on another phone while this one was
+// elsewhere, is found at once when the person comes back.
+test("home shows at once a name changed on another screen, or on another phone while this one was elsewhere", async () => {
+  const context = await app.browser.newContext(PHONE)
+  const page = await context.newPage()
+  await signInAs(page, app.server.url, "ayo")
+  const all = page.getByTestId("caseload-progress").filter({ hasText: "All 5 cases in your caseload are on this device" })
+  await all.waitFor({ timeout: TIMEOUT })
+  const shown = page.locator("[data-testid=due-line]:visible [data-testid=case-link]")
+  const results = page.getByTestId("find-results")
+  const find = page.getByRole("searchbox", { name: "Find a case" })
+  await shown.nth(4).waitFor()
+
+  // On this phone: Kasey's profile, then home again.
+  await find.pressSequentially("kasey")
+  await shown.filter({ hasText: "Demo — Kasey Brightwater" }).click()
+  await page.getByTestId("case-name").filter({ hasText: "Demo — Kasey Brightwater" }).waitFor()
+  const kasey = page.url().split("#/case/")[1]
+  await page.goto(`${app.server.url}#/case/${kasey}/profile`)
+  await page.getByLabel("Known as").fill("Invented Zephyr")
+  await page.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
+  await page.goto(`${app.server.url}#/`)
+  await find.pressSequentially("zephyr")
+  await results.filter({ hasText: "1 case of 5 matches “zephyr”" }).waitFor({ timeout: TIMEOUT })
+  assert.deepEqual(await shown.allTextContents(), ["Demo — Kasey Brightwater"])
+
+  // Another phone (the same worker's) renames what Rio is known by while this one shows
+  // another screen; home, opened again, finds the new name.
+  await page.goto(`${app.server.url}#/settings`)
+  const other = await app.browser.newContext(PHONE)
+  const phone = await other.newPage()
+  await signInAs(phone, app.server.url, "ayo")
+  await phone.getByTestId("caseload-progress").filter({ hasText: "All 5 cases in your caseload are on this device" }).waitFor({ timeout: TIMEOUT })
+  await phone.getByRole("searchbox", { name: "Find a case" }).pressSequentially("rio")
+  await phone.locator("[data-testid=due-line]:visible [data-testid=case-link]").filter({ hasText: "Demo — Rio Halloran-Peck" }).click()
+  await phone.getByTestId("case-name").filter({ hasText: "Demo — Rio Halloran-Peck" }).waitFor()
+  const rio = phone.url().split("#/case/")[1]
+  await phone.goto(`${app.server.url}#/case/${rio}/profile`)
+  await phone.getByLabel("Known as").fill("Invented Quillon")
+  await phone.getByTestId("saved").filter({ hasText: "Saved on this device" }).waitFor()
+  await upToDate(phone)
+  await other.close()
+
+  await page.goto(`${app.server.url}#/`)
+  await find.pressSequentially("quillon")
+  await results.filter({ hasText: "1 case of 5 matches “quillon”" }).waitFor({ timeout: TIMEOUT })
+  assert.deepEqual(await shown.allTextContents(), ["Demo — Rio Halloran-Peck"])
   await context.close()
 })

@@ -97,7 +97,8 @@ fn Chart(line: Line) -> impl IntoView {
 
 #[component]
 pub fn DatasetPage(driver: Driver) -> impl IntoView {
-    let reads = read_cases(&driver);
+    // Not sliced: the dataset counts every case.
+    let reads = read_cases(&driver, false);
     let month = RwSignal::new(Month::last_complete(now()));
     let typed_wrong = RwSignal::new(false);
     let cases = Memo::new(move |_| {

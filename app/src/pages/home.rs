@@ -4,11 +4,15 @@
 //! `fieldbook_case::{clocks, due}`; this module reads the documents and shows the result.
 //!
 //! Reading a whole case is the slow part, so a case is read again only when its document
-//! changed (its heads moved); the clocks are recomputed from those reads as time passes
-//! (`crate::now`), which needs no document at all.
+//! changed (its heads moved), and the reads are kept across screens for the page's life
+//! (opening home again costs only what changed); each case's clocks and line are worked out
+//! again from those reads when its document or the minute changes (`crate::now`), which
+//! needs no document at all. Both go a slice of about 8 ms at a time, so a thousand cases
+//! arriving or due again never hold the page (a tap waits at most a slice).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use fieldbook_case::account::Role;
 use fieldbook_case::clocks::{self, words, Clock, Settings};
@@ -19,6 +23,7 @@ use fieldbook_case::{self as case_file, caseload, vocab, Case};
 use fieldbook_sync::automerge::ChangeHash;
 use fieldbook_sync::DocumentId;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::driver::Driver;
 use crate::lone::TeamAlerts;
@@ -44,12 +49,16 @@ pub struct Read {
 
 /// Every case on the device, as read.
 #[derive(Clone, Default)]
-pub struct Reads(pub Vec<Read>);
+pub struct Reads(
+    pub Vec<Read>,
+    /** Cases not yet read at their current heads. */ pub usize,
+);
 
 impl PartialEq for Reads {
     /// Same cases at the same heads: nothing to show differently (cheap, no case compared).
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len()
+        self.1 == other.1
+            && self.0.len() == other.0.len()
             && self
                 .0
                 .iter()
@@ -58,40 +67,118 @@ impl PartialEq for Reads {
     }
 }
 
-/// Every case on the device, re-read only where its document changed since the last read.
-pub fn read_cases(driver: &Driver) -> Memo<Reads> {
+/// How long one task spends reading cases or working out their lines before it lets the
+/// page handle input and paint (the rest is done in the next task).
+const SLICE_MS: f64 = 8.0;
+
+/// What the screens of cases keep for as long as the page lives (one driver per page:
+/// locking and signing out reload it): each case's read and its line on "Due and overdue",
+/// with the heads (and minute) they are for. Opening home again costs only what changed
+/// meanwhile, not a read of every case (seconds with 1,000 cases). A case that leaves the
+/// device leaves this too.
+#[derive(Default)]
+struct Kept {
+    reads: HashMap<DocumentId, Read>,
+    due: HashMap<DocumentId, DueCase>,
+    /// The clock settings the lines in `due` were worked out with.
+    settings: Option<Settings>,
+}
+
+thread_local! {
+    static KEPT: std::cell::RefCell<Kept> = std::cell::RefCell::new(Kept::default());
+}
+
+/// Run `f` in a later task (after input and paint), once however often it is asked for
+/// before it runs.
+fn later(armed: &Arc<AtomicBool>, f: impl FnOnce() + 'static) {
+    if armed.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let disarm = armed.clone();
+    let cb = wasm_bindgen::closure::Closure::once_into_js(move || {
+        disarm.store(false, Ordering::Relaxed);
+        f()
+    });
+    // Fails only without a window (the page is unloading): nothing left to show.
+    if let Some(w) = web_sys::window() {
+        if w.set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), 0)
+            .is_err()
+        {
+            armed.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Every case on the device, re-read only where its document changed since it was last
+/// read (by any screen: the reads are kept, see [`Kept`]). With `sliced`, reading stops
+/// after [`SLICE_MS`] and goes on in the next task, so a thousand cases arriving (a new
+/// phone pulling its caseload) or changed never hold the page for seconds: until then a
+/// case shows as last read, and one never read is not in the list yet (`Reads.1` says how
+/// many are left). Without it (the monthly dataset, which must count every case) every
+/// case is read before it returns.
+pub fn read_cases(driver: &Driver, sliced: bool) -> Memo<Reads> {
     let s = driver.signals;
     let d = driver.clone();
-    Memo::new(move |prev: Option<&Reads>| {
+    let more = RwSignal::new(0u64);
+    let armed = Arc::new(AtomicBool::new(false));
+    Memo::new(move |_| {
         s.revision.track();
+        more.track();
         let ids = s.cases.get();
-        // By id: looking each case up in the previous list would cost the caseload squared.
-        let before: HashMap<DocumentId, &Read> = prev
-            .map(|p| p.0.iter().map(|r| (r.id, r)).collect())
-            .unwrap_or_default();
-        Reads(
-            ids.into_iter()
+        let until = js_sys::Date::now() + SLICE_MS;
+        let mut read = 0usize;
+        let mut left = 0usize;
+        let reads = KEPT.with(|k| {
+            let kept = &mut k.borrow_mut().reads;
+            let reads: Vec<Read> = ids
+                .iter()
                 .filter_map(|id| {
-                    d.with_doc(&id, |doc| {
+                    d.with_doc(id, |doc| {
                         if !case_file::is_case(doc) {
                             return None;
                         }
                         let heads = doc.get_heads();
-                        let kept = before.get(&id).filter(|r| r.heads == heads);
-                        Some(match kept {
-                            Some(r) => Read::clone(r),
-                            None => Read {
-                                id,
-                                heads,
-                                case: Arc::new(case_file::read(doc)),
-                            },
-                        })
+                        if let Some(r) = kept.get(id).filter(|r| r.heads == heads) {
+                            return Some(r.clone());
+                        }
+                        if sliced && read > 0 && js_sys::Date::now() >= until {
+                            left += 1;
+                            return kept.get(id).cloned();
+                        }
+                        read += 1;
+                        let r = Read {
+                            id: *id,
+                            heads,
+                            case: Arc::new(case_file::read(doc)),
+                        };
+                        kept.insert(*id, r.clone());
+                        Some(r)
                     })
                     .flatten()
                 })
-                .collect(),
-        )
+                .collect();
+            // A case gone from the device goes from memory too.
+            if kept.len() > ids.len() {
+                let on: HashSet<DocumentId> = ids.iter().copied().collect();
+                kept.retain(|id, _| on.contains(id));
+            }
+            reads
+        });
+        if left > 0 {
+            later(&armed, move || {
+                // The screen may have gone meanwhile: then nothing is left to read for it.
+                more.try_update(|n| *n += 1);
+            });
+        }
+        Reads(reads, left)
     })
+}
+
+/// The minute of `now` (ms): what is due is said to the minute at the finest ("overdue by
+/// 40 minutes"; due times are whole minutes), so a case's line is worked out again when
+/// the minute changes or its document does, not at each 5-second tick.
+fn minute_of(now: i64) -> i64 {
+    now.div_euclid(60_000)
 }
 
 /// One line of "Due and overdue".
@@ -164,60 +251,127 @@ fn flags(case: &Case, now: i64, settings: &Settings) -> Vec<String> {
 }
 
 /// One case's row and line on "Due and overdue", for the heads it was read at and the
-/// time they were worked out for.
+/// minute they were worked out for.
 struct DueCase {
     heads: Vec<ChangeHash>,
-    now: i64,
+    minute: i64,
     row: Row<DocumentId>,
     line: Line,
 }
 
-/// Every case's line, most urgent first. A case's clocks and line are worked out again only
-/// when its document or the time changed: while a new phone pulls its caseload the page
-/// re-renders about once a second as cases arrive, and working out every case each time
-/// would cost the caseload squared over the pull.
-fn due_lines(
-    cache: &mut HashMap<DocumentId, DueCase>,
+/// Every case's row and line at `now`, in the order of `reads`, and how many cases are left
+/// to work out in a later task. A case's clocks and line are worked out again only when its
+/// document or the minute changed (kept across screens, [`Kept`]): while a new phone pulls
+/// its caseload the page re-renders about once a second as cases arrive, and working out
+/// every case each time would cost the caseload squared over the pull. Working out stops
+/// after [`SLICE_MS`]: a case not yet worked out shows its last line, or is not in the list
+/// yet if it never had one.
+///
+/// Without `sliced` (the manager view, whose counts must be complete) every case is worked
+/// out before it returns.
+fn due_cases(
     reads: &Reads,
     now: i64,
     settings: &Settings,
-) -> Vec<Line> {
-    let mut fresh = HashMap::with_capacity(reads.0.len());
-    let mut rows = Vec::with_capacity(reads.0.len());
-    for read in &reads.0 {
-        let due = match cache.remove(&read.id) {
-            Some(c) if c.now == now && c.heads == read.heads => c,
-            _ => {
-                let row = Row::of(read.id, &read.case, now, settings);
-                let line = Line::of(&row, &read.case, now, settings);
-                DueCase {
-                    heads: read.heads.clone(),
-                    now,
-                    row,
-                    line,
+    sliced: bool,
+) -> (Vec<(Row<DocumentId>, Line)>, usize) {
+    let minute = minute_of(now);
+    let until = js_sys::Date::now() + SLICE_MS;
+    let mut done = 0usize;
+    let mut left = 0usize;
+    let out = KEPT.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.settings.as_ref() != Some(settings) {
+            // The service's settings changed: every line may say something else.
+            k.due.clear();
+            k.settings = Some(settings.clone());
+        }
+        let kept = &mut k.due;
+        let out: Vec<(Row<DocumentId>, Line)> = reads
+            .0
+            .iter()
+            .filter_map(|read| {
+                let fresh = kept
+                    .get(&read.id)
+                    .is_some_and(|c| c.minute == minute && c.heads == read.heads);
+                if !fresh {
+                    if sliced && done > 0 && js_sys::Date::now() >= until {
+                        left += 1;
+                    } else {
+                        done += 1;
+                        let row = Row::of(read.id, &read.case, now, settings);
+                        let line = Line::of(&row, &read.case, now, settings);
+                        kept.insert(
+                            read.id,
+                            DueCase {
+                                heads: read.heads.clone(),
+                                minute,
+                                row,
+                                line,
+                            },
+                        );
+                    }
                 }
-            }
-        };
-        rows.push(due.row.clone());
-        fresh.insert(read.id, due);
-    }
-    due::order(&mut rows);
-    let lines = rows
-        .iter()
-        .filter_map(|row| fresh.get(&row.key).map(|c| c.line.clone()))
-        .collect();
-    *cache = fresh;
-    lines
+                kept.get(&read.id).map(|c| (c.row.clone(), c.line.clone()))
+            })
+            .collect();
+        if kept.len() > reads.0.len() {
+            let on: HashSet<DocumentId> = reads.0.iter().map(|r| r.id).collect();
+            kept.retain(|id, _| on.contains(id));
+        }
+        out
+    });
+    (out, left)
 }
 
-fn lines(rows: &[Row<DocumentId>], reads: &Reads, now: i64, settings: &Settings) -> Vec<Line> {
-    let by_id: HashMap<DocumentId, &Read> = reads.0.iter().map(|r| (r.id, r)).collect();
-    rows.iter()
-        .filter_map(|row| {
-            let read = by_id.get(&row.key)?;
-            Some(Line::of(row, &read.case, now, settings))
-        })
-        .collect()
+/// Every case's line, most urgent first, and how many cases are left to work out.
+fn due_lines(reads: &Reads, now: i64, settings: &Settings) -> (Vec<Line>, usize) {
+    let (cases, left) = due_cases(reads, now, settings, true);
+    let mut lines: HashMap<DocumentId, Line> = HashMap::with_capacity(cases.len());
+    let mut rows = Vec::with_capacity(cases.len());
+    for (row, line) in cases {
+        lines.insert(row.key, line);
+        rows.push(row);
+    }
+    due::order(&mut rows);
+    let ordered = rows.iter().filter_map(|r| lines.remove(&r.key)).collect();
+    (ordered, left)
+}
+
+/// The lines of "Due and overdue" as time passes and cases change: worked out when the
+/// minute (from the ticking time) or a case changes, a slice at a time (see
+/// [`due_cases`]). Whoever works a line out reads the exact time (`crate::now::read`).
+#[derive(Clone, PartialEq)]
+struct Shown {
+    lines: Vec<Line>,
+    /// Cases not yet read or worked out: the list is not complete.
+    left: usize,
+}
+
+fn shown_lines(reads: Memo<Reads>, settings: Settings) -> Memo<Shown> {
+    let now = crate::now::ticking();
+    let minute = Memo::new(move |_| minute_of(now.get()));
+    let more = RwSignal::new(0u64);
+    let armed = Arc::new(AtomicBool::new(false));
+    Memo::new(move |_| {
+        // Read, not only tracked: a memo nobody has read is never computed, so it would never
+        // hear the time move (`track` alone left home saying "due" two days on, eabeab4).
+        minute.with(|_| ());
+        more.track();
+        let (lines, left, unread) = reads.with(|r| {
+            let (lines, left) = due_lines(r, crate::now::read(), &settings);
+            (lines, left, r.1)
+        });
+        if left > 0 {
+            later(&armed, move || {
+                more.try_update(|n| *n += 1);
+            });
+        }
+        Shown {
+            lines,
+            left: left + unread,
+        }
+    })
 }
 
 /// Whether the signed-in person is a manager (the manager view is linked for them).
@@ -235,15 +389,9 @@ pub fn is_manager(driver: &Driver) -> bool {
 /// touches only the lines whose match changed.
 #[component]
 pub fn DueList(driver: Driver) -> impl IntoView {
-    let reads = read_cases(&driver);
-    let now = crate::now::ticking();
-    let settings = clock_settings(&driver);
-    let cache = Arc::new(Mutex::new(HashMap::new()));
-    let shown = Memo::new(move |_| {
-        let now = now.get();
-        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        reads.with(|r| due_lines(&mut cache, r, now, &settings))
-    });
+    let reads = read_cases(&driver, true);
+    let due = shown_lines(reads, clock_settings(&driver));
+    let shown = Memo::new(move |_| due.with(|d| d.lines.clone()));
     let typed = RwSignal::new(String::new());
     // The cases that match what is typed; `None` while nothing is (every case shows).
     let matching = Memo::new(move |_| {
@@ -291,7 +439,15 @@ pub fn DueList(driver: Driver) -> impl IntoView {
                 }
             </For>
         </ul>
-        {move || shown.with(Vec::is_empty).then(|| view! {
+        {move || {
+            let left = due.with(|d| d.left);
+            (left > 0).then(|| view! {
+                <p class="fb-hint" role="status" data-testid="due-reading">
+                    {format!("Reading {} on this device…", vocab::count(left, "more case", "more cases"))}
+                </p>
+            })
+        }}
+        {move || due.with(|d| d.lines.is_empty() && d.left == 0).then(|| view! {
             <p class="fb-hint" data-testid="no-cases">"There are no cases on this device yet."</p>
         })}
     }
@@ -358,8 +514,10 @@ struct GroupView {
 /// The manager view: the same clocks for the whole caseload on this device, by worker.
 #[component]
 pub fn TeamPage(driver: Driver) -> impl IntoView {
-    let reads = read_cases(&driver);
+    // Not sliced: a manager's counts are of every case on the device.
+    let reads = read_cases(&driver, false);
     let now = crate::now::ticking();
+    let minute = Memo::new(move |_| minute_of(now.get()));
     let settings = clock_settings(&driver);
     let s = driver.signals;
     let d = driver.clone();
@@ -379,32 +537,41 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
                     );
                     (read.id, worker)
                 })
-                .collect::<Vec<_>>()
+                .collect::<HashMap<_, _>>()
         })
     });
     let groups = Memo::new(move |_| {
-        let now = now.get();
-        let workers = workers.get();
-        reads.with(|r| {
-            let rows: Vec<Row<DocumentId>> =
-                r.0.iter()
-                    .map(|read| Row::of(read.id, &read.case, now, &settings))
-                    .collect();
-            let worker = |row: &Row<DocumentId>| {
-                workers
-                    .iter()
-                    .find(|(id, _)| *id == row.key)
-                    .map(|(_, w)| w.clone())
-                    .unwrap_or_else(|| due::NOT_ALLOCATED.to_owned())
-            };
-            due::by_worker(rows, worker)
-                .into_iter()
-                .map(|g| GroupView {
-                    counts: due::counts_words(g.counts),
-                    lines: lines(&g.rows, r, now, &settings),
-                    worker: g.worker,
-                })
-                .collect::<Vec<_>>()
+        // Read, not only tracked (see `shown_lines`).
+        minute.with(|_| ());
+        let now = crate::now::read();
+        workers.with(|workers| {
+            reads.with(|r| {
+                let (cases, _) = due_cases(r, now, &settings, false);
+                let mut lines: HashMap<DocumentId, Line> = HashMap::with_capacity(cases.len());
+                let mut rows = Vec::with_capacity(cases.len());
+                for (row, line) in cases {
+                    lines.insert(row.key, line);
+                    rows.push(row);
+                }
+                let worker = |row: &Row<DocumentId>| {
+                    workers
+                        .get(&row.key)
+                        .cloned()
+                        .unwrap_or_else(|| due::NOT_ALLOCATED.to_owned())
+                };
+                due::by_worker(rows, worker)
+                    .into_iter()
+                    .map(|g| GroupView {
+                        counts: due::counts_words(g.counts),
+                        lines: g
+                            .rows
+                            .iter()
+                            .filter_map(|row| lines.get(&row.key).cloned())
+                            .collect(),
+                        worker: g.worker,
+                    })
+                    .collect::<Vec<_>>()
+            })
         })
     });
     let manager = is_manager(&driver);
