@@ -358,8 +358,13 @@ fn parse_doc(s: &str) -> Result<DocumentId, String> {
 
 /// Run one admin command and report its error, if any, in plain words (no backtrace): the
 /// process exit code, 0 or 1.
-pub fn main(args: AdminArgs, config: Option<&Path>, data_dir: Option<PathBuf>) -> i32 {
-    match run(args, config, data_dir) {
+pub fn main(
+    args: AdminArgs,
+    config: Option<&Path>,
+    data_dir: Option<PathBuf>,
+    database: &dyn Fn(&mut Config),
+) -> i32 {
+    match run(args, config, data_dir, database) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -369,14 +374,20 @@ pub fn main(args: AdminArgs, config: Option<&Path>, data_dir: Option<PathBuf>) -
 }
 
 /// Run one admin command. `config` and `data_dir` are the server's own flags, used when the
-/// admin command does not give its own.
+/// admin command does not give its own; `database` applies the server's `--database-url` and
+/// `--database-ca-file`.
 pub fn run(
     args: AdminArgs,
     config: Option<&Path>,
     data_dir: Option<PathBuf>,
+    database: &dyn Fn(&mut Config),
 ) -> anyhow::Result<()> {
     let config_file = args.config.as_deref().or(config);
     let mut settings = Config::load(config_file).context("invalid configuration")?;
+    database(&mut settings);
+    settings
+        .check_database()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     if let Some(dir) = args.data_dir.or(data_dir) {
         settings.data_dir = dir;
     }

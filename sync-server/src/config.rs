@@ -147,6 +147,11 @@ pub struct Config {
     pub database_url: Option<DatabaseUrl>,
     /// Connections each node keeps open to PostgreSQL (1 to 64).
     pub database_pool_size: usize,
+    /// PEM file of the certificate authority that signed the PostgreSQL server's TLS
+    /// certificate. Connections over TCP are encrypted and the certificate is checked against
+    /// this file, or against the system's trusted roots when it is unset (add
+    /// `sslmode=disable` to the URL to speak in the clear on a network you trust).
+    pub database_ca_file: Option<PathBuf>,
 }
 
 /// A database URL. It may carry a password, so `Debug` shows `[redacted]`.
@@ -205,6 +210,7 @@ impl Default for Config {
             master_key_file: None,
             database_url: None,
             database_pool_size: 8,
+            database_ca_file: None,
             lone_working_scan_secs: 30,
         }
     }
@@ -259,6 +265,36 @@ impl Config {
     }
 
     /// Settings that load but cannot work together.
+    /// The database settings alone (what `admin` commands need; they listen on nothing).
+    pub fn check_database(&self) -> Result<(), String> {
+        if let Some(DatabaseUrl(url)) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(
+                    "database_url must be a PostgreSQL URL (postgres://…); leave it unset for the embedded SQLite store".into(),
+                );
+            }
+        }
+        if let Some(ca) = &self.database_ca_file {
+            if self.database_url.is_none() {
+                return Err(
+                    "database_ca_file is set but database_url is not: the certificate authority \
+                     is for TLS to PostgreSQL"
+                        .into(),
+                );
+            }
+            if !ca.is_file() {
+                return Err(format!(
+                    "database_ca_file {} is not a readable file",
+                    ca.display()
+                ));
+            }
+        }
+        if !(1..=64).contains(&self.database_pool_size) {
+            return Err("database_pool_size must be between 1 and 64".into());
+        }
+        Ok(())
+    }
+
     pub fn check(&self) -> Result<(), String> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => {
@@ -291,16 +327,7 @@ impl Config {
         if self.ping_interval_secs == 0 {
             return Err("ping_interval_secs must be at least 1".into());
         }
-        if let Some(DatabaseUrl(url)) = &self.database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                return Err(
-                    "database_url must be a PostgreSQL URL (postgres://…); leave it unset for the embedded SQLite store".into(),
-                );
-            }
-        }
-        if !(1..=64).contains(&self.database_pool_size) {
-            return Err("database_pool_size must be between 1 and 64".into());
-        }
+        self.check_database()?;
         let at_least_one = [
             ("max_frame_bytes", self.max_frame_bytes as u64),
             ("actor_inbox", self.actor_inbox as u64),
@@ -585,6 +612,25 @@ mod tests {
             Ok(())
         });
         let d = Config::default;
+        let ca_alone = Config {
+            database_ca_file: Some("/etc/fb/pg-ca.pem".into()),
+            ..d()
+        };
+        let e = ca_alone.check().unwrap_err();
+        assert!(
+            e.starts_with("database_ca_file is set but database_url is not"),
+            "{e}"
+        );
+        let missing_ca = Config {
+            database_url: Some(DatabaseUrl("postgres://fb@db.example/fieldbook".into())),
+            database_ca_file: Some("/nonexistent/pg-ca.pem".into()),
+            ..d()
+        };
+        let e = missing_ca.check_database().unwrap_err();
+        assert!(
+            e.contains("/nonexistent/pg-ca.pem") && e.contains("not a readable file"),
+            "{e}"
+        );
         assert!(!d().serves_https(), "plain HTTP on loopback by default");
         assert_eq!(d().check(), Ok(()));
         for listen in ["0.0.0.0:8080", "192.168.1.20:8080", "[::]:8080"] {

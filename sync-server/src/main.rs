@@ -62,6 +62,10 @@ struct Cli {
     /// one database. Prefer FIELDBOOK_DATABASE_URL or the config file when it has a password.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// PEM file of the certificate authority that signed PostgreSQL's TLS certificate
+    /// (default: the system's trusted roots).
+    #[arg(long, value_name = "FILE")]
+    database_ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -81,8 +85,23 @@ async fn main() -> anyhow::Result<()> {
     init_logging()?;
     log_panics();
     let cli = Cli::parse();
+    // Where the data lives is the same for `admin` as for serving: a node's admin commands
+    // given `--database-url` must reach PostgreSQL, not a SQLite file in the data directory.
+    let database = |config: &mut Config| {
+        if let Some(v) = &cli.database_url {
+            config.database_url = Some(fieldbook_sync_server::config::DatabaseUrl(v.clone()));
+        }
+        if let Some(v) = &cli.database_ca_file {
+            config.database_ca_file = Some(v.clone());
+        }
+    };
     if let Some(Command::Admin(args)) = cli.command {
-        std::process::exit(admin::main(args, cli.config.as_deref(), cli.data_dir));
+        std::process::exit(admin::main(
+            args,
+            cli.config.as_deref(),
+            cli.data_dir,
+            &database,
+        ));
     }
     let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
     if let Some(v) = cli.listen {
@@ -115,9 +134,7 @@ async fn main() -> anyhow::Result<()> {
     if cli.behind_tls_proxy {
         config.behind_tls_proxy = true;
     }
-    if let Some(v) = cli.database_url {
-        config.database_url = Some(fieldbook_sync_server::config::DatabaseUrl(v));
-    }
+    database(&mut config);
     if let Some(dir) = &config.static_dir {
         anyhow::ensure!(
             dir.join("index.html").is_file(),

@@ -8,10 +8,12 @@
 //! reopened for the next job; a job that fails is never retried here (callers decide,
 //! because only they know whether the work was committed).
 
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 pub use postgres::Client;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Why a PostgreSQL call failed. Messages never carry the URL (it may hold a password) or
 /// query parameters (they may hold case content).
@@ -37,19 +39,45 @@ impl PgError {
     }
 }
 
-/// A parsed `postgres://` URL. `Debug` shows where it points, never the password.
+/// A parsed `postgres://` URL and how to encrypt its TCP connections. `Debug` shows where
+/// it points, never the password.
+///
+/// Over TCP, unless the URL says `sslmode=disable`, the connection is TLS (rustls) and the
+/// server's certificate must chain to `database_ca_file` or, without one, to the system's
+/// trusted roots: a certificate nobody vouches for is refused, never silently accepted
+/// (libpq's `prefer` would encrypt without checking, which a man in the middle defeats).
+/// With the default `sslmode=prefer` a server that offers no TLS at all is still spoken to
+/// in the clear; `sslmode=require` refuses it. Unix sockets never use TLS.
 #[derive(Clone)]
 pub struct PgUrl {
     config: Arc<postgres::Config>,
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl PgUrl {
+    /// A URL whose TCP connections trust the system's roots.
     pub fn parse(url: &str) -> Result<Self, PgError> {
+        Self::parse_with_ca(url, None)
+    }
+
+    /// A URL whose TCP connections trust only the certificate authorities in the PEM file
+    /// `ca_file` (or, with `None`, the system's roots).
+    pub fn parse_with_ca(url: &str, ca_file: Option<&Path>) -> Result<Self, PgError> {
         let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             PgError::Connect(format!("the database URL is not valid: {e}"))
         })?;
+        let tcp = config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, postgres::config::Host::Tcp(_)));
+        let tls = if tcp && config.get_ssl_mode() != postgres::config::SslMode::Disable {
+            Some(MakeRustlsConnect::new(tls_config(ca_file)?))
+        } else {
+            None
+        };
         Ok(PgUrl {
             config: Arc::new(config),
+            tls,
         })
     }
 
@@ -74,10 +102,86 @@ impl PgUrl {
     /// A connection of its own (for a listener, a migration at start-up). Blocks: never call
     /// it inside an async task (the client starts its own runtime; use [`PgPool`] there).
     pub fn connect(&self) -> Result<Client, PgError> {
-        self.config
-            .connect(postgres::NoTls)
-            .map_err(|e| PgError::Connect(e.to_string()))
+        match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(postgres::NoTls),
+        }
+        .map_err(|e| PgError::Connect(explain_connect_error(&e)))
     }
+}
+
+/// rustls with the ring provider (as the server's own TLS), trusting `ca_file` or the
+/// system's roots.
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, PgError> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    PgError::Connect(format!(
+                        "database_ca_file {}: cannot read certificates: {e}",
+                        path.display()
+                    ))
+                })?;
+            if certs.is_empty() {
+                return Err(PgError::Connect(format!(
+                    "database_ca_file {} holds no PEM certificate",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    PgError::Connect(format!(
+                        "database_ca_file {}: not a usable certificate authority: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+        None => {
+            // Unreadable entries in the system store are skipped: the ones that parse still
+            // decide, and a server nobody vouches for is refused with a message saying how
+            // to trust it.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PgError::Connect(format!("TLS set-up: {e}")))
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// A connection error with its causes, and what to do when the server's certificate is not
+/// trusted (the usual first-day problem with a council's own certificate authority).
+fn explain_connect_error(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut untrusted = false;
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        let rustls_error = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if matches!(rustls_error, Some(rustls::Error::InvalidCertificate(_))) {
+            untrusted = true;
+        }
+        source = cause.source();
+    }
+    if untrusted {
+        text.push_str(
+            " (the PostgreSQL server's TLS certificate is not trusted: set database_ca_file \
+             to the PEM file of the certificate authority that signed it, or add that \
+             authority to the system's trusted roots)",
+        );
+    }
+    text
 }
 
 impl std::fmt::Debug for PgUrl {
@@ -267,7 +371,7 @@ pub fn pool_for(config: &crate::config::Config) -> Result<Option<PgPool>, PgErro
     let Some(url) = &config.database_url else {
         return Ok(None);
     };
-    let url = PgUrl::parse(&url.0)?;
+    let url = PgUrl::parse_with_ca(&url.0, config.database_ca_file.as_deref())?;
     PgPool::open(&url, config.database_pool_size)
         .map(Some)
         .map_err(|e| PgError::Connect(format!("{}: {e}", url.describe())))
