@@ -398,9 +398,10 @@ impl<P: AccessPolicy> Engine<P> {
         }
         // Everything stored is known to be stored; keep our own keys too (some may still
         // be in a commit queued behind this load): replacing a chunk that is gone is a no-op.
-        for (k, _) in &stored.chunks {
+        for (k, data) in &stored.chunks {
             if !d.chunks.contains(k) {
                 d.chunks.push(k.clone());
+                d.count_chunk(k, data.len());
             }
         }
         if d.saved_heads == before {
@@ -449,6 +450,9 @@ impl<P: AccessPolicy> Engine<P> {
             d.am.set_actor(self.actor());
         }
         d.saved_heads = d.am.get_heads();
+        for (k, data) in &stored.chunks {
+            d.count_chunk(k, data.len());
+        }
         d.chunks = stored.chunks.into_iter().map(|(k, _)| k).collect();
         d.persisted_sync = stored
             .sync_states

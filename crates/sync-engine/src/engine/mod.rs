@@ -22,7 +22,7 @@ use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::storage::{ChunkKey, StorageOp};
+use crate::storage::{ChunkKey, ChunkKind, StorageOp};
 use crate::wire::PeerMetadata;
 use crate::{DocumentId, PeerId, StorageId};
 
@@ -90,6 +90,13 @@ pub struct EngineConfig {
     pub storage_id: Option<StorageId>,
     /// Fold incremental chunks into a snapshot once a document has this many.
     pub compact_after_chunks: usize,
+    /// ...or once its incremental chunks hold more bytes than this and than its snapshot.
+    /// A history in change form loads several times slower than the same in a snapshot (a
+    /// case of 150 changes: 56 KB loading in 33 ms against 7 KB in 13 ms), and one sync
+    /// message can carry a whole case's history in a single chunk, which the chunk count
+    /// alone would never fold. Against the snapshot's size, so a large case is not
+    /// re-saved for every few keystrokes.
+    pub compact_after_bytes: usize,
     /// Drop a document from memory after it has had no peers for this long (`None`: never).
     pub evict_idle_after: Option<Millis>,
     /// Other engines (other server nodes) write to the same store. Then a peer's first
@@ -115,6 +122,7 @@ impl EngineConfig {
             peer_id,
             storage_id,
             compact_after_chunks: 32,
+            compact_after_bytes: 32 * 1024,
             evict_idle_after: Some(30_000),
             shared_store: false,
             heartbeat: false,
@@ -155,6 +163,9 @@ struct Doc {
     saved_heads: Vec<ChangeHash>,
     /// Chunks currently in storage, so compaction can name exactly what it replaces.
     chunks: Vec<ChunkKey>,
+    /// Bytes in those chunks: incremental, and snapshots (what decides compaction).
+    incremental_bytes: usize,
+    snapshot_bytes: usize,
     peers: BTreeMap<ConnId, PeerSync>,
     /// Peers that asked while we had nothing; they get the document when it arrives.
     wants: BTreeSet<ConnId>,
@@ -174,6 +185,14 @@ struct PersistedSync {
 }
 
 impl Doc {
+    /// A chunk found in storage, counted towards what decides the next compaction.
+    fn count_chunk(&mut self, key: &ChunkKey, len: usize) {
+        match key.kind {
+            ChunkKind::Snapshot => self.snapshot_bytes += len,
+            ChunkKind::Incremental => self.incremental_bytes += len,
+        }
+    }
+
     fn exists(&self) -> bool {
         !self.saved_heads.is_empty() || !self.am.get_heads().is_empty()
     }
@@ -537,6 +556,8 @@ impl<P: AccessPolicy> Engine<P> {
             am,
             saved_heads: Vec::new(),
             chunks: Vec::new(),
+            incremental_bytes: 0,
+            snapshot_bytes: 0,
             peers: BTreeMap::new(),
             wants: BTreeSet::new(),
             persisted_sync: BTreeMap::new(),

@@ -194,6 +194,7 @@ impl<P: AccessPolicy> Engine<P> {
         out: &mut Output,
     ) {
         let compact_after = self.cfg.compact_after_chunks;
+        let compact_bytes = self.cfg.compact_after_bytes;
         let d = self.docs.get_mut(&doc_id).expect("caller checked");
         let heads = d.am.get_heads();
         if heads != d.saved_heads {
@@ -201,10 +202,15 @@ impl<P: AccessPolicy> Engine<P> {
             let key = ChunkKey::for_data(doc_id, ChunkKind::Incremental, &data);
             d.saved_heads = heads;
             d.chunks.push(key.clone());
+            d.incremental_bytes += data.len();
             out.storage.push(StorageOp::PutChunk { key, data });
-            if d.chunks.len() > compact_after {
+            if d.chunks.len() > compact_after
+                || d.incremental_bytes > compact_bytes.max(d.snapshot_bytes)
+            {
                 let data = d.am.save();
                 let snapshot = ChunkKey::for_data(doc_id, ChunkKind::Snapshot, &data);
+                d.incremental_bytes = 0;
+                d.snapshot_bytes = data.len();
                 let replaces = std::mem::replace(&mut d.chunks, vec![snapshot.clone()]);
                 out.storage.push(StorageOp::Compact {
                     snapshot,
