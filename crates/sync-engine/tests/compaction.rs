@@ -3,7 +3,9 @@
 //! single chunk, which loads several times slower than the same history in a snapshot).
 
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ROOT};
-use fieldbook_sync::{AllowAll, Engine, EngineConfig, PeerId, Role, StorageId, StorageOp};
+use fieldbook_sync::{
+    AllowAll, DocumentId, Engine, EngineConfig, Output, PeerId, Role, StorageId, StorageOp,
+};
 
 fn device() -> Engine {
     Engine::new(
@@ -27,6 +29,36 @@ fn text(words: usize, seed: usize) -> String {
         .join(" ")
 }
 
+/// A case with an empty list of notes; the create's output.
+fn new_case(e: &mut Engine) -> (DocumentId, Output) {
+    e.create(
+        |tx| {
+            tx.put_object(ROOT, "notes", ObjType::List)?;
+            Ok(())
+        },
+        0,
+    )
+    .unwrap()
+}
+
+/// One change carrying a long history: 400 notes of 40 words, far more than 32 KiB in
+/// change form (the server's case: one sync message with a whole case).
+fn write_long_history(e: &mut Engine, doc: DocumentId) -> Output {
+    e.change(
+        doc,
+        |tx| {
+            let notes = tx.get(ROOT, "notes")?.expect("notes").1;
+            for n in 0..400 {
+                let note = tx.insert_object(&notes, n, ObjType::Text)?;
+                tx.splice_text(&note, 0, 0, &text(40, n))?;
+            }
+            Ok(())
+        },
+        1,
+    )
+    .unwrap()
+}
+
 fn compactions(ops: &[StorageOp]) -> usize {
     ops.iter()
         .filter(|op| matches!(op, StorageOp::Compact { .. }))
@@ -36,32 +68,9 @@ fn compactions(ops: &[StorageOp]) -> usize {
 #[test]
 fn a_large_history_in_one_chunk_is_folded_into_a_snapshot_and_small_edits_are_not() {
     let mut e = device();
-    let (doc, out) = e
-        .create(
-            |tx| {
-                tx.put_object(ROOT, "notes", ObjType::List)?;
-                Ok(())
-            },
-            0,
-        )
-        .unwrap();
+    let (doc, out) = new_case(&mut e);
     assert_eq!(compactions(&out.storage), 0, "a new, small document");
-    // One batch carrying a long history (here one change; the server's case: one sync
-    // message with a whole case): far more than 32 KiB in change form.
-    let out = e
-        .change(
-            doc,
-            |tx| {
-                let notes = tx.get(ROOT, "notes")?.expect("notes").1;
-                for n in 0..400 {
-                    let note = tx.insert_object(&notes, n, ObjType::Text)?;
-                    tx.splice_text(&note, 0, 0, &text(40, n))?;
-                }
-                Ok(())
-            },
-            1,
-        )
-        .unwrap();
+    let out = write_long_history(&mut e, doc);
     let chunk = out
         .storage
         .iter()
@@ -101,28 +110,7 @@ fn control_with_the_byte_rule_off_only_the_chunk_count_folds() {
     );
     cfg.compact_after_bytes = usize::MAX;
     let mut e = Engine::new(cfg, AllowAll);
-    let (doc, _) = e
-        .create(
-            |tx| {
-                tx.put_object(ROOT, "notes", ObjType::List)?;
-                Ok(())
-            },
-            0,
-        )
-        .unwrap();
-    let out = e
-        .change(
-            doc,
-            |tx| {
-                let notes = tx.get(ROOT, "notes")?.expect("notes").1;
-                for n in 0..400 {
-                    let note = tx.insert_object(&notes, n, ObjType::Text)?;
-                    tx.splice_text(&note, 0, 0, &text(40, n))?;
-                }
-                Ok(())
-            },
-            1,
-        )
-        .unwrap();
+    let (doc, _) = new_case(&mut e);
+    let out = write_long_history(&mut e, doc);
     assert_eq!(compactions(&out.storage), 0);
 }
