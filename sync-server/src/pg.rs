@@ -334,6 +334,9 @@ pub fn migrate(client: &mut Client, scope: &str, steps: &[&str]) -> Result<i32, 
         "SELECT pg_advisory_xact_lock(hashtext('fieldbook-migrate'))",
         &[],
     )?;
+    // "relation already exists, skipping" is a NOTICE on every start after the first; the
+    // client logs notices at info, where an operator would read it as something to act on.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              scope TEXT NOT NULL, version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
