@@ -12,7 +12,7 @@ use std::time::Duration;
 use fieldbook_native_client::{synthetic, Client};
 use fieldbook_sync::automerge::{transaction::Transactable, Automerge, ObjType, ReadDoc, ROOT};
 use fieldbook_sync::{DocumentId, StorageId};
-use support::ServerProcess;
+use support::{add_note, new_case, notes, ServerProcess};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -30,25 +30,6 @@ async fn node(database_url: &str, master_key: &str) -> ServerProcess {
         ("FIELDBOOK_LOG", "warn"),
     ])
     .await
-}
-
-fn notes(d: &Automerge) -> Vec<String> {
-    let Some((_, list)) = d.get(ROOT, "notes").unwrap() else {
-        return Vec::new();
-    };
-    (0..d.length(&list))
-        .filter_map(|i| d.get(&list, i).ok()??.0.into_string().ok())
-        .collect()
-}
-
-fn add_note(c: &Client, doc: DocumentId, text: &str) {
-    c.change(doc, |tx| {
-        let list = tx.get(ROOT, "notes")?.unwrap().1;
-        let len = tx.length(&list);
-        tx.insert(&list, len, text)?;
-        Ok(())
-    })
-    .unwrap();
 }
 
 async fn holds_all(c: &Client, doc: DocumentId, wanted: &[String], who: &str) {
@@ -169,13 +150,7 @@ async fn chatty_node(database_url: &str, master_key: &str) -> ServerProcess {
 async fn shared_case(on1: &ServerProcess, on2: &ServerProcess) -> (Client, Client, DocumentId) {
     let a = Client::new(Some(StorageId::random()));
     a.connect(&on1.ticket_url().await).await.unwrap();
-    let doc = a
-        .create(|tx| {
-            tx.put(ROOT, "name", "Feed Test Child")?;
-            tx.put_object(ROOT, "notes", ObjType::List)?;
-            Ok(())
-        })
-        .unwrap();
+    let doc = new_case(&a, "Feed Test Child");
     a.wait_synced(doc, T).await.unwrap();
     let b = Client::new(Some(StorageId::random()));
     b.connect(&on2.ticket_url().await).await.unwrap();
