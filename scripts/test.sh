@@ -27,8 +27,20 @@ export TEST_POSTGRES_URL
 stage "native tests (engine, server, storage on SQLite and PostgreSQL, crash, bad input)"
 cargo test --locked
 
-stage "sign-in, access and roles again, every server on PostgreSQL"
-TEST_SERVER_DATABASE=postgres cargo test --locked -p fieldbook-sync-server --test access --test roles
+stage "server integration suites again, every server on PostgreSQL"
+# Suites whose servers start through tests/support (config, demo_config, ServerProcess) take
+# a fresh database under TEST_SERVER_DATABASE=postgres. Left out: crash, storage_story,
+# postgres, scale_out and at_rest's store tests run on PostgreSQL in every run already;
+# heartbeat, frame_budget, transport and samod_peer test the connection's edge (pings, frame
+# sizes, TLS, protocol interop), where the store is never reached differently.
+# One test is left out on PostgreSQL, knowingly: hostile's hundred_thousand_made_up_ids (a
+# load per made-up id, one PostgreSQL round trip each, one at a time in the runner) keeps a
+# bystander under its 1 s bound on a quiet machine but not always on a loaded one
+# (docs/PERFORMANCE.md, "Server integration tests on PostgreSQL"); it runs on SQLite above.
+TEST_SERVER_DATABASE=postgres cargo test --locked -p fieldbook-sync-server \
+  --test access --test roles --test server --test two_nodes --test hostile --test erasure \
+  --test lone_working --test admin_cli --test at_rest --test bad_input \
+  -- --skip hundred_thousand_made_up_ids
 
 stage "shared crates build for wasm32"
 cargo check --locked -p fieldbook-sync --target wasm32-unknown-unknown

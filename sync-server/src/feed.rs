@@ -219,17 +219,73 @@ pub fn pg_payloads(node: &str, docs: &[DocumentId]) -> Vec<String> {
     out
 }
 
-/// What a payload says, if another node sent it: the documents it wrote. Ids that do not
-/// parse are skipped (anyone who can connect to the database can notify: the feed is a
-/// hint, and a reload is all it can cause).
-fn parse_pg_payload(me: &str, payload: &str) -> Option<Vec<DocumentId>> {
+/// What one notification on [`PG_CHANNEL`] says.
+#[derive(Debug, PartialEq, Eq)]
+enum Payload {
+    /// This node's own announcement.
+    Own,
+    /// Another node wrote these documents; `malformed` parts did not parse as ids.
+    Docs {
+        docs: Vec<DocumentId>,
+        malformed: usize,
+    },
+}
+
+/// Read a payload. Parts that do not parse as document ids are counted and skipped: anyone
+/// who can connect to the database can notify, the feed is a hint, and a reload of a document
+/// this node holds is all a payload can cause.
+fn parse_pg_payload(me: &str, payload: &str) -> Payload {
     let mut parts = payload.split(' ');
-    let node = parts.next()?;
+    let node = parts.next().unwrap_or_default();
     if node == me {
-        return None;
+        return Payload::Own;
     }
-    let docs: Vec<DocumentId> = parts.filter_map(|p| p.parse().ok()).collect();
-    (!docs.is_empty()).then_some(docs)
+    let mut docs = Vec::new();
+    let mut malformed = usize::from(node.is_empty());
+    for p in parts {
+        match p.parse() {
+            Ok(doc) => docs.push(doc),
+            Err(_) => malformed += 1,
+        }
+    }
+    if docs.is_empty() && malformed == 0 {
+        malformed = 1; // a payload naming nothing at all
+    }
+    Payload::Docs { docs, malformed }
+}
+
+/// Notifications read before what they named is delivered to the actor, and distinct
+/// documents one delivery may name: a flood of notifications neither grows the listener's
+/// memory without bound nor holds back the others' announcements until it stops.
+const PG_READ_PER_DELIVERY: usize = 256;
+const PG_DOCS_PER_DELIVERY: usize = 4_096;
+/// At most one warning about malformed notifications per this long.
+const PG_MALFORMED_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Malformed notifications counted and reported at most every [`PG_MALFORMED_WARN_EVERY`],
+/// by count only: a payload is whatever anyone with database access wrote, so none of it is
+/// logged.
+struct MalformedLog {
+    pending: usize,
+    last: Option<std::time::Instant>,
+}
+
+impl MalformedLog {
+    fn add(&mut self, n: usize) {
+        self.pending += n;
+        let due = self
+            .last
+            .is_none_or(|t| t.elapsed() >= PG_MALFORMED_WARN_EVERY);
+        if self.pending > 0 && due {
+            tracing::warn!(
+                parts = self.pending,
+                channel = PG_CHANNEL,
+                "change feed: ignored notification parts that name no document (payloads are not logged)"
+            );
+            self.pending = 0;
+            self.last = Some(std::time::Instant::now());
+        }
+    }
 }
 
 /// [`ChangeFeed`] over PostgreSQL `LISTEN/NOTIFY`. Announcing happens inside the store's
@@ -273,8 +329,15 @@ impl ChangeFeed for PgFeed {
     }
 }
 
+/// The `application_name` of every node's listening connection.
+pub const PG_LISTENER_NAME: &str = "fieldbook-change-feed";
+
 fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
     use postgres::fallible_iterator::FallibleIterator;
+    let mut malformed = MalformedLog {
+        pending: 0,
+        last: None,
+    };
     let mut backoff = std::time::Duration::from_millis(100);
     let mut first = true;
     loop {
@@ -282,7 +345,10 @@ fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
             return;
         }
         let mut client = match url.connect().and_then(|mut c| {
-            c.batch_execute(&format!("LISTEN {PG_CHANNEL}"))?;
+            // Named, so an operator sees which connection is the feed (pg_stat_activity).
+            c.batch_execute(&format!(
+                "SET application_name = '{PG_LISTENER_NAME}'; LISTEN {PG_CHANNEL}"
+            ))?;
             Ok(c)
         }) {
             Ok(c) => c,
@@ -303,20 +369,29 @@ fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
         }
         first = false;
         loop {
-            let mut fresh = Vec::new();
+            let mut fresh = BTreeSet::new();
             let mut broken = None;
             let mut quiet = false;
             {
                 let mut notes = client.notifications();
                 let mut it = notes.timeout_iter(PG_LISTEN_CHECK);
+                let mut read = 0;
                 loop {
                     match it.next() {
                         Ok(Some(n)) => {
-                            if let Some(docs) = parse_pg_payload(me, n.payload()) {
-                                fresh.push(docs);
+                            read += 1;
+                            if let Payload::Docs { docs, malformed: m } =
+                                parse_pg_payload(me, n.payload())
+                            {
+                                fresh.extend(docs);
+                                malformed.add(m);
                             }
-                            // Deliver what has arrived without waiting for the timeout.
-                            if it.size_hint().0 == 0 {
+                            // Deliver what has arrived without waiting for the timeout, and
+                            // in bounded steps while notifications keep coming.
+                            if it.size_hint().0 == 0
+                                || read >= PG_READ_PER_DELIVERY
+                                || fresh.len() >= PG_DOCS_PER_DELIVERY
+                            {
                                 break;
                             }
                         }
@@ -331,10 +406,12 @@ fn pg_listen(url: &crate::pg::PgUrl, me: &str, tx: &mpsc::Sender<FeedEvent>) {
                     }
                 }
             }
-            for docs in fresh {
-                if tx.blocking_send(FeedEvent::Changed(docs)).is_err() {
-                    return;
-                }
+            if !fresh.is_empty()
+                && tx
+                    .blocking_send(FeedEvent::Changed(fresh.into_iter().collect()))
+                    .is_err()
+            {
+                return;
             }
             if tx.is_closed() {
                 return;
@@ -369,6 +446,38 @@ mod tests {
             heard_by_one.try_recv().is_err(),
             "its own announcement is skipped"
         );
+    }
+
+    #[test]
+    fn a_payload_from_anyone_can_only_name_documents() {
+        let doc = DocumentId::random();
+        assert_eq!(parse_pg_payload("me", &format!("me {doc}")), Payload::Own);
+        assert_eq!(
+            parse_pg_payload("me", &format!("other {doc} x\u{1b}[31m {doc}")),
+            Payload::Docs {
+                docs: vec![doc, doc],
+                malformed: 1
+            }
+        );
+        for nothing in ["", " ", "other", "\n\0", &"z".repeat(7_999)] {
+            match parse_pg_payload("me", nothing) {
+                Payload::Docs { docs, malformed } => {
+                    assert!(docs.is_empty() && malformed > 0, "{nothing:?}")
+                }
+                Payload::Own => panic!("{nothing:?} read as this node's own"),
+            }
+        }
+        // What this node sends reads back as the same documents on another.
+        let docs: Vec<DocumentId> = (0..600).map(|_| DocumentId::random()).collect();
+        let mut back = Vec::new();
+        for p in pg_payloads("node-a", &docs) {
+            assert!(p.len() < 8_000);
+            match parse_pg_payload("node-b", &p) {
+                Payload::Docs { docs, malformed: 0 } => back.extend(docs),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, docs);
     }
 
     #[tokio::test]

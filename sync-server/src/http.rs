@@ -138,6 +138,10 @@ impl RunningServer {
 /// `config.listen`. Every connection must sign in (docs/ACCESS.md).
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let path = config.database_path();
+    // The data directory is the owner's alone whatever the store: on PostgreSQL it still
+    // holds the default master key file (opening the SQLite store does the same).
+    crate::storage::files::restrict_dir(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("data directory: {e}"))?;
     // Read once: it seals the documents' keys and the directory's device keys.
     let master = crate::storage::MasterKey::resolve(&config.master_key_path())
         .map_err(|e| anyhow::anyhow!("master key: {e}"))?;

@@ -1,7 +1,10 @@
 //! The admin CLI, run as the real binary on a temporary data directory, checked against the
-//! directory it writes (opened through the library, as the server does).
+//! directory it writes (opened through the library, as the server does): on SQLite, or on
+//! PostgreSQL when the test command asks (`support::database_for`).
+mod support;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use fieldbook_sync::DocumentId;
@@ -22,18 +25,19 @@ impl Admin {
         }
     }
 
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("fieldbook.sqlite3")
-    }
-
     fn directory(&self) -> Directory {
-        Directory::open(&self.db()).unwrap()
+        support::directory_at(self.dir.path())
     }
 
+    /// The binary, on this data directory's database when that is PostgreSQL.
     fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"));
         cmd.env_remove("FIELDBOOK_DATA_DIR")
-            .stdin(Stdio::null())
+            .env_remove("FIELDBOOK_DATABASE_URL");
+        if let Some(url) = support::database_for(self.dir.path()) {
+            cmd.env("FIELDBOOK_DATABASE_URL", url);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -115,11 +119,12 @@ fn same_column(table: &str, column: &str, row: &str, value: &str) {
     assert_eq!(at(header, column), at(row, value), "misaligned:\n{table}");
 }
 
+/// Whether the server's data in `dir` (its files, and its PostgreSQL database) holds
+/// `needle`.
 fn files_contain(dir: &Path, needle: &str) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|e| {
-        let bytes = std::fs::read(e.unwrap().path()).unwrap();
-        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-    })
+    support::data_as_stolen(dir)
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
@@ -533,10 +538,12 @@ fn bad_input_fails_with_a_clear_message() {
     assert!(e.contains("--case") && e.contains("--user"), "{e}");
     assert!(!e.contains("backtrace"), "{e}");
 
-    // Listing a directory that has no database says so rather than creating one.
+    // Listing a directory that has no database says so rather than creating one (an
+    // embedded store's notion: no PostgreSQL URL here).
     let empty = tempfile::tempdir().unwrap();
     let mut cmd = a.command();
-    cmd.args(["admin", "--data-dir"])
+    cmd.env_remove("FIELDBOOK_DATABASE_URL")
+        .args(["admin", "--data-dir"])
         .arg(empty.path())
         .args(["users", "list"]);
     let out = run(cmd, None);

@@ -1,7 +1,9 @@
 //! The server's data at rest (docs/AT-REST.md): nothing of a case is readable in the files,
 //! a deleted document's sealed bytes and key are gone from every file (crypto-shredding),
 //! the files are the owner's alone, a wrong master key changes nothing, and a store from
-//! before sealing migrates. Every name and note here is invented.
+//! before sealing migrates. Every name and note here is invented. The running-server tests
+//! run on PostgreSQL too when the test command asks (`support::pg::on_postgres`), looking
+//! at its database as well as the data directory; `on_postgres` below tests the store.
 
 mod support;
 
@@ -39,12 +41,24 @@ fn files_in(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// Which of `needles` occur, as UTF-8, in any file in `dir`, with the file.
+/// For a server's data directory on PostgreSQL (`support::database_for`), also any value of
+/// any table of its database.
 fn found(dir: &Path, needles: &[&str]) -> Vec<String> {
     let mut hits = Vec::new();
-    for (path, bytes) in files_in(dir) {
+    let mut places = files_in(dir)
+        .into_iter()
+        .map(|(p, b)| (p.display().to_string(), b))
+        .collect::<Vec<_>>();
+    if let Some(url) = support::known_database(dir) {
+        places.push((
+            "the PostgreSQL database".into(),
+            support::pg::every_value(&url),
+        ));
+    }
+    for (place, bytes) in places {
         for n in needles {
             if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
-                hits.push(format!("{n:?} in {}", path.display()));
+                hits.push(format!("{n:?} in {place}"));
             }
         }
     }
@@ -464,6 +478,17 @@ fn assert_owner_only(data_dir: &Path) {
         .iter()
         .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
+    if support::known_database(data_dir).is_some() {
+        // On PostgreSQL the data directory keeps no store or directory file at all.
+        assert!(
+            !names.iter().any(|n| n.contains("sqlite3")),
+            "SQLite files beside PostgreSQL: {names:?}"
+        );
+        for (p, _) in files_in(data_dir) {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+        return;
+    }
     for must in [
         "fieldbook.sqlite3",
         "fieldbook.sqlite3-wal",

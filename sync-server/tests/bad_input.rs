@@ -1,5 +1,8 @@
 //! Hostile or malformed input closes that one connection with a protocol `error`; the
-//! server keeps serving everyone else.
+//! server keeps serving everyone else. On SQLite, or on PostgreSQL when the test command
+//! asks (`support::config`): what gets past the edge reaches the store.
+
+mod support;
 
 use std::time::Duration;
 
@@ -87,10 +90,8 @@ async fn server_still_serves(server: &RunningServer) {
 async fn server(max_frame: usize) -> (tempfile::TempDir, RunningServer) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
         max_frame_bytes: max_frame,
-        ..Config::default()
+        ..support::config(dir.path())
     };
     let s = start(&cfg).await.unwrap();
     (dir, s)

@@ -1,6 +1,6 @@
 //! Issue 11 at the server's edge: an erased case stays erased (even against a stale device
 //! offering it back), restriction of processing, the device policy in the session answer, a
-//! revoked device being told so, and the device key. The real in-process server on SQLite
+//! revoked device being told so, and the device key. The real in-process server (on SQLite, or PostgreSQL when the test command asks)
 //! with the invented `--demo` accounts (Ayo and Bea in North, Cal in South, Mo managing
 //! both); erasure and restriction go through the real admin CLI binary, in another process,
 //! while the server runs.
@@ -37,39 +37,38 @@ impl World {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// The sealed bytes the server's files hold for `docs`: every chunk and sync-state value
-    /// and each wrapped document key (read raw, as someone with the files would).
+    /// The sealed bytes the server keeps for `docs`: every chunk and sync-state value and
+    /// each wrapped document key (read raw, as someone with the files or the database would).
     fn sealed_bytes(&self, docs: &[DocumentId]) -> Vec<Vec<u8>> {
-        let path = config(self.data.path()).database_path();
-        // Read-only: a reader must not checkpoint or clean up the server's WAL on closing.
-        let ro = |p: &Path| {
-            rusqlite::Connection::open_with_flags(p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .unwrap()
-        };
-        let (data, keys) = (ro(&path), ro(&SqliteStore::keys_path(&path)));
         let mut out = Vec::new();
         for doc in docs {
             let id = doc.to_string();
-            let rows: Vec<Vec<u8>> = data
-                .prepare("SELECT data FROM chunks WHERE doc_id = ?1 UNION ALL SELECT data FROM sync_states WHERE doc_id = ?1")
-                .unwrap()
-                .query_map([&id], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let (rows, key) = match support::known_database(self.data.path()) {
+                Some(url) => {
+                    let rows = support::pg::bytes(
+                        &url,
+                        "SELECT data FROM store_chunks WHERE doc_id = $1 \
+                         UNION ALL SELECT data FROM store_sync_states WHERE doc_id = $1",
+                        std::slice::from_ref(&id),
+                    );
+                    let keys = support::pg::bytes(
+                        &url,
+                        "SELECT wrapped FROM store_doc_keys WHERE doc = $1",
+                        std::slice::from_ref(&id),
+                    );
+                    (rows, keys.into_iter().next().expect("a wrapped key"))
+                }
+                None => sqlite_sealed_bytes(&config(self.data.path()).database_path(), &id),
+            };
             assert!(!rows.is_empty(), "{id} is stored before");
             out.extend(rows);
-            out.push(
-                keys.query_row("SELECT wrapped FROM doc_keys WHERE doc = ?1", [&id], |r| {
-                    r.get(0)
-                })
-                .unwrap(),
-            );
+            out.push(key);
         }
         out
     }
 
-    /// Files of the data directory holding any 32-byte run of any of `values`.
+    /// Where the server's data (files of the data directory, and its PostgreSQL database)
+    /// holds any 32-byte run of any of `values`.
     fn files_holding(&self, values: &[Vec<u8>]) -> Vec<String> {
         let wanted: std::collections::HashSet<&[u8]> =
             values.iter().flat_map(|v| v.windows(32)).collect();
@@ -86,22 +85,50 @@ impl World {
                 }
             }
         }
+        if let Some(url) = support::known_database(self.data.path()) {
+            if support::pg::every_value(&url)
+                .windows(32)
+                .any(|w| wanted.contains(w))
+            {
+                hits.push("the PostgreSQL database".into());
+            }
+        }
         hits
     }
 
-    /// Whether the server's store holds anything of `doc` (a second handle on its file).
+    /// Whether the server's store holds anything of `doc` (a second handle on it).
     async fn stored(&self, doc: DocumentId) -> bool {
-        let store = SqliteStore::open(&config(self.data.path()).database_path()).unwrap();
+        let store = support::store_at(self.data.path()).await;
         store.load(doc).await.unwrap().is_some()
     }
 }
 
+/// The sealed chunk and sync-state values of `id` in the SQLite store at `path`, and its
+/// wrapped key from the keys file.
+fn sqlite_sealed_bytes(path: &Path, id: &str) -> (Vec<Vec<u8>>, Vec<u8>) {
+    // Read-only: a reader must not checkpoint or clean up the server's WAL on closing.
+    let ro = |p: &Path| {
+        rusqlite::Connection::open_with_flags(p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap()
+    };
+    let (data, keys) = (ro(path), ro(&SqliteStore::keys_path(path)));
+    let rows: Vec<Vec<u8>> = data
+        .prepare("SELECT data FROM chunks WHERE doc_id = ?1 UNION ALL SELECT data FROM sync_states WHERE doc_id = ?1")
+        .unwrap()
+        .query_map([id], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = keys
+        .query_row("SELECT wrapped FROM doc_keys WHERE doc = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    (rows, key)
+}
+
 fn admin(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"))
-        .env_remove("FIELDBOOK_DATA_DIR")
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(data)
+    support::admin_command(data)
         .args(args)
         .stdin(Stdio::null())
         .output()

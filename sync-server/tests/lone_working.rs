@@ -3,10 +3,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use fieldbook_sync_server::accounts::{
-    AuditKind, Directory, NewCheckin, NewUser, Password, Role, Team, TeamId,
+    AuditKind, NewCheckin, NewUser, Password, Role, Team, TeamId,
 };
 use serde_json::json;
 use support::{http, sign_in, ServerProcess, T};
@@ -45,27 +44,18 @@ async fn demo_cookie(s: &ServerProcess, username: &str) -> String {
     support::demo_person(&s.addr, username).await.cookie
 }
 
-/// Every byte of every file in `dir`, read by `cat` in another process (what a thief with
-/// the disk would read), as lossy text.
+/// Everything of the server's data in `dir` as someone holding it would read it (its files
+/// read by `cat` in another process, and its PostgreSQL database's values), as lossy text.
 fn files_as_seen_by_cat(dir: &Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("cat \"$0\"/* 2>/dev/null; true")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(!out.stdout.is_empty(), "cat read nothing in {dir:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let bytes = support::data_as_stolen(dir);
+    assert!(!bytes.is_empty(), "read nothing of the data in {dir:?}");
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn admin(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"))
-        .env_remove("FIELDBOOK_DATA_DIR")
+    let mut child = support::admin_command(data_dir)
         .env_remove("FIELDBOOK_MASTER_KEY")
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(data_dir)
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -158,7 +148,7 @@ async fn a_check_in_is_validated_then_durable_and_sealed_before_the_answer() {
 
     // Durable before the answer: the process dies at once, and the row is there.
     s.child.kill().await.unwrap();
-    let dir = Directory::open(&s.dir.path().join("fieldbook.sqlite3")).unwrap();
+    let dir = support::directory_at(s.dir.path());
     let ayo = dir.user_by_username("demo-ayo").unwrap().unwrap();
     let audit = dir.audit_for_user(&ayo.id).unwrap();
     let checked_in: Vec<_> = audit
@@ -282,7 +272,7 @@ async fn the_scan_alerts_the_manager_once_and_a_late_check_out_is_recorded() {
 
     // More scans run (Cal's alert, raised later, shows one did): Ayo's alert is still one.
     let n_alerts = || {
-        let dir = Directory::open(&s.dir.path().join("fieldbook.sqlite3")).unwrap();
+        let dir = support::directory_at(s.dir.path());
         let u = dir.user_by_username("demo-ayo").unwrap().unwrap();
         dir.audit_for_user(&u.id)
             .unwrap()
@@ -355,7 +345,7 @@ async fn the_scan_alerts_the_manager_once_and_a_late_check_out_is_recorded() {
 #[test]
 fn the_scan_raises_each_overdue_check_in_once_at_the_injected_time() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = Directory::open(&tmp.path().join("fieldbook.sqlite3")).unwrap();
+    let dir = support::directory_at(tmp.path());
     dir.add_team(&Team {
         id: TeamId("north".into()),
         name: "North (invented)".into(),

@@ -1,61 +1,19 @@
-//! Integration tests against a real server on an ephemeral port with a temporary store.
+//! Integration tests against a real server on an ephemeral port with a temporary store (on
+//! SQLite, or on PostgreSQL when the test command asks: `support::config`).
 
 use std::time::Duration;
 
 use fieldbook_native_client::synthetic::words;
 use fieldbook_native_client::{Client, ClientError};
-use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
+use fieldbook_sync::automerge::{ReadDoc, ROOT};
 use fieldbook_sync::{DocumentId, StorageId};
 use fieldbook_sync_server::config::Config;
-use fieldbook_sync_server::http::{start_without_sign_in as start, RunningServer};
+use fieldbook_sync_server::http::start_without_sign_in as start;
+
+mod support;
+use support::{add_note, client, config, new_case, notes};
 
 const T: Duration = Duration::from_secs(20);
-
-fn config(dir: &std::path::Path) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        ..Config::default()
-    }
-}
-
-async fn client(server: &RunningServer) -> Client {
-    let c = Client::new(Some(StorageId::random()));
-    c.connect(&server.sync_url()).await.expect("connect");
-    c
-}
-
-fn new_case(c: &Client, name: &str) -> DocumentId {
-    c.create(|tx| {
-        tx.put(ROOT, "name", name)?;
-        tx.put_object(ROOT, "notes", ObjType::List)?;
-        Ok(())
-    })
-    .unwrap()
-}
-
-fn add_note(c: &Client, doc: DocumentId, text: &str) {
-    c.change(doc, |tx| {
-        let notes = tx.get(ROOT, "notes")?.expect("notes list").1;
-        let n = tx.length(&notes);
-        tx.insert(&notes, n, text)?;
-        Ok(())
-    })
-    .unwrap()
-}
-
-fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
-    let notes = d.get(ROOT, "notes").unwrap().expect("notes list").1;
-    (0..d.length(&notes))
-        .map(|i| match d.get(&notes, i).unwrap().unwrap().0 {
-            fieldbook_sync::automerge::Value::Scalar(s) => match s.as_ref() {
-                ScalarValue::Str(s) => s.to_string(),
-                other => panic!("unexpected {other:?}"),
-            },
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn two_clients_converge_through_the_server() {
@@ -280,9 +238,8 @@ impl fieldbook_sync::AccessPolicy for Tripwire {
 #[tokio::test]
 async fn a_panic_in_one_engine_step_closes_only_that_connection() {
     use fieldbook_sync_server::http::start_with;
-    use fieldbook_sync_server::storage::SqliteStore;
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("store.sqlite3")).unwrap();
+    let store = support::store_at(dir.path()).await;
     let trip = Tripwire::default();
     let server = start_with(&config(dir.path()), store, trip.clone())
         .await

@@ -5,57 +5,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldbook_native_client::Client;
-use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
-use fieldbook_sync::{AllowAll, DocumentId, StorageId};
-use fieldbook_sync_server::config::Config;
+use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ROOT};
+use fieldbook_sync::{AllowAll, StorageId};
 use fieldbook_sync_server::feed::InProcessFeed;
 use fieldbook_sync_server::http::{start_with_feed, RunningServer};
-use fieldbook_sync_server::storage::SqliteStore;
+
+mod support;
+use support::{add_note, client, config};
 
 const T: Duration = Duration::from_secs(20);
 
-fn config(dir: &std::path::Path) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        ..Config::default()
-    }
-}
-
-async fn client(server: &RunningServer) -> Client {
-    let c = Client::new(Some(StorageId::random()));
-    c.connect(&server.sync_url()).await.expect("connect");
-    c
-}
-
-fn add_note(c: &Client, doc: DocumentId, text: &str) {
-    c.change(doc, |tx| {
-        let notes = tx.get(ROOT, "notes")?.expect("notes list").1;
-        let n = tx.length(&notes);
-        tx.insert(&notes, n, text)?;
-        Ok(())
-    })
-    .unwrap()
-}
-
 fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
-    let notes = d.get(ROOT, "notes").unwrap().expect("notes list").1;
-    let mut all: Vec<String> = (0..d.length(&notes))
-        .map(|i| match d.get(&notes, i).unwrap().unwrap().0 {
-            fieldbook_sync::automerge::Value::Scalar(s) => match s.as_ref() {
-                ScalarValue::Str(s) => s.to_string(),
-                other => panic!("unexpected {other:?}"),
-            },
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let mut all = support::notes(d);
     all.sort();
     all
 }
 
-/// Two nodes on one store with a feed between them.
+/// Two nodes on one store (SQLite, or PostgreSQL when the test command asks) with a feed
+/// between them.
 async fn two_nodes(dir: &std::path::Path) -> (RunningServer, RunningServer) {
-    let store = SqliteStore::open(&dir.join("shared.sqlite3")).unwrap();
+    let store = support::store_at(dir).await;
     let bus = InProcessFeed::bus(1024);
     let mut nodes = Vec::new();
     for _ in 0..2 {

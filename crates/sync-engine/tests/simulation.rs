@@ -6,94 +6,33 @@
 //! (`Op::Drain`), so engine steps pile up behind slow storage as they do in a browser.
 //! After healing, every replica (and the server's storage) must hold every edit.
 
-use std::cell::RefCell;
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
-use fieldbook_sync::runner::run_ready;
-use fieldbook_sync::{
-    drain, AllowAll, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Host, Identity, Limits,
-    MemoryStore, Message, Output, PeerId, Role, Runner, StorageId,
-};
+use common::sim::{client_conn, config, server_conn};
+use fieldbook_sync::automerge::{ReadDoc, ROOT};
+use fieldbook_sync::{DocumentId, Identity, Limits, MemoryStore, Role, StorageId};
 use proptest::prelude::*;
 
-struct Node {
-    runner: RefCell<Runner<MemoryStore>>,
+type Node = common::sim::Node<MemoryStore>;
+
+/// A simulated node. `sid: None` makes an ephemeral peer: no sync state is persisted or
+/// resumed.
+fn node(role: Role, name: &str, store: MemoryStore, sid: Option<StorageId>) -> Node {
+    node_with_limits(role, name, store, sid, Limits::default())
 }
 
-/// A node's side of the runner: what it sends and closes, collected for the network.
-#[derive(Default)]
-struct Wire {
-    now: u64,
-    sent: Vec<(ConnId, Message)>,
-    closed: Vec<ConnId>,
-}
-
-impl Host for Wire {
-    fn now(&self) -> u64 {
-        self.now
-    }
-    fn send(&mut self, conn: ConnId, msg: Message) {
-        self.sent.push((conn, msg));
-    }
-    fn close(&mut self, conn: ConnId, _: CloseReason) {
-        self.closed.push(conn);
-    }
-}
-
-impl Node {
-    /// `sid: None` makes an ephemeral peer: no sync state is persisted or resumed.
-    fn new(role: Role, name: &str, store: MemoryStore, sid: Option<StorageId>) -> Self {
-        Node::with_limits(role, name, store, sid, Limits::default())
-    }
-
-    fn with_limits(
-        role: Role,
-        name: &str,
-        store: MemoryStore,
-        sid: Option<StorageId>,
-        limits: Limits,
-    ) -> Self {
-        let mut cfg = EngineConfig::new(role, PeerId(name.into()), sid);
-        cfg.limits = limits;
-        cfg.compact_after_chunks = 4; // exercise compaction often
-        cfg.evict_idle_after = Some(10);
-        // Ids and actor ids from a seed per node, so a proptest case replays exactly.
-        cfg.rng_seed = Some(seed(name));
-        Node {
-            runner: RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store)),
-        }
-    }
-
-    fn engine(&self) -> std::cell::Ref<'_, Engine> {
-        std::cell::Ref::map(self.runner.borrow(), |r| r.engine())
-    }
-
-    fn store(&self) -> MemoryStore {
-        self.runner.borrow().store().clone()
-    }
-
-    /// Queue the output of one engine step (carried out at the node's next drain).
-    fn step(&self, f: impl FnOnce(&mut Engine) -> Output) {
-        self.runner.borrow_mut().step(f);
-    }
-
-    /// Carry out everything queued: store, then hand over messages and closes.
-    fn drain(&self, now: u64) -> Wire {
-        let mut wire = Wire {
-            now,
-            ..Wire::default()
-        };
-        run_ready(drain(&self.runner, &mut wire)).expect("the memory store does not fail");
-        wire
-    }
-}
-
-fn seed(name: &str) -> u64 {
-    // FNV-1a: stable across runs and platforms.
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+fn node_with_limits(
+    role: Role,
+    name: &str,
+    store: MemoryStore,
+    sid: Option<StorageId>,
+    limits: Limits,
+) -> Node {
+    let mut cfg = config(role, name, sid);
+    cfg.limits = limits;
+    Node::with_config(cfg, store)
 }
 
 fn store(name: &str) -> MemoryStore {
@@ -125,15 +64,6 @@ struct Sim {
     messages: Vec<usize>,
     /// Whether peers persist sync state (`false`: every peer is ephemeral).
     persist: bool,
-}
-
-fn server_conn(link: usize, epoch: u64) -> ConnId {
-    ConnId(link as u64 * 1_000_000 + epoch)
-}
-/// A client numbers each connection afresh (as the browser does), so output queued for a
-/// connection that has since broken is never sent on the next one.
-fn client_conn(epoch: u64) -> ConnId {
-    ConnId(epoch)
 }
 
 #[derive(Debug, Clone)]
@@ -188,35 +118,17 @@ impl Sim {
         let sid = |s: &str| persist.then(|| StorageId(s.into()));
         // Client 0 creates two case documents; every client starts with a copy, as if each
         // device had synced once at the office and then went offline.
-        let first = Node::new(Role::Client, "c0", store("c0"), sid("c0"));
-        let mut docs = Vec::new();
-        for _ in 0..2 {
-            let (doc, out) = first
-                .runner
-                .borrow_mut()
-                .engine_mut()
-                .create(
-                    |tx| {
-                        tx.put_object(ROOT, "notes", ObjType::List)?;
-                        tx.put_object(ROOT, "summary", ObjType::Text)?;
-                        Ok(())
-                    },
-                    0,
-                )
-                .unwrap();
-            first.runner.borrow_mut().push(out);
-            docs.push(doc);
-        }
-        first.drain(0);
+        let first = node(Role::Client, "c0", store("c0"), sid("c0"));
+        let docs = first.create_cases(2);
         let seeded = first.store();
         let mut clients = vec![first];
         for i in 1..n {
             let name = format!("c{i}");
-            clients.push(Node::new(Role::Client, &name, seeded.clone(), sid(&name)));
+            clients.push(node(Role::Client, &name, seeded.clone(), sid(&name)));
         }
         let server_sid = StorageId("server".into());
         let mut sim = Sim {
-            server: Node::new(Role::Server, "server", store("server"), sid("server")),
+            server: node(Role::Server, "server", store("server"), sid("server")),
             server_sid,
             clients,
             links: vec![(0, false); n],
@@ -344,44 +256,15 @@ impl Sim {
         let doc = self.docs[d];
         let id = format!("note-{}-by-c{c}", self.next_edit);
         self.next_edit += 1;
-        let out = self.clients[c]
-            .runner
-            .borrow_mut()
-            .engine_mut()
-            .change(
-                doc,
-                |tx| {
-                    let notes = tx.get(ROOT, "notes")?.expect("seeded").1;
-                    tx.insert(&notes, 0, ScalarValue::Str(id.clone().into()))?;
-                    Ok(())
-                },
-                self.now,
-            )
-            .expect("client docs stay loaded");
+        self.clients[c].add_note(doc, &id, self.now);
         self.expected.get_mut(&doc).unwrap().insert(id);
-        self.clients[c].runner.borrow_mut().push(out);
     }
 
     fn edit_text(&mut self, c: usize, d: usize, at: usize) {
         let doc = self.docs[d];
         let word = format!("w{}c{c} ", self.next_edit);
         self.next_edit += 1;
-        let out = self.clients[c]
-            .runner
-            .borrow_mut()
-            .engine_mut()
-            .change(
-                doc,
-                |tx| {
-                    let text = tx.get(ROOT, "summary")?.expect("seeded").1;
-                    let len = tx.length(&text);
-                    tx.splice_text(&text, at.min(len), 0, &word)?;
-                    Ok(())
-                },
-                self.now,
-            )
-            .unwrap();
-        self.clients[c].runner.borrow_mut().push(out);
+        self.clients[c].type_word(doc, at, &word, self.now);
     }
 
     fn restart_server(&mut self) {
@@ -396,7 +279,7 @@ impl Sim {
         // acknowledged: messages leave only after their writes are stored).
         let store = self.server.store();
         let sid = self.persist.then(|| self.server_sid.clone());
-        self.server = Node::with_limits(Role::Server, "server", store, sid, limits);
+        self.server = node_with_limits(Role::Server, "server", store, sid, limits);
         for c in 0..self.clients.len() {
             self.connect(c);
         }
@@ -472,16 +355,6 @@ impl Sim {
         self.settle_without_redial();
     }
 
-    fn notes(doc: &fieldbook_sync::automerge::Automerge) -> BTreeSet<String> {
-        let (_, notes) = doc.get(ROOT, "notes").unwrap().unwrap();
-        (0..doc.length(&notes))
-            .map(|i| match doc.get(&notes, i).unwrap().unwrap().0 {
-                fieldbook_sync::automerge::Value::Scalar(s) => s.as_str().unwrap().to_owned(),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect()
-    }
-
     fn check_converged(&mut self) {
         for doc in self.docs.clone() {
             let expected = &self.expected[&doc];
@@ -495,7 +368,7 @@ impl Sim {
                 let e = c.engine();
                 let d = e.document(&doc).unwrap();
                 assert_eq!(
-                    &Self::notes(d),
+                    &common::sim::notes(d),
                     expected,
                     "client {i} lost or invented notes"
                 );
@@ -511,7 +384,7 @@ impl Sim {
                 .store()
                 .snapshot(&doc)
                 .expect("server stored the doc");
-            let fresh = Node::new(
+            let fresh = node(
                 Role::Server,
                 "fresh",
                 store("fresh"),
@@ -526,7 +399,7 @@ impl Sim {
             let fresh_engine = fresh.engine();
             let fresh_doc = fresh_engine.document(&doc).expect("stored doc loads");
             assert_eq!(
-                &Self::notes(fresh_doc),
+                &common::sim::notes(fresh_doc),
                 expected,
                 "server storage lost notes"
             );

@@ -4,16 +4,17 @@
 //! their commit and their sends. After healing, every device, both nodes and the store hold
 //! every edit; what a device saw acknowledged is in the store the moment its node dies.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
-use fieldbook_sync::runner::run_ready;
+use common::sim::{client_conn, server_conn, Node};
+use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ROOT};
 use fieldbook_sync::{
-    drain, AllowAll, ChunkKind, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Host,
-    Identity, MemoryStore, Message, Output, PeerId, Role, Runner, StorageId, StorageOp, Store,
-    StoreError, StoredDocument,
+    ChunkKind, DocumentId, Identity, MemoryStore, Role, StorageId, StorageOp, Store, StoreError,
+    StoredDocument,
 };
 use proptest::prelude::*;
 
@@ -53,64 +54,11 @@ impl Store for NodeStore {
     }
 }
 
-#[derive(Default)]
-struct Wire {
-    now: u64,
-    sent: Vec<(ConnId, Message)>,
-    closed: Vec<ConnId>,
-}
-
-impl Host for Wire {
-    fn now(&self) -> u64 {
-        self.now
-    }
-    fn send(&mut self, conn: ConnId, msg: Message) {
-        self.sent.push((conn, msg));
-    }
-    fn close(&mut self, conn: ConnId, _: CloseReason) {
-        self.closed.push(conn);
-    }
-}
-
-struct Node<S: Store + Clone> {
-    runner: RefCell<Runner<S>>,
-}
-
-impl<S: Store + Clone> Node<S> {
-    fn new(role: Role, name: &str, store: S, shared: bool) -> Self {
-        let sid = store.storage_id().clone();
-        let mut cfg = EngineConfig::new(role, PeerId(name.into()), Some(sid));
-        cfg.compact_after_chunks = 4; // both nodes compact often, concurrently
-        cfg.evict_idle_after = Some(10);
-        cfg.shared_store = shared;
-        cfg.rng_seed = Some(seed(name));
-        Node {
-            runner: RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store)),
-        }
-    }
-
-    fn engine(&self) -> std::cell::Ref<'_, Engine> {
-        std::cell::Ref::map(self.runner.borrow(), |r| r.engine())
-    }
-
-    fn step(&self, f: impl FnOnce(&mut Engine) -> Output) {
-        self.runner.borrow_mut().step(f);
-    }
-
-    fn drain(&self, now: u64) -> Wire {
-        let mut wire = Wire {
-            now,
-            ..Wire::default()
-        };
-        run_ready(drain(&self.runner, &mut wire)).expect("the memory store does not fail");
-        wire
-    }
-}
-
-fn seed(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+/// A node over `store`; `shared`: several nodes share it (`EngineConfig::shared_store`).
+fn node<S: Store + Clone>(role: Role, name: &str, store: S, shared: bool) -> Node<S> {
+    let mut cfg = common::sim::config(role, name, Some(store.storage_id().clone()));
+    cfg.shared_store = shared;
+    Node::with_config(cfg, store)
 }
 
 #[derive(Clone)]
@@ -150,14 +98,6 @@ struct Sim {
 
 fn server_sid() -> StorageId {
     StorageId("cluster".into())
-}
-
-fn server_conn(link: usize, epoch: u64) -> ConnId {
-    ConnId(link as u64 * 1_000_000 + epoch)
-}
-
-fn client_conn(epoch: u64) -> ConnId {
-    ConnId(epoch)
 }
 
 #[derive(Debug, Clone)]
@@ -202,31 +142,13 @@ fn op_strategy(clients: usize) -> impl Strategy<Value = Op> {
 
 impl Sim {
     fn new(n: usize, shared_store: bool) -> Sim {
-        let first = Node::new(
+        let first = node(
             Role::Client,
             "c0",
             MemoryStore::new(StorageId("c0".into())),
             false,
         );
-        let mut docs = Vec::new();
-        for _ in 0..2 {
-            let (doc, out) = first
-                .runner
-                .borrow_mut()
-                .engine_mut()
-                .create(
-                    |tx| {
-                        tx.put_object(ROOT, "notes", ObjType::List)?;
-                        tx.put_object(ROOT, "summary", ObjType::Text)?;
-                        Ok(())
-                    },
-                    0,
-                )
-                .unwrap();
-            first.runner.borrow_mut().push(out);
-            docs.push(doc);
-        }
-        first.drain(0);
+        let docs = first.create_cases(2);
         let seeded = first.runner.borrow().store().clone();
         let mut clients = vec![first];
         for i in 1..n {
@@ -244,7 +166,7 @@ impl Sim {
                 )
                 .unwrap();
             }
-            clients.push(Node::new(Role::Client, &name, own, false));
+            clients.push(node(Role::Client, &name, own, false));
         }
         let shared = MemoryStore::new(server_sid());
         let mut sim = Sim {
@@ -280,7 +202,7 @@ impl Sim {
             inner: self.shared.clone(),
             written: Rc::default(),
         };
-        Node::new(
+        node(
             Role::Server,
             &format!("node{i}-gen{}", self.generation[i]),
             store,
@@ -411,44 +333,15 @@ impl Sim {
         let doc = self.docs[d];
         let id = format!("note-{}-by-c{c}", self.next_edit);
         self.next_edit += 1;
-        let out = self.clients[c]
-            .runner
-            .borrow_mut()
-            .engine_mut()
-            .change(
-                doc,
-                |tx| {
-                    let notes = tx.get(ROOT, "notes")?.expect("seeded").1;
-                    tx.insert(&notes, 0, ScalarValue::Str(id.clone().into()))?;
-                    Ok(())
-                },
-                self.now,
-            )
-            .expect("client docs stay loaded");
+        self.clients[c].add_note(doc, &id, self.now);
         self.expected.get_mut(&doc).unwrap().insert(id);
-        self.clients[c].runner.borrow_mut().push(out);
     }
 
     fn edit_text(&mut self, c: usize, d: usize, at: usize) {
         let doc = self.docs[d];
         let word = format!("w{}c{c} ", self.next_edit);
         self.next_edit += 1;
-        let out = self.clients[c]
-            .runner
-            .borrow_mut()
-            .engine_mut()
-            .change(
-                doc,
-                |tx| {
-                    let text = tx.get(ROOT, "summary")?.expect("seeded").1;
-                    let len = tx.length(&text);
-                    tx.splice_text(&text, at.min(len), 0, &word)?;
-                    Ok(())
-                },
-                self.now,
-            )
-            .unwrap();
-        self.clients[c].runner.borrow_mut().push(out);
+        self.clients[c].type_word(doc, at, &word, self.now);
     }
 
     fn move_client(&mut self, c: usize) {
@@ -460,11 +353,8 @@ impl Sim {
     /// Node `i` commits everything queued, then dies before any of it is sent (SIGKILL
     /// between commit and send). Its devices' links break; they reconnect to the other node.
     fn kill(&mut self, i: usize) {
-        let mut wire = Wire {
-            now: self.now,
-            ..Wire::default()
-        };
-        run_ready(drain(&self.nodes[i].runner, &mut wire)).expect("memory store");
+        // Committed; what it would have sent dies with it.
+        self.nodes[i].drain(self.now);
         // The commit's notifications are part of it (PostgreSQL NOTIFY in the transaction).
         self.announce(i);
         // What a device saw acknowledged must be in storage now, before anyone resends.
@@ -581,16 +471,6 @@ impl Sim {
         self.settle_without_redial();
     }
 
-    fn notes(doc: &fieldbook_sync::automerge::Automerge) -> BTreeSet<String> {
-        let (_, notes) = doc.get(ROOT, "notes").unwrap().unwrap();
-        (0..doc.length(&notes))
-            .map(|i| match doc.get(&notes, i).unwrap().unwrap().0 {
-                fieldbook_sync::automerge::Value::Scalar(s) => s.as_str().unwrap().to_owned(),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect()
-    }
-
     fn check_converged(&self) {
         for doc in &self.docs {
             let expected = &self.expected[doc];
@@ -600,7 +480,7 @@ impl Sim {
                 let e = c.engine();
                 let d = e.document(doc).unwrap();
                 assert_eq!(
-                    &Self::notes(d),
+                    &common::sim::notes(d),
                     expected,
                     "device {i} lost or invented notes"
                 );
@@ -614,7 +494,7 @@ impl Sim {
             }
             let stored = self.shared.snapshot(doc).expect("stored");
             let am = stored.to_automerge().unwrap().expect("has content");
-            assert_eq!(&Self::notes(&am), expected, "the store lost notes");
+            assert_eq!(&common::sim::notes(&am), expected, "the store lost notes");
             assert_eq!(am.get_heads(), heads);
         }
     }
@@ -708,7 +588,7 @@ fn compaction_on_one_node_keeps_what_the_other_wrote() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            Sim::notes(&am),
+            common::sim::notes(&am),
             sim.expected[&doc],
             "a compaction deleted another node's chunk"
         );
@@ -725,7 +605,7 @@ fn compaction_on_one_node_keeps_what_the_other_wrote() {
     );
     let am = stored.to_automerge().unwrap().unwrap();
     assert_eq!(
-        Sim::notes(&am),
+        common::sim::notes(&am),
         sim.expected[&doc],
         "a compaction deleted another node's chunk"
     );
@@ -852,13 +732,17 @@ fn a_document_stored_as_several_snapshots_loads_whole() {
     };
     let am = stored.to_automerge().unwrap().unwrap();
     let mut want = BTreeSet::from(["one".to_owned(), "two".to_owned()]);
-    assert_eq!(Sim::notes(&am), want, "two snapshots and a chunk, all read");
+    assert_eq!(
+        common::sim::notes(&am),
+        want,
+        "two snapshots and a chunk, all read"
+    );
     // With node 2's snapshot too, nothing is read twice.
     let mut all = stored.clone();
     all.chunks.push(snap(&mut node2));
     let am = all.to_automerge().unwrap().unwrap();
     want.insert("three".into());
-    assert_eq!(Sim::notes(&am), want);
+    assert_eq!(common::sim::notes(&am), want);
     // A chunk whose history is in no stored chunk (a compaction deleted what it needed) is
     // an error, never a silently shorter document.
     let mut broken = stored.clone();

@@ -8,7 +8,7 @@ pub mod keys;
 mod postgres;
 mod sqlite;
 
-use fieldbook_sync::{DocumentId, StorageId, StorageOp, StoredDocument};
+use fieldbook_sync::{ChunkKey, ChunkKind, DocumentId, StorageId, StorageOp, StoredDocument};
 
 /// The one store trait and its error live in the engine crate, shared with the PWA's
 /// IndexedDB store and the in-memory store.
@@ -59,6 +59,66 @@ pub async fn open(config: &Config) -> Result<ServerStore, StoreError> {
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     let pool = open_pool(config)?;
     open_with(config, master, pool.as_ref()).await
+}
+
+/// One document's rows as a store read them, still sealed: chunks `(kind, hash, sealed)` and
+/// sync states `(peer storage id, sealed)`. Both stores load through [`SealedRows::open`], so
+/// what a load promises (every row opens under the document's key with its own associated
+/// data, or the load fails; never a shorter document) is written once.
+#[derive(Debug, Default)]
+pub(crate) struct SealedRows {
+    pub chunks: Vec<(String, String, Vec<u8>)>,
+    pub states: Vec<(String, Vec<u8>)>,
+}
+
+impl SealedRows {
+    /// What `Store::load` returns for these rows of `doc`: `None` when there are none, else
+    /// every row opened under the key `key` gives (asked only when there are rows; `None`:
+    /// the rows have no key, explained by `no_key`).
+    pub(crate) fn open(
+        self,
+        doc: DocumentId,
+        key: impl FnOnce() -> Result<Option<keys::Sealer>, StoreError>,
+        no_key: impl FnOnce() -> String,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        if self.chunks.is_empty() && self.states.is_empty() {
+            return Ok(None);
+        }
+        let id = doc.to_string();
+        let key = key()?.ok_or_else(|| StoreError::InvalidRecord(no_key()))?;
+        let unreadable = |what: &str| {
+            StoreError::InvalidRecord(format!(
+                "{what} of document {id} does not open with its key: it was changed or belongs \
+                 elsewhere"
+            ))
+        };
+        let mut stored = StoredDocument::default();
+        for (kind, hash, sealed) in self.chunks {
+            let data = key
+                .open(&keys::chunk_aad(&id, &kind, &hash), &sealed)
+                .map_err(|_| unreadable(&format!("chunk {hash}")))?;
+            let kind = ChunkKind::parse(&kind).ok_or_else(|| {
+                StoreError::InvalidRecord(format!(
+                    "chunk {hash} of {doc} has unknown kind {kind:?}"
+                ))
+            })?;
+            stored.chunks.push((
+                ChunkKey {
+                    document: doc,
+                    kind,
+                    hash,
+                },
+                data,
+            ));
+        }
+        for (peer, sealed) in self.states {
+            let data = key
+                .open(&keys::sync_state_aad(&id, &peer), &sealed)
+                .map_err(|_| unreadable("a sync state"))?;
+            stored.sync_states.insert(peer, data);
+        }
+        Ok(Some(stored))
+    }
 }
 
 macro_rules! each {

@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fieldbook_sync::{ChunkKey, ChunkKind, DocumentId, StorageId, StorageOp, StoredDocument};
+use fieldbook_sync::{ChunkKey, DocumentId, StorageId, StorageOp, StoredDocument};
 use postgres::error::SqlState;
 use postgres::Transaction;
 
 use super::keys::{self, KeyError, MasterKey, Sealer};
-use super::{Store, StoreError};
+use super::{SealedRows, Store, StoreError};
 use crate::pg::{self, PgError, PgPool};
 
 /// The migration scope of the store's tables in `schema_migrations`.
@@ -297,8 +297,6 @@ fn apply_ops(tx: &mut Transaction<'_>, master: &Sealer, ops: &[StorageOp]) -> Re
     Ok(())
 }
 
-type Rows = (Vec<(String, String, Vec<u8>)>, Vec<(String, Vec<u8>)>);
-
 impl Store for PgStore {
     fn storage_id(&self) -> &StorageId {
         &self.storage_id
@@ -307,104 +305,52 @@ impl Store for PgStore {
     async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
         let id = doc.to_string();
         let master = self.master.clone();
-        let (chunks, states) = self
-            .pool
+        self.pool
             .run_async(move |c| {
-                // One snapshot: chunks, sync states and key as of one moment.
-                let mut tx = c
-                    .build_transaction()
-                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start()?;
-                let chunks = tx
-                    .query(
-                        "SELECT kind, hash, data FROM store_chunks WHERE doc_id = $1 ORDER BY kind, hash",
-                        &[&id],
-                    )?
-                    .into_iter()
-                    .map(|r| (r.get(0), r.get(1), r.get(2)))
-                    .collect::<Vec<(String, String, Vec<u8>)>>();
-                let states = tx
-                    .query(
-                        "SELECT peer_storage_id, data FROM store_sync_states WHERE doc_id = $1 ORDER BY peer_storage_id",
-                        &[&id],
-                    )?
-                    .into_iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect::<Vec<(String, Vec<u8>)>>();
-                if chunks.is_empty() && states.is_empty() {
-                    tx.commit()?;
-                    return Ok(Ok((chunks, states)));
+                // One statement, so one snapshot (chunks, sync states and key as of one
+                // moment), typed so it is one round trip: a load of a document no one stored
+                // costs a node as little as on SQLite (a flood of made-up ids must not stall
+                // everyone else's sync behind it).
+                let mut rows = SealedRows::default();
+                let mut wrapped: Option<Vec<u8>> = None;
+                for r in c.query_typed(
+                    "SELECT 0, kind, hash, data FROM store_chunks WHERE doc_id = $1 \
+                     UNION ALL SELECT 1, peer_storage_id, '', data FROM store_sync_states \
+                       WHERE doc_id = $1 \
+                     UNION ALL SELECT 2, '', '', wrapped FROM store_doc_keys WHERE doc = $1 \
+                     ORDER BY 1, 2, 3",
+                    &[(&id, postgres::types::Type::TEXT)],
+                )? {
+                    match r.get::<_, i32>(0) {
+                        0 => rows.chunks.push((r.get(1), r.get(2), r.get(3))),
+                        1 => rows.states.push((r.get(1), r.get(3))),
+                        _ => wrapped = Some(r.get(3)),
+                    }
                 }
-                let wrapped: Option<Vec<u8>> = tx
-                    .query_opt("SELECT wrapped FROM store_doc_keys WHERE doc = $1", &[&id])?
-                    .map(|r| r.get(0));
-                tx.commit()?;
-                let open = || -> Result<Rows, StoreError> {
-                    let wrapped = wrapped.ok_or_else(|| {
-                        StoreError::InvalidRecord(format!(
-                            "document {id} has stored data but no key: without its key the \
-                             document cannot be read (restore the database from one backup, \
-                             not its tables from different ones)"
-                        ))
-                    })?;
-                    let key = master.unwrap_key(&id, &wrapped).map_err(|_| {
-                        StoreError::InvalidRecord(format!(
-                            "the key of document {id} does not open with the master key"
-                        ))
-                    })?;
-                    let unreadable = |what: &str| {
-                        StoreError::InvalidRecord(format!(
-                            "{what} of document {id} does not open with its key: it was changed \
-                             or belongs elsewhere"
-                        ))
-                    };
-                    let chunks = chunks
-                        .into_iter()
-                        .map(|(kind, hash, sealed)| {
-                            let plain = key
-                                .open(&keys::chunk_aad(&id, &kind, &hash), &sealed)
-                                .map_err(|_| unreadable(&format!("chunk {hash}")))?;
-                            Ok((kind, hash, plain))
+                let key = || {
+                    wrapped
+                        .map(|w| {
+                            master.unwrap_key(&id, &w).map_err(|_| {
+                                StoreError::InvalidRecord(format!(
+                                    "the key of document {id} does not open with the master key"
+                                ))
+                            })
                         })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    let states = states
-                        .into_iter()
-                        .map(|(peer, sealed)| {
-                            let plain = key
-                                .open(&keys::sync_state_aad(&id, &peer), &sealed)
-                                .map_err(|_| unreadable("a sync state"))?;
-                            Ok((peer, plain))
-                        })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    Ok((chunks, states))
+                        .transpose()
                 };
-                Ok(open().map_err(LoadError)) as Result<Result<Rows, LoadError>, PgError>
+                let no_key = || {
+                    format!(
+                        "document {id} has stored data but no key: without its key the document \
+                         cannot be read (restore the database from one backup, not its tables \
+                         from different ones)"
+                    )
+                };
+                Ok(rows.open(doc, key, no_key).map_err(LoadError))
+                    as Result<Result<Option<StoredDocument>, LoadError>, PgError>
             })
             .await
             .map_err(store_err)?
-            .map_err(|LoadError(e)| e)?;
-        if chunks.is_empty() && states.is_empty() {
-            return Ok(None);
-        }
-        let mut stored = StoredDocument::default();
-        for (kind, hash, data) in chunks {
-            let kind = ChunkKind::parse(&kind).ok_or_else(|| {
-                StoreError::InvalidRecord(format!(
-                    "chunk {hash} of {doc} has unknown kind {kind:?}"
-                ))
-            })?;
-            stored.chunks.push((
-                ChunkKey {
-                    document: doc,
-                    kind,
-                    hash,
-                },
-                data,
-            ));
-        }
-        stored.sync_states = states.into_iter().collect();
-        Ok(Some(stored))
+            .map_err(|LoadError(e)| e)
     }
 
     async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {

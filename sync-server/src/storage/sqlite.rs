@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use fieldbook_sync::{ChunkKey, ChunkKind, DocumentId, StorageId, StorageOp, StoredDocument};
+use fieldbook_sync::{ChunkKey, DocumentId, StorageId, StorageOp, StoredDocument};
 // Write transactions are IMMEDIATE: they take the write lock at BEGIN (waiting out the
 // directory's writes to the same file), never upgrade a read snapshot another writer
 // has made stale (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out).
@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 use super::files;
 use super::keys::{self, KeyError, MasterKey, Sealer};
-use super::{Store, StoreError};
+use super::{SealedRows, Store, StoreError};
 
 /// 1: plain rows. 2: every chunk and sync state sealed under its document's key.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -714,93 +714,37 @@ impl Store for SqliteStore {
 
     async fn load(&self, doc: DocumentId) -> Result<Option<StoredDocument>, StoreError> {
         let id = doc.to_string();
-        let (chunks, states) = self
-            .blocking(move |inner| {
-                let err = |e| map_err(e, &inner.paths.data);
-                let tx = inner.data.unchecked_transaction().map_err(err)?;
-                let chunks = tx
-                    .prepare_cached("SELECT kind, hash, data FROM chunks WHERE doc_id = ?1")
-                    .and_then(|mut s| {
-                        s.query_map([&id], |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                r.get::<_, Vec<u8>>(2)?,
-                            ))
-                        })?
+        self.blocking(move |inner| {
+            let err = |e| map_err(e, &inner.paths.data);
+            let tx = inner.data.unchecked_transaction().map_err(err)?;
+            let chunks = tx
+                .prepare_cached("SELECT kind, hash, data FROM chunks WHERE doc_id = ?1")
+                .and_then(|mut s| {
+                    s.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                         .collect::<Result<Vec<_>, _>>()
-                    })
-                    .map_err(err)?;
-                let states = tx
-                    .prepare_cached(
-                        "SELECT peer_storage_id, data FROM sync_states WHERE doc_id = ?1",
-                    )
-                    .and_then(|mut s| {
-                        s.query_map([&id], |r| {
-                            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-                        })?
+                })
+                .map_err(err)?;
+            let states = tx
+                .prepare_cached("SELECT peer_storage_id, data FROM sync_states WHERE doc_id = ?1")
+                .and_then(|mut s| {
+                    s.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
                         .collect::<Result<Vec<_>, _>>()
-                    })
-                    .map_err(err)?;
-                tx.commit().map_err(err)?;
-                if chunks.is_empty() && states.is_empty() {
-                    return Ok((chunks, states));
-                }
-                let key = inner.key_of(&id)?.ok_or_else(|| {
-                    StoreError::InvalidRecord(format!(
+                })
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+            SealedRows { chunks, states }.open(
+                doc,
+                || inner.key_of(&id),
+                || {
+                    format!(
                         "document {id} has stored data but no key in {}: restore the keys file \
                          that belongs to this store (without its key the document cannot be read)",
                         inner.paths.keys
-                    ))
-                })?;
-                let unreadable = |what: &str| {
-                    StoreError::InvalidRecord(format!(
-                        "{what} of document {id} does not open with its key: it was changed or \
-                         belongs elsewhere"
-                    ))
-                };
-                let chunks = chunks
-                    .into_iter()
-                    .map(|(kind, hash, sealed)| {
-                        let plain = key
-                            .open(&keys::chunk_aad(&id, &kind, &hash), &sealed)
-                            .map_err(|_| unreadable(&format!("chunk {hash}")))?;
-                        Ok((kind, hash, plain))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                let states = states
-                    .into_iter()
-                    .map(|(peer, sealed)| {
-                        let plain = key
-                            .open(&keys::sync_state_aad(&id, &peer), &sealed)
-                            .map_err(|_| unreadable("a sync state"))?;
-                        Ok((peer, plain))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok((chunks, states))
-            })
-            .await?;
-        if chunks.is_empty() && states.is_empty() {
-            return Ok(None);
-        }
-        let mut stored = StoredDocument::default();
-        for (kind, hash, data) in chunks {
-            let kind = ChunkKind::parse(&kind).ok_or_else(|| {
-                StoreError::InvalidRecord(format!(
-                    "chunk {hash} of {doc} has unknown kind {kind:?}"
-                ))
-            })?;
-            stored.chunks.push((
-                ChunkKey {
-                    document: doc,
-                    kind,
-                    hash,
+                    )
                 },
-                data,
-            ));
-        }
-        stored.sync_states = states.into_iter().collect();
-        Ok(Some(stored))
+            )
+        })
+        .await
     }
 
     async fn apply(&self, ops: Vec<StorageOp>) -> Result<(), StoreError> {

@@ -41,6 +41,8 @@ pub struct ServerProcess {
     pub dir: tempfile::TempDir,
     /// Session cookie of the demo practitioner every connection signs in as.
     pub cookie: String,
+    /// The PostgreSQL database it keeps everything in (`None`: SQLite in `dir`).
+    pub database_url: Option<String>,
 }
 
 /// A raw HTTP/1.1 response.
@@ -193,9 +195,20 @@ impl ServerProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        // The same tests on PostgreSQL when the test command asks (`pg::on_postgres`).
-        if pg::on_postgres() && !env.iter().any(|(k, _)| *k == "FIELDBOOK_DATABASE_URL") {
-            cmd.env("FIELDBOOK_DATABASE_URL", pg::fresh_database());
+        // The same tests on PostgreSQL when the test command asks (`pg::on_postgres`): one
+        // database per data directory, which `admin_command` finds again.
+        let database_url = match env.iter().find(|(k, _)| *k == "FIELDBOOK_DATABASE_URL") {
+            Some((_, url)) => {
+                DATABASES
+                    .lock()
+                    .unwrap()
+                    .insert(dir.path().to_path_buf(), (*url).to_owned());
+                Some((*url).to_owned())
+            }
+            None => database_for(dir.path()),
+        };
+        if let Some(url) = &database_url {
+            cmd.env("FIELDBOOK_DATABASE_URL", url);
         }
         let mut child = cmd.spawn().expect("server binary starts");
         let pid = child.id().unwrap();
@@ -239,6 +252,7 @@ impl ServerProcess {
             lines,
             dir,
             cookie,
+            database_url,
         }
     }
 
@@ -498,25 +512,87 @@ pub fn directory(
     fieldbook_sync_server::accounts::open(config, pool.as_ref()).unwrap()
 }
 
-/// The settings [`World::start`] uses for `dir`.
-pub fn demo_config(dir: &std::path::Path) -> fieldbook_sync_server::config::Config {
-    // On PostgreSQL when the test command asks: one database per data directory, so a
-    // restart on the same directory finds its data again.
-    let database_url = pg::on_postgres().then(|| {
-        let mut known = DATABASES.lock().unwrap();
-        let url = known
+/// The PostgreSQL database of the data directory `dir` when the test command asks for
+/// PostgreSQL (`pg::on_postgres`): one per directory, so a restart, the admin CLI or a second
+/// handle on the same directory finds the same data. `None` on SQLite.
+pub fn database_for(dir: &std::path::Path) -> Option<String> {
+    pg::on_postgres().then(|| {
+        DATABASES
+            .lock()
+            .unwrap()
             .entry(dir.to_path_buf())
             .or_insert_with(pg::fresh_database)
-            .clone();
-        fieldbook_sync_server::config::DatabaseUrl(url)
-    });
+            .clone()
+    })
+}
+
+/// A server's settings for `dir` (port 0, no demo data), on the back end the test command
+/// asks for.
+pub fn config(dir: &std::path::Path) -> fieldbook_sync_server::config::Config {
     fieldbook_sync_server::config::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
-        demo: true,
-        database_url,
+        database_url: database_for(dir).map(fieldbook_sync_server::config::DatabaseUrl),
         ..Default::default()
     }
+}
+
+/// The settings [`World::start`] uses for `dir`: [`config`] with the invented demo data.
+pub fn demo_config(dir: &std::path::Path) -> fieldbook_sync_server::config::Config {
+    fieldbook_sync_server::config::Config {
+        demo: true,
+        ..config(dir)
+    }
+}
+
+/// The PostgreSQL database a server on data directory `dir` was given, if any: a lookup
+/// that never makes one (`None` on SQLite, and for a directory no server used).
+pub fn known_database(dir: &std::path::Path) -> Option<String> {
+    DATABASES.lock().unwrap().get(dir).cloned()
+}
+
+/// `fieldbook-sync-server admin --data-dir DIR` (arguments to follow) as an administrator
+/// on the server's machine runs it: on the database of `dir` (`FIELDBOOK_DATABASE_URL` when
+/// on PostgreSQL), never a data directory or database from the test's own environment.
+pub fn admin_command(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fieldbook-sync-server"));
+    cmd.env_remove("FIELDBOOK_DATA_DIR")
+        .env_remove("FIELDBOOK_DATABASE_URL");
+    if let Some(url) = database_for(dir) {
+        cmd.env("FIELDBOOK_DATABASE_URL", url);
+    }
+    cmd.arg("admin").arg("--data-dir").arg(dir);
+    cmd
+}
+
+/// The directory of the server on data directory `dir`, opened alongside it.
+pub fn directory_at(dir: &std::path::Path) -> fieldbook_sync_server::accounts::Directory {
+    directory(&config(dir))
+}
+
+/// The document store of the server on data directory `dir`, opened alongside it (a second
+/// handle, as `admin` opens it) with the master key from the data directory.
+pub async fn store_at(dir: &std::path::Path) -> fieldbook_sync_server::storage::ServerStore {
+    fieldbook_sync_server::storage::open(&config(dir))
+        .await
+        .unwrap()
+}
+
+/// What someone holding the server's data reads: every byte of every file in `dir` (read
+/// by `cat` in another process, so this process's SQLite locks stay), and on PostgreSQL
+/// every value of every table of its database.
+pub fn data_as_stolen(dir: &std::path::Path) -> Vec<u8> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("cat \"$0\"/* 2>/dev/null; true")
+        .arg(dir)
+        .output()
+        .unwrap();
+    let mut bytes = out.stdout;
+    if let Some(url) = known_database(dir) {
+        bytes.extend(pg::every_value(&url));
+    }
+    bytes
 }
 
 impl World {
@@ -563,4 +639,48 @@ impl World {
         self.connect(p, &c).await;
         c
     }
+}
+
+/// A client with a storage id of its own, connected to `server` (no sign-in: the
+/// `start_without_sign_in` family).
+pub async fn client(server: &fieldbook_sync_server::http::RunningServer) -> Client {
+    let c = Client::new(Some(StorageId::random()));
+    c.connect(&server.sync_url()).await.expect("connect");
+    c
+}
+
+/// A new case document named `name` with an empty list of notes.
+pub fn new_case(c: &Client, name: &str) -> DocumentId {
+    c.create(|tx| {
+        tx.put(ROOT, "name", name)?;
+        tx.put_object(ROOT, "notes", ObjType::List)?;
+        Ok(())
+    })
+    .unwrap()
+}
+
+/// Append the note `text` to `doc`'s list of notes.
+pub fn add_note(c: &Client, doc: DocumentId, text: &str) {
+    c.change(doc, |tx| {
+        let notes = tx.get(ROOT, "notes")?.expect("notes list").1;
+        let n = tx.length(&notes);
+        tx.insert(&notes, n, text)?;
+        Ok(())
+    })
+    .unwrap()
+}
+
+/// The notes of a case document, in list order.
+pub fn notes(d: &fieldbook_sync::automerge::Automerge) -> Vec<String> {
+    use fieldbook_sync::automerge::{ScalarValue, Value};
+    let notes = d.get(ROOT, "notes").unwrap().expect("notes list").1;
+    (0..d.length(&notes))
+        .map(|i| match d.get(&notes, i).unwrap().unwrap().0 {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(s) => s.to_string(),
+                other => panic!("unexpected {other:?}"),
+            },
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
 }

@@ -53,3 +53,74 @@ fn rand_u64() -> u64 {
     h.write_u32(std::process::id());
     h.finish()
 }
+
+/// Runs `f` on a connection to `url` made on a thread of its own (the synchronous client
+/// must not run inside an async task).
+pub fn with_client<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&mut postgres::Client) -> T + Send + 'static,
+) -> T {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the test database: {e}"));
+        f(&mut c)
+    })
+    .join()
+    .expect("a query on the test database")
+}
+
+/// The `BYTEA` values `sql` (one column) returns with text parameters `params`.
+pub fn bytes(url: &str, sql: &'static str, params: &[String]) -> Vec<Vec<u8>> {
+    let params = params.to_vec();
+    with_client(url, move |c| {
+        let p: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|s| s as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        c.query(sql, &p)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect()
+    })
+}
+
+/// Every value of every table in the database at `url`, as someone reading the database
+/// would see them: `BYTEA` raw, text as text, one value after another (the schema has no
+/// other type that could hold text).
+pub fn every_value(url: &str) -> Vec<u8> {
+    use postgres::types::Type;
+    with_client(url, |c| {
+        let tables: Vec<String> = c
+            .query(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                &[],
+            )
+            .unwrap()
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(!tables.is_empty(), "no tables in the test database");
+        let mut out = Vec::new();
+        for t in tables {
+            for row in c.query(&format!("SELECT * FROM \"{t}\""), &[]).unwrap() {
+                for (i, col) in row.columns().iter().enumerate() {
+                    let ty = col.type_();
+                    if *ty == Type::BYTEA {
+                        if let Some(b) = row.get::<_, Option<Vec<u8>>>(i) {
+                            out.extend(b);
+                        }
+                    } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty) {
+                        if let Some(s) = row.get::<_, Option<String>>(i) {
+                            out.extend(s.into_bytes());
+                        }
+                    }
+                    out.push(b'\n');
+                }
+            }
+        }
+        out
+    })
+}

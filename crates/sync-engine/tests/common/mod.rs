@@ -20,3 +20,5 @@ pub fn request(from: &str, doc: DocumentId) -> Message {
         data,
     }
 }
+
+pub mod sim;
