@@ -375,46 +375,27 @@ mod tests {
     #[test]
     fn counting_from_the_changes_agrees_with_the_diff() {
         use crate::notes::{self, NoteField};
-        use crate::{Note, Profile, ProfileField};
+        use crate::{Note, ProfileField};
         use fieldbook_sync::automerge::transaction::Transactable;
-        let mut d = Automerge::new();
-        d.transact::<_, _, fieldbook_sync::automerge::AutomergeError>(|tx| {
-            crate::create(
-                tx,
-                &Profile {
-                    name: "Sam Example".into(),
-                    ..Default::default()
-                },
-            )?;
-            for i in 0..20 {
-                let note = Note {
-                    id: format!("n{i}"),
-                    at: 1_700_000_000_000 + i,
-                    ..Default::default()
-                };
-                crate::add_note(tx, &note)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+        let mut d = crate::reader::tests::case_with(20);
         let confirmed = d.get_heads();
         type Edit = fn(&mut fieldbook_sync::automerge::transaction::Transaction<'_>);
         let edits: [(Edit, bool); 7] = [
             (
                 |tx| {
-                    notes::set_field(tx, "n3", NoteField::Text, "met at").unwrap();
+                    notes::set_field(tx, "n0003", NoteField::Text, "met at").unwrap();
                 },
                 true,
             ),
             (
                 |tx| {
-                    notes::set_field(tx, "n3", NoteField::Text, "met at the library").unwrap();
+                    notes::set_field(tx, "n0003", NoteField::Text, "met at the library").unwrap();
                 },
                 true,
             ),
             (
                 |tx| {
-                    notes::set_meta(tx, "n7", Some("Cold call"), None).unwrap();
+                    notes::set_meta(tx, "n0007", Some("Cold call"), None).unwrap();
                 },
                 true,
             ),

@@ -163,13 +163,14 @@ impl CaseReader {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::notes::NoteField;
     use crate::{Note, Profile};
     use fieldbook_sync::automerge::transaction::Transactable;
 
-    fn case_with(notes: usize) -> Automerge {
+    /// A case of `notes` notes with ids `n0000`…, also used by `pending`'s tests.
+    pub(crate) fn case_with(notes: usize) -> Automerge {
         let mut d = Automerge::new();
         d.transact::<_, _, fieldbook_sync::automerge::AutomergeError>(|tx| {
             crate::create(
