@@ -245,6 +245,7 @@ where
     cfg.heartbeat = true;
     // Other nodes write to the same database: resume peers from the stored sync state.
     cfg.shared_store = feed.is_some();
+    cfg.coalesce_fanout = true;
     cfg.limits.sync_message.max_ops = settings.max_ops_per_message;
     let (stats_tx, stats_rx) = watch::channel(Stats {
         loaded_documents: 0,

@@ -233,7 +233,14 @@ impl<S: Store + Clone, P: AccessPolicy> RunnerCell for Mutex<Runner<S, P>> {
 pub async fn drain<C: RunnerCell>(cell: &C, host: &mut impl Host) -> Result<(), StoreError> {
     let mut first_error = None;
     loop {
-        let (mut batch, store) = cell.with(|r| (r.next_batch(), r.store.clone()));
+        let now = host.now();
+        let (mut batch, store) = cell.with(|r| {
+            // Changes from peers go on to the other peers once per batch (`coalesce_fanout`),
+            // committed with it and sent after it.
+            let fanout = r.engine.flush_fanout(now);
+            r.push(fanout);
+            (r.next_batch(), r.store.clone())
+        });
         if batch.is_empty() {
             break;
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 mod common;
 use common::request;
 
-use fieldbook_sync::automerge::{transaction::Transactable, ROOT};
+use fieldbook_sync::automerge::{transaction::Transactable, ReadDoc, ROOT};
 use fieldbook_sync::runner::run_ready;
 use fieldbook_sync::{
     drain, AccessPolicy, CloseReason, ConnId, DocumentId, Engine, EngineConfig, Event, Host,
@@ -519,12 +519,19 @@ fn confirmed_heads_follow_the_servers_acknowledgements_and_survive_a_disconnect(
 // ----- limits on what a peer can make the engine hold -----------------------------------
 
 fn harness_with(limits: Limits, readable: BTreeSet<DocumentId>) -> Harness {
+    harness_configured(readable, |cfg| cfg.limits = limits)
+}
+
+fn harness_configured(
+    readable: BTreeSet<DocumentId>,
+    configure: impl FnOnce(&mut EngineConfig),
+) -> Harness {
     let mut cfg = EngineConfig::new(
         Role::Server,
         PeerId("server".into()),
         Some(StorageId("srv".into())),
     );
-    cfg.limits = limits;
+    configure(&mut cfg);
     let store = MemoryStore::default();
     Harness {
         runner: Runner::new(Engine::new(cfg, Caseload { readable }), store.clone()),
@@ -956,4 +963,55 @@ fn new_document_ids_come_from_the_seed_or_the_caller() {
         Err(fieldbook_sync::EngineError::Automerge(_))
     ));
     assert_eq!(e.loaded_count(), 2);
+}
+
+/// Alice (on the server's `alice` connection) and Bob both sync `doc`; then Alice makes two
+/// edits whose messages the server takes in one batch (stepped, then one drain). Returns the
+/// sync messages Bob is sent for them, and Bob's engine after receiving them.
+fn two_edits_in_one_batch(coalesce: bool) -> (usize, Engine, DocumentId) {
+    let (mut alice_engine, doc, data) = client_with_doc("alice");
+    let mut h = harness_configured([doc].into(), |cfg| cfg.coalesce_fanout = coalesce);
+    let alice = h.join(1, "alice");
+    converse(&mut h, alice, &mut alice_engine, sync("alice", doc, data));
+    let bob = h.join(2, "bob");
+    let mut bob_engine = handshaken_client("bob");
+    let asked = bob_engine.find(doc, 0);
+    assert_eq!(asked.loads, vec![doc], "Bob looks in his storage first");
+    let first = bob_engine.loaded(doc, Ok(None), 0).send.remove(0).1;
+    converse(&mut h, bob, &mut bob_engine, first);
+    let mut frames = Vec::new();
+    for n in 0..2i64 {
+        let out = alice_engine
+            .change(doc, |tx| tx.put(ROOT, format!("edit{n}"), n).map(|_| ()), 0)
+            .unwrap();
+        frames.extend(out.send.into_iter().map(|(_, m)| m));
+    }
+    assert_eq!(frames.len(), 2, "one message per edit from Alice");
+    for m in frames {
+        let out = h.server().receive(alice, &m.encode(), 0);
+        h.runner.push(out);
+    }
+    let sent = h.run(Output::default());
+    let to_bob: Vec<Message> = sent
+        .into_iter()
+        .filter(|(c, _)| *c == bob)
+        .map(|(_, m)| m)
+        .collect();
+    for m in &to_bob {
+        bob_engine.receive(ConnId(1), &m.encode(), 0);
+    }
+    (to_bob.len(), bob_engine, doc)
+}
+
+#[test]
+fn a_batch_of_changes_goes_on_to_other_peers_as_one_message_each() {
+    let (messages, bob, doc) = two_edits_in_one_batch(true);
+    assert_eq!(messages, 1, "both edits in one message to Bob");
+    let d = bob.document(&doc).expect("Bob holds the case");
+    assert!(d.get(ROOT, "edit0").unwrap().is_some() && d.get(ROOT, "edit1").unwrap().is_some());
+    // Control: without coalescing, one message per edit.
+    let (messages, bob, doc) = two_edits_in_one_batch(false);
+    assert_eq!(messages, 2);
+    let d = bob.document(&doc).expect("Bob holds the case");
+    assert!(d.get(ROOT, "edit1").unwrap().is_some());
 }

@@ -221,6 +221,13 @@ impl<P: AccessPolicy> Engine<P> {
         }
         // Peers that asked for it before it existed get it now.
         let wanting: Vec<ConnId> = std::mem::take(&mut d.wants).into_iter().collect();
+        if let Some(o) = origin.filter(|_| self.cfg.coalesce_fanout) {
+            // The rest at the next flush, with whatever else the batch brings.
+            d.wants.extend(wanting);
+            self.fanout_pending.insert(doc_id);
+            self.sync_out(o, doc_id, out);
+            return;
+        }
         let mut targets: Vec<ConnId> = d.peers.keys().copied().collect();
         targets.extend(wanting);
         if self.cfg.role == Role::Client {
@@ -237,6 +244,26 @@ impl<P: AccessPolicy> Engine<P> {
         for conn in targets {
             self.sync_out(conn, doc_id, out);
         }
+    }
+
+    /// Send every document changed by a peer since the last flush to its other peers, one
+    /// sync message each carrying everything new (`coalesce_fanout`; a no-op otherwise).
+    pub fn flush_fanout(&mut self, now: Millis) -> Output {
+        self.now = now;
+        let mut out = Output::default();
+        for doc_id in std::mem::take(&mut self.fanout_pending) {
+            let Some(d) = self.docs.get_mut(&doc_id) else {
+                continue;
+            };
+            let mut targets: Vec<ConnId> = d.peers.keys().copied().collect();
+            targets.extend(std::mem::take(&mut d.wants));
+            targets.sort();
+            targets.dedup();
+            for conn in targets {
+                self.sync_out(conn, doc_id, &mut out);
+            }
+        }
+        out
     }
 
     /// Generate (if needed) the next sync message for `conn` about `doc`, and persist the
