@@ -998,7 +998,8 @@ fn two_edits_in_one_batch(coalesce: bool) -> (usize, Engine, DocumentId) {
         .map(|(_, m)| m)
         .collect();
     for m in &to_bob {
-        bob_engine.receive(ConnId(1), &m.encode(), 0);
+        let out = bob_engine.receive(ConnId(1), &m.encode(), 0);
+        assert!(out.close.is_empty(), "Bob takes the server's message");
     }
     (to_bob.len(), bob_engine, doc)
 }
