@@ -169,6 +169,19 @@ pub(crate) mod tests {
     use crate::{Note, Profile};
     use fieldbook_sync::automerge::transaction::Transactable;
 
+    /// The case's list of notes (to change it as a stock client could).
+    fn notes_list(
+        tx: &mut fieldbook_sync::automerge::transaction::Transaction<'_>,
+    ) -> fieldbook_sync::automerge::ObjId {
+        doc::obj_at(
+            tx,
+            &ROOT,
+            notes::LIST,
+            fieldbook_sync::automerge::ObjType::List,
+        )
+        .unwrap()
+    }
+
     /// A case of `notes` notes with ids `n0000`…, also used by `pending`'s tests.
     pub(crate) fn case_with(notes: usize) -> Automerge {
         let mut d = Automerge::new();
@@ -281,13 +294,7 @@ pub(crate) mod tests {
         agrees(&mut r, &d);
         // A note deleted outright (a stock client could): the list changed.
         edit(&mut d, |tx| {
-            let list = doc::obj_at(
-                tx,
-                &ROOT,
-                notes::LIST,
-                fieldbook_sync::automerge::ObjType::List,
-            )
-            .unwrap();
+            let list = notes_list(tx);
             tx.delete(&list, 2).unwrap();
         });
         assert!(r.touched_notes(&d).is_none());
@@ -349,13 +356,7 @@ pub(crate) mod tests {
         // The note deleted outright: the remembered object is no longer in the list.
         let mut hint = Some(found);
         edit(&mut d, |tx| {
-            let list = doc::obj_at(
-                tx,
-                &ROOT,
-                notes::LIST,
-                fieldbook_sync::automerge::ObjType::List,
-            )
-            .unwrap();
+            let list = notes_list(tx);
             let i = (0..tx.length(&list))
                 .find(|&i| matches!(tx.get(&list, i), Ok(Some((_, o))) if doc::text(tx, &o, "id") == "n0013"))
                 .unwrap();

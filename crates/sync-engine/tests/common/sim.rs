@@ -123,41 +123,39 @@ impl<S: Store + Clone> Node<S> {
 
     /// A device adds the note `id` at the top of `doc`'s notes (queued for its next drain).
     pub fn add_note(&self, doc: DocumentId, id: &str, now: u64) {
+        self.edit(doc, now, |tx| {
+            let notes = tx.get(ROOT, "notes")?.expect("seeded").1;
+            tx.insert(&notes, 0, ScalarValue::Str(id.into()))?;
+            Ok(())
+        });
+    }
+
+    /// A device's edit of `doc`, queued for its next drain.
+    fn edit(
+        &self,
+        doc: DocumentId,
+        now: u64,
+        f: impl FnOnce(
+            &mut fieldbook_sync::automerge::transaction::Transaction<'_>,
+        ) -> Result<(), fieldbook_sync::automerge::AutomergeError>,
+    ) {
         let out = self
             .runner
             .borrow_mut()
             .engine_mut()
-            .change(
-                doc,
-                |tx| {
-                    let notes = tx.get(ROOT, "notes")?.expect("seeded").1;
-                    tx.insert(&notes, 0, ScalarValue::Str(id.into()))?;
-                    Ok(())
-                },
-                now,
-            )
+            .change(doc, f, now)
             .expect("client docs stay loaded");
         self.runner.borrow_mut().push(out);
     }
 
     /// A device types `word` into `doc`'s summary at `at` (or its end).
     pub fn type_word(&self, doc: DocumentId, at: usize, word: &str, now: u64) {
-        let out = self
-            .runner
-            .borrow_mut()
-            .engine_mut()
-            .change(
-                doc,
-                |tx| {
-                    let text = tx.get(ROOT, "summary")?.expect("seeded").1;
-                    let len = tx.length(&text);
-                    tx.splice_text(&text, at.min(len), 0, word)?;
-                    Ok(())
-                },
-                now,
-            )
-            .unwrap();
-        self.runner.borrow_mut().push(out);
+        self.edit(doc, now, |tx| {
+            let text = tx.get(ROOT, "summary")?.expect("seeded").1;
+            let len = tx.length(&text);
+            tx.splice_text(&text, at.min(len), 0, word)?;
+            Ok(())
+        });
     }
 }
 
