@@ -255,10 +255,8 @@ impl<P: AccessPolicy> Engine<P> {
             let Some(d) = self.docs.get_mut(&doc_id) else {
                 continue;
             };
-            let mut targets: Vec<ConnId> = d.peers.keys().copied().collect();
-            targets.extend(std::mem::take(&mut d.wants));
-            targets.sort();
-            targets.dedup();
+            let wanting = std::mem::take(&mut d.wants);
+            let targets: BTreeSet<ConnId> = d.peers.keys().copied().chain(wanting).collect();
             for conn in targets {
                 self.sync_out(conn, doc_id, &mut out);
             }
