@@ -7,6 +7,18 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 
+# CI starts from a fresh clone, where incremental state is never reused and only costs disk
+# (a cold run once failed with "No space left on device"). Set CARGO_INCREMENTAL=1 to keep it.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+target_dir=${CARGO_TARGET_DIR:-target}
+space() {
+  printf 'disk: %s free on the build'"'"'s file system' "$(df -h --output=avail . | tail -1 | tr -d ' ')"
+  if [ -d "$target_dir" ]; then printf '; %s in %s' "$(du -sh "$target_dir" | cut -f1)" "$target_dir"; fi
+  printf '\n'
+}
+space
+trap space EXIT
+
 stage "format"
 cargo fmt --all --check
 
@@ -20,7 +32,7 @@ cargo clippy --locked --target wasm32-unknown-unknown -p fieldbook-sync -p field
 
 stage "throwaway PostgreSQL cluster (scripts/pg-cluster.sh) for the PostgreSQL tests"
 pg_dir=$(mktemp -d /tmp/fieldbook-pg.XXXXXX)
-trap 'scripts/pg-cluster.sh stop "$pg_dir"' EXIT
+trap 'scripts/pg-cluster.sh stop "$pg_dir"; space' EXIT
 TEST_POSTGRES_URL=$(scripts/pg-cluster.sh start "$pg_dir")
 export TEST_POSTGRES_URL
 
