@@ -49,7 +49,9 @@ stage "server integration suites again, every server on PostgreSQL"
 # load per made-up id, one PostgreSQL round trip each, one at a time in the runner) keeps a
 # bystander under its 1 s bound on a quiet machine but not always on a loaded one
 # (docs/PERFORMANCE.md, "Server integration tests on PostgreSQL"); it runs on SQLite above.
-TEST_SERVER_DATABASE=postgres cargo test --locked -p fieldbook-sync-server \
+# No `-p`: the same packages as above, so the same features and the binaries already built
+# (selecting one package changes feature unification and rebuilt every suite a second time).
+TEST_SERVER_DATABASE=postgres cargo test --locked \
   --test access --test roles --test server --test two_nodes --test hostile --test erasure \
   --test lone_working --test admin_cli --test at_rest --test bad_input \
   -- --skip hundred_thousand_made_up_ids
@@ -65,7 +67,9 @@ stage "PWA release build (Trunk, offline)"
 trunk build --release --offline
 
 stage "interop and end-to-end tests (Node, real server)"
-cargo build --locked -p fieldbook-sync-server -p fieldbook-native-client --bins
+# The server and client binaries `cargo test` built above (target/debug), not a third
+# feature variant of every workspace crate, which `cargo build -p …` would make.
+cargo test --locked --no-run
 mapfile -t node_tests < <(find tests -name '*.test.mjs' -not -path '*/node_modules/*' | sort)
 if [ "${#node_tests[@]}" -eq 0 ]; then
   echo "no Node tests found under tests/" >&2
