@@ -3,14 +3,15 @@
 //!
 //! A driver puts engine work through [`Runner::step`] (or [`Runner::push`]) and then calls
 //! [`drain`]. `drain` applies the rules in [`crate::engine`]'s module docs:
-//! 1. queued outputs are taken in order, up to and including the first that asks for loads,
-//!    and all their storage operations are applied as **one** transaction (group commit);
+//! 1. queued outputs are taken in order, up to and including the first that asks for loads
+//!    (with the outputs right behind it that do nothing but load), and all their storage
+//!    operations are applied as **one** transaction (group commit);
 //! 2. only then are their messages handed to the [`Host`] and their connections closed;
 //! 3. if the transaction fails, nothing from those outputs is sent, later queued writes to
 //!    the same documents (built on the unsaved state) are dropped, and the engine's
 //!    [`Engine::storage_failed`] recovery is carried out first;
-//! 4. loads are answered from the store and fed back with [`Engine::loaded`]; their output
-//!    goes to the front of the queue.
+//! 4. the batch's loads are answered from the store, several at a time, and fed back in
+//!    order with [`Engine::loaded`]; their output goes to the front of the queue, in order.
 //!
 //! The runner lives in a cell ([`RunnerCell`]: `RefCell` in the browser and single-threaded
 //! actors, `Mutex` where tasks share it) that is never borrowed across an `await`, so the UI
@@ -20,6 +21,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
+
+use futures_util::StreamExt;
 
 use crate::engine::{AccessPolicy, AllowAll, CloseReason, ConnId, Engine, Event, Millis, Output};
 use crate::storage::{StorageOp, Store, StoreError};
@@ -135,13 +138,18 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
     }
 
     /// Outputs in order, up to and including the first that loads documents (what a load
-    /// yields must go before anything queued later).
+    /// yields must go before anything queued later), and then any outputs right behind it
+    /// that only load: nothing of theirs can go out before the loads ahead of them are
+    /// answered, so their loads join the same concurrent round.
     fn next_batch(&mut self) -> Vec<Output> {
         let mut batch = Vec::new();
         while let Some(out) = self.queue.pop_front() {
             let loads = !out.loads.is_empty();
             batch.push(out);
             if loads {
+                while batch.len() < MAX_GATHERED && self.queue.front().is_some_and(only_loads) {
+                    batch.extend(self.queue.pop_front());
+                }
                 break;
             }
         }
@@ -190,6 +198,21 @@ impl<S: Store + Clone, P: AccessPolicy> Runner<S, P> {
             }
         }
     }
+}
+
+/// Loads in flight at once within one batch: a request for a document not in memory (or a
+/// flood of made-up ids) costs a database round trip, and one at a time a server on
+/// PostgreSQL answered everyone else only after all of them. Eight is the default pool.
+const CONCURRENT_LOADS: usize = 8;
+/// Load-only outputs gathered into one batch (bounds what one round holds in memory).
+const MAX_GATHERED: usize = 64;
+
+fn only_loads(out: &Output) -> bool {
+    !out.loads.is_empty()
+        && out.storage.is_empty()
+        && out.send.is_empty()
+        && out.close.is_empty()
+        && out.events.is_empty()
 }
 
 /// Shared access to a [`Runner`] that is never held across an `await`.
@@ -281,23 +304,32 @@ pub async fn drain<C: RunnerCell>(cell: &C, host: &mut impl Host) -> Result<(), 
                 first_error.get_or_insert(e);
             }
         }
+        let mut loads = Vec::new();
         for mut out in batch {
-            let loads = std::mem::take(&mut out.loads);
+            loads.append(&mut out.loads);
             carry_out(out, host);
-            let mut yielded = Vec::new();
-            for doc in loads {
-                let result = store.load(doc).await;
-                let now = host.now();
-                yielded.push(cell.with(|r| r.loaded(doc, result, now)));
-            }
-            cell.with(|r| {
-                for out in yielded.into_iter().rev() {
-                    if !out.is_empty() {
-                        r.queue.push_front(out);
-                    }
-                }
-            });
         }
+        if loads.is_empty() {
+            continue;
+        }
+        let store = &store;
+        let results: Vec<_> = futures_util::stream::iter(loads)
+            .map(|doc| async move { (doc, store.load(doc).await) })
+            .buffered(CONCURRENT_LOADS)
+            .collect()
+            .await;
+        let mut yielded = Vec::with_capacity(results.len());
+        for (doc, result) in results {
+            let now = host.now();
+            yielded.push(cell.with(|r| r.loaded(doc, result, now)));
+        }
+        cell.with(|r| {
+            for out in yielded.into_iter().rev() {
+                if !out.is_empty() {
+                    r.queue.push_front(out);
+                }
+            }
+        });
     }
     first_error.map_or(Ok(()), Err)
 }

@@ -3,6 +3,7 @@
 //! wait, so `run_ready` drives it synchronously.
 
 use std::cell::RefCell;
+use std::future::Future;
 
 use fieldbook_sync::automerge::{transaction::Transactable, ReadDoc, ROOT};
 use fieldbook_sync::runner::run_ready;
@@ -400,4 +401,98 @@ fn a_panic_in_one_step_closes_only_that_connection() {
         1,
         "alice is still connected"
     );
+}
+
+/// A store whose loads wait at a gate until the test opens it, counting how many wait at once.
+#[derive(Clone, Default)]
+struct Gated {
+    inner: MemoryStore,
+    open: std::rc::Rc<std::cell::Cell<bool>>,
+    waiting: std::rc::Rc<RefCell<Vec<std::task::Waker>>>,
+    in_flight: std::rc::Rc<std::cell::Cell<usize>>,
+    most_at_once: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl Gated {
+    fn release(&self) {
+        self.open.set(true);
+        for w in self.waiting.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+impl Store for Gated {
+    fn storage_id(&self) -> &StorageId {
+        self.inner.storage_id()
+    }
+    async fn load(
+        &self,
+        doc: DocumentId,
+    ) -> Result<Option<fieldbook_sync::StoredDocument>, StoreError> {
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.most_at_once
+            .set(self.most_at_once.get().max(self.in_flight.get()));
+        std::future::poll_fn(|cx| {
+            if self.open.get() {
+                std::task::Poll::Ready(())
+            } else {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        self.in_flight.set(self.in_flight.get() - 1);
+        self.inner.load(doc).await
+    }
+    async fn apply(&self, ops: Vec<fieldbook_sync::StorageOp>) -> Result<(), StoreError> {
+        self.inner.apply(ops).await
+    }
+    async fn list_documents(&self) -> Result<Vec<DocumentId>, StoreError> {
+        self.inner.list_documents().await
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.get_setting(key).await
+    }
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.inner.put_setting(key, value).await
+    }
+}
+
+/// Loads queued one behind another (a peer asking for many documents the server does not
+/// hold in memory, e.g. a flood of made-up ids) go to the store several at a time, not one
+/// round trip after another, and are still answered in the order asked.
+#[test]
+fn loads_queued_together_go_to_the_store_together_and_are_answered_in_order() {
+    let store = Gated::default();
+    let cfg = EngineConfig::new(
+        Role::Server,
+        PeerId("server".into()),
+        Some(store.storage_id().clone()),
+    );
+    let cell = RefCell::new(Runner::new(Engine::new(cfg, AllowAll), store.clone()));
+    let mut host = Recorder::default();
+    let docs: Vec<DocumentId> = (0..20).map(|_| DocumentId::random()).collect();
+    for d in &docs {
+        cell.borrow_mut().step(|e| e.open(*d));
+    }
+    let mut drained = std::pin::pin!(drain(&cell, &mut host));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(drained.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        store.most_at_once.get(),
+        8,
+        "the first loads wait at the store together, up to the limit"
+    );
+    store.release();
+    assert!(drained.as_mut().poll(&mut cx).is_ready());
+    let loaded: Vec<DocumentId> = host
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DocumentLoaded { doc, exists: false } => Some(*doc),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(loaded, docs, "every load answered, in the order asked");
 }
