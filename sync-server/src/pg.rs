@@ -13,6 +13,13 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 pub use postgres::Client;
+
+/// Default for a URL without `connect_timeout`: how long one connection attempt may wait.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Default for a URL without `tcp_user_timeout`: how long sent data may go unacknowledged
+/// before the connection counts as broken (a half-open socket to a database host that
+/// vanished). A slow query is not affected: its request was acknowledged.
+pub const TCP_USER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Why a PostgreSQL call failed. Messages never carry the URL (it may hold a password) or
@@ -63,9 +70,18 @@ impl PgUrl {
     /// A URL whose TCP connections trust only the certificate authorities in the PEM file
     /// `ca_file` (or, with `None`, the system's roots).
     pub fn parse_with_ca(url: &str, ca_file: Option<&Path>) -> Result<Self, PgError> {
-        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             PgError::Connect(format!("the database URL is not valid: {e}"))
         })?;
+        // A database host that goes silent (a dropped route, not a refusal) must not hold
+        // start-up, or a pool connection's reconnect, until the kernel gives up minutes
+        // later. What the URL says (`connect_timeout`, `tcp_user_timeout`) wins.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         let tcp = config
             .get_hosts()
             .iter()
@@ -395,5 +411,24 @@ pub fn with_database(url: &str, name: &str) -> String {
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_url_without_timeouts_gets_the_defaults_and_one_with_them_keeps_its_own() {
+        let plain = PgUrl::parse("host=/tmp/nowhere dbname=fieldbook user=fb").unwrap();
+        assert_eq!(plain.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(plain.config.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+        let own = PgUrl::parse(
+            "postgres://fb@db.example.invalid/fieldbook?sslmode=disable&connect_timeout=3&tcp_user_timeout=5",
+        )
+        .unwrap();
+        assert_eq!(own.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(own.config.get_tcp_user_timeout(), Some(&Duration::from_secs(5)));
     }
 }
