@@ -409,10 +409,40 @@ pub fn DueList(driver: Driver) -> impl IntoView {
             )
         })
     });
+    // "Show all" was asked for; typing goes back to the first lines.
+    let all = RwSignal::new(false);
+    // Which lines show: at most `find::SHOWN_AT_ONCE` of those that match, so a keystroke
+    // lays out a screenful of lines, never hundreds.
+    let showing = Memo::new(move |_| {
+        let all = all.get();
+        matching.with(|m| {
+            shown.with(|lines| {
+                find::Shown::new(
+                    lines.iter().map(|l| l.id),
+                    |id| m.as_ref().is_none_or(|m| m.contains(id)),
+                    find::SHOWN_AT_ONCE,
+                    all,
+                )
+            })
+        })
+    });
     let results = move || {
         let total = shown.with(Vec::len);
         let found = matching.with(|m| m.as_ref().map_or(total, HashSet::len));
         typed.with(|t| find::results_words(t, found, total))
+    };
+    let left_out = move || {
+        let (shown_now, matching) = showing.with(|s| (s.matching - s.left_out, s.matching));
+        let searching = matching_typed(typed);
+        find::left_out_words(shown_now, matching, searching).map(|(said, button)| {
+            view! {
+                <div class="fb-find-more" data-testid="find-more">
+                    <p class="fb-hint" role="status">{said}</p>
+                    <button type="button" class="fb-button fb-button-secondary" data-testid="show-all"
+                        on:click=move |_| all.set(true)>{button}</button>
+                </div>
+            }
+        })
     };
     let d = driver.clone();
     view! {
@@ -425,20 +455,22 @@ pub fn DueList(driver: Driver) -> impl IntoView {
             <input id="find-case" class="fb-input" type="search" autocomplete="off" spellcheck="false"
                 aria-describedby="find-case-hint" data-testid="find-case"
                 prop:value=move || typed.get()
-                on:input=move |ev| typed.set(event_target_value(&ev))/>
+                on:input=move |ev| {
+                    typed.set(event_target_value(&ev));
+                    all.set(false);
+                }/>
         </form>
         <p class="fb-find-results" role="status" aria-live="polite" data-testid="find-results">{results}</p>
         <ul class="fb-list fb-due-list" data-testid="case-list">
             <For each=move || shown.get() key=|l| l.clone() let:line>
                 {
                     let id = line.id;
-                    let hidden = Signal::derive(move || {
-                        matching.with(|m| m.as_ref().is_some_and(|m| !m.contains(&id)))
-                    });
+                    let hidden = Signal::derive(move || showing.with(|s| !s.shows(&id)));
                     view! { <DueLine line=line hidden=hidden/> }
                 }
             </For>
         </ul>
+        {left_out}
         {move || {
             let left = due.with(|d| d.left);
             (left > 0).then(|| view! {
@@ -451,6 +483,11 @@ pub fn DueList(driver: Driver) -> impl IntoView {
             <p class="fb-hint" data-testid="no-cases">"There are no cases on this device yet."</p>
         })}
     }
+}
+
+/// Whether what is typed into "Find a case" is a search (not nothing, nor only spaces).
+fn matching_typed(typed: RwSignal<String>) -> bool {
+    typed.with(|t| !find::Query::new(t).is_empty())
 }
 
 /// One case: its name (a link), age, hazard labels and most urgent clock, and how many more.

@@ -58,6 +58,71 @@ pub fn filter<'a, T>(
         .collect()
 }
 
+/// Lines a list of cases shows at once. A device can hold a whole team's caseload, and
+/// laying out hundreds of lines again is what made a keystroke in "Find a case" slow with a
+/// thousand cases (docs/PERFORMANCE.md); nobody reads past the first screens anyway.
+pub const SHOWN_AT_ONCE: usize = 50;
+
+/// Which lines of a list show: the first `limit` of those that match, in the list's order
+/// (every one that matches with `all`, when the person asked to see them all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown<K: Eq + std::hash::Hash> {
+    /// `None`: every line shows.
+    only: Option<std::collections::HashSet<K>>,
+    /// Lines that match but are not shown.
+    pub left_out: usize,
+    /// Lines that match.
+    pub matching: usize,
+}
+
+impl<K: Eq + std::hash::Hash> Shown<K> {
+    /// `keys` in the list's order; `matches` is false for a line the search left out.
+    pub fn new(
+        keys: impl IntoIterator<Item = K>,
+        matches: impl Fn(&K) -> bool,
+        limit: usize,
+        all: bool,
+    ) -> Self {
+        let mut only = std::collections::HashSet::new();
+        let (mut matching, mut everything) = (0, true);
+        for k in keys {
+            if !matches(&k) {
+                everything = false;
+            } else {
+                matching += 1;
+                if all || matching <= limit {
+                    only.insert(k);
+                } else {
+                    everything = false;
+                }
+            }
+        }
+        let shown = only.len();
+        Shown {
+            only: (!everything).then_some(only),
+            left_out: matching - shown,
+            matching,
+        }
+    }
+
+    pub fn shows(&self, key: &K) -> bool {
+        self.only.as_ref().is_none_or(|o| o.contains(key))
+    }
+}
+
+/// What is said under a list that leaves lines out, and the words of the button that shows
+/// them all; `None` when nothing is left out. `searching`: a search chose the lines.
+pub fn left_out_words(shown: usize, matching: usize, searching: bool) -> Option<(String, String)> {
+    (matching > shown).then(|| {
+        let said = if searching {
+            format!("The first {shown} are shown.")
+        } else {
+            format!("The {shown} most urgent of {matching} cases are shown.")
+        };
+        (said, format!("Show all {matching} cases"))
+    })
+}
+
 /// What the results line says (and what a screen reader hears, politely): `None` while
 /// nothing is typed. `typed` is shown back as typed (trimmed).
 pub fn results_words(typed: &str, shown: usize, total: usize) -> Option<String> {
@@ -208,6 +273,42 @@ mod tests {
             results_words("br", 3, 5).unwrap(),
             "3 cases of 5 match “br”"
         );
+    }
+
+    #[test]
+    fn a_long_list_shows_its_first_lines_and_says_how_many_are_left_out() {
+        let all = Shown::new(0..20, |_| true, 50, false);
+        assert!((0..20).all(|k| all.shows(&k)));
+        assert_eq!((all.left_out, all.matching), (0, 20));
+        assert_eq!(left_out_words(20, 20, false), None);
+
+        let first = Shown::new(0..1000, |_| true, 50, false);
+        assert!((0..50).all(|k| first.shows(&k)));
+        assert!(!first.shows(&50) && !first.shows(&999));
+        assert_eq!((first.left_out, first.matching), (950, 1000));
+        assert_eq!(
+            left_out_words(50, 1000, false).unwrap(),
+            (
+                "The 50 most urgent of 1000 cases are shown.".to_string(),
+                "Show all 1000 cases".to_string()
+            )
+        );
+
+        // A search: the first matches, in the list's order; asked for, all of them.
+        let odd = |k: &u32| k % 2 == 1;
+        let found = Shown::new(0..1000, odd, 50, false);
+        assert!(found.shows(&1) && found.shows(&99) && !found.shows(&101) && !found.shows(&2));
+        assert_eq!((found.left_out, found.matching), (450, 500));
+        let every = Shown::new(0..1000, odd, 50, true);
+        assert!(every.shows(&999) && !every.shows(&998));
+        assert_eq!((every.left_out, every.matching), (0, 500));
+        assert_eq!(
+            left_out_words(50, 500, true).unwrap().0,
+            "The first 50 are shown."
+        );
+        let few = Shown::new(0..1000, |k| *k < 3, 50, false);
+        assert!(few.shows(&2) && !few.shows(&3));
+        assert_eq!((few.left_out, few.matching), (0, 3));
     }
 
     #[test]
