@@ -45,16 +45,11 @@ stage "server integration suites again, every server on PostgreSQL"
 # postgres, scale_out and at_rest's store tests run on PostgreSQL in every run already;
 # heartbeat, frame_budget, transport and samod_peer test the connection's edge (pings, frame
 # sizes, TLS, protocol interop), where the store is never reached differently.
-# One test is left out on PostgreSQL, knowingly: hostile's hundred_thousand_made_up_ids (a
-# load per made-up id, one PostgreSQL round trip each, one at a time in the runner) keeps a
-# bystander under its 1 s bound on a quiet machine but not always on a loaded one
-# (docs/PERFORMANCE.md, "Server integration tests on PostgreSQL"); it runs on SQLite above.
 # No `-p`: the same packages as above, so the same features and the binaries already built
 # (selecting one package changes feature unification and rebuilt every suite a second time).
 TEST_SERVER_DATABASE=postgres cargo test --locked \
   --test access --test roles --test server --test two_nodes --test hostile --test erasure \
-  --test lone_working --test admin_cli --test at_rest --test bad_input \
-  -- --skip hundred_thousand_made_up_ids
+  --test lone_working --test admin_cli --test at_rest --test bad_input
 
 stage "shared crates build for wasm32"
 cargo check --locked -p fieldbook-sync --target wasm32-unknown-unknown

@@ -569,6 +569,7 @@ async fn connection(
     let mut last_inbound = Instant::now();
     let join_deadline = last_inbound + state.join_timeout;
     let mut joined = false;
+    let turns = Arc::new(Semaphore::new(QUEUED_PER_CONNECTION));
     let mut rate = TokenBucket::new(state.message_burst, state.messages_per_sec, last_inbound);
     let mut pings =
         tokio::time::interval_at(last_inbound + state.ping_interval, state.ping_interval);
@@ -576,24 +577,7 @@ async fn connection(
     loop {
         let silent_until = last_inbound + idle;
         tokio::select! {
-            out = to_conn.recv() => match out {
-                Some(ToConn::Frame(bytes)) => {
-                    let sent = tokio::select! {
-                        ok = send_bounded(&mut sink, WsMessage::Binary(bytes.into()), idle, conn) => ok,
-                        _ = overflow.wait() => false,
-                    };
-                    if !sent { break; }
-                }
-                Some(ToConn::Close(reason)) => {
-                    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_PROTOCOL_ERROR, &reason))).await;
-                    break;
-                }
-                Some(ToConn::SignedOut) => {
-                    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_POLICY, "signed out: sign in again"))).await;
-                    break;
-                }
-                None => break,
-            },
+            out = to_conn.recv() => if !deliver(&mut sink, out, &overflow, idle, conn, &close).await { break },
             // The actor found our queue full and has forgotten us (it logged why).
             _ = overflow.wait() => break,
             _ = pings.tick() => {
@@ -656,7 +640,21 @@ async fn connection(
                         };
                         drop(bytes);
                         joined |= matches!(msg, Message::Join { .. });
-                        let cmd = Command::Message { conn, msg, budget: Some(budget) };
+                        // One of this connection's places in the actor's inbox: a peer
+                        // sending faster than the actor answers (a flood of requests for
+                        // documents that must be loaded) waits here, unread, and never
+                        // stands more than a few messages ahead of anyone else's.
+                        // Frames for it still go out meanwhile.
+                        let turn = loop {
+                            tokio::select! {
+                                t = turns.clone().acquire_owned() => break t.ok(),
+                                out = to_conn.recv() => if !deliver(&mut sink, out, &overflow, idle, conn, &close).await { break None },
+                                _ = overflow.wait() => break None,
+                                _ = stopping(&mut shutdown) => break None,
+                            }
+                        };
+                        let Some(turn) = turn else { break };
+                        let cmd = Command::Message { conn, msg, budget: Some(budget), turn: Some(turn) };
                         let queued = tokio::select! {
                             ok = state.actor.send(cmd) => ok,
                             _ = stopping(&mut shutdown) => false,
@@ -703,9 +701,48 @@ async fn connection(
 
 /// Frames read and discarded after we close, waiting for the peer's Close.
 const LINGER_FRAMES: usize = 10_000;
+/// Messages one connection may have waiting in the actor's inbox (which holds
+/// `actor_inbox`, 1,024 by default, from everyone): the rest wait unread in its socket.
+const QUEUED_PER_CONNECTION: usize = 64;
 
 /// Send, giving up after `limit`: a peer that stops reading would otherwise keep the send
 /// waiting for buffer space forever. False: the connection is finished.
+/// Hand one item of the actor's outbound queue to the peer. False: the connection ends
+/// (closed as asked, the peer not reading, or the actor gone).
+async fn deliver<S>(
+    sink: &mut S,
+    out: Option<ToConn>,
+    overflow: &crate::sync_actor::Overflow,
+    idle: Duration,
+    conn: ConnId,
+    close: &impl Fn(u16, &str) -> WsMessage,
+) -> bool
+where
+    S: futures_util::Sink<WsMessage> + Unpin,
+{
+    match out {
+        Some(ToConn::Frame(bytes)) => tokio::select! {
+            ok = send_bounded(sink, WsMessage::Binary(bytes.into()), idle, conn) => ok,
+            _ = overflow.wait() => false,
+        },
+        Some(ToConn::Close(reason)) => {
+            let _ =
+                tokio::time::timeout(CLOSE_GRACE, sink.send(close(CLOSE_PROTOCOL_ERROR, &reason)))
+                    .await;
+            false
+        }
+        Some(ToConn::SignedOut) => {
+            let _ = tokio::time::timeout(
+                CLOSE_GRACE,
+                sink.send(close(CLOSE_POLICY, "signed out: sign in again")),
+            )
+            .await;
+            false
+        }
+        None => false,
+    }
+}
+
 async fn send_bounded<S>(sink: &mut S, msg: WsMessage, limit: Duration, conn: ConnId) -> bool
 where
     S: futures_util::Sink<WsMessage> + Unpin,

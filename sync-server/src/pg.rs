@@ -428,7 +428,13 @@ mod tests {
             "postgres://fb@db.example.invalid/fieldbook?sslmode=disable&connect_timeout=3&tcp_user_timeout=5",
         )
         .unwrap();
-        assert_eq!(own.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
-        assert_eq!(own.config.get_tcp_user_timeout(), Some(&Duration::from_secs(5)));
+        assert_eq!(
+            own.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        assert_eq!(
+            own.config.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(5))
+        );
     }
 }

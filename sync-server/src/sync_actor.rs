@@ -138,11 +138,13 @@ pub enum Command {
     /// no longer connect and bring every caseload index up to date.
     AccessChanged,
     /// A decoded message. `budget` holds the message's share of the server-wide in-flight
-    /// byte budget until the actor has handled it.
+    /// byte budget, and `turn` one of its connection's places in the inbox, until the actor
+    /// has handled it.
     Message {
         conn: ConnId,
         msg: Message,
         budget: Option<OwnedSemaphorePermit>,
+        turn: Option<OwnedSemaphorePermit>,
     },
     Closed {
         conn: ConnId,
@@ -449,7 +451,12 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                 runner.step(|e| e.connect(conn, identity, now));
             }
             Command::AccessChanged => self.access_changed = true,
-            Command::Message { conn, msg, budget } => {
+            Command::Message {
+                conn,
+                msg,
+                budget,
+                turn,
+            } => {
                 let doc = msg.document_id();
                 if let (Some(d), Message::Request { .. } | Message::Sync { .. }) = (doc, &msg) {
                     self.conns.note_read(conn, d);
@@ -460,8 +467,9 @@ impl<S: Store + Clone, P: AccessPolicy> Actor<S, P> {
                         "an engine step panicked: closed that connection, reloading its document"
                     );
                 }
-                // The message is handled: its bytes no longer count against the budget.
-                drop(budget);
+                // The message is handled: its bytes no longer count against the budget,
+                // and its connection may queue another.
+                drop((budget, turn));
             }
             Command::Closed { conn } => {
                 self.conns.to_conn.remove(&conn);

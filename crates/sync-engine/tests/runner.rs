@@ -486,7 +486,10 @@ fn loads_queued_together_go_to_the_store_together_and_are_answered_in_order() {
             "the first loads wait at the store together, up to the limit"
         );
         store.release();
-        assert!(matches!(drained.as_mut().poll(&mut cx), std::task::Poll::Ready(Ok(()))));
+        assert!(matches!(
+            drained.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Ok(()))
+        ));
     }
     let loaded: Vec<DocumentId> = host
         .events
