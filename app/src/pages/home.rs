@@ -384,9 +384,10 @@ pub fn is_manager(driver: &Driver) -> bool {
 
 /// The list of cases with what is due, most urgent first (home), with "Find a case".
 ///
-/// Finding hides the lines that do not match rather than rebuilding the list: a keystroke
-/// recomputes only which cases match (names, `fieldbook_case::find`), never a clock, and
-/// touches only the lines whose match changed.
+/// A keystroke in "Find a case" recomputes only which cases match (names,
+/// `fieldbook_case::find`), never a clock, and the list then holds at most
+/// `find::SHOWN_AT_ONCE` lines (unless the person asked for all): the lines that stay are
+/// kept, only those that come or go are built or dropped.
 #[component]
 pub fn DueList(driver: Driver) -> impl IntoView {
     let reads = read_cases(&driver, true);
@@ -426,6 +427,20 @@ pub fn DueList(driver: Driver) -> impl IntoView {
             })
         })
     });
+    // Only the lines shown are in the page. Hidden lines kept in it made every key that
+    // showed lines again slow: Chromium's style pass over a list of a thousand hidden
+    // siblings took 30–60 ms for a handful of lines (docs/PERFORMANCE.md).
+    let visible = Memo::new(move |_| {
+        showing.with(|s| {
+            shown.with(|lines| {
+                lines
+                    .iter()
+                    .filter(|l| s.shows(&l.id))
+                    .cloned()
+                    .collect::<Vec<Line>>()
+            })
+        })
+    });
     let results = move || {
         let total = shown.with(Vec::len);
         let found = matching.with(|m| m.as_ref().map_or(total, HashSet::len));
@@ -462,12 +477,8 @@ pub fn DueList(driver: Driver) -> impl IntoView {
         </form>
         <p class="fb-find-results" role="status" aria-live="polite" data-testid="find-results">{results}</p>
         <ul class="fb-list fb-due-list" data-testid="case-list">
-            <For each=move || shown.get() key=|l| l.clone() let:line>
-                {
-                    let id = line.id;
-                    let hidden = Signal::derive(move || showing.with(|s| !s.shows(&id)));
-                    view! { <DueLine line=line hidden=hidden/> }
-                }
+            <For each=move || visible.get() key=|l| l.clone() let:line>
+                <DueLine line=line/>
             </For>
         </ul>
         {left_out}
@@ -491,10 +502,8 @@ fn matching_typed(typed: RwSignal<String>) -> bool {
 }
 
 /// One case: its name (a link), age, hazard labels and most urgent clock, and how many more.
-/// `hidden`: left out by "Find a case" (still in the page, so clearing the search costs no
-/// re-rendering).
 #[component]
-fn DueLine(line: Line, #[prop(optional)] hidden: Option<Signal<bool>>) -> impl IntoView {
+fn DueLine(line: Line) -> impl IntoView {
     let mut facts = Vec::new();
     if let Some(age) = line.age {
         facts.push(format!("Age {age}"));
@@ -515,7 +524,7 @@ fn DueLine(line: Line, #[prop(optional)] hidden: Option<Signal<bool>>) -> impl I
         }
     };
     view! {
-        <li class="fb-due-line" data-testid="due-line" hidden=move || hidden.is_some_and(|h| h.get())>
+        <li class="fb-due-line" data-testid="due-line">
             <p class="fb-due-who">
                 <a href=Route::Case(line.id).href() data-testid="case-link">{line.name}</a>
                 <span class="fb-hint">{format!(" · {}", facts.join(" · "))}</span>
