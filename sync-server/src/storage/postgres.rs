@@ -8,7 +8,7 @@
 //! node keeps its cheap reconnect) and must have the same master key (checked at open).
 //! Everything runs on [`PgPool`] threads; statements are parameterised, never formatted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use fieldbook_sync::{ChunkKey, DocumentId, StorageId, StorageOp, StoredDocument};
@@ -238,35 +238,32 @@ fn put_chunk(
     Ok(())
 }
 
-/// Every op of one `apply`, in order, inside `tx` (the caller commits). One function, so a
-/// statement that must commit with the batch (a change notification) has one place to go.
 /// Take a transaction-long lock on every document `ops` touch, in one global order, before
 /// touching any row. Two nodes writing the same documents (devices on both syncing one case)
 /// would otherwise take row locks in their batches' own orders and deadlock; PostgreSQL
 /// then aborts one, and under steady load the retries deadlocked again (the fan-out bench
 /// lost commits this way). With the locks, the second waits for the first and both commit.
-fn lock_documents(tx: &mut Transaction<'_>, ops: &[StorageOp]) -> Result<(), PgError> {
+/// Returns the statements, run as one batch at the start of each attempt.
+fn document_locks(ops: &[StorageOp]) -> String {
     /// The first advisory key of the store's document locks (the directory uses one-key
     /// locks, a separate space).
     const STORE_LOCKS: i32 = 0x4642_5354; // "FBST"
-    let mut keys: Vec<i32> = ops
-        .iter()
-        .map(|op| {
-            let digest = sha2::Sha256::digest(op.document().to_string().as_bytes());
+    let docs: BTreeSet<&DocumentId> = ops.iter().map(StorageOp::document).collect();
+    let keys: BTreeSet<i32> = docs
+        .into_iter()
+        .map(|doc| {
+            let digest = sha2::Sha256::digest(doc.to_string().as_bytes());
             i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
         })
         .collect();
-    keys.sort_unstable();
-    keys.dedup();
     // Integers we computed, so a plain batch (one round trip) is safe; run in this order.
-    let sql: String = keys
-        .iter()
+    keys.iter()
         .map(|k| format!("SELECT pg_advisory_xact_lock({STORE_LOCKS}, {k});"))
-        .collect();
-    tx.batch_execute(&sql)?;
-    Ok(())
+        .collect()
 }
 
+/// Every op of one `apply`, in order, inside `tx` (the caller commits). One function, so a
+/// statement that must commit with the batch (a change notification) has one place to go.
 fn apply_ops(tx: &mut Transaction<'_>, master: &Sealer, ops: &[StorageOp]) -> Result<(), PgError> {
     let mut cache: HashMap<String, Sealer> = HashMap::new();
     for op in ops {
@@ -392,12 +389,15 @@ impl Store for PgStore {
             Some(node) => crate::feed::pg_payloads(node, &crate::feed::written_documents(&ops)),
             None => Vec::new(),
         };
+        let locks = document_locks(&ops);
         self.pool
             .run_async(move |c| {
                 let mut attempt = 0;
                 loop {
                     let mut tx = c.transaction()?;
-                    let result = lock_documents(&mut tx, &ops)
+                    let result = tx
+                        .batch_execute(&locks)
+                        .map_err(PgError::from)
                         .and_then(|()| apply_ops(&mut tx, &master, &ops))
                         .and_then(|()| {
                             for note in &notes {
