@@ -447,9 +447,10 @@ pub fn DueList(driver: Driver) -> impl IntoView {
         typed.with(|t| find::results_words(t, found, total))
     };
     let left_out = move || {
-        let (shown_now, matching) = showing.with(|s| (s.matching - s.left_out, s.matching));
-        let searching = matching_typed(typed);
-        find::left_out_words(shown_now, matching, searching).map(|(said, button)| {
+        let (shown_now, matches) = showing.with(|s| (s.matching - s.left_out, s.matching));
+        // `matching` is `None` exactly when nothing is typed.
+        let searching = matching.with(Option::is_some);
+        find::left_out_words(shown_now, matches, searching).map(|(said, button)| {
             view! {
                 <div class="fb-find-more" data-testid="find-more">
                     <p class="fb-hint" role="status">{said}</p>
@@ -494,11 +495,6 @@ pub fn DueList(driver: Driver) -> impl IntoView {
             <p class="fb-hint" data-testid="no-cases">"There are no cases on this device yet."</p>
         })}
     }
-}
-
-/// Whether what is typed into "Find a case" is a search (not nothing, nor only spaces).
-fn matching_typed(typed: RwSignal<String>) -> bool {
-    typed.with(|t| !find::Query::new(t).is_empty())
 }
 
 /// One case: its name (a link), age, hazard labels and most urgent clock, and how many more.
