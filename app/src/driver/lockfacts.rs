@@ -42,7 +42,7 @@ impl Driver {
                 .iter()
                 .filter(|d| engine.document(d).is_none()),
         );
-        ids.sort();
+        fieldbook_sync::order::sort(&mut ids);
         ids.dedup();
         ids
     }

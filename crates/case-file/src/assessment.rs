@@ -439,7 +439,7 @@ pub fn read<D: History>(d: &D) -> Vec<Assessment> {
         .iter()
         .map(|a| read_one(d, a))
         .collect();
-    all.sort_by_key(|a| {
+    fieldbook_sync::order::sort_by_key(&mut all, |a| {
         (
             a.submitted.is_none(),
             a.submitted.unwrap_or(a.started),

@@ -59,7 +59,7 @@ pub fn case_ids<D: ReadDoc>(d: &D) -> Vec<DocumentId> {
             .flat_map(|m| d.keys(m).filter_map(|k| k.parse().ok()).collect::<Vec<_>>())
             .collect();
     let mut ids: Vec<DocumentId> = ids.into_iter().collect();
-    ids.sort_by_key(|id| id.to_string());
+    fieldbook_sync::order::sort_by_key(&mut ids, |id| id.to_string());
     ids
 }
 
@@ -122,7 +122,7 @@ pub fn erased_ids<D: ReadDoc>(d: &D) -> Vec<DocumentId> {
         .flat_map(|m| d.keys(m).filter_map(|k| k.parse().ok()).collect::<Vec<_>>())
         .collect();
     let mut ids: Vec<DocumentId> = ids.into_iter().collect();
-    ids.sort_by_key(|id| id.to_string());
+    fieldbook_sync::order::sort_by_key(&mut ids, |id| id.to_string());
     ids
 }
 

@@ -274,7 +274,9 @@ pub fn build(case: &Case) -> Vec<Event> {
             source: o.id.clone(),
         });
     }
-    out.sort_by(|a, b| (a.at, a.kind, &a.source).cmp(&(b.at, b.kind, &b.source)));
+    fieldbook_sync::order::sort_by(&mut out, |a, b| {
+        (a.at, a.kind, &a.source).cmp(&(b.at, b.kind, &b.source))
+    });
     out
 }
 

@@ -88,7 +88,9 @@ pub fn read_all<D: ReadDoc>(d: &D, objs: &[ObjId], key: &str) -> Critical {
             None => candidates.push(c),
         }
     }
-    candidates.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.value.cmp(&b.value)));
+    fieldbook_sync::order::sort_by(&mut candidates, |a, b| {
+        b.at.cmp(&a.at).then_with(|| a.value.cmp(&b.value))
+    });
     Critical { candidates }
 }
 

@@ -79,7 +79,9 @@ pub fn newest_first<D: ReadDoc, T>(
         .iter()
         .map(|o| read_one(d, o))
         .collect();
-    all.sort_by(|a, b| at(b).cmp(&at(a)).then_with(|| id(a).cmp(id(b))));
+    fieldbook_sync::order::sort_by(&mut all, |a, b| {
+        at(b).cmp(&at(a)).then_with(|| id(a).cmp(id(b)))
+    });
     all
 }
 

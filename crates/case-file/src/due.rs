@@ -54,7 +54,7 @@ pub fn urgency(clock: &Clock) -> Option<Urgency> {
 /// when they are due (soonest first). Ties keep the order [`clocks::clocks`] gave.
 pub fn open(all: &[Clock]) -> Vec<Clock> {
     let mut open: Vec<Clock> = all.iter().filter(|c| c.state.is_open()).cloned().collect();
-    open.sort_by_key(|c| (c.state != State::Overdue, c.due));
+    fieldbook_sync::order::sort_by_key(&mut open, |c| (c.state != State::Overdue, c.due));
     open
 }
 
@@ -62,7 +62,7 @@ pub fn open(all: &[Clock]) -> Vec<Clock> {
 /// "Deadlines" section lists.
 pub fn split(all: &[Clock]) -> (Vec<Clock>, Vec<Clock>) {
     let mut done: Vec<Clock> = all.iter().filter(|c| !c.state.is_open()).cloned().collect();
-    done.sort_by_key(|c| std::cmp::Reverse(met_at(c)));
+    fieldbook_sync::order::sort_by_key(&mut done, |c| std::cmp::Reverse(met_at(c)));
     (open(all), done)
 }
 
@@ -113,7 +113,7 @@ pub fn more_words(more: usize) -> Option<String> {
 /// overdue first), then by their most urgent clock's due time (soonest first), then cases
 /// with no open clock; ties and clockless cases by name.
 pub fn order<K>(rows: &mut [Row<K>]) {
-    rows.sort_by(|a, b| {
+    fieldbook_sync::order::sort_by(rows, |a, b| {
         let key = |r: &Row<K>| match r.most_urgent() {
             Some(c) => (0, c.state != State::Overdue, c.due),
             None => (1, false, 0),
@@ -187,7 +187,7 @@ pub fn by_worker<K>(rows: Vec<Row<K>>, worker: impl Fn(&Row<K>) -> String) -> Ve
             }
         })
         .collect();
-    out.sort_by(|a, b| {
+    fieldbook_sync::order::sort_by(&mut out, |a, b| {
         (
             std::cmp::Reverse(a.counts),
             a.worker == NOT_ALLOCATED,

@@ -145,7 +145,7 @@ impl Case {
                     .position(|(h, _)| *h == id)
                     .unwrap_or(usize::MAX)
             };
-            out.sort_by_key(|h| (order(&h.id), h.id.clone()));
+            fieldbook_sync::order::sort_by_key(&mut out, |h| (order(&h.id), h.id.clone()));
         }
         out
     }

@@ -127,7 +127,9 @@ fn read_one<D: ReadDoc>(d: &D, m: &ObjId) -> Meeting {
         .map(|a| (doc::int(d, a, "added"), read_attendee(d, a)))
         .collect();
     // In the order they were added (the same on every replica).
-    attendees.sort_by(|(x, a), (y, b)| x.cmp(y).then_with(|| a.id.cmp(&b.id)));
+    fieldbook_sync::order::sort_by(&mut attendees, |(x, a), (y, b)| {
+        x.cmp(y).then_with(|| a.id.cmp(&b.id))
+    });
     let mut out = Meeting {
         id: doc::text(d, m, "id"),
         at: doc::int(d, m, "at"),
@@ -320,6 +322,6 @@ impl CurrentHeads for Transaction<'_> {
 /// the meeting in separate changes (the app's edits are committed as they are typed).
 pub fn heads_now<D: CurrentHeads>(d: &D) -> Vec<String> {
     let mut heads: Vec<String> = d.current_heads().iter().map(|h| h.to_string()).collect();
-    heads.sort();
+    fieldbook_sync::order::sort(&mut heads);
     heads
 }

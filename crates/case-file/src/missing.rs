@@ -172,7 +172,7 @@ fn top(values: impl Iterator<Item = String>) -> Vec<(String, usize)> {
         counts.entry(v.to_lowercase()).or_insert((v, 0)).1 += 1;
     }
     let mut list: Vec<(String, usize)> = counts.into_values().collect();
-    list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    fieldbook_sync::order::sort_by(&mut list, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     list.truncate(3);
     list
 }
@@ -191,7 +191,7 @@ pub fn patterns(episodes: &[Episode], now: i64) -> Patterns {
         .filter_map(|e| e.duration_ms())
         .map(|d| d.max(0) / HOUR)
         .collect();
-    hours.sort_unstable();
+    fieldbook_sync::order::sort(&mut hours);
     Patterns {
         total: live.len(),
         last_30_days: live.iter().filter(|e| now - e.start <= 30 * DAY).count(),

@@ -101,7 +101,7 @@ pub fn read<D: ReadDoc>(d: &D, kind: LinkKind) -> Vec<Link> {
             link
         })
         .collect();
-    all.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    fieldbook_sync::order::sort_by(&mut all, |a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     all
 }
 

@@ -71,7 +71,9 @@ pub fn read<D: ReadDoc>(d: &D) -> Nrm {
             step
         })
         .collect();
-    history.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    fieldbook_sync::order::sort_by(&mut history, |a, b| {
+        a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id))
+    });
     // A plain value from any copy of the map (two devices may each have created it).
     let plain = |key: &str| {
         maps.iter()

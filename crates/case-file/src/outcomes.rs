@@ -37,7 +37,9 @@ pub fn read<D: ReadDoc>(d: &D) -> Vec<Outcome> {
             outcome
         })
         .collect();
-    all.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    fieldbook_sync::order::sort_by(&mut all, |a, b| {
+        a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id))
+    });
     all
 }
 

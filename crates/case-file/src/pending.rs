@@ -240,8 +240,8 @@ fn record_holding(path: &[(ObjId, Prop)], obj: &ObjId) -> Option<(Kind, Key)> {
 
 fn same(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort();
-    b.sort();
+    fieldbook_sync::order::sort(&mut a);
+    fieldbook_sync::order::sort(&mut b);
     a == b
 }
 

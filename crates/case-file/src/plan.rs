@@ -53,7 +53,9 @@ pub fn read<D: ReadDoc>(d: &D) -> SafetyPlan {
             action
         })
         .collect();
-    actions.sort_by(|a, b| (&a.group, &a.due, &a.id).cmp(&(&b.group, &b.due, &b.id)));
+    fieldbook_sync::order::sort_by(&mut actions, |a, b| {
+        (&a.group, &a.due, &a.id).cmp(&(&b.group, &b.due, &b.id))
+    });
     let mut plan = SafetyPlan {
         review: plans
             .iter()

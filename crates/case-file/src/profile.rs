@@ -205,7 +205,7 @@ pub fn read<D: ReadDoc>(d: &D) -> Profile {
             .unwrap_or(usize::MAX)
     };
     p.legal_statuses = statuses.into_iter().collect();
-    p.legal_statuses.sort_by_key(|s| order(s));
+    fieldbook_sync::order::sort_by_key(&mut p.legal_statuses, |s| order(s));
     p
 }
 
@@ -307,7 +307,7 @@ impl Hazard {
 pub fn hazards<D: ReadDoc>(d: &D) -> Vec<Hazard> {
     let maps = doc::all_objs(d, &ROOT, "hazards", ObjType::Map);
     let mut ids: Vec<String> = maps.iter().flat_map(|m| d.keys(m)).collect();
-    ids.sort();
+    fieldbook_sync::order::sort(&mut ids);
     ids.dedup();
     let order = |id: &str| {
         vocab::HAZARDS
@@ -315,7 +315,7 @@ pub fn hazards<D: ReadDoc>(d: &D) -> Vec<Hazard> {
             .position(|(h, _)| *h == id)
             .unwrap_or(usize::MAX)
     };
-    ids.sort_by_key(|id| (order(id), id.clone()));
+    fieldbook_sync::order::sort_by_key(&mut ids, |id| (order(id), id.clone()));
     ids.into_iter()
         .map(|id| Hazard {
             label: vocab::label(vocab::HAZARDS, &id),

@@ -70,7 +70,7 @@ pub fn patterns(case: &Case, now: i64, settings: &Settings) -> Vec<Flag> {
         .iter()
         .filter_map(|p| flag(case, now, today, p))
         .collect();
-    out.sort_by(|a, b| {
+    fieldbook_sync::order::sort_by(&mut out, |a, b| {
         b.current
             .cmp(&a.current)
             .then(b.last.cmp(&a.last))
@@ -90,7 +90,7 @@ fn flag(case: &Case, now: i64, today: calendar::Date, p: &Pattern) -> Option<Fla
         .filter(|m| removal::visible(&m.removal) && m.kind == p.kind && m.at <= now)
         .map(|m| (m.at, m.id.as_str(), london::date_of(m.at)))
         .collect();
-    events.sort();
+    fieldbook_sync::order::sort(&mut events);
     // The latest event that closes a window holding enough of them.
     let mut start = 0;
     let mut hit = None;
@@ -202,6 +202,6 @@ pub fn follow_up_choices(case: &Case, now: i64, settings: &Settings, chosen: &st
             )
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    fieldbook_sync::order::sort_by(&mut out, |a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
     out.into_iter().map(|(_, c)| c).collect()
 }

@@ -141,7 +141,7 @@ impl CaseReader {
         // A note's time may have changed: keep `read`'s order (newest first, ties by id)
         // and the positions that point into it.
         let mut order: Vec<usize> = (0..case.notes.len()).collect();
-        order.sort_by(|&a, &b| {
+        fieldbook_sync::order::sort_by(&mut order, |&a, &b| {
             let (a, b) = (&case.notes[a], &case.notes[b]);
             b.at.cmp(&a.at).then_with(|| a.id.cmp(&b.id))
         });

@@ -225,8 +225,8 @@ impl Tracker {
 /// Whether two sets of heads are the same (in any order).
 pub fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
-    a.sort();
-    b.sort();
+    fieldbook_sync::order::sort(&mut a);
+    fieldbook_sync::order::sort(&mut b);
     a == b
 }
 

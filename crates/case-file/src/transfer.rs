@@ -119,7 +119,7 @@ pub fn trend(case: &Case) -> Vec<String> {
         .iter()
         .filter_map(|a| a.submitted.map(|s| (s, a)))
         .collect();
-    submitted.sort_by(|x, y| (x.0, &x.1.id).cmp(&(y.0, &y.1.id)));
+    fieldbook_sync::order::sort_by(&mut submitted, |x, y| (x.0, &x.1.id).cmp(&(y.0, &y.1.id)));
     submitted
         .into_iter()
         .map(|(_, a)| match a.overall.value() {

@@ -193,7 +193,7 @@ fn hashes(r: &mut Reader<'_>, what: &'static str, limit: u64) -> Result<u64, Gua
     let list: Vec<&[u8]> = bytes.chunks_exact(HASH_LEN as usize).collect();
     if !list.windows(2).all(|w| w[0] < w[1]) {
         let mut sorted = list;
-        sorted.sort_unstable();
+        crate::order::sort(&mut sorted);
         if sorted.windows(2).any(|w| w[0] == w[1]) {
             return Err(GuardError::DuplicateHash { what });
         }

@@ -7,6 +7,7 @@ pub use storage::{ChunkKey, ChunkKind, MemoryStore, StorageOp, Store, StoreError
 pub mod engine;
 pub mod guard;
 pub mod health;
+pub mod order;
 pub mod runner;
 #[cfg(feature = "story")]
 pub mod story;

@@ -171,7 +171,7 @@ impl StoredDocument {
     /// holds any bytes.
     pub fn to_automerge(&self) -> Result<Option<automerge::Automerge>, automerge::AutomergeError> {
         let mut chunks: Vec<&(ChunkKey, Vec<u8>)> = self.chunks.iter().collect();
-        chunks.sort_by_key(|(k, _)| k.kind);
+        crate::order::sort_by_key(&mut chunks, |(k, _)| k.kind);
         let all: Vec<u8> = chunks
             .iter()
             .flat_map(|(_, data)| data.iter().copied())

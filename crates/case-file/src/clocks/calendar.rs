@@ -40,7 +40,7 @@ fn data() -> &'static [(Date, String)] {
     static DATA_HOLIDAYS: OnceLock<Vec<(Date, String)>> = OnceLock::new();
     DATA_HOLIDAYS.get_or_init(|| {
         let mut all: Vec<(Date, String)> = DATA.lines().filter_map(parse_line).collect();
-        all.sort();
+        fieldbook_sync::order::sort(&mut all);
         all
     })
 }
@@ -123,7 +123,7 @@ pub fn rule_holidays(year: i32) -> Vec<(Date, String)> {
         }
         out.push((s, format!("{name} (substitute day)")));
     }
-    out.sort();
+    fieldbook_sync::order::sort(&mut out);
     out.into_iter().map(|(d, n)| (date(d), n)).collect()
 }
 

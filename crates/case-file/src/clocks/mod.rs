@@ -312,7 +312,7 @@ fn submitted(case: &Case) -> Vec<(i64, &Assessment)> {
         .iter()
         .filter_map(|a| a.submitted.map(|t| (t, a)))
         .collect();
-    out.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+    fieldbook_sync::order::sort_by(&mut out, |a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
     out
 }
 
@@ -527,7 +527,9 @@ impl Ctx<'_> {
                     }),
             )
             .collect();
-        anchors.sort_by(|a, b| (a.at, &a.source.id).cmp(&(b.at, &b.source.id)));
+        fieldbook_sync::order::sort_by(&mut anchors, |a, b| {
+            (a.at, &a.source.id).cmp(&(b.at, &b.source.id))
+        });
         let six_weeks = |a: &Anchor| {
             is_moderate_or_high(self.level_at(a.at).as_deref()).then(|| days_after(a.at, 42))
         };
@@ -814,7 +816,7 @@ fn sort(clocks: &mut [Clock]) {
         State::Met { at } | State::MetLate { at, .. } => at,
         _ => 0,
     };
-    clocks.sort_by(|a, b| {
+    fieldbook_sync::order::sort_by(clocks, |a, b| {
         let tie =
             (a.kind, &a.source.record, &a.source.id).cmp(&(b.kind, &b.source.record, &b.source.id));
         match (a.state.is_open(), b.state.is_open()) {

@@ -350,8 +350,8 @@ impl<P: AccessPolicy> Engine<P> {
             .is_some_and(|theirs| {
                 let mut a = theirs.clone();
                 let mut b = ours.clone();
-                a.sort();
-                b.sort();
+                crate::order::sort(&mut a);
+                crate::order::sort(&mut b);
                 a == b
             })
     }

@@ -234,7 +234,7 @@ impl<P: AccessPolicy> Engine<P> {
             // A client offers local edits to every server it is connected to.
             targets.extend(self.ready_conns());
         }
-        targets.sort();
+        crate::order::sort(&mut targets);
         targets.dedup();
         // The origin goes first: its acknowledgement should not wait behind fan-out.
         if let Some(o) = origin {
