@@ -394,18 +394,27 @@ pub fn DueList(driver: Driver) -> impl IntoView {
     let due = shown_lines(reads, clock_settings(&driver));
     let shown = Memo::new(move |_| due.with(|d| d.lines.clone()));
     let typed = RwSignal::new(String::new());
+    // The names folded once per change of the list, not on every keystroke.
+    let names = Memo::new(move |_| {
+        shown.with(|lines| {
+            lines
+                .iter()
+                .map(|l| (l.id, find::Folded::new(&[&l.name, &l.known_as])))
+                .collect::<Vec<_>>()
+        })
+    });
     // The cases that match what is typed; `None` while nothing is (every case shows).
     let matching = Memo::new(move |_| {
         let query = typed.with(|t| find::Query::new(t));
         if query.is_empty() {
             return None;
         }
-        shown.with(|lines| {
+        names.with(|names| {
             Some(
-                lines
+                names
                     .iter()
-                    .filter(|l| query.matches(&[&l.name, &l.known_as]))
-                    .map(|l| l.id)
+                    .filter(|(_, folded)| query.matches_folded(folded))
+                    .map(|(id, _)| *id)
                     .collect::<HashSet<DocumentId>>(),
             )
         })
