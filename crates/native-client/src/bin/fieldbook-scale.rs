@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use fieldbook_native_client::synthetic::words;
-use fieldbook_native_client::{Client, Connector, SignedIn};
+use fieldbook_native_client::{Client, ClientError, Connector, SignedIn};
 use fieldbook_sync::automerge::{transaction::Transactable, ObjType, ReadDoc, ScalarValue, ROOT};
 use fieldbook_sync::health::Policy;
 use fieldbook_sync::{DocumentId, StorageId};
@@ -232,7 +232,19 @@ async fn seed(access: &Access, cases: usize, notes: usize, ids: &PathBuf) -> any
     let start = Instant::now();
     access.connect(&c, 0).await?;
     for d in &docs {
-        c.wait_synced(*d, T).await?;
+        // The reference has, now and then, closed the seeding connection part-way
+        // ("not connected"); as a device would, reconnect and carry on (at most a few times).
+        let mut reconnects = 0;
+        loop {
+            match c.wait_synced(*d, T).await {
+                Err(ClientError::NotConnected) if reconnects < 3 => {
+                    reconnects += 1;
+                    eprintln!("seed: the connection closed; reconnecting ({reconnects})");
+                    access.connect(&c, 0).await?;
+                }
+                r => break r?,
+            }
+        }
     }
     println!("seed_secs {:.3}", start.elapsed().as_secs_f64());
     c.disconnect();
