@@ -71,7 +71,7 @@ function parse(b) {
     const id = b[i++], size = uleb(), end = i + size
     if (id === 2) {
       for (let n = uleb(); n > 0; n--) {
-        i += uleb(); i += uleb() // module and field names
+        for (let k = 0; k < 2; k++) { const len = uleb(); i += len } // module and field names
         const kind = b[i++]
         if (kind === 0) { uleb(); imports++ }
         else if (kind === 1) { i++; const flags = uleb(); uleb(); if (flags & 1) uleb() }
