@@ -65,9 +65,12 @@ FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-f
 
 # A new phone pulling 100 and then 500 demo cases until "All N cases … on this device", in the
 # real PWA in headless Chromium (the goal: 500 cost at most 5.5× 100), and how responsive the
-# page stays meanwhile (long tasks, input delay).
+# page stays meanwhile (long tasks, and a key pressed every 100 ms: how long each waits).
 echo
 FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-pull.mjs --dist dist --label "this build"
+# The same with the page’s CPU slowed 4× (Chromium's throttling: roughly a mid-range phone).
+echo
+FIELDBOOK_SERVER_BIN=target/release/fieldbook-sync-server node scripts/measure-pull.mjs --dist dist --label "this build" --sizes 100,500 --cpu-slowdown 4
 
 # What the language prompts cost a keystroke in a 5,000-word note, in the real PWA, against a
 # control note of the same length with nothing to flag; and the matcher alone, natively.
