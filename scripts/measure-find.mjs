@@ -6,6 +6,8 @@
 //   - home: from leaving another screen for home (`#/`) to the frame after all N lines are
 //     in the page (requestAnimationFrame, then a message posted from it, which runs once
 //     that frame is painted), several times;
+//   - "Your team’s deadlines" (`#/team`, the manager view), the same way, until its first
+//     lines are painted;
 //   - finding: keys typed through CDP into "Find a case" (parts of names read from the list,
 //     one name taken back letter by letter to nothing, which shows all N again, and a search
 //     that matches nothing). Per keystroke: from the `keydown` event's timeStamp (the key
@@ -117,6 +119,24 @@ async function timeHome({ n }) {
   })
 }
 
+/** In the page: from another screen to "Your team’s deadlines" until its first `n` lines are painted. */
+async function timeTeam({ n }) {
+  location.hash = "#/settings"
+  await new Promise(r => { const f = () => document.querySelector("[data-testid=team-group]") ? requestAnimationFrame(f) : r(); f() })
+  await new Promise(r => setTimeout(r, 50))
+  const t0 = performance.now()
+  location.hash = "#/team"
+  return await new Promise(resolve => {
+    const f = () => {
+      if (document.querySelectorAll("[data-testid=team-group] [data-testid=due-line]").length < n) return requestAnimationFrame(f)
+      const ch = new MessageChannel()
+      ch.port1.onmessage = () => resolve({ ms: performance.now() - t0, lines: document.querySelectorAll("[data-testid=due-line]").length })
+      ch.port2.postMessage(null)
+    }
+    requestAnimationFrame(f)
+  })
+}
+
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]
@@ -143,6 +163,10 @@ try {
 
   out.home = []
   for (let r = 0; r < RUNS; r++) out.home.push(await page.evaluate(timeHome, { n: LINES }))
+  out.team = []
+  for (let r = 0; r < RUNS; r++) out.team.push(await page.evaluate(timeTeam, { n: LINES }))
+  await page.evaluate(() => { location.hash = "#/" })
+  await page.locator("[data-testid=due-line]").nth(LINES - 1).waitFor({ state: "attached", timeout: TIMEOUT * 4 })
 
   const find = page.locator("#find-case")
   if (await find.count()) {
@@ -179,6 +203,8 @@ if (opt.json) {
   console.log("| measure | n | p50 | p95 | max |")
   console.log("|---|---|---|---|---|")
   console.log(`| home: open until its lines are painted | ${out.home.length} | ${ms(pct(out.home, 50))} | ${ms(pct(out.home, 95))} | ${ms(Math.max(...out.home))} |`)
+  const team = out.team.map(t => t.ms)
+  console.log(`| your team’s deadlines: open until its first ${LINES} lines are painted (${out.team[0].lines} lines in the page) | ${team.length} | ${ms(pct(team, 50))} | ${ms(pct(team, 95))} | ${ms(Math.max(...team))} |`)
   if (out.keys) {
     const lat = out.keys.map(k => k.painted)
     const clear = out.keys.filter(k => k.value === "").map(k => k.painted)

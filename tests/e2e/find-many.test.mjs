@@ -1,12 +1,13 @@
 // A device holding more cases than one list shows at once (issue 14: with a thousand cases,
 // laying out hundreds of lines again made a keystroke in "Find a case" slow). Home shows the
 // 25 most urgent and says so; "Show all" shows every one; a search shows its first 25
-// matches and typing again goes back to that. Real server seeded with invented demo cases
+// matches and typing again goes back to that. "Your team’s deadlines" shows each worker's 25
+// most urgent the same way. Real server seeded with invented demo cases
 // (Ayo holds 30), real Chromium, real IndexedDB, 360 px.
 import { test } from "node:test"
 import assert from "node:assert/strict"
 import { TIMEOUT } from "../interop/harness.mjs"
-import { axeViolations, screenshot360, signInAs, useApp } from "./browser.mjs"
+import { axeViolations, DISPLAY_NAMES, screenshot360, signInAs, useApp } from "./browser.mjs"
 
 const app = useApp(["--demo-cases", "33"])
 
@@ -61,5 +62,36 @@ test("a long caseload shows its 25 most urgent cases, says so, and shows every o
   await results.filter({ hasText: "1 case of 30 matches “kasey”" }).waitFor()
   assert.equal(await more.count(), 0, "nothing is left out")
   assert.deepEqual(await shown.allTextContents(), ["Demo — Kasey Brightwater"])
+  await context.close()
+})
+
+test("your team’s deadlines shows each worker’s 25 most urgent cases and shows all when asked", async t => {
+  const context = await app.browser.newContext(PHONE)
+  const page = await context.newPage()
+  await signInAs(page, app.server.url, "ayo")
+  await page
+    .getByTestId("caseload-progress")
+    .filter({ hasText: "All 30 cases in your caseload are on this device" })
+    .waitFor({ timeout: TIMEOUT })
+  // Home first, in its order: the team view orders each worker's cases the same way.
+  await page.getByRole("button", { name: "Show all 30 cases" }).click()
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=due-line]").length === 30)
+  const homeOrder = await page.locator("[data-testid=due-line] [data-testid=case-link]").allTextContents()
+
+  await page.evaluate(() => { location.hash = "#/team" })
+  const group = page.getByTestId("team-group").filter({ has: page.getByRole("heading", { name: DISPLAY_NAMES.ayo }) })
+  const lines = group.locator("[data-testid=due-line] [data-testid=case-link]")
+  const more = group.getByTestId("team-more")
+  await more.filter({ hasText: "The 25 most urgent of 30 cases are shown." }).waitFor()
+  assert.equal(await lines.count(), 25, "only the lines shown are in the page")
+  const first = await lines.allTextContents()
+  assert.deepEqual(first, homeOrder.slice(0, 25), "the most urgent first, as on home")
+  t.diagnostic(`screenshot: ${await screenshot360(page, "team-first-25-360")}`)
+  assert.deepEqual(await axeViolations(page), [])
+
+  await group.getByRole("button", { name: "Show all 30 cases" }).click()
+  await more.waitFor({ state: "detached" })
+  assert.equal(await lines.count(), 30)
+  assert.deepEqual(await lines.allTextContents(), homeOrder, "every case, in the same order")
   await context.close()
 })

@@ -626,6 +626,10 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
         })
     });
     let manager = is_manager(&driver);
+    // Workers whose every line was asked for. The others show their most urgent
+    // `find::SHOWN_AT_ONCE`: laying out every line of a big team at once held the page
+    // (docs/PERFORMANCE.md); the counts above each list are always of every case.
+    let expanded = RwSignal::new(HashSet::<String>::new());
     view! {
         <h1>"Your team’s deadlines"</h1>
         <TeamAlerts/>
@@ -637,9 +641,33 @@ pub fn TeamPage(driver: Driver) -> impl IntoView {
             <section class="fb-team-group" data-testid="team-group" aria-label=group.worker.clone()>
                 <h2>{group.worker.clone()}</h2>
                 <p class="fb-due-counts" data-testid="team-counts">{group.counts.clone()}</p>
-                <ul class="fb-list fb-due-list">
-                    {group.lines.into_iter().map(|line| view! { <DueLine line=line/> }).collect_view()}
-                </ul>
+                {
+                    let (worker, lines) = (group.worker.clone(), group.lines.clone());
+                    move || {
+                        let all = expanded.with(|e| e.contains(&worker));
+                        let shown = if all { lines.len() } else { lines.len().min(find::SHOWN_AT_ONCE) };
+                        view! {
+                            <ul class="fb-list fb-due-list">
+                                {lines[..shown].iter().cloned().map(|line| view! { <DueLine line=line/> }).collect_view()}
+                            </ul>
+                        }
+                    }
+                }
+                {
+                    let (worker, total) = (group.worker.clone(), group.lines.len());
+                    move || {
+                        let all = expanded.with(|e| e.contains(&worker));
+                        let shown = if all { total } else { total.min(find::SHOWN_AT_ONCE) };
+                        let w = worker.clone();
+                        find::left_out_words(shown, total, false).map(|(said, button)| view! {
+                            <div class="fb-find-more" data-testid="team-more">
+                                <p class="fb-hint" role="status">{said}</p>
+                                <button type="button" class="fb-button fb-button-secondary" data-testid="team-show-all"
+                                    on:click=move |_| expanded.update(|e| { e.insert(w.clone()); })>{button}</button>
+                            </div>
+                        })
+                    }
+                }
             </section>
         </For>
         {move || groups.with(Vec::is_empty).then(|| view! {
