@@ -57,6 +57,12 @@ impl<P: AccessPolicy> Engine<P> {
                     self.absent.remove(id);
                 }
             }
+            if let Some(served) = self.cold.get_mut(id) {
+                served.remove(&conn);
+                if served.is_empty() {
+                    self.cold.remove(id);
+                }
+            }
             if let Some(q) = self.loading.get_mut(id) {
                 q.retain(|p| !p.is_for(conn));
             }

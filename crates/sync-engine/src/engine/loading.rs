@@ -171,6 +171,11 @@ impl<P: AccessPolicy> Engine<P> {
             }
             return out;
         }
+        if let Ok(Some(stored)) = &result {
+            if self.answer_cold(doc, stored, &queue, &mut out) {
+                return out;
+            }
+        }
         let local = queue.iter().any(Pending::is_local);
         let built = match result {
             Err(e) => Err(LoadFailure::Store(Arc::new(e))),
@@ -285,6 +290,17 @@ impl<P: AccessPolicy> Engine<P> {
         if self.docs.contains_key(&doc) {
             self.loading.insert(doc, VecDeque::from([Pending::Refresh]));
             out.loads.push(doc);
+        } else if let Some(served) = self.cold.remove(&doc) {
+            // Devices served without a load: they get what changed, as peers.
+            let queue: VecDeque<Pending> = served
+                .into_iter()
+                .filter(|c| self.conns.contains_key(c))
+                .map(|conn| Pending::Resync { conn })
+                .collect();
+            if !queue.is_empty() {
+                self.loading.insert(doc, queue);
+                out.loads.push(doc);
+            }
         } else if let Some(waiting) = self.absent.remove(&doc) {
             // Peers asked while storage had nothing: look again for them.
             let queue: VecDeque<Pending> = waiting
@@ -305,6 +321,7 @@ impl<P: AccessPolicy> Engine<P> {
     pub fn everything_changed_elsewhere(&mut self, now: Millis) -> Output {
         let mut ids: BTreeSet<DocumentId> = self.docs.keys().copied().collect();
         ids.extend(self.absent.keys().copied());
+        ids.extend(self.cold.keys().copied());
         let mut out = Output::default();
         for doc in ids {
             out.merge(self.changed_elsewhere(doc, now));

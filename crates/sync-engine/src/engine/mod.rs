@@ -10,6 +10,7 @@
 //! Rule 2 is what makes an acknowledgement (a sync message reflecting a change) imply the
 //! change is on disk.
 
+mod cold;
 mod handshake;
 mod loading;
 mod output;
@@ -116,6 +117,10 @@ pub struct EngineConfig {
     /// Server: say in `peer` that this server's transport answers `fieldbook-heartbeat`
     /// messages (see [`crate::health`]). The engine itself never answers them.
     pub heartbeat: bool,
+    /// Server: answer a device that holds nothing of a document stored as one snapshot with
+    /// that snapshot, without loading it (see `engine/cold.rs`; default on). Off only to
+    /// measure or test the ordinary path.
+    pub serve_cold: bool,
     pub limits: Limits,
     /// Seed for new document ids and Automerge actor ids, so a simulation replays exactly.
     /// `None` (the default) seeds from the operating system. **Tests only**: two engines
@@ -135,6 +140,7 @@ impl EngineConfig {
             shared_store: false,
             coalesce_fanout: false,
             heartbeat: false,
+            serve_cold: true,
             limits: Limits::default(),
             rng_seed: None,
         }
@@ -253,6 +259,9 @@ pub struct Engine<P: AccessPolicy = AllowAll> {
     /// Documents changed by a peer whose other peers have not been sent the change yet
     /// (`coalesce_fanout`).
     fanout_pending: BTreeSet<DocumentId>,
+    /// Documents not in memory that connections were served without a load
+    /// ([`Engine::answer_cold`]): they become its peers when it is loaded.
+    cold: BTreeMap<DocumentId, BTreeSet<ConnId>>,
     /// Loaded documents by last use, oldest first.
     lru: BTreeSet<(u64, DocumentId)>,
     /// Use counter for `lru` and sync-state recency (a clock can stand still between steps).
@@ -277,6 +286,7 @@ impl<P: AccessPolicy> Engine<P> {
             fanout_pending: BTreeSet::new(),
             stale_loads: BTreeMap::new(),
             reload_after: BTreeSet::new(),
+            cold: BTreeMap::new(),
             lru: BTreeSet::new(),
             uses: 0,
             rng,
@@ -508,6 +518,7 @@ impl<P: AccessPolicy> Engine<P> {
         self.remove_doc(&doc);
         self.reload_after.remove(&doc);
         self.absent.remove(&doc);
+        self.cold.remove(&doc);
         if let Some(queue) = self.loading.remove(&doc) {
             for p in &queue {
                 self.unqueue(p);
@@ -599,6 +610,7 @@ impl<P: AccessPolicy> Engine<P> {
         if let Some(old) = self.docs.insert(id, d) {
             self.lru.remove(&(old.last_used, id));
         }
+        self.adopt_cold(id);
     }
 
     fn remove_doc(&mut self, id: &DocumentId) -> Option<Doc> {
