@@ -123,3 +123,36 @@ test("documents survive a server restart on the same store", async () => {
   const found = await fresh.find(handle.url)
   assert.deepEqual(found.doc(), { title: "Survives restart", notes: ["written before the restart"] })
 })
+
+test("a case the server holds as one snapshot reaches fresh Rust and JS clients after a restart, and a JS edit still reaches Rust", async () => {
+  const js = peer(await server.ticketUrl())
+  // Invented text that compresses to well over 32 KiB, in one change: the server folds it
+  // into one snapshot at once, which a client holding nothing is then sent without the
+  // server loading the case.
+  let text = ""
+  for (let x = 2463534242; text.length < 100_000; ) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    text += String.fromCharCode(97 + ((x >>> 0) % 26))
+  }
+  const handle = js.create({ title: "A long invented case", body: text })
+  await serverHas(js, handle)
+  while (open.length) await open.pop().close()
+  const exit = await server.stop("SIGTERM")
+  assert.equal(exit.code, 0, server.logs())
+  server = await startServer(dir)
+
+  const rust = await runClient(server.wsUrl, ["get", handle.url])
+  assert.equal(rust.code, 0, rust.stderr)
+  assert.equal(JSON.parse(rust.stdout).body, text)
+
+  const fresh = peer(await server.ticketUrl())
+  const found = await fresh.find(handle.url)
+  assert.equal(found.doc().body, text)
+  found.change(d => (d.reviewedBy = "js"))
+  await serverHas(fresh, found)
+  const again = await runClient(server.wsUrl, ["get", handle.url])
+  assert.equal(again.code, 0, again.stderr)
+  assert.equal(JSON.parse(again.stdout).reviewedBy, "js")
+})
