@@ -101,34 +101,20 @@ function probe() {
   }, true)
 }
 
-/** In the page: leave home, come back, and time until its first `n` lines are painted. */
-async function timeHome({ n }) {
+/**
+ * In the page: go to another screen, then to `hash`, and time until `n` lines matching
+ * `lines` are painted (`screen`: an element only that screen has, gone before timing).
+ * Answers the milliseconds and how many lines the page then holds.
+ */
+async function timeScreen({ hash, screen, lines, n }) {
   location.hash = "#/settings"
-  await new Promise(r => { const f = () => document.querySelector("[data-testid=case-list]") ? requestAnimationFrame(f) : r(); f() })
+  await new Promise(r => { const f = () => document.querySelector(screen) ? requestAnimationFrame(f) : r(); f() })
   await new Promise(r => setTimeout(r, 50))
   const t0 = performance.now()
-  location.hash = "#/"
+  location.hash = hash
   return await new Promise(resolve => {
     const f = () => {
-      if (document.querySelectorAll("[data-testid=due-line]").length < n) return requestAnimationFrame(f)
-      const ch = new MessageChannel()
-      ch.port1.onmessage = () => resolve(performance.now() - t0)
-      ch.port2.postMessage(null)
-    }
-    requestAnimationFrame(f)
-  })
-}
-
-/** In the page: from another screen to "Your team’s deadlines" until its first `n` lines are painted. */
-async function timeTeam({ n }) {
-  location.hash = "#/settings"
-  await new Promise(r => { const f = () => document.querySelector("[data-testid=team-group]") ? requestAnimationFrame(f) : r(); f() })
-  await new Promise(r => setTimeout(r, 50))
-  const t0 = performance.now()
-  location.hash = "#/team"
-  return await new Promise(resolve => {
-    const f = () => {
-      if (document.querySelectorAll("[data-testid=team-group] [data-testid=due-line]").length < n) return requestAnimationFrame(f)
+      if (document.querySelectorAll(lines).length < n) return requestAnimationFrame(f)
       const ch = new MessageChannel()
       ch.port1.onmessage = () => resolve({ ms: performance.now() - t0, lines: document.querySelectorAll("[data-testid=due-line]").length })
       ch.port2.postMessage(null)
@@ -136,6 +122,8 @@ async function timeTeam({ n }) {
     requestAnimationFrame(f)
   })
 }
+const HOME = { hash: "#/", screen: "[data-testid=case-list]", lines: "[data-testid=due-line]" }
+const TEAM = { hash: "#/team", screen: "[data-testid=team-group]", lines: "[data-testid=team-group] [data-testid=due-line]" }
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -162,9 +150,9 @@ try {
   await page.locator("[data-testid=due-line]").nth(LINES - 1).waitFor({ state: "attached", timeout: TIMEOUT * 4 })
 
   out.home = []
-  for (let r = 0; r < RUNS; r++) out.home.push(await page.evaluate(timeHome, { n: LINES }))
+  for (let r = 0; r < RUNS; r++) out.home.push((await page.evaluate(timeScreen, { ...HOME, n: LINES })).ms)
   out.team = []
-  for (let r = 0; r < RUNS; r++) out.team.push(await page.evaluate(timeTeam, { n: LINES }))
+  for (let r = 0; r < RUNS; r++) out.team.push(await page.evaluate(timeScreen, { ...TEAM, n: LINES }))
   await page.evaluate(() => { location.hash = "#/" })
   await page.locator("[data-testid=due-line]").nth(LINES - 1).waitFor({ state: "attached", timeout: TIMEOUT * 4 })
 

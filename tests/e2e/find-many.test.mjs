@@ -13,7 +13,8 @@ const app = useApp(["--demo-cases", "33"])
 
 const PHONE = { viewport: { width: 360, height: 780 }, locale: "en-GB" }
 
-test("a long caseload shows its 25 most urgent cases, says so, and shows every one when asked", async t => {
+/** A new phone at 360 px, signed in as Ayo, once all 30 of her cases are on it. */
+async function ayoWithEveryCase() {
   const context = await app.browser.newContext(PHONE)
   const page = await context.newPage()
   await signInAs(page, app.server.url, "ayo")
@@ -21,6 +22,11 @@ test("a long caseload shows its 25 most urgent cases, says so, and shows every o
     .getByTestId("caseload-progress")
     .filter({ hasText: "All 30 cases in your caseload are on this device" })
     .waitFor({ timeout: TIMEOUT })
+  return { context, page }
+}
+
+test("a long caseload shows its 25 most urgent cases, says so, and shows every one when asked", async t => {
+  const { context, page } = await ayoWithEveryCase()
   const shown = page.locator("[data-testid=due-line] [data-testid=case-link]")
   const more = page.getByTestId("find-more")
   // Only the lines shown are in the page.
@@ -66,13 +72,7 @@ test("a long caseload shows its 25 most urgent cases, says so, and shows every o
 })
 
 test("your team’s deadlines shows each worker’s 25 most urgent cases and shows all when asked", async t => {
-  const context = await app.browser.newContext(PHONE)
-  const page = await context.newPage()
-  await signInAs(page, app.server.url, "ayo")
-  await page
-    .getByTestId("caseload-progress")
-    .filter({ hasText: "All 30 cases in your caseload are on this device" })
-    .waitFor({ timeout: TIMEOUT })
+  const { context, page } = await ayoWithEveryCase()
   // Home first, in its order: the team view orders each worker's cases the same way.
   await page.getByRole("button", { name: "Show all 30 cases" }).click()
   await page.waitForFunction(() => document.querySelectorAll("[data-testid=due-line]").length === 30)

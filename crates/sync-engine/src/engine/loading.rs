@@ -276,8 +276,9 @@ impl<P: AccessPolicy> Engine<P> {
     /// exists, and peers resume from the latest sync state), then send what is new to every
     /// connected peer syncing it. If storage no longer has it (erased elsewhere) it leaves
     /// memory as with [`Engine::forget`] (nothing is deleted: storage already has nothing).
-    /// A document only peers asked for while storage had nothing is looked up again. A
-    /// document not in memory needs nothing: its next load reads storage.
+    /// A document only peers asked for while storage had nothing is looked up again, and one
+    /// devices were sent without a load ([`Engine::answer_cold`]) is loaded for them. Any
+    /// other document not in memory needs nothing: its next load reads storage.
     pub fn changed_elsewhere(&mut self, doc: DocumentId, now: Millis) -> Output {
         self.now = now;
         let mut out = Output::default();
@@ -290,20 +291,15 @@ impl<P: AccessPolicy> Engine<P> {
         if self.docs.contains_key(&doc) {
             self.loading.insert(doc, VecDeque::from([Pending::Refresh]));
             out.loads.push(doc);
-        } else if let Some(served) = self.cold.remove(&doc) {
-            // Devices served without a load: they get what changed, as peers.
-            let queue: VecDeque<Pending> = served
+        } else {
+            // Devices served without a load get what changed, as peers; peers that asked
+            // while storage had nothing: look again for them.
+            let conns: BTreeSet<ConnId> = [self.cold.remove(&doc), self.absent.remove(&doc)]
                 .into_iter()
-                .filter(|c| self.conns.contains_key(c))
-                .map(|conn| Pending::Resync { conn })
+                .flatten()
+                .flatten()
                 .collect();
-            if !queue.is_empty() {
-                self.loading.insert(doc, queue);
-                out.loads.push(doc);
-            }
-        } else if let Some(waiting) = self.absent.remove(&doc) {
-            // Peers asked while storage had nothing: look again for them.
-            let queue: VecDeque<Pending> = waiting
+            let queue: VecDeque<Pending> = conns
                 .into_iter()
                 .filter(|c| self.conns.contains_key(c))
                 .map(|conn| Pending::Resync { conn })
