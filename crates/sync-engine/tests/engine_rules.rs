@@ -1016,3 +1016,52 @@ fn a_batch_of_changes_goes_on_to_other_peers_as_one_message_each() {
     let d = bob.document(&doc).expect("Bob holds the case");
     assert!(d.get(ROOT, "edit1").unwrap().is_some());
 }
+
+/// A case the server holds as one snapshot and has not loaded: the path that sends it
+/// without a load (`EngineConfig::serve_cold`) must refuse exactly whom the ordinary path
+/// refuses, and a read-only peer still gets it (the ordinary way).
+#[test]
+fn a_case_sent_without_a_load_is_refused_to_a_person_without_the_right_to_see_it() {
+    use fieldbook_sync::automerge::{AutoCommit, ObjType};
+    use fieldbook_sync::{ChunkKey, ChunkKind};
+    let mut d = AutoCommit::new();
+    let notes = d.put_object(ROOT, "notes", ObjType::List).unwrap();
+    d.insert(&notes, 0, "an invented note").unwrap();
+    let bytes = d.save();
+    let doc = DocumentId::random();
+    let mut h = Harness::new(BTreeSet::from([doc]));
+    h.store
+        .apply_now(vec![StorageOp::PutChunk {
+            key: ChunkKey::for_data(doc, ChunkKind::Snapshot, &bytes),
+            data: bytes,
+        }])
+        .unwrap();
+
+    let alice = h.join(2, "alice");
+    let (sent, _, _) = h.send(alice, request("alice", doc));
+    assert!(matches!(sent.as_slice(), [(_, Message::Sync { .. })]));
+    assert!(
+        h.server().document(&doc).is_none(),
+        "alice was sent it without a load"
+    );
+
+    // Still not in memory: eve's request meets the path that sends without a load first.
+    let eve = h.join(1, "eve");
+    let (sent, _, closed) = h.send(eve, request("eve", doc));
+    assert!(closed.is_empty());
+    assert!(
+        matches!(sent.as_slice(), [(_, Message::DocUnavailable { .. })]),
+        "eve may not read it: {sent:?}"
+    );
+
+    let bob = h.join(3, "bob");
+    let (sent, _, _) = h.send(bob, request("bob", doc));
+    assert!(
+        matches!(sent.as_slice(), [(_, Message::Sync { .. })]),
+        "bob reads it"
+    );
+    assert!(
+        h.server().document(&doc).is_some(),
+        "a read-only peer takes the ordinary path"
+    );
+}
