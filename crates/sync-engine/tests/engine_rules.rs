@@ -1029,7 +1029,7 @@ fn a_case_sent_without_a_load_is_refused_to_a_person_without_the_right_to_see_it
     d.insert(&notes, 0, "an invented note").unwrap();
     let bytes = d.save();
     let doc = DocumentId::random();
-    let mut h = Harness::new(BTreeSet::from([doc]));
+    let mut h = harness_configured(BTreeSet::from([doc]), |cfg| cfg.serve_cold = true);
     h.store
         .apply_now(vec![StorageOp::PutChunk {
             key: ChunkKey::for_data(doc, ChunkKind::Snapshot, &bytes),

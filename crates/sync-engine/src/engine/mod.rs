@@ -118,8 +118,9 @@ pub struct EngineConfig {
     /// messages (see [`crate::health`]). The engine itself never answers them.
     pub heartbeat: bool,
     /// Server: answer a device that holds nothing of a document stored as one snapshot with
-    /// that snapshot, without loading it (see `engine/cold.rs`; default on). Off only to
-    /// measure or test the ordinary path.
+    /// that snapshot, without loading it (see `engine/cold.rs`). Default OFF: a reconnecting
+    /// device whose heads equal the snapshot's gets no reply on this path, where the ordinary
+    /// path sends its heads, so its "everything sent" may never show (crash-burst e2e).
     pub serve_cold: bool,
     pub limits: Limits,
     /// Seed for new document ids and Automerge actor ids, so a simulation replays exactly.
@@ -140,7 +141,7 @@ impl EngineConfig {
             shared_store: false,
             coalesce_fanout: false,
             heartbeat: false,
-            serve_cold: true,
+            serve_cold: false,
             limits: Limits::default(),
             rng_seed: None,
         }
